@@ -1,0 +1,102 @@
+//! The schema of `GET /clients.json`.
+//!
+//! The server serialises these types and the client deserialises them, so the schema
+//! has one definition. It is documented for other consumers in `docs/clients-json.md`;
+//! fields may be added, never renamed or removed. Times are integers with their unit
+//! in the key (`_ms`, `_us`, `_secs`); an RTT is `null` until the first pong.
+
+use serde::{Deserialize, Serialize};
+
+/// The whole document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientsReport {
+    /// Facts about the server itself.
+    pub server: ServerSummary,
+    /// Every connected WebSocket client, oldest first.
+    pub clients: Vec<ClientInfo>,
+}
+
+/// Facts about the server at the moment of the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerSummary {
+    /// The server's version (its crate version).
+    pub version: String,
+    /// Seconds since the server started.
+    pub uptime_secs: u64,
+    /// WebSocket clients connected now (the length of `clients`).
+    pub clients_now: u64,
+    /// WebSocket clients accepted since the server started.
+    pub clients_total: u64,
+    /// How often `/pingpong` sessions are pinged.
+    pub ping_interval_ms: u64,
+    /// How long a ping may stay unanswered before the peer is dropped.
+    pub ping_timeout_ms: u64,
+}
+
+/// One connected WebSocket client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientInfo {
+    /// The server's number for this client, unique for the server's life.
+    pub id: u64,
+    /// The client's address and port as the server sees it.
+    pub peer: String,
+    /// The `User-Agent` the client sent, if any.
+    pub user_agent: Option<String>,
+    /// The `Origin` the client sent, if any (browsers always send one).
+    pub origin: Option<String>,
+    /// The route it upgraded on (`/pingpong` or `/openandclosewebsocket`).
+    pub route: String,
+    /// When the upgrade completed, in milliseconds since the Unix epoch.
+    pub connected_at_unix_ms: u64,
+    /// Pings the server has sent to it.
+    pub pings_sent: u64,
+    /// Pongs it sent that answered one of those pings.
+    pub pongs_received: u64,
+    /// The latest RTT, in microseconds.
+    pub rtt_last_us: Option<u64>,
+    /// The smallest RTT, in microseconds.
+    pub rtt_min_us: Option<u64>,
+    /// The mean RTT, in microseconds.
+    pub rtt_avg_us: Option<u64>,
+    /// The largest RTT, in microseconds.
+    pub rtt_max_us: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_round_trips_with_its_documented_keys() {
+        let report = ClientsReport {
+            server: ServerSummary {
+                version: "0.1.0".into(),
+                uptime_secs: 5,
+                clients_now: 1,
+                clients_total: 3,
+                ping_interval_ms: 1000,
+                ping_timeout_ms: 5000,
+            },
+            clients: vec![ClientInfo {
+                id: 3,
+                peer: "127.0.0.1:50000".into(),
+                user_agent: Some("test".into()),
+                origin: None,
+                route: "/pingpong".into(),
+                connected_at_unix_ms: 1_700_000_000_000,
+                pings_sent: 2,
+                pongs_received: 1,
+                rtt_last_us: Some(42),
+                rtt_min_us: Some(42),
+                rtt_avg_us: Some(42),
+                rtt_max_us: Some(42),
+            }],
+        };
+        let json = serde_json::to_value(&report).expect("serialisable");
+        assert_eq!(json["server"]["clients_total"], 3);
+        assert_eq!(json["clients"][0]["rtt_last_us"], 42);
+        assert!(json["clients"][0]["origin"].is_null());
+        let back: ClientsReport = serde_json::from_value(json).expect("deserialisable");
+        assert_eq!(back, report);
+    }
+}

@@ -1,0 +1,24 @@
+//! The pieces of wspp that the server and the client must agree on.
+//!
+//! wspp measures WebSocket latency with RFC 6455 Ping and Pong control frames. Both
+//! ends do it the same way, so the shared logic lives here, free of I/O and of clocks:
+//!
+//! * [`routes`]: the request paths the server answers and the client fires at it,
+//!   plus the default address, so the two programs cannot drift apart.
+//! * [`payload`]: the bytes a Ping carries, so that a Pong can be matched to the
+//!   Ping it answers instead of being trusted blindly.
+//! * [`tracker`]: the bookkeeping of outstanding pings: which pong answers which
+//!   ping, which pings were lost, which pongs were unsolicited or late.
+//! * [`stats`]: latency statistics (min/avg/max/mdev and HDR percentiles).
+//! * [`clients`]: the JSON schema of the server's `/clients.json`.
+//!
+//! Every function that needs a time takes an `Instant` or a `Duration` argument and
+//! never reads a clock itself, so the unit tests are exact.
+
+#![deny(missing_docs)]
+
+pub mod clients;
+pub mod payload;
+pub mod routes;
+pub mod stats;
+pub mod tracker;

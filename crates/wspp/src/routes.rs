@@ -1,0 +1,21 @@
+//! Request paths and defaults shared by `wsppsrv` and `wsppclient`.
+//!
+//! The server dispatches on these exact strings (no router, no normalisation), and the
+//! client builds its requests from the same constants.
+
+/// The HTML page listing every connected WebSocket client.
+pub const PAGE: &str = "/";
+/// The same list as JSON (see [`crate::clients`]).
+pub const CLIENTS_JSON: &str = "/clients.json";
+/// Upgrade, let the server ping a few times, then the server closes with 1000.
+pub const OPEN_AND_CLOSE: &str = "/openandclosewebsocket";
+/// Upgrade to a long-lived session: periodic server pings and an echo of every message.
+pub const PINGPONG: &str = "/pingpong";
+/// Browsers ask for it unprompted; the server refuses it quietly.
+pub const FAVICON: &str = "/favicon.ico";
+
+/// Where the server listens, and the client connects, unless told otherwise.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+
+/// The only WebSocket protocol version there is (RFC 6455).
+pub const WEBSOCKET_VERSION: &str = "13";

@@ -1,0 +1,265 @@
+//! Latency statistics.
+//!
+//! Two accumulators, for two budgets:
+//!
+//! * [`Running`]: count, last, min, max and mean in a few words of memory. The server
+//!   keeps one per connected client, so it must stay small.
+//! * [`Latency`]: [`Running`] plus the standard deviation (`mdev`, as ping(8) prints it)
+//!   and an HDR histogram for percentiles. The client keeps one per ping session.
+//!
+//! Samples are kept in nanoseconds: loopback round trips are tens of microseconds, so
+//! microsecond resolution would already cost a few percent.
+
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// The longest RTT the histogram resolves; longer samples are recorded as this.
+pub const HISTOGRAM_MAX: Duration = Duration::from_secs(3600);
+/// Significant decimal digits the histogram keeps (0.1% resolution).
+const HISTOGRAM_SIGFIGS: u8 = 3;
+
+/// Count, last, min, max and sum of RTT samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Running {
+    count: u64,
+    last: Duration,
+    min: Duration,
+    max: Duration,
+    /// Nanoseconds; u128 so that no realistic run can overflow it.
+    sum_ns: u128,
+}
+
+impl Running {
+    /// Adds one sample.
+    pub fn record(&mut self, rtt: Duration) {
+        if self.count == 0 || rtt < self.min {
+            self.min = rtt;
+        }
+        self.max = self.max.max(rtt);
+        self.last = rtt;
+        self.count += 1;
+        self.sum_ns += rtt.as_nanos();
+    }
+
+    /// How many samples.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The latest sample.
+    pub fn last(&self) -> Option<Duration> {
+        (self.count > 0).then_some(self.last)
+    }
+
+    /// The smallest sample.
+    pub fn min(&self) -> Option<Duration> {
+        (self.count > 0).then_some(self.min)
+    }
+
+    /// The largest sample.
+    pub fn max(&self) -> Option<Duration> {
+        (self.count > 0).then_some(self.max)
+    }
+
+    /// The arithmetic mean.
+    pub fn mean(&self) -> Option<Duration> {
+        (self.count > 0).then(|| nanos(self.sum_ns / u128::from(self.count)))
+    }
+}
+
+/// [`Running`] plus the standard deviation and percentiles.
+#[derive(Debug, Clone)]
+pub struct Latency {
+    running: Running,
+    /// Sum of squared nanoseconds, for `mdev`.
+    sum_sq_ns: u128,
+    histogram: Histogram<u64>,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        let max_ns = u64::try_from(HISTOGRAM_MAX.as_nanos()).unwrap_or(u64::MAX);
+        let histogram = Histogram::new_with_bounds(1, max_ns, HISTOGRAM_SIGFIGS)
+            .expect("constant histogram bounds are valid");
+        Latency {
+            running: Running::default(),
+            sum_sq_ns: 0,
+            histogram,
+        }
+    }
+}
+
+/// Every figure of a [`Latency`] at one moment; `None` fields mean no sample yet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Samples recorded.
+    pub count: u64,
+    /// Smallest sample.
+    pub min: Option<Duration>,
+    /// Mean.
+    pub avg: Option<Duration>,
+    /// Largest sample.
+    pub max: Option<Duration>,
+    /// Standard deviation, as ping(8)'s `mdev`.
+    pub mdev: Option<Duration>,
+    /// Median.
+    pub p50: Option<Duration>,
+    /// 90th percentile.
+    pub p90: Option<Duration>,
+    /// 99th percentile.
+    pub p99: Option<Duration>,
+    /// 99.9th percentile.
+    pub p999: Option<Duration>,
+}
+
+impl Latency {
+    /// Adds one sample.
+    pub fn record(&mut self, rtt: Duration) {
+        self.running.record(rtt);
+        let ns = rtt.as_nanos();
+        self.sum_sq_ns = self.sum_sq_ns.saturating_add(ns * ns);
+        let ns = u64::try_from(ns).unwrap_or(u64::MAX).max(1);
+        self.histogram.saturating_record(ns);
+    }
+
+    /// Count, last, min, max and mean.
+    pub fn running(&self) -> &Running {
+        &self.running
+    }
+
+    /// The standard deviation of the samples (population form, as ping(8)).
+    pub fn mdev(&self) -> Option<Duration> {
+        let n = self.running.count;
+        if n == 0 {
+            return None;
+        }
+        let mean = self.running.sum_ns as f64 / n as f64;
+        let mean_sq = self.sum_sq_ns as f64 / n as f64;
+        Some(Duration::from_secs_f64(
+            (mean_sq - mean * mean).max(0.0).sqrt() / 1e9,
+        ))
+    }
+
+    /// The sample at quantile `q` (0.0..=1.0), to the histogram's resolution.
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        (self.running.count > 0).then(|| {
+            Duration::from_nanos(self.histogram.value_at_quantile(q.clamp(0.0, 1.0)))
+        })
+    }
+
+    /// `(value, fraction of samples at or below it)` pairs along the HDR percentile curve,
+    /// `ticks_per_half` steps for each halving of the distance to 100%.
+    pub fn percentile_curve(&self, ticks_per_half: u32) -> Vec<(Duration, f64)> {
+        self.histogram
+            .iter_quantiles(ticks_per_half)
+            .map(|v| {
+                (
+                    Duration::from_nanos(v.value_iterated_to()),
+                    v.quantile_iterated_to(),
+                )
+            })
+            .collect()
+    }
+
+    /// Every figure at once.
+    pub fn summary(&self) -> Summary {
+        Summary {
+            count: self.running.count,
+            min: self.running.min(),
+            avg: self.running.mean(),
+            max: self.running.max(),
+            mdev: self.mdev(),
+            p50: self.quantile(0.50),
+            p90: self.quantile(0.90),
+            p99: self.quantile(0.99),
+            p999: self.quantile(0.999),
+        }
+    }
+}
+
+/// `Duration::from_nanos` for a u128 that cannot exceed u64 in practice.
+fn nanos(ns: u128) -> Duration {
+    Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+}
+
+/// Milliseconds as a float, the unit ping(8) prints.
+pub fn as_ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn us(n: u64) -> Duration {
+        Duration::from_micros(n)
+    }
+
+    #[test]
+    fn running_is_empty_until_the_first_sample() {
+        let mut r = Running::default();
+        assert_eq!((r.min(), r.max(), r.mean(), r.last()), (None, None, None, None));
+        r.record(us(30));
+        r.record(us(10));
+        r.record(us(20));
+        assert_eq!(r.count(), 3);
+        assert_eq!(r.min(), Some(us(10)));
+        assert_eq!(r.max(), Some(us(30)));
+        assert_eq!(r.mean(), Some(us(20)));
+        assert_eq!(r.last(), Some(us(20)));
+    }
+
+    #[test]
+    fn mdev_is_the_population_standard_deviation() {
+        let mut l = Latency::default();
+        for v in [2, 4, 4, 4, 5, 5, 7, 9] {
+            l.record(Duration::from_millis(v));
+        }
+        // The classic example: mean 5, standard deviation exactly 2.
+        let mdev = l.mdev().expect("samples were recorded");
+        assert!((as_ms(mdev) - 2.0).abs() < 1e-9, "{mdev:?}");
+        assert_eq!(Latency::default().mdev(), None);
+    }
+
+    #[test]
+    fn percentiles_come_from_the_histogram() {
+        let mut l = Latency::default();
+        for v in 1..=1000 {
+            l.record(us(v));
+        }
+        let s = l.summary();
+        let within = |d: Option<Duration>, want: u64| {
+            let got = d.expect("samples were recorded").as_nanos() as f64;
+            let want = us(want).as_nanos() as f64;
+            (got - want).abs() / want < 0.002
+        };
+        assert!(within(s.p50, 500), "{s:?}");
+        assert!(within(s.p90, 900), "{s:?}");
+        assert!(within(s.p99, 990), "{s:?}");
+        assert!(within(s.p999, 999), "{s:?}");
+        assert_eq!(s.min, Some(us(1)));
+        assert_eq!(s.max, Some(us(1000)));
+        assert_eq!(s.count, 1000);
+    }
+
+    #[test]
+    fn huge_samples_saturate_instead_of_failing() {
+        let mut l = Latency::default();
+        l.record(Duration::from_secs(10 * 3600));
+        l.record(Duration::ZERO);
+        assert_eq!(l.running().count(), 2);
+        assert!(l.quantile(1.0).expect("recorded") >= HISTOGRAM_MAX);
+    }
+
+    #[test]
+    fn the_percentile_curve_ends_at_one() {
+        let mut l = Latency::default();
+        for v in 1..=100 {
+            l.record(us(v));
+        }
+        let curve = l.percentile_curve(2);
+        assert!(curve.windows(2).all(|w| w[0].0 <= w[1].0));
+        assert_eq!(curve.last().map(|p| p.1), Some(1.0));
+    }
+}
