@@ -143,9 +143,8 @@ impl Latency {
 
     /// The sample at quantile `q` (0.0..=1.0), to the histogram's resolution.
     pub fn quantile(&self, q: f64) -> Option<Duration> {
-        (self.running.count > 0).then(|| {
-            Duration::from_nanos(self.histogram.value_at_quantile(q.clamp(0.0, 1.0)))
-        })
+        (self.running.count > 0)
+            .then(|| Duration::from_nanos(self.histogram.value_at_quantile(q.clamp(0.0, 1.0))))
     }
 
     /// `(value, fraction of samples at or below it)` pairs along the HDR percentile curve,
@@ -199,7 +198,10 @@ mod tests {
     #[test]
     fn running_is_empty_until_the_first_sample() {
         let mut r = Running::default();
-        assert_eq!((r.min(), r.max(), r.mean(), r.last()), (None, None, None, None));
+        assert_eq!(
+            (r.min(), r.max(), r.mean(), r.last()),
+            (None, None, None, None)
+        );
         r.record(us(30));
         r.record(us(10));
         r.record(us(20));

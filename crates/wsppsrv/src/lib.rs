@@ -1,1 +1,34 @@
-//! x
+//! `wsppsrv`: a WebSocket ping-pong server that measures every client's round-trip time.
+//!
+//! # Layout
+//!
+//! * [`config`]: the settings, as plain data; [`cli`] fills them from flags and
+//!   `WSPP_*` variables.
+//! * `server`: the accept loop and hyper's HTTP/1.1 driver, with explicit timeouts,
+//!   limits and graceful shutdown ([`run`]).
+//! * `dispatch`: the route table, one `match` on the request path, no router.
+//! * [`upgrade`]: the WebSocket handshake's checks, each refusal with its status.
+//! * `session`: one task per WebSocket, pinging and reading concurrently.
+//! * [`registry`]: the connected clients, each removed when its session ends.
+//! * [`page`]: the HTML page of clients; `reply`: small response builders.
+//! * [`shutdown`]: the signals the binary stops on.
+//!
+//! Tests bind `127.0.0.1:0`, hand the listener to [`run`] with a shutdown future they
+//! control, and talk to the server over real sockets.
+
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod config;
+mod dispatch;
+pub mod page;
+pub mod registry;
+mod reply;
+mod server;
+mod session;
+pub mod shutdown;
+pub mod upgrade;
+
+pub use config::Config;
+pub use server::run;
+pub use session::Mode;

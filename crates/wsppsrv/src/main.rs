@@ -1,1 +1,50 @@
-fn main(){}
+//! The `wsppsrv` binary: parse flags, set up logging, bind, serve until a signal.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use wsppsrv::cli::Args;
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    // One thread by default: a ping that hops between worker threads pays for it in RTT.
+    let runtime = if args.threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(usize::from(args.threads));
+        builder
+    }
+    .enable_all()
+    .build();
+    let runtime = match runtime {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("wsppsrv: cannot start the runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async {
+        let listener = match tokio::net::TcpListener::bind(args.addr).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("wsppsrv: cannot listen on {}: {error}", args.addr);
+                return ExitCode::from(2);
+            }
+        };
+        match wsppsrv::run(listener, args.config(), wsppsrv::shutdown::signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("wsppsrv: {error}");
+                ExitCode::from(2)
+            }
+        }
+    })
+}

@@ -1,1 +1,15 @@
+//! Integration tests of `wsppsrv`, one binary so it links once.
+//!
+//! Every test starts its own server in-process on `127.0.0.1:0` and talks to it over
+//! real sockets, mostly with a hand-written client (`support::raw`) that owes nothing
+//! to the server's own libraries.
 
+/// Starting servers, and a raw HTTP and WebSocket client.
+mod support;
+
+/// Every route and its answer: pages, JSON, 404, 405, refused upgrades.
+mod routes;
+/// WebSocket sessions: pings and pongs, echo, the registry, timeouts, limits.
+mod sessions;
+/// Graceful shutdown: Close 1001 for every session.
+mod shutdown;

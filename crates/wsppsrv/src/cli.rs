@@ -1,0 +1,126 @@
+//! The command line, and its translation into a [`Config`].
+//!
+//! Every flag has a `WSPP_*` environment twin, so the server can be configured the same
+//! way from a shell, a unit file or a container.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::config::Config;
+
+/// wsppsrv: a WebSocket ping-pong server that measures each client's round-trip time.
+///
+/// Routes: `/` (page of connected clients), `/clients.json`, `/openandclosewebsocket`
+/// (ping a few times, then close), `/pingpong` (long-lived: pings, echo). Logs go to
+/// stderr, filtered by RUST_LOG (default `info`).
+#[derive(Debug, Parser)]
+#[command(version, about, long_about)]
+pub struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "WSPP_ADDR", default_value = wspp::routes::DEFAULT_ADDR)]
+    pub addr: SocketAddr,
+
+    /// How often /pingpong sessions are pinged (e.g. 1s, 200ms).
+    #[arg(long, env = "WSPP_PING_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    pub ping_interval: Duration,
+
+    /// How long a ping may go unanswered before the peer is dropped.
+    #[arg(long, env = "WSPP_PING_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub ping_timeout: Duration,
+
+    /// Pings sent on /openandclosewebsocket before closing.
+    #[arg(long, env = "WSPP_OPEN_CLOSE_PINGS", default_value_t = Config::default().open_close_pings)]
+    pub open_close_pings: u32,
+
+    /// Connections served at once; beyond it new ones get 503.
+    #[arg(long, env = "WSPP_MAX_CONNECTIONS", default_value_t = Config::default().max_connections)]
+    pub max_connections: usize,
+
+    /// Largest WebSocket message in bytes; larger ones are closed with 1009.
+    #[arg(long, env = "WSPP_MAX_MESSAGE_SIZE", default_value_t = Config::default().max_message_size)]
+    pub max_message_size: usize,
+
+    /// How long a client may take to send its request headers.
+    #[arg(long, env = "WSPP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// Origin allowed to open a WebSocket (repeatable; default: every origin).
+    #[arg(
+        long = "allowed-origin",
+        env = "WSPP_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Worker threads; 1 runs everything on one thread, which gives the lowest RTT.
+    #[arg(long, env = "WSPP_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: u16,
+}
+
+impl Args {
+    /// The library's view of these arguments.
+    pub fn config(&self) -> Config {
+        Config {
+            ping_interval: self.ping_interval,
+            ping_timeout: self.ping_timeout,
+            open_close_pings: self.open_close_pings,
+            max_connections: self.max_connections,
+            max_message_size: self.max_message_size,
+            header_read_timeout: self.header_timeout,
+            allowed_origins: self.allowed_origins.clone(),
+            ..Config::default()
+        }
+    }
+}
+
+/// A human duration (`250ms`, `1s`, `2m`); zero is refused because every duration here
+/// is a period or a timeout, and zero makes no sense for either.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_library() {
+        let args = Args::try_parse_from(["wsppsrv"]).expect("defaults parse");
+        let config = args.config();
+        let default = Config::default();
+        assert_eq!(args.addr.to_string(), wspp::routes::DEFAULT_ADDR);
+        assert_eq!(config.ping_interval, default.ping_interval);
+        assert_eq!(config.ping_timeout, default.ping_timeout);
+        assert_eq!(config.max_connections, default.max_connections);
+        assert_eq!(config.max_message_size, default.max_message_size);
+        assert_eq!(config.header_read_timeout, default.header_read_timeout);
+    }
+
+    #[test]
+    fn durations_are_human() {
+        let args = Args::try_parse_from(["wsppsrv", "--ping-interval", "200ms"])
+            .expect("a human duration parses");
+        assert_eq!(args.ping_interval, Duration::from_millis(200));
+        assert!(Args::try_parse_from(["wsppsrv", "--ping-interval", "0s"]).is_err());
+        assert!(Args::try_parse_from(["wsppsrv", "--ping-interval", "soon"]).is_err());
+    }
+
+    #[test]
+    fn origins_repeat() {
+        let args = Args::try_parse_from([
+            "wsppsrv",
+            "--allowed-origin",
+            "http://a",
+            "--allowed-origin",
+            "http://b",
+        ])
+        .expect("repeated origins parse");
+        assert_eq!(args.config().allowed_origins, ["http://a", "http://b"]);
+    }
+}

@@ -1,0 +1,121 @@
+//! The server's settings, as plain data.
+//!
+//! [`Config`] is what the library runs on; the command line ([`crate::cli`]) is only
+//! one way to fill it, so tests build a `Config` directly and change what they need.
+
+use std::time::Duration;
+
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// Everything `wsppsrv` can be told.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// How often a `/pingpong` session is pinged.
+    pub ping_interval: Duration,
+    /// How long a ping may stay unanswered before the peer is dropped as dead. Also
+    /// bounds every write to a peer and the wait for its half of a close handshake.
+    pub ping_timeout: Duration,
+    /// Pings sent on `/openandclosewebsocket` before the server closes.
+    pub open_close_pings: u32,
+    /// Connections (HTTP and WebSocket alike) served at once; the next one gets 503.
+    pub max_connections: usize,
+    /// The largest WebSocket message (and frame) accepted; a larger one closes with 1009.
+    pub max_message_size: usize,
+    /// How long a client may take to send a complete request head.
+    pub header_read_timeout: Duration,
+    /// The largest request head; a larger one gets 431.
+    pub max_header_bytes: usize,
+    /// `Origin`s allowed to open a WebSocket; empty means every origin.
+    pub allowed_origins: Vec<String>,
+    /// How long shutdown waits for sessions to finish their close handshakes.
+    pub shutdown_grace: Duration,
+    /// Bytes tungstenite reads from the socket at a time (allocated per connection).
+    pub read_buffer_size: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            ping_interval: Duration::from_secs(1),
+            ping_timeout: Duration::from_secs(5),
+            open_close_pings: 3,
+            max_connections: 10_000,
+            max_message_size: 64 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            allowed_origins: Vec::new(),
+            shutdown_grace: Duration::from_secs(2),
+            read_buffer_size: 4 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// The tungstenite settings for every session, built deliberately rather than taken
+    /// from `WebSocketConfig::default()`: the default reads into a 128 KiB buffer that
+    /// is allocated and zero-filled per connection, which would dominate the memory of
+    /// an idle client. Pings and echoes are small, so a small buffer costs nothing.
+    pub fn websocket_config(&self) -> WebSocketConfig {
+        WebSocketConfig::default()
+            .read_buffer_size(self.read_buffer_size)
+            // Write each frame at once: a ping that waits in a buffer is a ping whose
+            // RTT is wrong.
+            .write_buffer_size(0)
+            // A peer that does not read must not make the server buffer without bound;
+            // past this the write fails and the session ends.
+            .max_write_buffer_size(self.max_message_size.saturating_mul(2).max(64 * 1024))
+            .max_message_size(Some(self.max_message_size))
+            .max_frame_size(Some(self.max_message_size))
+    }
+
+    /// Whether a WebSocket upgrade carrying this `Origin` may proceed.
+    pub fn origin_allowed(&self, origin: Option<&str>) -> bool {
+        match origin {
+            // Non-browser clients send no Origin; cross-site hijacking needs a browser.
+            None => true,
+            Some(origin) => {
+                self.allowed_origins.is_empty()
+                    || self
+                        .allowed_origins
+                        .iter()
+                        .any(|allowed| allowed.eq_ignore_ascii_case(origin))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_origin_list_allows_everyone() {
+        let config = Config::default();
+        assert!(config.origin_allowed(Some("https://evil.example")));
+        assert!(config.origin_allowed(None));
+    }
+
+    #[test]
+    fn a_listed_origin_is_matched_without_case() {
+        let config = Config {
+            allowed_origins: vec!["http://localhost:8080".into()],
+            ..Config::default()
+        };
+        assert!(config.origin_allowed(Some("HTTP://LOCALHOST:8080")));
+        assert!(!config.origin_allowed(Some("http://evil.example")));
+        assert!(config.origin_allowed(None));
+    }
+
+    #[test]
+    fn the_websocket_config_follows_the_limits() {
+        let config = Config {
+            max_message_size: 1 << 20,
+            ..Config::default()
+        };
+        let ws = config.websocket_config();
+        assert_eq!(ws.max_message_size, Some(1 << 20));
+        assert_eq!(ws.max_frame_size, Some(1 << 20));
+        assert_eq!(ws.read_buffer_size, 4096);
+        assert_eq!(ws.write_buffer_size, 0);
+    }
+}

@@ -1,0 +1,104 @@
+//! The whole route table, in one function, without a router.
+//!
+//! wspp is about looking at the protocol, so the routes are plain string matches on the
+//! request path, the way the original matched on the URL string: one screen shows
+//! every route the server has.
+//!
+//! The match is on the *path* of the raw request URI, exactly as sent: no decoding, no
+//! trailing-slash folding (`/pingpong/` is 404). The query string is not part of the
+//! match, so `/clients.json?fresh=1` is `/clients.json`; that keeps cache-busting and
+//! browser-added queries working without making the route table any less literal.
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use tracing::{debug, info};
+use wspp::routes;
+
+use crate::page;
+use crate::reply::{self, Body};
+use crate::server::{Connection, Shared};
+use crate::session::Mode;
+use crate::upgrade;
+
+/// Answers one request. Never fails: every problem is a status code.
+pub(crate) fn dispatch(
+    req: Request<Incoming>,
+    shared: &Arc<Shared>,
+    conn: &Arc<Connection>,
+) -> Response<Body> {
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    let response = match uri.path() {
+        routes::PAGE => read_only(&method, || html_page(shared)),
+        routes::CLIENTS_JSON => read_only(&method, || clients_json(shared)),
+        routes::OPEN_AND_CLOSE => get_only(req, |req| {
+            upgrade::accept(req, Mode::OpenAndClose, shared, conn)
+        }),
+        routes::PINGPONG => get_only(req, |req| {
+            upgrade::accept(req, Mode::PingPong, shared, conn)
+        }),
+        routes::FAVICON => reply::not_found(),
+        _ => reply::not_found(),
+    };
+    let status = response.status().as_u16();
+    if uri.path() == routes::FAVICON {
+        // Browsers ask for it on every visit; at info it would drown the log.
+        debug!(%method, %uri, status, "favicon blocked");
+    } else {
+        info!(%method, %uri, status, "request");
+    }
+    response
+}
+
+/// Pages may be read with GET or HEAD (hyper drops the body for HEAD).
+fn read_only(method: &Method, answer: impl FnOnce() -> Response<Body>) -> Response<Body> {
+    if method == Method::GET || method == Method::HEAD {
+        answer()
+    } else {
+        reply::method_not_allowed("GET, HEAD")
+    }
+}
+
+/// A WebSocket upgrade is a GET (RFC 6455, 4.1).
+fn get_only(
+    req: Request<Incoming>,
+    answer: impl FnOnce(Request<Incoming>) -> Response<Body>,
+) -> Response<Body> {
+    if req.method() == Method::GET {
+        answer(req)
+    } else {
+        reply::method_not_allowed("GET")
+    }
+}
+
+fn html_page(shared: &Shared) -> Response<Body> {
+    let html = page::render(&shared.report());
+    fresh(reply::with_body(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        html,
+    ))
+}
+
+fn clients_json(shared: &Shared) -> Response<Body> {
+    match serde_json::to_vec(&shared.report()) {
+        Ok(json) => fresh(reply::with_body(StatusCode::OK, "application/json", json)),
+        Err(error) => {
+            tracing::error!(%error, "cannot serialise the clients report");
+            reply::text(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot serialise the report",
+            )
+        }
+    }
+}
+
+/// Both lists change from one moment to the next: a refresh must never see a cached copy.
+fn fresh(mut response: Response<Body>) -> Response<Body> {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

@@ -1,0 +1,255 @@
+//! The set of connected WebSocket clients.
+//!
+//! A client is listed from the moment its upgrade completes until its session ends, by
+//! whatever path: a close handshake, a reset, a ping timeout, a protocol error, a panic.
+//! That guarantee comes from [`ClientGuard`]: registering returns it, the session owns
+//! it, and dropping it removes the entry. No exit path has to remember to clean up.
+//!
+//! Sessions update their own counters through a per-client lock; the registry's lock is
+//! taken only to add, remove and snapshot, so pinging 10,000 clients does not contend
+//! on one mutex.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use wspp::clients::{ClientInfo, ClientsReport, ServerSummary};
+use wspp::stats::Running;
+
+/// A cheap handle on the registry; clones share one set of clients.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    started: Instant,
+    /// Clients keyed by id, so a snapshot lists them oldest first. A std mutex, not
+    /// tokio's: it is never held across an `.await`, only for a map operation or a copy,
+    /// and a std mutex is cheaper for that.
+    clients: Mutex<BTreeMap<u64, Arc<Entry>>>,
+    /// Clients ever registered.
+    total: AtomicU64,
+}
+
+/// What the server knows about one client.
+#[derive(Debug)]
+struct Entry {
+    id: u64,
+    peer: SocketAddr,
+    user_agent: Option<Box<str>>,
+    origin: Option<Box<str>>,
+    route: &'static str,
+    connected_at: SystemTime,
+    /// Only this client's session writes here, and a snapshot reads; never contended
+    /// by other sessions.
+    counters: Mutex<Counters>,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counters {
+    pings_sent: u64,
+    pongs_received: u64,
+    rtt: Running,
+}
+
+/// Who is registering: everything the page shows that does not change.
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    /// The connection's id, as in its log span.
+    pub id: u64,
+    /// The peer's address.
+    pub peer: SocketAddr,
+    /// The `User-Agent` header, if any.
+    pub user_agent: Option<String>,
+    /// The `Origin` header, if any.
+    pub origin: Option<String>,
+    /// The route upgraded on.
+    pub route: &'static str,
+}
+
+/// A registered client; dropping it removes the client from the registry.
+#[derive(Debug)]
+pub struct ClientGuard {
+    registry: Registry,
+    entry: Arc<Entry>,
+}
+
+impl ClientGuard {
+    /// Counts a ping sent to this client.
+    pub fn ping_sent(&self) {
+        lock(&self.entry.counters).pings_sent += 1;
+    }
+
+    /// Counts a pong that answered one of our pings, `rtt` after the ping.
+    pub fn pong_received(&self, rtt: Duration) {
+        let mut counters = lock(&self.entry.counters);
+        counters.pongs_received += 1;
+        counters.rtt.record(rtt);
+    }
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        lock(&self.registry.shared.clients).remove(&self.entry.id);
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            shared: Arc::new(Shared {
+                started: Instant::now(),
+                clients: Mutex::new(BTreeMap::new()),
+                total: AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
+impl Registry {
+    /// Lists a client until the returned guard is dropped.
+    pub fn register(&self, arrival: Arrival) -> ClientGuard {
+        let entry = Arc::new(Entry {
+            id: arrival.id,
+            peer: arrival.peer,
+            user_agent: arrival.user_agent.map(String::into_boxed_str),
+            origin: arrival.origin.map(String::into_boxed_str),
+            route: arrival.route,
+            connected_at: SystemTime::now(),
+            counters: Mutex::new(Counters::default()),
+        });
+        lock(&self.shared.clients).insert(entry.id, Arc::clone(&entry));
+        self.shared.total.fetch_add(1, Ordering::Relaxed);
+        ClientGuard {
+            registry: self.clone(),
+            entry,
+        }
+    }
+
+    /// How many clients are connected now.
+    pub fn len(&self) -> usize {
+        lock(&self.shared.clients).len()
+    }
+
+    /// Whether no client is connected.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Everything the page and `/clients.json` show. The registry lock is held only to
+    /// clone the entry handles; each client's counters are then read one at a time.
+    pub fn report(&self, ping_interval: Duration, ping_timeout: Duration) -> ClientsReport {
+        let entries: Vec<Arc<Entry>> = lock(&self.shared.clients).values().cloned().collect();
+        let clients: Vec<ClientInfo> = entries.iter().map(|e| e.info()).collect();
+        ClientsReport {
+            server: ServerSummary {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                uptime_secs: self.shared.started.elapsed().as_secs(),
+                clients_now: clients.len() as u64,
+                clients_total: self.shared.total.load(Ordering::Relaxed),
+                ping_interval_ms: millis(ping_interval),
+                ping_timeout_ms: millis(ping_timeout),
+            },
+            clients,
+        }
+    }
+}
+
+impl Entry {
+    fn info(&self) -> ClientInfo {
+        let counters = *lock(&self.counters);
+        let us = |d: Option<Duration>| d.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        ClientInfo {
+            id: self.id,
+            peer: self.peer.to_string(),
+            user_agent: self.user_agent.as_deref().map(str::to_owned),
+            origin: self.origin.as_deref().map(str::to_owned),
+            route: self.route.to_owned(),
+            connected_at_unix_ms: self
+                .connected_at
+                .duration_since(UNIX_EPOCH)
+                .map(millis)
+                .unwrap_or(0),
+            pings_sent: counters.pings_sent,
+            pongs_received: counters.pongs_received,
+            rtt_last_us: us(counters.rtt.last()),
+            rtt_min_us: us(counters.rtt.min()),
+            rtt_avg_us: us(counters.rtt.mean()),
+            rtt_max_us: us(counters.rtt.max()),
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Locks, recovering from poisoning: every critical section here is a single map
+/// operation or counter update that leaves the data consistent even if a panic
+/// interrupted the thread that held the lock, so refusing to serve would help no one.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arrival(id: u64) -> Arrival {
+        Arrival {
+            id,
+            peer: SocketAddr::from(([127, 0, 0, 1], 40_000 + id as u16)),
+            user_agent: Some(format!("agent {id}")),
+            origin: None,
+            route: wspp::routes::PINGPONG,
+        }
+    }
+
+    #[test]
+    fn a_guard_lists_its_client_until_dropped() {
+        let registry = Registry::default();
+        let a = registry.register(arrival(1));
+        let b = registry.register(arrival(2));
+        assert_eq!(registry.len(), 2);
+        drop(a);
+        let report = registry.report(Duration::from_secs(1), Duration::from_secs(5));
+        assert_eq!(report.clients.len(), 1);
+        assert_eq!(report.clients[0].id, 2);
+        assert_eq!(report.server.clients_total, 2);
+        drop(b);
+        assert!(registry.is_empty());
+    }
+
+    #[test]
+    fn counters_reach_the_report() {
+        let registry = Registry::default();
+        let guard = registry.register(arrival(7));
+        guard.ping_sent();
+        guard.ping_sent();
+        guard.pong_received(Duration::from_micros(40));
+        guard.pong_received(Duration::from_micros(20));
+        let report = registry.report(Duration::from_secs(1), Duration::from_secs(5));
+        let info = &report.clients[0];
+        assert_eq!((info.pings_sent, info.pongs_received), (2, 2));
+        assert_eq!(info.rtt_last_us, Some(20));
+        assert_eq!(info.rtt_min_us, Some(20));
+        assert_eq!(info.rtt_avg_us, Some(30));
+        assert_eq!(info.rtt_max_us, Some(40));
+        assert_eq!(info.user_agent.as_deref(), Some("agent 7"));
+    }
+
+    #[test]
+    fn clients_are_listed_oldest_first() {
+        let registry = Registry::default();
+        let _guards: Vec<_> = [5, 3, 9].map(|id| registry.register(arrival(id))).into();
+        let report = registry.report(Duration::from_secs(1), Duration::from_secs(5));
+        let ids: Vec<u64> = report.clients.iter().map(|c| c.id).collect();
+        assert_eq!(ids, [3, 5, 9]);
+    }
+}

@@ -1,0 +1,300 @@
+//! One WebSocket session: the server pings, the peer pongs, the RTT is recorded.
+//!
+//! A session is one task that owns its socket and runs one `select!` loop over four
+//! events: a message from the peer, the time for the next ping, the deadline of the
+//! oldest unanswered ping, and server shutdown. Reading never stops while pings are
+//! outstanding, because a pong is only seen by reading, and tungstenite only sends its
+//! automatic answers to the peer's pings (and close) while it is being read.
+//!
+//! Every session ends with a Close frame and a log line naming the code:
+//!
+//! | how it ends                        | close code            |
+//! |------------------------------------|-----------------------|
+//! | `/openandclosewebsocket` is done   | 1000 Normal Closure   |
+//! | the server shuts down              | 1001 Going Away       |
+//! | no pong within `--ping-timeout`    | 1001 Going Away       |
+//! | the peer breaks the protocol       | 1002 Protocol Error   |
+//! | invalid UTF-8 in a text message    | 1007 Invalid Payload  |
+//! | a message over the size limit      | 1009 Message Too Big  |
+//! | the peer closes                    | the peer's own code   |
+//!
+//! A peer that resets or vanishes is not a server error, and is logged at debug.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+use tokio::time::{Instant, sleep_until, timeout};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tracing::{debug, info, warn};
+use wspp::tracker::{PingTracker, PongOutcome};
+
+use crate::registry::{Arrival, ClientGuard};
+use crate::server::{Connection, Shared};
+
+/// What the session does once open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Ping `open_close_pings` times, one after the other, then close with 1000.
+    OpenAndClose,
+    /// Ping every `ping_interval` until someone leaves; echo every message.
+    PingPong,
+}
+
+impl Mode {
+    /// The route this mode is served on.
+    pub fn route(self) -> &'static str {
+        match self {
+            Mode::OpenAndClose => wspp::routes::OPEN_AND_CLOSE,
+            Mode::PingPong => wspp::routes::PINGPONG,
+        }
+    }
+}
+
+type Socket = WebSocketStream<TokioIo<Upgraded>>;
+
+/// How the main loop ended, and so what the close handshake looks like.
+#[derive(Debug)]
+enum Ending {
+    /// We close: send this code and wait (bounded) for the peer's Close.
+    Close(CloseCode, &'static str),
+    /// The peer stopped answering: send a Close for the capture, wait for nothing.
+    Dead,
+    /// The peer sent Close; tungstenite has queued our reply, which must be flushed.
+    PeerClosed(Option<CloseFrame>),
+    /// The connection is gone (reset, EOF, write stalled): nothing more can be said.
+    Gone(String),
+}
+
+/// Waits for the upgrade, registers the client and runs the session to its end.
+///
+/// `_conn` keeps the connection's permit (and so its `--max-connections` slot) alive
+/// for as long as the session runs.
+pub(crate) async fn start(
+    on_upgrade: OnUpgrade,
+    mode: Mode,
+    arrival: Arrival,
+    shared: Arc<Shared>,
+    _conn: Arc<Connection>,
+) {
+    let upgraded = match on_upgrade.await {
+        Ok(upgraded) => upgraded,
+        Err(error) => {
+            debug!(%error, "upgrade did not complete");
+            return;
+        }
+    };
+    let ws = WebSocketStream::from_raw_socket(
+        TokioIo::new(upgraded),
+        Role::Server,
+        Some(shared.config.websocket_config()),
+    )
+    .await;
+    let client = shared.registry.register(arrival);
+    info!(route = mode.route(), "websocket open");
+    let mut session = Session {
+        ws,
+        mode,
+        client,
+        tracker: PingTracker::new(Instant::now().into_std(), wspp::payload::MIN_LEN),
+        shared,
+    };
+    let ending = session.serve().await;
+    session.finish(ending).await;
+}
+
+struct Session {
+    ws: Socket,
+    mode: Mode,
+    /// Keeps the client listed; dropped with the session, whatever ends it.
+    client: ClientGuard,
+    tracker: PingTracker,
+    shared: Arc<Shared>,
+}
+
+impl Session {
+    async fn serve(&mut self) -> Ending {
+        let config = &self.shared.config;
+        let (interval, patience) = (config.ping_interval, config.ping_timeout);
+        let shutdown = self.shared.shutdown.clone();
+        // Both modes ping at once: the first RTT is what most users wait for.
+        let mut next_ping = Some(Instant::now());
+        loop {
+            let deadline = self.tracker.deadline(patience).map(Instant::from_std);
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => {
+                    return Ending::Close(CloseCode::Away, "server shutting down");
+                }
+                message = self.ws.next() => {
+                    let message = match message {
+                        None => return Ending::Gone("connection closed".into()),
+                        Some(Err(error)) => return ending_for(error),
+                        Some(Ok(message)) => message,
+                    };
+                    match message {
+                        Message::Pong(payload) => {
+                            if self.pong(&payload) {
+                                next_ping = match self.mode {
+                                    Mode::OpenAndClose if self.open_close_done() => {
+                                        return Ending::Close(CloseCode::Normal, "done");
+                                    }
+                                    Mode::OpenAndClose => Some(Instant::now()),
+                                    Mode::PingPong => next_ping,
+                                };
+                            }
+                        }
+                        Message::Text(_) | Message::Binary(_) => {
+                            if let Err(ending) = self.send(message).await {
+                                return ending;
+                            }
+                        }
+                        Message::Ping(_) => debug!("ping from peer, answered by tungstenite"),
+                        Message::Close(frame) => return Ending::PeerClosed(frame),
+                        Message::Frame(_) => {}
+                    }
+                }
+                () = sleep_until(next_ping.unwrap_or_else(far_future)), if next_ping.is_some() => {
+                    let ping = self.tracker.ping(Instant::now().into_std());
+                    self.client.ping_sent();
+                    debug!(seq = ping.seq, "ping");
+                    if let Err(ending) = self.send(Message::Ping(ping.payload.into())).await {
+                        return ending;
+                    }
+                    next_ping = match self.mode {
+                        Mode::OpenAndClose => None,
+                        // Skip missed ticks rather than burst to catch up.
+                        Mode::PingPong => next_ping.map(|t| (t + interval).max(Instant::now())),
+                    };
+                }
+                () = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                    let lost = self.tracker.expire(Instant::now().into_std(), patience);
+                    warn!(lost = lost.len(), timeout = ?patience, "no pong in time; dropping the peer");
+                    return Ending::Dead;
+                }
+            }
+        }
+    }
+
+    /// Records a pong; true if it answered one of our pings.
+    fn pong(&mut self, payload: &[u8]) -> bool {
+        match self.tracker.pong(payload, Instant::now().into_std()) {
+            PongOutcome::Reply { seq, rtt, skipped } => {
+                self.client.pong_received(rtt);
+                info!(seq, rtt_us = rtt.as_micros() as u64, "rtt");
+                if skipped > 0 {
+                    debug!(skipped, "older pings were answered only by this pong");
+                }
+                true
+            }
+            PongOutcome::Late { seq } => {
+                debug!(seq, "late pong ignored");
+                false
+            }
+            PongOutcome::Unsolicited => {
+                debug!(len = payload.len(), "unsolicited pong ignored");
+                false
+            }
+        }
+    }
+
+    fn open_close_done(&self) -> bool {
+        let counts = self.tracker.counts();
+        counts.answered + counts.lost >= u64::from(self.shared.config.open_close_pings)
+    }
+
+    /// Sends one message; a peer that does not take it within the ping timeout is gone.
+    async fn send(&mut self, message: Message) -> Result<(), Ending> {
+        match timeout(self.shared.config.ping_timeout, self.ws.send(message)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(ending_for(error)),
+            Err(_) => Err(Ending::Gone(
+                "write timed out: the peer is not reading".into(),
+            )),
+        }
+    }
+
+    /// Says goodbye according to how the session ended, then logs the close.
+    async fn finish(mut self, ending: Ending) {
+        let patience = self.shared.config.ping_timeout;
+        match ending {
+            Ending::Close(code, reason) => {
+                let frame = CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
+                let sent = timeout(patience, self.ws.close(Some(frame))).await;
+                if matches!(sent, Ok(Ok(()))) {
+                    // The peer's Close completes the handshake; what else it sends is dropped.
+                    let _ = timeout(patience, async {
+                        while let Some(Ok(_)) = self.ws.next().await {}
+                    })
+                    .await;
+                }
+                info!(
+                    code = u16::from(code),
+                    reason,
+                    by = "server",
+                    "websocket closed"
+                );
+            }
+            Ending::Dead => {
+                let frame = CloseFrame {
+                    code: CloseCode::Away,
+                    reason: "ping timeout".into(),
+                };
+                let _ = timeout(Duration::from_millis(100), self.ws.close(Some(frame))).await;
+                info!(
+                    code = u16::from(CloseCode::Away),
+                    reason = "ping timeout",
+                    by = "server",
+                    "websocket closed"
+                );
+            }
+            Ending::PeerClosed(frame) => {
+                // Reading flushes tungstenite's queued Close reply and then ends.
+                let _ = timeout(patience, async {
+                    while let Some(Ok(_)) = self.ws.next().await {}
+                })
+                .await;
+                match frame {
+                    Some(f) => {
+                        info!(code = u16::from(f.code), reason = %f.reason.escape_debug(), by = "peer", "websocket closed")
+                    }
+                    None => info!(code = 1005, by = "peer", "websocket closed without a code"),
+                }
+            }
+            Ending::Gone(why) => debug!(why, "websocket gone without a close handshake"),
+        }
+    }
+}
+
+/// Maps a read or write failure to the way the session must end.
+fn ending_for(error: WsError) -> Ending {
+    let (code, reason) = match &error {
+        WsError::ConnectionClosed | WsError::AlreadyClosed => {
+            return Ending::Gone("connection closed".into());
+        }
+        WsError::Io(e) => return Ending::Gone(e.to_string()),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            return Ending::Gone("reset without a closing handshake".into());
+        }
+        WsError::Protocol(_) => (CloseCode::Protocol, "protocol error"),
+        WsError::Utf8(_) => (CloseCode::Invalid, "invalid utf-8"),
+        WsError::Capacity(_) => (CloseCode::Size, "message too big"),
+        _ => (CloseCode::Error, "internal error"),
+    };
+    warn!(%error, code = u16::from(code), "peer broke the protocol");
+    Ending::Close(code, reason)
+}
+
+/// A time that never comes, for a `select!` arm that is disabled.
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}

@@ -1,0 +1,212 @@
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use wsppsrv::Config;
+
+use crate::support::raw::{self, BINARY, CLOSE, PING, PONG, TEXT};
+use crate::support::{TestServer, within};
+
+/// A server that pings `/pingpong` only once in a test's life unless told otherwise.
+fn quiet() -> Config {
+    Config {
+        ping_interval: Duration::from_secs(3600),
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn open_and_close_pings_three_times_then_closes_normally() {
+    let server = TestServer::start(Config::default()).await;
+    let mut ws = raw::upgrade(&server, "/openandclosewebsocket", "").await;
+    let mut seqs = Vec::new();
+    for _ in 0..3 {
+        let ping = raw::read(&mut ws).await.expect("a ping");
+        assert_eq!(ping.opcode, PING);
+        assert!(
+            ping.fin && !ping.masked,
+            "server frames are unmasked: {ping:?}"
+        );
+        let id = wspp::payload::PingId::decode(&ping.payload).expect("a wspp payload");
+        seqs.push(id.seq);
+        raw::send(&mut ws, PONG, &ping.payload).await;
+    }
+    assert_eq!(seqs, [0, 1, 2]);
+    let close = raw::read_to_close(&mut ws).await.expect("a close frame");
+    assert_eq!(close.close_code(), Some(1000));
+    assert_eq!(&close.payload[2..], b"done");
+}
+
+#[tokio::test]
+async fn pingpong_echoes_text_and_binary() {
+    let server = TestServer::start(quiet()).await;
+    let mut ws = raw::upgrade(&server, "/pingpong", "").await;
+    raw::send(&mut ws, TEXT, "héllo".as_bytes()).await;
+    assert_eq!(
+        raw::read_until(&mut ws, TEXT).await.payload,
+        "héllo".as_bytes()
+    );
+    let blob: Vec<u8> = (0..=255).collect();
+    raw::send(&mut ws, BINARY, &blob).await;
+    assert_eq!(raw::read_until(&mut ws, BINARY).await.payload, blob);
+}
+
+#[tokio::test]
+async fn a_client_is_listed_while_connected_and_gone_after_close() {
+    let server = TestServer::start(quiet()).await;
+    let mut request = format!("ws://{}/pingpong", server.addr)
+        .into_client_request()
+        .expect("valid url");
+    request
+        .headers_mut()
+        .insert("user-agent", "<b>tester</b>".parse().expect("header value"));
+    let stream = server.connect().await;
+    let (mut ws, _) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .expect("handshake");
+    // The server registers before its first ping, so the first ping means "listed".
+    let first = within(ws.next()).await.expect("open").expect("a message");
+    assert!(matches!(first, Message::Ping(_)), "{first:?}");
+    // Reading again sends tungstenite's pong; the echo proves the pong went out first.
+    ws.send(Message::text("sync")).await.expect("send");
+    assert_eq!(
+        within(ws.next()).await.expect("open").expect("echo"),
+        Message::text("sync")
+    );
+
+    let report = server
+        .wait_for_clients(|r| r.clients.iter().any(|c| c.pongs_received == 1))
+        .await;
+    let me = &report.clients[0];
+    assert_eq!(report.clients.len(), 1);
+    assert_eq!(me.route, "/pingpong");
+    assert_eq!(me.user_agent.as_deref(), Some("<b>tester</b>"));
+    assert_eq!(me.pings_sent, 1);
+    assert!(me.rtt_last_us.is_some() && me.rtt_min_us == me.rtt_max_us);
+    assert_eq!(
+        me.peer,
+        ws.get_ref().local_addr().expect("addr").to_string()
+    );
+
+    let page = server.get("/").await;
+    assert!(
+        page.body.contains("&lt;b&gt;tester&lt;/b&gt;"),
+        "user agent escaped"
+    );
+
+    ws.close(None).await.expect("close");
+    while let Some(Ok(_)) = within(ws.next()).await {}
+    server.wait_for_clients(|r| r.clients.is_empty()).await;
+    assert_eq!(server.clients().await.server.clients_total, 1);
+}
+
+#[tokio::test]
+async fn a_reset_connection_leaves_the_registry() {
+    let server = TestServer::start(quiet()).await;
+    let mut ws = raw::upgrade(&server, "/pingpong", "").await;
+    raw::read_until(&mut ws, PING).await;
+    server.wait_for_clients(|r| r.clients.len() == 1).await;
+    // Linger zero does not block on drop: it makes the close a reset, which is the point.
+    #[allow(deprecated)]
+    ws.set_linger(Some(Duration::ZERO)).expect("linger");
+    drop(ws); // RST, no close handshake
+    server.wait_for_clients(|r| r.clients.is_empty()).await;
+}
+
+#[tokio::test]
+async fn a_silent_peer_is_dropped_after_the_ping_timeout() {
+    let server = TestServer::start(Config {
+        ping_interval: Duration::from_millis(50),
+        ping_timeout: Duration::from_millis(300),
+        ..Config::default()
+    })
+    .await;
+    let mut ws = raw::upgrade(&server, "/pingpong", "").await;
+    // Read without answering: the server must give up on us.
+    let mut pings = 0;
+    let close = loop {
+        let frame = raw::read(&mut ws).await.expect("frames until the close");
+        match frame.opcode {
+            PING => pings += 1,
+            CLOSE => break frame,
+            other => panic!("unexpected opcode {other}"),
+        }
+    };
+    assert!(pings >= 2, "pinged every interval, got {pings}");
+    assert_eq!(close.close_code(), Some(1001));
+    assert_eq!(&close.payload[2..], b"ping timeout");
+    assert_eq!(raw::read(&mut ws).await, None, "then the server hangs up");
+    server.wait_for_clients(|r| r.clients.is_empty()).await;
+}
+
+#[tokio::test]
+async fn only_the_echo_of_our_ping_counts_as_a_pong() {
+    let server = TestServer::start(quiet()).await;
+    let mut ws = raw::upgrade(&server, "/pingpong", "").await;
+    let ping = raw::read_until(&mut ws, PING).await;
+    raw::send(&mut ws, PONG, b"unsolicited heartbeat").await;
+    let mut forged = ping.payload.clone();
+    forged[15] ^= 1; // right seq, wrong send time
+    raw::send(&mut ws, PONG, &forged).await;
+    raw::send(&mut ws, PONG, &ping.payload).await;
+    raw::send(&mut ws, PONG, &ping.payload).await; // a duplicate: late
+    // The echo is answered after every pong above has been processed.
+    raw::send(&mut ws, TEXT, b"sync").await;
+    raw::read_until(&mut ws, TEXT).await;
+    let report = server.clients().await;
+    assert_eq!(report.clients[0].pings_sent, 1);
+    assert_eq!(report.clients[0].pongs_received, 1);
+}
+
+#[tokio::test]
+async fn a_protocol_breach_is_closed_with_its_code_and_spares_others() {
+    let server = TestServer::start(Config {
+        max_message_size: 1024,
+        ..quiet()
+    })
+    .await;
+    let mut bystander = raw::upgrade(&server, "/pingpong", "").await;
+
+    let cases: [(&[u8], u16); 3] = [
+        (&raw::encode(true, TEXT, b"unmasked", false), 1002),
+        (&raw::encode(true, TEXT, &[0xff, 0xfe], true), 1007),
+        (&raw::encode(true, BINARY, &[0u8; 2048], true), 1009),
+    ];
+    for (bytes, code) in cases {
+        let mut ws = raw::upgrade(&server, "/pingpong", "").await;
+        ws.write_all(bytes).await.expect("send");
+        let close = raw::read_to_close(&mut ws).await.expect("a close frame");
+        assert_eq!(close.close_code(), Some(code));
+    }
+    raw::send(&mut bystander, TEXT, b"still here").await;
+    assert_eq!(
+        raw::read_until(&mut bystander, TEXT).await.payload,
+        b"still here"
+    );
+    server.wait_for_clients(|r| r.clients.len() == 1).await;
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_get_503_until_a_slot_frees() {
+    let server = TestServer::start(Config {
+        max_connections: 1,
+        ..quiet()
+    })
+    .await;
+    let mut first = raw::upgrade(&server, "/pingpong", "").await;
+    raw::read_until(&mut first, PING).await;
+    let refused = server.get("/").await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    raw::send(&mut first, CLOSE, &1000u16.to_be_bytes()).await;
+    raw::read_to_close(&mut first).await;
+    // The slot frees once the session task ends; poll until it has.
+    within(async {
+        while server.get("/").await.status != 200 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}

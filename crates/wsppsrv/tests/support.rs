@@ -1,0 +1,341 @@
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use wspp::clients::ClientsReport;
+use wsppsrv::Config;
+
+/// How long any single awaited event may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A server running in this test's runtime; dropping it shuts the server down.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    done: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl TestServer {
+    pub async fn start(config: Config) -> TestServer {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(wsppsrv::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            addr,
+            stop: Some(stop),
+            done: Some(done),
+        }
+    }
+
+    /// Triggers shutdown and waits for `run` to return.
+    pub async fn shutdown(mut self) -> io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let done = self.done.take().expect("shut down once");
+        within(done).await.expect("server task panicked")
+    }
+
+    /// `GET path` on a fresh connection; returns the whole response.
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(&format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        ))
+        .await
+    }
+
+    /// Sends raw bytes as a request and reads one response: its head, then as many body
+    /// bytes as `Content-Length` says (or up to EOF without one).
+    pub async fn request(&self, raw: &str) -> Response {
+        let mut stream = self.connect().await;
+        stream
+            .write_all(raw.as_bytes())
+            .await
+            .expect("send request");
+        let head = raw::read_head(&mut stream).await;
+        let mut response = Response::parse(head.as_bytes());
+        let mut body = Vec::new();
+        match response.header("content-length").map(|n| n.parse::<u64>()) {
+            Some(Ok(len)) if !raw.starts_with("HEAD ") => {
+                within((&mut stream).take(len).read_to_end(&mut body))
+                    .await
+                    .expect("read body");
+            }
+            Some(_) => {}
+            None => {
+                within(stream.read_to_end(&mut body))
+                    .await
+                    .expect("read body");
+            }
+        }
+        response.body = String::from_utf8_lossy(&body).into_owned();
+        response
+    }
+
+    pub async fn connect(&self) -> TcpStream {
+        TcpStream::connect(self.addr)
+            .await
+            .expect("connect to the test server")
+    }
+
+    pub async fn clients(&self) -> ClientsReport {
+        let response = self.get("/clients.json").await;
+        assert_eq!(response.status, 200, "{}", response.head);
+        serde_json::from_str(&response.body).expect("clients.json parses")
+    }
+
+    /// Polls `/clients.json` until `done` holds; the outer bound fails the test.
+    pub async fn wait_for_clients(
+        &self,
+        mut done: impl FnMut(&ClientsReport) -> bool,
+    ) -> ClientsReport {
+        within(async {
+            loop {
+                let report = self.clients().await;
+                if done(&report) {
+                    return report;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Awaits `f`, failing the test if it takes longer than [`PATIENCE`].
+pub async fn within<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(PATIENCE, f)
+        .await
+        .expect("timed out waiting")
+}
+
+/// An HTTP response as text.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub head: String,
+    pub body: String,
+}
+
+impl Response {
+    pub fn parse(bytes: &[u8]) -> Response {
+        let text = String::from_utf8_lossy(bytes);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Response {
+            status,
+            head: head.to_string(),
+            body: body.to_string(),
+        }
+    }
+
+    /// The value of a header, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// A WebSocket client written from RFC 6455 alone: it builds and parses frames by hand,
+/// so the tests check the server against the RFC, not against tungstenite.
+pub mod raw {
+    use super::*;
+
+    pub const TEXT: u8 = 0x1;
+    pub const BINARY: u8 = 0x2;
+    pub const CLOSE: u8 = 0x8;
+    pub const PING: u8 = 0x9;
+    pub const PONG: u8 = 0xA;
+
+    /// The example key of RFC 6455, 1.3, and the accept value it must produce.
+    pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+    pub const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+    #[derive(Debug, PartialEq, Eq)]
+    pub struct Frame {
+        pub fin: bool,
+        pub opcode: u8,
+        pub masked: bool,
+        pub payload: Vec<u8>,
+    }
+
+    impl Frame {
+        /// The close code of a Close frame.
+        pub fn close_code(&self) -> Option<u16> {
+            (self.opcode == CLOSE && self.payload.len() >= 2)
+                .then(|| u16::from_be_bytes([self.payload[0], self.payload[1]]))
+        }
+    }
+
+    /// Opens a WebSocket on `path` with extra header lines; panics unless 101.
+    pub async fn upgrade(server: &TestServer, path: &str, extra: &str) -> TcpStream {
+        let mut stream = server.connect().await;
+        let head = send_upgrade(&mut stream, path, extra).await;
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        let accept = Response::parse(head.as_bytes());
+        assert_eq!(accept.header("sec-websocket-accept"), Some(ACCEPT));
+        stream
+    }
+
+    /// Sends an upgrade request and returns the response head.
+    pub async fn send_upgrade(stream: &mut TcpStream, path: &str, extra: &str) -> String {
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: {KEY}\r\n{extra}\r\n"
+        );
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("send upgrade");
+        read_head(stream).await
+    }
+
+    /// Reads byte by byte up to the blank line, so no frame byte is consumed.
+    pub async fn read_head(stream: &mut TcpStream) -> String {
+        let mut head = Vec::new();
+        within(async {
+            while !head.ends_with(b"\r\n\r\n") {
+                let byte = stream.read_u8().await.expect("response head");
+                head.push(byte);
+            }
+        })
+        .await;
+        String::from_utf8(head).expect("ascii head")
+    }
+
+    /// Encodes one frame; client frames are masked unless `masked` is false.
+    pub fn encode(fin: bool, opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
+        let mut out = vec![(u8::from(fin) << 7) | opcode];
+        let mask_bit = if masked { 0x80 } else { 0 };
+        match payload.len() {
+            n if n < 126 => out.push(mask_bit | n as u8),
+            n if n <= 0xFFFF => {
+                out.push(mask_bit | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                out.push(mask_bit | 127);
+                out.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        if masked {
+            let key = [0x37, 0xfa, 0x21, 0x3d];
+            out.extend_from_slice(&key);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        } else {
+            out.extend_from_slice(payload);
+        }
+        out
+    }
+
+    pub async fn send(stream: &mut TcpStream, opcode: u8, payload: &[u8]) {
+        stream
+            .write_all(&encode(true, opcode, payload, true))
+            .await
+            .expect("send frame");
+    }
+
+    /// Reads one frame; `None` at EOF or reset.
+    pub async fn read(stream: &mut TcpStream) -> Option<Frame> {
+        within(async {
+            let mut head = [0u8; 2];
+            stream.read_exact(&mut head).await.ok()?;
+            let masked = head[1] & 0x80 != 0;
+            let len = match head[1] & 0x7f {
+                126 => u64::from(stream.read_u16().await.ok()?),
+                127 => stream.read_u64().await.ok()?,
+                n => u64::from(n),
+            };
+            let mut key = [0u8; 4];
+            if masked {
+                stream.read_exact(&mut key).await.ok()?;
+            }
+            let mut payload = vec![0u8; usize::try_from(len).ok()?];
+            stream.read_exact(&mut payload).await.ok()?;
+            if masked {
+                payload
+                    .iter_mut()
+                    .enumerate()
+                    .for_each(|(i, b)| *b ^= key[i % 4]);
+            }
+            Some(Frame {
+                fin: head[0] & 0x80 != 0,
+                opcode: head[0] & 0x0f,
+                masked,
+                payload,
+            })
+        })
+        .await
+    }
+
+    /// Reads frames until one with `opcode` arrives, answering pings on the way.
+    pub async fn read_until(stream: &mut TcpStream, opcode: u8) -> Frame {
+        loop {
+            let frame = read(stream).await.expect("connection open");
+            if frame.opcode == opcode {
+                return frame;
+            }
+            if frame.opcode == PING {
+                send(stream, PONG, &frame.payload).await;
+            }
+        }
+    }
+
+    /// Reads until EOF, answering pings; returns the Close frame seen, if any.
+    pub async fn read_to_close(stream: &mut TcpStream) -> Option<Frame> {
+        let mut close = None;
+        while let Some(frame) = read(stream).await {
+            match frame.opcode {
+                PING => {
+                    let _ = stream
+                        .write_all(&encode(true, PONG, &frame.payload, true))
+                        .await;
+                }
+                CLOSE => {
+                    if close.is_none() {
+                        // Complete the handshake, echoing the code as RFC 6455 5.5.1 suggests.
+                        let reply = encode(
+                            true,
+                            CLOSE,
+                            &frame.payload[..frame.payload.len().min(2)],
+                            true,
+                        );
+                        // The server may already have hung up; that is its right.
+                        let _ = stream.write_all(&reply).await;
+                    }
+                    close = Some(frame);
+                }
+                _ => {}
+            }
+        }
+        close
+    }
+}
