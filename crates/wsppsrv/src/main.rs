@@ -1,5 +1,6 @@
 //! The `wsppsrv` binary: parse flags, set up logging, bind, serve until a signal.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -13,6 +14,8 @@ fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes are noise in a log file or a journal.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     // One thread by default: a ping that hops between worker threads pays for it in RTT.
     let runtime = if args.threads == 1 {
