@@ -14,3 +14,5 @@ mod menu;
 mod ping;
 /// The menu requests' transcripts.
 mod requests;
+/// The terminal UI's loop on a test backend, against the real server.
+mod tui;
