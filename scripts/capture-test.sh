@@ -226,6 +226,14 @@ pairs() {
 
 # --- one capture per request ------------------------------------------------------
 
+# The server's end of every connection, as a capture filter. Not just `tcp port N`:
+# on a busy machine a connection between two other addresses (127.0.0.10:N to
+# 127.0.0.1:M, say) may use our server's port number as its ephemeral port.
+capture_filter() {
+  printf 'tcp and ((src host 127.0.0.1 and src port %s) or (dst host 127.0.0.1 and dst port %s))' \
+    "$SERVER_PORT" "$SERVER_PORT"
+}
+
 # start_capture FILE: starts tshark on the server's port, writing FILE, and returns
 # (in TSHARK_PID) once it really captures: dumpcap writes the file's header only after
 # it has opened the interface, whereas tshark prints "Capturing on" even for an
@@ -236,7 +244,7 @@ start_capture() {
   # after the first look at the log.
   rm -f "$file"
   : >"$log"
-  tshark -i "$IFACE" -f "tcp port $SERVER_PORT" -w "$file" >"$log" 2>&1 &
+  tshark -i "$IFACE" -f "$(capture_filter)" -w "$file" >"$log" 2>&1 &
   TSHARK_PID=$!
   PIDS+=("$TSHARK_PID")
   for ((i = 0; i < START_WAIT; i++)); do
@@ -331,10 +339,14 @@ http_lines() {
 
 # Sec-WebSocket-Accept = base64(SHA-1(key + the RFC 6455 GUID)), with coreutils only.
 accept_for() {
-  local hex
+  local hex escaped=""
   hex=$(printf '%s' "${1}258EAFA5-E914-47DA-95CA-C5AB0DC85B11" | sha1sum | cut -c1-40)
+  while [[ -n $hex ]]; do
+    escaped+="\\x${hex:0:2}"
+    hex=${hex:2}
+  done
   # shellcheck disable=SC2059 # the format is the point: \xHH escapes to bytes
-  printf "$(sed 's/../\\x&/g' <<<"$hex")" | base64
+  printf "$escaped" | base64
 }
 
 # The opening handshake of our stream: a GET of ROUTE with the upgrade headers, and a
@@ -458,8 +470,8 @@ if capture open-close "${CLIENT[@]}" --server "$SERVER" open-close; then
     "server:9:0 client:10:1 server:9:0 client:10:1 server:9:0 client:10:1 server:8:0 client:8:1"
   check_masks
   check_pings server 16
-  check_close server 1000 done
-  check_close client 1000 done
+  check_close server 1000 "done"
+  check_close client 1000 "done"
 fi
 
 if capture hold timeout -k 5 -s INT --preserve-status 2 "${CLIENT[@]}" --server "$SERVER" \
