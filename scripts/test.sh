@@ -13,6 +13,10 @@ cargo test --workspace --locked
 echo "== terminal UI smoke test"
 bash scripts/tui-smoke.sh
 
+# Verified captures: tshark on the loopback (installs tshark; capturing needs root).
+echo "== capture test"
+bash scripts/capture-test.sh
+
 # The clients page in headless Chromium (installs chromium and playwright-core).
 echo "== browser test"
 bash scripts/browser-test.sh
