@@ -4,15 +4,21 @@
 # Installs Debian's chromium (if /usr/bin/chromium is missing) and playwright-core
 # (from scripts/browser/package-lock.json, into scripts/browser/node_modules), builds
 # wsppsrv, starts it on a free loopback port, and runs scripts/browser/page.test.mjs,
-# which drives headless Chromium through the page and saves img/page.png and
-# img/page-phone.png. The last line is "N passed, M failed"; the exit status is
-# non-zero on any failure.
+# which drives headless Chromium through the page and takes two screenshots: into
+# target/screenshots/ by default, so a test run leaves the work tree alone, or over
+# img/page.png and img/page-phone.png with --update-screenshots. The last line is
+# "N passed, M failed"; the exit status is non-zero on any failure.
 #
 # Needs Node.js 20 or later, and root (or sudo) only to install chromium.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+
+shots="$root/target/screenshots"
+if [ "${1:-}" = "--update-screenshots" ]; then
+  shots="$root/img"
+fi
 
 chromium=/usr/bin/chromium
 
@@ -77,6 +83,6 @@ fi
 
 WSPP_URL="http://$addr" \
   CHROMIUM="$chromium" \
-  SCREENSHOT="$root/img/page.png" \
-  PHONE_SCREENSHOT="$root/img/page-phone.png" \
+  SCREENSHOT="$shots/page.png" \
+  PHONE_SCREENSHOT="$shots/page-phone.png" \
   node scripts/browser/page.test.mjs
