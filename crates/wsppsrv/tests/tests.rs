@@ -13,3 +13,5 @@ mod routes;
 mod sessions;
 /// Graceful shutdown: Close 1001 for every session.
 mod shutdown;
+/// TLS next to plain HTTP: https and wss, broken handshakes, limits.
+mod tls;
