@@ -28,9 +28,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let invocation = cli.into_invocation();
+    if invocation.config.tls.insecure {
+        eprintln!(
+            "wsppclient: warning: --insecure: server certificates are not verified; \
+             anyone on the path can read and change the traffic"
+        );
+    }
     let result = runtime.block_on(async {
         let mut stdout = std::io::stdout();
-        dispatch::run(cli.into_invocation(), &mut stdout).await
+        dispatch::run(invocation, &mut stdout).await
     });
     // The menu may leave a read of stdin pending in tokio's blocking pool; waiting for
     // it would hang the exit until the user pressed Enter.

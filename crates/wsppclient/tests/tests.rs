@@ -14,3 +14,5 @@ mod menu;
 mod ping;
 /// The menu requests' transcripts.
 mod requests;
+/// `wss://`: trust, refusals, key logging, handshake timing, requests over TLS.
+mod tls;

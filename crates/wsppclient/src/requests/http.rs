@@ -18,6 +18,7 @@ use wspp::routes;
 
 use super::Ctx;
 use super::clients::clients_table;
+use crate::connect::Endpoint;
 use crate::error::Error;
 
 /// `GET /`, then `GET /clients.json` on the same connection, shown as a table.
@@ -82,7 +83,7 @@ impl Drop for AbortOnDrop {
 
 impl Connection {
     async fn open(ctx: &Ctx<'_>) -> Result<Connection, Error> {
-        let tap = ctx.connect(&ctx.config.server).await?;
+        let tap = ctx.connect(&Endpoint::server(ctx.config)).await?;
         // Title-case names, as browsers send them, make the capture easier to read.
         let (sender, conn) = http1::Builder::new()
             .title_case_headers(true)

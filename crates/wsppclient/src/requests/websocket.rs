@@ -9,7 +9,6 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -18,7 +17,7 @@ use wspp::routes;
 use wspp::stats::{Running, as_ms};
 
 use super::Ctx;
-use crate::connect::{self, WsUrl};
+use crate::connect::{self, Stream, WsUrl};
 use crate::error::Error;
 use crate::ping::CLOSE_WAIT;
 use crate::tap::Tap;
@@ -30,7 +29,7 @@ const MAX_WAITING_ECHOES: usize = 1024;
 /// The text every echo message starts with; the rest is its sequence number.
 const ECHO_PREFIX: &str = "wspp echo seq=";
 
-type Socket = WebSocketStream<Tap<TcpStream>>;
+type Socket = WebSocketStream<Tap<Stream>>;
 
 /// Upgrades on `/openandclosewebsocket` and reads until the server has closed.
 pub(super) async fn open_close(ctx: &Ctx<'_>) -> Result<(), Error> {
@@ -151,8 +150,8 @@ pub(super) async fn hold(ctx: &Ctx<'_>) -> Result<(), Error> {
 
 /// Connects to the server and upgrades on `route`, noting the server's answer.
 async fn upgrade(ctx: &Ctx<'_>, route: &str) -> Result<Socket, Error> {
-    let url = WsUrl::for_route(&ctx.config.server, route)?;
-    let tap = ctx.connect(&url.addr).await?;
+    let url = WsUrl::for_route(ctx.config, route)?;
+    let tap = ctx.connect(&url.endpoint()).await?;
     let (ws, response) = connect::upgrade(tap, ctx.config, &url).await?;
     ctx.transcript.note(format!(
         "upgraded to WebSocket ({} {})",
