@@ -68,9 +68,12 @@ async fn listen(args: &Args) -> Result<Listeners, String> {
         return Ok(listeners);
     };
     let config = wsppsrv::tls::load(&source).map_err(|error| {
+        // The whole chain on one line: what failed, then why.
         let mut line = format!("tls: {error}");
-        if let Some(cause) = std::error::Error::source(&error) {
-            line.push_str(&format!(": {cause}"));
+        let mut cause = std::error::Error::source(&error);
+        while let Some(error) = cause {
+            line.push_str(&format!(": {error}"));
+            cause = error.source();
         }
         line
     })?;

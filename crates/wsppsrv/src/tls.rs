@@ -48,8 +48,8 @@ pub const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 /// directory: one well-known place, so the documented client command works as is.
 pub const SELF_SIGNED_FILE: &str = "wsppsrv-self-signed.pem";
 
-/// Why TLS could not be set up. Each message names the file or step, so the binary
-/// can print it as is.
+/// Why TLS could not be set up. Each message names the file or step; the cause, when
+/// there is one, is the error's `source`, for the binary to print after it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsError {
@@ -68,7 +68,7 @@ pub enum TlsError {
         path: PathBuf,
     },
     /// rcgen could not generate the self-signed certificate.
-    #[error("cannot generate a self-signed certificate: {0}")]
+    #[error("cannot generate a self-signed certificate")]
     Generate(#[from] rcgen::Error),
     /// The generated certificate could not be written for the client.
     #[error("cannot write the certificate to {}", .path.display())]
@@ -80,7 +80,7 @@ pub enum TlsError {
         source: io::Error,
     },
     /// rustls refused the certificate or key (a key that does not match, say).
-    #[error("unusable certificate or key: {0}")]
+    #[error("unusable certificate or key")]
     Rustls(#[from] rustls::Error),
 }
 
@@ -235,18 +235,22 @@ pub fn fingerprint(der: &[u8]) -> String {
 /// Loads or generates the certificate `source` names, logs its fingerprint (and, for
 /// a generated one, writes it and logs where), and returns the settings to serve with.
 pub fn load(source: &CertSource) -> Result<Arc<ServerConfig>, TlsError> {
-    let identity = match source {
+    // Each branch logs only once rustls has accepted the certificate and key, so that
+    // a "loaded" line is never followed by a refusal.
+    let config = match source {
         CertSource::Files { cert, key } => {
             let identity = Identity::from_pem_files(cert, key)?;
+            let config = identity.server_config()?;
             info!(
                 cert = %cert.display(),
                 sha256 = %identity.fingerprint(),
                 "tls certificate loaded"
             );
-            identity
+            config
         }
         CertSource::SelfSigned { write_cert_to } => {
             let SelfSigned { identity, cert_pem } = Identity::self_signed()?;
+            let config = identity.server_config()?;
             write_replacing(write_cert_to, cert_pem.as_bytes()).map_err(|source| {
                 TlsError::Write {
                     path: write_cert_to.clone(),
@@ -260,7 +264,7 @@ pub fn load(source: &CertSource) -> Result<Arc<ServerConfig>, TlsError> {
                 "self-signed tls certificate generated; clients trust it with --ca {}",
                 write_cert_to.display()
             );
-            identity
+            config
         }
     };
     if let Some(path) = std::env::var_os("SSLKEYLOGFILE").filter(|p| !p.is_empty()) {
@@ -269,7 +273,7 @@ pub fn load(source: &CertSource) -> Result<Arc<ServerConfig>, TlsError> {
             "SSLKEYLOGFILE is set: the secrets of every tls connection are written there"
         );
     }
-    identity.server_config()
+    Ok(config)
 }
 
 /// Writes `bytes` to `path` through a new file renamed over it, so that a symbolic
@@ -388,6 +392,15 @@ mod tests {
         let loaded = Identity::from_pem_files(&cert, &key).expect("loads");
         assert_eq!(loaded.fingerprint(), identity.fingerprint());
         loaded.server_config().expect("rustls takes it");
+
+        let other = Identity::self_signed().expect("generated");
+        let other_cert = dir.join("other.pem");
+        std::fs::write(&other_cert, &other.cert_pem).expect("write cert");
+        let mismatched = Identity::from_pem_files(&other_cert, &key).expect("both parse");
+        let error = mismatched
+            .server_config()
+            .expect_err("the key is not the cert's");
+        assert!(matches!(error, TlsError::Rustls(_)), "{error}");
 
         let missing = dir.join("missing.pem");
         let error = Identity::from_pem_files(&missing, &key).expect_err("no such file");
