@@ -29,8 +29,9 @@ const TLS: &str = "TLS options (wss://)";
 /// A client for wsppsrv: fire requests and watch the WebSocket protocol at work, or
 /// measure latency like ping(8) against any WebSocket server.
 ///
-/// Without a subcommand it shows a menu of requests. Exit status: 0 on success,
-/// 1 when `ping` lost pings, 2 on error.
+/// Without a subcommand it shows a menu of requests: a terminal UI on a terminal,
+/// a numbered menu otherwise (or with --plain). Exit status: 0 on success, 1 when
+/// `ping` lost pings, 2 on error, 130 after Ctrl-C and 143 after SIGTERM.
 #[derive(Debug, Parser)]
 #[command(name = "wsppclient", version)]
 pub struct Cli {

@@ -1,9 +1,10 @@
 //! From an [`Invocation`] to output and an [`Outcome`]: the glue between the command
 //! line and the library.
 //!
-//! It picks the front-end (the menu, one request with its transcript, or ping(8)),
-//! wires Ctrl-C to cancellation, and writes to the `out` it is given rather than to
-//! stdout directly, so tests run it in-process and check what a user would see.
+//! It picks the front-end (the terminal UI or the numbered menu, one request with its
+//! transcript, or ping(8)), wires Ctrl-C to cancellation, and writes to the `out` it
+//! is given rather than to stdout directly, so tests run it in-process and check what
+//! a user would see. The terminal UI is the exception: it draws on the terminal itself.
 //! Errors are returned, never printed: `main` prints them once, on stderr.
 
 use std::io::Write;
@@ -19,6 +20,7 @@ use crate::menu;
 use crate::ping::{self, PingEvent, output};
 use crate::requests;
 use crate::transcript::Transcript;
+use crate::tui;
 
 /// How a run ended, when it did not fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,15 +31,19 @@ pub enum Outcome {
     Loss,
     /// The user quit the menu with Ctrl-C.
     Interrupted,
+    /// The terminal UI was asked to end by SIGTERM.
+    Terminated,
 }
 
 impl Outcome {
-    /// The process exit status: 0, 1 (as ping(8) on loss), or 130 (killed by SIGINT).
+    /// The process exit status: 0, 1 (as ping(8) on loss), or the shell's 128 + signal
+    /// for a run ended by a signal: 130 (SIGINT, Ctrl-C) and 143 (SIGTERM).
     pub fn exit_code(self) -> u8 {
         match self {
             Outcome::Success => 0,
             Outcome::Loss => 1,
             Outcome::Interrupted => 130,
+            Outcome::Terminated => 143,
         }
     }
 }
@@ -46,9 +52,8 @@ impl Outcome {
 pub async fn run(invocation: Invocation, out: &mut (dyn Write + Send)) -> Result<Outcome, Error> {
     let Invocation { config, mode } = invocation;
     match mode {
-        // The terminal UI will take over here when `plain` is false and stdin and
-        // stdout are terminals; until then every menu is the numbered one.
-        Mode::Menu { plain: _ } => {
+        Mode::Menu { plain } if tui::wanted(plain) => tui::run(&config).await,
+        Mode::Menu { .. } => {
             let mut interrupts = forward_interrupts();
             let input = BufReader::new(tokio::io::stdin());
             menu::run(&config, input, out, &mut interrupts).await

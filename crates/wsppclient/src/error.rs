@@ -146,6 +146,9 @@ pub enum Error {
     /// `/clients.json` was not what the schema says.
     #[error("invalid clients.json")]
     Json(#[from] serde_json::Error),
+    /// The terminal UI had to stop (the terminal went away, or a task of it panicked).
+    #[error("terminal ui: {0}")]
+    Terminal(String),
 }
 
 impl From<tungstenite::Error> for Error {

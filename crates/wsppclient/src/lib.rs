@@ -1,8 +1,8 @@
 //! The wspp client: fire requests at wsppsrv and watch the WebSocket protocol on the
 //! wire, or measure latency like ping(8) against any WebSocket server.
 //!
-//! The binary is a thin shell over this library, so tests (and the terminal UI and
-//! the benchmark to come) drive the same code in-process.
+//! The binary is a thin shell over this library, so tests (and the benchmark to come)
+//! drive the same code in-process.
 //!
 //! # Layout
 //!
@@ -10,8 +10,9 @@
 //!
 //! * [`cli`] parses arguments (clap) into an [`config::Invocation`]: plain data that
 //!   tests build without clap.
-//! * [`dispatch`] runs an invocation: the [`menu`], one request, or `ping`, and maps
-//!   how it ended to an [`dispatch::Outcome`] (the exit status).
+//! * [`dispatch`] runs an invocation: the [`tui`] (or the plain [`menu`] without a
+//!   terminal), one request, or `ping`, and maps how it ended to an
+//!   [`dispatch::Outcome`] (the exit status).
 //! * [`catalog`] is the list of requests; the subcommands and the menu are generated
 //!   from it so they cannot drift.
 //! * [`requests`] runs each request over a [`tap::Tap`]ped connection: every byte goes
@@ -37,6 +38,7 @@ pub mod requests;
 pub mod tap;
 pub mod tls;
 pub mod transcript;
+pub mod tui;
 pub mod wire;
 
 pub use error::Error;

@@ -6,17 +6,19 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use wsppclient::cli::Cli;
-use wsppclient::{dispatch, error};
+use wsppclient::config::Mode;
+use wsppclient::{dispatch, error, tui};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    // Logs go to stderr so that stdout stays the transcript (or ping's JSON).
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .init();
+    let invocation = Cli::parse().into_invocation();
+    init_logging(matches!(invocation.mode, Mode::Menu { plain } if tui::wanted(plain)));
+    if invocation.config.tls.insecure {
+        // Before the terminal UI takes the screen, so it is still there after it leaves.
+        eprintln!(
+            "wsppclient: warning: --insecure: server certificates are not verified; \
+             anyone on the path can read and change the traffic"
+        );
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -28,13 +30,6 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let invocation = cli.into_invocation();
-    if invocation.config.tls.insecure {
-        eprintln!(
-            "wsppclient: warning: --insecure: server certificates are not verified; \
-             anyone on the path can read and change the traffic"
-        );
-    }
     let result = runtime.block_on(async {
         let mut stdout = std::io::stdout();
         dispatch::run(invocation, &mut stdout).await
@@ -51,5 +46,32 @@ fn main() -> ExitCode {
             eprintln!("wsppclient: {}", error::report(&err));
             ExitCode::from(2)
         }
+    }
+}
+
+/// Logs go to stderr so that stdout stays the transcript (or ping's JSON); while the
+/// terminal UI owns the screen they go to its log file instead, or nowhere if it
+/// cannot be created (a line on stderr would tear through the screen).
+fn init_logging(tui: bool) {
+    let filter = |default: &str| {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default))
+    };
+    if !tui {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter("warn"))
+            .init();
+        return;
+    }
+    match tui::open_log() {
+        Ok((_, file)) => tracing_subscriber::fmt()
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .with_env_filter(filter("info"))
+            .init(),
+        Err(_) => tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .with_env_filter(filter("off"))
+            .init(),
     }
 }

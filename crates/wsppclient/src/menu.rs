@@ -1,8 +1,8 @@
 //! The plain numbered menu: the catalog on stdout, a choice read from stdin.
 //!
-//! It is the fallback when there is no terminal (and, until the terminal UI lands,
-//! the only menu), so it reads lines, not keys, and works as well with a pipe as with
-//! a person: `printf '3\nq\n' | wsppclient` runs `open-close` and quits. Requests that
+//! It is the fallback when stdin or stdout is not a terminal, or with `--plain`
+//! (the terminal UI, [`crate::tui`], is the menu otherwise), so it reads lines, not
+//! keys, and works as well with a pipe as with a person: `printf '3\nq\n' | wsppclient` runs `open-close` and quits. Requests that
 //! run until stopped (`hold`, `ping`) stop at the next line or Ctrl-C and return here.
 
 use std::io::Write;

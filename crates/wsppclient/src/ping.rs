@@ -73,7 +73,7 @@ impl Default for PingOptions {
 }
 
 /// How the session was opened, step by step, before the first Ping.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Setup {
     /// Looking the host name up.
     pub resolve: Duration,

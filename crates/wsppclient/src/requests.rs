@@ -14,18 +14,20 @@
 //! * `http`: the page and the favicon, over hyper's client connection.
 //! * `broken`: the deliberately broken upgrades, written byte by byte.
 //! * `websocket`: `open-close` and `hold`, over tokio-tungstenite.
-//! * [`clients`]: the clients table `page` prints from `/clients.json`.
+//! * [`clients`]: the clients table `page` prints from `/clients.json`, and
+//!   [`clients::fetch`], the untapped fetch the terminal UI refreshes its clients pane with.
 //!
-//! `ping` runs here too (for the menu), reporting RTTs to the transcript, but over an
-//! untapped socket: see [`crate::ping`].
+//! `ping` runs here too (for the menus), reporting RTTs to the transcript, but over an
+//! untapped socket: see [`crate::ping`]. [`run_observed`] also hands its
+//! [`PingEvent`]s to the caller, for the terminal UI's latency pane.
 
 mod broken;
 pub mod clients;
 mod http;
 mod websocket;
 
-use std::cell::Cell;
 use std::net::SocketAddr;
+use std::sync::Mutex;
 
 use tokio_util::sync::CancellationToken;
 
@@ -49,11 +51,25 @@ pub async fn run(
     transcript: &Transcript,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
+    run_observed(request, config, transcript, cancel, |_| {}).await
+}
+
+/// [`run`], also handing every [`PingEvent`] of a `ping` request to `on_ping` as it
+/// happens (other requests never call it). The transcript has the same events as
+/// text; the typed form is for a display that keeps its own statistics, such as the
+/// terminal UI's latency pane (a timeout, for one, is only a note in the transcript).
+pub async fn run_observed(
+    request: Request,
+    config: &Config,
+    transcript: &Transcript,
+    cancel: &CancellationToken,
+    on_ping: impl FnMut(&PingEvent) + Send,
+) -> Result<(), Error> {
     let ctx = Ctx {
         config,
         transcript,
         cancel,
-        local: Cell::new(None),
+        local: Mutex::new(None),
     };
     let result = match request {
         Request::Page => ctx.abandon_on_cancel(http::page(&ctx)).await,
@@ -64,9 +80,9 @@ pub async fn run(
         }
         Request::OpenClose => websocket::open_close(&ctx).await,
         Request::Hold => websocket::hold(&ctx).await,
-        Request::Ping => ping_to_transcript(&ctx).await,
+        Request::Ping => ping_to_transcript(&ctx, on_ping).await,
     };
-    if let Some(local) = ctx.local.get() {
+    if let Some(local) = ctx.local() {
         transcript.send(EntryKind::Filter(format!("tcp.port == {}", local.port())));
         transcript.note(format!("look for: {}", request.wireshark()));
     }
@@ -79,7 +95,9 @@ struct Ctx<'a> {
     transcript: &'a Transcript,
     cancel: &'a CancellationToken,
     /// Our end of the request's connection, once open (its port is the Wireshark filter).
-    local: Cell<Option<SocketAddr>>,
+    /// A mutex rather than a `Cell` so that `Ctx` is `Sync` and the request's future
+    /// `Send`: the terminal UI runs requests on spawned tasks. Never held across `.await`.
+    local: Mutex<Option<SocketAddr>>,
 }
 
 impl Ctx<'_> {
@@ -88,9 +106,8 @@ impl Ctx<'_> {
     async fn connect(&self, endpoint: &Endpoint) -> Result<Tap<Stream>, Error> {
         let (stream, opened) = connect::open(self.config, endpoint).await?;
         let (local, peer) = (opened.local, opened.peer);
-        self.local.set(Some(local));
-        self.transcript
-            .note(format!("connected to {peer} from {local} (TCP_NODELAY)"));
+        self.set_local(local);
+        self.transcript.send(EntryKind::Connected { peer, local });
         if let Some(tls) = &opened.tls {
             self.transcript.note(ping::output::tls_line(tls));
             if let Some(path) = &tls.key_log {
@@ -101,6 +118,16 @@ impl Ctx<'_> {
             }
         }
         Ok(Tap::new(stream, self.transcript.clone()))
+    }
+
+    fn set_local(&self, local: SocketAddr) {
+        // A poisoned lock only means another thread panicked mid-assignment of a
+        // plain `Option`: the value is still whole, so use it.
+        *self.local.lock().unwrap_or_else(|e| e.into_inner()) = Some(local);
+    }
+
+    fn local(&self) -> Option<SocketAddr> {
+        *self.local.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs a request that has no clean way to stop, dropping it if cancelled.
@@ -115,11 +142,16 @@ impl Ctx<'_> {
     }
 }
 
-/// The menu's `ping`: the same session as the subcommand, its events as transcript lines.
-async fn ping_to_transcript(ctx: &Ctx<'_>) -> Result<(), Error> {
+/// The menu's `ping`: the same session as the subcommand, its events as transcript
+/// lines, each also handed to `on_ping`.
+async fn ping_to_transcript(
+    ctx: &Ctx<'_>,
+    mut on_ping: impl FnMut(&PingEvent) + Send,
+) -> Result<(), Error> {
     let transcript = ctx.transcript;
     let mut url = String::new();
     let report = ping::ping(ctx.config, ctx.cancel, |event| {
+        on_ping(event);
         if let PingEvent::Started {
             url: u,
             peer,
@@ -128,7 +160,7 @@ async fn ping_to_transcript(ctx: &Ctx<'_>) -> Result<(), Error> {
             setup,
         } = event
         {
-            ctx.local.set(Some(*local));
+            ctx.set_local(*local);
             url.clone_from(u);
             transcript.note(ping::output::header(u, *peer, *payload_size));
             if let Some(line) = ping::output::setup_line(setup) {

@@ -2,8 +2,8 @@
 //!
 //! A request does not print. It sends [`Entry`] values through a [`Transcript`] (a
 //! cloneable sender over a tokio channel) to whoever displays them: the plain menu
-//! and the subcommands print each entry as text now, and the terminal UI will render
-//! the same entries later. Every entry is stamped with the time since the request
+//! and the subcommands print each entry as text, and the terminal UI renders the same
+//! text in its transcript pane. Every entry is stamped with the time since the request
 //! started, so the transcript also shows where the time went.
 //!
 //! The channel is unbounded because entries are produced inside `poll_read` and
@@ -11,6 +11,7 @@
 //! number is bounded by what crosses the wire, which the request itself paces.
 
 use std::fmt;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -29,8 +30,16 @@ pub struct Entry {
 /// What a transcript entry reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum EntryKind {
-    /// A remark from the request itself (connected, what the answer means...).
+    /// A remark from the request itself (what the answer means, what it does next...).
     Note(String),
+    /// A TCP connection of the request is open. Typed rather than a note because a
+    /// display can match `local` against the server's clients list to find itself.
+    Connected {
+        /// The server's address.
+        peer: SocketAddr,
+        /// Our address.
+        local: SocketAddr,
+    },
     /// Something the wire parser recognised, in one direction.
     Wire {
         /// Which way the bytes went.
@@ -118,6 +127,9 @@ impl fmt::Display for Entry {
         let lead = format!("{stamp:>12}");
         match &self.kind {
             EntryKind::Note(text) => write!(f, "{lead}   {text}"),
+            EntryKind::Connected { peer, local } => {
+                write!(f, "{lead}   connected to {peer} from {local} (TCP_NODELAY)")
+            }
             EntryKind::Error(text) => write!(f, "{lead}   error: {text}"),
             EntryKind::Filter(filter) => write!(f, "{lead}   wireshark filter: {filter}"),
             EntryKind::Rtt { what, seq, rtt } => {
@@ -310,6 +322,14 @@ mod tests {
             })
             .to_string(),
             "    +0.412ms   echo seq=2 rtt=0.052 ms"
+        );
+        assert_eq!(
+            entry(EntryKind::Connected {
+                peer: "127.0.0.1:8080".parse().expect("valid address"),
+                local: "127.0.0.1:50000".parse().expect("valid address"),
+            })
+            .to_string(),
+            "    +0.412ms   connected to 127.0.0.1:8080 from 127.0.0.1:50000 (TCP_NODELAY)"
         );
         assert_eq!(
             entry(EntryKind::Filter("tcp.port == 5000".into())).to_string(),

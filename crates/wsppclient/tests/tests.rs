@@ -16,3 +16,5 @@ mod ping;
 mod requests;
 /// `wss://`: trust, refusals, key logging, handshake timing, requests over TLS.
 mod tls;
+/// The terminal UI's loop on a test backend, against the real server.
+mod tui;

@@ -7,6 +7,8 @@
 /// Starting servers, and a raw HTTP and WebSocket client.
 mod support;
 
+/// The clients page: windows of rows, its query, its headers, its script.
+mod page;
 /// Every route and its answer: pages, JSON, 404, 405, refused upgrades.
 mod routes;
 /// WebSocket sessions: pings and pongs, echo, the registry, timeouts, limits.

@@ -1,11 +1,42 @@
-//! The clients table `page` prints from `/clients.json`.
+//! The clients of `/clients.json`: fetching them, and the table `page` prints.
 //!
-//! A pure function of the report and the current time, so its layout is unit-tested
-//! and the terminal UI can show the same table.
+//! [`clients_table`] and the [`cells`] it is made of are pure functions of the report
+//! and the current time, so their layout is unit-tested and the terminal UI's clients
+//! pane shows the same cells. [`fetch`] is the same `GET /clients.json` as `page`'s
+//! second request, without the tap: the terminal UI refreshes its pane with it every
+//! few seconds, and those requests are not the user's to watch.
 
 use std::time::Duration;
 
 use wspp::clients::{ClientInfo, ClientsReport};
+
+use super::http::Connection;
+use crate::config::Config;
+use crate::connect::{self, Endpoint};
+use crate::error::Error;
+
+/// The column names of [`clients_table`], in the order of [`cells`].
+pub const COLUMNS: [&str; 8] = [
+    "id",
+    "peer",
+    "route",
+    "age",
+    "pings",
+    "pongs",
+    "rtt last/min/avg/max ms",
+    "user agent",
+];
+
+/// Fetches the server's clients over a connection of its own (untapped: it is not
+/// part of any request's transcript). Bounded by the connect timeout only; a caller
+/// that must not wait on a silent server puts its own timeout around it.
+pub async fn fetch(config: &Config) -> Result<ClientsReport, Error> {
+    let (stream, _opened) = connect::open(config, &Endpoint::server(config)).await?;
+    let mut conn = Connection::over(stream).await?;
+    let report = conn.clients_report(config).await;
+    conn.close().await;
+    report
+}
 
 /// The table: a line about the server, a header, one row per client.
 pub fn clients_table(report: &ClientsReport, now_unix_ms: u64) -> String {
@@ -24,17 +55,12 @@ pub fn clients_table(report: &ClientsReport, now_unix_ms: u64) -> String {
         out.push_str("no WebSocket client is connected\n");
         return out;
     }
-    let header = [
-        "id",
-        "peer",
-        "route",
-        "age",
-        "pings",
-        "pongs",
-        "rtt last/min/avg/max ms",
-        "user agent",
-    ];
-    let rows: Vec<[String; 8]> = report.clients.iter().map(|c| row(c, now_unix_ms)).collect();
+    let header = COLUMNS;
+    let rows: Vec<[String; 8]> = report
+        .clients
+        .iter()
+        .map(|c| cells(c, now_unix_ms))
+        .collect();
     let mut widths = header.map(str::len);
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -70,7 +96,9 @@ pub fn clients_table(report: &ClientsReport, now_unix_ms: u64) -> String {
     out
 }
 
-fn row(c: &ClientInfo, now_unix_ms: u64) -> [String; 8] {
+/// One client as text, a cell per [`COLUMNS`] entry. Client-supplied text is escaped
+/// so that it cannot move a terminal's cursor.
+pub fn cells(c: &ClientInfo, now_unix_ms: u64) -> [String; 8] {
     let us = |v: Option<u64>| v.map_or("-".to_owned(), |us| format!("{:.3}", us as f64 / 1e3));
     let age = Duration::from_millis(now_unix_ms.saturating_sub(c.connected_at_unix_ms));
     [
@@ -87,15 +115,21 @@ fn row(c: &ClientInfo, now_unix_ms: u64) -> [String; 8] {
             us(c.rtt_avg_us),
             us(c.rtt_max_us)
         ),
-        // Client-supplied text: escaped so that it cannot move the terminal's cursor.
         c.user_agent
             .as_deref()
             .map_or("-".to_owned(), |ua| ua.escape_debug().to_string()),
     ]
 }
 
+/// Milliseconds since the Unix epoch, the unit of `/clients.json`'s timestamps.
+pub fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 /// `850ms`, `12s`, `3m20s`, `2h5m`: one or two units, enough for a table.
-fn short_duration(d: Duration) -> String {
+pub fn short_duration(d: Duration) -> String {
     let secs = d.as_secs();
     match secs {
         0 => format!("{}ms", d.as_millis()),

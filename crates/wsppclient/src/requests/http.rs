@@ -3,7 +3,8 @@
 //! They go through hyper's client connection (`hyper::client::conn::http1`), the
 //! lowest layer that still speaks HTTP correctly: one connection we opened ourselves
 //! (so it can be tapped), no pool, and keep-alive under our control, which is what
-//! lets `page` show two requests on one TCP connection.
+//! lets `page` show two requests on one TCP connection. [`Connection`] takes any
+//! socket, tapped or not, so the untapped [`super::clients::fetch`] shares it.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -12,19 +13,21 @@ use hyper::header::{self, HeaderValue};
 use hyper::http::response::Parts;
 use hyper::{Request as HttpRequest, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
 use wspp::clients::ClientsReport;
 use wspp::routes;
 
 use super::Ctx;
-use super::clients::clients_table;
+use super::clients::{clients_table, unix_ms_now};
+use crate::config::Config;
 use crate::connect::Endpoint;
 use crate::error::Error;
 
 /// `GET /`, then `GET /clients.json` on the same connection, shown as a table.
 pub(super) async fn page(ctx: &Ctx<'_>) -> Result<(), Error> {
     let mut conn = Connection::open(ctx).await?;
-    let (parts, body) = conn.get(ctx, routes::PAGE).await?;
+    let (parts, body) = conn.get(ctx.config, routes::PAGE).await?;
     let kind = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -36,15 +39,7 @@ pub(super) async fn page(ctx: &Ctx<'_>) -> Result<(), Error> {
         body.len()
     ));
 
-    let (parts, body) = conn.get(ctx, routes::CLIENTS_JSON).await?;
-    if !parts.status.is_success() {
-        return Err(Error::Unexpected(format!(
-            "{} answered {}",
-            routes::CLIENTS_JSON,
-            status_text(parts.status)
-        )));
-    }
-    let report: ClientsReport = serde_json::from_slice(&body)?;
+    let report = conn.clients_report(ctx.config).await?;
     conn.close().await;
     ctx.transcript.output(clients_table(&report, unix_ms_now()));
     Ok(())
@@ -53,7 +48,7 @@ pub(super) async fn page(ctx: &Ctx<'_>) -> Result<(), Error> {
 /// `GET /favicon.ico`, which wsppsrv refuses with 404 as browsers see it do.
 pub(super) async fn favicon(ctx: &Ctx<'_>) -> Result<(), Error> {
     let mut conn = Connection::open(ctx).await?;
-    let (parts, _) = conn.get(ctx, routes::FAVICON).await?;
+    let (parts, _) = conn.get(ctx.config, routes::FAVICON).await?;
     conn.close().await;
     let verdict = if parts.status == StatusCode::NOT_FOUND {
         "refused, as wsppsrv does"
@@ -65,8 +60,8 @@ pub(super) async fn favicon(ctx: &Ctx<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// A kept-alive HTTP/1.1 client connection over a tapped socket.
-struct Connection {
+/// A kept-alive HTTP/1.1 client connection over a socket we opened.
+pub(super) struct Connection {
     sender: SendRequest<Empty<Bytes>>,
     /// Drives the connection; aborted if the request is abandoned, so the tap (and
     /// its transcript sender) never outlives the request.
@@ -82,12 +77,21 @@ impl Drop for AbortOnDrop {
 }
 
 impl Connection {
+    /// Opens the request's tapped connection to the server.
     async fn open(ctx: &Ctx<'_>) -> Result<Connection, Error> {
         let tap = ctx.connect(&Endpoint::server(ctx.config)).await?;
+        Connection::over(tap).await
+    }
+
+    /// Speaks HTTP/1.1 over `io`.
+    pub(super) async fn over<T>(io: T) -> Result<Connection, Error>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         // Title-case names, as browsers send them, make the capture easier to read.
         let (sender, conn) = http1::Builder::new()
             .title_case_headers(true)
-            .handshake(TokioIo::new(tap))
+            .handshake(TokioIo::new(io))
             .await?;
         // With upgrades, a server that wrongly accepts a broken upgrade still gets a
         // well-formed exchange instead of a parse error.
@@ -96,13 +100,13 @@ impl Connection {
     }
 
     /// Sends `GET path` with the configured headers and reads the whole answer.
-    async fn get(&mut self, ctx: &Ctx<'_>, path: &str) -> Result<(Parts, Bytes), Error> {
+    async fn get(&mut self, config: &Config, path: &str) -> Result<(Parts, Bytes), Error> {
         let mut request = HttpRequest::get(path).body(Empty::<Bytes>::new())?;
         let headers = request.headers_mut();
-        if let Ok(host) = HeaderValue::from_str(&ctx.config.server) {
+        if let Ok(host) = HeaderValue::from_str(&config.server) {
             headers.insert(header::HOST, host);
         }
-        for (name, value) in ctx.config.extra_headers() {
+        for (name, value) in config.extra_headers() {
             headers.append(name, value);
         }
         self.sender.ready().await?;
@@ -112,9 +116,22 @@ impl Connection {
         Ok((parts, body))
     }
 
+    /// `GET /clients.json`, parsed; a status other than 2xx is an error.
+    pub(super) async fn clients_report(&mut self, config: &Config) -> Result<ClientsReport, Error> {
+        let (parts, body) = self.get(config, routes::CLIENTS_JSON).await?;
+        if !parts.status.is_success() {
+            return Err(Error::Unexpected(format!(
+                "{} answered {}",
+                routes::CLIENTS_JSON,
+                status_text(parts.status)
+            )));
+        }
+        Ok(serde_json::from_slice(&body)?)
+    }
+
     /// Lets hyper close the connection, and waits until it has, so that every byte
     /// (and transcript entry) is accounted for.
-    async fn close(self) {
+    pub(super) async fn close(self) {
         let Connection { sender, mut driver } = self;
         drop(sender);
         match (&mut driver.0).await {
@@ -134,10 +151,4 @@ pub(super) fn status_text(status: StatusCode) -> String {
     )
     .trim_end()
     .to_owned()
-}
-
-fn unix_ms_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
