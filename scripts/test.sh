@@ -9,6 +9,14 @@ cd "$(dirname "$0")/.."
 echo "== cargo test"
 cargo test --workspace --locked
 
+# The terminal UI in a real pseudo-terminal (installs tmux if missing).
+echo "== terminal UI smoke test"
+bash scripts/tui-smoke.sh
+
+# Verified captures: tshark on the loopback (installs tshark; capturing needs root).
+echo "== capture test"
+bash scripts/capture-test.sh
+
 # The clients page in headless Chromium (installs chromium and playwright-core).
 echo "== browser test"
 bash scripts/browser-test.sh

@@ -120,6 +120,7 @@ async fn run_ping(
         })
     };
     let mut url = String::new();
+    let mut local = None;
     let mut write_error = None;
     let result = ping::ping(config, &cancel, |event| {
         if json || write_error.is_some() {
@@ -129,11 +130,12 @@ async fn run_ping(
             PingEvent::Started {
                 url: u,
                 peer,
+                local: l,
                 payload_size,
                 setup,
-                ..
             } => {
                 url.clone_from(u);
+                local = Some(*l);
                 let mut lines = output::header(u, *peer, *payload_size);
                 if let Some(line) = output::setup_line(setup) {
                     lines.push('\n');
@@ -164,6 +166,9 @@ async fn run_ping(
         writeln!(out)?;
         for line in output::summary(&report) {
             writeln!(out, "{line}")?;
+        }
+        if let Some(local) = local {
+            writeln!(out, "{}", output::wireshark_filter(local))?;
         }
     }
     out.flush()?;

@@ -75,6 +75,12 @@ async fn the_binary_prints_ping8_style_lines_and_summary() {
     );
     assert!(stdout.contains("rtt min/avg/max/mdev = "), "{stdout}");
     assert!(stdout.contains("rtt p50/p90/p99/p99.9 = "), "{stdout}");
+    // Like every other request, it ends with the filter that isolates it in a capture.
+    let port = lines
+        .last()
+        .and_then(|l| l.strip_prefix("wireshark filter: tcp.port == "))
+        .and_then(|p| p.parse::<u16>().ok());
+    assert!(port.is_some_and(|p| p != server.addr.port()), "{stdout}");
     assert!(
         output.stderr.is_empty(),
         "{}",

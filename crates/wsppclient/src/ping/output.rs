@@ -49,6 +49,12 @@ pub fn tls_line(tls: &TlsInfo) -> String {
     )
 }
 
+/// The last line: the Wireshark display filter that isolates this session, by our
+/// end's port (the same words every other request ends its transcript with).
+pub fn wireshark_filter(local: std::net::SocketAddr) -> String {
+    format!("wireshark filter: tcp.port == {}", local.port())
+}
+
 /// The line for one event, e.g. `16 bytes from ws://…: seq=3 rtt=0.052 ms`; `None`
 /// for [`PingEvent::Started`], whose line is [`header`].
 pub fn event_line(url: &str, event: &PingEvent) -> Option<String> {
@@ -224,6 +230,15 @@ mod tests {
         assert!(
             event_line("u", &skipped)
                 .is_some_and(|l| l.ends_with("rtt=2.000 ms (1 older ping now lost)"))
+        );
+    }
+
+    #[test]
+    fn the_filter_line_names_our_port() {
+        let local = "127.0.0.1:47866".parse().expect("valid address");
+        assert_eq!(
+            wireshark_filter(local),
+            "wireshark filter: tcp.port == 47866"
         );
     }
 
