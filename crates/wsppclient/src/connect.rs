@@ -323,6 +323,20 @@ where
     }
 }
 
+/// Ends the connection under a finished WebSocket: over TLS with `close_notify` first,
+/// as TLS asks of each side before it closes (RFC 8446, 6.1) and as a decrypted capture
+/// then shows; over TCP with a FIN. Bounded and quiet: the server may have gone
+/// already, which at this point is no error.
+pub async fn end_transport<S>(ws: &mut WebSocketStream<S>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let shutdown = tokio::io::AsyncWriteExt::shutdown(ws.get_mut());
+    if let Ok(Err(error)) = tokio::time::timeout(crate::ping::CLOSE_WAIT, shutdown).await {
+        tracing::debug!(%error, "the connection ended before our own end");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

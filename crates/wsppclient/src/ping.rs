@@ -328,13 +328,15 @@ impl Pinger {
             }
             Ok::<(), Error>(())
         };
-        match tokio::time::timeout(CLOSE_WAIT, drain).await {
+        let drained = match tokio::time::timeout(CLOSE_WAIT, drain).await {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout {
                 what: "the close handshake",
                 after: CLOSE_WAIT,
             }),
-        }
+        };
+        connect::end_transport(&mut self.ws).await;
+        drained
     }
 }
 

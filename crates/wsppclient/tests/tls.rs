@@ -371,3 +371,34 @@ async fn a_server_hanging_up_without_close_notify_is_an_ordinary_end() {
     );
     within(peer).await.expect("peer task");
 }
+
+#[tokio::test]
+async fn the_client_ends_tls_with_close_notify() {
+    let generated = wsppsrv::tls::Identity::self_signed().expect("a certificate");
+    let tls_config = generated.identity.server_config().expect("rustls takes it");
+    let ca = temp_file("notify-ca.pem", &generated.cert_pem);
+    let (addr, peer) = raw::serve_one(move |stream| async move {
+        let mut tls = tokio_rustls::TlsAcceptor::from(tls_config)
+            .accept(stream)
+            .await
+            .expect("tls handshake");
+        raw::accept_upgrade(&mut tls).await;
+        raw::send(&mut tls, raw::CLOSE, &[0x03, 0xe8]).await;
+        let _ = raw::read_frame(&mut tls).await;
+        tokio::io::AsyncWriteExt::shutdown(&mut tls)
+            .await
+            .expect("our close_notify");
+        // rustls reports a peer that hangs up without close_notify as an error.
+        let mut rest = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut rest)
+            .await
+            .expect("the client's close_notify, then the end");
+    })
+    .await;
+    let mut config = Config::new(format!("localhost:{}", addr.port()));
+    config.server_tls = true;
+    config.tls.ca = Some(ca);
+    let (result, _) = transcript_of(Request::OpenClose, &config).await;
+    result.expect("an ordinary end");
+    within(peer).await.expect("the peer saw close_notify");
+}

@@ -34,6 +34,14 @@ type Socket = WebSocketStream<Tap<Stream>>;
 /// Upgrades on `/openandclosewebsocket` and reads until the server has closed.
 pub(super) async fn open_close(ctx: &Ctx<'_>) -> Result<(), Error> {
     let mut ws = upgrade(ctx, routes::OPEN_AND_CLOSE).await?;
+    let result = read_to_close(ctx, &mut ws).await;
+    connect::end_transport(&mut ws).await;
+    result
+}
+
+/// Reads, answering the server's pings, until the close handshake is over (bounded
+/// once a Close has gone either way); Ctrl-C closes with 1000 first.
+async fn read_to_close(ctx: &Ctx<'_>, ws: &mut Socket) -> Result<(), Error> {
     let mut closing_since: Option<Instant> = None;
     loop {
         let next = match closing_since {
@@ -140,11 +148,13 @@ pub(super) async fn hold(ctx: &Ctx<'_>) -> Result<(), Error> {
     }
     // After our cancel this sends Close 1000; after the server's Close it sends the
     // reply tungstenite queued. Either way the handshake completes on the wire.
-    match result {
-        Ok(()) => close_and_wait(ctx, &mut ws, Some("bye")).await?,
-        Err(Error::Closed { code: Some(_), .. }) => close_and_wait(ctx, &mut ws, None).await?,
-        Err(_) => {}
-    }
+    let closed = match result {
+        Ok(()) => close_and_wait(ctx, &mut ws, Some("bye")).await,
+        Err(Error::Closed { code: Some(_), .. }) => close_and_wait(ctx, &mut ws, None).await,
+        Err(_) => Ok(()),
+    };
+    connect::end_transport(&mut ws).await;
+    closed?;
     result
 }
 
