@@ -19,6 +19,9 @@ pub const FAVICON: &str = "/favicon.ico";
 
 /// Where the server listens, and the client connects, unless told otherwise.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+/// Where the server listens for TLS (`https://`, `wss://`) when it has a certificate,
+/// and where the client connects with `--tls` unless told otherwise.
+pub const DEFAULT_TLS_ADDR: &str = "127.0.0.1:8443";
 
 /// The only WebSocket protocol version there is (RFC 6455).
 pub const WEBSOCKET_VERSION: &str = "13";

@@ -4,17 +4,27 @@
 //! menu and the subcommands cannot disagree; a unit test checks that every catalog
 //! entry has its subcommand. Nothing below this module sees clap: [`Cli::into_invocation`]
 //! hands the library plain data.
+//!
+//! A TLS server is named either way a user reaches for: `--server wss://HOST:PORT`
+//! (or `https://`, pasted from a browser) or `--server HOST:PORT --tls`. With `--tls`
+//! and no `--server`, the default is wsppsrv's default TLS address rather than its
+//! plain one, so `wsppclient --tls ping` works against `wsppsrv --tls-self-signed`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand};
 
 use crate::catalog::Request;
 use crate::config::{Config, DEFAULT_USER_AGENT, Header, Invocation, Mode};
 use crate::ping::PingOptions;
+use crate::tls::TlsOptions;
 
 /// The help heading of the options every subcommand takes.
 const GLOBAL: &str = "Global options";
+/// The help heading of the TLS options.
+const TLS: &str = "TLS options (wss://)";
 
 /// A client for wsppsrv: fire requests and watch the WebSocket protocol at work, or
 /// measure latency like ping(8) against any WebSocket server.
@@ -25,16 +35,58 @@ const GLOBAL: &str = "Global options";
 #[derive(Debug, Parser)]
 #[command(name = "wsppclient", version)]
 pub struct Cli {
-    /// The server to talk to
+    /// The server to talk to: HOST:PORT, or wss://HOST:PORT for TLS [default: 127.0.0.1:8080, or 127.0.0.1:8443 with --tls]
     #[arg(
         long,
         env = "WSPP_SERVER",
         value_name = "HOST:PORT",
-        default_value = wspp::routes::DEFAULT_ADDR,
+        value_parser = parse_server,
         global = true,
         help_heading = GLOBAL
     )]
-    pub server: String,
+    pub server: Option<ServerArg>,
+
+    /// The server speaks TLS: https:// and wss:// instead of http:// and ws://
+    #[arg(
+        long,
+        env = "WSPP_TLS",
+        action = ArgAction::SetTrue,
+        value_parser = BoolishValueParser::new(),
+        global = true,
+        help_heading = TLS
+    )]
+    pub tls: bool,
+
+    /// Trust only the certificate(s) in this PEM file, not the system's roots (e.g. the one wsppsrv --tls-self-signed writes)
+    #[arg(
+        long,
+        env = "WSPP_CA",
+        value_name = "FILE",
+        global = true,
+        help_heading = TLS
+    )]
+    pub ca: Option<PathBuf>,
+
+    /// Do not verify the server's certificate (a warning says so on stderr)
+    #[arg(
+        long,
+        env = "WSPP_INSECURE",
+        action = ArgAction::SetTrue,
+        value_parser = BoolishValueParser::new(),
+        global = true,
+        help_heading = TLS
+    )]
+    pub insecure: bool,
+
+    /// Append TLS session secrets to FILE so that Wireshark can decrypt the capture
+    #[arg(
+        long,
+        env = "SSLKEYLOGFILE",
+        value_name = "FILE",
+        global = true,
+        help_heading = TLS
+    )]
+    pub key_log: Option<PathBuf>,
 
     /// Use the numbered menu even on a terminal
     #[arg(long)]
@@ -151,10 +203,20 @@ impl Command {
     }
 }
 
+/// `--server` as given: where, and whether its scheme asked for TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerArg {
+    /// `HOST:PORT`.
+    pub addr: String,
+    /// `Some(true)` for `wss://` and `https://`, `Some(false)` for `ws://` and
+    /// `http://`, `None` for a bare `HOST:PORT`.
+    pub tls: Option<bool>,
+}
+
 /// The options of `ping`, named as ping(8) names them.
 #[derive(Debug, Args)]
 pub struct PingArgs {
-    /// The ws:// URL to ping [default: ws://SERVER/pingpong]
+    /// The ws:// or wss:// URL to ping [default: ws://SERVER/pingpong, or wss:// with --tls]
     pub url: Option<String>,
 
     /// Stop after COUNT pings (each answered or timed out) [default: until Ctrl-C]
@@ -182,7 +244,21 @@ pub struct PingArgs {
 impl Cli {
     /// The plain settings and mode this command line asks for.
     pub fn into_invocation(self) -> Invocation {
-        let mut config = Config::new(self.server);
+        let scheme_tls = self.server.as_ref().and_then(|s| s.tls);
+        let server_tls = self.tls || scheme_tls == Some(true);
+        let server = match self.server {
+            Some(server) => server.addr,
+            None if server_tls => wspp::routes::DEFAULT_TLS_ADDR.to_owned(),
+            None => wspp::routes::DEFAULT_ADDR.to_owned(),
+        };
+        let mut config = Config::new(server);
+        config.server_tls = server_tls;
+        config.tls = TlsOptions {
+            ca: self.ca,
+            insecure: self.insecure,
+            // An empty SSLKEYLOGFILE is how people unset it in a shell.
+            key_log: self.key_log.filter(|p| !p.as_os_str().is_empty()),
+        };
         config.headers = self.headers;
         config.origin = self.origin;
         config.user_agent = self.user_agent;
@@ -210,6 +286,45 @@ impl Cli {
 
 fn wireshark_help(request: Request) -> String {
     format!("In Wireshark: {}.", request.wireshark())
+}
+
+/// `HOST:PORT`, or a URL with a scheme, a host, an optional port and no path:
+/// `wss://localhost:8443`, `https://localhost:8443/`, `ws://127.0.0.1:8080`.
+pub fn parse_server(s: &str) -> Result<ServerArg, String> {
+    let Some((scheme, rest)) = s.split_once("://") else {
+        return Ok(ServerArg {
+            addr: s.to_owned(),
+            tls: None,
+        });
+    };
+    let (tls, default_port) = match scheme.to_ascii_lowercase().as_str() {
+        "ws" | "http" => (false, 80),
+        "wss" | "https" => (true, 443),
+        _ => {
+            return Err(format!(
+                "{scheme}:// is not a server scheme: use ws:// or wss://"
+            ));
+        }
+    };
+    let host_port = rest.strip_suffix('/').unwrap_or(rest);
+    if host_port.is_empty() || host_port.contains(['/', '?', '#']) {
+        return Err(
+            "give the server as SCHEME://HOST:PORT without a path (ping takes a full URL)".into(),
+        );
+    }
+    // A port is what follows the last colon, unless that colon is inside [IPv6].
+    let has_port = host_port
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| !port.contains(']'));
+    let addr = if has_port {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:{default_port}")
+    };
+    Ok(ServerArg {
+        addr,
+        tls: Some(tls),
+    })
 }
 
 fn parse_header(s: &str) -> Result<Header, String> {
@@ -334,6 +449,68 @@ mod tests {
         assert_eq!(inv.config.hold_interval, Duration::from_millis(250));
         assert_eq!(inv.config.headers.len(), 1);
         assert_eq!(inv.config.origin.as_deref(), Some("http://o"));
+    }
+
+    #[test]
+    fn tls_servers_are_named_by_scheme_or_flag() {
+        let plain = parse(&["page"]);
+        assert_eq!(plain.config.server, wspp::routes::DEFAULT_ADDR);
+        assert!(!plain.config.server_tls);
+
+        let flag = parse(&["--tls", "page"]);
+        assert_eq!(flag.config.server, wspp::routes::DEFAULT_TLS_ADDR);
+        assert!(flag.config.server_tls);
+
+        let flag_and_addr = parse(&["--server", "h:1", "--tls", "page"]);
+        assert_eq!(
+            (
+                flag_and_addr.config.server.as_str(),
+                flag_and_addr.config.server_tls
+            ),
+            ("h:1", true)
+        );
+
+        for (given, addr, tls) in [
+            ("wss://localhost:8443", "localhost:8443", true),
+            ("https://localhost:8443/", "localhost:8443", true),
+            ("wss://example.test", "example.test:443", true),
+            ("wss://[::1]", "[::1]:443", true),
+            ("wss://[::1]:9443", "[::1]:9443", true),
+            ("ws://127.0.0.1:8080", "127.0.0.1:8080", false),
+        ] {
+            let inv = parse(&["--server", given, "page"]);
+            assert_eq!(
+                (inv.config.server.as_str(), inv.config.server_tls),
+                (addr, tls),
+                "{given}"
+            );
+        }
+        for bad in ["ftp://h:1", "wss://h:1/pingpong", "wss://"] {
+            let all = ["wsppclient", "--server", bad, "page"];
+            assert!(Cli::try_parse_from(all).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn tls_options_reach_the_config() {
+        let inv = parse(&[
+            "ping",
+            "wss://localhost:1/x",
+            "--ca",
+            "ca.pem",
+            "--insecure",
+            "--key-log",
+            "keys.log",
+        ]);
+        assert_eq!(
+            inv.config.tls,
+            TlsOptions {
+                ca: Some("ca.pem".into()),
+                insecure: true,
+                key_log: Some("keys.log".into()),
+            }
+        );
+        assert_eq!(parse(&["page"]).config.tls, TlsOptions::default());
     }
 
     #[test]

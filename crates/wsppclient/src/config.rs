@@ -11,6 +11,7 @@ use hyper::header::{HeaderName, HeaderValue};
 use crate::catalog::Request;
 use crate::error::Error;
 use crate::ping::PingOptions;
+use crate::tls::TlsOptions;
 
 /// The `User-Agent` sent unless told otherwise; the server's page shows it.
 pub const DEFAULT_USER_AGENT: &str = concat!("wsppclient/", env!("CARGO_PKG_VERSION"));
@@ -24,6 +25,11 @@ pub const DEFAULT_HOLD_INTERVAL: Duration = Duration::from_secs(1);
 pub struct Config {
     /// `HOST:PORT` of the server.
     pub server: String,
+    /// Whether the server speaks TLS: the requests go to `https://` and `wss://`.
+    pub server_tls: bool,
+    /// How TLS servers are trusted and where session secrets go (any `wss://` URL,
+    /// not only the server's).
+    pub tls: TlsOptions,
     /// Extra headers for every request, in order.
     pub headers: Vec<Header>,
     /// The `Origin` header, if any (a browser would always send one).
@@ -43,6 +49,8 @@ impl Config {
     pub fn new(server: impl Into<String>) -> Self {
         Config {
             server: server.into(),
+            server_tls: false,
+            tls: TlsOptions::default(),
             headers: Vec::new(),
             origin: None,
             user_agent: DEFAULT_USER_AGENT.to_owned(),

@@ -1,18 +1,28 @@
-//! Opening connections: TCP with `TCP_NODELAY` and a timeout, `ws://` URLs, and the
-//! WebSocket upgrade with the user's headers.
+//! Opening connections: TCP with `TCP_NODELAY` and a timeout, TLS over it for
+//! `wss://` (see [`crate::tls`]), `ws://` and `wss://` URLs, and the WebSocket upgrade
+//! with the user's headers.
 //!
 //! Every request and `ping` start here, so they fail the same way: a refused or
-//! silent server becomes [`Error::Connect`] or [`Error::ConnectTimeout`], and a server
-//! that answers the upgrade with anything but 101 becomes [`Error::UpgradeRefused`]
-//! carrying its status. Nagle's algorithm is off on every socket: it would hold a
-//! small frame back waiting for an ACK and add that wait to every measured RTT.
+//! silent server becomes [`Error::Connect`] or [`Error::ConnectTimeout`], a refused
+//! TLS handshake [`Error::Tls`], and a server that answers the upgrade with anything
+//! but 101 becomes [`Error::UpgradeRefused`] carrying its status. Nagle's algorithm is
+//! off on every socket: it would hold a small frame back waiting for an ACK and add
+//! that wait to every measured RTT.
+//!
+//! [`open`] times the TCP connect and the TLS handshake apart, so that `ping` can show
+//! what TLS costs before the first Ping, without mixing it into the RTTs.
 
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::str::FromStr;
-use std::time::Duration;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
 use hyper::Uri;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -21,10 +31,46 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::tls::{self, TlsInfo};
 
 /// Opens a TCP connection to `addr` (`HOST:PORT`) with `TCP_NODELAY` set.
 pub async fn tcp(addr: &str, timeout: Duration) -> Result<TcpStream, Error> {
-    let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
+    let resolved = resolve(addr, timeout).await?;
+    tcp_to(addr, &resolved, timeout).await
+}
+
+/// The addresses `addr` (`HOST:PORT`) resolves to, within `timeout`.
+async fn resolve(addr: &str, timeout: Duration) -> Result<Vec<SocketAddr>, Error> {
+    let timed_out = |_| Error::ConnectTimeout {
+        addr: addr.to_owned(),
+        after: timeout,
+    };
+    let failed = |source| Error::Connect {
+        addr: addr.to_owned(),
+        source,
+    };
+    let found = tokio::time::timeout(timeout, tokio::net::lookup_host(addr))
+        .await
+        .map_err(timed_out)?
+        .map_err(failed)?
+        .collect::<Vec<_>>();
+    if found.is_empty() {
+        return Err(failed(io::Error::new(
+            io::ErrorKind::NotFound,
+            "the name resolves to no address",
+        )));
+    }
+    Ok(found)
+}
+
+/// Connects to the first of `resolved` that answers (the addresses of `addr`), with
+/// `TCP_NODELAY` set.
+async fn tcp_to(
+    addr: &str,
+    resolved: &[SocketAddr],
+    timeout: Duration,
+) -> Result<TcpStream, Error> {
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(resolved))
         .await
         .map_err(|_| Error::ConnectTimeout {
             addr: addr.to_owned(),
@@ -38,49 +84,179 @@ pub async fn tcp(addr: &str, timeout: Duration) -> Result<TcpStream, Error> {
     Ok(stream)
 }
 
-/// A `ws://` URL, checked and split into what connecting needs.
+/// A connection: plain TCP, or TLS over it. Reads and writes go to whichever it is,
+/// so hyper, tungstenite and the [`crate::tap::Tap`] need not know.
+#[derive(Debug)]
+pub enum Stream {
+    /// `ws://`, `http://`.
+    Plain(TcpStream),
+    /// `wss://`, `https://`. Boxed: a TLS session is large next to a socket.
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => match ready!(Pin::new(s.as_mut()).poll_read(cx, buf)) {
+                // Many servers hang up without TLS's close_notify. HTTP (by its lengths)
+                // and WebSocket (by its Close frames) know where they end on their own,
+                // and report a truncation themselves, so this is an ordinary end.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    tracing::debug!("the server closed tls without close_notify");
+                    Poll::Ready(Ok(()))
+                }
+                other => Poll::Ready(other),
+            },
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Where to connect: `HOST:PORT`, and whether TLS runs over the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `HOST:PORT`.
+    pub addr: String,
+    /// Whether to shake hands in TLS once connected.
+    pub tls: bool,
+}
+
+impl Endpoint {
+    /// The configured server (`--server`, `--tls`).
+    pub fn server(config: &Config) -> Endpoint {
+        Endpoint {
+            addr: config.server.clone(),
+            tls: config.server_tls,
+        }
+    }
+}
+
+/// How a connection was opened, and what each step took.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    /// Our address (its port isolates the connection in Wireshark).
+    pub local: SocketAddr,
+    /// The server's address.
+    pub peer: SocketAddr,
+    /// Looking the host name up (next to nothing for an IP address).
+    pub resolve: Duration,
+    /// From `connect()` to an established TCP connection, the name already resolved.
+    pub tcp_connect: Duration,
+    /// The TLS handshake, when there was one.
+    pub tls: Option<TlsInfo>,
+}
+
+/// Opens a connection to `endpoint`: the name lookup, TCP (`TCP_NODELAY`), then TLS if
+/// it asks for it, each step timed apart and bounded by `config.connect_timeout`.
+pub async fn open(config: &Config, endpoint: &Endpoint) -> Result<(Stream, Opened), Error> {
+    let start = Instant::now();
+    let resolved = resolve(&endpoint.addr, config.connect_timeout).await?;
+    let resolve = start.elapsed();
+    let start = Instant::now();
+    let tcp = tcp_to(&endpoint.addr, &resolved, config.connect_timeout).await?;
+    let tcp_connect = start.elapsed();
+    let local = tcp.local_addr()?;
+    let peer = tcp.peer_addr()?;
+    let (stream, tls) = if endpoint.tls {
+        let (stream, info) =
+            tls::handshake(tcp, &endpoint.addr, &config.tls, config.connect_timeout).await?;
+        (Stream::Tls(Box::new(stream)), Some(info))
+    } else {
+        (Stream::Plain(tcp), None)
+    };
+    let opened = Opened {
+        local,
+        peer,
+        resolve,
+        tcp_connect,
+        tls,
+    };
+    Ok((stream, opened))
+}
+
+/// A `ws://` or `wss://` URL, checked and split into what connecting needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WsUrl {
     /// The URL as it is shown to the user.
     pub text: String,
-    /// `HOST:PORT` to open the TCP connection to (port 80 when the URL has none).
+    /// `HOST:PORT` to open the TCP connection to (port 80, or 443 for `wss://`, when
+    /// the URL has none).
     pub addr: String,
+    /// Whether it is `wss://`.
+    pub tls: bool,
     /// The parsed URL, for the upgrade request.
     pub uri: Uri,
 }
 
 impl WsUrl {
-    /// Checks a URL given by the user; `wss://` is refused until TLS support lands.
+    /// Checks a URL given by the user.
     pub fn parse(url: &str) -> Result<WsUrl, Error> {
         let bad = |reason: &str| Error::BadUrl {
             url: url.to_owned(),
             reason: reason.to_owned(),
         };
         let uri = Uri::from_str(url).map_err(|e| bad(&e.to_string()))?;
-        match uri.scheme_str() {
-            Some("ws") => {}
-            Some("wss") => {
-                return Err(Error::UnsupportedScheme {
-                    scheme: "wss".into(),
-                });
-            }
-            Some(_) | None => return Err(bad("expected a ws:// URL")),
-        }
+        let (tls, default_port) = match uri.scheme_str() {
+            Some("ws") => (false, 80),
+            Some("wss") => (true, 443),
+            Some(_) | None => return Err(bad("expected a ws:// or wss:// URL")),
+        };
         let host = uri
             .host()
             .filter(|h| !h.is_empty())
             .ok_or_else(|| bad("no host"))?;
-        let port = uri.port_u16().unwrap_or(80);
+        let port = uri.port_u16().unwrap_or(default_port);
         Ok(WsUrl {
             text: url.to_owned(),
             addr: format!("{host}:{port}"),
+            tls,
             uri,
         })
     }
 
-    /// `ws://{server}{route}`.
-    pub fn for_route(server: &str, route: &str) -> Result<WsUrl, Error> {
-        WsUrl::parse(&format!("ws://{server}{route}"))
+    /// `ws://{server}{route}`, or `wss://` when the configured server speaks TLS.
+    pub fn for_route(config: &Config, route: &str) -> Result<WsUrl, Error> {
+        let scheme = if config.server_tls { "wss" } else { "ws" };
+        WsUrl::parse(&format!("{scheme}://{}{route}", config.server))
+    }
+
+    /// Where to connect for it.
+    pub fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            addr: self.addr.clone(),
+            tls: self.tls,
+        }
     }
 }
 
@@ -147,6 +323,20 @@ where
     }
 }
 
+/// Ends the connection under a finished WebSocket: over TLS with `close_notify` first,
+/// as TLS asks of each side before it closes (RFC 8446, 6.1) and as a decrypted capture
+/// then shows; over TCP with a FIN. Bounded and quiet: the server may have gone
+/// already, which at this point is no error.
+pub async fn end_transport<S>(ws: &mut WebSocketStream<S>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let shutdown = tokio::io::AsyncWriteExt::shutdown(ws.get_mut());
+    if let Ok(Err(error)) = tokio::time::timeout(crate::ping::CLOSE_WAIT, shutdown).await {
+        tracing::debug!(%error, "the connection ended before our own end");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,9 +351,27 @@ mod tests {
     }
 
     #[test]
+    fn wss_urls_ask_for_tls_on_443() {
+        let url = WsUrl::parse("wss://example.test/x").expect("valid url");
+        assert_eq!(url.addr, "example.test:443");
+        assert!(url.tls);
+        let url = WsUrl::parse("wss://[::1]:8443/pingpong").expect("valid url");
+        assert_eq!(url.endpoint().addr, "[::1]:8443");
+        assert!(!WsUrl::parse("ws://h:1/").expect("valid url").tls);
+    }
+
+    #[test]
+    fn routes_follow_the_servers_scheme() {
+        let mut config = Config::new("h:1");
+        let url = WsUrl::for_route(&config, "/pingpong").expect("valid url");
+        assert_eq!((url.text.as_str(), url.tls), ("ws://h:1/pingpong", false));
+        config.server_tls = true;
+        let url = WsUrl::for_route(&config, "/pingpong").expect("valid url");
+        assert_eq!((url.text.as_str(), url.tls), ("wss://h:1/pingpong", true));
+    }
+
+    #[test]
     fn other_schemes_are_refused_clearly() {
-        let wss = WsUrl::parse("wss://example.test/").expect_err("no TLS yet");
-        assert_eq!(wss.to_string(), "wss:// is not supported yet");
         for bad in ["http://x/", "x:1", "ws://", "not a url"] {
             let err = WsUrl::parse(bad).expect_err(bad);
             assert!(matches!(err, Error::BadUrl { .. }), "{bad}: {err}");
@@ -176,7 +384,7 @@ mod tests {
         config
             .headers
             .push("X-Test: 1".parse().expect("valid header"));
-        let url = WsUrl::for_route("h:1", "/pingpong").expect("valid url");
+        let url = WsUrl::for_route(&config, "/pingpong").expect("valid url");
         let request = upgrade_request(&config, &url).expect("valid request");
         let headers = request.headers();
         assert_eq!(headers["x-test"], "1");

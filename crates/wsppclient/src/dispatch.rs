@@ -132,10 +132,16 @@ async fn run_ping(
                 peer,
                 local: l,
                 payload_size,
+                setup,
             } => {
                 url.clone_from(u);
                 local = Some(*l);
-                output::header(u, *peer, *payload_size)
+                let mut lines = output::header(u, *peer, *payload_size);
+                if let Some(line) = output::setup_line(setup) {
+                    lines.push('\n');
+                    lines.push_str(&line);
+                }
+                lines
             }
             other => match output::event_line(&url, other) {
                 Some(line) => line,

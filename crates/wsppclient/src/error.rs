@@ -8,6 +8,7 @@
 
 use std::error::Error as StdError;
 use std::io;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio_tungstenite::tungstenite;
@@ -23,12 +24,6 @@ pub enum Error {
         url: String,
         /// What is wrong with it.
         reason: String,
-    },
-    /// The URL needs something this client cannot do yet.
-    #[error("{scheme}:// is not supported yet")]
-    UnsupportedScheme {
-        /// The scheme, e.g. `wss`.
-        scheme: String,
     },
     /// A `-H` argument is not `Name: value`, or not a valid header.
     #[error("bad header {header:?}: {reason}")]
@@ -54,6 +49,55 @@ pub enum Error {
         addr: String,
         /// How long we waited.
         after: Duration,
+    },
+    /// The TLS handshake failed: the certificate was not trusted, did not name the
+    /// server, or the server broke the protocol.
+    #[error("tls handshake with {addr} failed")]
+    Tls {
+        /// The server, `HOST:PORT`.
+        addr: String,
+        /// What went wrong; rustls' error, for a certificate that was refused.
+        #[source]
+        source: io::Error,
+    },
+    /// The TLS handshake was answered with something that is not TLS.
+    #[error(
+        "tls handshake with {addr} failed: the server does not speak TLS there (a ws:// port?)"
+    )]
+    NotTls {
+        /// The server, `HOST:PORT`.
+        addr: String,
+        /// What rustls made of the answer.
+        #[source]
+        source: io::Error,
+    },
+    /// The TLS handshake did not finish in time.
+    #[error("tls handshake with {addr} timed out after {}", humantime::format_duration(*.after))]
+    TlsTimeout {
+        /// The server, `HOST:PORT`.
+        addr: String,
+        /// How long we waited.
+        after: Duration,
+    },
+    /// TLS could not be set up before connecting.
+    #[error("tls: {0}")]
+    TlsSetup(String),
+    /// The `--ca` file cannot be used.
+    #[error("cannot use --ca {}: {reason}", .path.display())]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The key log (`SSLKEYLOGFILE`) cannot be opened.
+    #[error("cannot open the tls key log {} (SSLKEYLOGFILE)", .path.display())]
+    KeyLog {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: io::Error,
     },
     /// The server answered the upgrade request with something other than 101.
     #[error("{url} refused the upgrade: {status} {reason}")]
@@ -188,8 +232,9 @@ mod tests {
     #[test]
     fn messages_are_lowercase_without_a_period() {
         let errors = [
-            Error::UnsupportedScheme {
-                scheme: "wss".into(),
+            Error::TlsTimeout {
+                addr: "127.0.0.1:8443".into(),
+                after: Duration::from_secs(5),
             },
             Error::UpgradeRefused {
                 url: "ws://h/p".into(),
@@ -210,7 +255,10 @@ mod tests {
             assert!(!text.ends_with('.'), "{text}");
             assert!(!text.starts_with(char::is_uppercase), "{text}");
         }
-        assert_eq!(errors[0].to_string(), "wss:// is not supported yet");
+        assert_eq!(
+            errors[0].to_string(),
+            "tls handshake with 127.0.0.1:8443 timed out after 5s"
+        );
         assert_eq!(
             errors[1].to_string(),
             "ws://h/p refused the upgrade: 404 Not Found"
@@ -222,6 +270,20 @@ mod tests {
         assert_eq!(
             errors[3].to_string(),
             "the server closed the connection with 1001 (Going Away) \"bye\""
+        );
+    }
+
+    #[test]
+    fn a_refused_certificate_reads_as_one_line() {
+        let rustls_error =
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let err = Error::Tls {
+            addr: "127.0.0.1:8443".into(),
+            source: io::Error::new(io::ErrorKind::InvalidData, rustls_error),
+        };
+        assert_eq!(
+            report(&err),
+            "tls handshake with 127.0.0.1:8443 failed: invalid peer certificate: UnknownIssuer"
         );
     }
 

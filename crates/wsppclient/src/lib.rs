@@ -21,7 +21,8 @@
 //! * [`ping`] is ping(8) over WebSocket: a [`ping::Pinger`] for sequential round trips
 //!   and the [`ping::ping`] session, both on top of `wspp`'s tracker and statistics.
 //! * [`connect`] opens connections the same way for all of them (`TCP_NODELAY`,
-//!   timeouts, the upgrade and its refusal), and [`error`] says what went wrong.
+//!   timeouts, TLS for `wss://` through [`tls`], the upgrade and its refusal), and
+//!   [`error`] says what went wrong.
 
 #![deny(missing_docs)]
 
@@ -35,6 +36,7 @@ pub mod menu;
 pub mod ping;
 pub mod requests;
 pub mod tap;
+pub mod tls;
 pub mod transcript;
 pub mod tui;
 pub mod wire;

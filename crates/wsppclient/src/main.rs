@@ -12,6 +12,13 @@ use wsppclient::{dispatch, error, tui};
 fn main() -> ExitCode {
     let invocation = Cli::parse().into_invocation();
     init_logging(matches!(invocation.mode, Mode::Menu { plain } if tui::wanted(plain)));
+    if invocation.config.tls.insecure {
+        // Before the terminal UI takes the screen, so it is still there after it leaves.
+        eprintln!(
+            "wsppclient: warning: --insecure: server certificates are not verified; \
+             anyone on the path can read and change the traffic"
+        );
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

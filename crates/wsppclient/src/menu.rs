@@ -47,9 +47,10 @@ pub fn parse_choice(line: &str) -> Option<Choice> {
 /// The menu text: one numbered line per catalog entry with its route.
 pub fn render(config: &Config) -> String {
     let mut out = format!(
-        "wsppclient {} against {}\n",
+        "wsppclient {} against {}{}\n",
         env!("CARGO_PKG_VERSION"),
-        config.server
+        config.server,
+        if config.server_tls { " (TLS)" } else { "" }
     );
     let width = Request::ALL
         .iter()

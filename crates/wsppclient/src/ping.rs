@@ -15,6 +15,10 @@
 //! socket would be timed late, and tungstenite only answers the server's own Pings
 //! while it is read. The socket is not tapped (see [`crate::tap`]): the measured RTT
 //! should be the network's, not the transcript's.
+//!
+//! Over `wss://`, the TLS handshake happens once, before the first Ping; its time is
+//! reported apart ([`Setup`]), next to the TCP connect and the upgrade, and never
+//! counted in an RTT.
 
 pub mod output;
 
@@ -22,7 +26,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -32,8 +35,9 @@ use wspp::stats::Latency;
 use wspp::tracker::{Counts, PingTracker, PongOutcome};
 
 use crate::config::Config;
-use crate::connect::{self, WsUrl};
+use crate::connect::{self, Stream, WsUrl};
 use crate::error::Error;
+use crate::tls::TlsInfo;
 
 /// How long closing waits for the server's Close reply; closing is a courtesy, and
 /// the summary should not wait on a server that never answers.
@@ -68,6 +72,19 @@ impl Default for PingOptions {
     }
 }
 
+/// How the session was opened, step by step, before the first Ping.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Setup {
+    /// Looking the host name up.
+    pub resolve: Duration,
+    /// From `connect()` to an established TCP connection.
+    pub tcp_connect: Duration,
+    /// The TLS handshake and what it negotiated, for `wss://`.
+    pub tls: Option<TlsInfo>,
+    /// From sending the upgrade request to reading the 101.
+    pub upgrade: Duration,
+}
+
 /// Something that happened during a ping session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PingEvent {
@@ -81,6 +98,9 @@ pub enum PingEvent {
         local: SocketAddr,
         /// Bytes of payload per Ping.
         payload_size: usize,
+        /// How the connection was opened, and what each step took (boxed: it is
+        /// most of the event's size, and only this variant has it).
+        setup: Box<Setup>,
     },
     /// A pong answered ping `seq`.
     Reply {
@@ -115,6 +135,8 @@ pub enum PingEvent {
 pub struct PingReport {
     /// The URL pinged.
     pub url: String,
+    /// How the connection was opened, before the first Ping.
+    pub setup: Setup,
     /// What the tracker counted.
     pub counts: Counts,
     /// RTTs of the answered pings.
@@ -154,32 +176,45 @@ impl PingReport {
 /// One connected WebSocket that pings.
 #[derive(Debug)]
 pub struct Pinger {
-    ws: WebSocketStream<TcpStream>,
+    ws: WebSocketStream<Stream>,
     /// Every ping sent on `ws` and what became of it.
     tracker: PingTracker,
     url: WsUrl,
     peer: SocketAddr,
     local: SocketAddr,
+    setup: Setup,
     /// Set once the server's Close arrived: tungstenite has queued the reply, and
     /// sending a Close of our own is then an error.
     peer_closed: bool,
 }
 
 impl Pinger {
-    /// Connects to `url` and upgrades; each Ping will carry `payload_size` bytes.
+    /// Connects to `url` (shaking hands in TLS for `wss://`) and upgrades; each Ping
+    /// will carry `payload_size` bytes.
     pub async fn connect(config: &Config, url: &WsUrl, payload_size: usize) -> Result<Self, Error> {
-        let stream = connect::tcp(&url.addr, config.connect_timeout).await?;
-        let peer = stream.peer_addr()?;
-        let local = stream.local_addr()?;
+        let (stream, opened) = connect::open(config, &url.endpoint()).await?;
+        let upgrade_start = Instant::now();
         let (ws, _response) = connect::upgrade(stream, config, url).await?;
+        let setup = Setup {
+            resolve: opened.resolve,
+            tcp_connect: opened.tcp_connect,
+            tls: opened.tls,
+            upgrade: upgrade_start.elapsed(),
+        };
         Ok(Pinger {
             ws,
             tracker: PingTracker::new(Instant::now(), payload_size),
             url: url.clone(),
-            peer,
-            local,
+            peer: opened.peer,
+            local: opened.local,
+            setup,
             peer_closed: false,
         })
+    }
+
+    /// How the connection was opened.
+    pub fn setup(&self) -> &Setup {
+        &self.setup
     }
 
     /// The URL this pinger is connected to.
@@ -293,13 +328,15 @@ impl Pinger {
             }
             Ok::<(), Error>(())
         };
-        match tokio::time::timeout(CLOSE_WAIT, drain).await {
+        let drained = match tokio::time::timeout(CLOSE_WAIT, drain).await {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout {
                 what: "the close handshake",
                 after: CLOSE_WAIT,
             }),
-        }
+        };
+        connect::end_transport(&mut self.ws).await;
+        drained
     }
 }
 
@@ -307,7 +344,7 @@ impl Pinger {
 pub fn target(config: &Config) -> Result<WsUrl, Error> {
     match &config.ping.url {
         Some(url) => WsUrl::parse(url),
-        None => WsUrl::for_route(&config.server, wspp::routes::PINGPONG),
+        None => WsUrl::for_route(config, wspp::routes::PINGPONG),
     }
 }
 
@@ -334,6 +371,7 @@ pub async fn ping(
         payload_size: options
             .payload_size
             .clamp(wspp::payload::MIN_LEN, wspp::payload::MAX_LEN),
+        setup: Box::new(pinger.setup().clone()),
     });
 
     let start = Instant::now();
@@ -394,6 +432,7 @@ pub async fn ping(
     }
     let elapsed = start.elapsed();
     let counts = pinger.counts();
+    let setup = pinger.setup().clone();
     // Close politely: our Close 1000, or the reply tungstenite queued to the server's
     // Close. The session is over either way, so a server that does not finish the
     // handshake changes nothing in the report.
@@ -404,6 +443,7 @@ pub async fn ping(
     }
     Ok(PingReport {
         url: url.text,
+        setup,
         counts,
         latency,
         elapsed,

@@ -6,6 +6,11 @@
 //! (`TCP_NODELAY`) wrapped in a [`Tap`], so the transcript shows what really crossed
 //! the wire, and ends with the Wireshark display filter that isolates it.
 //!
+//! Against a TLS server the tap sits *inside* TLS: the transcript shows the same HTTP
+//! and frames as over plain TCP, which is what Wireshark shows too once it has the
+//! key log. The handshake itself gets one note: what was negotiated, and how long it
+//! took.
+//!
 //! * `http`: the page and the favicon, over hyper's client connection.
 //! * `broken`: the deliberately broken upgrades, written byte by byte.
 //! * `websocket`: `open-close` and `hold`, over tokio-tungstenite.
@@ -24,12 +29,11 @@ mod websocket;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
-use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Request;
 use crate::config::Config;
-use crate::connect;
+use crate::connect::{self, Endpoint, Stream};
 use crate::error::Error;
 use crate::ping::{self, PingEvent};
 use crate::tap::Tap;
@@ -97,13 +101,22 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Opens a tapped connection to `addr` and notes both ends.
-    async fn connect(&self, addr: &str) -> Result<Tap<TcpStream>, Error> {
-        let stream = connect::tcp(addr, self.config.connect_timeout).await?;
-        let local = stream.local_addr()?;
-        let peer = stream.peer_addr()?;
+    /// Opens a tapped connection to `endpoint` and notes both ends (and, over TLS, what
+    /// the handshake negotiated).
+    async fn connect(&self, endpoint: &Endpoint) -> Result<Tap<Stream>, Error> {
+        let (stream, opened) = connect::open(self.config, endpoint).await?;
+        let (local, peer) = (opened.local, opened.peer);
         self.set_local(local);
         self.transcript.send(EntryKind::Connected { peer, local });
+        if let Some(tls) = &opened.tls {
+            self.transcript.note(ping::output::tls_line(tls));
+            if let Some(path) = &tls.key_log {
+                self.transcript.note(format!(
+                    "tls secrets appended to {} (Wireshark decrypts with it)",
+                    path.display()
+                ));
+            }
+        }
         Ok(Tap::new(stream, self.transcript.clone()))
     }
 
@@ -144,11 +157,15 @@ async fn ping_to_transcript(
             peer,
             local,
             payload_size,
+            setup,
         } = event
         {
             ctx.set_local(*local);
             url.clone_from(u);
             transcript.note(ping::output::header(u, *peer, *payload_size));
+            if let Some(line) = ping::output::setup_line(setup) {
+                transcript.note(line);
+            }
         }
         match event {
             PingEvent::Reply { seq, rtt, .. } => transcript.rtt("pong", *seq, *rtt),

@@ -1,6 +1,7 @@
 //! What the tests talk to, and how they watch the client.
 //!
 //! * [`Server`]: the real wsppsrv, in-process on `127.0.0.1:0`; dropping it shuts it down.
+//!   [`Server::start_tls`] adds a TLS listener with a fresh self-signed certificate.
 //! * [`raw`]: hand-written peers on a raw `TcpStream` (a silent WebSocket server, one
 //!   that sends unsolicited pongs, one that refuses the upgrade), so the client is
 //!   also checked against something that is not our own server.
@@ -10,7 +11,9 @@
 //! Nothing here sleeps to synchronise: every wait is for an event, bounded by [`within`].
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::Output;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -100,6 +103,69 @@ impl Drop for Server {
     }
 }
 
+/// The TLS side of [`Server::start_tls`].
+pub struct TlsSide {
+    /// Where TLS listens (the plain listener is `Server::addr`).
+    pub addr: std::net::SocketAddr,
+    /// The server's certificate as a PEM file, for `--ca`.
+    pub ca: PathBuf,
+}
+
+impl Server {
+    /// wsppsrv with TLS next to plain HTTP, both on `127.0.0.1:0`, with a certificate
+    /// generated for `localhost`, `127.0.0.1` and `::1`.
+    pub async fn start_tls(config: wsppsrv::Config) -> (Server, TlsSide) {
+        Server::start_tls_with(
+            config,
+            &wsppsrv::tls::SELF_SIGNED_NAMES,
+            rustls::DEFAULT_VERSIONS,
+        )
+        .await
+    }
+
+    /// [`Server::start_tls`] with a certificate for `names` and only the TLS `versions`.
+    pub async fn start_tls_with(
+        config: wsppsrv::Config,
+        names: &[&str],
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> (Server, TlsSide) {
+        init_logging();
+        let generated = wsppsrv::tls::Identity::self_signed_for(names).expect("a certificate");
+        let tls_config = generated
+            .identity
+            .server_config_with_versions(versions)
+            .expect("rustls takes it");
+        let ca = temp_file("ca.pem", &generated.cert_pem);
+        let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let tls = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = plain.local_addr().expect("bound address");
+        let tls_addr = tls.local_addr().expect("bound address");
+        let listeners = wsppsrv::Listeners::plain(plain)
+            .with_tls(wsppsrv::tls::TlsListener::new(tls, tls_config));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(wsppsrv::run_with(listeners, config, async {
+            let _ = stopped.await;
+        }));
+        let server = Server {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        };
+        (server, TlsSide { addr: tls_addr, ca })
+    }
+}
+
+/// A new file in this test binary's scratch directory holding `contents`; the name
+/// ends in `suffix` and is never reused within a run.
+pub fn temp_file(suffix: &str, contents: &str) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("wsppclient-{}-{n}-{suffix}", std::process::id()));
+    std::fs::write(&path, contents).expect("write a scratch file");
+    path
+}
+
 /// An address where nothing listens: bound, then released.
 pub async fn refused_addr() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -137,10 +203,17 @@ pub async fn transcript_of(
 
 /// Runs the `wsppclient` binary with `args` and waits for it to exit.
 pub async fn run_binary(args: &[&str]) -> Output {
+    run_binary_with_env(args, &[]).await
+}
+
+/// [`run_binary`] with extra environment variables (e.g. `SSLKEYLOGFILE`).
+pub async fn run_binary_with_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Output {
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wsppclient"))
         .args(args)
         .env_remove("WSPP_SERVER")
         .env_remove("RUST_LOG")
+        .env_remove("SSLKEYLOGFILE")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output();
@@ -154,11 +227,12 @@ pub fn last_json_line(output: &Output) -> serde_json::Value {
     serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {last:?}"))
 }
 
-/// Hand-written WebSocket peers: raw bytes on a `TcpStream`, no library.
+/// Hand-written WebSocket peers: raw bytes on a `TcpStream` (or a TLS stream over
+/// one), no WebSocket library.
 pub mod raw {
     use std::net::SocketAddr;
 
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
     use tokio::net::{TcpListener, TcpStream};
     use tokio::task::JoinHandle;
     use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -186,7 +260,7 @@ pub mod raw {
     }
 
     /// Reads an HTTP head, up to and including the blank line.
-    pub async fn read_head(stream: &mut TcpStream) -> String {
+    pub async fn read_head(stream: &mut (impl AsyncRead + AsyncWrite + Unpin)) -> String {
         let mut head = Vec::new();
         while !head.ends_with(b"\r\n\r\n") {
             let mut byte = [0u8; 1];
@@ -199,7 +273,7 @@ pub mod raw {
     }
 
     /// Reads an upgrade request and accepts it with 101, as RFC 6455 says.
-    pub async fn accept_upgrade(stream: &mut TcpStream) {
+    pub async fn accept_upgrade(stream: &mut (impl AsyncRead + AsyncWrite + Unpin)) {
         let head = read_head(stream).await;
         let key = head
             .lines()
@@ -232,12 +306,18 @@ pub mod raw {
         out
     }
 
-    pub async fn send(stream: &mut TcpStream, opcode: u8, payload: &[u8]) {
+    pub async fn send(
+        stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
+        opcode: u8,
+        payload: &[u8],
+    ) {
         let _ = stream.write_all(&encode(true, opcode, payload)).await;
     }
 
     /// Reads one client frame, checks that it is masked, and unmasks it; `None` at EOF.
-    pub async fn read_frame(stream: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+    pub async fn read_frame(
+        stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
+    ) -> Option<(u8, Vec<u8>)> {
         let mut head = [0u8; 2];
         stream.read_exact(&mut head).await.ok()?;
         assert!(head[1] & 0x80 != 0, "client frames must be masked");

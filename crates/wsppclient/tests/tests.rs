@@ -14,5 +14,7 @@ mod menu;
 mod ping;
 /// The menu requests' transcripts.
 mod requests;
+/// `wss://`: trust, refusals, key logging, handshake timing, requests over TLS.
+mod tls;
 /// The terminal UI's loop on a test backend, against the real server.
 mod tui;

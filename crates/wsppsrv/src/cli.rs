@@ -2,25 +2,70 @@
 //!
 //! Every flag has a `WSPP_*` environment twin, so the server can be configured the same
 //! way from a shell, a unit file or a container.
+//!
+//! TLS is not part of [`Config`]: it decides what the server listens on, which the
+//! binary sets up before [`crate::run_with`], so [`Args::cert_source`] hands it over
+//! separately. `--addr` is always the plain listener and `--tls-addr` always the TLS
+//! one, so adding a certificate never moves or closes the plain port.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, ArgGroup, Parser};
 
 use crate::config::Config;
+use crate::tls::CertSource;
 
 /// wsppsrv: a WebSocket ping-pong server that measures each client's round-trip time.
 ///
 /// Routes: `/` (page of connected clients), `/clients.json`, `/openandclosewebsocket`
 /// (ping a few times, then close), `/pingpong` (long-lived: pings, echo). Logs go to
 /// stderr, filtered by RUST_LOG (default `info`).
+///
+/// With --tls-cert and --tls-key, or --tls-self-signed, it also serves https:// and
+/// wss:// on --tls-addr, next to plain http:// and ws:// on --addr.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about)]
+#[command(group(ArgGroup::new("tls").args(["tls_cert", "tls_self_signed"])))]
 pub struct Args {
-    /// Address to listen on.
+    /// Address to listen on for plain http:// and ws://.
     #[arg(long, env = "WSPP_ADDR", default_value = wspp::routes::DEFAULT_ADDR)]
     pub addr: SocketAddr,
+
+    /// Address to listen on for https:// and wss:// (needs --tls-cert or --tls-self-signed).
+    #[arg(long, env = "WSPP_TLS_ADDR", default_value = wspp::routes::DEFAULT_TLS_ADDR, requires = "tls")]
+    pub tls_addr: SocketAddr,
+
+    /// TLS certificate chain, PEM, leaf first (e.g. Let's Encrypt's fullchain.pem).
+    #[arg(long, env = "WSPP_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key of --tls-cert, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "WSPP_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve TLS with a certificate generated at start-up for localhost, 127.0.0.1 and
+    /// ::1. Its SHA-256 fingerprint is logged, and it is written to
+    /// --tls-self-signed-cert for the client's --ca.
+    #[arg(
+        long,
+        env = "WSPP_TLS_SELF_SIGNED",
+        action = ArgAction::SetTrue,
+        // So that the variable reads as people write it: 1, true, yes (0, false, no).
+        value_parser = BoolishValueParser::new()
+    )]
+    pub tls_self_signed: bool,
+
+    /// Where --tls-self-signed writes its certificate (PEM) [default: wsppsrv-self-signed.pem in the temporary directory, e.g. /tmp]
+    #[arg(
+        long,
+        env = "WSPP_TLS_SELF_SIGNED_CERT",
+        value_name = "FILE",
+        requires = "tls_self_signed"
+    )]
+    pub tls_self_signed_cert: Option<PathBuf>,
 
     /// How often /pingpong sessions are pinged (e.g. 1s, 200ms).
     #[arg(long, env = "WSPP_PING_INTERVAL", default_value = "1s", value_parser = parse_duration)]
@@ -73,6 +118,22 @@ impl Args {
             ..Config::default()
         }
     }
+
+    /// Where the TLS certificate comes from; `None` when TLS is off.
+    pub fn cert_source(&self) -> Option<CertSource> {
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            return Some(CertSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            });
+        }
+        self.tls_self_signed.then(|| CertSource::SelfSigned {
+            write_cert_to: self
+                .tls_self_signed_cert
+                .clone()
+                .unwrap_or_else(CertSource::default_self_signed_path),
+        })
+    }
 }
 
 /// A human duration (`250ms`, `1s`, `2m`); zero is refused because every duration here
@@ -122,5 +183,63 @@ mod tests {
         ])
         .expect("repeated origins parse");
         assert_eq!(args.config().allowed_origins, ["http://a", "http://b"]);
+    }
+
+    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("wsppsrv").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn tls_is_off_unless_asked_for() {
+        let args = parse(&[]).expect("defaults parse");
+        assert_eq!(args.cert_source(), None);
+        assert_eq!(args.tls_addr.to_string(), wspp::routes::DEFAULT_TLS_ADDR);
+    }
+
+    #[test]
+    fn a_certificate_needs_its_key_and_excludes_self_signing() {
+        let args = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).expect("parses");
+        assert_eq!(
+            args.cert_source(),
+            Some(CertSource::Files {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            })
+        );
+        assert!(parse(&["--tls-cert", "c.pem"]).is_err());
+        assert!(parse(&["--tls-key", "k.pem"]).is_err());
+        assert!(
+            parse(&["--tls-cert", "c", "--tls-key", "k", "--tls-self-signed"]).is_err(),
+            "two certificates"
+        );
+    }
+
+    #[test]
+    fn self_signing_writes_to_the_temp_dir_unless_told() {
+        let args = parse(&["--tls-self-signed"]).expect("parses");
+        assert_eq!(
+            args.cert_source(),
+            Some(CertSource::SelfSigned {
+                write_cert_to: std::env::temp_dir().join("wsppsrv-self-signed.pem")
+            })
+        );
+        let args =
+            parse(&["--tls-self-signed", "--tls-self-signed-cert", "my.pem"]).expect("parses");
+        assert_eq!(
+            args.cert_source(),
+            Some(CertSource::SelfSigned {
+                write_cert_to: "my.pem".into()
+            })
+        );
+        assert!(parse(&["--tls-self-signed-cert", "my.pem"]).is_err());
+    }
+
+    #[test]
+    fn a_tls_address_needs_a_certificate() {
+        assert!(parse(&["--tls-addr", "127.0.0.1:9443"]).is_err());
+        let args = parse(&["--tls-self-signed", "--tls-addr", "[::1]:9443"]).expect("parses");
+        assert_eq!(args.tls_addr.to_string(), "[::1]:9443");
+        // Plain HTTP stays where it was.
+        assert_eq!(args.addr.to_string(), wspp::routes::DEFAULT_ADDR);
     }
 }

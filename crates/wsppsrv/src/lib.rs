@@ -13,23 +13,28 @@
 //! * [`page`]: the HTML page of clients, a window of them at a time, and its optional
 //!   script; `reply`: small response builders.
 //! * [`shutdown`]: the signals the binary stops on.
+//! * [`tls`]: certificates and the TLS handshake; [`Listeners`]: plain and TLS side by
+//!   side, for [`run_with`].
 //!
-//! Tests bind `127.0.0.1:0`, hand the listener to [`run`] with a shutdown future they
-//! control, and talk to the server over real sockets.
+//! Tests bind `127.0.0.1:0`, hand the listener to [`run`] (or [`run_with`], for TLS)
+//! with a shutdown future they control, and talk to the server over real sockets.
 
 #![deny(missing_docs)]
 
 pub mod cli;
 pub mod config;
 mod dispatch;
+mod listeners;
 pub mod page;
 pub mod registry;
 mod reply;
 mod server;
 mod session;
 pub mod shutdown;
+pub mod tls;
 pub mod upgrade;
 
 pub use config::Config;
-pub use server::run;
+pub use listeners::Listeners;
+pub use server::{run, run_with};
 pub use session::Mode;

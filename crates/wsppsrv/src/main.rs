@@ -1,11 +1,14 @@
-//! The `wsppsrv` binary: parse flags, set up logging, bind, serve until a signal.
+//! The `wsppsrv` binary: parse flags, set up logging, bind (and load or generate the
+//! TLS certificate), serve until a signal.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+use wsppsrv::Listeners;
 use wsppsrv::cli::Args;
+use wsppsrv::tls::TlsListener;
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -35,14 +38,14 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let listener = match tokio::net::TcpListener::bind(args.addr).await {
-            Ok(listener) => listener,
+        let listeners = match listen(&args).await {
+            Ok(listeners) => listeners,
             Err(error) => {
-                eprintln!("wsppsrv: cannot listen on {}: {error}", args.addr);
+                eprintln!("wsppsrv: {error}");
                 return ExitCode::from(2);
             }
         };
-        match wsppsrv::run(listener, args.config(), wsppsrv::shutdown::signal()).await {
+        match wsppsrv::run_with(listeners, args.config(), wsppsrv::shutdown::signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("wsppsrv: {error}");
@@ -50,4 +53,30 @@ fn main() -> ExitCode {
             }
         }
     })
+}
+
+/// Binds the plain listener and, when a certificate is configured, the TLS one. The
+/// error is the line to print.
+async fn listen(args: &Args) -> Result<Listeners, String> {
+    let bind = |addr| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|error| format!("cannot listen on {addr}: {error}"))
+    };
+    let listeners = Listeners::plain(bind(args.addr).await?);
+    let Some(source) = args.cert_source() else {
+        return Ok(listeners);
+    };
+    let config = wsppsrv::tls::load(&source).map_err(|error| {
+        // The whole chain on one line: what failed, then why.
+        let mut line = format!("tls: {error}");
+        let mut cause = std::error::Error::source(&error);
+        while let Some(error) = cause {
+            line.push_str(&format!(": {error}"));
+            cause = error.source();
+        }
+        line
+    })?;
+    let tls = TlsListener::new(bind(args.tls_addr).await?, config);
+    Ok(listeners.with_tls(tls))
 }

@@ -10,6 +10,9 @@
 //! (running out of descriptors, most often) are logged and waited out with a back-off:
 //! they are the machine's trouble, not a reason to stop serving the clients we have.
 //!
+//! TLS (see [`crate::tls`]) changes only the start of a connection's task: the
+//! handshake runs there, then hyper serves the decrypted stream as it serves TCP.
+//!
 //! Shutdown: stop accepting, cancel the shutdown token (sessions send Close 1001, idle
 //! HTTP connections are closed gracefully), then wait for every task, up to
 //! `shutdown_grace`.
@@ -24,18 +27,21 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustls::ServerConfig;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{sleep, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, debug, error, info, info_span, warn};
+use tracing::{Instrument, debug, error, field, info, info_span, warn};
 use wspp::clients::ClientsReport;
 
 use crate::config::Config;
 use crate::dispatch::dispatch;
+use crate::listeners::{Accepted, Listeners};
 use crate::registry::Registry;
+use crate::tls;
 
 /// What every connection task shares.
 #[derive(Debug)]
@@ -76,7 +82,8 @@ pub(crate) struct Connection {
     _permit: OwnedSemaphorePermit,
 }
 
-/// Serves on `listener` until `shutdown` resolves, then shuts down gracefully.
+/// Serves plain HTTP and WebSocket on `listener` until `shutdown` resolves, then
+/// shuts down gracefully. [`run_with`] serves TLS as well.
 ///
 /// Errors on individual connections are logged and never end the server; the only
 /// error returned is failing to read the listener's own address.
@@ -85,8 +92,29 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let addr = listener.local_addr()?;
-    info!(%addr, "listening");
+    run_with(Listeners::plain(listener), config, shutdown).await
+}
+
+/// [`run`] on every listener of `listeners`: plain, TLS, or both side by side.
+///
+/// Fails at once if `listeners` holds none.
+pub async fn run_with(
+    listeners: Listeners,
+    config: Config,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    if let Some(listener) = &listeners.plain {
+        info!(addr = %listener.local_addr()?, "listening");
+    }
+    if let Some(listener) = &listeners.tls {
+        info!(addr = %listener.local_addr()?, "listening (tls)");
+    }
+    if listeners.plain.is_none() && listeners.tls.is_none() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "no listener to serve on",
+        ));
+    }
     if config.allowed_origins.is_empty() {
         info!("websocket upgrades accepted from every origin; --allowed-origin restricts them");
     }
@@ -98,10 +126,10 @@ pub async fn run(
         tasks: TaskTracker::new(),
     });
     tokio::select! {
-        () = accept_loop(&listener, &shared) => {}
+        () = accept_loop(&listeners, &shared) => {}
         () = shutdown => info!("shutting down"),
     }
-    drop(listener);
+    drop(listeners);
     shared.shutdown.cancel();
     shared.tasks.close();
     if timeout(grace, shared.tasks.wait()).await.is_err() {
@@ -116,13 +144,13 @@ pub async fn run(
 }
 
 /// Accepts forever; returns only by being dropped.
-async fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+async fn accept_loop(listeners: &Listeners, shared: &Arc<Shared>) {
     let slots = Arc::new(Semaphore::new(shared.config.max_connections));
     let http = http_builder(&shared.config);
     let mut next_id: u64 = 1;
     let mut backoff = Duration::from_millis(10);
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let Accepted { stream, peer, tls } = match listeners.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
                 error!(%error, ?backoff, "accept failed; backing off");
@@ -134,7 +162,10 @@ async fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
         backoff = Duration::from_millis(10);
         let id = next_id;
         next_id += 1;
-        let span = info_span!("conn", client_id = id, %peer);
+        let span = info_span!("conn", client_id = id, %peer, tls = field::Empty);
+        if tls.is_some() {
+            span.record("tls", true);
+        }
         if let Err(error) = stream.set_nodelay(true) {
             debug!(parent: &span, %error, "cannot set TCP_NODELAY");
         }
@@ -146,13 +177,52 @@ async fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
                     _permit: permit,
                 });
                 shared.tasks.spawn(
-                    serve_connection(stream, conn, Arc::clone(shared), http.clone())
+                    start_connection(stream, tls, conn, Arc::clone(shared), http.clone())
                         .instrument(span),
                 );
             }
             Err(_) => {
                 warn!(parent: &span, limit = shared.config.max_connections, "connection limit reached; answering 503");
-                shared.tasks.spawn(refuse(stream).instrument(span));
+                shared
+                    .tasks
+                    .spawn(start_refusal(stream, tls).instrument(span));
+            }
+        }
+    }
+}
+
+/// A connection's task: the TLS handshake when it came in on the TLS listener, then HTTP.
+async fn start_connection(
+    stream: TcpStream,
+    tls: Option<Arc<ServerConfig>>,
+    conn: Arc<Connection>,
+    shared: Arc<Shared>,
+    http: http1::Builder,
+) {
+    let Some(tls) = tls else {
+        return serve_connection(stream, conn, shared, http).await;
+    };
+    // The header read timeout bounds the handshake too: in both, a client has yet to
+    // say what it wants, and holds a connection slot meanwhile.
+    let limit = shared.config.header_read_timeout;
+    let handshake = tokio::select! {
+        stream = tls::handshake(tls, stream, limit) => stream,
+        // As hyper closes a connection still waiting for its request head.
+        () = shared.shutdown.cancelled() => None,
+    };
+    if let Some(stream) = handshake {
+        serve_connection(stream, conn, shared, http).await;
+    }
+}
+
+/// [`refuse`], said in TLS to a client of the TLS listener: in plain text, it would
+/// read the 503 as a broken handshake.
+async fn start_refusal(stream: TcpStream, tls: Option<Arc<ServerConfig>>) {
+    match tls {
+        None => refuse(stream).await,
+        Some(tls) => {
+            if let Some(stream) = tls::handshake(tls, stream, REFUSE_TIME).await {
+                refuse(stream).await;
             }
         }
     }
@@ -167,12 +237,14 @@ fn http_builder(config: &Config) -> http1::Builder {
     http
 }
 
-async fn serve_connection(
-    stream: TcpStream,
+async fn serve_connection<S>(
+    stream: S,
     conn: Arc<Connection>,
     shared: Arc<Shared>,
     http: http1::Builder,
-) {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let shutdown = shared.shutdown.clone();
     let service = service_fn(move |req| {
         let response = dispatch(req, &shared, &conn);
@@ -197,15 +269,18 @@ async fn serve_connection(
     }
 }
 
+/// How long a refused client gets to hear why (its TLS handshake included).
+const REFUSE_TIME: Duration = Duration::from_secs(1);
+
 /// Tells a client over the connection limit to come back later, then hangs up.
-async fn refuse(mut stream: TcpStream) {
+async fn refuse<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
     const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
         Content-Type: text/plain; charset=utf-8\r\n\
         Retry-After: 1\r\n\
         Connection: close\r\n\
         Content-Length: 32\r\n\r\n\
         too many connections; try later\n";
-    let _ = timeout(Duration::from_secs(1), async {
+    let _ = timeout(REFUSE_TIME, async {
         stream.write_all(BUSY).await?;
         stream.shutdown().await?;
         // Read what the client sent before closing: closing with unread bytes makes the

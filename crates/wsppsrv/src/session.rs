@@ -26,6 +26,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
@@ -220,9 +221,25 @@ impl Session {
         }
     }
 
-    /// Says goodbye according to how the session ended, then logs the close.
+    /// Says goodbye according to how the session ended, logs the close, and ends the
+    /// transport.
     async fn finish(mut self, ending: Ending) {
         let patience = self.shared.config.ping_timeout;
+        let say_goodbye_within = match &ending {
+            Ending::Gone(_) => None,
+            Ending::Dead => Some(Duration::from_millis(100)),
+            _ => Some(patience),
+        };
+        self.close(ending, patience).await;
+        // End the transport too: over TLS that sends close_notify first, without which
+        // a client cannot tell the end from a truncation (over TCP, a FIN either way).
+        if let Some(within) = say_goodbye_within {
+            let _ = timeout(within, self.ws.get_mut().shutdown()).await;
+        }
+    }
+
+    /// The close handshake `ending` calls for, and its log line.
+    async fn close(&mut self, ending: Ending, patience: Duration) {
         match ending {
             Ending::Close(code, reason) => {
                 let frame = CloseFrame {

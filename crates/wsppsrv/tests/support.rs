@@ -339,3 +339,47 @@ pub mod raw {
         close
     }
 }
+
+/// What a test needs to reach the TLS listener of [`TestServer::start_tls`].
+pub struct TlsFixture {
+    /// The TLS listener (the plain one is `TestServer::addr`).
+    pub addr: SocketAddr,
+    /// The server's self-signed certificate, to trust.
+    pub cert: rustls_pki_types::CertificateDer<'static>,
+}
+
+impl TestServer {
+    /// A server with plain HTTP on `addr` and TLS next to it, both on `127.0.0.1:0`,
+    /// with a certificate generated for `localhost`, `127.0.0.1` and `::1`.
+    pub async fn start_tls(config: Config) -> (TestServer, TlsFixture) {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let wsppsrv::tls::SelfSigned { identity, cert_pem } =
+            wsppsrv::tls::Identity::self_signed().expect("a certificate");
+        let cert = rustls_pki_types::pem::PemObject::from_pem_slice(cert_pem.as_bytes())
+            .expect("the certificate parses");
+        let tls_config = identity.server_config().expect("rustls takes it");
+        let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let tls = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = plain.local_addr().expect("local addr");
+        let tls_addr = tls.local_addr().expect("local addr");
+        let listeners = wsppsrv::Listeners::plain(plain)
+            .with_tls(wsppsrv::tls::TlsListener::new(tls, tls_config));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(wsppsrv::run_with(listeners, config, async {
+            let _ = stopped.await;
+        }));
+        let server = TestServer {
+            addr,
+            stop: Some(stop),
+            done: Some(done),
+        };
+        let fixture = TlsFixture {
+            addr: tls_addr,
+            cert,
+        };
+        (server, fixture)
+    }
+}

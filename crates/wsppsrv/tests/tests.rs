@@ -15,3 +15,5 @@ mod routes;
 mod sessions;
 /// Graceful shutdown: Close 1001 for every session.
 mod shutdown;
+/// TLS next to plain HTTP: https and wss, broken handshakes, limits.
+mod tls;

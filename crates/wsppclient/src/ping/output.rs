@@ -3,19 +3,50 @@
 //! Pure functions from events and reports to text, so the layout is unit-tested and
 //! the terminal UI can reuse the same wording. The JSON object is the contract for
 //! scripts (and the benchmark): its keys carry their unit, and RTT fields are `null`
-//! when no pong came back.
+//! when no pong came back; the `tls_*` fields are `null` over plain `ws://`.
 
 use std::time::Duration;
 
 use serde_json::json;
 use wspp::stats::as_ms;
 
-use super::{PingEvent, PingReport};
+use super::{PingEvent, PingReport, Setup};
+use crate::tls::TlsInfo;
 
 /// The first line, printed once connected:
 /// `PING ws://127.0.0.1:8080/pingpong (127.0.0.1:8080): 16 payload bytes per ping`.
 pub fn header(url: &str, peer: std::net::SocketAddr, payload_size: usize) -> String {
     format!("PING {url} ({peer}): {payload_size} payload bytes per ping")
+}
+
+/// The line under the header over `wss://`, with what the handshake took apart from
+/// the RTTs: `tls handshake 2.345 ms: TLSv1.3, …, certificate verified; resolve
+/// 0.050 ms, tcp connect 0.081 ms, upgrade 0.412 ms`. `None` over plain `ws://`, whose
+/// output stays ping(8)'s.
+pub fn setup_line(setup: &Setup) -> Option<String> {
+    let tls = setup.tls.as_ref()?;
+    Some(format!(
+        "{}; resolve {} ms, tcp connect {} ms, upgrade {} ms",
+        tls_line(tls),
+        ms(setup.resolve),
+        ms(setup.tcp_connect),
+        ms(setup.upgrade)
+    ))
+}
+
+/// `tls handshake 2.345 ms: TLSv1.3, TLS13_AES_256_GCM_SHA384, X25519, ALPN http/1.1,
+/// SNI localhost, certificate verified`.
+pub fn tls_line(tls: &TlsInfo) -> String {
+    let trust = if tls.verified {
+        "certificate verified"
+    } else {
+        "certificate NOT verified (--insecure)"
+    };
+    format!(
+        "tls handshake {} ms: {}, {trust}",
+        ms(tls.handshake),
+        tls.summary()
+    )
 }
 
 /// The last line: the Wireshark display filter that isolates this session, by our
@@ -99,6 +130,7 @@ pub fn json(report: &PingReport) -> String {
     // Nanosecond precision is all the clock has; more digits are float noise.
     let round = |ms: f64| (ms * 1e6).round() / 1e6;
     let ms = |d: Option<Duration>| d.map(|d| round(as_ms(d)));
+    let tls = report.setup.tls.as_ref();
     json!({
         "url": report.url,
         "sent": report.counts.sent,
@@ -108,6 +140,12 @@ pub fn json(report: &PingReport) -> String {
         "late": report.counts.late,
         "unsolicited": report.counts.unsolicited,
         "time_ms": round(as_ms(report.elapsed)),
+        "resolve_ms": round(as_ms(report.setup.resolve)),
+        "tcp_connect_ms": round(as_ms(report.setup.tcp_connect)),
+        "tls_handshake_ms": tls.map(|t| round(as_ms(t.handshake))),
+        "tls_version": tls.map(|t| t.version.as_str()),
+        "tls_cipher_suite": tls.map(|t| t.cipher_suite.as_str()),
+        "upgrade_ms": round(as_ms(report.setup.upgrade)),
         "rtt_min_ms": ms(s.min),
         "rtt_avg_ms": ms(s.avg),
         "rtt_max_ms": ms(s.max),
@@ -152,6 +190,12 @@ mod tests {
         }
         PingReport {
             url: "ws://h:1/pingpong".into(),
+            setup: Setup {
+                resolve: Duration::from_micros(50),
+                tcp_connect: Duration::from_micros(80),
+                tls: None,
+                upgrade: Duration::from_micros(400),
+            },
             counts: Counts {
                 sent,
                 answered,
@@ -226,6 +270,55 @@ mod tests {
         assert_eq!(value["lost"], 2);
         assert_eq!(value["loss_pct"], 100.0);
         assert!(value["rtt_min_ms"].is_null() && value["rtt_p999_ms"].is_null());
+    }
+
+    fn tls_info() -> TlsInfo {
+        TlsInfo {
+            handshake: Duration::from_micros(2345),
+            version: "TLSv1.3".into(),
+            cipher_suite: "TLS13_AES_256_GCM_SHA384".into(),
+            key_exchange: Some("X25519".into()),
+            alpn: Some("http/1.1".into()),
+            sni: Some("localhost".into()),
+            verified: true,
+            key_log: None,
+        }
+    }
+
+    #[test]
+    fn tls_setup_gets_its_own_line_and_json_keys() {
+        let mut r = report(1, 1, &[250]);
+        assert_eq!(
+            setup_line(&r.setup),
+            None,
+            "plain ws:// output stays ping(8)'s"
+        );
+        let plain: serde_json::Value = serde_json::from_str(&json(&r)).expect("valid json");
+        assert_eq!(plain["resolve_ms"], 0.05);
+        assert_eq!(plain["tcp_connect_ms"], 0.08);
+        assert_eq!(plain["upgrade_ms"], 0.4);
+        assert!(plain["tls_handshake_ms"].is_null() && plain["tls_version"].is_null());
+
+        r.setup.tls = Some(tls_info());
+        assert_eq!(
+            setup_line(&r.setup).as_deref(),
+            Some(
+                "tls handshake 2.345 ms: TLSv1.3, TLS13_AES_256_GCM_SHA384, X25519, \
+                 ALPN http/1.1, SNI localhost, certificate verified; \
+                 resolve 0.050 ms, tcp connect 0.080 ms, upgrade 0.400 ms"
+            )
+        );
+        let value: serde_json::Value = serde_json::from_str(&json(&r)).expect("valid json");
+        assert_eq!(value["tls_handshake_ms"], 2.345);
+        assert_eq!(value["tls_version"], "TLSv1.3");
+        assert_eq!(value["tls_cipher_suite"], "TLS13_AES_256_GCM_SHA384");
+    }
+
+    #[test]
+    fn an_unverified_handshake_says_so() {
+        let mut tls = tls_info();
+        tls.verified = false;
+        assert!(tls_line(&tls).ends_with("certificate NOT verified (--insecure)"));
     }
 
     #[test]

@@ -14,13 +14,14 @@ use wspp::routes;
 use super::Ctx;
 use super::http::status_text;
 use crate::catalog::Request;
+use crate::connect::Endpoint;
 use crate::error::Error;
 use crate::wire::{Body, Direction, Head, WireEvent, WireParser};
 
 /// Sends the broken upgrade `request` stands for and notes the server's refusal.
 pub(super) async fn broken_upgrade(ctx: &Ctx<'_>, request: Request) -> Result<(), Error> {
     let (bytes, expected) = request_bytes(ctx, request);
-    let mut stream = ctx.connect(&ctx.config.server).await?;
+    let mut stream = ctx.connect(&Endpoint::server(ctx.config)).await?;
     stream.write_all(&bytes).await?;
     let (head, body) = read_response(&mut stream).await?;
     // Our half-close shows as FIN in the capture; the server may have closed first.

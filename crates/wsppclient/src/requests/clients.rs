@@ -12,7 +12,7 @@ use wspp::clients::{ClientInfo, ClientsReport};
 
 use super::http::Connection;
 use crate::config::Config;
-use crate::connect;
+use crate::connect::{self, Endpoint};
 use crate::error::Error;
 
 /// The column names of [`clients_table`], in the order of [`cells`].
@@ -31,7 +31,7 @@ pub const COLUMNS: [&str; 8] = [
 /// part of any request's transcript). Bounded by the connect timeout only; a caller
 /// that must not wait on a silent server puts its own timeout around it.
 pub async fn fetch(config: &Config) -> Result<ClientsReport, Error> {
-    let stream = connect::tcp(&config.server, config.connect_timeout).await?;
+    let (stream, _opened) = connect::open(config, &Endpoint::server(config)).await?;
     let mut conn = Connection::over(stream).await?;
     let report = conn.clients_report(config).await;
     conn.close().await;

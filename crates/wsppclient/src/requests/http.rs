@@ -21,6 +21,7 @@ use wspp::routes;
 use super::Ctx;
 use super::clients::{clients_table, unix_ms_now};
 use crate::config::Config;
+use crate::connect::Endpoint;
 use crate::error::Error;
 
 /// `GET /`, then `GET /clients.json` on the same connection, shown as a table.
@@ -78,7 +79,7 @@ impl Drop for AbortOnDrop {
 impl Connection {
     /// Opens the request's tapped connection to the server.
     async fn open(ctx: &Ctx<'_>) -> Result<Connection, Error> {
-        let tap = ctx.connect(&ctx.config.server).await?;
+        let tap = ctx.connect(&Endpoint::server(ctx.config)).await?;
         Connection::over(tap).await
     }
 

@@ -9,7 +9,6 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -18,7 +17,7 @@ use wspp::routes;
 use wspp::stats::{Running, as_ms};
 
 use super::Ctx;
-use crate::connect::{self, WsUrl};
+use crate::connect::{self, Stream, WsUrl};
 use crate::error::Error;
 use crate::ping::CLOSE_WAIT;
 use crate::tap::Tap;
@@ -30,11 +29,19 @@ const MAX_WAITING_ECHOES: usize = 1024;
 /// The text every echo message starts with; the rest is its sequence number.
 const ECHO_PREFIX: &str = "wspp echo seq=";
 
-type Socket = WebSocketStream<Tap<TcpStream>>;
+type Socket = WebSocketStream<Tap<Stream>>;
 
 /// Upgrades on `/openandclosewebsocket` and reads until the server has closed.
 pub(super) async fn open_close(ctx: &Ctx<'_>) -> Result<(), Error> {
     let mut ws = upgrade(ctx, routes::OPEN_AND_CLOSE).await?;
+    let result = read_to_close(ctx, &mut ws).await;
+    connect::end_transport(&mut ws).await;
+    result
+}
+
+/// Reads, answering the server's pings, until the close handshake is over (bounded
+/// once a Close has gone either way); Ctrl-C closes with 1000 first.
+async fn read_to_close(ctx: &Ctx<'_>, ws: &mut Socket) -> Result<(), Error> {
     let mut closing_since: Option<Instant> = None;
     loop {
         let next = match closing_since {
@@ -141,18 +148,20 @@ pub(super) async fn hold(ctx: &Ctx<'_>) -> Result<(), Error> {
     }
     // After our cancel this sends Close 1000; after the server's Close it sends the
     // reply tungstenite queued. Either way the handshake completes on the wire.
-    match result {
-        Ok(()) => close_and_wait(ctx, &mut ws, Some("bye")).await?,
-        Err(Error::Closed { code: Some(_), .. }) => close_and_wait(ctx, &mut ws, None).await?,
-        Err(_) => {}
-    }
+    let closed = match result {
+        Ok(()) => close_and_wait(ctx, &mut ws, Some("bye")).await,
+        Err(Error::Closed { code: Some(_), .. }) => close_and_wait(ctx, &mut ws, None).await,
+        Err(_) => Ok(()),
+    };
+    connect::end_transport(&mut ws).await;
+    closed?;
     result
 }
 
 /// Connects to the server and upgrades on `route`, noting the server's answer.
 async fn upgrade(ctx: &Ctx<'_>, route: &str) -> Result<Socket, Error> {
-    let url = WsUrl::for_route(&ctx.config.server, route)?;
-    let tap = ctx.connect(&url.addr).await?;
+    let url = WsUrl::for_route(ctx.config, route)?;
+    let tap = ctx.connect(&url.endpoint()).await?;
     let (ws, response) = connect::upgrade(tap, ctx.config, &url).await?;
     ctx.transcript.note(format!(
         "upgraded to WebSocket ({} {})",

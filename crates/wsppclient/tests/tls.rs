@@ -1,0 +1,404 @@
+//! `wss://` against wsppsrv's TLS listener: trusting its certificate with `--ca` or
+//! not at all, the one-line refusals, `SSLKEYLOGFILE`, the handshake reported apart
+//! from the RTTs, and the menu requests over TLS with a plaintext transcript.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use wsppclient::Error;
+use wsppclient::catalog::Request;
+use wsppclient::config::Config;
+use wsppclient::ping::{self, PingEvent};
+
+use crate::support::{
+    Server, TlsSide, fast_server_config, last_json_line, raw, run_binary, run_binary_with_env,
+    temp_file, transcript_of, within,
+};
+
+/// A client config pinging `url` `count` times back to back, trusting `tls.ca`.
+fn pinging(url: String, count: u64, tls: &TlsSide) -> Config {
+    let mut config = Config::new("unused:1");
+    config.ping.url = Some(url);
+    config.ping.count = Some(count);
+    config.ping.interval = Duration::ZERO;
+    config.tls.ca = Some(tls.ca.clone());
+    config
+}
+
+/// Runs a library ping session to its end; returns its events and report.
+async fn ping_session(config: &Config) -> (Vec<PingEvent>, Result<ping::PingReport, Error>) {
+    let mut events = Vec::new();
+    let report = within(ping::ping(config, &CancellationToken::new(), |e| {
+        events.push(e.clone())
+    }))
+    .await;
+    (events, report)
+}
+
+#[tokio::test]
+async fn wss_ping_trusting_the_servers_certificate() {
+    let (_server, tls) = Server::start_tls(fast_server_config()).await;
+    let url = format!("wss://localhost:{}/pingpong", tls.addr.port());
+    let (events, report) = ping_session(&pinging(url, 3, &tls)).await;
+    let report = report.expect("the session runs");
+    assert!(report.all_answered(), "{:?}", report.counts);
+
+    let Some(PingEvent::Started { setup, .. }) = events.first() else {
+        panic!("no start event: {events:?}");
+    };
+    let info = setup.tls.as_ref().expect("a tls handshake");
+    assert_eq!(info.version, "TLSv1.3");
+    assert_eq!(info.alpn.as_deref(), Some("http/1.1"));
+    assert_eq!(info.sni.as_deref(), Some("localhost"));
+    assert!(info.verified);
+    assert!(info.handshake > Duration::ZERO);
+    assert_eq!(report.setup, **setup);
+}
+
+#[tokio::test]
+async fn the_binary_reports_the_handshake_apart_from_the_rtts() {
+    let (_server, tls) = Server::start_tls(fast_server_config()).await;
+    let url = format!("wss://127.0.0.1:{}/pingpong", tls.addr.port());
+    let ca = tls.ca.to_string_lossy().into_owned();
+
+    let output = run_binary(&["--ca", &ca, "ping", &url, "-c", "2", "-i", "0"]).await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with(&format!("PING {url} (")), "{stdout}");
+    assert!(lines[1].starts_with("tls handshake "), "{stdout}");
+    assert!(
+        lines[1].contains("TLSv1.3")
+            && lines[1].contains("ALPN http/1.1")
+            && lines[1].contains("no SNI (IP address)")
+            && lines[1].contains("certificate verified; resolve "),
+        "{stdout}"
+    );
+    assert!(lines[2].contains(": seq=0 rtt="), "{stdout}");
+    assert!(output.stderr.is_empty(), "{output:?}");
+
+    let output = run_binary(&["--ca", &ca, "ping", &url, "-c", "2", "-i", "0", "--json"]).await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let json = last_json_line(&output);
+    assert_eq!(json["received"], 2);
+    assert!(
+        json["tls_handshake_ms"].as_f64().is_some_and(|ms| ms > 0.0),
+        "{json}"
+    );
+    assert!(json["tcp_connect_ms"].is_number(), "{json}");
+    assert!(json["upgrade_ms"].is_number(), "{json}");
+    assert_eq!(json["tls_version"], "TLSv1.3");
+    assert!(
+        json["tls_cipher_suite"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("TLS13_")),
+        "{json}"
+    );
+}
+
+#[tokio::test]
+async fn insecure_skips_verification_and_warns_once() {
+    let (_server, tls) = Server::start_tls(fast_server_config()).await;
+    let url = format!("wss://127.0.0.1:{}/pingpong", tls.addr.port());
+    let output = run_binary(&["--insecure", "ping", &url, "-c", "1", "-i", "0"]).await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("wsppclient: warning: --insecure: server certificates are not verified"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("certificate NOT verified (--insecure)"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn an_untrusted_certificate_exits_2_with_one_clear_line() {
+    let (_server, tls) = Server::start_tls(fast_server_config()).await;
+    // Trust some other certificate: the server's then has no known issuer.
+    let other = wsppsrv::tls::Identity::self_signed().expect("a certificate");
+    let other_ca = temp_file("other-ca.pem", &other.cert_pem);
+    let url = format!("wss://127.0.0.1:{}/pingpong", tls.addr.port());
+    let output = run_binary(&["--ca", &other_ca.to_string_lossy(), "ping", &url, "-c", "1"]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr),
+        format!(
+            "wsppclient: tls handshake with {} failed: invalid peer certificate: UnknownIssuer\n",
+            tls.addr
+        )
+    );
+    assert!(output.stdout.is_empty(), "{output:?}");
+}
+
+#[tokio::test]
+async fn a_certificate_for_another_name_exits_2_naming_both() {
+    let (_server, tls) = Server::start_tls_with(
+        fast_server_config(),
+        &["wspp.invalid"],
+        rustls::DEFAULT_VERSIONS,
+    )
+    .await;
+    let url = format!("wss://127.0.0.1:{}/pingpong", tls.addr.port());
+    let ca = tls.ca.to_string_lossy().into_owned();
+    let output = run_binary(&["--ca", &ca, "ping", &url, "-c", "1"]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "wsppclient: tls handshake with {} failed: invalid peer certificate: \
+             certificate not valid for name \"127.0.0.1\"",
+            tls.addr
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("wspp.invalid"), "{stderr}");
+}
+
+#[tokio::test]
+async fn sslkeylogfile_receives_the_tls13_secrets() {
+    let (_server, tls) = Server::start_tls(fast_server_config()).await;
+    let key_log = temp_file("keys.log", "");
+    let url = format!("wss://localhost:{}/pingpong", tls.addr.port());
+    let ca = tls.ca.to_string_lossy().into_owned();
+    let output = run_binary_with_env(
+        &["--ca", &ca, "ping", &url, "-c", "1"],
+        &[("SSLKEYLOGFILE", key_log.as_os_str())],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let log = std::fs::read_to_string(&key_log).expect("the key log");
+    for label in [
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+        "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        "CLIENT_TRAFFIC_SECRET_0",
+        "SERVER_TRAFFIC_SECRET_0",
+    ] {
+        assert_eq!(
+            log.lines()
+                .filter(|l| l.starts_with(&format!("{label} ")))
+                .count(),
+            1,
+            "{label}: {log}"
+        );
+    }
+    // NSS format: LABEL, the 32-byte client random, the secret, all in hex; one
+    // session, so one client random.
+    let randoms: std::collections::HashSet<&str> = log
+        .lines()
+        .map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            assert_eq!(fields.len(), 3, "{line}");
+            assert_eq!(fields[1].len(), 64, "{line}");
+            assert!(fields[2].chars().all(|c| c.is_ascii_hexdigit()), "{line}");
+            fields[1]
+        })
+        .collect();
+    assert_eq!(randoms.len(), 1, "{log}");
+}
+
+#[tokio::test]
+async fn a_tls12_session_logs_client_random() {
+    let (_server, tls) = Server::start_tls_with(
+        fast_server_config(),
+        &wsppsrv::tls::SELF_SIGNED_NAMES,
+        &[&rustls::version::TLS12],
+    )
+    .await;
+    let key_log = temp_file("keys12.log", "");
+    let mut config = pinging(
+        format!("wss://localhost:{}/pingpong", tls.addr.port()),
+        1,
+        &tls,
+    );
+    config.tls.key_log = Some(key_log.clone());
+    let (events, report) = ping_session(&config).await;
+    assert!(report.expect("the session runs").all_answered());
+    let Some(PingEvent::Started { setup, .. }) = events.first() else {
+        panic!("no start event: {events:?}");
+    };
+    let info = setup.tls.as_ref().expect("a tls handshake");
+    assert_eq!(info.version, "TLSv1.2");
+    assert_eq!(info.key_log.as_ref(), Some(&key_log));
+    let log = std::fs::read_to_string(&key_log).expect("the key log");
+    assert!(log.starts_with("CLIENT_RANDOM "), "{log}");
+}
+
+#[tokio::test]
+async fn menu_requests_over_tls_show_plaintext_frames() {
+    let (_server, tls) = Server::start_tls(wsppsrv::Config {
+        open_close_pings: 2,
+        ..fast_server_config()
+    })
+    .await;
+    let mut config = Config::new(format!("localhost:{}", tls.addr.port()));
+    config.server_tls = true;
+    config.tls.ca = Some(tls.ca.clone());
+
+    let (result, text) = transcript_of(Request::OpenClose, &config).await;
+    result.expect("open-close over tls");
+    assert!(text.contains("tls handshake "), "{text}");
+    assert!(
+        text.contains("SNI localhost, certificate verified"),
+        "{text}"
+    );
+    // The tap is inside TLS: the same HTTP and frames as over plain TCP.
+    assert!(
+        text.contains("→ GET /openandclosewebsocket HTTP/1.1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("← HTTP/1.1 101 Switching Protocols"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("← Ping fin=1 mask=0 len=16 seq=").count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("1000 (Normal Closure)"), "{text}");
+
+    let (result, text) = transcript_of(Request::Page, &config).await;
+    result.expect("the page over https");
+    assert!(text.contains("← HTTP/1.1 200 OK"), "{text}");
+
+    let (result, text) = transcript_of(Request::BadVersion, &config).await;
+    result.expect("a refusal is the expected answer");
+    assert!(text.contains("← HTTP/1.1 426 Upgrade Required"), "{text}");
+}
+
+#[tokio::test]
+async fn a_wss_server_url_works_for_the_binarys_requests() {
+    let (_server, tls) = Server::start_tls(fast_server_config()).await;
+    let server = format!("wss://localhost:{}", tls.addr.port());
+    let ca = tls.ca.to_string_lossy().into_owned();
+    let output = run_binary(&["--server", &server, "--ca", &ca, "open-close"]).await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("tls handshake "), "{stdout}");
+    assert!(
+        stdout.contains("← HTTP/1.1 101 Switching Protocols"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn plain_and_tls_pings_run_side_by_side() {
+    let (server, tls) = Server::start_tls(fast_server_config()).await;
+    let plain = pinging(format!("ws://{}/pingpong", server.addr), 5, &tls);
+    let secure = pinging(
+        format!("wss://localhost:{}/pingpong", tls.addr.port()),
+        5,
+        &tls,
+    );
+    let ((_, plain), (_, secure)) = tokio::join!(ping_session(&plain), ping_session(&secure));
+    let (plain, secure) = (plain.expect("ws runs"), secure.expect("wss runs"));
+    assert!(plain.all_answered() && secure.all_answered());
+    assert!(plain.setup.tls.is_none());
+    assert!(secure.setup.tls.is_some());
+}
+
+#[tokio::test]
+async fn tls_to_a_plain_port_says_the_server_does_not_speak_it() {
+    let (server, tls) = Server::start_tls(fast_server_config()).await;
+    let config = pinging(format!("wss://{}/pingpong", server.addr), 1, &tls);
+    let (_, report) = ping_session(&config).await;
+    let err = report.expect_err("no tls there");
+    assert!(matches!(err, Error::NotTls { .. }), "{err:?}");
+    assert!(
+        wsppclient::error::report(&err).starts_with(&format!(
+            "tls handshake with {} failed: the server does not speak TLS there",
+            server.addr
+        )),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_the_handshake_times_out() {
+    let (addr, _peer) = raw::serve_one(|stream| async move {
+        // Accept, read nothing, say nothing, until the test is over.
+        let _held = stream;
+        std::future::pending::<()>().await;
+    })
+    .await;
+    let mut config = Config::new("unused:1");
+    config.ping.url = Some(format!("wss://{addr}/pingpong"));
+    config.ping.count = Some(1);
+    config.connect_timeout = Duration::from_millis(200);
+    // Whatever the system trusts, the handshake never gets that far.
+    config.tls.insecure = true;
+    let (_, report) = ping_session(&config).await;
+    let err = report.expect_err("no handshake");
+    assert_eq!(
+        err.to_string(),
+        format!("tls handshake with {addr} timed out after 200ms")
+    );
+}
+
+#[tokio::test]
+async fn a_server_hanging_up_without_close_notify_is_an_ordinary_end() {
+    // A TLS WebSocket server that closes with 1000 and then drops the connection
+    // without TLS's close_notify, as many servers do.
+    let generated = wsppsrv::tls::Identity::self_signed().expect("a certificate");
+    let tls_config = generated.identity.server_config().expect("rustls takes it");
+    let ca = temp_file("abrupt-ca.pem", &generated.cert_pem);
+    let (addr, peer) = raw::serve_one(move |stream| async move {
+        let mut tls = tokio_rustls::TlsAcceptor::from(tls_config)
+            .accept(stream)
+            .await
+            .expect("tls handshake");
+        raw::accept_upgrade(&mut tls).await;
+        raw::send(&mut tls, raw::CLOSE, &[0x03, 0xe8]).await;
+        // Wait for the client's Close, then hang up on the TCP level only.
+        let _ = raw::read_frame(&mut tls).await;
+        let (tcp, _) = tls.into_inner();
+        drop(tcp);
+    })
+    .await;
+    let mut config = Config::new(format!("localhost:{}", addr.port()));
+    config.server_tls = true;
+    config.tls.ca = Some(ca);
+    let (result, text) = transcript_of(Request::OpenClose, &config).await;
+    result.expect("an ordinary end");
+    assert!(
+        text.contains("the server closed: 1000 (Normal Closure)"),
+        "{text}"
+    );
+    within(peer).await.expect("peer task");
+}
+
+#[tokio::test]
+async fn the_client_ends_tls_with_close_notify() {
+    let generated = wsppsrv::tls::Identity::self_signed().expect("a certificate");
+    let tls_config = generated.identity.server_config().expect("rustls takes it");
+    let ca = temp_file("notify-ca.pem", &generated.cert_pem);
+    let (addr, peer) = raw::serve_one(move |stream| async move {
+        let mut tls = tokio_rustls::TlsAcceptor::from(tls_config)
+            .accept(stream)
+            .await
+            .expect("tls handshake");
+        raw::accept_upgrade(&mut tls).await;
+        raw::send(&mut tls, raw::CLOSE, &[0x03, 0xe8]).await;
+        let _ = raw::read_frame(&mut tls).await;
+        tokio::io::AsyncWriteExt::shutdown(&mut tls)
+            .await
+            .expect("our close_notify");
+        // rustls reports a peer that hangs up without close_notify as an error.
+        let mut rest = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut tls, &mut rest)
+            .await
+            .expect("the client's close_notify, then the end");
+    })
+    .await;
+    let mut config = Config::new(format!("localhost:{}", addr.port()));
+    config.server_tls = true;
+    config.tls.ca = Some(ca);
+    let (result, _) = transcript_of(Request::OpenClose, &config).await;
+    result.expect("an ordinary end");
+    within(peer).await.expect("the peer saw close_notify");
+}
