@@ -4,14 +4,15 @@
 //!
 //! * [`config`]: the settings, as plain data; [`cli`] fills them from flags and
 //!   `WSPP_*` variables.
-//! * `server`: the accept loop and hyper's HTTP/1.1 driver, with explicit timeouts,
-//!   limits and graceful shutdown ([`run`]).
+//! * `server`: the listener ([`bind`]), the accept loop and hyper's HTTP/1.1 driver,
+//!   with explicit timeouts, limits and graceful shutdown ([`run`]).
 //! * `dispatch`: the route table, one `match` on the request path, no router.
 //! * [`upgrade`]: the WebSocket handshake's checks, each refusal with its status.
 //! * `session`: one task per WebSocket, pinging and reading concurrently.
 //! * [`registry`]: the connected clients, each removed when its session ends.
 //! * [`page`]: the HTML page of clients; `reply`: small response builders.
 //! * [`shutdown`]: the signals the binary stops on.
+//! * [`untrusted`]: peer-supplied text, escaped for log lines.
 //!
 //! Tests bind `127.0.0.1:0`, hand the listener to [`run`] with a shutdown future they
 //! control, and talk to the server over real sockets.
@@ -27,8 +28,9 @@ mod reply;
 mod server;
 mod session;
 pub mod shutdown;
+pub mod untrusted;
 pub mod upgrade;
 
 pub use config::Config;
-pub use server::run;
+pub use server::{LISTEN_BACKLOG, bind, run};
 pub use session::Mode;

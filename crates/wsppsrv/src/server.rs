@@ -25,7 +25,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{sleep, timeout};
 use tokio_util::sync::CancellationToken;
@@ -64,6 +64,28 @@ pub(crate) struct Connection {
     /// The connection's slot under `--max-connections`. Shared by the HTTP task and,
     /// after an upgrade, the session task: the slot frees when both have finished.
     _permit: OwnedSemaphorePermit,
+}
+
+/// Finished TCP handshakes the kernel may queue before the server accepts them; the
+/// kernel clamps it to `net.core.somaxconn`. std and tokio listen with 128, which a
+/// burst of a few hundred connects overflows: the kernel then drops SYNs, and each
+/// client so dropped waits a one-second retransmission before it is even seen.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds a listener for [`run`], with [`LISTEN_BACKLOG`]. Must be called inside a
+/// tokio runtime.
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As std does on Unix: a restarted server can bind while old connections linger
+    // in TIME_WAIT. (On Windows the same option would allow port hijacking.)
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Serves on `listener` until `shutdown` resolves, then shuts down gracefully.

@@ -37,6 +37,7 @@ use wspp::tracker::{PingTracker, PongOutcome};
 
 use crate::registry::{Arrival, ClientGuard};
 use crate::server::{Connection, Shared};
+use crate::untrusted::Untrusted;
 
 /// What the session does once open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,8 +97,21 @@ pub(crate) async fn start(
         Some(shared.config.websocket_config()),
     )
     .await;
+    info!(
+        route = mode.route(),
+        user_agent = arrival
+            .user_agent
+            .as_deref()
+            .map(Untrusted)
+            .map(tracing::field::display),
+        origin = arrival
+            .origin
+            .as_deref()
+            .map(Untrusted)
+            .map(tracing::field::display),
+        "websocket open"
+    );
     let client = shared.registry.register(arrival);
-    info!(route = mode.route(), "websocket open");
     let mut session = Session {
         ws,
         mode,
@@ -123,8 +137,11 @@ impl Session {
         let config = &self.shared.config;
         let (interval, patience) = (config.ping_interval, config.ping_timeout);
         let shutdown = self.shared.shutdown.clone();
-        // Both modes ping at once: the first RTT is what most users wait for.
-        let mut next_ping = Some(Instant::now());
+        // Both modes ping at once by default: the first RTT is what most users wait for.
+        let mut next_ping = Some(match self.mode {
+            Mode::OpenAndClose => Instant::now(),
+            Mode::PingPong => Instant::now() + config.first_ping_delay,
+        });
         loop {
             let deadline = self.tracker.deadline(patience).map(Instant::from_std);
             tokio::select! {
@@ -265,7 +282,7 @@ impl Session {
                 .await;
                 match frame {
                     Some(f) => {
-                        info!(code = u16::from(f.code), reason = %f.reason.escape_debug(), by = "peer", "websocket closed")
+                        info!(code = u16::from(f.code), reason = %Untrusted(&f.reason), by = "peer", "websocket closed")
                     }
                     None => info!(code = 1005, by = "peer", "websocket closed without a code"),
                 }
