@@ -302,6 +302,11 @@ fn ending_for(error: WsError) -> Ending {
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
             return Ending::Gone("reset without a closing handshake".into());
         }
+        // Only a peer that does not read fills the write buffer: it is leaving, not
+        // breaking the protocol, and no Close frame could get past the full buffer.
+        WsError::WriteBufferFull(_) => {
+            return Ending::Gone("write buffer full: the peer is not reading".into());
+        }
         WsError::Protocol(_) => (CloseCode::Protocol, "protocol error"),
         WsError::Utf8(_) => (CloseCode::Invalid, "invalid utf-8"),
         WsError::Capacity(_) => (CloseCode::Size, "message too big"),
