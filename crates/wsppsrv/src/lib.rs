@@ -13,6 +13,8 @@
 //! * [`page`]: the HTML page of clients; `reply`: small response builders.
 //! * [`shutdown`]: the signals the binary stops on.
 //! * [`untrusted`]: peer-supplied text, escaped for log lines.
+//! * `utf8_guard`: fails a session on invalid UTF-8 text as soon as it arrives, not
+//!   when its frame ends.
 //!
 //! Tests bind `127.0.0.1:0`, hand the listener to [`run`] with a shutdown future they
 //! control, and talk to the server over real sockets.
@@ -30,6 +32,7 @@ mod session;
 pub mod shutdown;
 pub mod untrusted;
 pub mod upgrade;
+mod utf8_guard;
 
 pub use config::Config;
 pub use server::{LISTEN_BACKLOG, bind, run};

@@ -38,6 +38,7 @@ use wspp::tracker::{PingTracker, PongOutcome};
 use crate::registry::{Arrival, ClientGuard};
 use crate::server::{Connection, Shared};
 use crate::untrusted::Untrusted;
+use crate::utf8_guard::{InvalidUtf8, Utf8Guard};
 
 /// What the session does once open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +59,7 @@ impl Mode {
     }
 }
 
-type Socket = WebSocketStream<TokioIo<Upgraded>>;
+type Socket = WebSocketStream<Utf8Guard<TokioIo<Upgraded>>>;
 
 /// How the main loop ended, and so what the close handshake looks like.
 #[derive(Debug)]
@@ -92,7 +93,7 @@ pub(crate) async fn start(
         }
     };
     let ws = WebSocketStream::from_raw_socket(
-        TokioIo::new(upgraded),
+        Utf8Guard::new(TokioIo::new(upgraded), shared.config.max_message_size),
         Role::Server,
         Some(shared.config.websocket_config()),
     )
@@ -298,6 +299,7 @@ fn ending_for(error: WsError) -> Ending {
         WsError::ConnectionClosed | WsError::AlreadyClosed => {
             return Ending::Gone("connection closed".into());
         }
+        WsError::Io(e) if InvalidUtf8::is(e) => (CloseCode::Invalid, "invalid utf-8"),
         WsError::Io(e) => return Ending::Gone(e.to_string()),
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
             return Ending::Gone("reset without a closing handshake".into());

@@ -298,6 +298,12 @@ async fn frames_that_break_the_protocol_get_their_close_code_and_no_echo() {
             1007,
         ),
         (
+            // Refused at once: the server does not wait for the 1,000 bytes announced.
+            "invalid utf-8 opening a frame that never ends",
+            raw::encode(true, TEXT, &[0xff; 1000], true)[..2 + 2 + 4 + 4].to_vec(),
+            1007,
+        ),
+        (
             "one byte over the limit",
             frag(true, BINARY, &vec![7; limit + 1]),
             1009,
