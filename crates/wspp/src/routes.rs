@@ -5,6 +5,9 @@
 
 /// The HTML page listing every connected WebSocket client.
 pub const PAGE: &str = "/";
+/// The page's optional script: the "connect this browser" control and in-place refresh.
+/// A file of its own, not inline, so the page can forbid inline script outright.
+pub const PAGE_SCRIPT: &str = "/page.js";
 /// The same list as JSON (see [`crate::clients`]).
 pub const CLIENTS_JSON: &str = "/clients.json";
 /// Upgrade, let the server ping a few times, then the server closes with 1000.

@@ -161,6 +161,32 @@ impl Latency {
             .collect()
     }
 
+    /// How many samples fall in each of `bins` equal-width bins spanning `[low, high]`.
+    ///
+    /// Samples below `low` count in the first bin and samples above `high` in the last,
+    /// so a caller can span the bulk of the distribution (say min to p99) without a few
+    /// outliers squashing it into one bin. Values are taken at the histogram's
+    /// resolution. Empty when `bins` is zero.
+    pub fn histogram(&self, low: Duration, high: Duration, bins: usize) -> Vec<u64> {
+        let mut counts = vec![0u64; bins];
+        let Some(last) = bins.checked_sub(1) else {
+            return counts;
+        };
+        let low_ns = low.as_nanos() as f64;
+        let span_ns = high.saturating_sub(low).as_nanos() as f64;
+        for bucket in self.histogram.iter_recorded() {
+            let value = self.histogram.median_equivalent(bucket.value_iterated_to()) as f64;
+            let bin = if span_ns > 0.0 {
+                // `as` saturates: a value below `low` lands in bin 0.
+                (((value - low_ns) / span_ns) * bins as f64) as usize
+            } else {
+                0
+            };
+            counts[bin.min(last)] += bucket.count_at_value();
+        }
+        counts
+    }
+
     /// Every figure at once.
     pub fn summary(&self) -> Summary {
         Summary {
@@ -252,6 +278,24 @@ mod tests {
         l.record(Duration::ZERO);
         assert_eq!(l.running().count(), 2);
         assert!(l.quantile(1.0).expect("recorded") >= HISTOGRAM_MAX);
+    }
+
+    #[test]
+    fn histogram_bins_split_the_range_evenly_and_clamp_outliers() {
+        let mut l = Latency::default();
+        for v in [10, 11, 19, 20, 29, 30, 39, 40] {
+            l.record(us(v));
+        }
+        l.record(us(1));
+        l.record(us(5000));
+        // [10, 50) in four bins of 10 µs; 1 µs joins the first, 5 ms the last.
+        let bins = l.histogram(us(10), us(50), 4);
+        assert_eq!(bins, vec![3 + 1, 2, 2, 1 + 1]);
+        assert_eq!(bins.iter().sum::<u64>(), l.running().count());
+        assert!(l.histogram(us(10), us(50), 0).is_empty());
+        // A zero-width range puts everything in the first bin.
+        assert_eq!(l.histogram(us(7), us(7), 3), vec![10, 0, 0]);
+        assert_eq!(Latency::default().histogram(us(1), us(2), 2), vec![0, 0]);
     }
 
     #[test]

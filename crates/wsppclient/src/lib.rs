@@ -1,1 +1,42 @@
-//! x
+//! The wspp client: fire requests at wsppsrv and watch the WebSocket protocol on the
+//! wire, or measure latency like ping(8) against any WebSocket server.
+//!
+//! The binary is a thin shell over this library, so tests (and the benchmark to come)
+//! drive the same code in-process.
+//!
+//! # Layout
+//!
+//! From the command line down to the socket:
+//!
+//! * [`cli`] parses arguments (clap) into an [`config::Invocation`]: plain data that
+//!   tests build without clap.
+//! * [`dispatch`] runs an invocation: the [`tui`] (or the plain [`menu`] without a
+//!   terminal), one request, or `ping`, and maps how it ended to an
+//!   [`dispatch::Outcome`] (the exit status).
+//! * [`catalog`] is the list of requests; the subcommands and the menu are generated
+//!   from it so they cannot drift.
+//! * [`requests`] runs each request over a [`tap::Tap`]ped connection: every byte goes
+//!   through a pure [`wire`] parser, and what it sees (heads, frames with their real
+//!   FIN and mask bits, close codes) flows to a [`transcript::Transcript`].
+//! * [`ping`] is ping(8) over WebSocket: a [`ping::Pinger`] for sequential round trips
+//!   and the [`ping::ping`] session, both on top of `wspp`'s tracker and statistics.
+//! * [`connect`] opens connections the same way for all of them (`TCP_NODELAY`,
+//!   timeouts, the upgrade and its refusal), and [`error`] says what went wrong.
+
+#![deny(missing_docs)]
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod connect;
+pub mod dispatch;
+pub mod error;
+pub mod menu;
+pub mod ping;
+pub mod requests;
+pub mod tap;
+pub mod transcript;
+pub mod tui;
+pub mod wire;
+
+pub use error::Error;

@@ -1,1 +1,70 @@
-fn main(){}
+//! The `wsppclient` binary: parse the command line, set up logging, run the library,
+//! and turn the result into an exit status (0 success, 1 ping loss, 2 error).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use wsppclient::cli::Cli;
+use wsppclient::config::Mode;
+use wsppclient::{dispatch, error, tui};
+
+fn main() -> ExitCode {
+    let invocation = Cli::parse().into_invocation();
+    init_logging(matches!(invocation.mode, Mode::Menu { plain } if tui::wanted(plain)));
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("wsppclient: cannot start the async runtime: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        let mut stdout = std::io::stdout();
+        dispatch::run(invocation, &mut stdout).await
+    });
+    // The menu may leave a read of stdin pending in tokio's blocking pool; waiting for
+    // it would hang the exit until the user pressed Enter.
+    runtime.shutdown_background();
+
+    match result {
+        Ok(outcome) => ExitCode::from(outcome.exit_code()),
+        // `wsppclient ping | head -3` closes our stdout: that is the reader's choice.
+        Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("wsppclient: {}", error::report(&err));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Logs go to stderr so that stdout stays the transcript (or ping's JSON); while the
+/// terminal UI owns the screen they go to its log file instead, or nowhere if it
+/// cannot be created (a line on stderr would tear through the screen).
+fn init_logging(tui: bool) {
+    let filter = |default: &str| {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default))
+    };
+    if !tui {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter("warn"))
+            .init();
+        return;
+    }
+    match tui::open_log() {
+        Ok((_, file)) => tracing_subscriber::fmt()
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .with_env_filter(filter("info"))
+            .init(),
+        Err(_) => tracing_subscriber::fmt()
+            .with_writer(std::io::sink)
+            .with_env_filter(filter("off"))
+            .init(),
+    }
+}

@@ -1,1 +1,18 @@
+//! wsppclient's one integration-test binary: every module below links into it, so
+//! the helpers are compiled once and shared.
+//!
+//! The tests start wsppsrv in-process on `127.0.0.1:0` (or a hand-written raw peer)
+//! and drive the client as a library, or run the built binary for what only a
+//! process shows: exit codes, stdout, stderr.
 
+/// Servers and peers the client talks to, and ways to watch it.
+mod support;
+
+/// The plain numbered menu fed through an in-memory stdin.
+mod menu;
+/// `ping`: sessions, matching, exit codes and JSON.
+mod ping;
+/// The menu requests' transcripts.
+mod requests;
+/// The terminal UI's loop on a test backend, against the real server.
+mod tui;

@@ -7,7 +7,8 @@
 //! The match is on the *path* of the raw request URI, exactly as sent: no decoding, no
 //! trailing-slash folding (`/pingpong/` is 404). The query string is not part of the
 //! match, so `/clients.json?fresh=1` is `/clients.json`; that keeps cache-busting and
-//! browser-added queries working without making the route table any less literal.
+//! browser-added queries working without making the route table any less literal. The
+//! page is the one handler that reads the query: `?offset=&limit=` picks its rows.
 
 use std::sync::Arc;
 
@@ -32,7 +33,8 @@ pub(crate) fn dispatch(
 ) -> Response<Body> {
     let (method, uri) = (req.method().clone(), req.uri().clone());
     let response = match uri.path() {
-        routes::PAGE => read_only(&method, || html_page(shared)),
+        routes::PAGE => read_only(&method, || html_page(shared, uri.query())),
+        routes::PAGE_SCRIPT => read_only(&method, page_script),
         routes::CLIENTS_JSON => read_only(&method, || clients_json(shared)),
         routes::OPEN_AND_CLOSE => get_only(req, |req| {
             upgrade::accept(req, Mode::OpenAndClose, shared, conn)
@@ -76,13 +78,46 @@ fn get_only(
     }
 }
 
-fn html_page(shared: &Shared) -> Response<Body> {
-    let html = page::render(&shared.report());
-    fresh(reply::with_body(
+/// The page shows one window of clients (`?offset=&limit=`); only that window is
+/// copied out of the registry.
+fn html_page(shared: &Shared, query: Option<&str>) -> Response<Body> {
+    let window = match page::Window::from_query(query) {
+        Ok(window) => window,
+        Err(bad) => return reply::text(StatusCode::BAD_REQUEST, bad.reason),
+    };
+    let report = shared.report_window(window.offset, window.limit);
+    let mut response = fresh(reply::with_body(
         StatusCode::OK,
         "text/html; charset=utf-8",
-        html,
-    ))
+        page::render(&report, window),
+    ));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(page::CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+/// Compiled into the server, so it changes only with the binary; `no-cache` still makes
+/// a browser ask again, so an upgraded server is never paired with an old script.
+fn page_script() -> Response<Body> {
+    let mut response = reply::with_body(
+        StatusCode::OK,
+        "text/javascript; charset=utf-8",
+        page::SCRIPT,
+    );
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 fn clients_json(shared: &Shared) -> Response<Body> {

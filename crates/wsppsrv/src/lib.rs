@@ -10,7 +10,8 @@
 //! * [`upgrade`]: the WebSocket handshake's checks, each refusal with its status.
 //! * `session`: one task per WebSocket, pinging and reading concurrently.
 //! * [`registry`]: the connected clients, each removed when its session ends.
-//! * [`page`]: the HTML page of clients; `reply`: small response builders.
+//! * [`page`]: the HTML page of clients, a window of them at a time, and its optional
+//!   script; `reply`: small response builders.
 //! * [`shutdown`]: the signals the binary stops on.
 //! * [`untrusted`]: peer-supplied text, escaped for log lines.
 //! * `utf8_guard`: fails a session on invalid UTF-8 text as soon as it arrives, not

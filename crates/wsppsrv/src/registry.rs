@@ -140,16 +140,36 @@ impl Registry {
         self.len() == 0
     }
 
-    /// Everything the page and `/clients.json` show. The registry lock is held only to
+    /// Everything `/clients.json` shows: every client. The registry lock is held only to
     /// clone the entry handles; each client's counters are then read one at a time.
     pub fn report(&self, ping_interval: Duration, ping_timeout: Duration) -> ClientsReport {
-        let entries: Vec<Arc<Entry>> = lock(&self.shared.clients).values().cloned().collect();
+        self.report_window(ping_interval, ping_timeout, 0, usize::MAX)
+    }
+
+    /// A report of at most `limit` clients, from the `offset`-th oldest on; its
+    /// `clients_now` still counts every client.
+    ///
+    /// This is what keeps the page fast with 100,000 clients: only the rows it shows are
+    /// copied out, while a full report allocates for every client.
+    pub fn report_window(
+        &self,
+        ping_interval: Duration,
+        ping_timeout: Duration,
+        offset: usize,
+        limit: usize,
+    ) -> ClientsReport {
+        let (clients_now, entries) = {
+            let clients = lock(&self.shared.clients);
+            let window: Vec<Arc<Entry>> =
+                clients.values().skip(offset).take(limit).cloned().collect();
+            (clients.len(), window)
+        };
         let clients: Vec<ClientInfo> = entries.iter().map(|e| e.info()).collect();
         ClientsReport {
             server: ServerSummary {
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 uptime_secs: self.shared.started.elapsed().as_secs(),
-                clients_now: clients.len() as u64,
+                clients_now: clients_now as u64,
                 clients_total: self.shared.total.load(Ordering::Relaxed),
                 ping_interval_ms: millis(ping_interval),
                 ping_timeout_ms: millis(ping_timeout),
@@ -242,6 +262,25 @@ mod tests {
         assert_eq!(info.rtt_avg_us, Some(30));
         assert_eq!(info.rtt_max_us, Some(40));
         assert_eq!(info.user_agent.as_deref(), Some("agent 7"));
+    }
+
+    #[test]
+    fn a_window_copies_only_its_clients_but_counts_all() {
+        let registry = Registry::default();
+        let _guards: Vec<_> = (1..=5).map(|id| registry.register(arrival(id))).collect();
+        let (interval, timeout) = (Duration::from_secs(1), Duration::from_secs(5));
+        let ids = |r: &ClientsReport| r.clients.iter().map(|c| c.id).collect::<Vec<_>>();
+        let middle = registry.report_window(interval, timeout, 1, 2);
+        assert_eq!(ids(&middle), [2, 3]);
+        assert_eq!(middle.server.clients_now, 5);
+        assert_eq!(ids(&registry.report_window(interval, timeout, 4, 10)), [5]);
+        assert!(
+            registry
+                .report_window(interval, timeout, 9, 10)
+                .clients
+                .is_empty()
+        );
+        assert_eq!(registry.report(interval, timeout).clients.len(), 5);
     }
 
     #[test]

@@ -53,6 +53,16 @@ impl Shared {
         self.registry
             .report(self.config.ping_interval, self.config.ping_timeout)
     }
+
+    /// The clients one page shows; see [`Registry::report_window`].
+    pub(crate) fn report_window(&self, offset: usize, limit: usize) -> ClientsReport {
+        self.registry.report_window(
+            self.config.ping_interval,
+            self.config.ping_timeout,
+            offset,
+            limit,
+        )
+    }
 }
 
 /// One accepted TCP connection.

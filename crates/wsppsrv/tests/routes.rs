@@ -13,7 +13,10 @@ async fn the_page_is_html_and_lists_no_one_at_first() {
     );
     assert_eq!(page.header("cache-control"), Some("no-store"));
     assert!(page.body.contains("no WebSocket client is connected"));
-    assert!(page.body.contains("<b>0</b> connected now"));
+    assert!(
+        page.body
+            .contains("<span id=\"clients-now\" class=\"value\">0</span>")
+    );
 }
 
 #[tokio::test]

@@ -11,6 +11,8 @@ mod support;
 /// connection limit, origins and log injection; each beside a well-behaved client,
 /// each ending with no client listed and no socket left open.
 mod hostile;
+/// The clients page: windows of rows, its query, its headers, its script.
+mod page;
 /// Every route and its answer: pages, JSON, 404, 405, a plain GET of an upgrade route.
 mod routes;
 /// WebSocket sessions: pings and pongs, echo, the registry, timeouts, limits.

@@ -1,0 +1,355 @@
+//! The command line, parsed with clap's derive API and turned into an [`Invocation`].
+//!
+//! Subcommand names and help texts come from the [`catalog`](crate::catalog), so the
+//! menu and the subcommands cannot disagree; a unit test checks that every catalog
+//! entry has its subcommand. Nothing below this module sees clap: [`Cli::into_invocation`]
+//! hands the library plain data.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::catalog::Request;
+use crate::config::{Config, DEFAULT_USER_AGENT, Header, Invocation, Mode};
+use crate::ping::PingOptions;
+
+/// The help heading of the options every subcommand takes.
+const GLOBAL: &str = "Global options";
+
+/// A client for wsppsrv: fire requests and watch the WebSocket protocol at work, or
+/// measure latency like ping(8) against any WebSocket server.
+///
+/// Without a subcommand it shows a menu of requests: a terminal UI on a terminal,
+/// a numbered menu otherwise (or with --plain). Exit status: 0 on success, 1 when
+/// `ping` lost pings, 2 on error, 130 after Ctrl-C and 143 after SIGTERM.
+#[derive(Debug, Parser)]
+#[command(name = "wsppclient", version)]
+pub struct Cli {
+    /// The server to talk to
+    #[arg(
+        long,
+        env = "WSPP_SERVER",
+        value_name = "HOST:PORT",
+        default_value = wspp::routes::DEFAULT_ADDR,
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub server: String,
+
+    /// Use the numbered menu even on a terminal
+    #[arg(long)]
+    pub plain: bool,
+
+    /// Add a header to every request (repeatable)
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "NAME: VALUE",
+        value_parser = parse_header,
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub headers: Vec<Header>,
+
+    /// The Origin header to send (browsers always send one)
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub origin: Option<String>,
+
+    /// The User-Agent header to send (the server's page shows it)
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = DEFAULT_USER_AGENT,
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub user_agent: String,
+
+    /// What to run; the menu when absent
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// One subcommand per catalog entry.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::Page.subcommand(),
+        about = Request::Page.description(),
+        after_help = wireshark_help(Request::Page)
+    )]
+    Page,
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::Favicon.subcommand(),
+        about = Request::Favicon.description(),
+        after_help = wireshark_help(Request::Favicon)
+    )]
+    Favicon,
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::OpenClose.subcommand(),
+        about = Request::OpenClose.description(),
+        after_help = wireshark_help(Request::OpenClose)
+    )]
+    OpenClose,
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::Hold.subcommand(),
+        about = Request::Hold.description(),
+        after_help = wireshark_help(Request::Hold)
+    )]
+    Hold {
+        /// Time between echo messages (seconds, or a duration like 200ms)
+        #[arg(long, value_name = "DURATION", default_value = "1", value_parser = parse_seconds)]
+        interval: Duration,
+    },
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::Ping.subcommand(),
+        about = Request::Ping.description(),
+        after_help = wireshark_help(Request::Ping)
+    )]
+    Ping(PingArgs),
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::NoKey.subcommand(),
+        about = Request::NoKey.description(),
+        after_help = wireshark_help(Request::NoKey)
+    )]
+    NoKey,
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::BadVersion.subcommand(),
+        about = Request::BadVersion.description(),
+        after_help = wireshark_help(Request::BadVersion)
+    )]
+    BadVersion,
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::NoUpgrade.subcommand(),
+        about = Request::NoUpgrade.description(),
+        after_help = wireshark_help(Request::NoUpgrade)
+    )]
+    NoUpgrade,
+}
+
+impl Command {
+    /// The catalog entry this subcommand runs.
+    pub fn request(&self) -> Request {
+        match self {
+            Command::Page => Request::Page,
+            Command::Favicon => Request::Favicon,
+            Command::OpenClose => Request::OpenClose,
+            Command::Hold { .. } => Request::Hold,
+            Command::Ping(_) => Request::Ping,
+            Command::NoKey => Request::NoKey,
+            Command::BadVersion => Request::BadVersion,
+            Command::NoUpgrade => Request::NoUpgrade,
+        }
+    }
+}
+
+/// The options of `ping`, named as ping(8) names them.
+#[derive(Debug, Args)]
+pub struct PingArgs {
+    /// The ws:// URL to ping [default: ws://SERVER/pingpong]
+    pub url: Option<String>,
+
+    /// Stop after COUNT pings (each answered or timed out) [default: until Ctrl-C]
+    #[arg(short = 'c', long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+
+    /// Seconds between pings (e.g. 0.2); 0 sends the next ping as soon as the previous one is answered
+    #[arg(short = 'i', long, value_name = "SECS", default_value = "1", value_parser = parse_seconds)]
+    pub interval: Duration,
+
+    /// Seconds to wait for each pong before counting the ping as lost
+    #[arg(short = 'W', long, value_name = "SECS", default_value = "5", value_parser = parse_positive_seconds)]
+    pub timeout: Duration,
+
+    /// Bytes of Ping payload (16 to 125: a sequence number, a timestamp, padding)
+    #[arg(short = 's', long = "size", value_name = "BYTES", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(16..=125))]
+    pub payload_size: u16,
+
+    /// Print only one JSON object with the summary (for scripts)
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Cli {
+    /// The plain settings and mode this command line asks for.
+    pub fn into_invocation(self) -> Invocation {
+        let mut config = Config::new(self.server);
+        config.headers = self.headers;
+        config.origin = self.origin;
+        config.user_agent = self.user_agent;
+        let mode = match self.command {
+            None => Mode::Menu { plain: self.plain },
+            Some(Command::Hold { interval }) => {
+                config.hold_interval = interval;
+                Mode::Request(Request::Hold)
+            }
+            Some(Command::Ping(args)) => {
+                config.ping = PingOptions {
+                    url: args.url,
+                    count: args.count,
+                    interval: args.interval,
+                    timeout: args.timeout,
+                    payload_size: usize::from(args.payload_size),
+                };
+                Mode::Ping { json: args.json }
+            }
+            Some(other) => Mode::Request(other.request()),
+        };
+        Invocation { config, mode }
+    }
+}
+
+fn wireshark_help(request: Request) -> String {
+    format!("In Wireshark: {}.", request.wireshark())
+}
+
+fn parse_header(s: &str) -> Result<Header, String> {
+    s.parse().map_err(|e: crate::error::Error| e.to_string())
+}
+
+/// Seconds as ping(8) takes them (`1`, `0.2`, `0`), or a duration with a unit (`200ms`).
+pub fn parse_seconds(s: &str) -> Result<Duration, String> {
+    if let Ok(secs) = s.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs)
+            .map_err(|_| format!("{s:?} is not a number of seconds from 0 up"));
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))
+}
+
+/// [`parse_seconds`], but zero is refused (a timeout of zero would lose every ping).
+pub fn parse_positive_seconds(s: &str) -> Result<Duration, String> {
+    let d = parse_seconds(s)?;
+    if d.is_zero() {
+        return Err("must be more than 0".into());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Invocation {
+        Cli::try_parse_from(std::iter::once("wsppclient").chain(args.iter().copied()))
+            .expect("valid command line")
+            .into_invocation()
+    }
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_catalog_entry_is_a_subcommand_with_its_help() {
+        let cmd = Cli::command();
+        assert_eq!(cmd.get_subcommands().count(), Request::ALL.len());
+        for request in Request::ALL {
+            let sub = cmd
+                .find_subcommand(request.subcommand())
+                .unwrap_or_else(|| panic!("no subcommand for {request:?}"));
+            assert_eq!(
+                sub.get_about().map(|s| s.to_string()).as_deref(),
+                Some(request.description())
+            );
+        }
+    }
+
+    #[test]
+    fn subcommands_map_back_to_their_entry() {
+        for request in Request::ALL {
+            let invocation = parse(&[request.subcommand()]);
+            let got = match invocation.mode {
+                Mode::Request(r) => r,
+                Mode::Ping { .. } => Request::Ping,
+                Mode::Menu { .. } => panic!("{request:?} parsed as the menu"),
+            };
+            assert_eq!(got, request);
+        }
+    }
+
+    #[test]
+    fn ping_takes_ping8_style_options() {
+        let inv = parse(&[
+            "--server",
+            "h:1",
+            "ping",
+            "ws://x:2/p",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "1.5",
+            "-s",
+            "32",
+            "--json",
+        ]);
+        assert_eq!(inv.mode, Mode::Ping { json: true });
+        assert_eq!(inv.config.server, "h:1");
+        let p = &inv.config.ping;
+        assert_eq!(p.url.as_deref(), Some("ws://x:2/p"));
+        assert_eq!(p.count, Some(3));
+        assert_eq!(p.interval, Duration::from_millis(200));
+        assert_eq!(p.timeout, Duration::from_millis(1500));
+        assert_eq!(p.payload_size, 32);
+    }
+
+    #[test]
+    fn ping_refuses_out_of_range_values() {
+        for args in [
+            &["ping", "-s", "15"][..],
+            &["ping", "-s", "126"],
+            &["ping", "-c", "0"],
+            &["ping", "-W", "0"],
+            &["ping", "-i", "-1"],
+        ] {
+            let all = std::iter::once("wsppclient").chain(args.iter().copied());
+            assert!(Cli::try_parse_from(all).is_err(), "{args:?}");
+        }
+    }
+
+    #[test]
+    fn global_options_work_after_the_subcommand() {
+        let inv = parse(&[
+            "hold",
+            "--interval",
+            "250ms",
+            "-H",
+            "X-A: 1",
+            "--origin",
+            "http://o",
+        ]);
+        assert_eq!(inv.mode, Mode::Request(Request::Hold));
+        assert_eq!(inv.config.hold_interval, Duration::from_millis(250));
+        assert_eq!(inv.config.headers.len(), 1);
+        assert_eq!(inv.config.origin.as_deref(), Some("http://o"));
+    }
+
+    #[test]
+    fn no_subcommand_is_the_menu() {
+        assert_eq!(parse(&[]).mode, Mode::Menu { plain: false });
+        assert_eq!(parse(&["--plain"]).mode, Mode::Menu { plain: true });
+    }
+
+    #[test]
+    fn seconds_parse_like_ping() {
+        assert_eq!(parse_seconds("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_seconds("0.25"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_seconds("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_seconds("150ms"), Ok(Duration::from_millis(150)));
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("soon").is_err());
+        assert!(parse_positive_seconds("0").is_err());
+    }
+}

@@ -1,0 +1,198 @@
+//! From an [`Invocation`] to output and an [`Outcome`]: the glue between the command
+//! line and the library.
+//!
+//! It picks the front-end (the terminal UI or the numbered menu, one request with its
+//! transcript, or ping(8)), wires Ctrl-C to cancellation, and writes to the `out` it
+//! is given rather than to stdout directly, so tests run it in-process and check what
+//! a user would see. The terminal UI is the exception: it draws on the terminal itself.
+//! Errors are returned, never printed: `main` prints them once, on stderr.
+
+use std::io::Write;
+
+use tokio::io::BufReader;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Request;
+use crate::config::{Config, Invocation, Mode};
+use crate::error::Error;
+use crate::menu;
+use crate::ping::{self, PingEvent, output};
+use crate::requests;
+use crate::transcript::Transcript;
+use crate::tui;
+
+/// How a run ended, when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything went as asked.
+    Success,
+    /// `ping` lost at least one ping (or sent none).
+    Loss,
+    /// The user quit the menu with Ctrl-C.
+    Interrupted,
+    /// The terminal UI was asked to end by SIGTERM.
+    Terminated,
+}
+
+impl Outcome {
+    /// The process exit status: 0, 1 (as ping(8) on loss), or the shell's 128 + signal
+    /// for a run ended by a signal: 130 (SIGINT, Ctrl-C) and 143 (SIGTERM).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::Loss => 1,
+            Outcome::Interrupted => 130,
+            Outcome::Terminated => 143,
+        }
+    }
+}
+
+/// Runs what `invocation` asks for, writing to `out`.
+pub async fn run(invocation: Invocation, out: &mut (dyn Write + Send)) -> Result<Outcome, Error> {
+    let Invocation { config, mode } = invocation;
+    match mode {
+        Mode::Menu { plain } if tui::wanted(plain) => tui::run(&config).await,
+        Mode::Menu { .. } => {
+            let mut interrupts = forward_interrupts();
+            let input = BufReader::new(tokio::io::stdin());
+            menu::run(&config, input, out, &mut interrupts).await
+        }
+        Mode::Request(request) => {
+            run_printed(request, &config, out, interrupted()).await?;
+            Ok(Outcome::Success)
+        }
+        Mode::Ping { json } => run_ping(&config, json, out).await,
+    }
+}
+
+/// Runs `request`, printing its transcript to `out` as entries arrive. When `stop`
+/// resolves the request is cancelled, and still runs to its (bounded) end.
+pub async fn run_printed(
+    request: Request,
+    config: &Config,
+    out: &mut (dyn Write + Send),
+    stop: impl Future<Output = ()>,
+) -> Result<(), Error> {
+    let (transcript, mut entries) = Transcript::new();
+    let cancel = CancellationToken::new();
+    let work = async {
+        // Owning the transcript here means the printer sees the channel close (and
+        // stops) as soon as the request has returned.
+        let transcript = transcript;
+        let run = requests::run(request, config, &transcript, &cancel);
+        tokio::pin!(run);
+        tokio::select! {
+            result = &mut run => result,
+            () = stop => {
+                cancel.cancel();
+                run.await
+            }
+        }
+    };
+    let printer = async {
+        while let Some(entry) = entries.recv().await {
+            writeln!(out, "{entry}")?;
+        }
+        out.flush()
+    };
+    let (result, printed) = tokio::join!(work, printer);
+    printed?;
+    result
+}
+
+/// `wsppclient ping`: ping(8)'s output, or one JSON line with `--json`.
+///
+/// With `--json` nothing else is printed, so stdout is exactly one JSON object (its
+/// last line, as scripts expect). A connection lost mid-session still prints the
+/// summary first, then fails.
+async fn run_ping(
+    config: &Config,
+    json: bool,
+    out: &mut (dyn Write + Send),
+) -> Result<Outcome, Error> {
+    let cancel = CancellationToken::new();
+    let ctrl_c = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            interrupted().await;
+            cancel.cancel();
+        })
+    };
+    let mut url = String::new();
+    let mut local = None;
+    let mut write_error = None;
+    let result = ping::ping(config, &cancel, |event| {
+        if json || write_error.is_some() {
+            return;
+        }
+        let line = match event {
+            PingEvent::Started {
+                url: u,
+                peer,
+                local: l,
+                payload_size,
+            } => {
+                url.clone_from(u);
+                local = Some(*l);
+                output::header(u, *peer, *payload_size)
+            }
+            other => match output::event_line(&url, other) {
+                Some(line) => line,
+                None => return,
+            },
+        };
+        if let Err(err) = writeln!(out, "{line}") {
+            // Nobody reads any more (e.g. `| head`): stop pinging.
+            write_error = Some(err);
+            cancel.cancel();
+        }
+    })
+    .await;
+    ctrl_c.abort();
+    let report = result?;
+    if let Some(err) = write_error {
+        return Err(err.into());
+    }
+    if json {
+        writeln!(out, "{}", output::json(&report))?;
+    } else {
+        writeln!(out)?;
+        for line in output::summary(&report) {
+            writeln!(out, "{line}")?;
+        }
+        if let Some(local) = local {
+            writeln!(out, "{}", output::wireshark_filter(local))?;
+        }
+    }
+    out.flush()?;
+    if let Some(err) = report.ended_by {
+        return Err(err);
+    }
+    Ok(if report.all_answered() {
+        Outcome::Success
+    } else {
+        Outcome::Loss
+    })
+}
+
+/// Resolves on Ctrl-C; never, if the handler cannot be installed.
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Every Ctrl-C from now on, as a message: the menu needs more than one.
+fn forward_interrupts() -> mpsc::UnboundedReceiver<()> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            interrupted().await;
+            if tx.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}

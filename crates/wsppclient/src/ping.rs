@@ -1,0 +1,420 @@
+//! ping(8) over WebSocket, against any RFC 6455 server.
+//!
+//! Two layers, so that the printing front-end, the terminal UI and the benchmark
+//! share one implementation:
+//!
+//! * [`Pinger`]: one connected WebSocket with its [`PingTracker`]. It sends Ping
+//!   frames, classifies Pongs, and can do one sequential round trip
+//!   ([`Pinger::ping_once`]), which is what a benchmark loop needs.
+//! * [`ping`]: the ping(8) session: a Ping every interval (or, with a zero interval,
+//!   as soon as the previous one is answered), a per-ping timeout, a count, and
+//!   Ctrl-C. It reports each [`PingEvent`] through a callback and returns a
+//!   [`PingReport`]; [`output`] turns both into ping(8)-style text or JSON.
+//!
+//! The connection is read all the time, even between pings: a Pong that waits in the
+//! socket would be timed late, and tungstenite only answers the server's own Pings
+//! while it is read. The socket is not tapped (see [`crate::tap`]): the measured RTT
+//! should be the network's, not the transcript's.
+
+pub mod output;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_util::sync::CancellationToken;
+use wspp::stats::Latency;
+use wspp::tracker::{Counts, PingTracker, PongOutcome};
+
+use crate::config::Config;
+use crate::connect::{self, WsUrl};
+use crate::error::Error;
+
+/// How long closing waits for the server's Close reply; closing is a courtesy, and
+/// the summary should not wait on a server that never answers.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// How a ping session runs; the defaults follow ping(8) where it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingOptions {
+    /// The URL to ping; `None` means `ws://{server}/pingpong`.
+    pub url: Option<String>,
+    /// Stop after this many pings have been answered or given up; `None` runs until cancelled.
+    pub count: Option<u64>,
+    /// Time between pings; zero sends the next ping as soon as the previous one is
+    /// answered or given up.
+    pub interval: Duration,
+    /// How long a ping may wait for its pong before it counts as lost.
+    pub timeout: Duration,
+    /// Bytes of Ping payload (16..=125; clamped).
+    pub payload_size: usize,
+}
+
+impl Default for PingOptions {
+    fn default() -> Self {
+        PingOptions {
+            url: None,
+            count: None,
+            interval: Duration::from_secs(1),
+            // ping(8) waits 10 s; 5 s matches the server's default dead-peer timeout.
+            timeout: Duration::from_secs(5),
+            payload_size: wspp::payload::MIN_LEN,
+        }
+    }
+}
+
+/// Something that happened during a ping session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PingEvent {
+    /// Connected and upgraded; pings follow.
+    Started {
+        /// The URL pinged.
+        url: String,
+        /// The server's address.
+        peer: SocketAddr,
+        /// Our address (its port isolates the session in Wireshark).
+        local: SocketAddr,
+        /// Bytes of payload per Ping.
+        payload_size: usize,
+    },
+    /// A pong answered ping `seq`.
+    Reply {
+        /// The ping answered.
+        seq: u64,
+        /// Its round-trip time.
+        rtt: Duration,
+        /// Payload bytes in the pong.
+        bytes: usize,
+        /// Older pings still waiting that this answer made count as lost.
+        skipped: u64,
+    },
+    /// Ping `seq` got no pong within the timeout.
+    Timeout {
+        /// The ping given up on.
+        seq: u64,
+    },
+    /// A pong for a ping already answered or given up on.
+    Late {
+        /// The ping it echoes.
+        seq: u64,
+    },
+    /// A pong that echoes no ping of ours.
+    Unsolicited {
+        /// Its payload size.
+        bytes: usize,
+    },
+}
+
+/// The outcome of a ping session.
+#[derive(Debug)]
+pub struct PingReport {
+    /// The URL pinged.
+    pub url: String,
+    /// What the tracker counted.
+    pub counts: Counts,
+    /// RTTs of the answered pings.
+    pub latency: Latency,
+    /// From the first ping to the end of the session.
+    pub elapsed: Duration,
+    /// Set when the connection failed mid-session rather than ending as asked.
+    pub ended_by: Option<Error>,
+}
+
+impl PingReport {
+    /// Pings answered by their pong.
+    pub fn received(&self) -> u64 {
+        self.counts.answered
+    }
+
+    /// Pings not answered, including any still in flight when the session ended (as ping(8)).
+    pub fn lost(&self) -> u64 {
+        self.counts.sent.saturating_sub(self.counts.answered)
+    }
+
+    /// [`PingReport::lost`] as a percentage of pings sent (0 when none was sent).
+    pub fn loss_pct(&self) -> f64 {
+        if self.counts.sent == 0 {
+            0.0
+        } else {
+            self.lost() as f64 * 100.0 / self.counts.sent as f64
+        }
+    }
+
+    /// Whether at least one ping was sent and every one was answered (exit status 0).
+    pub fn all_answered(&self) -> bool {
+        self.counts.sent > 0 && self.lost() == 0
+    }
+}
+
+/// One connected WebSocket that pings.
+#[derive(Debug)]
+pub struct Pinger {
+    ws: WebSocketStream<TcpStream>,
+    /// Every ping sent on `ws` and what became of it.
+    tracker: PingTracker,
+    url: WsUrl,
+    peer: SocketAddr,
+    local: SocketAddr,
+    /// Set once the server's Close arrived: tungstenite has queued the reply, and
+    /// sending a Close of our own is then an error.
+    peer_closed: bool,
+}
+
+impl Pinger {
+    /// Connects to `url` and upgrades; each Ping will carry `payload_size` bytes.
+    pub async fn connect(config: &Config, url: &WsUrl, payload_size: usize) -> Result<Self, Error> {
+        let stream = connect::tcp(&url.addr, config.connect_timeout).await?;
+        let peer = stream.peer_addr()?;
+        let local = stream.local_addr()?;
+        let (ws, _response) = connect::upgrade(stream, config, url).await?;
+        Ok(Pinger {
+            ws,
+            tracker: PingTracker::new(Instant::now(), payload_size),
+            url: url.clone(),
+            peer,
+            local,
+            peer_closed: false,
+        })
+    }
+
+    /// The URL this pinger is connected to.
+    pub fn url(&self) -> &WsUrl {
+        &self.url
+    }
+
+    /// The server's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Our address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// What the tracker has counted so far.
+    pub fn counts(&self) -> Counts {
+        self.tracker.counts()
+    }
+
+    /// Pings awaiting their pong.
+    pub fn waiting(&self) -> usize {
+        self.tracker.waiting()
+    }
+
+    /// Sends the next Ping and returns its sequence number.
+    pub async fn send_ping(&mut self) -> Result<u64, Error> {
+        let ping = self.tracker.ping(Instant::now());
+        self.ws.send(Message::Ping(ping.payload.into())).await?;
+        Ok(ping.seq)
+    }
+
+    /// Reads until a Pong arrives and classifies it; returns it with its payload size.
+    /// Other messages are read and dropped (reading is what makes tungstenite answer
+    /// the server's Pings). Cancel-safe: nothing is lost if the future is dropped.
+    pub async fn next_pong(&mut self) -> Result<(PongOutcome, usize), Error> {
+        loop {
+            match self.ws.next().await {
+                Some(Ok(Message::Pong(payload))) => {
+                    let now = Instant::now();
+                    return Ok((self.tracker.pong(&payload, now), payload.len()));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    self.peer_closed = true;
+                    return Err(Error::Closed {
+                        code: frame.as_ref().map(|f| u16::from(f.code)),
+                        reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
+                    });
+                }
+                Some(Ok(_)) => {}
+                Some(Err(err)) => return Err(err.into()),
+                None => {
+                    return Err(Error::Closed {
+                        code: None,
+                        reason: String::new(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// When the oldest waiting ping times out, if one is waiting.
+    pub fn deadline(&self, timeout: Duration) -> Option<Instant> {
+        self.tracker.deadline(timeout)
+    }
+
+    /// Gives up on the pings older than `timeout`; returns their sequence numbers.
+    pub fn expire(&mut self, timeout: Duration) -> Vec<u64> {
+        self.tracker.expire(Instant::now(), timeout)
+    }
+
+    /// One sequential round trip: sends a Ping and waits for its Pong. `None` when no
+    /// pong came within `timeout` (the ping then counts as lost).
+    pub async fn ping_once(&mut self, timeout: Duration) -> Result<Option<Duration>, Error> {
+        let seq = self.send_ping().await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.next_pong()).await {
+                Err(_) => {
+                    self.expire(timeout);
+                    return Ok(None);
+                }
+                Ok(pong) => {
+                    if let PongOutcome::Reply { seq: s, rtt, .. } = pong?.0
+                        && s == seq
+                    {
+                        return Ok(Some(rtt));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends Close 1000 and waits (at most [`CLOSE_WAIT`]) for the server's reply. If
+    /// the server closed first, sends tungstenite's reply to its Close instead.
+    pub async fn close(mut self) -> Result<(), Error> {
+        if self.peer_closed {
+            self.ws.flush().await?;
+        } else {
+            let frame = CloseFrame {
+                code: CloseCode::Normal,
+                reason: "".into(),
+            };
+            self.ws.close(Some(frame)).await?;
+        }
+        let drain = async {
+            while let Some(msg) = self.ws.next().await {
+                msg?;
+            }
+            Ok::<(), Error>(())
+        };
+        match tokio::time::timeout(CLOSE_WAIT, drain).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout {
+                what: "the close handshake",
+                after: CLOSE_WAIT,
+            }),
+        }
+    }
+}
+
+/// The URL `config.ping` asks for: its own, or the server's `/pingpong`.
+pub fn target(config: &Config) -> Result<WsUrl, Error> {
+    match &config.ping.url {
+        Some(url) => WsUrl::parse(url),
+        None => WsUrl::for_route(&config.server, wspp::routes::PINGPONG),
+    }
+}
+
+/// Runs a ping session as `config.ping` describes, until its count is done or
+/// `cancel` fires, reporting each event to `on_event`.
+///
+/// Fails only if the session cannot start (bad URL, connection or upgrade refused).
+/// A connection lost later ends the session; the report says so in `ended_by`.
+pub async fn ping(
+    config: &Config,
+    cancel: &CancellationToken,
+    mut on_event: impl FnMut(&PingEvent),
+) -> Result<PingReport, Error> {
+    let options = &config.ping;
+    let url = target(config)?;
+    let mut pinger = tokio::select! {
+        pinger = Pinger::connect(config, &url, options.payload_size) => pinger?,
+        () = cancel.cancelled() => return Err(Error::Interrupted),
+    };
+    on_event(&PingEvent::Started {
+        url: url.text.clone(),
+        peer: pinger.peer_addr(),
+        local: pinger.local_addr(),
+        payload_size: options
+            .payload_size
+            .clamp(wspp::payload::MIN_LEN, wspp::payload::MAX_LEN),
+    });
+
+    let start = Instant::now();
+    let mut latency = Latency::default();
+    let mut next_ping = Some(start);
+    let mut ended_by = None;
+    loop {
+        let all_sent = options.count.is_some_and(|c| pinger.counts().sent >= c);
+        if all_sent && pinger.waiting() == 0 {
+            break;
+        }
+        let ping_at = if all_sent { None } else { next_ping };
+        let deadline = pinger.deadline(options.timeout);
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => break,
+            pong = pinger.next_pong() => match pong {
+                Ok((outcome, bytes)) => {
+                    match outcome {
+                        PongOutcome::Reply { seq, rtt, skipped } => {
+                            latency.record(rtt);
+                            on_event(&PingEvent::Reply { seq, rtt, bytes, skipped });
+                        }
+                        PongOutcome::Late { seq } => on_event(&PingEvent::Late { seq }),
+                        PongOutcome::Unsolicited => on_event(&PingEvent::Unsolicited { bytes }),
+                    }
+                    if options.interval.is_zero() && pinger.waiting() == 0 {
+                        next_ping = Some(Instant::now());
+                    }
+                }
+                Err(err) => {
+                    ended_by = Some(err);
+                    break;
+                }
+            },
+            () = sleep_until(ping_at) => {
+                if let Err(err) = pinger.send_ping().await {
+                    ended_by = Some(err);
+                    break;
+                }
+                next_ping = match ping_at {
+                    _ if options.interval.is_zero() => None,
+                    // Like ping(8), keep the schedule; after a stall, resume from now
+                    // rather than firing a burst to catch up.
+                    Some(at) => Some((at + options.interval).max(Instant::now())),
+                    None => None,
+                };
+            }
+            () = sleep_until(deadline) => {
+                for seq in pinger.expire(options.timeout) {
+                    on_event(&PingEvent::Timeout { seq });
+                }
+                if options.interval.is_zero() && pinger.waiting() == 0 {
+                    next_ping = Some(Instant::now());
+                }
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    let counts = pinger.counts();
+    // Close politely: our Close 1000, or the reply tungstenite queued to the server's
+    // Close. The session is over either way, so a server that does not finish the
+    // handshake changes nothing in the report.
+    if matches!(ended_by, None | Some(Error::Closed { code: Some(_), .. }))
+        && let Err(err) = pinger.close().await
+    {
+        tracing::debug!(error = %err, "close handshake did not complete");
+    }
+    Ok(PingReport {
+        url: url.text,
+        counts,
+        latency,
+        elapsed,
+        ended_by,
+    })
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

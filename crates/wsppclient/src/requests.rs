@@ -1,0 +1,168 @@
+//! The requests of the [`catalog`](crate::catalog), run over a tapped connection.
+//!
+//! [`run`] is the one entry point for every front-end: it takes a [`Request`], the
+//! shared [`Config`], a [`Transcript`] to report to and a cancellation token, and
+//! returns when the request is over. Each request opens its own TCP connection
+//! (`TCP_NODELAY`) wrapped in a [`Tap`], so the transcript shows what really crossed
+//! the wire, and ends with the Wireshark display filter that isolates it.
+//!
+//! * `http`: the page and the favicon, over hyper's client connection.
+//! * `broken`: the deliberately broken upgrades, written byte by byte.
+//! * `websocket`: `open-close` and `hold`, over tokio-tungstenite.
+//! * [`clients`]: the clients table `page` prints from `/clients.json`, and
+//!   [`clients::fetch`], the untapped fetch the terminal UI refreshes its clients pane with.
+//!
+//! `ping` runs here too (for the menus), reporting RTTs to the transcript, but over an
+//! untapped socket: see [`crate::ping`]. [`run_observed`] also hands its
+//! [`PingEvent`]s to the caller, for the terminal UI's latency pane.
+
+mod broken;
+pub mod clients;
+mod http;
+mod websocket;
+
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Request;
+use crate::config::Config;
+use crate::connect;
+use crate::error::Error;
+use crate::ping::{self, PingEvent};
+use crate::tap::Tap;
+use crate::transcript::{EntryKind, Transcript};
+
+/// Runs `request` until it ends or `cancel` fires. Requests that run until stopped
+/// (`hold`, and `ping` without a count) end cleanly when cancelled; the others are
+/// abandoned and return [`Error::Interrupted`].
+///
+/// Failures are returned, not written to the transcript: the caller decides how to
+/// show them. Every entry is sent before this returns.
+pub async fn run(
+    request: Request,
+    config: &Config,
+    transcript: &Transcript,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    run_observed(request, config, transcript, cancel, |_| {}).await
+}
+
+/// [`run`], also handing every [`PingEvent`] of a `ping` request to `on_ping` as it
+/// happens (other requests never call it). The transcript has the same events as
+/// text; the typed form is for a display that keeps its own statistics, such as the
+/// terminal UI's latency pane (a timeout, for one, is only a note in the transcript).
+pub async fn run_observed(
+    request: Request,
+    config: &Config,
+    transcript: &Transcript,
+    cancel: &CancellationToken,
+    on_ping: impl FnMut(&PingEvent) + Send,
+) -> Result<(), Error> {
+    let ctx = Ctx {
+        config,
+        transcript,
+        cancel,
+        local: Mutex::new(None),
+    };
+    let result = match request {
+        Request::Page => ctx.abandon_on_cancel(http::page(&ctx)).await,
+        Request::Favicon => ctx.abandon_on_cancel(http::favicon(&ctx)).await,
+        Request::NoKey | Request::BadVersion | Request::NoUpgrade => {
+            ctx.abandon_on_cancel(broken::broken_upgrade(&ctx, request))
+                .await
+        }
+        Request::OpenClose => websocket::open_close(&ctx).await,
+        Request::Hold => websocket::hold(&ctx).await,
+        Request::Ping => ping_to_transcript(&ctx, on_ping).await,
+    };
+    if let Some(local) = ctx.local() {
+        transcript.send(EntryKind::Filter(format!("tcp.port == {}", local.port())));
+        transcript.note(format!("look for: {}", request.wireshark()));
+    }
+    result
+}
+
+/// What every request needs, borrowed for its duration.
+struct Ctx<'a> {
+    config: &'a Config,
+    transcript: &'a Transcript,
+    cancel: &'a CancellationToken,
+    /// Our end of the request's connection, once open (its port is the Wireshark filter).
+    /// A mutex rather than a `Cell` so that `Ctx` is `Sync` and the request's future
+    /// `Send`: the terminal UI runs requests on spawned tasks. Never held across `.await`.
+    local: Mutex<Option<SocketAddr>>,
+}
+
+impl Ctx<'_> {
+    /// Opens a tapped connection to `addr` and notes both ends.
+    async fn connect(&self, addr: &str) -> Result<Tap<TcpStream>, Error> {
+        let stream = connect::tcp(addr, self.config.connect_timeout).await?;
+        let local = stream.local_addr()?;
+        let peer = stream.peer_addr()?;
+        self.set_local(local);
+        self.transcript.send(EntryKind::Connected { peer, local });
+        Ok(Tap::new(stream, self.transcript.clone()))
+    }
+
+    fn set_local(&self, local: SocketAddr) {
+        // A poisoned lock only means another thread panicked mid-assignment of a
+        // plain `Option`: the value is still whole, so use it.
+        *self.local.lock().unwrap_or_else(|e| e.into_inner()) = Some(local);
+    }
+
+    fn local(&self) -> Option<SocketAddr> {
+        *self.local.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs a request that has no clean way to stop, dropping it if cancelled.
+    async fn abandon_on_cancel(
+        &self,
+        request: impl Future<Output = Result<(), Error>>,
+    ) -> Result<(), Error> {
+        tokio::select! {
+            result = request => result,
+            () = self.cancel.cancelled() => Err(Error::Interrupted),
+        }
+    }
+}
+
+/// The menu's `ping`: the same session as the subcommand, its events as transcript
+/// lines, each also handed to `on_ping`.
+async fn ping_to_transcript(
+    ctx: &Ctx<'_>,
+    mut on_ping: impl FnMut(&PingEvent) + Send,
+) -> Result<(), Error> {
+    let transcript = ctx.transcript;
+    let mut url = String::new();
+    let report = ping::ping(ctx.config, ctx.cancel, |event| {
+        on_ping(event);
+        if let PingEvent::Started {
+            url: u,
+            peer,
+            local,
+            payload_size,
+        } = event
+        {
+            ctx.set_local(*local);
+            url.clone_from(u);
+            transcript.note(ping::output::header(u, *peer, *payload_size));
+        }
+        match event {
+            PingEvent::Reply { seq, rtt, .. } => transcript.rtt("pong", *seq, *rtt),
+            other => {
+                if let Some(line) = ping::output::event_line(&url, other) {
+                    transcript.note(line);
+                }
+            }
+        }
+    })
+    .await?;
+    transcript.output(ping::output::summary(&report).join("\n"));
+    match report.ended_by {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
+}

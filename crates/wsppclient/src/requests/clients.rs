@@ -1,0 +1,222 @@
+//! The clients of `/clients.json`: fetching them, and the table `page` prints.
+//!
+//! [`clients_table`] and the [`cells`] it is made of are pure functions of the report
+//! and the current time, so their layout is unit-tested and the terminal UI's clients
+//! pane shows the same cells. [`fetch`] is the same `GET /clients.json` as `page`'s
+//! second request, without the tap: the terminal UI refreshes its pane with it every
+//! few seconds, and those requests are not the user's to watch.
+
+use std::time::Duration;
+
+use wspp::clients::{ClientInfo, ClientsReport};
+
+use super::http::Connection;
+use crate::config::Config;
+use crate::connect;
+use crate::error::Error;
+
+/// The column names of [`clients_table`], in the order of [`cells`].
+pub const COLUMNS: [&str; 8] = [
+    "id",
+    "peer",
+    "route",
+    "age",
+    "pings",
+    "pongs",
+    "rtt last/min/avg/max ms",
+    "user agent",
+];
+
+/// Fetches the server's clients over a connection of its own (untapped: it is not
+/// part of any request's transcript). Bounded by the connect timeout only; a caller
+/// that must not wait on a silent server puts its own timeout around it.
+pub async fn fetch(config: &Config) -> Result<ClientsReport, Error> {
+    let stream = connect::tcp(&config.server, config.connect_timeout).await?;
+    let mut conn = Connection::over(stream).await?;
+    let report = conn.clients_report(config).await;
+    conn.close().await;
+    report
+}
+
+/// The table: a line about the server, a header, one row per client.
+pub fn clients_table(report: &ClientsReport, now_unix_ms: u64) -> String {
+    let s = &report.server;
+    let mut out = format!(
+        "server {}, up {}, {} client{} now, {} since start, pings every {}, timeout {}\n",
+        s.version,
+        short_duration(Duration::from_secs(s.uptime_secs)),
+        s.clients_now,
+        if s.clients_now == 1 { "" } else { "s" },
+        s.clients_total,
+        short_duration(Duration::from_millis(s.ping_interval_ms)),
+        short_duration(Duration::from_millis(s.ping_timeout_ms)),
+    );
+    if report.clients.is_empty() {
+        out.push_str("no WebSocket client is connected\n");
+        return out;
+    }
+    let header = COLUMNS;
+    let rows: Vec<[String; 8]> = report
+        .clients
+        .iter()
+        .map(|c| cells(c, now_unix_ms))
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    // Numbers read best right-aligned; text left-aligned; the last column is not padded.
+    let right = [true, false, false, true, true, true, false, false];
+    let mut push_line = |cells: &[String]| {
+        let mut line = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            if right[i] {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            } else if i + 1 == cells.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    };
+    push_line(&header.map(str::to_owned));
+    for row in &rows {
+        push_line(row);
+    }
+    out
+}
+
+/// One client as text, a cell per [`COLUMNS`] entry. Client-supplied text is escaped
+/// so that it cannot move a terminal's cursor.
+pub fn cells(c: &ClientInfo, now_unix_ms: u64) -> [String; 8] {
+    let us = |v: Option<u64>| v.map_or("-".to_owned(), |us| format!("{:.3}", us as f64 / 1e3));
+    let age = Duration::from_millis(now_unix_ms.saturating_sub(c.connected_at_unix_ms));
+    [
+        c.id.to_string(),
+        c.peer.clone(),
+        c.route.clone(),
+        short_duration(age),
+        c.pings_sent.to_string(),
+        c.pongs_received.to_string(),
+        format!(
+            "{}/{}/{}/{}",
+            us(c.rtt_last_us),
+            us(c.rtt_min_us),
+            us(c.rtt_avg_us),
+            us(c.rtt_max_us)
+        ),
+        c.user_agent
+            .as_deref()
+            .map_or("-".to_owned(), |ua| ua.escape_debug().to_string()),
+    ]
+}
+
+/// Milliseconds since the Unix epoch, the unit of `/clients.json`'s timestamps.
+pub fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `850ms`, `12s`, `3m20s`, `2h5m`: one or two units, enough for a table.
+pub fn short_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0 => format!("{}ms", d.as_millis()),
+        1..60 => format!("{secs}s"),
+        60..3600 => format!("{}m{}s", secs / 60, secs % 60),
+        _ => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wspp::clients::ServerSummary;
+
+    fn report(clients: Vec<ClientInfo>) -> ClientsReport {
+        ClientsReport {
+            server: ServerSummary {
+                version: "0.1.0".into(),
+                uptime_secs: 200,
+                clients_now: clients.len() as u64,
+                clients_total: 7,
+                ping_interval_ms: 1000,
+                ping_timeout_ms: 5000,
+            },
+            clients,
+        }
+    }
+
+    fn client(id: u64, ua: Option<&str>, rtt: Option<u64>) -> ClientInfo {
+        ClientInfo {
+            id,
+            peer: "127.0.0.1:50000".into(),
+            user_agent: ua.map(str::to_owned),
+            origin: None,
+            route: "/pingpong".into(),
+            connected_at_unix_ms: 1_000_000,
+            pings_sent: 12,
+            pongs_received: 11,
+            rtt_last_us: rtt,
+            rtt_min_us: rtt,
+            rtt_avg_us: rtt,
+            rtt_max_us: rtt,
+        }
+    }
+
+    #[test]
+    fn one_row_per_client_with_aligned_columns() {
+        let table = clients_table(
+            &report(vec![
+                client(3, Some("wsppclient/0.1.0"), Some(52)),
+                client(12, None, None),
+            ]),
+            1_012_500,
+        );
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(
+            lines[0],
+            "server 0.1.0, up 3m20s, 2 clients now, 7 since start, pings every 1s, timeout 5s"
+        );
+        assert!(lines[1].starts_with("id  peer"), "{table}");
+        assert!(
+            lines[2].contains("/pingpong") && lines[2].contains("12s"),
+            "{table}"
+        );
+        assert!(lines[2].contains("0.052/0.052/0.052/0.052"), "{table}");
+        assert!(lines[2].ends_with("wsppclient/0.1.0"), "{table}");
+        assert!(
+            lines[3].contains("-/-/-/-") && lines[3].ends_with('-'),
+            "{table}"
+        );
+        // Right-aligned ids end in the same column.
+        assert_eq!(
+            lines[2].find(" 3 ").map(|i| i + 1),
+            lines[3].find("12").map(|i| i + 1)
+        );
+    }
+
+    #[test]
+    fn hostile_user_agents_are_escaped() {
+        let table = clients_table(&report(vec![client(1, Some("x\x1b[2Jy\n"), None)]), 0);
+        assert!(!table.contains('\x1b'));
+        assert!(table.contains("x\\u{1b}[2Jy\\n"), "{table}");
+    }
+
+    #[test]
+    fn an_empty_server_says_so() {
+        let table = clients_table(&report(vec![]), 0);
+        assert!(table.ends_with("no WebSocket client is connected\n"));
+    }
+}

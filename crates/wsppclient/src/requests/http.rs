@@ -1,0 +1,153 @@
+//! The plain HTTP requests: the clients page and the favicon.
+//!
+//! They go through hyper's client connection (`hyper::client::conn::http1`), the
+//! lowest layer that still speaks HTTP correctly: one connection we opened ourselves
+//! (so it can be tapped), no pool, and keep-alive under our control, which is what
+//! lets `page` show two requests on one TCP connection. [`Connection`] takes any
+//! socket, tapped or not, so the untapped [`super::clients::fetch`] shares it.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{self, HeaderValue};
+use hyper::http::response::Parts;
+use hyper::{Request as HttpRequest, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::task::JoinHandle;
+use wspp::clients::ClientsReport;
+use wspp::routes;
+
+use super::Ctx;
+use super::clients::{clients_table, unix_ms_now};
+use crate::config::Config;
+use crate::error::Error;
+
+/// `GET /`, then `GET /clients.json` on the same connection, shown as a table.
+pub(super) async fn page(ctx: &Ctx<'_>) -> Result<(), Error> {
+    let mut conn = Connection::open(ctx).await?;
+    let (parts, body) = conn.get(ctx.config, routes::PAGE).await?;
+    let kind = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no content type");
+    ctx.transcript.note(format!(
+        "{}: {} bytes of {kind}",
+        status_text(parts.status),
+        body.len()
+    ));
+
+    let report = conn.clients_report(ctx.config).await?;
+    conn.close().await;
+    ctx.transcript.output(clients_table(&report, unix_ms_now()));
+    Ok(())
+}
+
+/// `GET /favicon.ico`, which wsppsrv refuses with 404 as browsers see it do.
+pub(super) async fn favicon(ctx: &Ctx<'_>) -> Result<(), Error> {
+    let mut conn = Connection::open(ctx).await?;
+    let (parts, _) = conn.get(ctx.config, routes::FAVICON).await?;
+    conn.close().await;
+    let verdict = if parts.status == StatusCode::NOT_FOUND {
+        "refused, as wsppsrv does"
+    } else {
+        "wsppsrv would have answered 404"
+    };
+    ctx.transcript
+        .note(format!("{}: {verdict}", status_text(parts.status)));
+    Ok(())
+}
+
+/// A kept-alive HTTP/1.1 client connection over a socket we opened.
+pub(super) struct Connection {
+    sender: SendRequest<Empty<Bytes>>,
+    /// Drives the connection; aborted if the request is abandoned, so the tap (and
+    /// its transcript sender) never outlives the request.
+    driver: AbortOnDrop,
+}
+
+struct AbortOnDrop(JoinHandle<Result<(), hyper::Error>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Connection {
+    /// Opens the request's tapped connection to the server.
+    async fn open(ctx: &Ctx<'_>) -> Result<Connection, Error> {
+        let tap = ctx.connect(&ctx.config.server).await?;
+        Connection::over(tap).await
+    }
+
+    /// Speaks HTTP/1.1 over `io`.
+    pub(super) async fn over<T>(io: T) -> Result<Connection, Error>
+    where
+        T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        // Title-case names, as browsers send them, make the capture easier to read.
+        let (sender, conn) = http1::Builder::new()
+            .title_case_headers(true)
+            .handshake(TokioIo::new(io))
+            .await?;
+        // With upgrades, a server that wrongly accepts a broken upgrade still gets a
+        // well-formed exchange instead of a parse error.
+        let driver = AbortOnDrop(tokio::spawn(conn.with_upgrades()));
+        Ok(Connection { sender, driver })
+    }
+
+    /// Sends `GET path` with the configured headers and reads the whole answer.
+    async fn get(&mut self, config: &Config, path: &str) -> Result<(Parts, Bytes), Error> {
+        let mut request = HttpRequest::get(path).body(Empty::<Bytes>::new())?;
+        let headers = request.headers_mut();
+        if let Ok(host) = HeaderValue::from_str(&config.server) {
+            headers.insert(header::HOST, host);
+        }
+        for (name, value) in config.extra_headers() {
+            headers.append(name, value);
+        }
+        self.sender.ready().await?;
+        let response = self.sender.send_request(request).await?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes();
+        Ok((parts, body))
+    }
+
+    /// `GET /clients.json`, parsed; a status other than 2xx is an error.
+    pub(super) async fn clients_report(&mut self, config: &Config) -> Result<ClientsReport, Error> {
+        let (parts, body) = self.get(config, routes::CLIENTS_JSON).await?;
+        if !parts.status.is_success() {
+            return Err(Error::Unexpected(format!(
+                "{} answered {}",
+                routes::CLIENTS_JSON,
+                status_text(parts.status)
+            )));
+        }
+        Ok(serde_json::from_slice(&body)?)
+    }
+
+    /// Lets hyper close the connection, and waits until it has, so that every byte
+    /// (and transcript entry) is accounted for.
+    pub(super) async fn close(self) {
+        let Connection { sender, mut driver } = self;
+        drop(sender);
+        match (&mut driver.0).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::debug!(error = %err, "http connection ended with an error"),
+            Err(err) => tracing::debug!(error = %err, "http connection task ended abnormally"),
+        }
+    }
+}
+
+/// `404 Not Found`.
+pub(super) fn status_text(status: StatusCode) -> String {
+    format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    )
+    .trim_end()
+    .to_owned()
+}

@@ -1,0 +1,1275 @@
+//! The terminal UI's state, and every change made to it.
+//!
+//! Nothing here touches the terminal, the network or the clock: [`App::update`] takes
+//! an [`Event`] and the time, changes the state, and returns the [`Action`] (if any)
+//! that the loop in [`super`] carries out. So menu navigation, the transcript, the
+//! latency figures, pausing and cancelling are unit-tested without a terminal, and
+//! [`super::ui`] only reads what is here.
+//!
+//! Three panes keep data of their own:
+//!
+//! * [`TranscriptView`]: the lines of the current run, each an [`Entry`] in its
+//!   `Display` form (the same text the plain menu prints), tagged with a
+//!   [`LineKind`] for colour, and a scroll position;
+//! * [`LatencyView`]: the RTTs of the latest `ping` or `hold`. Ping RTTs and losses
+//!   come as typed [`PingEvent`]s; `hold`'s echo RTTs come as transcript
+//!   [`EntryKind::Rtt`] entries, and it has no notion of a lost echo;
+//! * [`ClientsView`]: the latest `/clients.json`, refreshed every [`CLIENTS_EVERY`]
+//!   and on `r`, and the addresses of our own connections, so the user finds themselves.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use wspp::clients::ClientsReport;
+use wspp::stats::Latency;
+
+use super::event::{Event, NetEvent, RunId, Signal};
+use crate::catalog::Request;
+use crate::error::{self, Error};
+use crate::ping::PingEvent;
+use crate::transcript::{Entry, EntryKind};
+use crate::wire::{Direction, WireEvent};
+
+/// Transcript lines kept; older ones are dropped so a ping left running for a day
+/// does not grow without bound.
+pub const TRANSCRIPT_LIMIT: usize = 10_000;
+/// RTTs kept for the sparkline (wider than any terminal).
+pub const RECENT_LIMIT: usize = 512;
+/// How often the clients pane refreshes by itself.
+pub const CLIENTS_EVERY: Duration = Duration::from_secs(2);
+/// How long a notice stays on the status line.
+pub const NOTICE_FOR: Duration = Duration::from_secs(4);
+
+/// An effect the loop must carry out; the app never does I/O itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Start `request`, numbered `run`.
+    Run {
+        /// Its number: later events carry it.
+        run: RunId,
+        /// What to run.
+        request: Request,
+    },
+    /// Ask run `run` to stop; it winds down by itself (a WebSocket sends Close 1000).
+    Cancel {
+        /// The run to stop.
+        run: RunId,
+    },
+    /// Drop run `run` at once, without waiting for it (a second Esc while it winds down).
+    Abandon {
+        /// The run to drop.
+        run: RunId,
+    },
+    /// Fetch `/clients.json`.
+    RefreshClients,
+}
+
+/// Why the UI ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// `q`.
+    Quit,
+    /// Ctrl-C, as a key or as SIGINT.
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+    /// The terminal cannot be read any more.
+    TerminalLost(String),
+    /// A network task panicked (named).
+    Crashed(&'static str),
+}
+
+/// How a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    /// In flight.
+    Running,
+    /// Asked to stop, winding down.
+    Cancelling,
+    /// Over.
+    Ended {
+        /// How long it took.
+        after: Duration,
+        /// How it ended.
+        how: Ending,
+    },
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// By itself, or stopped cleanly after a cancel.
+    Done,
+    /// Cancelled before it could finish.
+    Cancelled,
+    /// With an error (shown in the transcript).
+    Failed,
+    /// Dropped without waiting for it.
+    Abandoned,
+}
+
+/// The current (or latest) run.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// Its number.
+    pub id: RunId,
+    /// What it runs.
+    pub request: Request,
+    /// When it started.
+    pub started: Instant,
+    /// How it stands.
+    pub state: RunState,
+}
+
+impl Run {
+    /// Whether it is still in flight (running or winding down).
+    pub fn is_active(&self) -> bool {
+        !matches!(self.state, RunState::Ended { .. })
+    }
+}
+
+/// What a transcript line shows, for its colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    /// A remark of the request.
+    Note,
+    /// Bytes we sent.
+    Sent,
+    /// Bytes we received.
+    Received,
+    /// Something the wire parser could not make sense of.
+    Problem,
+    /// A measured round trip.
+    Rtt,
+    /// A block of result text (the clients table, ping's summary).
+    Output,
+    /// The Wireshark display filter.
+    Filter,
+    /// The request failed.
+    Error,
+}
+
+/// One line of the transcript pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranscriptLine {
+    /// The text, without control characters.
+    pub text: String,
+    /// What it shows.
+    pub kind: LineKind,
+}
+
+/// The transcript pane's lines and scroll position.
+#[derive(Debug, Default)]
+pub struct TranscriptView {
+    /// At most [`TRANSCRIPT_LIMIT`] lines, oldest first.
+    lines: VecDeque<TranscriptLine>,
+    /// Lines dropped from the front since the run started.
+    dropped: usize,
+    /// How many lines above the bottom the view ends; 0 follows new lines.
+    scroll_back: usize,
+}
+
+impl TranscriptView {
+    /// The lines kept, oldest first.
+    pub fn lines(&self) -> &VecDeque<TranscriptLine> {
+        &self.lines
+    }
+
+    /// Lines dropped from the front to stay within [`TRANSCRIPT_LIMIT`].
+    pub fn dropped(&self) -> usize {
+        self.dropped
+    }
+
+    /// How many lines above the bottom the view ends (0: it follows new lines).
+    pub fn scroll_back(&self) -> usize {
+        self.scroll_back
+    }
+
+    /// The lines a view of `height` rows shows, given the scroll position.
+    pub fn window(&self, height: usize) -> impl Iterator<Item = &TranscriptLine> {
+        let total = self.lines.len();
+        let back = self.scroll_back.min(total.saturating_sub(height));
+        let end = total - back;
+        let start = end.saturating_sub(height);
+        self.lines.range(start..end)
+    }
+
+    fn clear(&mut self) {
+        *self = TranscriptView::default();
+    }
+
+    fn push_entry(&mut self, entry: &Entry) {
+        let kind = line_kind(&entry.kind);
+        for line in entry.to_string().lines() {
+            self.push(TranscriptLine {
+                text: printable(line),
+                kind,
+            });
+        }
+    }
+
+    fn push(&mut self, line: TranscriptLine) {
+        if self.lines.len() == TRANSCRIPT_LIMIT {
+            self.lines.pop_front();
+            self.dropped += 1;
+        } else if self.scroll_back > 0 {
+            // Someone reading older lines keeps seeing the same ones.
+            self.scroll_back += 1;
+        }
+        self.lines.push_back(line);
+    }
+
+    /// Scrolls `lines` further back (up), at most to the first line.
+    fn scroll_up(&mut self, lines: usize) {
+        self.scroll_back = self
+            .scroll_back
+            .saturating_add(lines)
+            .min(self.lines.len().saturating_sub(1));
+    }
+
+    /// Scrolls `lines` forward (down); at the bottom the view follows new lines again.
+    fn scroll_down(&mut self, lines: usize) {
+        self.scroll_back = self.scroll_back.saturating_sub(lines);
+    }
+}
+
+/// The colour class of an entry's lines.
+fn line_kind(kind: &EntryKind) -> LineKind {
+    match kind {
+        EntryKind::Note(_) | EntryKind::Connected { .. } => LineKind::Note,
+        EntryKind::Wire {
+            event: WireEvent::Problem(_),
+            ..
+        } => LineKind::Problem,
+        EntryKind::Wire {
+            direction: Direction::Outgoing,
+            ..
+        } => LineKind::Sent,
+        EntryKind::Wire {
+            direction: Direction::Incoming,
+            ..
+        } => LineKind::Received,
+        EntryKind::Rtt { .. } => LineKind::Rtt,
+        EntryKind::Output(_) => LineKind::Output,
+        EntryKind::Filter(_) => LineKind::Filter,
+        EntryKind::Error(_) => LineKind::Error,
+    }
+}
+
+/// `text` with tabs as spaces and other control characters replaced: a server's
+/// header or a client's User-Agent must not move the terminal's cursor.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\t' => ' ',
+            c if c.is_control() => '\u{fffd}',
+            c => c,
+        })
+        .collect()
+}
+
+/// The latency pane's figures: those of the latest `ping` or `hold`.
+#[derive(Debug, Default)]
+pub struct LatencyView {
+    /// The request they come from; `None` until a `ping` or `hold` has run.
+    source: Option<Request>,
+    /// Every RTT of that run.
+    latency: Latency,
+    /// The latest RTTs, oldest first; `None` for a ping that was lost.
+    recent: VecDeque<Option<Duration>>,
+    /// Pings that timed out or were overtaken (ping only).
+    lost: u64,
+}
+
+impl LatencyView {
+    /// The request the figures come from.
+    pub fn source(&self) -> Option<Request> {
+        self.source
+    }
+
+    /// Every RTT of the run.
+    pub fn latency(&self) -> &Latency {
+        &self.latency
+    }
+
+    /// The latest RTTs, oldest first; `None` marks a lost ping.
+    pub fn recent(&self) -> &VecDeque<Option<Duration>> {
+        &self.recent
+    }
+
+    /// Pings lost so far.
+    pub fn lost(&self) -> u64 {
+        self.lost
+    }
+
+    /// Whether losses are counted at all (`hold` cannot tell a lost echo).
+    pub fn counts_loss(&self) -> bool {
+        self.source == Some(Request::Ping)
+    }
+
+    /// Lost pings as a percentage of the pings that got an answer or were given up.
+    pub fn loss_pct(&self) -> Option<f64> {
+        let settled = self.latency.running().count() + self.lost;
+        (self.counts_loss() && settled > 0).then(|| self.lost as f64 * 100.0 / settled as f64)
+    }
+
+    fn reset(&mut self, source: Request) {
+        *self = LatencyView {
+            source: Some(source),
+            ..LatencyView::default()
+        };
+    }
+
+    fn record(&mut self, rtt: Duration) {
+        self.latency.record(rtt);
+        self.push_recent(Some(rtt));
+    }
+
+    fn record_lost(&mut self, n: u64) {
+        self.lost += n;
+        for _ in 0..n.min(RECENT_LIMIT as u64) {
+            self.push_recent(None);
+        }
+    }
+
+    fn push_recent(&mut self, sample: Option<Duration>) {
+        if self.recent.len() == RECENT_LIMIT {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(sample);
+    }
+}
+
+/// The clients pane: the latest `/clients.json` and our own addresses.
+#[derive(Debug, Default)]
+pub struct ClientsView {
+    /// The latest report, if one ever arrived.
+    report: Option<ClientsReport>,
+    /// When it was fetched, in milliseconds since the Unix epoch.
+    at_unix_ms: u64,
+    /// Why the latest refresh failed; cleared by the next success.
+    error: Option<String>,
+    /// A refresh is on its way: no second one is started meanwhile.
+    in_flight: bool,
+    /// When the next periodic refresh is due.
+    next_at: Option<Instant>,
+    /// Our connections' local addresses in the current run, as the server sees them.
+    own: Vec<SocketAddr>,
+}
+
+impl ClientsView {
+    /// The latest report.
+    pub fn report(&self) -> Option<&ClientsReport> {
+        self.report.as_ref()
+    }
+
+    /// When the report was fetched (ms since the Unix epoch).
+    pub fn at_unix_ms(&self) -> u64 {
+        self.at_unix_ms
+    }
+
+    /// Why the latest refresh failed.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// Whether a refresh is on its way.
+    pub fn in_flight(&self) -> bool {
+        self.in_flight
+    }
+
+    /// Whether `peer` (as the server prints it) is one of our own connections.
+    pub fn is_own(&self, peer: &str) -> bool {
+        self.own.iter().any(|addr| addr.to_string() == peer)
+    }
+}
+
+/// The whole state of the terminal UI.
+#[derive(Debug)]
+pub struct App {
+    /// The server's `HOST:PORT`, for the status line.
+    server: String,
+    /// Where the logs go while the UI owns the terminal (shown in the help).
+    log_path: Option<PathBuf>,
+    /// Index into [`Request::ALL`] of the highlighted entry.
+    selected: usize,
+    /// The current or latest run.
+    run: Option<Run>,
+    /// The number the next run gets; only ever grows, so no two runs share one.
+    next_run: RunId,
+    /// The current run's lines (emptied when a run starts).
+    transcript: TranscriptView,
+    /// The latest `ping` or `hold`'s figures: kept while other requests run.
+    latency: LatencyView,
+    /// The latest clients list and the refresh schedule.
+    clients: ClientsView,
+    /// While set, network news waits in `held` instead of changing the panes.
+    paused: bool,
+    /// Network news received while paused, in arrival order.
+    held: VecDeque<NetEvent>,
+    /// Whether the help overlay is shown.
+    help: bool,
+    /// A short message for the status line, and when it goes away.
+    notice: Option<(String, Instant)>,
+    /// Set once the UI should end.
+    exit: Option<Exit>,
+    /// Lines a PgUp or PgDn moves: the transcript pane's height.
+    page: usize,
+    /// The time of the latest update, for elapsed times in the panes.
+    now: Instant,
+}
+
+impl App {
+    /// A fresh UI against `server`, at time `now`. The first clients refresh is due at once.
+    pub fn new(server: impl Into<String>, log_path: Option<PathBuf>, now: Instant) -> Self {
+        App {
+            server: server.into(),
+            log_path,
+            selected: 0,
+            run: None,
+            next_run: 1,
+            transcript: TranscriptView::default(),
+            latency: LatencyView::default(),
+            clients: ClientsView {
+                next_at: Some(now),
+                ..ClientsView::default()
+            },
+            paused: false,
+            held: VecDeque::new(),
+            help: false,
+            notice: None,
+            exit: None,
+            page: 10,
+            now,
+        }
+    }
+
+    /// The server's `HOST:PORT`.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Where the logs go.
+    pub fn log_path(&self) -> Option<&PathBuf> {
+        self.log_path.as_ref()
+    }
+
+    /// The highlighted request.
+    pub fn selected(&self) -> Request {
+        Request::ALL[self.selected]
+    }
+
+    /// The current or latest run.
+    pub fn run(&self) -> Option<&Run> {
+        self.run.as_ref()
+    }
+
+    /// The transcript pane's content.
+    pub fn transcript(&self) -> &TranscriptView {
+        &self.transcript
+    }
+
+    /// The latency pane's content.
+    pub fn latency(&self) -> &LatencyView {
+        &self.latency
+    }
+
+    /// The clients pane's content.
+    pub fn clients(&self) -> &ClientsView {
+        &self.clients
+    }
+
+    /// Whether updates are paused, and how many wait.
+    pub fn paused(&self) -> Option<usize> {
+        self.paused.then_some(self.held.len())
+    }
+
+    /// Whether the help overlay is shown.
+    pub fn help_shown(&self) -> bool {
+        self.help
+    }
+
+    /// The status line's message, if one is current.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice
+            .as_ref()
+            .filter(|(_, until)| *until > self.now)
+            .map(|(text, _)| text.as_str())
+    }
+
+    /// Why the UI should end, once it should.
+    pub fn exit(&self) -> Option<&Exit> {
+        self.exit.as_ref()
+    }
+
+    /// The time of the latest update.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Sets how many lines a PgUp or PgDn moves (the transcript pane's height).
+    pub fn set_page(&mut self, lines: usize) {
+        self.page = lines.max(1);
+    }
+
+    /// Applies `event`, which happened at `now`; returns what the loop must do.
+    pub fn update(&mut self, event: Event, now: Instant) -> Option<Action> {
+        self.now = now;
+        match event {
+            Event::Tick => self.tick(),
+            Event::Terminal(TermEvent::Key(key)) => self.key(key),
+            Event::Terminal(_) => None,
+            Event::TerminalLost(why) => {
+                self.exit = Some(Exit::TerminalLost(why));
+                None
+            }
+            Event::Signal(Signal::Terminate) => {
+                self.exit = Some(Exit::Terminate);
+                None
+            }
+            Event::Signal(Signal::Interrupt) => {
+                self.exit = Some(Exit::Interrupt);
+                None
+            }
+            Event::Crashed(name) => {
+                self.exit = Some(Exit::Crashed(name));
+                None
+            }
+            Event::Net(news) if self.paused => {
+                self.held.push_back(news);
+                None
+            }
+            Event::Net(news) => {
+                self.net(news);
+                None
+            }
+        }
+    }
+
+    /// Time-driven work: the periodic clients refresh.
+    fn tick(&mut self) -> Option<Action> {
+        let due = self.clients.next_at.is_some_and(|at| at <= self.now);
+        if due && !self.paused {
+            self.refresh_clients()
+        } else {
+            None
+        }
+    }
+
+    /// Starts a clients refresh unless one is on its way.
+    fn refresh_clients(&mut self) -> Option<Action> {
+        if self.clients.in_flight {
+            return None;
+        }
+        self.clients.in_flight = true;
+        self.clients.next_at = Some(self.now + CLIENTS_EVERY);
+        Some(Action::RefreshClients)
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Option<Action> {
+        if !matches!(key.kind, KeyEventKind::Press | KeyEventKind::Repeat) {
+            return None;
+        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            // Raw mode delivers Ctrl-C as a key; it quits as it would without raw mode.
+            KeyCode::Char('c') if ctrl => {
+                self.exit = Some(Exit::Interrupt);
+                return None;
+            }
+            KeyCode::Char('q') => {
+                self.exit = Some(Exit::Quit);
+                return None;
+            }
+            _ => {}
+        }
+        if self.help {
+            if matches!(key.code, KeyCode::Esc | KeyCode::Char('?')) {
+                self.help = false;
+            }
+            return None;
+        }
+        let count = Request::ALL.len();
+        match key.code {
+            KeyCode::Char('?') => self.help = true,
+            KeyCode::Up | KeyCode::Char('k') => self.selected = (self.selected + count - 1) % count,
+            KeyCode::Down | KeyCode::Char('j') => self.selected = (self.selected + 1) % count,
+            KeyCode::Enter => return self.start(),
+            KeyCode::Char(c @ '1'..='9') => {
+                let index = usize::from(c as u8 - b'1');
+                if index < count {
+                    self.selected = index;
+                    return self.start();
+                }
+            }
+            KeyCode::Esc | KeyCode::Char('c') => return self.cancel(),
+            KeyCode::Char('p') => self.toggle_pause(),
+            KeyCode::Char('r') => {
+                let action = self.refresh_clients();
+                if action.is_none() {
+                    self.notify("the clients are being refreshed already");
+                }
+                return action;
+            }
+            KeyCode::PageUp => self
+                .transcript
+                .scroll_up(self.page.saturating_sub(1).max(1)),
+            KeyCode::PageDown => self
+                .transcript
+                .scroll_down(self.page.saturating_sub(1).max(1)),
+            KeyCode::Home => self.transcript.scroll_up(usize::MAX),
+            KeyCode::End => self.transcript.scroll_down(usize::MAX),
+            _ => {}
+        }
+        None
+    }
+
+    /// Starts the selected request, unless one is in flight.
+    fn start(&mut self) -> Option<Action> {
+        // Held news may hold the end of the current run; a new run starts from the present.
+        self.resume();
+        if let Some(run) = self.run.as_ref().filter(|r| r.is_active()) {
+            self.notify(format!(
+                "{} is still running: Esc stops it",
+                run.request.subcommand()
+            ));
+            return None;
+        }
+        let request = self.selected();
+        let id = self.next_run;
+        self.next_run += 1;
+        self.run = Some(Run {
+            id,
+            request,
+            started: self.now,
+            state: RunState::Running,
+        });
+        self.transcript.clear();
+        self.clients.own.clear();
+        if matches!(request, Request::Ping | Request::Hold) {
+            self.latency.reset(request);
+        }
+        Some(Action::Run { run: id, request })
+    }
+
+    /// Esc: stops the run; a second Esc while it winds down drops it.
+    fn cancel(&mut self) -> Option<Action> {
+        self.resume();
+        let now = self.now;
+        let run = self.run.as_mut().filter(|r| r.is_active())?;
+        match run.state {
+            RunState::Running => {
+                run.state = RunState::Cancelling;
+                Some(Action::Cancel { run: run.id })
+            }
+            _ => {
+                let id = run.id;
+                run.state = RunState::Ended {
+                    after: now.saturating_duration_since(run.started),
+                    how: Ending::Abandoned,
+                };
+                self.push_own(EntryKind::Note(
+                    "abandoned: dropped without waiting for it to end".to_owned(),
+                ));
+                Some(Action::Abandon { run: id })
+            }
+        }
+    }
+
+    fn toggle_pause(&mut self) {
+        if self.paused {
+            self.resume();
+        } else {
+            self.paused = true;
+        }
+    }
+
+    /// Unpauses, applying the held news in order.
+    fn resume(&mut self) {
+        self.paused = false;
+        while let Some(news) = self.held.pop_front() {
+            self.net(news);
+        }
+    }
+
+    fn net(&mut self, news: NetEvent) {
+        match news {
+            NetEvent::Clients { result, at_unix_ms } => {
+                self.clients.in_flight = false;
+                match result {
+                    Ok(report) => {
+                        self.clients.report = Some(report);
+                        self.clients.at_unix_ms = at_unix_ms;
+                        self.clients.error = None;
+                    }
+                    Err(err) => self.clients.error = Some(error::report(&err)),
+                }
+            }
+            NetEvent::Entry { run, entry } if self.is_current(run) => self.entry(&entry),
+            NetEvent::Ping { run, event } if self.is_current(run) => self.ping(&event),
+            NetEvent::Finished { run, result } if self.is_current(run) => self.finished(result),
+            // News of an abandoned run.
+            NetEvent::Entry { .. } | NetEvent::Ping { .. } | NetEvent::Finished { .. } => {}
+        }
+    }
+
+    fn is_current(&self, id: RunId) -> bool {
+        self.run
+            .as_ref()
+            .is_some_and(|r| r.id == id && r.is_active())
+    }
+
+    fn entry(&mut self, entry: &Entry) {
+        match &entry.kind {
+            EntryKind::Connected { local, .. } => self.clients.own.push(*local),
+            // A ping's RTTs come typed, through `ping`; the transcript repeats them.
+            EntryKind::Rtt { rtt, .. } if self.latency.source == Some(Request::Hold) => {
+                self.latency.record(*rtt);
+            }
+            _ => {}
+        }
+        self.transcript.push_entry(entry);
+    }
+
+    fn ping(&mut self, event: &PingEvent) {
+        match event {
+            PingEvent::Started { local, .. } => self.clients.own.push(*local),
+            PingEvent::Reply { rtt, skipped, .. } => {
+                self.latency.record_lost(*skipped);
+                self.latency.record(*rtt);
+            }
+            PingEvent::Timeout { .. } => self.latency.record_lost(1),
+            PingEvent::Late { .. } | PingEvent::Unsolicited { .. } => {}
+        }
+    }
+
+    fn finished(&mut self, result: Result<(), Error>) {
+        let now = self.now;
+        let Some(run) = self.run.as_mut() else {
+            return;
+        };
+        let cancelled = run.state == RunState::Cancelling;
+        let how = match &result {
+            Ok(()) => Ending::Done,
+            Err(Error::Interrupted) => Ending::Cancelled,
+            Err(_) => Ending::Failed,
+        };
+        run.state = RunState::Ended {
+            after: now.saturating_duration_since(run.started),
+            how,
+        };
+        match result {
+            Ok(()) => {}
+            Err(Error::Interrupted) => self.push_own(EntryKind::Note("cancelled".to_owned())),
+            // After a cancel, a server that closed first is not news.
+            Err(Error::Closed { .. }) if cancelled => {}
+            Err(err) => self.push_own(EntryKind::Error(error::report(&err))),
+        }
+        // The run's connections are gone: show the server's list without them soon.
+        self.clients.next_at = Some(now);
+    }
+
+    /// Adds an entry of the UI's own, stamped like the request's entries.
+    fn push_own(&mut self, kind: EntryKind) {
+        let at = self.run.as_ref().map_or(Duration::ZERO, |r| {
+            self.now.saturating_duration_since(r.started)
+        });
+        self.transcript.push_entry(&Entry { at, kind });
+    }
+
+    fn notify(&mut self, text: impl Into<String>) {
+        self.notice = Some((text.into(), self.now + NOTICE_FOR));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{FrameInfo, Opcode};
+    use crossterm::event::KeyEventState;
+    use wspp::clients::{ClientInfo, ServerSummary};
+
+    fn key(code: KeyCode) -> Event {
+        Event::Terminal(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    fn ctrl(c: char) -> Event {
+        Event::Terminal(TermEvent::Key(KeyEvent::new(
+            KeyCode::Char(c),
+            KeyModifiers::CONTROL,
+        )))
+    }
+
+    fn app() -> (App, Instant) {
+        let t0 = Instant::now();
+        (App::new("127.0.0.1:8080", None, t0), t0)
+    }
+
+    fn press(app: &mut App, code: KeyCode) -> Option<Action> {
+        let now = app.now();
+        app.update(key(code), now)
+    }
+
+    fn net(app: &mut App, news: NetEvent) {
+        let now = app.now();
+        assert_eq!(app.update(Event::Net(news), now), None);
+    }
+
+    fn note(run: RunId, text: &str) -> NetEvent {
+        NetEvent::Entry {
+            run,
+            entry: Entry {
+                at: Duration::from_millis(1),
+                kind: EntryKind::Note(text.into()),
+            },
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// Selects `request` with the arrow keys and runs it; returns its run id.
+    fn run(app: &mut App, request: Request) -> RunId {
+        while app.selected() != request {
+            press(app, KeyCode::Down);
+        }
+        match press(app, KeyCode::Enter) {
+            Some(Action::Run { run, request: r }) if r == request => run,
+            other => panic!("expected a run of {request:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn arrows_and_jk_move_through_the_menu_and_wrap() {
+        let (mut app, _) = app();
+        assert_eq!(app.selected(), Request::ALL[0]);
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Char('j'));
+        assert_eq!(app.selected(), Request::ALL[2]);
+        press(&mut app, KeyCode::Char('k'));
+        assert_eq!(app.selected(), Request::ALL[1]);
+        press(&mut app, KeyCode::Up);
+        press(&mut app, KeyCode::Up);
+        assert_eq!(app.selected(), Request::ALL[Request::ALL.len() - 1]);
+        press(&mut app, KeyCode::Down);
+        assert_eq!(app.selected(), Request::ALL[0]);
+    }
+
+    #[test]
+    fn key_releases_are_ignored() {
+        let (mut app, t0) = app();
+        let mut release = KeyEvent::new(KeyCode::Down, KeyModifiers::NONE);
+        release.kind = KeyEventKind::Release;
+        release.state = KeyEventState::NONE;
+        app.update(Event::Terminal(TermEvent::Key(release)), t0);
+        assert_eq!(app.selected(), Request::ALL[0]);
+    }
+
+    #[test]
+    fn enter_runs_the_selection_once_and_numbers_pick_directly() {
+        let (mut app, _) = app();
+        let first = run(&mut app, Request::OpenClose);
+        assert_eq!(app.run().map(|r| r.state), Some(RunState::Running));
+        // A second Enter while it runs starts nothing, and says why.
+        assert_eq!(press(&mut app, KeyCode::Enter), None);
+        assert!(app.notice().is_some_and(|n| n.contains("open-close")));
+        net(
+            &mut app,
+            NetEvent::Finished {
+                run: first,
+                result: Ok(()),
+            },
+        );
+        let number = Request::ALL
+            .iter()
+            .position(|&r| r == Request::Favicon)
+            .expect("favicon is in the catalog");
+        let digit = char::from(b'1' + u8::try_from(number).expect("small index"));
+        assert_eq!(
+            press(&mut app, KeyCode::Char(digit)),
+            Some(Action::Run {
+                run: first + 1,
+                request: Request::Favicon
+            })
+        );
+    }
+
+    #[test]
+    fn the_transcript_grows_with_entries_and_starts_afresh_per_run() {
+        let (mut app, _) = app();
+        let id = run(&mut app, Request::OpenClose);
+        net(&mut app, note(id, "connected"));
+        let frame = FrameInfo {
+            fin: true,
+            rsv: 0,
+            opcode: Opcode::Close,
+            masked: false,
+            len: 2,
+            preview: vec![0x03, 0xe8],
+        };
+        net(
+            &mut app,
+            NetEvent::Entry {
+                run: id,
+                entry: Entry {
+                    at: ms(2),
+                    kind: EntryKind::Wire {
+                        direction: Direction::Incoming,
+                        event: WireEvent::Frame(frame),
+                    },
+                },
+            },
+        );
+        let lines = app.transcript().lines();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1].kind, LineKind::Received);
+        assert!(lines[1].text.contains("← Close fin=1 mask=0 len=2 1000"));
+        // News of another run is not this run's.
+        net(&mut app, note(id + 7, "stray"));
+        assert_eq!(app.transcript().lines().len(), 2);
+        net(
+            &mut app,
+            NetEvent::Finished {
+                run: id,
+                result: Ok(()),
+            },
+        );
+        run(&mut app, Request::Favicon);
+        assert!(app.transcript().lines().is_empty());
+    }
+
+    #[test]
+    fn a_failed_request_shows_its_error_and_the_ui_carries_on() {
+        let (mut app, _) = app();
+        let id = run(&mut app, Request::Page);
+        net(
+            &mut app,
+            NetEvent::Finished {
+                run: id,
+                result: Err(Error::Unexpected("nonsense".into())),
+            },
+        );
+        let last = app.transcript().lines().back().cloned().expect("a line");
+        assert_eq!(last.kind, LineKind::Error);
+        assert!(
+            last.text
+                .contains("unexpected answer from the server: nonsense")
+        );
+        assert!(matches!(
+            app.run().map(|r| r.state),
+            Some(RunState::Ended {
+                how: Ending::Failed,
+                ..
+            })
+        ));
+        assert_eq!(app.exit(), None);
+    }
+
+    #[test]
+    fn escape_cancels_then_abandons() {
+        let (mut app, _) = app();
+        assert_eq!(press(&mut app, KeyCode::Esc), None, "nothing to cancel");
+        let id = run(&mut app, Request::Hold);
+        assert_eq!(
+            press(&mut app, KeyCode::Esc),
+            Some(Action::Cancel { run: id })
+        );
+        assert_eq!(app.run().map(|r| r.state), Some(RunState::Cancelling));
+        assert_eq!(
+            press(&mut app, KeyCode::Char('c')),
+            Some(Action::Abandon { run: id })
+        );
+        assert!(!app.run().is_some_and(Run::is_active));
+        // The abandoned run's late news changes nothing.
+        let before = app.transcript().lines().len();
+        net(&mut app, note(id, "late"));
+        assert_eq!(app.transcript().lines().len(), before);
+    }
+
+    #[test]
+    fn a_cancelled_run_ends_cleanly() {
+        let (mut app, _) = app();
+        let id = run(&mut app, Request::Page);
+        press(&mut app, KeyCode::Esc);
+        net(
+            &mut app,
+            NetEvent::Finished {
+                run: id,
+                result: Err(Error::Interrupted),
+            },
+        );
+        assert!(matches!(
+            app.run().map(|r| r.state),
+            Some(RunState::Ended {
+                how: Ending::Cancelled,
+                ..
+            })
+        ));
+        assert_eq!(
+            app.transcript().lines().back().map(|l| l.kind),
+            Some(LineKind::Note)
+        );
+    }
+
+    #[test]
+    fn ping_events_feed_the_latency_figures_and_loss() {
+        let (mut app, _) = app();
+        let id = run(&mut app, Request::Ping);
+        for (seq, rtt) in [(0, 3), (1, 1), (2, 2)] {
+            net(
+                &mut app,
+                NetEvent::Ping {
+                    run: id,
+                    event: PingEvent::Reply {
+                        seq,
+                        rtt: ms(rtt),
+                        bytes: 16,
+                        skipped: 0,
+                    },
+                },
+            );
+        }
+        net(
+            &mut app,
+            NetEvent::Ping {
+                run: id,
+                event: PingEvent::Timeout { seq: 3 },
+            },
+        );
+        // The transcript's copy of a ping RTT is not counted twice.
+        net(
+            &mut app,
+            NetEvent::Entry {
+                run: id,
+                entry: Entry {
+                    at: ms(5),
+                    kind: EntryKind::Rtt {
+                        what: "pong",
+                        seq: 2,
+                        rtt: ms(2),
+                    },
+                },
+            },
+        );
+        let latency = app.latency();
+        assert_eq!(latency.source(), Some(Request::Ping));
+        let s = latency.latency().summary();
+        assert_eq!(s.count, 3);
+        assert_eq!(
+            (s.min, s.avg, s.max),
+            (Some(ms(1)), Some(ms(2)), Some(ms(3)))
+        );
+        assert_eq!(latency.latency().running().last(), Some(ms(2)));
+        assert_eq!(latency.lost(), 1);
+        assert_eq!(latency.loss_pct(), Some(25.0));
+        assert_eq!(
+            latency.recent().iter().copied().collect::<Vec<_>>(),
+            vec![Some(ms(3)), Some(ms(1)), Some(ms(2)), None]
+        );
+    }
+
+    #[test]
+    fn hold_echo_rtts_come_from_the_transcript() {
+        let (mut app, _) = app();
+        let id = run(&mut app, Request::Hold);
+        for seq in 0..3 {
+            net(
+                &mut app,
+                NetEvent::Entry {
+                    run: id,
+                    entry: Entry {
+                        at: ms(seq),
+                        kind: EntryKind::Rtt {
+                            what: "echo",
+                            seq,
+                            rtt: ms(seq + 1),
+                        },
+                    },
+                },
+            );
+        }
+        let latency = app.latency();
+        assert_eq!(latency.latency().running().count(), 3);
+        assert_eq!(latency.loss_pct(), None, "hold cannot tell a lost echo");
+        assert_eq!(app.transcript().lines().len(), 3);
+        assert!(app.transcript().lines()[0].text.contains("echo seq=0"));
+    }
+
+    #[test]
+    fn pause_holds_news_until_resumed() {
+        let (mut app, _) = app();
+        let id = run(&mut app, Request::Hold);
+        press(&mut app, KeyCode::Char('p'));
+        net(&mut app, note(id, "one"));
+        net(&mut app, note(id, "two"));
+        assert_eq!(app.paused(), Some(2));
+        assert!(app.transcript().lines().is_empty());
+        press(&mut app, KeyCode::Char('p'));
+        assert_eq!(app.paused(), None);
+        let texts: Vec<_> = app
+            .transcript()
+            .lines()
+            .iter()
+            .map(|l| l.text.trim().to_owned())
+            .collect();
+        assert_eq!(texts, ["+1.000ms   one", "+1.000ms   two"]);
+    }
+
+    #[test]
+    fn the_transcript_scrolls_and_follows_again_at_the_bottom() {
+        let (mut app, _) = app();
+        app.set_page(5);
+        let id = run(&mut app, Request::Hold);
+        for i in 0..20 {
+            net(&mut app, note(id, &format!("line {i}")));
+        }
+        let window = |app: &App| -> Vec<String> {
+            app.transcript()
+                .window(5)
+                .map(|l| l.text.trim().to_owned())
+                .collect()
+        };
+        assert!(window(&app)[4].ends_with("line 19"));
+        press(&mut app, KeyCode::PageUp);
+        assert_eq!(app.transcript().scroll_back(), 4);
+        assert!(window(&app)[4].ends_with("line 15"));
+        // New lines do not move what is being read.
+        net(&mut app, note(id, "line 20"));
+        assert!(window(&app)[4].ends_with("line 15"));
+        press(&mut app, KeyCode::Home);
+        assert!(window(&app)[0].ends_with("line 0"));
+        press(&mut app, KeyCode::End);
+        assert_eq!(app.transcript().scroll_back(), 0);
+        assert!(window(&app)[4].ends_with("line 20"));
+    }
+
+    #[test]
+    fn the_transcript_keeps_a_bounded_number_of_lines() {
+        let mut view = TranscriptView::default();
+        for i in 0..TRANSCRIPT_LIMIT + 5 {
+            view.push(TranscriptLine {
+                text: i.to_string(),
+                kind: LineKind::Note,
+            });
+        }
+        assert_eq!(view.lines().len(), TRANSCRIPT_LIMIT);
+        assert_eq!(view.dropped(), 5);
+        assert_eq!(view.lines()[0].text, "5");
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        assert_eq!(printable("a\tb\x1b[2Jc"), "a b\u{fffd}[2Jc");
+    }
+
+    #[test]
+    fn clients_refresh_periodically_on_r_and_never_twice_at_once() {
+        let (mut app, t0) = app();
+        assert_eq!(app.update(Event::Tick, t0), Some(Action::RefreshClients));
+        assert_eq!(app.update(Event::Tick, t0 + ms(10)), None);
+        assert_eq!(
+            press(&mut app, KeyCode::Char('r')),
+            None,
+            "one is on its way"
+        );
+        let report = ClientsReport {
+            server: ServerSummary {
+                version: "0.1.0".into(),
+                uptime_secs: 1,
+                clients_now: 1,
+                clients_total: 1,
+                ping_interval_ms: 1000,
+                ping_timeout_ms: 5000,
+            },
+            clients: vec![ClientInfo {
+                id: 1,
+                peer: "127.0.0.1:50000".into(),
+                user_agent: None,
+                origin: None,
+                route: "/pingpong".into(),
+                connected_at_unix_ms: 0,
+                pings_sent: 0,
+                pongs_received: 0,
+                rtt_last_us: None,
+                rtt_min_us: None,
+                rtt_avg_us: None,
+                rtt_max_us: None,
+            }],
+        };
+        net(
+            &mut app,
+            NetEvent::Clients {
+                result: Ok(report),
+                at_unix_ms: 5,
+            },
+        );
+        assert_eq!(app.clients().report().map(|r| r.clients.len()), Some(1));
+        assert_eq!(
+            press(&mut app, KeyCode::Char('r')),
+            Some(Action::RefreshClients)
+        );
+        net(
+            &mut app,
+            NetEvent::Clients {
+                result: Err(Error::Unexpected("down".into())),
+                at_unix_ms: 6,
+            },
+        );
+        assert!(app.clients().error().is_some_and(|e| e.contains("down")));
+        assert!(app.clients().report().is_some(), "the last good list stays");
+        assert_eq!(app.update(Event::Tick, t0 + ms(1999)), None);
+        assert_eq!(
+            app.update(Event::Tick, t0 + CLIENTS_EVERY + ms(10)),
+            Some(Action::RefreshClients)
+        );
+    }
+
+    #[test]
+    fn our_own_connections_are_recognised() {
+        let (mut app, _) = app();
+        let id = run(&mut app, Request::Hold);
+        let local: SocketAddr = "127.0.0.1:50000".parse().expect("valid address");
+        net(
+            &mut app,
+            NetEvent::Entry {
+                run: id,
+                entry: Entry {
+                    at: ms(0),
+                    kind: EntryKind::Connected {
+                        peer: "127.0.0.1:8080".parse().expect("valid address"),
+                        local,
+                    },
+                },
+            },
+        );
+        assert!(app.clients().is_own("127.0.0.1:50000"));
+        assert!(!app.clients().is_own("127.0.0.1:50001"));
+    }
+
+    #[test]
+    fn help_q_ctrl_c_and_signals() {
+        let (mut app, t0) = app();
+        press(&mut app, KeyCode::Char('?'));
+        assert!(app.help_shown());
+        // Keys other than closing ones do nothing under the overlay.
+        assert_eq!(press(&mut app, KeyCode::Enter), None);
+        assert!(app.run().is_none());
+        press(&mut app, KeyCode::Esc);
+        assert!(!app.help_shown());
+
+        press(&mut app, KeyCode::Char('q'));
+        assert_eq!(app.exit(), Some(&Exit::Quit));
+
+        let (mut app, _) = self::app();
+        app.update(ctrl('c'), t0);
+        assert_eq!(app.exit(), Some(&Exit::Interrupt));
+
+        let (mut app, _) = self::app();
+        app.update(Event::Signal(Signal::Terminate), t0);
+        assert_eq!(app.exit(), Some(&Exit::Terminate));
+    }
+}

@@ -1,0 +1,902 @@
+//! Drawing the terminal UI: `impl Widget for &App`.
+//!
+//! Rendering only reads the [`App`] (hence `&App`: drawing can never change state)
+//! and writes a buffer: it never waits, so the loop draws after every batch of
+//! events, and tests draw into ratatui's `TestBackend` and read the buffer back.
+//! [`areas`] is the layout as a pure function of the screen size; the loop also uses
+//! it to know how far PgUp scrolls. Any size must draw without panicking: a small
+//! screen cuts panes short, it never makes them overlap.
+//!
+//! ```text
+//! ┌requests┐┌transcript · open-close · done in 12ms──────────────┐
+//! │▶1 page ││   +0.210ms → GET /openandclosewebsocket HTTP/1.1   │
+//! │ 2 fav… ││  +12.020ms ← Close fin=1 mask=0 len=2 1000 (Norm…  │
+//! └────────┘└────────────────────────────────────────────────────┘
+//! ┌latency · ping──────────────┐┌clients · 2 now · ★ you────────┐
+//! │last 0.052 ms  n 12  loss 0%││id peer            route   rtt  │
+//! │▁▂▁▃▁▂ (recent) ▁▅█▃▁ (hist)││★3 127.0.0.1:5123 /pingp… 0.05 │
+//! └────────────────────────────┘└────────────────────────────────┘
+//! ─ open-close · GET /openandclosewebsocket ────────────────────────
+//! what it does, and what to look for in Wireshark
+//!  127.0.0.1:8080  ↑↓/jk move  ⏎ run  Esc stop  …  ? help  q quit
+//! ```
+
+use std::time::Duration;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{
+    Block, Borders, Cell, Clear, List, ListItem, ListState, Paragraph, Row, Sparkline,
+    StatefulWidget, Table, Widget, Wrap,
+};
+use wspp::stats::as_ms;
+
+use super::app::{App, Ending, LineKind, RunState};
+use crate::catalog::Request;
+use crate::requests::clients;
+
+/// Where each pane goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    /// The list of requests.
+    pub menu: Rect,
+    /// The running request's transcript.
+    pub transcript: Rect,
+    /// RTT figures and charts.
+    pub latency: Rect,
+    /// The server's clients.
+    pub clients: Rect,
+    /// The selected request's route, description and Wireshark hint.
+    pub details: Rect,
+    /// The server address, notices and keys.
+    pub status: Rect,
+}
+
+/// Screens this wide or wider show each request's route in the menu.
+const WIDE: u16 = 110;
+/// A menu with routes: borders, the highlight symbol, a number, the name, the route.
+const MENU_WITH_ROUTES: u16 = 2 + 2 + 2 + 11 + 1 + 22;
+
+/// The layout of a screen of `area`.
+pub fn areas(area: Rect) -> Areas {
+    // On a very small screen the menu and the transcript keep what room there is.
+    let details_rows = match area.height {
+        32.. => 5,
+        16.. => 4,
+        _ => 0,
+    };
+    let [body, details, status] = Layout::vertical([
+        Constraint::Min(0),
+        Constraint::Length(details_rows),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    // The bottom row needs room for three figures and a chart; the transcript gets the
+    // rest, and below 8 + 6 rows the bottom row goes (the top needs 6 to show anything).
+    let bottom_rows = if body.height >= 8 + 6 {
+        (body.height * 2 / 5).clamp(8, 16).min(body.height - 6)
+    } else {
+        0
+    };
+    let [top, bottom] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(bottom_rows)]).areas(body);
+    let menu_width = if area.width >= WIDE {
+        MENU_WITH_ROUTES
+    } else {
+        24
+    };
+    let [menu, transcript] =
+        Layout::horizontal([Constraint::Length(menu_width), Constraint::Min(0)]).areas(top);
+    let [latency, clients] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
+    Areas {
+        menu,
+        transcript,
+        latency,
+        clients,
+        details,
+        status,
+    }
+}
+
+/// How many transcript lines a screen of `area` shows (what PgUp scrolls by).
+pub fn transcript_rows(area: Rect) -> usize {
+    usize::from(areas(area).transcript.height.saturating_sub(2))
+}
+
+impl Widget for &App {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        let areas = areas(area);
+        render_menu(self, areas.menu, buf);
+        render_transcript(self, areas.transcript, buf);
+        render_latency(self, areas.latency, buf);
+        render_clients(self, areas.clients, buf);
+        render_details(self.selected(), areas.details, buf);
+        render_status(self, areas.status, buf);
+        if self.help_shown() {
+            render_help(self, area, buf);
+        }
+    }
+}
+
+fn pane(title: impl Into<Line<'static>>) -> Block<'static> {
+    Block::bordered()
+        .border_style(Style::new().fg(Color::DarkGray))
+        .title(title.into().style(Style::new().fg(Color::White).bold()))
+}
+
+fn render_menu(app: &App, area: Rect, buf: &mut Buffer) {
+    let wide = area.width >= MENU_WITH_ROUTES;
+    let active = app.run().filter(|r| r.is_active()).map(|r| r.request);
+    let items: Vec<ListItem> = Request::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, &request)| {
+            let mut spans = vec![
+                Span::raw(format!("{} ", i + 1)).dark_gray(),
+                Span::raw(format!("{:<11}", request.subcommand())),
+            ];
+            if wide {
+                spans.push(Span::raw(format!(" {}", request.route())).dark_gray());
+            }
+            if active == Some(request) {
+                spans.push(Span::raw(" ●").green());
+            }
+            ListItem::new(Line::from(spans))
+        })
+        .collect();
+    let list = List::new(items)
+        .block(pane(" requests "))
+        .highlight_symbol("▶ ")
+        .highlight_style(Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD));
+    let selected = Request::ALL.iter().position(|&r| r == app.selected());
+    let mut state = ListState::default().with_selected(selected);
+    StatefulWidget::render(list, area, buf, &mut state);
+}
+
+fn render_details(request: Request, area: Rect, buf: &mut Buffer) {
+    let title = Line::from(vec![
+        Span::raw(format!(" {} ", request.subcommand())).bold(),
+        Span::raw(format!("· GET {} ", request.route())).cyan(),
+    ]);
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .border_style(Style::new().fg(Color::DarkGray))
+        .title(title);
+    let text = Text::from(vec![
+        Line::from(request.description()),
+        Line::from(vec![
+            Span::raw("in Wireshark: ").yellow(),
+            Span::raw(request.wireshark()).dark_gray(),
+        ]),
+    ]);
+    Paragraph::new(text)
+        .wrap(Wrap { trim: true })
+        .block(block)
+        .render(area, buf);
+}
+
+fn render_transcript(app: &App, area: Rect, buf: &mut Buffer) {
+    let mut title = vec![Span::raw(" transcript ")];
+    if let Some(run) = app.run() {
+        let elapsed = app.now().saturating_duration_since(run.started);
+        let (state, color) = match run.state {
+            RunState::Running => (format!("running {}", short(elapsed)), Color::Green),
+            RunState::Cancelling => ("stopping…".to_owned(), Color::Yellow),
+            RunState::Ended { after, how } => match how {
+                Ending::Done => (format!("done in {}", short(after)), Color::Gray),
+                Ending::Cancelled => (format!("cancelled after {}", short(after)), Color::Yellow),
+                Ending::Failed => (format!("failed after {}", short(after)), Color::Red),
+                Ending::Abandoned => ("abandoned".to_owned(), Color::Red),
+            },
+        };
+        title.push(Span::raw(format!("· {} ", run.request.subcommand())).bold());
+        title.push(Span::raw(format!("· {state} ")).fg(color));
+    }
+    let view = app.transcript();
+    let mut block = pane(Line::from(title));
+    if view.scroll_back() > 0 {
+        block = block.title_top(
+            Line::from(format!(" ↑{} lines · End follows ", view.scroll_back()))
+                .yellow()
+                .right_aligned(),
+        );
+    }
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if view.lines().is_empty() && app.run().is_none() {
+        Paragraph::new(
+            "Pick a request with ↑↓ and press Enter: every byte it sends and receives \
+             shows here, frame by frame.",
+        )
+        .dark_gray()
+        .wrap(Wrap { trim: true })
+        .render(inner, buf);
+        return;
+    }
+    let lines: Vec<Line> = view
+        .window(usize::from(inner.height))
+        .map(|line| Line::styled(line.text.as_str(), line_style(line.kind)))
+        .collect();
+    Paragraph::new(lines).render(inner, buf);
+}
+
+fn line_style(kind: LineKind) -> Style {
+    match kind {
+        LineKind::Note => Style::new(),
+        LineKind::Sent => Style::new().fg(Color::Cyan),
+        LineKind::Received => Style::new().fg(Color::Green),
+        LineKind::Problem => Style::new().fg(Color::Red),
+        LineKind::Rtt => Style::new().fg(Color::Magenta),
+        LineKind::Output => Style::new().fg(Color::White),
+        LineKind::Filter => Style::new().fg(Color::Yellow),
+        LineKind::Error => Style::new().fg(Color::Red).bold(),
+    }
+}
+
+fn render_latency(app: &App, area: Rect, buf: &mut Buffer) {
+    let view = app.latency();
+    let source = match view.source() {
+        Some(Request::Ping) => " · ping",
+        Some(Request::Hold) => " · hold echoes",
+        _ => "",
+    };
+    let block = pane(format!(" latency{source} "));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if view.source().is_none() {
+        Paragraph::new("Run ping or hold to measure round trips here.")
+            .dark_gray()
+            .wrap(Wrap { trim: true })
+            .render(inner, buf);
+        return;
+    }
+    let latency = view.latency();
+    let s = latency.summary();
+    let loss = match view.loss_pct() {
+        Some(pct) => format!("loss {pct:.1}% ({})", view.lost()),
+        None if view.counts_loss() => "loss -".to_owned(),
+        None => "loss n/a".to_owned(),
+    };
+    let (Some(last), Some(min), Some(avg), Some(max), Some(p50), Some(p90), Some(p99)) = (
+        latency.running().last(),
+        s.min,
+        s.avg,
+        s.max,
+        s.p50,
+        s.p90,
+        s.p99,
+    ) else {
+        Paragraph::new(vec![
+            Line::from("waiting for the first round trip…").dark_gray(),
+            Line::from(loss),
+        ])
+        .render(inner, buf);
+        return;
+    };
+    let label = |text: &'static str| Span::raw(text).dark_gray();
+    let figures = vec![
+        Line::from(vec![
+            label("last "),
+            Span::raw(format!("{} ms", ms(last))).bold(),
+            label("  n "),
+            Span::raw(s.count.to_string()),
+            Span::raw("  "),
+            Span::raw(loss).fg(if view.lost() > 0 {
+                Color::Red
+            } else {
+                Color::Reset
+            }),
+        ]),
+        Line::from(vec![
+            label("min/avg/max "),
+            Span::raw(format!("{}/{}/{} ms", ms(min), ms(avg), ms(max))),
+        ]),
+        Line::from(vec![
+            label("p50/p90/p99 "),
+            Span::raw(format!("{}/{}/{} ms", ms(p50), ms(p90), ms(p99))),
+        ]),
+    ];
+    let [text_area, charts] =
+        Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(inner);
+    Paragraph::new(figures).render(text_area, buf);
+    if charts.height == 0 {
+        return;
+    }
+    let [recent_area, histogram_area] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+            .spacing(1)
+            .areas(charts);
+    let (recent_caption, recent_chart) = captioned(recent_area);
+    let width = usize::from(recent_chart.width);
+    let tail = view.recent().len().saturating_sub(width);
+    let samples: Vec<Option<u64>> = view
+        .recent()
+        .iter()
+        .skip(tail)
+        .map(|rtt| rtt.map(nanos))
+        .collect();
+    Line::from("recent rtt")
+        .dark_gray()
+        .render(recent_caption, buf);
+    Sparkline::default()
+        .data(samples)
+        .style(Style::new().fg(Color::Green))
+        .absent_value_symbol("×")
+        .absent_value_style(Style::new().fg(Color::Red))
+        .render(recent_chart, buf);
+
+    // The bulk of the distribution, min to p99: outliers pile up in the last bin.
+    let high = if p99 > min { p99 } else { max };
+    let (histogram_caption, histogram_chart) = captioned(histogram_area);
+    let bins = latency.histogram(min, high, usize::from(histogram_chart.width));
+    let range = format!("{}–{} ms", ms(min), ms(high));
+    let caption = [format!("histogram {range}"), format!("hist {range}"), range]
+        .into_iter()
+        .find(|c| c.chars().count() <= usize::from(histogram_caption.width))
+        .unwrap_or_default();
+    Line::from(caption)
+        .dark_gray()
+        .render(histogram_caption, buf);
+    Sparkline::default()
+        .data(bins)
+        .style(Style::new().fg(Color::Yellow))
+        .render(histogram_chart, buf);
+}
+
+/// Splits a chart's area into a caption row and the chart, if there is room for both.
+fn captioned(area: Rect) -> (Rect, Rect) {
+    if area.height < 2 {
+        return (Rect::ZERO, area);
+    }
+    let [caption, chart] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    (caption, chart)
+}
+
+fn render_clients(app: &App, area: Rect, buf: &mut Buffer) {
+    let view = app.clients();
+    let mut title = vec![Span::raw(" clients ")];
+    if let Some(report) = view.report() {
+        title.push(Span::raw(format!(
+            "· {} now · {} total ",
+            report.server.clients_now, report.server.clients_total
+        )));
+        if report.clients.iter().any(|c| view.is_own(&c.peer)) {
+            title.push(Span::raw("· ★ you ").green());
+        }
+    }
+    let block = pane(Line::from(title));
+    let mut inner = block.inner(area);
+    block.render(area, buf);
+    if let Some(error) = view.error() {
+        let [line, rest] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+        Line::from(error).red().render(line, buf);
+        inner = rest;
+    }
+    let Some(report) = view.report() else {
+        if view.error().is_none() {
+            Line::from("loading…").dark_gray().render(inner, buf);
+        }
+        return;
+    };
+    if report.clients.is_empty() {
+        Line::from("no WebSocket client is connected")
+            .dark_gray()
+            .render(inner, buf);
+        return;
+    }
+    let rows: Vec<[String; 8]> = report
+        .clients
+        .iter()
+        .map(|c| {
+            let mut cells = clients::cells(c, view.at_unix_ms());
+            if view.is_own(&c.peer) {
+                cells[0] = format!("★{}", cells[0]);
+            }
+            cells
+        })
+        .collect();
+    let own: Vec<bool> = report
+        .clients
+        .iter()
+        .map(|c| view.is_own(&c.peer))
+        .collect();
+    let (columns, header, rows) = fit_columns(&rows, inner.width);
+    let widths: Vec<Constraint> = columns.iter().map(|&w| Constraint::Length(w)).collect();
+    let rows = rows.into_iter().zip(own).map(|(cells, own)| {
+        let row = Row::new(cells.into_iter().map(Cell::from));
+        if own {
+            row.style(Style::new().fg(Color::Green).bold())
+        } else {
+            row
+        }
+    });
+    let table = Table::new(rows, widths)
+        .header(Row::new(header.into_iter().map(Cell::from)).dark_gray())
+        .column_spacing(1);
+    Widget::render(table, inner, buf);
+}
+
+/// Which of the clients table's columns fit in `width`, most useful first, shown in
+/// table order: their widths, header and rows. The four RTT figures shrink to the
+/// latest one before the RTT column is dropped, and the user agent, last in
+/// priority, takes whatever room is left.
+fn fit_columns(rows: &[[String; 8]], width: u16) -> (Vec<u16>, Vec<String>, Vec<Vec<String>>) {
+    const RTT: usize = 6;
+    const USER_AGENT: usize = 7;
+    // id, peer, rtt, route, age, pings, pongs, user agent.
+    const PRIORITY: [usize; 8] = [0, 1, RTT, 2, 3, 4, 5, USER_AGENT];
+    let mut header: [String; 8] = clients::COLUMNS.map(str::to_owned);
+    let mut rows = rows.to_vec();
+    let width_of = |header: &[String; 8], rows: &[[String; 8]], col: usize| {
+        rows.iter()
+            .map(|r| r[col].chars().count())
+            .chain(std::iter::once(header[col].chars().count()))
+            .max()
+            .map_or(0, |w| u16::try_from(w).unwrap_or(u16::MAX))
+    };
+    let mut chosen: Vec<(usize, u16)> = Vec::new();
+    let mut used = 0u16;
+    for col in PRIORITY {
+        let gap = u16::from(!chosen.is_empty());
+        let room = width.saturating_sub(used + gap);
+        let mut w = width_of(&header, &rows, col);
+        if col == RTT && w > room {
+            header[RTT] = "rtt ms".to_owned();
+            for row in &mut rows {
+                row[RTT] = row[RTT].split('/').next().unwrap_or("-").to_owned();
+            }
+            w = width_of(&header, &rows, col);
+        }
+        if col == USER_AGENT && w > room && room >= 8 {
+            w = room;
+        }
+        if w <= room {
+            used += gap + w;
+            chosen.push((col, w));
+        }
+    }
+    chosen.sort_unstable_by_key(|&(col, _)| col);
+    let widths = chosen.iter().map(|&(_, w)| w).collect();
+    let pick = |cells: &[String; 8]| chosen.iter().map(|&(c, _)| cells[c].clone()).collect();
+    let header = pick(&header);
+    let rows = rows.iter().map(pick).collect();
+    (widths, header, rows)
+}
+
+fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
+    let mut spans = vec![
+        Span::raw(format!(" {} ", app.server())).reversed(),
+        Span::raw(" "),
+    ];
+    if let Some(held) = app.paused() {
+        spans.push(
+            Span::raw(format!(" PAUSED ({held} waiting) "))
+                .black()
+                .on_yellow(),
+        );
+        spans.push(Span::raw(" "));
+    }
+    if let Some(notice) = app.notice() {
+        spans.push(Span::raw(format!("{notice}  ")).yellow());
+    }
+    // In screen order, with the rank in which they give way on a narrow screen:
+    // quitting and help stay longest, since help lists the rest.
+    let keys = [
+        ("↑↓/jk", "move", 4),
+        ("⏎", "run", 2),
+        ("Esc", "stop", 3),
+        ("PgUp/Dn", "scroll", 7),
+        ("p", "pause", 5),
+        ("r", "clients", 6),
+        ("?", "help", 1),
+        ("q", "quit", 0),
+    ];
+    let used: usize = spans.iter().map(Span::width).sum();
+    let room = usize::from(area.width).saturating_sub(used);
+    let cost = |(key, what, _): &(&str, &str, u8)| key.chars().count() + what.len() + 3;
+    let mut shown = [false; 8];
+    let mut total = 0;
+    for rank in 0..8 {
+        if let Some(i) = keys.iter().position(|k| k.2 == rank) {
+            let c = cost(&keys[i]);
+            if total + c <= room {
+                total += c;
+                shown[i] = true;
+            }
+        }
+    }
+    for ((key, what, _), shown) in keys.iter().zip(shown) {
+        if shown {
+            spans.push(Span::raw(*key).bold());
+            spans.push(Span::raw(format!(" {what}  ")).dark_gray());
+        }
+    }
+    Line::from(spans).render(area, buf);
+}
+
+fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
+    let mut lines: Vec<Line> = [
+        ("↑ ↓  j k", "move through the requests"),
+        ("Enter  1-8", "run the selected (or numbered) request"),
+        ("Esc  c", "stop the running request; again: drop it"),
+        ("PgUp PgDn", "scroll the transcript"),
+        ("Home End", "its first line; follow new lines"),
+        ("p", "pause updates (news waits, none is lost)"),
+        ("r", "refresh the clients now (also every 2 s)"),
+        ("?", "close this help"),
+        ("q  Ctrl-C", "quit"),
+    ]
+    .into_iter()
+    .map(|(key, what)| {
+        Line::from(vec![
+            Span::raw(format!(" {key:<11}")).bold(),
+            Span::raw(what),
+        ])
+    })
+    .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(" ★ in the clients pane: this client's own connection").green());
+    if let Some(path) = app.log_path() {
+        lines.push(Line::from(format!(" logs: {}", path.display())).dark_gray());
+    }
+    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+    let popup = area.centered(
+        Constraint::Length(64.min(area.width)),
+        Constraint::Length(height.min(area.height)),
+    );
+    Clear.render(popup, buf);
+    Paragraph::new(lines)
+        .block(pane(" keys ").border_style(Style::new().fg(Color::Yellow)))
+        .wrap(Wrap { trim: false })
+        .render(popup, buf);
+}
+
+/// Milliseconds with microsecond precision, as ping(8) prints small RTTs.
+fn ms(d: Duration) -> String {
+    format!("{:.3}", as_ms(d))
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// `850ms`, `4.2s`, `3m05s`: an elapsed time at a glance.
+fn short(d: Duration) -> String {
+    match d.as_secs() {
+        0 => format!("{}ms", d.as_millis()),
+        1..60 => format!("{:.1}s", d.as_secs_f64()),
+        secs => format!("{}m{:02}s", secs / 60, secs % 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use wspp::clients::{ClientInfo, ClientsReport, ServerSummary};
+
+    use crate::error::Error;
+    use crate::ping::PingEvent;
+    use crate::transcript::{Entry, EntryKind};
+    use crate::tui::app::Action;
+    use crate::tui::event::{Event, NetEvent};
+    use crate::wire::{Direction, FrameInfo, Opcode, WireEvent};
+
+    /// Draws `app` on a `TestBackend` of `width`×`height`; returns the screen as text.
+    fn draw(app: &App, width: u16, height: u16) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
+        terminal
+            .draw(|frame| frame.render_widget(app, frame.area()))
+            .expect("drawing succeeds");
+        let buffer = terminal.backend().buffer();
+        let mut text = String::new();
+        for y in 0..buffer.area.height {
+            for x in 0..buffer.area.width {
+                text.push_str(buffer[(x, y)].symbol());
+            }
+            text.push('\n');
+        }
+        text
+    }
+
+    fn key(app: &mut App, code: KeyCode) -> Option<Action> {
+        let event = Event::Terminal(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+        let now = app.now();
+        app.update(event, now)
+    }
+
+    fn news(app: &mut App, news: NetEvent) {
+        let now = app.now();
+        app.update(Event::Net(news), now);
+    }
+
+    fn start(app: &mut App, request: Request) -> u64 {
+        while app.selected() != request {
+            key(app, KeyCode::Down);
+        }
+        match key(app, KeyCode::Enter) {
+            Some(Action::Run { run, .. }) => run,
+            other => panic!("no run: {other:?}"),
+        }
+    }
+
+    fn close_frame() -> Entry {
+        Entry {
+            at: Duration::from_micros(1234),
+            kind: EntryKind::Wire {
+                direction: Direction::Incoming,
+                event: WireEvent::Frame(FrameInfo {
+                    fin: true,
+                    rsv: 0,
+                    opcode: Opcode::Close,
+                    masked: false,
+                    len: 2,
+                    preview: vec![0x03, 0xe8],
+                }),
+            },
+        }
+    }
+
+    fn report(peers: &[&str]) -> ClientsReport {
+        ClientsReport {
+            server: ServerSummary {
+                version: "0.1.0".into(),
+                uptime_secs: 9,
+                clients_now: peers.len() as u64,
+                clients_total: 4,
+                ping_interval_ms: 1000,
+                ping_timeout_ms: 5000,
+            },
+            clients: peers
+                .iter()
+                .enumerate()
+                .map(|(i, peer)| ClientInfo {
+                    id: i as u64 + 1,
+                    peer: (*peer).to_owned(),
+                    user_agent: Some("wsppclient/0.1.0".into()),
+                    origin: None,
+                    route: "/pingpong".into(),
+                    connected_at_unix_ms: 1_000,
+                    pings_sent: 3,
+                    pongs_received: 3,
+                    rtt_last_us: Some(52),
+                    rtt_min_us: Some(40),
+                    rtt_avg_us: Some(50),
+                    rtt_max_us: Some(70),
+                })
+                .collect(),
+        }
+    }
+
+    /// An app that has run a ping with three replies and a loss, while an
+    /// open-close transcript and two clients (one of them us) are shown.
+    fn busy_app() -> App {
+        let mut app = App::new(
+            "127.0.0.1:8080",
+            Some("/tmp/wsppclient.log".into()),
+            Instant::now(),
+        );
+        let ping = start(&mut app, Request::Ping);
+        news(
+            &mut app,
+            NetEvent::Ping {
+                run: ping,
+                event: PingEvent::Started {
+                    url: "ws://127.0.0.1:8080/pingpong".into(),
+                    peer: "127.0.0.1:8080".parse().expect("address"),
+                    local: "127.0.0.1:50001".parse().expect("address"),
+                    payload_size: 16,
+                },
+            },
+        );
+        for (seq, us) in [(0, 1000), (1, 3000), (2, 2000)] {
+            news(
+                &mut app,
+                NetEvent::Ping {
+                    run: ping,
+                    event: PingEvent::Reply {
+                        seq,
+                        rtt: Duration::from_micros(us),
+                        bytes: 16,
+                        skipped: 0,
+                    },
+                },
+            );
+        }
+        news(
+            &mut app,
+            NetEvent::Ping {
+                run: ping,
+                event: PingEvent::Timeout { seq: 3 },
+            },
+        );
+        news(
+            &mut app,
+            NetEvent::Clients {
+                result: Ok(report(&["127.0.0.1:50001", "127.0.0.1:50002"])),
+                at_unix_ms: 6_000,
+            },
+        );
+        news(
+            &mut app,
+            NetEvent::Entry {
+                run: ping,
+                entry: close_frame(),
+            },
+        );
+        app
+    }
+
+    #[test]
+    fn the_menu_lists_every_request_and_details_the_selected_one() {
+        let app = App::new("127.0.0.1:8080", None, Instant::now());
+        let screen = draw(&app, 80, 24);
+        for request in Request::ALL {
+            assert!(
+                screen.contains(request.subcommand()),
+                "{request:?}\n{screen}"
+            );
+        }
+        let first = Request::ALL[0];
+        assert!(
+            screen.contains(&format!("▶ 1 {}", first.subcommand())),
+            "{screen}"
+        );
+        assert!(
+            screen.contains(&format!("GET {}", first.route())),
+            "{screen}"
+        );
+        assert!(screen.contains("in Wireshark:"), "{screen}");
+        assert!(screen.contains("127.0.0.1:8080"), "{screen}");
+        assert!(screen.contains("q quit"), "{screen}");
+    }
+
+    #[test]
+    fn a_wide_menu_shows_the_routes() {
+        let app = App::new("h:1", None, Instant::now());
+        let screen = draw(&app, 140, 40);
+        assert!(
+            screen.contains("open-close  /openandclosewebsocket"),
+            "{screen}"
+        );
+    }
+
+    #[test]
+    fn frames_show_in_the_transcript() {
+        let mut app = App::new("h:1", None, Instant::now());
+        let run = start(&mut app, Request::OpenClose);
+        news(
+            &mut app,
+            NetEvent::Entry {
+                run,
+                entry: close_frame(),
+            },
+        );
+        news(
+            &mut app,
+            NetEvent::Finished {
+                run,
+                result: Err(Error::Unexpected("boom".into())),
+            },
+        );
+        let screen = draw(&app, 80, 24);
+        assert!(
+            screen.contains("+1.234ms ← Close fin=1 mask=0 len=2 1000 (Normal"),
+            "{screen}"
+        );
+        assert!(screen.contains("error: unexpected answer"), "{screen}");
+        assert!(screen.contains("open-close · failed after"), "{screen}");
+    }
+
+    #[test]
+    fn the_latency_pane_shows_the_figures() {
+        let app = busy_app();
+        let screen = draw(&app, 80, 24);
+        assert!(screen.contains("latency · ping"), "{screen}");
+        assert!(screen.contains("last 2.000 ms"), "{screen}");
+        assert!(screen.contains("loss 25.0% (1)"), "{screen}");
+        assert!(
+            screen.contains("min/avg/max 1.000/2.000/3.000 ms"),
+            "{screen}"
+        );
+        // Percentiles come from the HDR histogram, to its 0.1% resolution.
+        assert!(screen.contains("p50/p90/p99 2.00"), "{screen}");
+        assert!(screen.contains("recent rtt"), "{screen}");
+        assert!(
+            screen.contains('×'),
+            "a lost ping shows in the sparkline\n{screen}"
+        );
+    }
+
+    #[test]
+    fn the_clients_pane_marks_our_own_connection() {
+        let app = busy_app();
+        let screen = draw(&app, 80, 24);
+        assert!(
+            screen.contains("clients · 2 now · 4 total · ★ you"),
+            "{screen}"
+        );
+        assert!(screen.contains("★1"), "{screen}");
+        assert!(screen.contains("127.0.0.1:50002"), "{screen}");
+        // Wide screens show every column, the user agent last.
+        let wide = draw(&app, 200, 40);
+        assert!(wide.contains("0.052/0.040/0.050/0.070"), "{wide}");
+        assert!(wide.contains("wsppclient/0.1.0"), "{wide}");
+    }
+
+    #[test]
+    fn help_lists_the_keys_and_the_log_file() {
+        let mut app = busy_app();
+        key(&mut app, KeyCode::Char('?'));
+        let screen = draw(&app, 80, 24);
+        assert!(screen.contains("pause updates"), "{screen}");
+        assert!(screen.contains("/tmp/wsppclient.log"), "{screen}");
+    }
+
+    #[test]
+    fn every_size_draws_without_panicking() {
+        let mut app = busy_app();
+        for (w, h) in [
+            (80, 24),
+            (40, 10),
+            (20, 5),
+            (1, 1),
+            (0, 0),
+            (300, 100),
+            (81, 7),
+        ] {
+            draw(&app, w, h);
+        }
+        key(&mut app, KeyCode::Char('?'));
+        key(&mut app, KeyCode::Char('p'));
+        for (w, h) in [(80, 24), (40, 10), (10, 3), (1, 1)] {
+            draw(&app, w, h);
+        }
+        // A small screen keeps the menu and the transcript.
+        key(&mut app, KeyCode::Char('?'));
+        let small = draw(&app, 40, 10);
+        assert_eq!(small.lines().count(), 10);
+        assert!(
+            small.contains("requests") && small.contains("transcript"),
+            "{small}"
+        );
+    }
+
+    #[test]
+    fn the_layout_fits_80_by_24_without_overlap() {
+        let a = areas(Rect::new(0, 0, 80, 24));
+        let all = [
+            a.menu,
+            a.transcript,
+            a.latency,
+            a.clients,
+            a.details,
+            a.status,
+        ];
+        for (i, x) in all.iter().enumerate() {
+            assert!(!x.is_empty(), "pane {i} is empty: {a:?}");
+            for y in &all[i + 1..] {
+                assert!(!x.intersects(*y), "{x:?} overlaps {y:?}");
+            }
+        }
+        // Every request fits in the menu, and the transcript has room to read.
+        assert!(usize::from(a.menu.height) >= Request::ALL.len() + 2);
+        assert!(transcript_rows(Rect::new(0, 0, 80, 24)) >= 8);
+    }
+
+    #[test]
+    fn short_durations_read_at_a_glance() {
+        assert_eq!(short(Duration::from_millis(850)), "850ms");
+        assert_eq!(short(Duration::from_millis(4200)), "4.2s");
+        assert_eq!(short(Duration::from_secs(185)), "3m05s");
+    }
+}

@@ -1,0 +1,100 @@
+//! The plain menu, driven through an in-memory stdin as a pipe would drive it.
+
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+use wsppclient::config::Config;
+use wsppclient::dispatch::Outcome;
+use wsppclient::menu;
+
+use crate::support::{Server, fast_server_config, within};
+
+/// Runs the menu on `input` and returns how it ended and what it printed.
+async fn drive(config: &Config, input: &'static [u8]) -> (Outcome, String) {
+    let (_interrupt, mut interrupts) = mpsc::unbounded_channel();
+    let mut out = Vec::new();
+    let outcome = within(menu::run(
+        config,
+        BufReader::new(input),
+        &mut out,
+        &mut interrupts,
+    ))
+    .await
+    .expect("the menu runs");
+    (outcome, String::from_utf8_lossy(&out).into_owned())
+}
+
+#[tokio::test]
+async fn a_choice_runs_its_request_and_q_quits() {
+    let server = Server::start(fast_server_config()).await;
+    let (outcome, out) = drive(&server.client_config(), b"3\nq\n").await;
+    assert_eq!(outcome, Outcome::Success);
+    assert!(
+        out.contains(" 3) open-close   /openandclosewebsocket"),
+        "{out}"
+    );
+    assert!(out.contains("── open-close:"), "{out}");
+    assert!(out.contains("← Close fin=1 mask=0"), "{out}");
+    assert!(
+        out.contains("the server closed: 1000 (Normal Closure)"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn names_work_too_and_unknown_choices_are_named() {
+    let server = Server::start(fast_server_config()).await;
+    let (outcome, out) = drive(&server.client_config(), b"dance\nno-upgrade\n").await;
+    // End of input quits like q.
+    assert_eq!(outcome, Outcome::Success);
+    assert!(out.contains("unknown choice \"dance\""), "{out}");
+    assert!(out.contains("← HTTP/1.1 400 Bad Request"), "{out}");
+}
+
+#[tokio::test]
+async fn hold_stops_at_the_next_line_and_returns_to_the_menu() {
+    let server = Server::start(fast_server_config()).await;
+    let (outcome, out) = drive(&server.client_config(), b"hold\n\nfavicon\nq\n").await;
+    assert_eq!(outcome, Outcome::Success);
+    assert!(out.contains("(press Enter to stop)"), "{out}");
+    assert!(
+        out.contains("→ Close fin=1 mask=1 len=5 1000 (Normal Closure) \"bye\""),
+        "{out}"
+    );
+    // Back at the menu, the next choice ran.
+    assert!(out.contains("← HTTP/1.1 404 Not Found"), "{out}");
+}
+
+#[tokio::test]
+async fn a_failed_request_is_shown_and_the_menu_carries_on() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("bound address");
+    drop(listener);
+    let (outcome, out) = drive(&Config::new(addr.to_string()), b"1\nq\n").await;
+    assert_eq!(outcome, Outcome::Success);
+    assert!(
+        out.contains(&format!("error: cannot connect to {addr}: ")),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_at_the_prompt_leaves_the_menu() {
+    let (interrupt, mut interrupts) = mpsc::unbounded_channel();
+    // A stdin that stays open and silent, like a terminal nobody types into.
+    let (mut keyboard, input) = tokio::io::duplex(64);
+    interrupt.send(()).expect("the menu listens");
+    let mut out = Vec::new();
+    let outcome = within(menu::run(
+        &Config::new("127.0.0.1:1"),
+        BufReader::new(input),
+        &mut out,
+        &mut interrupts,
+    ))
+    .await
+    .expect("the menu runs");
+    assert_eq!(outcome, Outcome::Interrupted);
+    assert_eq!(outcome.exit_code(), 130);
+    keyboard.shutdown().await.expect("close the keyboard");
+}

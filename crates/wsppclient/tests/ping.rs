@@ -1,0 +1,308 @@
+//! `ping`: the library session and the binary's output and exit codes, against
+//! wsppsrv and against hand-written servers that misbehave on purpose.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use wspp::payload::PingId;
+use wsppclient::config::Config;
+use wsppclient::connect::WsUrl;
+use wsppclient::ping::{self, PingEvent, Pinger};
+
+use crate::support::{
+    Server, fast_server_config, last_json_line, raw, refused_addr, run_binary, within,
+};
+
+fn quick(config: &mut Config, count: u64) {
+    config.ping.count = Some(count);
+    config.ping.interval = Duration::ZERO;
+    config.ping.timeout = Duration::from_secs(5);
+}
+
+#[tokio::test]
+async fn the_binary_pings_wsppsrv_and_exits_0_with_json_last() {
+    let server = Server::start(fast_server_config()).await;
+    let addr = server.addr.to_string();
+    let output = run_binary(&["--server", &addr, "ping", "-c", "5", "-i", "0.01", "--json"]).await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let json = last_json_line(&output);
+    assert_eq!(json["url"], format!("ws://{addr}/pingpong"));
+    assert_eq!(json["sent"], 5);
+    assert_eq!(json["received"], 5);
+    assert_eq!(json["lost"], 0);
+    assert_eq!(json["loss_pct"], 0.0);
+    assert_eq!(json["unsolicited"], 0);
+    for key in [
+        "rtt_min_ms",
+        "rtt_avg_ms",
+        "rtt_max_ms",
+        "rtt_mdev_ms",
+        "rtt_p50_ms",
+        "rtt_p90_ms",
+        "rtt_p99_ms",
+        "rtt_p999_ms",
+    ] {
+        assert!(json[key].is_number(), "{key}: {json}");
+    }
+    assert!(json["rtt_min_ms"].as_f64() <= json["rtt_max_ms"].as_f64());
+}
+
+#[tokio::test]
+async fn the_binary_prints_ping8_style_lines_and_summary() {
+    let server = Server::start(fast_server_config()).await;
+    let addr = server.addr.to_string();
+    let output = run_binary(&["--server", &addr, "ping", "-c", "3", "-i", "0", "-s", "40"]).await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!("PING ws://{addr}/pingpong")),
+        "{stdout}"
+    );
+    for seq in 0..3 {
+        let prefix = format!("40 bytes from ws://{addr}/pingpong: seq={seq} rtt=");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&prefix) && l.ends_with(" ms")),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains(&format!("--- ws://{addr}/pingpong ws ping statistics ---")));
+    assert!(
+        stdout.contains("3 pings sent, 3 pongs received, 0% loss, time "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rtt min/avg/max/mdev = "), "{stdout}");
+    assert!(stdout.contains("rtt p50/p90/p99/p99.9 = "), "{stdout}");
+    // Like every other request, it ends with the filter that isolates it in a capture.
+    let port = lines
+        .last()
+        .and_then(|l| l.strip_prefix("wireshark filter: tcp.port == "))
+        .and_then(|p| p.parse::<u16>().ok());
+    assert!(port.is_some_and(|p| p != server.addr.port()), "{stdout}");
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[tokio::test]
+async fn a_refused_connection_exits_2_with_one_line_on_stderr() {
+    let addr = refused_addr().await.to_string();
+    let output = run_binary(&["--server", &addr, "ping", "-c", "1"]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("wsppclient: cannot connect to {addr}: ")),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn a_refused_upgrade_exits_2_naming_the_status() {
+    let (addr, peer) = raw::serve_one(|mut stream| async move {
+        raw::refuse(&mut stream, "404 Not Found").await;
+    })
+    .await;
+    let url = format!("ws://{addr}/pingpong");
+    let output = run_binary(&["ping", &url, "-c", "1"]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!("wsppclient: {url} refused the upgrade: 404 Not Found")
+    );
+    within(peer).await.expect("peer task");
+}
+
+#[tokio::test]
+async fn bad_and_unsupported_urls_exit_2() {
+    let wss = run_binary(&["ping", "wss://127.0.0.1:1/"]).await;
+    assert_eq!(wss.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&wss.stderr).trim_end(),
+        "wsppclient: wss:// is not supported yet"
+    );
+    let http = run_binary(&["ping", "http://127.0.0.1:1/"]).await;
+    assert_eq!(http.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&http.stderr).starts_with("wsppclient: bad url"));
+}
+
+/// A server that completes the handshake and then never answers a ping.
+async fn silent_server() -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    raw::serve_one(|mut stream| async move {
+        raw::accept_upgrade(&mut stream).await;
+        while let Some((opcode, payload)) = raw::read_frame(&mut stream).await {
+            if raw::answer_close(&mut stream, opcode, &payload).await {
+                break;
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_silent_server_loses_every_ping_and_the_binary_exits_1() {
+    let (addr, peer) = silent_server().await;
+    let url = format!("ws://{addr}/pingpong");
+    let output = run_binary(&["ping", &url, "-c", "2", "-i", "0.05", "-W", "0.2", "--json"]).await;
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).lines().count(), 1);
+    let json = last_json_line(&output);
+    assert_eq!(json["sent"], 2);
+    assert_eq!(json["received"], 0);
+    assert_eq!(json["lost"], 2);
+    assert_eq!(json["loss_pct"], 100.0);
+    assert!(json["rtt_min_ms"].is_null() && json["rtt_p999_ms"].is_null());
+    within(peer).await.expect("peer task");
+}
+
+#[tokio::test]
+async fn timeouts_are_reported_per_ping() {
+    let (addr, _peer) = silent_server().await;
+    let mut config = Config::new("unused:1");
+    config.ping.url = Some(format!("ws://{addr}/x"));
+    config.ping.count = Some(2);
+    config.ping.interval = Duration::ZERO;
+    config.ping.timeout = Duration::from_millis(50);
+    let mut timeouts = Vec::new();
+    let report = within(ping::ping(&config, &CancellationToken::new(), |e| {
+        if let PingEvent::Timeout { seq } = e {
+            timeouts.push(*seq);
+        }
+    }))
+    .await
+    .expect("the session starts");
+    // With a zero interval the second ping waits for the first to time out.
+    assert_eq!(timeouts, [0, 1]);
+    assert_eq!(
+        (report.counts.sent, report.received(), report.lost()),
+        (2, 0, 2)
+    );
+    assert!(!report.all_answered());
+}
+
+#[tokio::test]
+async fn unsolicited_and_forged_pongs_are_counted_never_taken_as_replies() {
+    let (addr, peer) = raw::serve_one(|mut stream| async move {
+        raw::accept_upgrade(&mut stream).await;
+        // A heartbeat pong, before any ping (RFC 6455 allows it).
+        raw::send(&mut stream, raw::PONG, b"heartbeat").await;
+        while let Some((opcode, payload)) = raw::read_frame(&mut stream).await {
+            if raw::answer_close(&mut stream, opcode, &payload).await {
+                break;
+            }
+            if opcode != raw::PING {
+                continue;
+            }
+            // First a pong naming the right seq with the wrong send time, then the
+            // real echo: only the echo may count.
+            let id = PingId::decode(&payload).expect("a wspp ping payload");
+            let forged = PingId {
+                seq: id.seq,
+                sent: id.sent + Duration::from_nanos(1),
+            }
+            .encode(payload.len());
+            raw::send(&mut stream, raw::PONG, &forged).await;
+            raw::send(&mut stream, raw::PONG, &payload).await;
+        }
+    })
+    .await;
+    let mut config = Config::new("unused:1");
+    config.ping.url = Some(format!("ws://{addr}/"));
+    quick(&mut config, 3);
+    let mut events = Vec::new();
+    let report = within(ping::ping(&config, &CancellationToken::new(), |e| {
+        events.push(e.clone())
+    }))
+    .await
+    .expect("the session starts");
+    assert_eq!(report.counts.sent, 3);
+    assert_eq!(report.received(), 3);
+    assert_eq!(report.counts.unsolicited, 4, "{events:?}");
+    assert!(report.all_answered());
+    let replies: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            PingEvent::Reply { seq, .. } => Some(*seq),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies, [0, 1, 2]);
+    assert!(events.contains(&PingEvent::Unsolicited { bytes: 9 }));
+    within(peer).await.expect("peer task");
+}
+
+#[tokio::test]
+async fn cancelling_a_session_returns_the_summary_so_far() {
+    let server = Server::start(fast_server_config()).await;
+    let mut config = server.client_config();
+    config.ping.interval = Duration::ZERO;
+    config.ping.count = None;
+    let cancel = CancellationToken::new();
+    let report = within(ping::ping(&config, &cancel, |e| {
+        if let PingEvent::Reply { seq: 4, .. } = e {
+            cancel.cancel();
+        }
+    }))
+    .await
+    .expect("the session starts");
+    assert_eq!(report.received(), 5);
+    assert_eq!(report.counts.sent, 5);
+    assert!(report.ended_by.is_none());
+    assert_eq!(report.latency.summary().count, 5);
+}
+
+#[tokio::test]
+async fn a_server_going_away_ends_the_session_with_its_close_code() {
+    let server = Server::start(fast_server_config()).await;
+    let mut config = server.client_config();
+    config.ping.interval = Duration::from_millis(5);
+    let (first_reply, replied) = tokio::sync::oneshot::channel::<()>();
+    let mut first_reply = Some(first_reply);
+    let session = async {
+        ping::ping(&config, &CancellationToken::new(), |e| {
+            if matches!(e, PingEvent::Reply { .. })
+                && let Some(tx) = first_reply.take()
+            {
+                let _ = tx.send(());
+            }
+        })
+        .await
+    };
+    let stop = async {
+        let _ = replied.await;
+        server.shutdown().await;
+    };
+    let (report, ()) = within(async { tokio::join!(session, stop) }).await;
+    let report = report.expect("the session starts");
+    let err = report.ended_by.expect("the server ended the session");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("the server closed the connection with 1001 (Going Away)"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_pinger_does_sequential_round_trips() {
+    let server = Server::start(fast_server_config()).await;
+    let config = server.client_config();
+    let url = WsUrl::for_route(&config.server, wspp::routes::PINGPONG).expect("valid url");
+    let mut pinger = within(Pinger::connect(&config, &url, 16))
+        .await
+        .expect("connect and upgrade");
+    for _ in 0..20 {
+        let rtt = within(pinger.ping_once(Duration::from_secs(5)))
+            .await
+            .expect("connection alive");
+        assert!(rtt.is_some_and(|rtt| rtt < Duration::from_secs(5)));
+    }
+    let counts = pinger.counts();
+    assert_eq!((counts.sent, counts.answered, counts.lost), (20, 20, 0));
+    within(pinger.close()).await.expect("close handshake");
+}

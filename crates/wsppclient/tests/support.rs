@@ -1,0 +1,268 @@
+//! What the tests talk to, and how they watch the client.
+//!
+//! * [`Server`]: the real wsppsrv, in-process on `127.0.0.1:0`; dropping it shuts it down.
+//! * [`raw`]: hand-written peers on a raw `TcpStream` (a silent WebSocket server, one
+//!   that sends unsolicited pongs, one that refuses the upgrade), so the client is
+//!   also checked against something that is not our own server.
+//! * [`transcript_of`] runs a request and returns its transcript as text;
+//!   [`run_binary`] runs the built `wsppclient` as a user would.
+//!
+//! Nothing here sleeps to synchronise: every wait is for an event, bounded by [`within`].
+
+use std::net::SocketAddr;
+use std::process::Output;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use wsppclient::catalog::Request;
+use wsppclient::config::Config;
+use wsppclient::transcript::{Entry, Transcript};
+
+/// How long any awaited event may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Awaits `f`, failing the test if it takes longer than [`PATIENCE`].
+pub async fn within<F: Future>(f: F) -> F::Output {
+    tokio::time::timeout(PATIENCE, f)
+        .await
+        .expect("the test waited too long")
+}
+
+/// Turns on logging (`RUST_LOG`) once per test binary; later calls do nothing.
+pub fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// wsppsrv with intervals short enough for tests.
+pub fn fast_server_config() -> wsppsrv::Config {
+    wsppsrv::Config {
+        ping_interval: Duration::from_millis(20),
+        ping_timeout: Duration::from_secs(5),
+        ..wsppsrv::Config::default()
+    }
+}
+
+/// wsppsrv running in this test's runtime.
+pub struct Server {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    pub async fn start(config: wsppsrv::Config) -> Server {
+        init_logging();
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("bound address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(wsppsrv::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// A client config pointing at this server.
+    pub fn client_config(&self) -> Config {
+        Config::new(self.addr.to_string())
+    }
+
+    /// Shuts the server down and waits until `run` has returned.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            within(task)
+                .await
+                .expect("server task ended normally")
+                .expect("server ran without error");
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// An address where nothing listens: bound, then released.
+pub async fn refused_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    listener.local_addr().expect("bound address")
+}
+
+/// Runs `request` to its end and returns its result and its transcript as text.
+pub async fn transcript_of(
+    request: Request,
+    config: &Config,
+) -> (Result<(), wsppclient::Error>, String) {
+    let cancel = CancellationToken::new();
+    let (transcript, mut rx) = Transcript::new();
+    let result = within(wsppclient::requests::run(
+        request,
+        config,
+        &transcript,
+        &cancel,
+    ))
+    .await;
+    drop(transcript);
+    let mut entries: Vec<Entry> = Vec::new();
+    while let Some(entry) = within(rx.recv()).await {
+        entries.push(entry);
+    }
+    let text = entries
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    (result, text)
+}
+
+/// Runs the `wsppclient` binary with `args` and waits for it to exit.
+pub async fn run_binary(args: &[&str]) -> Output {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wsppclient"))
+        .args(args)
+        .env_remove("WSPP_SERVER")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    within(child).await.expect("the binary ran")
+}
+
+/// The last line of the binary's stdout, parsed as JSON.
+pub fn last_json_line(output: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().expect("stdout has a line");
+    serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {last:?}"))
+}
+
+/// Hand-written WebSocket peers: raw bytes on a `TcpStream`, no library.
+pub mod raw {
+    use std::net::SocketAddr;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::task::JoinHandle;
+    use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+    pub const TEXT: u8 = 0x1;
+    pub const CLOSE: u8 = 0x8;
+    pub const PING: u8 = 0x9;
+    pub const PONG: u8 = 0xA;
+
+    /// Serves one connection with `peer`, on a fresh port.
+    pub async fn serve_one<F, Fut>(peer: F) -> (SocketAddr, JoinHandle<()>)
+    where
+        F: FnOnce(TcpStream) -> Fut + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("bound address");
+        let task = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.expect("accept the client");
+            peer(stream).await;
+        });
+        (addr, task)
+    }
+
+    /// Reads an HTTP head, up to and including the blank line.
+    pub async fn read_head(stream: &mut TcpStream) -> String {
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            if stream.read_exact(&mut byte).await.is_err() {
+                break;
+            }
+            head.push(byte[0]);
+        }
+        String::from_utf8_lossy(&head).into_owned()
+    }
+
+    /// Reads an upgrade request and accepts it with 101, as RFC 6455 says.
+    pub async fn accept_upgrade(stream: &mut TcpStream) {
+        let head = read_head(stream).await;
+        let key = head
+            .lines()
+            .find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.trim()
+                    .eq_ignore_ascii_case("sec-websocket-key")
+                    .then(|| value.trim().to_owned())
+            })
+            .expect("the client sent a key");
+        let answer = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            derive_accept_key(key.as_bytes())
+        );
+        stream.write_all(answer.as_bytes()).await.expect("send 101");
+    }
+
+    /// Answers any request with a bare status line (e.g. `404 Not Found`).
+    pub async fn refuse(stream: &mut TcpStream, status: &str) {
+        read_head(stream).await;
+        let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        let _ = stream.write_all(answer.as_bytes()).await;
+    }
+
+    /// A server frame: never masked.
+    pub fn encode(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+        assert!(payload.len() < 126, "tests only send short frames");
+        let mut out = vec![(u8::from(fin) << 7) | opcode, payload.len() as u8];
+        out.extend_from_slice(payload);
+        out
+    }
+
+    pub async fn send(stream: &mut TcpStream, opcode: u8, payload: &[u8]) {
+        let _ = stream.write_all(&encode(true, opcode, payload)).await;
+    }
+
+    /// Reads one client frame, checks that it is masked, and unmasks it; `None` at EOF.
+    pub async fn read_frame(stream: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+        let mut head = [0u8; 2];
+        stream.read_exact(&mut head).await.ok()?;
+        assert!(head[1] & 0x80 != 0, "client frames must be masked");
+        let len = match head[1] & 0x7F {
+            126 => u64::from(stream.read_u16().await.ok()?),
+            127 => stream.read_u64().await.ok()?,
+            n => u64::from(n),
+        };
+        let mut key = [0u8; 4];
+        stream.read_exact(&mut key).await.ok()?;
+        let mut payload = vec![0u8; usize::try_from(len).expect("small frame")];
+        stream.read_exact(&mut payload).await.ok()?;
+        for (i, b) in payload.iter_mut().enumerate() {
+            *b ^= key[i % 4];
+        }
+        Some((head[0] & 0x0F, payload))
+    }
+
+    /// Echoes a Close and ends, as a server should; true if a Close was handled.
+    pub async fn answer_close(stream: &mut TcpStream, opcode: u8, payload: &[u8]) -> bool {
+        if opcode == CLOSE {
+            send(stream, CLOSE, payload).await;
+            let _ = stream.shutdown().await;
+            return true;
+        }
+        false
+    }
+}

@@ -1,0 +1,238 @@
+//! The terminal UI's whole loop (`tui::drive`) on a `TestBackend`, against the real
+//! server: keys go in as events, the network tasks really run, the screen comes out.
+//!
+//! The test sits between the runner's events and the loop: it sees each event before
+//! the loop does and answers with keys (Esc once connected, `q` once finished), so
+//! nothing waits on a timer. The real binary in a real terminal is
+//! `scripts/tui-smoke.sh`'s job.
+
+use std::time::Instant;
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use wsppclient::catalog::Request;
+use wsppclient::config::Config;
+use wsppclient::transcript::EntryKind;
+use wsppclient::tui::app::RunState;
+use wsppclient::tui::event::{self, NetEvent};
+use wsppclient::tui::{self, App, Event, Exit, Runner};
+
+use crate::support::{Server, fast_server_config, raw, within};
+
+fn key(code: KeyCode) -> Event {
+    Event::Terminal(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+/// The key that runs `request` from the menu (its number).
+fn run_key(request: Request) -> Event {
+    let index = Request::ALL
+        .iter()
+        .position(|&r| r == request)
+        .expect("in the catalog");
+    key(KeyCode::Char(char::from(b'1' + index as u8)))
+}
+
+/// Runs the loop on a 100×30 `TestBackend`: `first` events go in at once, then every
+/// event the runner sends is shown to `react` before the loop gets it, and the events
+/// `react` returns follow it. Returns the app, the screen drawn from its final state,
+/// and why the loop ended.
+async fn drive(
+    config: Config,
+    first: Vec<Event>,
+    mut react: impl FnMut(&Event) -> Vec<Event>,
+) -> (App, String, Exit) {
+    let (runner_tx, mut from_runner) = event::channel();
+    let (to_loop, mut events) = event::channel();
+    let mut app = App::new(config.server.clone(), None, Instant::now());
+    let mut runner = Runner::new(config, runner_tx);
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).expect("a test terminal");
+    for event in first {
+        to_loop.send(event).expect("the loop is listening");
+    }
+    let exit = {
+        let ui = tui::drive(&mut terminal, &mut app, &mut events, &mut runner);
+        tokio::pin!(ui);
+        loop {
+            tokio::select! {
+                exit = &mut ui => break exit.expect("the loop ends without error"),
+                Some(event) = from_runner.recv() => {
+                    let answers = react(&event);
+                    to_loop.send(event).expect("the loop is listening");
+                    for answer in answers {
+                        to_loop.send(answer).expect("the loop is listening");
+                    }
+                }
+            }
+        }
+    };
+    runner.shutdown().await;
+    terminal
+        .draw(|frame| frame.render_widget(&app, frame.area()))
+        .expect("drawing succeeds");
+    let buffer = terminal.backend().buffer();
+    let mut screen = String::new();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            screen.push_str(buffer[(x, y)].symbol());
+        }
+        screen.push('\n');
+    }
+    (app, screen, exit)
+}
+
+fn finished(event: &Event) -> bool {
+    matches!(event, Event::Net(NetEvent::Finished { .. }))
+}
+
+#[tokio::test]
+async fn open_close_from_the_menu_shows_close_1000_then_q_quits() {
+    let server = Server::start(fast_server_config()).await;
+    let (app, screen, exit) = within(drive(
+        server.client_config(),
+        vec![run_key(Request::OpenClose)],
+        |event| {
+            if finished(event) {
+                vec![key(KeyCode::Char('q'))]
+            } else {
+                vec![]
+            }
+        },
+    ))
+    .await;
+    assert_eq!(exit, Exit::Quit);
+    assert!(
+        screen.contains("transcript · open-close · done in"),
+        "{screen}"
+    );
+    // The transcript pane follows the end: the close handshake and the filter.
+    assert!(
+        screen.contains("the server closed: 1000 (Normal Closure)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("wireshark filter: tcp.port == "),
+        "{screen}"
+    );
+    let lines = app.transcript().lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.text.contains("← HTTP/1.1 101 Switching Protocols")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.text.contains("← Close fin=1 mask=0 len=") && l.text.contains("1000")),
+        "{lines:#?}"
+    );
+}
+
+#[tokio::test]
+async fn a_silent_server_leaves_the_ui_responsive_and_esc_cancels() {
+    // Accepts the connection, reads the request, never answers.
+    let (addr, _peer) = raw::serve_one(|mut stream| async move {
+        raw::read_head(&mut stream).await;
+        std::future::pending::<()>().await;
+    })
+    .await;
+    let (app, screen, exit) = within(drive(
+        Config::new(addr.to_string()),
+        vec![run_key(Request::Page)],
+        |event| match event {
+            // Connected and waiting for an answer that never comes: the keys still work.
+            Event::Net(NetEvent::Entry { entry, .. })
+                if matches!(entry.kind, EntryKind::Connected { .. }) =>
+            {
+                vec![key(KeyCode::Down), key(KeyCode::Esc)]
+            }
+            event if finished(event) => vec![key(KeyCode::Char('q'))],
+            _ => vec![],
+        },
+    ))
+    .await;
+    assert_eq!(exit, Exit::Quit);
+    assert_eq!(app.selected(), Request::ALL[1], "the Down key was handled");
+    assert!(
+        matches!(app.run().map(|r| r.state), Some(RunState::Ended { .. })),
+        "{:?}",
+        app.run()
+    );
+    assert!(screen.contains("cancelled"), "{screen}");
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_shown_not_fatal() {
+    let addr = crate::support::refused_addr().await;
+    let (app, screen, exit) = within(drive(
+        Config::new(addr.to_string()),
+        vec![run_key(Request::OpenClose)],
+        |event| {
+            if finished(event) {
+                vec![key(KeyCode::Char('q'))]
+            } else {
+                vec![]
+            }
+        },
+    ))
+    .await;
+    assert_eq!(exit, Exit::Quit, "a network error never ends the UI");
+    assert!(screen.contains("error: cannot connect to"), "{screen}");
+    assert!(!app.transcript().lines().is_empty());
+}
+
+#[tokio::test]
+async fn hold_shows_echo_rtts_and_the_clients_pane_finds_us() {
+    let server = Server::start(wsppsrv::Config {
+        ping_interval: std::time::Duration::from_millis(50),
+        ..fast_server_config()
+    })
+    .await;
+    let mut config = server.client_config();
+    config.hold_interval = std::time::Duration::from_millis(20);
+    let mut echoes = 0;
+    let mut asked = false;
+    let (app, screen, exit) = within(drive(config, vec![run_key(Request::Hold)], move |event| {
+        match event {
+            Event::Net(NetEvent::Entry { entry, .. })
+                if matches!(entry.kind, EntryKind::Rtt { what: "echo", .. }) =>
+            {
+                echoes += 1;
+                // A few echoes in, the session is registered: refresh the clients.
+                if echoes == 3 && !asked {
+                    asked = true;
+                    return vec![key(KeyCode::Char('r'))];
+                }
+                vec![]
+            }
+            Event::Net(NetEvent::Clients { result, .. }) => {
+                let listed = result
+                    .as_ref()
+                    .is_ok_and(|r| r.clients.iter().any(|c| c.route == "/pingpong"));
+                // Not listed yet (or the fetch failed): ask again.
+                vec![key(if listed {
+                    KeyCode::Esc
+                } else {
+                    KeyCode::Char('r')
+                })]
+            }
+            event if finished(event) => vec![key(KeyCode::Char('q'))],
+            _ => vec![],
+        }
+    }))
+    .await;
+    assert_eq!(exit, Exit::Quit);
+    let latency = app.latency();
+    assert_eq!(latency.source(), Some(Request::Hold));
+    assert!(latency.latency().running().count() >= 3, "{screen}");
+    assert!(screen.contains("latency · hold echoes"), "{screen}");
+    assert!(screen.contains("min/avg/max"), "{screen}");
+    // The clients list was fetched while our session was open, and it has us.
+    let report = app.clients().report().expect("a clients report");
+    assert!(
+        report.clients.iter().any(|c| app.clients().is_own(&c.peer)),
+        "{report:?}"
+    );
+    assert!(screen.contains('★'), "{screen}");
+}

@@ -1,0 +1,152 @@
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use wsppsrv::Config;
+
+use crate::support::TestServer;
+use crate::support::raw::{self, PING};
+
+/// One ping at the start of each session and no timeout within a test's life, so idle
+/// raw clients stay listed without answering anything.
+fn patient() -> Config {
+    Config {
+        ping_interval: Duration::from_secs(3600),
+        ping_timeout: Duration::from_secs(3600),
+        ..Config::default()
+    }
+}
+
+/// Opens `n` sessions with the User-Agents `agent-1` .. `agent-n`, oldest first, and
+/// waits until the server lists them all.
+async fn agents(server: &TestServer, n: usize) -> Vec<TcpStream> {
+    let mut sockets = Vec::new();
+    for i in 1..=n {
+        let mut ws = raw::upgrade(server, "/pingpong", &format!("User-Agent: agent-{i}\r\n")).await;
+        // The first ping comes after registration: once seen, the client is listed.
+        raw::read_until(&mut ws, PING).await;
+        sockets.push(ws);
+    }
+    server.wait_for_clients(|r| r.clients.len() == n).await;
+    sockets
+}
+
+/// The User-Agents in the page's rows, in order.
+fn listed(body: &str) -> Vec<&str> {
+    body.split("<td class=\"ua\">")
+        .skip(1)
+        .filter_map(|cell| cell.split_once("</td>").map(|(ua, _)| ua))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_query_picks_a_window_and_the_page_says_which() {
+    let server = TestServer::start(patient()).await;
+    let _sockets = agents(&server, 5).await;
+
+    let all = server.get("/").await;
+    assert_eq!(
+        listed(&all.body),
+        ["agent-1", "agent-2", "agent-3", "agent-4", "agent-5"]
+    );
+    assert!(all.body.contains("Showing all 5 clients."));
+
+    let middle = server.get("/?offset=1&limit=2").await;
+    assert_eq!(middle.status, 200);
+    assert_eq!(listed(&middle.body), ["agent-2", "agent-3"]);
+    assert!(
+        middle
+            .body
+            .contains("Showing 2 of 5 clients (2\u{2013}3, oldest first).")
+    );
+    assert!(
+        middle.body.contains("href=\"/?offset=3&amp;limit=2\""),
+        "a next link"
+    );
+    assert!(middle.body.contains("<a href=\"/clients.json\">"));
+    assert!(
+        middle
+            .body
+            .contains("<span id=\"clients-now\" class=\"value\">5</span>"),
+        "the summary counts every client, not the window"
+    );
+
+    let tail = server.get("/?limit=2&offset=4").await;
+    assert_eq!(listed(&tail.body), ["agent-5"]);
+    assert!(!tail.body.contains("rel=\"next\""));
+
+    let past = server.get("/?offset=50").await;
+    assert_eq!(listed(&past.body), Vec::<&str>::new());
+    assert!(past.body.contains("offset 50 is past the end"));
+
+    // The JSON stays the whole list whatever the query.
+    let json = server.get("/clients.json?offset=1&limit=2").await;
+    let report: wspp::clients::ClientsReport = serde_json::from_str(&json.body).expect("json");
+    assert_eq!(report.clients.len(), 5);
+}
+
+#[tokio::test]
+async fn an_unreadable_window_is_400_with_a_reason() {
+    let server = TestServer::start(Config::default()).await;
+    let bad = server.get("/?limit=ten").await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.body, "limit must be a whole number\n");
+    assert_eq!(server.get("/?offset=-1").await.status, 400);
+    assert_eq!(server.get("/?offset=&limit=").await.status, 200);
+    assert_eq!(
+        server.get("/?limit=0").await.status,
+        200,
+        "clamped, not refused"
+    );
+}
+
+#[tokio::test]
+async fn the_page_forbids_inline_script_and_names_its_script() {
+    let server = TestServer::start(Config::default()).await;
+    let page = server.get("/").await;
+    let csp = page.header("content-security-policy").expect("a CSP");
+    let directive = |name: &str| {
+        csp.split(';')
+            .map(str::trim)
+            .find(|d| d.split(' ').next() == Some(name))
+    };
+    assert_eq!(directive("script-src"), Some("script-src 'self'"), "{csp}");
+    assert_eq!(
+        directive("connect-src"),
+        Some("connect-src 'self'"),
+        "{csp}"
+    );
+    assert_eq!(
+        directive("default-src"),
+        Some("default-src 'none'"),
+        "{csp}"
+    );
+    assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
+    assert!(
+        page.body
+            .contains("<script src=\"/page.js\" defer></script>")
+    );
+    assert!(page.body.contains("data-socket-path=\"/pingpong\""));
+}
+
+#[tokio::test]
+async fn the_page_script_is_served_and_read_only() {
+    let server = TestServer::start(Config::default()).await;
+    let script = server.get("/page.js").await;
+    assert_eq!(script.status, 200);
+    assert_eq!(
+        script.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(script.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(script.header("cache-control"), Some("no-cache"));
+    assert!(script.body.contains("new WebSocket("));
+    assert_eq!(script.body, wsppsrv::page::SCRIPT);
+    assert_eq!(server.get("/page.js?v=1").await.status, 200);
+    let post = server
+        .request(
+            "POST /page.js HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+    assert_eq!(post.status, 405);
+    assert_eq!(post.header("allow"), Some("GET, HEAD"));
+}

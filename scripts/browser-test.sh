@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# End-to-end test of wsppsrv's clients page in a real browser.
+#
+# Installs Debian's chromium (if /usr/bin/chromium is missing) and playwright-core
+# (from scripts/browser/package-lock.json, into scripts/browser/node_modules), builds
+# wsppsrv, starts it on a free loopback port, and runs scripts/browser/page.test.mjs,
+# which drives headless Chromium through the page and saves img/page.png and
+# img/page-phone.png. The last line is "N passed, M failed"; the exit status is
+# non-zero on any failure.
+#
+# Needs Node.js 20 or later, and root (or sudo) only to install chromium.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+chromium=/usr/bin/chromium
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+if [ ! -x "$chromium" ]; then
+  echo "browser-test: installing Debian's chromium" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2
+fi
+
+if ! command -v node >/dev/null || ! node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; then
+  echo "browser-test: Node.js 20 or later is needed (playwright-core requires it)" >&2
+  exit 1
+fi
+# Exactly the locked playwright-core; it drives the system Chromium and downloads no
+# browser of its own.
+npm ci --prefix scripts/browser --no-audit --no-fund --loglevel=error >&2
+
+cargo build -p wsppsrv >&2
+server="${CARGO_TARGET_DIR:-$root/target}/debug/wsppsrv"
+
+work=$(mktemp -d)
+log="$work/server.log"
+server_pid=
+
+finish() {
+  local status=$?
+  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid"
+    wait "$server_pid" || true
+  fi
+  if [ "$status" -ne 0 ] && [ -s "$log" ]; then
+    echo "browser-test: the server's log ends with:" >&2
+    tail -n 40 "$log" >&2
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap finish EXIT
+
+# Port 0: the kernel picks a free port, and the server logs the address it got.
+NO_COLOR=1 RUST_LOG=info "$server" --addr 127.0.0.1:0 --ping-interval 500ms >"$log" 2>&1 &
+server_pid=$!
+
+addr=
+for _ in $(seq 100); do
+  addr=$(sed -e 's/\x1b\[[0-9;]*m//g' -n -e 's/.*listening addr=\([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1)
+  [ -n "$addr" ] && break
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    echo "browser-test: wsppsrv exited before listening" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [ -z "$addr" ]; then
+  echo "browser-test: wsppsrv did not log its address within 10 s" >&2
+  exit 1
+fi
+
+WSPP_URL="http://$addr" \
+  CHROMIUM="$chromium" \
+  SCREENSHOT="$root/img/page.png" \
+  PHONE_SCREENSHOT="$root/img/page-phone.png" \
+  node scripts/browser/page.test.mjs

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The project's one test command: the Rust test suite, then the checks that need
+# outside tools. Each script installs what it needs (Debian packages, npm or PyPI
+# packages into project-local folders) only when it is missing, so a second run
+# installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== cargo test"
+cargo test --workspace --locked
+
+# The terminal UI in a real pseudo-terminal (installs tmux if missing).
+echo "== terminal UI smoke test"
+bash scripts/tui-smoke.sh
+
+# Verified captures: tshark on the loopback (installs tshark; capturing needs root).
+echo "== capture test"
+bash scripts/capture-test.sh
+
+# The clients page in headless Chromium (installs chromium and playwright-core).
+echo "== browser test"
+bash scripts/browser-test.sh
