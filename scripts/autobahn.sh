@@ -113,8 +113,8 @@ trap cleanup EXIT
 # Waits (bounded) for a line matching $2 in file $1 and prints the first 127.0.0.1:PORT
 # on it: both wsppsrv and kosoku log the address they really bound, so port 0 is safe.
 bound_addr() {
-    local file=$1 pattern=$2 pid=$3 i
-    for i in $(seq 1 200); do
+    local file=$1 pattern=$2 pid=$3
+    for _ in $(seq 1 200); do
         if grep -q "$pattern" "$file" 2>/dev/null; then
             grep "$pattern" "$file" | head -n1 | grep -o '127\.0\.0\.1:[0-9]\+' | head -n1
             return

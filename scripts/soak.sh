@@ -45,6 +45,7 @@ need=$((concurrency * 2 + 256))
 (($(ulimit -n) >= need)) || die "ulimit -n is $(ulimit -n); the load needs $need"
 
 pids=()
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
     local pid
     for pid in "${pids[@]}"; do
