@@ -71,6 +71,12 @@ pub struct Args {
     #[arg(long, env = "WSPP_PING_INTERVAL", default_value = "1s", value_parser = parse_duration)]
     pub ping_interval: Duration,
 
+    /// Delay before the first ping of a /pingpong session (0s: at once). Conformance
+    /// suites such as Autobahn script every frame and count a server ping as a wrong
+    /// answer: scripts/autobahn.sh sets this to an hour.
+    #[arg(long, env = "WSPP_FIRST_PING_DELAY", default_value = "0s", value_parser = parse_delay)]
+    pub first_ping_delay: Duration,
+
     /// How long a ping may go unanswered before the peer is dropped.
     #[arg(long, env = "WSPP_PING_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub ping_timeout: Duration,
@@ -109,6 +115,7 @@ impl Args {
     pub fn config(&self) -> Config {
         Config {
             ping_interval: self.ping_interval,
+            first_ping_delay: self.first_ping_delay,
             ping_timeout: self.ping_timeout,
             open_close_pings: self.open_close_pings,
             max_connections: self.max_connections,
@@ -136,12 +143,25 @@ impl Args {
     }
 }
 
+/// The longest duration accepted: far beyond any useful period, and far below what
+/// would overflow a clock reading when added to it (which would panic).
+const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
+
 /// A human duration (`250ms`, `1s`, `2m`); zero is refused because every duration here
 /// is a period or a timeout, and zero makes no sense for either.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    let d = parse_delay(s)?;
     if d.is_zero() {
         return Err("must be greater than zero".into());
+    }
+    Ok(d)
+}
+
+/// A human duration that may be zero, for delays: zero means "at once".
+pub fn parse_delay(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d > MAX_DURATION {
+        return Err("must be at most 100 years".into());
     }
     Ok(d)
 }
@@ -161,6 +181,7 @@ mod tests {
         assert_eq!(config.max_connections, default.max_connections);
         assert_eq!(config.max_message_size, default.max_message_size);
         assert_eq!(config.header_read_timeout, default.header_read_timeout);
+        assert_eq!(config.first_ping_delay, default.first_ping_delay);
     }
 
     #[test]
@@ -170,6 +191,10 @@ mod tests {
         assert_eq!(args.ping_interval, Duration::from_millis(200));
         assert!(Args::try_parse_from(["wsppsrv", "--ping-interval", "0s"]).is_err());
         assert!(Args::try_parse_from(["wsppsrv", "--ping-interval", "soon"]).is_err());
+        assert!(Args::try_parse_from(["wsppsrv", "--ping-timeout", "500000000000years"]).is_err());
+        let args = Args::try_parse_from(["wsppsrv", "--first-ping-delay", "0s"])
+            .expect("a delay may be zero");
+        assert_eq!(args.first_ping_delay, Duration::ZERO);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::page;
 use crate::reply::{self, Body};
 use crate::server::{Connection, Shared};
 use crate::session::Mode;
+use crate::untrusted::Untrusted;
 use crate::upgrade;
 
 /// Answers one request. Never fails: every problem is a status code.
@@ -49,7 +50,9 @@ pub(crate) fn dispatch(
         // Browsers ask for it on every visit; at info it would drown the log.
         debug!(%method, %uri, status, "favicon blocked");
     } else {
-        info!(%method, %uri, status, "request");
+        // hyper lets non-ASCII bytes through in the path (U+2028 among them): the
+        // client's text, escaped like any other.
+        info!(%method, uri = %Untrusted(&uri.to_string()), status, "request");
     }
     response
 }

@@ -4,8 +4,8 @@
 //!
 //! * [`config`]: the settings, as plain data; [`cli`] fills them from flags and
 //!   `WSPP_*` variables.
-//! * `server`: the accept loop and hyper's HTTP/1.1 driver, with explicit timeouts,
-//!   limits and graceful shutdown ([`run`]).
+//! * `server`: the listener ([`bind`]), the accept loop and hyper's HTTP/1.1 driver,
+//!   with explicit timeouts, limits and graceful shutdown ([`run`]).
 //! * `dispatch`: the route table, one `match` on the request path, no router.
 //! * [`upgrade`]: the WebSocket handshake's checks, each refusal with its status.
 //! * `session`: one task per WebSocket, pinging and reading concurrently.
@@ -15,6 +15,9 @@
 //! * [`shutdown`]: the signals the binary stops on.
 //! * [`tls`]: certificates and the TLS handshake; [`Listeners`]: plain and TLS side by
 //!   side, for [`run_with`].
+//! * [`untrusted`]: peer-supplied text, escaped for log lines.
+//! * `utf8_guard`: fails a session on invalid UTF-8 text as soon as it arrives, not
+//!   when its frame ends.
 //!
 //! Tests bind `127.0.0.1:0`, hand the listener to [`run`] (or [`run_with`], for TLS)
 //! with a shutdown future they control, and talk to the server over real sockets.
@@ -32,9 +35,11 @@ mod server;
 mod session;
 pub mod shutdown;
 pub mod tls;
+pub mod untrusted;
 pub mod upgrade;
+mod utf8_guard;
 
 pub use config::Config;
 pub use listeners::Listeners;
-pub use server::{run, run_with};
+pub use server::{LISTEN_BACKLOG, bind, run, run_with};
 pub use session::Mode;

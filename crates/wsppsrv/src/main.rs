@@ -12,13 +12,16 @@ use wsppsrv::tls::TlsListener;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Colours only on a terminal: in a file or a journal the escape codes are noise
+    // that every grep has to step around. NO_COLOR (https://no-color.org) wins.
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
-        // Colour codes are noise in a log file or a journal.
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_ansi(colour)
         .init();
     // One thread by default: a ping that hops between worker threads pays for it in RTT.
     let runtime = if args.threads == 1 {
@@ -58,12 +61,9 @@ fn main() -> ExitCode {
 /// Binds the plain listener and, when a certificate is configured, the TLS one. The
 /// error is the line to print.
 async fn listen(args: &Args) -> Result<Listeners, String> {
-    let bind = |addr| async move {
-        tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|error| format!("cannot listen on {addr}: {error}"))
-    };
-    let listeners = Listeners::plain(bind(args.addr).await?);
+    let bind =
+        |addr| wsppsrv::bind(addr).map_err(|error| format!("cannot listen on {addr}: {error}"));
+    let listeners = Listeners::plain(bind(args.addr)?);
     let Some(source) = args.cert_source() else {
         return Ok(listeners);
     };
@@ -77,6 +77,6 @@ async fn listen(args: &Args) -> Result<Listeners, String> {
         }
         line
     })?;
-    let tls = TlsListener::new(bind(args.tls_addr).await?, config);
+    let tls = TlsListener::new(bind(args.tls_addr)?, config);
     Ok(listeners.with_tls(tls))
 }

@@ -29,7 +29,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{sleep, timeout};
 use tokio_util::sync::CancellationToken;
@@ -82,6 +82,28 @@ pub(crate) struct Connection {
     _permit: OwnedSemaphorePermit,
 }
 
+/// Finished TCP handshakes the kernel may queue before the server accepts them; the
+/// kernel clamps it to `net.core.somaxconn`. std and tokio listen with 128, which a
+/// burst of a few hundred connects overflows: the kernel then drops SYNs, and each
+/// client so dropped waits a one-second retransmission before it is even seen.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds a listener for [`run`], with [`LISTEN_BACKLOG`]. Must be called inside a
+/// tokio runtime.
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    // As std does on Unix: a restarted server can bind while old connections linger
+    // in TIME_WAIT. (On Windows the same option would allow port hijacking.)
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Serves plain HTTP and WebSocket on `listener` until `shutdown` resolves, then
 /// shuts down gracefully. [`run_with`] serves TLS as well.
 ///
@@ -127,8 +149,15 @@ pub async fn run_with(
     });
     tokio::select! {
         () = accept_loop(&listeners, &shared) => {}
-        () = shutdown => info!("shutting down"),
+        () = shutdown => {}
     }
+    // The tasks still running are the connections being closed; with no client left,
+    // anything above zero is a leaked task (scripts/soak.sh checks this figure).
+    info!(
+        tasks = shared.tasks.len(),
+        clients = shared.registry.len(),
+        "shutting down"
+    );
     drop(listeners);
     shared.shutdown.cancel();
     shared.tasks.close();

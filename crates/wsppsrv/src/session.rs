@@ -38,6 +38,8 @@ use wspp::tracker::{PingTracker, PongOutcome};
 
 use crate::registry::{Arrival, ClientGuard};
 use crate::server::{Connection, Shared};
+use crate::untrusted::Untrusted;
+use crate::utf8_guard::{InvalidUtf8, Utf8Guard};
 
 /// What the session does once open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +60,7 @@ impl Mode {
     }
 }
 
-type Socket = WebSocketStream<TokioIo<Upgraded>>;
+type Socket = WebSocketStream<Utf8Guard<TokioIo<Upgraded>>>;
 
 /// How the main loop ended, and so what the close handshake looks like.
 #[derive(Debug)]
@@ -92,13 +94,26 @@ pub(crate) async fn start(
         }
     };
     let ws = WebSocketStream::from_raw_socket(
-        TokioIo::new(upgraded),
+        Utf8Guard::new(TokioIo::new(upgraded), shared.config.max_message_size),
         Role::Server,
         Some(shared.config.websocket_config()),
     )
     .await;
+    info!(
+        route = mode.route(),
+        user_agent = arrival
+            .user_agent
+            .as_deref()
+            .map(Untrusted)
+            .map(tracing::field::display),
+        origin = arrival
+            .origin
+            .as_deref()
+            .map(Untrusted)
+            .map(tracing::field::display),
+        "websocket open"
+    );
     let client = shared.registry.register(arrival);
-    info!(route = mode.route(), "websocket open");
     let mut session = Session {
         ws,
         mode,
@@ -124,8 +139,11 @@ impl Session {
         let config = &self.shared.config;
         let (interval, patience) = (config.ping_interval, config.ping_timeout);
         let shutdown = self.shared.shutdown.clone();
-        // Both modes ping at once: the first RTT is what most users wait for.
-        let mut next_ping = Some(Instant::now());
+        // Both modes ping at once by default: the first RTT is what most users wait for.
+        let mut next_ping = Some(match self.mode {
+            Mode::OpenAndClose => Instant::now(),
+            Mode::PingPong => Instant::now() + config.first_ping_delay,
+        });
         loop {
             let deadline = self.tracker.deadline(patience).map(Instant::from_std);
             tokio::select! {
@@ -282,7 +300,7 @@ impl Session {
                 .await;
                 match frame {
                     Some(f) => {
-                        info!(code = u16::from(f.code), reason = %f.reason.escape_debug(), by = "peer", "websocket closed")
+                        info!(code = u16::from(f.code), reason = %Untrusted(&f.reason), by = "peer", "websocket closed")
                     }
                     None => info!(code = 1005, by = "peer", "websocket closed without a code"),
                 }
@@ -298,9 +316,15 @@ fn ending_for(error: WsError) -> Ending {
         WsError::ConnectionClosed | WsError::AlreadyClosed => {
             return Ending::Gone("connection closed".into());
         }
+        WsError::Io(e) if InvalidUtf8::is(e) => (CloseCode::Invalid, "invalid utf-8"),
         WsError::Io(e) => return Ending::Gone(e.to_string()),
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
             return Ending::Gone("reset without a closing handshake".into());
+        }
+        // Only a peer that does not read fills the write buffer: it is leaving, not
+        // breaking the protocol, and no Close frame could get past the full buffer.
+        WsError::WriteBufferFull(_) => {
+            return Ending::Gone("write buffer full: the peer is not reading".into());
         }
         WsError::Protocol(_) => (CloseCode::Protocol, "protocol error"),
         WsError::Utf8(_) => (CloseCode::Invalid, "invalid utf-8"),

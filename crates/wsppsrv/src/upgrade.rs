@@ -22,6 +22,7 @@ use crate::registry::Arrival;
 use crate::reply::{self, Body};
 use crate::server::{Connection, Shared};
 use crate::session::{self, Mode};
+use crate::untrusted::Untrusted;
 
 /// Why an upgrade was refused: the status to answer with and a one-line reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +68,24 @@ pub fn check<B>(req: &Request<B>, config: &Config) -> Result<String, Rejection> 
     if !has_token(headers, header::CONNECTION, "upgrade") {
         return Err(Rejection::bad("missing Connection: Upgrade"));
     }
+    // One key, one version: a repeated header is two values, and neither can be trusted
+    // to be the one the client meant (RFC 6455, 4.2.1 and 11.3).
+    if headers
+        .get_all(header::SEC_WEBSOCKET_VERSION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(Rejection::bad("more than one Sec-WebSocket-Version"));
+    }
+    if headers
+        .get_all(header::SEC_WEBSOCKET_KEY)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(Rejection::bad("more than one Sec-WebSocket-Key"));
+    }
     match headers.get(header::SEC_WEBSOCKET_VERSION) {
         None => return Err(Rejection::bad("missing Sec-WebSocket-Version")),
         Some(v) if v.as_bytes() != wspp::routes::WEBSOCKET_VERSION.as_bytes() => {
@@ -89,7 +108,7 @@ pub fn check<B>(req: &Request<B>, config: &Config) -> Result<String, Rejection> 
     if has_body(headers) {
         return Err(Rejection::bad("an upgrade request carries no body"));
     }
-    let origin = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    let origin = headers.get(header::ORIGIN).map(HeaderValue::as_bytes);
     if !config.origin_allowed(origin) {
         return Err(Rejection {
             status: StatusCode::FORBIDDEN,
@@ -109,9 +128,15 @@ pub(crate) fn accept(
     let accept_key = match check(&req, &shared.config) {
         Ok(key) => key,
         Err(rejection) => {
+            let origin = req.headers().get(header::ORIGIN).map(|v| v.as_bytes());
+            let origin = origin.map(String::from_utf8_lossy);
             info!(
                 status = rejection.status.as_u16(),
                 reason = rejection.reason,
+                origin = origin
+                    .as_deref()
+                    .map(Untrusted)
+                    .map(tracing::field::display),
                 "upgrade refused"
             );
             return rejection.into_response();
@@ -267,6 +292,18 @@ mod tests {
             Err(Rejection::bad("an upgrade request carries no body"))
         );
         assert!(check_req(request().header("Content-Length", "0")).is_ok());
+    }
+
+    #[test]
+    fn a_repeated_key_or_version_is_refused() {
+        assert_eq!(
+            check_req(request().header("Sec-WebSocket-Key", "AAAAAAAAAAAAAAAAAAAAAA==")).map(drop),
+            Err(Rejection::bad("more than one Sec-WebSocket-Key"))
+        );
+        assert_eq!(
+            check_req(request().header("Sec-WebSocket-Version", "13")).map(drop),
+            Err(Rejection::bad("more than one Sec-WebSocket-Version"))
+        );
     }
 
     #[test]

@@ -1,9 +1,15 @@
+//! What every test file shares: a server started in-process ([`TestServer`]), a raw
+//! HTTP/WebSocket client ([`raw`]), a well-behaved client to keep beside hostile ones
+//! ([`Bystander`]), and the leak check run after each hostile test
+//! ([`TestServer::wait_until_clean`]).
+
+use std::collections::HashSet;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use wspp::clients::ClientsReport;
@@ -25,9 +31,7 @@ impl TestServer {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
+        let listener = wsppsrv::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let done = tokio::spawn(wsppsrv::run(listener, config, async {
@@ -91,6 +95,66 @@ impl TestServer {
             .expect("connect to the test server")
     }
 
+    /// Connects with a receive buffer of a few KiB, so that a client that does not read
+    /// pushes back on the server after a few KiB instead of after megabytes of kernel
+    /// buffer: the server's own buffering is what the test then sees.
+    pub async fn connect_small_window(&self) -> TcpStream {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        socket
+            .connect(self.addr)
+            .await
+            .expect("connect to the test server")
+    }
+
+    /// Waits until the server lists no client and holds no socket but its listener.
+    ///
+    /// Descriptors are counted per server, not per process: the tests of this binary
+    /// run in parallel in one process, so `/proc/self/fd` as a whole moves with every
+    /// other test. Every socket whose local port is this server's port is one of its
+    /// descriptors (the listener, or an accepted connection), so the count of those
+    /// among `/proc/self/fd` is this server's own, and a leaked connection shows as
+    /// one more. TIME_WAIT leftovers own no descriptor and do not count.
+    pub async fn wait_until_clean(&self) {
+        let mut last = (usize::MAX, usize::MAX);
+        let waited = tokio::time::timeout(PATIENCE, async {
+            loop {
+                let listed = self.clients().await.clients.len();
+                let sockets = self.open_sockets();
+                if listed == 0 && sockets == 1 {
+                    return;
+                }
+                last = (listed, sockets);
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        assert!(
+            waited.is_ok(),
+            "server not clean: {} clients listed, {} sockets open (want 0 and the listener)",
+            last.0,
+            last.1
+        );
+    }
+
+    /// The descriptors of this process that are sockets bound to the server's port.
+    pub fn open_sockets(&self) -> usize {
+        let ours = socket_inodes_on_port(self.addr.port());
+        std::fs::read_dir("/proc/self/fd")
+            .expect("/proc/self/fd")
+            .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
+            .filter_map(|target| {
+                let target = target.to_str()?.to_owned();
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .filter(|inode| ours.contains(inode))
+            .count()
+    }
+
     pub async fn clients(&self) -> ClientsReport {
         let response = self.get("/clients.json").await;
         assert_eq!(response.status, 200, "{}", response.head);
@@ -120,6 +184,66 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// The inodes of the TCP sockets (v4 and v6) whose local port is `port`.
+fn socket_inodes_on_port(port: u16) -> HashSet<u64> {
+    let mut inodes = HashSet::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local_port = fields
+                .get(1)
+                .and_then(|local| local.rsplit_once(':'))
+                .and_then(|(_, port)| u16::from_str_radix(port, 16).ok());
+            let inode = fields.get(9).and_then(|inode| inode.parse::<u64>().ok());
+            if let (Some(p), Some(inode)) = (local_port, inode)
+                && p == port
+                && inode != 0
+            {
+                inodes.insert(inode);
+            }
+        }
+    }
+    inodes
+}
+
+/// A well-behaved `/pingpong` client, kept open beside hostile ones to prove that the
+/// server goes on serving others while it deals with them.
+pub struct Bystander {
+    ws: TcpStream,
+    sent: u32,
+}
+
+impl Bystander {
+    pub async fn join(server: &TestServer) -> Bystander {
+        Bystander {
+            ws: raw::upgrade(server, "/pingpong", "User-Agent: bystander\r\n").await,
+            sent: 0,
+        }
+    }
+
+    /// Sends a text message and waits for its echo, answering pings on the way.
+    pub async fn still_served(&mut self) {
+        self.sent += 1;
+        let text = format!("bystander {}", self.sent);
+        raw::send(&mut self.ws, raw::TEXT, text.as_bytes()).await;
+        let echo = raw::read_until(&mut self.ws, raw::TEXT).await;
+        assert_eq!(echo.payload, text.as_bytes(), "the bystander's echo");
+    }
+
+    /// Checks it is still served, then closes properly.
+    pub async fn leave(mut self) {
+        self.still_served().await;
+        raw::send(&mut self.ws, raw::CLOSE, &1000u16.to_be_bytes()).await;
+        let close = raw::read_to_close(&mut self.ws)
+            .await
+            .expect("a close reply");
+        assert_eq!(close.close_code(), Some(1000));
     }
 }
 
@@ -311,7 +435,16 @@ pub mod raw {
 
     /// Reads until EOF, answering pings; returns the Close frame seen, if any.
     pub async fn read_to_close(stream: &mut TcpStream) -> Option<Frame> {
-        let mut close = None;
+        read_to_end(stream)
+            .await
+            .into_iter()
+            .find(|frame| frame.opcode == CLOSE)
+    }
+
+    /// Reads until EOF, answering pings and the first Close; returns every frame read.
+    pub async fn read_to_end(stream: &mut TcpStream) -> Vec<Frame> {
+        let mut frames: Vec<Frame> = Vec::new();
+        let mut closed = false;
         while let Some(frame) = read(stream).await {
             match frame.opcode {
                 PING => {
@@ -319,24 +452,23 @@ pub mod raw {
                         .write_all(&encode(true, PONG, &frame.payload, true))
                         .await;
                 }
-                CLOSE => {
-                    if close.is_none() {
-                        // Complete the handshake, echoing the code as RFC 6455 5.5.1 suggests.
-                        let reply = encode(
-                            true,
-                            CLOSE,
-                            &frame.payload[..frame.payload.len().min(2)],
-                            true,
-                        );
-                        // The server may already have hung up; that is its right.
-                        let _ = stream.write_all(&reply).await;
-                    }
-                    close = Some(frame);
+                CLOSE if !closed => {
+                    closed = true;
+                    // Complete the handshake, echoing the code as RFC 6455 5.5.1 suggests.
+                    let reply = encode(
+                        true,
+                        CLOSE,
+                        &frame.payload[..frame.payload.len().min(2)],
+                        true,
+                    );
+                    // The server may already have hung up; that is its right.
+                    let _ = stream.write_all(&reply).await;
                 }
                 _ => {}
             }
+            frames.push(frame);
         }
-        close
+        frames
     }
 }
 
@@ -361,8 +493,8 @@ impl TestServer {
         let cert = rustls_pki_types::pem::PemObject::from_pem_slice(cert_pem.as_bytes())
             .expect("the certificate parses");
         let tls_config = identity.server_config().expect("rustls takes it");
-        let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let tls = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let plain = wsppsrv::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
+        let tls = wsppsrv::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
         let addr = plain.local_addr().expect("local addr");
         let tls_addr = tls.local_addr().expect("local addr");
         let listeners = wsppsrv::Listeners::plain(plain)

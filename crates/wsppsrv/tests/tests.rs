@@ -7,9 +7,13 @@
 /// Starting servers, and a raw HTTP and WebSocket client.
 mod support;
 
+/// Hostile clients: broken HTTP and frames, floods, deaf and abandoned peers, the
+/// connection limit, origins and log injection; each beside a well-behaved client,
+/// each ending with no client listed and no socket left open.
+mod hostile;
 /// The clients page: windows of rows, its query, its headers, its script.
 mod page;
-/// Every route and its answer: pages, JSON, 404, 405, refused upgrades.
+/// Every route and its answer: pages, JSON, 404, 405, a plain GET of an upgrade route.
 mod routes;
 /// WebSocket sessions: pings and pongs, echo, the registry, timeouts, limits.
 mod sessions;

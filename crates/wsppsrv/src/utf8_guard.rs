@@ -1,0 +1,525 @@
+//! Failing fast on invalid UTF-8 in a text message, as soon as the bytes arrive.
+//!
+//! tungstenite validates text frame by frame: it catches invalid UTF-8 in a fragment
+//! as soon as that fragment is complete, but inside one frame it waits for the last
+//! byte. A client can therefore start a large text frame with garbage and have the
+//! server buffer up to `--max-message-size` of it before the refusal; Autobahn calls
+//! that NON-STRICT (cases 6.4.3 and 6.4.4). RFC 6455 (8.1) wants the connection failed
+//! once the text is known to be invalid.
+//!
+//! tungstenite 0.30 exposes no partly read frame, so [`Utf8Guard`] sits under it,
+//! between tungstenite and the socket, and follows the client's frames in the bytes
+//! read: headers, masks, which data frames belong to a text message. It unmasks text
+//! payload into a small stack buffer and validates it incrementally. Once the bytes
+//! read so far cannot begin valid UTF-8, the read fails with [`InvalidUtf8`] and the
+//! session answers Close 1007.
+//!
+//! It judges nothing else. At the first frame tungstenite will reject for another
+//! reason (reserved bits or opcodes, no mask, a bad control frame, a frame over the
+//! size limit, a broken fragment sequence) it stops following the stream, so every
+//! other verdict, and its close code, stays tungstenite's.
+
+use std::fmt;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// The error a read fails with once the peer's text is known not to be UTF-8.
+#[derive(Debug)]
+pub(crate) struct InvalidUtf8;
+
+impl fmt::Display for InvalidUtf8 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid utf-8 in a text message (caught before the frame ended)")
+    }
+}
+
+impl std::error::Error for InvalidUtf8 {}
+
+impl InvalidUtf8 {
+    /// Whether an I/O error is this one.
+    pub(crate) fn is(error: &io::Error) -> bool {
+        error
+            .get_ref()
+            .is_some_and(|inner| inner.is::<InvalidUtf8>())
+    }
+}
+
+/// A server-side socket wrapper that fails reads on invalid UTF-8 in text messages.
+#[derive(Debug)]
+pub(crate) struct Utf8Guard<S> {
+    inner: S,
+    frames: FrameFollower,
+}
+
+impl<S> Utf8Guard<S> {
+    /// Wraps a socket on which frames larger than `max_frame` are refused.
+    pub(crate) fn new(inner: S, max_frame: usize) -> Self {
+        Utf8Guard {
+            inner,
+            frames: FrameFollower::new(max_frame as u64),
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Utf8Guard<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        if this.frames.invalid {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, InvalidUtf8)));
+        }
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        this.frames.feed(&buf.filled()[before..]);
+        if this.frames.invalid {
+            // The bytes of this read are dropped with it: the connection is being
+            // failed, and nothing after invalid text needs an answer.
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, InvalidUtf8)));
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Utf8Guard<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// Where the follower is in the client's byte stream.
+#[derive(Debug)]
+enum Position {
+    /// Reading a frame header: `len` of its bytes are in `bytes`.
+    Header { bytes: [u8; 14], len: usize },
+    /// Inside a frame's payload.
+    Payload {
+        /// Payload bytes still to come.
+        left: u64,
+        /// Payload bytes seen, for the position in the mask.
+        seen: u64,
+        mask: [u8; 4],
+        /// Whether the payload is text to validate.
+        text: bool,
+        /// Whether the frame ends a data message.
+        ends_message: bool,
+    },
+    /// Stopped following: tungstenite will reject this stream for its own reason.
+    Off,
+}
+
+/// Follows client frames through the bytes read and validates the text in them.
+#[derive(Debug)]
+struct FrameFollower {
+    max_frame: u64,
+    position: Position,
+    /// Inside a data message whose final frame has not come yet.
+    in_message: bool,
+    /// That message is text.
+    in_text: bool,
+    utf8: Utf8Stream,
+    /// Set once invalid text is seen; never cleared.
+    invalid: bool,
+}
+
+const HEADER_START: Position = Position::Header {
+    bytes: [0; 14],
+    len: 0,
+};
+
+impl FrameFollower {
+    fn new(max_frame: u64) -> Self {
+        FrameFollower {
+            max_frame,
+            position: HEADER_START,
+            in_message: false,
+            in_text: false,
+            utf8: Utf8Stream::default(),
+            invalid: false,
+        }
+    }
+
+    fn feed(&mut self, mut input: &[u8]) {
+        while !input.is_empty() && !self.invalid {
+            match &mut self.position {
+                Position::Off => return,
+                Position::Header { bytes, len } => {
+                    let need = header_len(&bytes[..*len]);
+                    let take = (need - *len).min(input.len());
+                    bytes[*len..*len + take].copy_from_slice(&input[..take]);
+                    *len += take;
+                    input = &input[take..];
+                    if *len == header_len(&bytes[..*len]) {
+                        let header = *bytes;
+                        self.start_frame(&header);
+                    }
+                }
+                Position::Payload {
+                    left,
+                    seen,
+                    mask,
+                    text,
+                    ..
+                } => {
+                    let take = usize::try_from(*left)
+                        .unwrap_or(usize::MAX)
+                        .min(input.len());
+                    if *text {
+                        let mut plain = [0u8; 4096];
+                        for chunk in input[..take].chunks(plain.len()) {
+                            unmask(&mut plain[..chunk.len()], chunk, *mask, *seen);
+                            *seen += chunk.len() as u64;
+                            if !self.utf8.feed(&plain[..chunk.len()]) {
+                                self.invalid = true;
+                                return;
+                            }
+                        }
+                    } else {
+                        *seen += take as u64;
+                    }
+                    *left -= take as u64;
+                    input = &input[take..];
+                    if *left == 0 {
+                        self.end_frame();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reads a complete header; decides what its payload is, or stops following.
+    fn start_frame(&mut self, header: &[u8; 14]) {
+        let (b0, b1) = (header[0], header[1]);
+        let fin = b0 & 0x80 != 0;
+        let opcode = b0 & 0x0f;
+        let (len, mask_at) = match b1 & 0x7f {
+            126 => (u64::from(u16::from_be_bytes([header[2], header[3]])), 4),
+            127 => {
+                let mut n = [0u8; 8];
+                n.copy_from_slice(&header[2..10]);
+                (u64::from_be_bytes(n), 10)
+            }
+            n => (u64::from(n), 2),
+        };
+        let masked = b1 & 0x80 != 0;
+        let reserved_bits = b0 & 0x70 != 0;
+        let well_formed = masked && !reserved_bits && len <= self.max_frame;
+        let text = match opcode {
+            // Control frames: short, whole, and outside the message sequence.
+            0x8..=0xA if fin && len <= 125 && well_formed => false,
+            0x0 if self.in_message && well_formed => self.in_text,
+            0x1 | 0x2 if !self.in_message && well_formed => {
+                self.in_message = true;
+                self.in_text = opcode == 0x1;
+                self.utf8 = Utf8Stream::default();
+                self.in_text
+            }
+            _ => {
+                self.position = Position::Off;
+                return;
+            }
+        };
+        let mut mask = [0u8; 4];
+        mask.copy_from_slice(&header[mask_at..mask_at + 4]);
+        self.position = Position::Payload {
+            left: len,
+            seen: 0,
+            mask,
+            text,
+            ends_message: fin && opcode < 0x8,
+        };
+        if len == 0 {
+            self.end_frame();
+        }
+    }
+
+    fn end_frame(&mut self) {
+        if let Position::Payload {
+            ends_message: true, ..
+        } = self.position
+        {
+            // A code point cut off by the end of the message is tungstenite's to
+            // refuse: it checks the whole message at its end.
+            self.in_message = false;
+            self.in_text = false;
+        }
+        self.position = HEADER_START;
+    }
+}
+
+/// Unmasks `masked`, which starts `offset` bytes into its frame's payload, into `out`.
+/// Four bytes at a time: this runs over every byte of text a client sends.
+fn unmask(out: &mut [u8], masked: &[u8], mask: [u8; 4], offset: u64) {
+    let mut key = mask;
+    key.rotate_left((offset % 4) as usize);
+    let word = u32::from_ne_bytes(key);
+    let mut outs = out.chunks_exact_mut(4);
+    let mut ins = masked.chunks_exact(4);
+    for (o, i) in (&mut outs).zip(&mut ins) {
+        let plain = u32::from_ne_bytes([i[0], i[1], i[2], i[3]]) ^ word;
+        o.copy_from_slice(&plain.to_ne_bytes());
+    }
+    for ((o, i), k) in outs
+        .into_remainder()
+        .iter_mut()
+        .zip(ins.remainder())
+        .zip(key)
+    {
+        *o = i ^ k;
+    }
+}
+
+/// The length of a frame header given its first bytes (2 until those are known).
+fn header_len(start: &[u8]) -> usize {
+    match start {
+        [_, b1, ..] => {
+            let extended = match b1 & 0x7f {
+                126 => 2,
+                127 => 8,
+                _ => 0,
+            };
+            let mask = if b1 & 0x80 != 0 { 4 } else { 0 };
+            2 + extended + mask
+        }
+        _ => 2,
+    }
+}
+
+/// Incremental UTF-8 validation: fed bytes in pieces, it says whether everything fed
+/// so far can still be the start of valid UTF-8. A code point may be split anywhere.
+#[derive(Debug, Default)]
+struct Utf8Stream {
+    /// The start of a code point cut off by the end of the previous piece.
+    pending: [u8; 4],
+    pending_len: usize,
+}
+
+impl Utf8Stream {
+    fn feed(&mut self, mut bytes: &[u8]) -> bool {
+        if self.pending_len > 0 {
+            // `pending` is a valid prefix, so its lead byte gives the width.
+            let width = match self.pending[0] {
+                0xC2..=0xDF => 2,
+                0xE0..=0xEF => 3,
+                _ => 4,
+            };
+            let take = (width - self.pending_len).min(bytes.len());
+            self.pending[self.pending_len..self.pending_len + take].copy_from_slice(&bytes[..take]);
+            self.pending_len += take;
+            bytes = &bytes[take..];
+            match std::str::from_utf8(&self.pending[..self.pending_len]) {
+                Ok(_) => self.pending_len = 0,
+                Err(e) if e.error_len().is_none() => return true,
+                Err(_) => return false,
+            }
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(_) => true,
+            Err(e) if e.error_len().is_some() => false,
+            Err(e) => {
+                let tail = &bytes[e.valid_up_to()..];
+                self.pending[..tail.len()].copy_from_slice(tail);
+                self.pending_len = tail.len();
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![(u8::from(fin) << 7) | opcode];
+        match payload.len() {
+            n if n < 126 => out.push(0x80 | n as u8),
+            n if n <= 0xFFFF => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                out.push(0x80 | 127);
+                out.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&MASK);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
+        out
+    }
+
+    /// Feeds `stream` in pieces of `piece` bytes; returns how many bytes were fed when
+    /// the follower first said invalid.
+    fn invalid_after(stream: &[u8], piece: usize) -> Option<usize> {
+        let mut follower = FrameFollower::new(1 << 20);
+        let mut fed = 0;
+        for chunk in stream.chunks(piece) {
+            follower.feed(chunk);
+            fed += chunk.len();
+            if follower.invalid {
+                return Some(fed);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn valid_text_passes_in_any_pieces() {
+        let text = "κόσμε ü 😀 ".repeat(40);
+        let stream = [
+            frame(false, 0x1, &text.as_bytes()[..301]),
+            frame(true, 0x9, b"ping"),
+            frame(false, 0x0, &text.as_bytes()[301..302]),
+            frame(true, 0x0, &text.as_bytes()[302..]),
+            frame(true, 0x1, b""),
+            frame(true, 0x1, text.as_bytes()),
+        ]
+        .concat();
+        for piece in [1, 2, 3, 5, 7, 64, 4096] {
+            assert_eq!(invalid_after(&stream, piece), None, "pieces of {piece}");
+        }
+    }
+
+    #[test]
+    fn invalid_text_is_caught_before_its_frame_ends() {
+        // Autobahn 6.4.3: the frame's middle chop holds a code point above U+10FFFF.
+        let mut payload = hex("cebae1bdb9cf83cebcceb5");
+        let first = payload.len();
+        payload.extend(hex("f4908080"));
+        payload.extend(hex("656469746564"));
+        let stream = frame(true, 0x1, &payload);
+        let header = stream.len() - payload.len();
+        let mut follower = FrameFollower::new(1 << 20);
+        follower.feed(&stream[..header + first]);
+        assert!(!follower.invalid, "the valid first chop passes");
+        let caught = invalid_after(&stream, 1).expect("caught");
+        assert_eq!(caught, header + first + 2, "at the first impossible byte");
+        // Autobahn 6.4.4: the lead byte ends the first chop, the bad one starts the next.
+        let stream = frame(true, 0x1, &hex("cebae1bdb9cf83cebcceb5f490"));
+        assert_eq!(invalid_after(&stream, 1), Some(stream.len()));
+    }
+
+    #[test]
+    fn invalid_text_in_a_later_fragment_is_caught() {
+        let stream = [
+            frame(false, 0x1, "ok ".as_bytes()),
+            frame(true, 0x9, &[0xff; 4]),
+            frame(true, 0x0, &[b'a', 0xed, 0xa0, 0x80]),
+        ]
+        .concat();
+        // ED A0 would be a surrogate: invalid at its second byte.
+        assert_eq!(invalid_after(&stream, 1), Some(stream.len() - 1));
+    }
+
+    #[test]
+    fn binary_and_control_payloads_are_not_text() {
+        let stream = [
+            frame(true, 0x2, &[0xff; 300]),
+            frame(true, 0x9, &[0xff; 125]),
+            frame(true, 0xA, &[0xc0]),
+            frame(false, 0x2, &[0xff]),
+            frame(true, 0x0, &[0xfe]),
+        ]
+        .concat();
+        assert_eq!(invalid_after(&stream, 3), None);
+    }
+
+    #[test]
+    fn other_breaches_are_left_to_tungstenite() {
+        let bad_text = [0xff, 0xfe];
+        let unmasked = [vec![0x81, 0x02], bad_text.to_vec()].concat();
+        let mut rsv = frame(true, 0x1, &bad_text);
+        rsv[0] |= 0x40;
+        let orphan = frame(true, 0x0, &bad_text);
+        let nested = [frame(false, 0x1, b"a"), frame(true, 0x1, &bad_text)].concat();
+        let long_ping = [frame(true, 0x9, &[0; 126]), frame(true, 0x1, &bad_text)].concat();
+        let reserved = [frame(true, 0x3, b""), frame(true, 0x1, &bad_text)].concat();
+        for stream in [unmasked, rsv, orphan, nested, long_ping, reserved] {
+            assert_eq!(invalid_after(&stream, 1), None, "{stream:02x?}");
+        }
+        let mut small = FrameFollower::new(4);
+        small.feed(&frame(true, 0x1, &[b'a', b'b', b'c', b'd', 0xff]));
+        assert!(
+            !small.invalid,
+            "a frame over the limit is tungstenite's 1009"
+        );
+    }
+
+    #[test]
+    fn unmasking_starts_anywhere_in_the_mask() {
+        let plain: Vec<u8> = (0..23).collect();
+        let masked: Vec<u8> = plain
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ MASK[i % 4])
+            .collect();
+        for start in 0..plain.len() {
+            let mut out = vec![0; plain.len() - start];
+            unmask(&mut out, &masked[start..], MASK, start as u64);
+            assert_eq!(out, plain[start..], "from {start}");
+        }
+    }
+
+    #[test]
+    fn the_stream_validator_agrees_with_std() {
+        let samples: [&[u8]; 8] = [
+            b"plain",
+            "κόσμε😀".as_bytes(),
+            b"\xf4\x8f\xbf\xbf",
+            b"\xf4\x90\x80\x80",
+            b"\xed\xa0\x80",
+            b"\xc0\xaf",
+            b"\xe0\x80\xaf",
+            b"ok\xf0\x9f\x98",
+        ];
+        for sample in samples {
+            let whole_ok = match std::str::from_utf8(sample) {
+                Ok(_) => true,
+                Err(e) => e.error_len().is_none(),
+            };
+            for split in 0..=sample.len() {
+                let mut stream = Utf8Stream::default();
+                let ok = stream.feed(&sample[..split]) && stream.feed(&sample[split..]);
+                assert_eq!(ok, whole_ok, "{sample:02x?} split at {split}");
+            }
+        }
+    }
+
+    fn hex(text: &str) -> Vec<u8> {
+        (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+            .collect()
+    }
+}

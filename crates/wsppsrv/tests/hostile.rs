@@ -1,0 +1,688 @@
+//! Hostile clients, written by hand on raw sockets: broken HTTP, broken frames, abusive
+//! behaviour, and attempts to get at other people's data or the logs.
+//!
+//! Every test keeps a well-behaved client (a [`Bystander`]) connected while the hostile
+//! ones do their worst, checks that it is still served afterwards, and ends with
+//! [`TestServer::wait_until_clean`]: no client left listed, no socket left open.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wsppsrv::Config;
+
+use crate::support::raw::{self, BINARY, CLOSE, PING, PONG, TEXT};
+use crate::support::{Bystander, PATIENCE, Response, TestServer, within};
+
+const CONTINUATION: u8 = 0x0;
+
+/// No server pings (they would only get in the way of reading exact answers), a short
+/// header timeout, and a small message limit.
+fn config() -> Config {
+    Config {
+        first_ping_delay: Duration::from_secs(3600),
+        header_read_timeout: Duration::from_millis(500),
+        max_message_size: 4096,
+        ..Config::default()
+    }
+}
+
+/// Writes `bytes` on a fresh connection and reads until the server hangs up (bounded).
+async fn until_hangup(server: &TestServer, bytes: &[u8]) -> Response {
+    let mut stream = server.connect().await;
+    stream.write_all(bytes).await.expect("send");
+    let mut answer = Vec::new();
+    // A reset instead of a FIN still means the server hung up.
+    let _ = within(stream.read_to_end(&mut answer)).await;
+    Response::parse(&answer)
+}
+
+/// An upgrade request to `/pingpong` from header lines, `\r\n`-terminated each.
+fn upgrade_with(lines: &[&str]) -> String {
+    let mut request = String::from("GET /pingpong HTTP/1.1\r\nHost: localhost\r\n");
+    for line in lines {
+        request.push_str(line);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    request
+}
+
+const UPGRADE: &str = "Upgrade: websocket";
+const CONNECTION: &str = "Connection: Upgrade";
+const VERSION: &str = "Sec-WebSocket-Version: 13";
+const KEY: &str = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==";
+
+// ---------------------------------------------------------------------------------
+// HTTP
+
+#[tokio::test]
+async fn garbage_instead_of_a_request_gets_400() {
+    let server = TestServer::start(config()).await;
+    let mut bystander = Bystander::join(&server).await;
+    let garbage: [&[u8]; 5] = [
+        b"HELLO\r\n\r\n",
+        // The start of a TLS ClientHello: someone tried https:// on a plain port.
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+        b"GET /\x1b[31m HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /pingpong HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+        b"GET /pingpong HTTP/9.9\r\nHost: x\r\n\r\n",
+    ];
+    for bytes in garbage {
+        let answer = until_hangup(&server, bytes).await;
+        assert_eq!(answer.status, 400, "{:?}: {}", bytes, answer.head);
+    }
+    bystander.still_served().await;
+    bystander.leave().await;
+    server.wait_until_clean().await;
+}
+
+#[tokio::test]
+async fn headers_that_never_finish_are_dropped_after_the_header_timeout() {
+    let server = TestServer::start(config()).await;
+    let mut bystander = Bystander::join(&server).await;
+    let timeout = config().header_read_timeout;
+
+    // Slowloris: a byte now and then, never the blank line. Trickling must not extend
+    // the deadline, which runs for the whole head.
+    let started = Instant::now();
+    let mut slow = server.connect().await;
+    slow.write_all(b"GET /pingpong HTTP/1.1\r\n")
+        .await
+        .expect("send");
+    let mut answer = Vec::new();
+    within(async {
+        loop {
+            if slow.write_all(b"X-a: b\r\n").await.is_err() {
+                break;
+            }
+            let mut buf = [0u8; 512];
+            match tokio::time::timeout(Duration::from_millis(50), slow.read(&mut buf)).await {
+                Ok(Ok(0) | Err(_)) => break,
+                Ok(Ok(n)) => answer.extend_from_slice(&buf[..n]),
+                Err(_) => {}
+            }
+        }
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(
+        took >= timeout,
+        "dropped after {took:?}, before the timeout"
+    );
+    let head = String::from_utf8_lossy(&answer);
+    assert!(
+        head.is_empty() || head.starts_with("HTTP/1.1 408"),
+        "a silent hang-up or 408, got {head:?}"
+    );
+
+    // A connection that never sends a byte is dropped the same way.
+    let mut idle = server.connect().await;
+    let mut rest = Vec::new();
+    let _ = within(idle.read_to_end(&mut rest)).await;
+
+    bystander.still_served().await;
+    bystander.leave().await;
+    server.wait_until_clean().await;
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_does_not_keep_its_slot() {
+    let server = TestServer::start(config()).await;
+    let mut stream = server.connect().await;
+    stream
+        .write_all(b"GET /clients.json HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("send");
+    let head = raw::read_head(&mut stream).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // Then say nothing more: the next head is late from the moment the last answer
+    // went out, so the server hangs up instead of holding a slot forever.
+    let mut rest = Vec::new();
+    let _ = within(stream.read_to_end(&mut rest)).await;
+    server.wait_until_clean().await;
+}
+
+#[tokio::test]
+async fn oversized_headers_get_431() {
+    let server = TestServer::start(config()).await;
+    let mut bystander = Bystander::join(&server).await;
+    let big = format!("X-Big: {}", "a".repeat(config().max_header_bytes + 1024));
+    let answer = until_hangup(&server, upgrade_with(&[&big]).as_bytes()).await;
+    assert_eq!(answer.status, 431, "{}", answer.head);
+
+    let many: Vec<String> = (0..200).map(|i| format!("X-Many-{i}: y")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    let answer = until_hangup(&server, upgrade_with(&many).as_bytes()).await;
+    assert_eq!(answer.status, 431, "{}", answer.head);
+
+    bystander.still_served().await;
+    bystander.leave().await;
+    server.wait_until_clean().await;
+}
+
+#[tokio::test]
+async fn broken_upgrades_get_the_rfc_status_and_a_reason() {
+    let server = TestServer::start(config()).await;
+    let mut bystander = Bystander::join(&server).await;
+    let bad = |reason: &'static str| (400, reason);
+    let cases: Vec<(String, (u16, &str))> = vec![
+        (
+            upgrade_with(&[CONNECTION, VERSION, KEY]),
+            bad("send Upgrade: websocket"),
+        ),
+        (
+            upgrade_with(&["Upgrade: h2c", CONNECTION, VERSION, KEY]),
+            bad("send Upgrade: websocket"),
+        ),
+        (
+            upgrade_with(&[UPGRADE, VERSION, KEY]),
+            bad("missing Connection: Upgrade"),
+        ),
+        (
+            upgrade_with(&[UPGRADE, "Connection: keep-alive", VERSION, KEY]),
+            bad("missing Connection: Upgrade"),
+        ),
+        (
+            upgrade_with(&[UPGRADE, CONNECTION, VERSION]),
+            bad("missing Sec-WebSocket-Key"),
+        ),
+        (
+            upgrade_with(&[UPGRADE, CONNECTION, VERSION, "Sec-WebSocket-Key: not-a-key"]),
+            bad("not 16 bytes in base64"),
+        ),
+        (
+            upgrade_with(&[UPGRADE, CONNECTION, VERSION, KEY, KEY]),
+            bad("more than one Sec-WebSocket-Key"),
+        ),
+        (
+            upgrade_with(&[UPGRADE, CONNECTION, KEY]),
+            bad("missing Sec-WebSocket-Version"),
+        ),
+        (
+            upgrade_with(&[UPGRADE, CONNECTION, "Sec-WebSocket-Version: 8", KEY]),
+            (426, "only 13 is spoken"),
+        ),
+        (
+            upgrade_with(&[UPGRADE, CONNECTION, VERSION, KEY]).replace("HTTP/1.1", "HTTP/1.0"),
+            bad("needs HTTP/1.1"),
+        ),
+        (
+            upgrade_with(&[UPGRADE, CONNECTION, VERSION, KEY, "Content-Length: 5"]) + "hello",
+            bad("carries no body"),
+        ),
+        (
+            upgrade_with(&[
+                UPGRADE,
+                CONNECTION,
+                VERSION,
+                KEY,
+                "Transfer-Encoding: chunked",
+            ]) + "5\r\nhello\r\n0\r\n\r\n",
+            bad("carries no body"),
+        ),
+    ];
+    for (request, (status, reason)) in cases {
+        let answer = server.request(&request).await;
+        assert_eq!(answer.status, status, "{request}");
+        assert!(answer.body.contains(reason), "{request}: {}", answer.body);
+        if status == 426 {
+            assert_eq!(answer.header("sec-websocket-version"), Some("13"));
+        }
+    }
+    bystander.still_served().await;
+    bystander.leave().await;
+    server.wait_until_clean().await;
+}
+
+// ---------------------------------------------------------------------------------
+// Frames
+
+/// A masked frame with the RSV bits set as given (the encoder leaves them clear).
+fn with_rsv(rsv: u8, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = raw::encode(true, opcode, payload, true);
+    frame[0] |= rsv << 4;
+    frame
+}
+
+/// A masked Close frame with exactly this payload.
+fn close(payload: &[u8]) -> Vec<u8> {
+    raw::encode(true, CLOSE, payload, true)
+}
+
+/// The header of a masked binary frame that claims `len` bytes, and no payload.
+fn claims(len: u64) -> Vec<u8> {
+    let mut header = vec![0x80 | BINARY, 0x80 | 127];
+    header.extend_from_slice(&len.to_be_bytes());
+    header.extend_from_slice(&[1, 2, 3, 4]);
+    header
+}
+
+#[tokio::test]
+async fn frames_that_break_the_protocol_get_their_close_code_and_no_echo() {
+    let server = TestServer::start(config()).await;
+    let limit = config().max_message_size;
+    let mut bystander = Bystander::join(&server).await;
+    let frag = |fin, opcode, payload: &[u8]| raw::encode(fin, opcode, payload, true);
+    let code = |c: u16| c.to_be_bytes().to_vec();
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("unmasked", raw::encode(true, TEXT, b"hi", false), 1002),
+        ("rsv1", with_rsv(0b100, TEXT, b"hi"), 1002),
+        ("rsv2", with_rsv(0b010, BINARY, b"hi"), 1002),
+        ("rsv3", with_rsv(0b001, PING, b"hi"), 1002),
+        ("opcode 3", frag(true, 0x3, b""), 1002),
+        ("opcode 7", frag(true, 0x7, b"x"), 1002),
+        ("opcode 0xB", frag(true, 0xB, b""), 1002),
+        ("opcode 0xF", frag(true, 0xF, b"x"), 1002),
+        ("ping of 126 bytes", frag(true, PING, &[0x55; 126]), 1002),
+        ("fragmented ping", frag(false, PING, b"a"), 1002),
+        (
+            "continuation first",
+            frag(true, CONTINUATION, b"orphan"),
+            1002,
+        ),
+        (
+            "new message inside a fragmented one",
+            [frag(false, TEXT, b"a"), frag(true, TEXT, b"b")].concat(),
+            1002,
+        ),
+        ("invalid utf-8", frag(true, TEXT, &[b'o', b'k', 0xff]), 1007),
+        (
+            "invalid utf-8 in a later fragment",
+            [
+                frag(false, TEXT, "κόσμε".as_bytes()),
+                frag(true, CONTINUATION, &[0xed, 0xa0, 0x80]),
+            ]
+            .concat(),
+            1007,
+        ),
+        (
+            // Refused at once: the server does not wait for the 1,000 bytes announced.
+            "invalid utf-8 opening a frame that never ends",
+            raw::encode(true, TEXT, &[0xff; 1000], true)[..2 + 2 + 4 + 4].to_vec(),
+            1007,
+        ),
+        (
+            "one byte over the limit",
+            frag(true, BINARY, &vec![7; limit + 1]),
+            1009,
+        ),
+        (
+            "over the limit in fragments",
+            [
+                frag(false, BINARY, &vec![7; limit / 2 + 1]),
+                frag(true, CONTINUATION, &vec![7; limit / 2 + 1]),
+            ]
+            .concat(),
+            1009,
+        ),
+        ("a header claiming 2^62 bytes", claims(1 << 62), 1009),
+        ("a header claiming 2^64-1 bytes", claims(u64::MAX), 1009),
+        ("close with one byte", close(&[0x03]), 1002),
+        ("close code 0", close(&code(0)), 1002),
+        ("close code 999", close(&code(999)), 1002),
+        ("close code 1004", close(&code(1004)), 1002),
+        ("close code 1005", close(&code(1005)), 1002),
+        ("close code 1006", close(&code(1006)), 1002),
+        ("close code 1015", close(&code(1015)), 1002),
+        ("close code 1016", close(&code(1016)), 1002),
+        ("close code 2999", close(&code(2999)), 1002),
+        (
+            "close reason not utf-8",
+            close(&[&code(1000)[..], &[0xff, 0xfe]].concat()),
+            1007,
+        ),
+    ];
+    for (name, bytes, want) in cases {
+        let mut ws = raw::upgrade(&server, "/pingpong", "").await;
+        // The peer may hang up before it has read everything: that is its right.
+        let _ = ws.write_all(&bytes).await;
+        let frames = raw::read_to_end(&mut ws).await;
+        let codes: Vec<Option<u16>> = frames.iter().map(raw::Frame::close_code).collect();
+        assert!(
+            frames
+                .iter()
+                .all(|f| f.opcode != TEXT && f.opcode != BINARY),
+            "{name}: nothing of a broken message is echoed"
+        );
+        assert_eq!(codes, [Some(want)], "{name}");
+    }
+    bystander.still_served().await;
+    bystander.leave().await;
+    server.wait_until_clean().await;
+}
+
+#[tokio::test]
+async fn a_message_at_the_limit_is_echoed_whole() {
+    let server = TestServer::start(config()).await;
+    let limit = config().max_message_size;
+    let mut ws = raw::upgrade(&server, "/pingpong", "").await;
+    let blob: Vec<u8> = (0..limit).map(|i| i as u8).collect();
+    raw::send(&mut ws, BINARY, &blob).await;
+    assert_eq!(raw::read_until(&mut ws, BINARY).await.payload, blob);
+    raw::send(&mut ws, CLOSE, &1000u16.to_be_bytes()).await;
+    raw::read_to_close(&mut ws).await;
+    server.wait_until_clean().await;
+}
+
+// ---------------------------------------------------------------------------------
+// Behaviour
+
+#[tokio::test]
+async fn a_ping_flood_is_answered_without_unbounded_buffering() {
+    let server = TestServer::start(config()).await;
+    let mut bystander = Bystander::join(&server).await;
+    let mut flood = server.connect_small_window().await;
+    let head = raw::send_upgrade(&mut flood, "/pingpong", "").await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+
+    // Twelve megabytes of pongs, if the server kept them all; nothing is read meanwhile.
+    const PINGS: u32 = 100_000;
+    let mut burst = Vec::with_capacity(128 * 1000);
+    for seq in 0..PINGS {
+        let mut payload = [b'p'; 125];
+        payload[..4].copy_from_slice(&seq.to_be_bytes());
+        burst.extend_from_slice(&raw::encode(true, PING, &payload, true));
+        if burst.len() >= 128 * 1000 || seq + 1 == PINGS {
+            within(flood.write_all(&burst)).await.expect("flood");
+            burst.clear();
+        }
+    }
+    // The bystander is served while the flooder's pongs are stuck.
+    bystander.still_served().await;
+
+    // Now read, until the answer to the newest ping and the echo of a message sent
+    // after the flood (tungstenite may write that echo before its pending pong).
+    raw::send(&mut flood, TEXT, b"end of flood").await;
+    let mut pongs = 0u64;
+    let mut last = None;
+    let mut echoed = false;
+    while !(echoed && last == Some(PINGS - 1)) {
+        let frame = raw::read(&mut flood).await.expect("connection open");
+        match frame.opcode {
+            PONG => {
+                pongs += 1;
+                last = Some(u32::from_be_bytes(
+                    frame.payload[..4].try_into().expect("4 bytes"),
+                ));
+            }
+            TEXT => echoed = true,
+            other => panic!("unexpected opcode {other}"),
+        }
+    }
+    // tungstenite queues pongs up to its write-buffer limit and then keeps only the
+    // newest one (RFC 6455 5.5.3 allows answering only the latest ping). So what
+    // reaches the reader is at most what the kernel buffers on both sides hold plus
+    // that limit, however long the flood: the server's memory does not grow with it.
+    let kernel_max_send_buffer: u64 = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+        .ok()
+        .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
+        .unwrap_or(4 << 20);
+    let write_buffer_limit = config().websocket_config().max_write_buffer_size as u64;
+    let client_window = 256 * 1024;
+    let bound = (kernel_max_send_buffer + write_buffer_limit + client_window) / 127;
+    assert!(
+        pongs <= bound,
+        "{pongs} pongs for {PINGS} pings (bound {bound}): the server buffered them"
+    );
+    raw::send(&mut flood, CLOSE, &1000u16.to_be_bytes()).await;
+    raw::read_to_close(&mut flood).await;
+    bystander.leave().await;
+    server.wait_until_clean().await;
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_is_dropped_not_the_server() {
+    let patience = Duration::from_millis(500);
+    let server = TestServer::start(Config {
+        ping_timeout: patience,
+        ..config()
+    })
+    .await;
+    let mut bystander = Bystander::join(&server).await;
+    let mut deaf = server.connect_small_window().await;
+    let head = raw::send_upgrade(&mut deaf, "/pingpong", "User-Agent: deaf\r\n").await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    server
+        .wait_for_clients(|r| {
+            r.clients
+                .iter()
+                .any(|c| c.user_agent.as_deref() == Some("deaf"))
+        })
+        .await;
+
+    // Echo requests, never reading the echoes: the server's writes stall, and after
+    // `ping_timeout` on one write it gives up on this peer. Writing stops being
+    // possible too once the server stops reading; the loop is bounded either way.
+    let message = raw::encode(true, BINARY, &[0x42; 4000], true);
+    let started = Instant::now();
+    let writer = tokio::spawn(async move {
+        for _ in 0..10_000 {
+            match tokio::time::timeout(PATIENCE, deaf.write_all(&message)).await {
+                Ok(Ok(())) => {}
+                _ => break,
+            }
+        }
+        deaf
+    });
+    server
+        .wait_for_clients(|r| {
+            r.clients
+                .iter()
+                .all(|c| c.user_agent.as_deref() != Some("deaf"))
+        })
+        .await;
+    let took = started.elapsed();
+    assert!(
+        took < patience + Duration::from_secs(3),
+        "dropped after {took:?}"
+    );
+    bystander.still_served().await;
+    writer.abort();
+    let _ = writer.await;
+    bystander.leave().await;
+    server.wait_until_clean().await;
+}
+
+#[tokio::test]
+async fn thousands_of_abandoned_handshakes_leave_nothing_behind() {
+    let server = TestServer::start(config()).await;
+    let mut bystander = Bystander::join(&server).await;
+    let partial = b"GET /pingpong HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConn";
+    let whole = upgrade_with(&[UPGRADE, CONNECTION, VERSION, KEY]);
+    // 2,000 in batches of 250 so that the test's own descriptors stay bounded too.
+    for batch in 0..8 {
+        let streams = join_all((0..250).map(|i| {
+            let whole = whole.clone();
+            let server = &server;
+            async move {
+                let mut stream = server.connect().await;
+                match i % 3 {
+                    // Half a request head, then gone.
+                    0 => stream.write_all(partial).await.expect("send"),
+                    // A whole upgrade request, gone before the 101 is read.
+                    1 => stream.write_all(whole.as_bytes()).await.expect("send"),
+                    // Connected, nothing sent.
+                    _ => {}
+                }
+                stream
+            }
+        }))
+        .await;
+        for (i, stream) in streams.into_iter().enumerate() {
+            if (i + batch) % 2 == 0 {
+                // A reset rather than a FIN, like a killed process with unread data.
+                #[allow(deprecated)]
+                stream.set_linger(Some(Duration::ZERO)).expect("linger");
+            }
+            drop(stream);
+        }
+        bystander.still_served().await;
+    }
+    bystander.leave().await;
+    server.wait_until_clean().await;
+}
+
+#[tokio::test]
+async fn connections_over_the_limit_get_503_until_a_slot_frees() {
+    let server = TestServer::start(Config {
+        max_connections: 2,
+        ..config()
+    })
+    .await;
+    let mut bystander = Bystander::join(&server).await;
+    let mut hog = raw::upgrade(&server, "/pingpong", "").await;
+    for _ in 0..20 {
+        let refused = until_hangup(&server, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert_eq!(refused.status, 503, "{}", refused.head);
+        assert_eq!(refused.header("retry-after"), Some("1"));
+        assert_eq!(refused.body, "too many connections; try later\n");
+    }
+    // An upgrade over the limit is refused the same way, before any handshake.
+    let mut over = server.connect().await;
+    let head = raw::send_upgrade(&mut over, "/pingpong", "").await;
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    drop(over);
+    bystander.still_served().await;
+
+    raw::send(&mut hog, CLOSE, &1000u16.to_be_bytes()).await;
+    raw::read_to_close(&mut hog).await;
+    // The slot frees once the session task ends; poll until it has.
+    within(async {
+        loop {
+            let mut stream = server.connect().await;
+            let head = raw::send_upgrade(&mut stream, "/pingpong", "").await;
+            if head.starts_with("HTTP/1.1 101") {
+                raw::send(&mut stream, CLOSE, &1000u16.to_be_bytes()).await;
+                raw::read_to_close(&mut stream).await;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    bystander.leave().await;
+    server.wait_until_clean().await;
+}
+
+// ---------------------------------------------------------------------------------
+// Security
+
+#[tokio::test]
+async fn a_foreign_origin_is_forbidden_when_origins_are_listed() {
+    let server = TestServer::start(Config {
+        allowed_origins: vec!["http://localhost:8080".into()],
+        ..config()
+    })
+    .await;
+    let bystander = Bystander::join(&server).await;
+    for origin in [
+        "http://evil.example",
+        "null",
+        "http://localhost:8080.evil.example",
+        "http://localhost",
+    ] {
+        let mut stream = server.connect().await;
+        let head =
+            raw::send_upgrade(&mut stream, "/pingpong", &format!("Origin: {origin}\r\n")).await;
+        assert!(head.starts_with("HTTP/1.1 403"), "{origin}: {head}");
+    }
+    // Listed (in any case), or no Origin at all (not a browser, so no hijacking).
+    for extra in [
+        "Origin: http://localhost:8080\r\n",
+        "Origin: HTTP://LOCALHOST:8080\r\n",
+        "",
+    ] {
+        let mut ws = raw::upgrade(&server, "/pingpong", extra).await;
+        raw::send(&mut ws, CLOSE, &1000u16.to_be_bytes()).await;
+        raw::read_to_close(&mut ws).await;
+    }
+    bystander.leave().await;
+    server.wait_until_clean().await;
+}
+
+/// A `MakeWriter` that keeps what the log subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn peer_text_cannot_forge_log_lines() {
+    // The test runtime has one thread, so the server's tasks log through this
+    // thread-local subscriber, not the process-wide one.
+    let captured = Captured::default();
+    let _logs = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(captured.clone())
+            .finish(),
+    );
+    let server = TestServer::start(Config {
+        allowed_origins: vec!["http://ok.example".into()],
+        ..config()
+    })
+    .await;
+    // Header values cannot carry CR or LF (hyper refuses them), but they can carry
+    // U+0085 and U+2028, which some log viewers break lines on.
+    let mut ws = raw::upgrade(
+        &server,
+        "/pingpong",
+        "User-Agent: agent\u{85}FORGED-UA\u{2028}FORGED-UA\r\nOrigin: http://ok.example\r\n",
+    )
+    .await;
+    let mut reason = 1000u16.to_be_bytes().to_vec();
+    reason.extend_from_slice(b"bye\n2026-01-01T00:00:00Z  INFO FORGED-CLOSE\r");
+    raw::send(&mut ws, CLOSE, &reason).await;
+    raw::read_to_close(&mut ws).await;
+    let mut refused = server.connect().await;
+    let head = raw::send_upgrade(
+        &mut refused,
+        "/pingpong",
+        "Origin: http://x\u{2028}FORGED-ORIGIN\r\n",
+    )
+    .await;
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    // hyper passes non-ASCII bytes in a path through (a 404 here), and the path is logged.
+    let answer = server
+        .request("GET /x\u{2028}FORGED-PATH HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await;
+    assert_eq!(answer.status, 404);
+    server.wait_until_clean().await;
+    drop(server);
+
+    let logs =
+        String::from_utf8(captured.0.lock().expect("log buffer").clone()).expect("utf-8 logs");
+    for forged in ["FORGED-UA", "FORGED-CLOSE", "FORGED-ORIGIN", "FORGED-PATH"] {
+        assert!(logs.contains(forged), "{forged} is logged at all:\n{logs}");
+    }
+    for line in logs.lines() {
+        assert!(
+            line.starts_with(|c: char| c.is_ascii_digit()),
+            "every line is a log record of ours: {line:?}"
+        );
+    }
+    assert!(
+        !logs.contains(['\u{85}', '\u{2028}', '\r']),
+        "no line breaks of any kind but the record ends:\n{logs}"
+    );
+}
