@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 echo "== cargo test"
 cargo test --workspace --locked
 
+# Protocol conformance: the Autobahn|Testsuite case files through kosoku (installed
+# into .cache/autobahn/venv on first use).
+echo "== autobahn (wsppsrv)"
+bash scripts/autobahn.sh
+
 # The terminal UI in a real pseudo-terminal (installs tmux if missing).
 echo "== terminal UI smoke test"
 bash scripts/tui-smoke.sh
