@@ -414,6 +414,91 @@ check_no_frames() {
   check_eq "no WebSocket frame" "$(count "tcp.port == $CLIENT_PORT && websocket")" 0
 }
 
+# --- wss:// ----------------------------------------------------------------------
+
+# How tshark dissects a wss:// capture with the client's key log: the TLS port's
+# records are decrypted with the secrets in $KEYLOG and their contents handed to HTTP
+# (the WebSocket dissector takes over after the 101), whatever the port number.
+wss_dissect() {
+  DISSECT=(-o "tls.keylog_file:$KEYLOG" -d "tcp.port==$TLS_PORT,tls" -d "tls.port==$TLS_PORT,http")
+}
+
+# The same without the key log, as anyone else on the path sees it. The empty file
+# name also overrides one set in the user's own Wireshark preferences.
+nokey_dissect() {
+  DISSECT=(-o "tls.keylog_file:" -d "tcp.port==$TLS_PORT,tls" -d "tls.port==$TLS_PORT,http")
+}
+
+# The `,`-joined values of FIELD in the frames of our stream that match FILTER, in order.
+fields_joined() { tsf "tcp.port == $CLIENT_PORT && $1" "$2" | paste -s -d, -; }
+
+# check_tls SNI: the TLS handshake of our stream. Its ClientHello is in clear (SNI,
+# ALPN, the client random that names the session in the key log); the rest of the
+# handshake is encrypted in TLS 1.3, and readable here only thanks to the key log.
+check_tls() {
+  local sni=$1 hello random flight
+  hello=$(tsf "tcp.port == $CLIENT_PORT && tls.handshake.type == 1" \
+    tls.handshake.extensions_server_name tls.handshake.extensions_alpn_str)
+  check_eq "ClientHello in clear, SNI [${sni}], ALPN http/1.1" "$hello" "$(printf '%s\t%s' "$sni" http/1.1)"
+  check_eq "ServerHello selects TLS 1.3" \
+    "$(fields_joined "tls.handshake.type == 2" tls.handshake.extensions.supported_version)" 0x0304
+  random=$(fields_joined "tls.handshake.type == 1" tls.handshake.random | tr -d ':')
+  check_eq "the key log holds this session's secrets (client random ${random:0:16}...)" \
+    "$(grep -c "^CLIENT_TRAFFIC_SECRET_0 ${random:-none} " "$KEYLOG" || true)" 1
+  # 2 ServerHello, 8 EncryptedExtensions, 11 Certificate, 15 CertificateVerify,
+  # 20 Finished; then NewSessionTickets (4), as many as the server likes.
+  flight=$(fields_joined "tcp.srcport == $TLS_PORT && tls.handshake" tls.handshake.type | sed 's/\(,4\)*$//')
+  check_eq "decrypted server flight: ServerHello, EncryptedExtensions, Certificate, CertificateVerify, Finished" \
+    "$flight" "2,8,11,15,20"
+  flight=$(fields_joined "tcp.srcport == $CLIENT_PORT && tls.handshake" tls.handshake.type)
+  check_eq "client handshake: ClientHello, then (decrypted) Finished" "$flight" "1,20"
+}
+
+# After the WebSocket close handshake, each side ends TLS with a close_notify alert.
+check_close_notify() {
+  local last_close alerts
+  last_close=$(tsf "tcp.port == $CLIENT_PORT && websocket.opcode == 8" frame.number | tail -n 1)
+  alerts=$(tsf "tcp.port == $CLIENT_PORT && tls.alert_message.desc == 0 && frame.number > ${last_close:-0}" tcp.srcport |
+    awk -v c="$CLIENT_PORT" '{ print ($1 == c ? "client" : "server") }' | joined)
+  check_eq "after the last Close, a TLS close_notify from each side" "$alerts" "client server"
+  # The server reads the client's close_notify before it lets the socket go: were it
+  # closed already, the kernel would answer those bytes with a reset.
+  check_eq "the stream ends without a reset" "$(count "tcp.port == $CLIENT_PORT && tcp.flags.reset == 1")" 0
+}
+
+# The negative control: the same capture without the key log shows TLS records and
+# nothing of what they carry.
+check_opaque() {
+  local decrypted records
+  decrypted=$(count "tcp.port == $CLIENT_PORT && (http || websocket)")
+  nokey_dissect
+  check_eq "without the key log: no WebSocket frame" "$(count "tcp.port == $CLIENT_PORT && websocket")" 0
+  check_eq "without the key log: no HTTP" "$(count "tcp.port == $CLIENT_PORT && http")" 0
+  records=$(count "tcp.port == $CLIENT_PORT && tls.app_data")
+  check_ge "without the key log: opaque Application Data, at least one per decrypted frame ($decrypted)" \
+    "$records" "$((decrypted > 0 ? decrypted : 1))"
+  check_eq "no 'websocket' in clear anywhere in the stream's bytes" \
+    "$(count "tcp.port == $CLIENT_PORT && frame matches \"(?i)websocket\"")" 0
+  wss_dissect
+}
+
+# The RTT on the wire (our Ping frame to the server's Pong frame) against the one
+# `wsppclient ping` printed: the wire's is the smaller, as the program's also counts its
+# own send and receive path (and, over wss://, the encryption and decryption of both).
+check_rtts() {
+  local slower=0 seq wire printed
+  say "        seq  wire (Ping->Pong frames)  printed by wsppclient ping"
+  while read -r seq _ _ _ wire; do
+    printed=$(grep -Eo "seq=$seq rtt=[0-9.]+" "$CLIENT_OUT" | cut -d= -f3 || true)
+    say "        $(printf '%3s  %10s ms %25s ms' "$seq" "$wire" "${printed:-?}")"
+    # 0.05 ms of slack for the two clocks (the kernel's capture stamps, the program's).
+    if [[ -z $printed ]] || awk -v w="$wire" -v p="$printed" 'BEGIN { exit !(w > p + 0.05) }'; then
+      slower=$((slower + 1))
+    fi
+  done < <(pairs client | grep -v '^stray')
+  check_eq "each wire RTT is at most the printed RTT" "$slower" 0
+}
+
 # --- start ------------------------------------------------------------------------
 
 mkdir -p "$OUT"
@@ -430,16 +515,26 @@ CLIENT=("$BIN/wsppclient")
 say "== starting wsppsrv"
 : >"$OUT/wsppsrv.log"
 : >"$OUT/bystander.txt"
+# Plain and TLS side by side, both on free ports; the wss:// cases trust the
+# self-signed certificate the server writes to $CA_FILE.
+CA_FILE=$OUT/wsppsrv-ca.pem
+KEYLOG=$OUT/sslkeylog.txt
+rm -f "$CA_FILE" "$KEYLOG"
 RUST_LOG=info "$BIN/wsppsrv" --addr 127.0.0.1:0 --ping-interval 250ms --open-close-pings 3 \
+  --tls-self-signed --tls-self-signed-cert "$CA_FILE" --tls-addr 127.0.0.1:0 \
   >"$OUT/wsppsrv.log" 2>&1 &
 SERVER_PID=$!
 PIDS+=("$SERVER_PID")
 wait_for "$OUT/wsppsrv.log" 'listening addr=127\.0\.0\.1:[0-9]+' "$SERVER_PID" ||
   die "wsppsrv did not start: $(tr '\n' ' ' <"$OUT/wsppsrv.log")"
+wait_for "$OUT/wsppsrv.log" 'listening \(tls\) addr=127\.0\.0\.1:[0-9]+' "$SERVER_PID" ||
+  die "wsppsrv did not start its TLS listener: $(tr '\n' ' ' <"$OUT/wsppsrv.log")"
 SERVER_PORT=$(grep -Eo 'listening addr=127\.0\.0\.1:[0-9]+' "$OUT/wsppsrv.log" | head -n 1 | cut -d: -f2)
+TLS_PORT=$(grep -Eo 'listening \(tls\) addr=127\.0\.0\.1:[0-9]+' "$OUT/wsppsrv.log" | head -n 1 | cut -d: -f2)
+[[ -s $CA_FILE ]] || die "wsppsrv wrote no certificate to $CA_FILE"
 SERVER=127.0.0.1:$SERVER_PORT
 DISSECT=(-d "tcp.port==$SERVER_PORT,http")
-say "   wsppsrv listens on $SERVER (pid $SERVER_PID)"
+say "   wsppsrv listens on $SERVER and, with TLS, on 127.0.0.1:$TLS_PORT (pid $SERVER_PID)"
 probe_capture
 
 "${CLIENT[@]}" --server "$SERVER" hold --interval 700ms >"$OUT/bystander.txt" 2>&1 &
@@ -496,19 +591,7 @@ if capture ping "${CLIENT[@]}" --server "$SERVER" ping -c 5 -i 0.2 -s 24; then
   # /pingpong pings every client, so the server's own Pings are in this stream too.
   check_pings server 16
   check_close client 1000 ""
-  # The RTT on the wire (Ping frame to Pong frame) against the one ping printed: the
-  # wire's is the smaller, as the program's also counts its own send and receive path.
-  say "        seq  wire (Ping->Pong frames)  printed by wsppclient ping"
-  slower=0
-  while read -r seq _ _ _ wire; do
-    printed=$(grep -Eo "seq=$seq rtt=[0-9.]+" "$CLIENT_OUT" | cut -d= -f3 || true)
-    say "        $(printf '%3s  %10s ms %25s ms' "$seq" "$wire" "${printed:-?}")"
-    # 0.05 ms of slack for the two clocks (the kernel's capture stamps, the program's).
-    if [[ -z $printed ]] || awk -v w="$wire" -v p="$printed" 'BEGIN { exit !(w > p + 0.05) }'; then
-      slower=$((slower + 1))
-    fi
-  done < <(pairs client | grep -v '^stray')
-  check_eq "each wire RTT is at most the printed RTT" "$slower" 0
+  check_rtts
 fi
 
 if capture no-key "${CLIENT[@]}" --server "$SERVER" no-key; then
@@ -539,22 +622,89 @@ if capture no-upgrade "${CLIENT[@]}" --server "$SERVER" no-upgrade; then
 fi
 
 # --- wss:// (TLS) -------------------------------------------------------------------
-# PLACE FOR THE wss CASES, once wsppsrv --tls-* and wsppclient --ca/--insecure and
-# SSLKEYLOGFILE are merged. Sketch (nothing above needs to change):
-#
-#   start a second server, or the same one with a TLS listener:
-#     wsppsrv --addr 127.0.0.1:0 --tls-self-signed --tls-addr 127.0.0.1:0
-#   and read TLS_PORT from its log; then, for each case:
-#     SERVER_PORT=$TLS_PORT          # the capture filter is `tcp port $TLS_PORT`
-#     export SSLKEYLOGFILE=$OUT/keylog.txt
-#     DISSECT=(-o "tls.keylog_file:$OUT/keylog.txt" -d "tcp.port==$TLS_PORT,tls"
-#              -d "tls.port==$TLS_PORT,http")
-#     capture wss-open-close "${CLIENT[@]}" --server "127.0.0.1:$TLS_PORT" --insecure open-close
-#     ...the same checks as the ws:// case (check_upgrade, ws_sequence, check_masks,
-#        check_pings, check_close), which then read the decrypted frames;
-#     plus: without the key log, `count "tcp.port == $CLIENT_PORT && websocket"` is 0.
-#   `--server` vs a wss:// URL depends on how the TLS branch spells it.
-# -------------------------------------------------------------------------------------
+# The same requests over TLS, on the server's TLS port, with the client's session
+# secrets written to $KEYLOG (SSLKEYLOGFILE). Given the key log, tshark must show the
+# same HTTP and WebSocket frames as over ws://; without it, only TLS records.
+
+say "== wss:// on 127.0.0.1:$TLS_PORT; certificate $CA_FILE, key log $KEYLOG"
+SERVER_PORT=$TLS_PORT # from here on, the capture filter and the server's end
+wss_dissect
+WSS=(env "SSLKEYLOGFILE=$KEYLOG" "$BIN/wsppclient" --ca "$CA_FILE")
+
+# A bystander of its own on the TLS port, so that each capture again holds a stream
+# that the printed filter must leave out. It writes no key log.
+"$BIN/wsppclient" --ca "$CA_FILE" --server "wss://127.0.0.1:$TLS_PORT" hold --interval 700ms \
+  >"$OUT/wss-bystander.txt" 2>&1 &
+WSS_BYSTANDER_PID=$!
+PIDS+=("$WSS_BYSTANDER_PID")
+wait_for "$OUT/wss-bystander.txt" 'upgraded to WebSocket' "$WSS_BYSTANDER_PID" ||
+  die "the wss:// bystander did not connect: $(tr '\n' ' ' <"$OUT/wss-bystander.txt")"
+BYSTANDER_PORT=$(grep -Eo 'from 127\.0\.0\.1:[0-9]+' "$OUT/wss-bystander.txt" | head -n 1 | cut -d: -f2)
+say "   wss:// bystander: a hold session from port $BYSTANDER_PORT (pid $WSS_BYSTANDER_PID)"
+
+if capture wss-page "${WSS[@]}" --server "wss://localhost:$TLS_PORT" page; then
+  check_tls localhost
+  check_eq "decrypted: GET / then GET /clients.json, both 200" "$(http_lines)" "GET / 200 GET /clients.json 200"
+  check_no_frames
+  check_close_notify
+  check_opaque
+fi
+
+if capture wss-open-close "${WSS[@]}" --server "wss://127.0.0.1:$TLS_PORT" open-close; then
+  check_tls "" # no SNI for an IP address
+  check_upgrade /openandclosewebsocket
+  check_eq "decrypted: server pings 3 times, we pong, the server closes, we answer" "$(ws_sequence)" \
+    "server:9:0 client:10:1 server:9:0 client:10:1 server:9:0 client:10:1 server:8:0 client:8:1"
+  check_masks
+  check_pings server 16
+  check_close server 1000 "done"
+  check_close client 1000 "done"
+  check_close_notify
+  check_opaque
+fi
+
+if capture wss-ping "${WSS[@]}" ping "wss://localhost:$TLS_PORT/pingpong" -c 5 -i 0.2 -s 24; then
+  # The handshake gets its own line, under the header and before any RTT.
+  tls_line=$(sed -n 2p "$CLIENT_OUT")
+  if [[ $tls_line =~ ^tls\ handshake\ ([0-9.]+)\ ms:\ TLSv1\.3,\ .*SNI\ localhost,\ certificate\ verified ]]; then
+    pass "ping prints its TLS handshake line under the header (${BASH_REMATCH[1]} ms)"
+    printed_hs=${BASH_REMATCH[1]}
+  else
+    fail "ping's second line is not 'tls handshake N ms: TLSv1.3, ... SNI localhost, certificate verified': [$tls_line]"
+    printed_hs=""
+  fi
+  check_eq "no RTT line before the TLS handshake line" "$(sed -n '1,2p' "$CLIENT_OUT" | grep -c 'rtt=' || true)" 0
+  check_tls localhost
+  # On the wire, the handshake takes at least from the ClientHello to the server's
+  # Finished; the printed time also counts the client's Finished and its own work.
+  wire_hs=$(tsf "tcp.port == $CLIENT_PORT && (tls.handshake.type == 1 || (tcp.srcport == $TLS_PORT && tls.handshake.type == 20))" \
+    frame.time_relative | awk 'NR == 1 { t = $1 } END { printf "%.3f", ($1 - t) * 1000 }')
+  if [[ -n $printed_hs ]] && awk -v w="$wire_hs" -v p="$printed_hs" 'BEGIN { exit !(w <= p + 0.05) }'; then
+    pass "TLS handshake on the wire (ClientHello to server Finished, $wire_hs ms) within the printed $printed_hs ms"
+  else
+    fail "TLS handshake on the wire ($wire_hs ms) longer than the printed [$printed_hs] ms"
+  fi
+  check_upgrade /pingpong
+  check_masks
+  check_pings client 24
+  check_pings server 16
+  check_close client 1000 ""
+  check_close_notify
+  check_rtts
+  check_opaque
+fi
+
+CASE=wss
+check_eq "the key log is readable by its owner only" "$(stat -c %a "$KEYLOG" 2>/dev/null || echo missing)" 600
+CASE=wss-bystander
+if alive "$WSS_BYSTANDER_PID"; then
+  pass "the wss:// bystander's session lasted through every wss:// case"
+else
+  fail "the wss:// bystander's session ended early: $(tail -n 3 "$OUT/wss-bystander.txt" | tr '\n' ' ')"
+fi
+WSS_BYSTANDER_RC=0
+stop "$WSS_BYSTANDER_PID" INT || WSS_BYSTANDER_RC=$?
+check_eq "the wss:// bystander stops on Ctrl-C with exit status 0" "$WSS_BYSTANDER_RC" 0
 
 CASE=bystander
 if alive "$BYSTANDER_PID"; then

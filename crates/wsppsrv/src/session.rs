@@ -26,7 +26,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
@@ -251,8 +251,18 @@ impl Session {
         self.close(ending, patience).await;
         // End the transport too: over TLS that sends close_notify first, without which
         // a client cannot tell the end from a truncation (over TCP, a FIN either way).
+        // Then read until the peer hangs up as well: over TLS its own close_notify
+        // follows ours, and bytes that reach a socket already closed make the kernel
+        // answer with a reset (an RST at the end of every wss:// session in a capture).
         if let Some(within) = say_goodbye_within {
-            let _ = timeout(within, self.ws.get_mut().shutdown()).await;
+            let io = self.ws.get_mut();
+            let _ = timeout(within, async {
+                io.shutdown().await?;
+                let mut sink = [0u8; 512];
+                while io.read(&mut sink).await? > 0 {}
+                std::io::Result::Ok(())
+            })
+            .await;
         }
     }
 

@@ -13,7 +13,12 @@ use hyper::header::{self, HeaderValue};
 use hyper::http::response::Parts;
 use hyper::{Request as HttpRequest, StatusCode};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::task::JoinHandle;
 use wspp::clients::ClientsReport;
 use wspp::routes;
@@ -91,7 +96,7 @@ impl Connection {
         // Title-case names, as browsers send them, make the capture easier to read.
         let (sender, conn) = http1::Builder::new()
             .title_case_headers(true)
-            .handshake(TokioIo::new(io))
+            .handshake(TokioIo::new(Linger { io, shut: false }))
             .await?;
         // With upgrades, a server that wrongly accepts a broken upgrade still gets a
         // well-formed exchange instead of a parse error.
@@ -134,10 +139,66 @@ impl Connection {
     pub(super) async fn close(self) {
         let Connection { sender, mut driver } = self;
         drop(sender);
-        match (&mut driver.0).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::debug!(error = %err, "http connection ended with an error"),
-            Err(err) => tracing::debug!(error = %err, "http connection task ended abnormally"),
+        match tokio::time::timeout(CLOSE_TIME, &mut driver.0).await {
+            Err(_) => tracing::debug!("http connection still closing after {CLOSE_TIME:?}"),
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(err))) => {
+                tracing::debug!(error = %err, "http connection ended with an error")
+            }
+            Ok(Err(err)) => tracing::debug!(error = %err, "http connection task ended abnormally"),
+        }
+    }
+}
+
+/// How long closing a connection may take: our close, and the server's.
+const CLOSE_TIME: Duration = Duration::from_secs(2);
+
+/// A socket that, once shut down, reads until the server hangs up too. Over TLS the
+/// server answers our close_notify with its own; were our socket gone by then, the
+/// kernel would answer those bytes with a reset (an RST at the end of every https://
+/// request in a capture). Over TCP it waits for the server's FIN.
+struct Linger<T> {
+    io: T,
+    shut: bool,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Linger<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Linger<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.shut {
+            ready!(Pin::new(&mut self.io).poll_shutdown(cx))?;
+            self.shut = true;
+        }
+        let mut sink = [0u8; 512];
+        loop {
+            let mut buf = ReadBuf::new(&mut sink);
+            match ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)) {
+                Ok(()) if buf.filled().is_empty() => return Poll::Ready(Ok(())),
+                Ok(()) => {}
+                // Our side is closed either way; the server's end is its business.
+                Err(_) => return Poll::Ready(Ok(())),
+            }
         }
     }
 }
