@@ -475,7 +475,7 @@ check_opaque() {
   check_eq "without the key log: no WebSocket frame" "$(count "tcp.port == $CLIENT_PORT && websocket")" 0
   check_eq "without the key log: no HTTP" "$(count "tcp.port == $CLIENT_PORT && http")" 0
   records=$(count "tcp.port == $CLIENT_PORT && tls.app_data")
-  check_ge "without the key log: opaque Application Data, at least one per decrypted frame ($decrypted)" \
+  check_ge "without the key log: opaque Application Data records, at least one per decrypted frame ($decrypted), got" \
     "$records" "$((decrypted > 0 ? decrypted : 1))"
   check_eq "no 'websocket' in clear anywhere in the stream's bytes" \
     "$(count "tcp.port == $CLIENT_PORT && frame matches \"(?i)websocket\"")" 0
