@@ -4,6 +4,10 @@
 # what docs/wireshark.md says the wire shows: HTTP statuses, the upgrade and its
 # Sec-WebSocket-Accept, opcodes, mask bits, Ping/Pong payloads, close codes, and that
 # the `wireshark filter: tcp.port == N` line wsppclient prints isolates its stream.
+# Then page, open-close and ping again over wss://, on the server's self-signed TLS
+# port, with SSLKEYLOGFILE: read with `-o tls.keylog_file:`, the capture must show the
+# same HTTP and frames (and the TLS 1.3 handshake, close_notify, ping's handshake
+# line); read without it, only TLS records (docs/wireshark.md, section 6).
 #
 # Usage: scripts/capture-test.sh   (as root, or with capture rights on the loopback)
 #
