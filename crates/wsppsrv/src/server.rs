@@ -77,6 +77,8 @@ pub(crate) struct Connection {
     /// The connection's number, used as the client id if it upgrades.
     pub(crate) id: u64,
     pub(crate) peer: SocketAddr,
+    /// Whether it arrived on the TLS listener.
+    pub(crate) tls: bool,
     /// The connection's slot under `--max-connections`. Shared by the HTTP task and,
     /// after an upgrade, the session task: the slot frees when both have finished.
     _permit: OwnedSemaphorePermit,
@@ -203,6 +205,7 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<Shared>) {
                 let conn = Arc::new(Connection {
                     id,
                     peer,
+                    tls: tls.is_some(),
                     _permit: permit,
                 });
                 shared.tasks.spawn(

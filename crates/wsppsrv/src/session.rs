@@ -77,14 +77,14 @@ enum Ending {
 
 /// Waits for the upgrade, registers the client and runs the session to its end.
 ///
-/// `_conn` keeps the connection's permit (and so its `--max-connections` slot) alive
+/// `conn` keeps the connection's permit (and so its `--max-connections` slot) alive
 /// for as long as the session runs.
 pub(crate) async fn start(
     on_upgrade: OnUpgrade,
     mode: Mode,
     arrival: Arrival,
     shared: Arc<Shared>,
-    _conn: Arc<Connection>,
+    conn: Arc<Connection>,
 ) {
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
@@ -120,6 +120,7 @@ pub(crate) async fn start(
         client,
         tracker: PingTracker::new(Instant::now().into_std(), wspp::payload::MIN_LEN),
         shared,
+        conn,
     };
     let ending = session.serve().await;
     session.finish(ending).await;
@@ -130,6 +131,8 @@ struct Session {
     mode: Mode,
     /// Keeps the client listed; dropped with the session, whatever ends it.
     client: ClientGuard,
+    /// Keeps the connection's slot, and says whether the session runs over TLS.
+    conn: Arc<Connection>,
     tracker: PingTracker,
     shared: Arc<Shared>,
 }
@@ -249,17 +252,30 @@ impl Session {
             _ => Some(patience),
         };
         self.close(ending, patience).await;
+        // The WebSocket is closed, so the client leaves the list now, not when its TCP
+        // connection finally goes.
+        let Session {
+            mut ws,
+            client,
+            conn,
+            ..
+        } = self;
+        drop(client);
         // End the transport too: over TLS that sends close_notify first, without which
         // a client cannot tell the end from a truncation (over TCP, a FIN either way).
-        // Then read until the peer hangs up as well: over TLS its own close_notify
+        // Over TLS, then read until the peer hangs up as well: its own close_notify
         // follows ours, and bytes that reach a socket already closed make the kernel
         // answer with a reset (an RST at the end of every wss:// session in a capture).
+        // Over plain TCP nothing follows the peer's Close but its FIN, so the socket is
+        // released at once instead of being held for a peer that is slow to hang up.
         if let Some(within) = say_goodbye_within {
-            let io = self.ws.get_mut();
+            let io = ws.get_mut();
             let _ = timeout(within, async {
                 io.shutdown().await?;
-                let mut sink = [0u8; 512];
-                while io.read(&mut sink).await? > 0 {}
+                if conn.tls {
+                    let mut sink = [0u8; 512];
+                    while io.read(&mut sink).await? > 0 {}
+                }
                 std::io::Result::Ok(())
             })
             .await;
