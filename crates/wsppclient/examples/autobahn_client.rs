@@ -79,7 +79,9 @@ async fn run(base: &str) -> Result<(), Error> {
         match tokio::time::timeout(CASE_TIMEOUT, echo_case(&config, &url)).await {
             Ok(Ok(())) => tracing::debug!(case, "case done"),
             // Expected in the cases that break the protocol on purpose.
-            Ok(Err(err)) => tracing::debug!(case, error = %error::report(&err), "case ended in an error"),
+            Ok(Err(err)) => {
+                tracing::debug!(case, error = %error::report(&err), "case ended in an error")
+            }
             Err(_) => tracing::warn!(case, "case did not end in time"),
         }
     }
