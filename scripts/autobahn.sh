@@ -4,6 +4,7 @@
 #
 #   scripts/autobahn.sh [server]      wsppsrv's /pingpong echo, kosoku as the fuzzing client
 #   scripts/autobahn.sh client        kosoku as the fuzzing server, wsppclient driving it
+#   scripts/autobahn.sh all           both, one after the other; fails if either fails
 #
 # Why kosoku: the original `autobahntestsuite` package is Python 2 only; kosoku runs the
 # same case files from Python 3 and writes the same report (index.json + HTML per case).
@@ -23,7 +24,8 @@
 #                                    (WSPP_FIRST_PING_DELAY=0s shows what pings do)
 #   AUTOBAHN_CLIENT_CMD              client mode only: the command that drives the fuzzing
 #                                    server; it gets the server's ws:// URL as its last
-#                                    argument (see docs/conformance.md)
+#                                    argument (default: wsppclient's autobahn_client
+#                                    example, built here; see docs/conformance.md)
 #
 # Exit status: 0 when no case FAILED, 1 when one did, 2 when the run itself broke.
 set -euo pipefail
@@ -42,7 +44,7 @@ profile=${AUTOBAHN_PROFILE:-debug}
 
 die() { echo "autobahn: $*" >&2; exit 2; }
 
-case "$mode" in server | client) ;; *) die "unknown mode '$mode' (server or client)" ;; esac
+case "$mode" in server | client | all) ;; *) die "unknown mode '$mode' (server, client or all)" ;; esac
 case "$profile" in debug | release) ;; *) die "AUTOBAHN_PROFILE must be debug or release" ;; esac
 
 setup_venv() {
@@ -131,6 +133,16 @@ build_server() {
     [[ "$profile" == release ]] && flags+=(--release)
     (cd "$root" && cargo build --quiet "${flags[@]}" -p wsppsrv) || die "cargo build failed"
     echo "$root/target/$profile/wsppsrv"
+}
+
+# The client driver: an example of wsppclient that connects through the client's own
+# connect path (crates/wsppclient/examples/autobahn_client.rs).
+build_client_driver() {
+    local flags=()
+    [[ "$profile" == release ]] && flags+=(--release)
+    (cd "$root" && cargo build --quiet "${flags[@]}" -p wsppclient --example autobahn_client) ||
+        die "cargo build failed"
+    echo "$root/target/$profile/examples/autobahn_client"
 }
 
 # A well-behaved client, stdlib only: upgrade, one masked text frame, expect its echo.
@@ -227,9 +239,8 @@ run_server_mode() {
 }
 
 run_client_mode() {
-    local log addr report rc=0
-    [[ -n "${AUTOBAHN_CLIENT_CMD:-}" ]] ||
-        die "client mode needs AUTOBAHN_CLIENT_CMD, the wsppclient driver (issue 8, client half)"
+    local log addr report rc=0 started driver=${AUTOBAHN_CLIENT_CMD:-}
+    [[ -n "$driver" ]] || driver=$(build_client_driver)
     log="$cache/kosoku-client.log"
     report="$cache/reports/client"
     rm -rf "$report"
@@ -238,11 +249,27 @@ run_client_mode() {
         127.0.0.1:0 >"$log" 2>&1 &
     pids+=($!)
     addr=$(bound_addr "$log" "fuzzingserver listening" "${pids[-1]}")
+    started=$SECONDS
     # shellcheck disable=SC2086 # the command is a command line, split on purpose
-    timeout "$SUITE_TIMEOUT" $AUTOBAHN_CLIENT_CMD "ws://$addr" || rc=$?
+    RUST_LOG=${RUST_LOG:-info} NO_COLOR=1 timeout "$SUITE_TIMEOUT" $driver "ws://$addr" \
+        >"$cache/driver.log" 2>&1 || rc=$?
     wait "${pids[-1]}" || true
-    [[ -f "$report/index.json" ]] || { cat "$log" >&2; die "kosoku wrote no report (driver exit $rc)"; }
+    [[ -f "$report/index.json" ]] || {
+        cat "$log" "$cache/driver.log" >&2
+        die "kosoku wrote no report (driver exit $rc)"
+    }
+    echo "autobahn client: suite ran in $((SECONDS - started)) s against $addr ($profile build); report: $report/index.html"
+    [[ "$rc" == 0 ]] || { cat "$cache/driver.log" >&2; die "the driver failed (exit $rc); see $cache/driver.log"; }
     summarise "$report/index.json" "client (wsppclient)"
+}
+
+# Both modes, each its own run of this script (its own processes, traps and `set -e`);
+# the worse exit status wins (2 over 1 over 0).
+run_all_mode() {
+    local server_rc=0 client_rc=0
+    "${BASH_SOURCE[0]}" server || server_rc=$?
+    "${BASH_SOURCE[0]}" client || client_rc=$?
+    return $((server_rc > client_rc ? server_rc : client_rc))
 }
 
 setup_venv

@@ -156,6 +156,10 @@ pub enum Command {
         /// Time between echo messages (seconds, or a duration like 200ms)
         #[arg(long, value_name = "DURATION", default_value = "1", value_parser = parse_seconds)]
         interval: Duration,
+        /// When the connection drops or the server closes or restarts, say so and
+        /// reconnect (100 ms back-off doubling to 5 s) until Ctrl-C
+        #[arg(long)]
+        reconnect: bool,
     },
     #[allow(missing_docs)]
     #[command(
@@ -264,8 +268,12 @@ impl Cli {
         config.user_agent = self.user_agent;
         let mode = match self.command {
             None => Mode::Menu { plain: self.plain },
-            Some(Command::Hold { interval }) => {
+            Some(Command::Hold {
+                interval,
+                reconnect,
+            }) => {
                 config.hold_interval = interval;
+                config.hold_reconnect = reconnect;
                 Mode::Request(Request::Hold)
             }
             Some(Command::Ping(args)) => {

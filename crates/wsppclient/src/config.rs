@@ -40,6 +40,9 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// How often `hold` sends an echo message.
     pub hold_interval: Duration,
+    /// Whether `hold` reconnects (with back-off, until cancelled) when the connection
+    /// drops or the server closes, instead of failing.
+    pub hold_reconnect: bool,
     /// How `ping` pings (also used when the menu runs it).
     pub ping: PingOptions,
 }
@@ -56,6 +59,7 @@ impl Config {
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             hold_interval: DEFAULT_HOLD_INTERVAL,
+            hold_reconnect: false,
             ping: PingOptions::default(),
         }
     }

@@ -125,6 +125,16 @@ pub enum Error {
         /// The reason it gave.
         reason: String,
     },
+    /// The connection broke in the middle of a session: the server (or the network)
+    /// went away without a Close frame, e.g. a server killed mid-session.
+    #[error("lost the connection to {url}")]
+    ConnectionLost {
+        /// The URL of the session.
+        url: String,
+        /// How it broke: a reset, or an end of the stream with no Close frame.
+        #[source]
+        source: io::Error,
+    },
     /// The user stopped the run before it could start.
     #[error("interrupted")]
     Interrupted,
@@ -161,6 +171,69 @@ impl From<tungstenite::Error> for Error {
     }
 }
 
+impl Error {
+    /// `err`, read on a live session with `url`: a reset, a broken pipe or an end of
+    /// the stream without a Close become [`Error::ConnectionLost`], which says in one
+    /// line what happened to which session; anything else converts as usual.
+    pub fn lost(url: &str, err: tungstenite::Error) -> Error {
+        use tungstenite::error::ProtocolError;
+        let source = match err {
+            tungstenite::Error::Io(io)
+                if matches!(
+                    io.kind(),
+                    io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                io
+            }
+            tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)
+            | tungstenite::Error::ConnectionClosed
+            | tungstenite::Error::AlreadyClosed => hung_up(),
+            other => return other.into(),
+        };
+        Error::ConnectionLost {
+            url: url.to_owned(),
+            source,
+        }
+    }
+
+    /// The stream of a live session with `url` ended with no Close frame.
+    pub fn ended(url: &str) -> Error {
+        Error::ConnectionLost {
+            url: url.to_owned(),
+            source: hung_up(),
+        }
+    }
+
+    /// Whether the session broke, as opposed to being refused or misconfigured: what a
+    /// reconnecting client may retry. Bad URLs, headers and TLS trust are not retried:
+    /// they fail the same way every time.
+    pub fn is_transient(&self) -> bool {
+        !matches!(
+            self,
+            Error::BadUrl { .. }
+                | Error::BadHeader { .. }
+                | Error::Tls { .. }
+                | Error::NotTls { .. }
+                | Error::TlsSetup(_)
+                | Error::CaFile { .. }
+                | Error::KeyLog { .. }
+                | Error::Interrupted
+                | Error::Request(_)
+        )
+    }
+}
+
+fn hung_up() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the server hung up without a close frame",
+    )
+}
+
 fn describe_close(code: Option<u16>, reason: &str) -> String {
     let Some(code) = code else {
         return String::new();
@@ -193,9 +266,15 @@ pub fn report(err: &(dyn StdError + 'static)) -> String {
 }
 
 /// Whether the chain holds a broken pipe: stdout closed by `| head`, which is not a failure.
+///
+/// A broken pipe under [`Error::ConnectionLost`] is the server's socket, not stdout:
+/// that is a failure, and the search stops there.
 pub fn is_broken_pipe(err: &(dyn StdError + 'static)) -> bool {
     let mut next = Some(err);
     while let Some(cause) = next {
+        if let Some(Error::ConnectionLost { .. }) = cause.downcast_ref::<Error>() {
+            return false;
+        }
         if let Some(io) = cause.downcast_ref::<io::Error>()
             && io.kind() == io::ErrorKind::BrokenPipe
         {
@@ -293,5 +372,35 @@ mod tests {
         assert!(is_broken_pipe(&err));
         let other = Error::Io(io::Error::from(io::ErrorKind::ConnectionReset));
         assert!(!is_broken_pipe(&other));
+    }
+
+    #[test]
+    fn a_broken_pipe_to_the_server_is_a_lost_connection_not_a_closed_stdout() {
+        let err = Error::lost(
+            "ws://h/p",
+            tungstenite::Error::Io(io::Error::from(io::ErrorKind::BrokenPipe)),
+        );
+        assert!(matches!(err, Error::ConnectionLost { .. }), "{err:?}");
+        assert!(!is_broken_pipe(&err));
+    }
+
+    #[test]
+    fn a_vanished_server_reads_as_one_clear_line() {
+        use tungstenite::error::ProtocolError;
+        let reset = Error::lost(
+            "ws://h/p",
+            tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake),
+        );
+        assert_eq!(
+            report(&reset),
+            "lost the connection to ws://h/p: the server hung up without a close frame"
+        );
+        assert_eq!(report(&Error::ended("ws://h/p")), report(&reset));
+        // Other protocol errors keep their own message.
+        let other = Error::lost(
+            "ws://h/p",
+            tungstenite::Error::Protocol(ProtocolError::NonZeroReservedBits),
+        );
+        assert!(matches!(other, Error::WebSocket(_)), "{other:?}");
     }
 }

@@ -22,10 +22,11 @@
 //!   and the [`ping::ping`] session, both on top of `wspp`'s tracker and statistics.
 //! * [`connect`] opens connections the same way for all of them (`TCP_NODELAY`,
 //!   timeouts, TLS for `wss://` through [`tls`], the upgrade and its refusal), and
-//!   [`error`] says what went wrong.
+//!   [`error`] says what went wrong; [`backoff`] paces `hold --reconnect`.
 
 #![deny(missing_docs)]
 
+pub mod backoff;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -245,7 +245,10 @@ impl Pinger {
     /// Sends the next Ping and returns its sequence number.
     pub async fn send_ping(&mut self) -> Result<u64, Error> {
         let ping = self.tracker.ping(Instant::now());
-        self.ws.send(Message::Ping(ping.payload.into())).await?;
+        self.ws
+            .send(Message::Ping(ping.payload.into()))
+            .await
+            .map_err(|err| Error::lost(&self.url.text, err))?;
         Ok(ping.seq)
     }
 
@@ -267,13 +270,9 @@ impl Pinger {
                     });
                 }
                 Some(Ok(_)) => {}
-                Some(Err(err)) => return Err(err.into()),
-                None => {
-                    return Err(Error::Closed {
-                        code: None,
-                        reason: String::new(),
-                    });
-                }
+                // A server killed mid-session: say so, naming the session.
+                Some(Err(err)) => return Err(Error::lost(&self.url.text, err)),
+                None => return Err(Error::ended(&self.url.text)),
             }
         }
     }

@@ -64,6 +64,18 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
+        Server::serve(listener, config)
+    }
+
+    /// wsppsrv on `addr` through `wsppsrv::bind` (`SO_REUSEADDR`), so that a server
+    /// shut down can be started again on the port it had: a restart.
+    pub async fn start_on(addr: SocketAddr, config: wsppsrv::Config) -> Server {
+        init_logging();
+        let listener = wsppsrv::bind(addr).expect("bind loopback");
+        Server::serve(listener, config)
+    }
+
+    fn serve(listener: TcpListener, config: wsppsrv::Config) -> Server {
         let addr = listener.local_addr().expect("bound address");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(wsppsrv::run(listener, config, async {

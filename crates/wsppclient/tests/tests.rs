@@ -8,6 +8,8 @@
 /// Servers and peers the client talks to, and ways to watch it.
 mod support;
 
+/// Servers killed mid-session, and `hold --reconnect` across a restart.
+mod faults;
 /// The plain numbered menu fed through an in-memory stdin.
 mod menu;
 /// `ping`: sessions, matching, exit codes and JSON.

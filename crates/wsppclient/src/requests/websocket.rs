@@ -1,9 +1,15 @@
-//! The WebSocket requests: `open-close` and `hold`.
+//! The WebSocket requests: `open-close` and `hold` (with `--reconnect`, across
+//! server restarts).
 //!
 //! Both upgrade with tungstenite's client over a tapped socket, so the frames in the
 //! transcript come from the wire, including the Pongs tungstenite sends on its own.
 //! tungstenite answers a Ping only while the stream is being read, so both loops read
 //! all the time, even while they wait for something else.
+//!
+//! A server that vanishes mid-session (killed, or its connection reset) is
+//! [`Error::ConnectionLost`]: one line naming the session, where tungstenite alone
+//! would say "protocol error" or, for a write, a broken pipe that reads like a closed
+//! stdout.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -17,6 +23,7 @@ use wspp::routes;
 use wspp::stats::{Running, as_ms};
 
 use super::Ctx;
+use crate::backoff::Backoff;
 use crate::connect::{self, Stream, WsUrl};
 use crate::error::Error;
 use crate::ping::CLOSE_WAIT;
@@ -33,15 +40,17 @@ type Socket = WebSocketStream<Tap<Stream>>;
 
 /// Upgrades on `/openandclosewebsocket` and reads until the server has closed.
 pub(super) async fn open_close(ctx: &Ctx<'_>) -> Result<(), Error> {
-    let mut ws = upgrade(ctx, routes::OPEN_AND_CLOSE).await?;
-    let result = read_to_close(ctx, &mut ws).await;
+    let url = WsUrl::for_route(ctx.config, routes::OPEN_AND_CLOSE)?;
+    let mut ws = upgrade(ctx, &url).await?;
+    let result = read_to_close(ctx, &mut ws, &url).await;
     connect::end_transport(&mut ws).await;
     result
 }
 
 /// Reads, answering the server's pings, until the close handshake is over (bounded
-/// once a Close has gone either way); Ctrl-C closes with 1000 first.
-async fn read_to_close(ctx: &Ctx<'_>, ws: &mut Socket) -> Result<(), Error> {
+/// once a Close has gone either way); Ctrl-C closes with 1000 first. A connection
+/// that breaks first is [`Error::ConnectionLost`].
+async fn read_to_close(ctx: &Ctx<'_>, ws: &mut Socket, url: &WsUrl) -> Result<(), Error> {
     let mut closing_since: Option<Instant> = None;
     loop {
         let next = match closing_since {
@@ -76,7 +85,8 @@ async fn read_to_close(ctx: &Ctx<'_>, ws: &mut Socket) -> Result<(), Error> {
             }
             // Pings are answered by tungstenite as we read on; the tap shows both.
             Some(Ok(_)) => {}
-            Some(Err(err)) => return Err(err.into()),
+            Some(Err(err)) => return Err(Error::lost(&url.text, err)),
+            None if closing_since.is_none() => return Err(Error::ended(&url.text)),
             None => {
                 ctx.transcript.note("connection closed");
                 return Ok(());
@@ -85,84 +95,169 @@ async fn read_to_close(ctx: &Ctx<'_>, ws: &mut Socket) -> Result<(), Error> {
     }
 }
 
+/// The echo messages of a `hold`, across reconnections.
+#[derive(Debug, Default)]
+struct Echoes {
+    /// Sent and not yet echoed, oldest first, at most [`MAX_WAITING_ECHOES`].
+    waiting: VecDeque<(u64, Instant)>,
+    /// The sequence number of the next message; never reused, even after a reconnection.
+    next_seq: u64,
+    /// RTTs of the echoed ones.
+    rtts: Running,
+}
+
 /// Keeps a `/pingpong` session open, echoing a Text message every interval, until
 /// cancelled; then closes with 1000 and waits (bounded) for the server's Close.
+///
+/// When the session breaks or the server closes it, `hold` fails, unless
+/// `config.hold_reconnect`: then it says so in the transcript and reconnects with
+/// [`Backoff`] until it is back or cancelled, and the echoes go on. The first
+/// connection is not retried: a wrong address should fail at once, not spin.
 pub(super) async fn hold(ctx: &Ctx<'_>) -> Result<(), Error> {
-    let interval = ctx.config.hold_interval;
-    let mut ws = upgrade(ctx, routes::PINGPONG).await?;
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut waiting: VecDeque<(u64, Instant)> = VecDeque::new();
-    let mut next_seq = 0u64;
-    let mut echoes = Running::default();
+    let url = WsUrl::for_route(ctx.config, routes::PINGPONG)?;
+    let mut ws = upgrade(ctx, &url).await?;
     ctx.transcript.note(format!(
         "echoing a Text message every {}; the server pings on its own schedule",
-        humantime::format_duration(interval)
+        humantime::format_duration(ctx.config.hold_interval)
     ));
+    let mut echoes = Echoes::default();
+    let mut backoff = Backoff::default();
     let result = loop {
+        let ended = hold_session(ctx, &mut ws, &url, &mut echoes).await;
+        // After our cancel this sends Close 1000; after the server's Close it sends the
+        // reply tungstenite queued. Either way the handshake completes on the wire.
+        let closed = match &ended {
+            Ok(()) => close_and_wait(ctx, &mut ws, Some("bye")).await,
+            Err(Error::Closed { code: Some(_), .. }) => close_and_wait(ctx, &mut ws, None).await,
+            Err(_) => Ok(()),
+        };
+        connect::end_transport(&mut ws).await;
+        let err = match ended {
+            Err(err) if ctx.config.hold_reconnect && err.is_transient() => err,
+            ended => break closed.and(ended),
+        };
+        ctx.transcript
+            .note(format!("disconnected: {}", crate::error::report(&err)));
+        if !echoes.waiting.is_empty() {
+            ctx.transcript.note(format!(
+                "{} echo messages lost with the connection",
+                echoes.waiting.len()
+            ));
+            echoes.waiting.clear();
+        }
+        match reconnect(ctx, &url, &mut backoff).await {
+            Ok(Some(new)) => ws = new,
+            Ok(None) => break Ok(()),
+            Err(err) => break Err(err),
+        }
+    };
+    let rtts = &echoes.rtts;
+    if let (Some(min), Some(avg), Some(max)) = (rtts.min(), rtts.mean(), rtts.max()) {
+        ctx.transcript.note(format!(
+            "{} echoes, rtt min/avg/max = {:.3}/{:.3}/{:.3} ms",
+            rtts.count(),
+            as_ms(min),
+            as_ms(avg),
+            as_ms(max)
+        ));
+    }
+    result
+}
+
+/// One connection's worth of `hold`: echo until cancelled (`Ok`), or until the server
+/// closes ([`Error::Closed`]) or the connection breaks.
+async fn hold_session(
+    ctx: &Ctx<'_>,
+    ws: &mut Socket,
+    url: &WsUrl,
+    echoes: &mut Echoes,
+) -> Result<(), Error> {
+    let mut ticker = tokio::time::interval(ctx.config.hold_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
         tokio::select! {
             biased;
-            () = ctx.cancel.cancelled() => break Ok(()),
+            () = ctx.cancel.cancelled() => return Ok(()),
             next = ws.next() => match next {
                 Some(Ok(Message::Text(text))) => {
                     let now = Instant::now();
+                    let waiting = &mut echoes.waiting;
                     match parse_echo(&text).and_then(|seq| waiting.iter().position(|&(s, _)| s == seq)) {
                         Some(pos) => {
                             let (seq, sent) = waiting.remove(pos).expect("position is in range");
                             let rtt = now.saturating_duration_since(sent);
-                            echoes.record(rtt);
+                            echoes.rtts.record(rtt);
                             ctx.transcript.rtt("echo", seq, rtt);
                         }
                         None => ctx.transcript.note("a Text message that echoes nothing we sent"),
                     }
                 }
                 Some(Ok(Message::Close(frame))) => {
-                    break Err(Error::Closed {
+                    return Err(Error::Closed {
                         code: frame.as_ref().map(|f| u16::from(f.code)),
                         reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
                     });
                 }
                 Some(Ok(_)) => {}
-                Some(Err(err)) => break Err(err.into()),
-                None => break Err(Error::Closed { code: None, reason: String::new() }),
+                Some(Err(err)) => return Err(Error::lost(&url.text, err)),
+                None => return Err(Error::ended(&url.text)),
             },
             _ = ticker.tick() => {
-                let seq = next_seq;
-                next_seq += 1;
-                if waiting.len() == MAX_WAITING_ECHOES {
-                    waiting.pop_front();
+                let seq = echoes.next_seq;
+                echoes.next_seq += 1;
+                if echoes.waiting.len() == MAX_WAITING_ECHOES {
+                    echoes.waiting.pop_front();
                 }
-                waiting.push_back((seq, Instant::now()));
-                ws.send(Message::text(format!("{ECHO_PREFIX}{seq}"))).await?;
+                echoes.waiting.push_back((seq, Instant::now()));
+                ws.send(Message::text(format!("{ECHO_PREFIX}{seq}")))
+                    .await
+                    .map_err(|err| Error::lost(&url.text, err))?;
             }
         }
-    };
-    if let (Some(min), Some(avg), Some(max)) = (echoes.min(), echoes.mean(), echoes.max()) {
-        ctx.transcript.note(format!(
-            "{} echoes, rtt min/avg/max = {:.3}/{:.3}/{:.3} ms",
-            echoes.count(),
-            as_ms(min),
-            as_ms(avg),
-            as_ms(max)
-        ));
     }
-    // After our cancel this sends Close 1000; after the server's Close it sends the
-    // reply tungstenite queued. Either way the handshake completes on the wire.
-    let closed = match result {
-        Ok(()) => close_and_wait(ctx, &mut ws, Some("bye")).await,
-        Err(Error::Closed { code: Some(_), .. }) => close_and_wait(ctx, &mut ws, None).await,
-        Err(_) => Ok(()),
-    };
-    connect::end_transport(&mut ws).await;
-    closed?;
-    result
 }
 
-/// Connects to the server and upgrades on `route`, noting the server's answer.
-async fn upgrade(ctx: &Ctx<'_>, route: &str) -> Result<Socket, Error> {
-    let url = WsUrl::for_route(ctx.config, route)?;
+/// Reconnects to `url`, waiting `backoff`'s delay before each attempt and noting each
+/// in the transcript. `None` when cancelled first; an error that retrying cannot cure
+/// (see [`Error::is_transient`]) ends it.
+async fn reconnect(
+    ctx: &Ctx<'_>,
+    url: &WsUrl,
+    backoff: &mut Backoff,
+) -> Result<Option<Socket>, Error> {
+    loop {
+        let (delay, attempt) = backoff.next_delay();
+        ctx.transcript.note(format!(
+            "reconnecting in {} (attempt {attempt})",
+            humantime::format_duration(delay)
+        ));
+        let attempted = tokio::select! {
+            () = ctx.cancel.cancelled() => return Ok(None),
+            attempted = async {
+                tokio::time::sleep(delay).await;
+                upgrade(ctx, url).await
+            } => attempted,
+        };
+        match attempted {
+            Ok(ws) => {
+                ctx.transcript
+                    .note(format!("reconnected after {attempt} attempt(s)"));
+                backoff.reset();
+                return Ok(Some(ws));
+            }
+            Err(err) if err.is_transient() => ctx.transcript.note(format!(
+                "attempt {attempt} failed: {}",
+                crate::error::report(&err)
+            )),
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Connects to the server and upgrades on `url`, noting the server's answer.
+async fn upgrade(ctx: &Ctx<'_>, url: &WsUrl) -> Result<Socket, Error> {
     let tap = ctx.connect(&url.endpoint()).await?;
-    let (ws, response) = connect::upgrade(tap, ctx.config, &url).await?;
+    let (ws, response) = connect::upgrade(tap, ctx.config, url).await?;
     ctx.transcript.note(format!(
         "upgraded to WebSocket ({} {})",
         response.status().as_u16(),
