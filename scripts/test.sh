@@ -11,8 +11,8 @@ cargo test --workspace --locked
 
 # Protocol conformance: the Autobahn|Testsuite case files through kosoku (installed
 # into .cache/autobahn/venv on first use).
-echo "== autobahn (wsppsrv)"
-bash scripts/autobahn.sh
+echo "== autobahn (wsppsrv and wsppclient)"
+bash scripts/autobahn.sh all
 
 # The terminal UI in a real pseudo-terminal (installs tmux if missing).
 echo "== terminal UI smoke test"
