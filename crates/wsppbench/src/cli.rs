@@ -46,11 +46,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub server_bin: Option<PathBuf>,
 
-    /// Where to write the Markdown report (its generated part).
+    /// Where to write the Markdown report (its generated part); a full run of every
+    /// section writes docs/benchmarks.md unless told otherwise.
     #[arg(long)]
     pub doc: Option<PathBuf>,
 
-    /// Where to write the SVG percentile plot.
+    /// Where to write the SVG percentile plot; a full run writes img/rtt-percentiles.svg.
     #[arg(long)]
     pub plot: Option<PathBuf>,
 
@@ -70,6 +71,12 @@ pub struct RunArgs {
     /// most the open-file limit allows).
     #[arg(long, value_delimiter = ',')]
     pub idle: Vec<usize>,
+
+    /// RUST_LOG for every wsppsrv the suite starts. `warn` keeps per-event log lines
+    /// (one per RTT, one per open and close at `info`) out of the figures; the
+    /// server-view RTT run adds `wsppsrv::session=info`, because it reads those lines.
+    #[arg(long, default_value = "warn")]
+    pub server_log: String,
 
     /// Clients held under ping load.
     #[arg(long)]

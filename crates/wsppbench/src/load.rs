@@ -7,7 +7,6 @@
 //! records come from that `/clients.json`: each client's latest RTT (`rtt_last_us`)
 //! is one sample, so p50 and p99 are across clients at one moment.
 
-use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -46,17 +45,13 @@ pub struct LoadResult {
 
 /// Holds `clients` clients under the default 1 s ping for `window` and measures.
 pub fn measure(
-    bin: &Path,
-    cpu: Option<usize>,
+    server: &ServerSpec,
     clients: usize,
     settle: Duration,
     window: Duration,
 ) -> Result<LoadResult> {
     let limit = (clients + 64).to_string();
-    let spec = ServerSpec::new(
-        bin,
-        cpu,
-        &["--ping-interval", "1s", "--max-connections", &limit],
+    let spec = server.with(&["--ping-interval", "1s", "--max-connections", &limit],
     );
     let server = spec.start()?;
     let pid = server.child.pid();

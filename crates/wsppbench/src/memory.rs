@@ -11,7 +11,6 @@
 //! figure is read one second after the last connection saw its first ping.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
@@ -42,12 +41,9 @@ impl MemoryRow {
 }
 
 /// Measures the server's RSS with `clients` idle connections.
-pub fn measure(bin: &Path, cpu: Option<usize>, clients: usize) -> Result<MemoryRow> {
+pub fn measure(server: &ServerSpec, clients: usize) -> Result<MemoryRow> {
     let limit = (clients + 64).to_string();
-    let spec = ServerSpec::new(
-        bin,
-        cpu,
-        &[
+    let spec = server.with(&[
             "--ping-interval",
             "1h",
             "--ping-timeout",

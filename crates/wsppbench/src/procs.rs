@@ -219,15 +219,11 @@ pub struct ServerSpec {
 }
 
 impl ServerSpec {
-    /// A server on `cpu` logging warnings only, with `args`.
-    pub fn new(bin: &Path, cpu: Option<usize>, args: &[&str]) -> ServerSpec {
-        ServerSpec {
-            bin: bin.to_owned(),
-            cpu,
-            args: args.iter().map(|s| (*s).to_owned()).collect(),
-            log: "warn".into(),
-            log_file: None,
-        }
+    /// The same server with `args` added.
+    pub fn with(&self, args: &[&str]) -> ServerSpec {
+        let mut spec = self.clone();
+        spec.args.extend(args.iter().map(|s| (*s).to_string()));
+        spec
     }
 
     /// Starts it on a free loopback port and waits until it accepts connections.

@@ -47,6 +47,8 @@ const FD_SLACK: u64 = 100;
 impl Settings {
     fn new(args: &RunArgs, open_files: u64) -> Settings {
         let quick = args.quick;
+        // Only a full run of every section may replace the published figures.
+        let publish = !quick && args.only.is_empty();
         let most = ((open_files.saturating_sub(FD_SLACK)) / 1000 * 1000) as usize;
         let idle = if !args.idle.is_empty() {
             args.idle.clone()
@@ -78,11 +80,11 @@ impl Settings {
             doc: args
                 .doc
                 .clone()
-                .or_else(|| (!quick).then(|| PathBuf::from("docs/benchmarks.md"))),
+                .or_else(|| publish.then(|| PathBuf::from("docs/benchmarks.md"))),
             plot: args
                 .plot
                 .clone()
-                .or_else(|| (!quick).then(|| PathBuf::from("img/rtt-percentiles.svg"))),
+                .or_else(|| publish.then(|| PathBuf::from("img/rtt-percentiles.svg"))),
         }
     }
 }
@@ -96,7 +98,13 @@ pub fn run(args: &RunArgs) -> Result<bool> {
     let pinning = Pinning::apply(&machine, args.server_cpu, args.client_cpu);
     let open_files = procs::open_files_limit()?;
     let settings = Settings::new(args, open_files);
-    let bin = server_bin(args)?;
+    let server = ServerSpec {
+        bin: server_bin(args)?,
+        cpu: pinning.server,
+        args: Vec::new(),
+        log: args.server_log.clone(),
+        log_file: None,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -116,7 +124,7 @@ pub fn run(args: &RunArgs) -> Result<bool> {
     let mut checks = Checks::default();
 
     if wanted(Section::Rtt) {
-        let outcome = rtt_section(&runtime, &bin, &pinning, &settings, &scratch);
+        let outcome = rtt_section(&runtime, &server, &pinning, &settings, &scratch);
         if let Some(rtt) = checks.record("rtt", outcome) {
             results.rtt = Some(rtt);
         }
@@ -132,7 +140,7 @@ pub fn run(args: &RunArgs) -> Result<bool> {
                     n as u64 + FD_SLACK
                 );
                 println!("memory: {n} idle connections...");
-                rows.push(memory::measure(&bin, pinning.server, n)?);
+                rows.push(memory::measure(&server, n)?);
             }
             Ok(rows)
         })();
@@ -146,8 +154,7 @@ pub fn run(args: &RunArgs) -> Result<bool> {
             settings.load_clients
         );
         let outcome = load::measure(
-            &bin,
-            pinning.server,
+            &server,
             settings.load_clients,
             settings.load_settle,
             settings.load_window,
@@ -156,7 +163,7 @@ pub fn run(args: &RunArgs) -> Result<bool> {
     }
     if wanted(Section::Openclose) {
         println!("open-and-close: sequential, then 32 at once...");
-        let outcome = openclose_section(&runtime, &bin, &pinning, &settings);
+        let outcome = openclose_section(&runtime, &server, &settings);
         if let Some(rows) = checks.record("openclose", outcome) {
             results.openclose = rows;
         }
@@ -231,7 +238,7 @@ fn server_bin(args: &RunArgs) -> Result<PathBuf> {
 
 fn rtt_section(
     runtime: &tokio::runtime::Runtime,
-    bin: &Path,
+    base: &ServerSpec,
     pinning: &Pinning,
     s: &Settings,
     scratch: &Path,
@@ -250,7 +257,7 @@ fn rtt_section(
             floor::measure_std(server.addr, s.warmup, s.pings)?
         };
         let client = {
-            let server = ServerSpec::new(bin, pinning.server, &[]).start()?;
+            let server = base.start()?;
             let h = runtime.block_on(rtt::client_view(server.addr, s.warmup, s.pings))?;
             server.child.stop(Duration::from_secs(5))?;
             h
@@ -261,12 +268,8 @@ fn rtt_section(
         };
         let server_view = {
             let log = scratch.join(format!("server-view-{round}.log"));
-            let mut spec = ServerSpec::new(
-                bin,
-                pinning.server,
-                &["--open-close-pings", &total.to_string()],
-            );
-            spec.log = "warn,wsppsrv::session=info".into();
+            let mut spec = base.with(&["--open-close-pings", &total.to_string()]);
+            spec.log = format!("{},wsppsrv::session=info", base.log);
             spec.log_file = Some(log.clone());
             let server = spec.start()?;
             let answered = runtime.block_on(rtt::answer_server_pings(server.addr, total))?;
@@ -305,11 +308,10 @@ fn rtt_section(
 
 fn openclose_section(
     runtime: &tokio::runtime::Runtime,
-    bin: &Path,
-    pinning: &Pinning,
+    base: &ServerSpec,
     s: &Settings,
 ) -> Result<Vec<openclose::OpenCloseRow>> {
-    let server = ServerSpec::new(bin, pinning.server, &[]).start()?;
+    let server = base.start()?;
     let pid = server.child.pid();
     let rows = runtime.block_on(async {
         // Warm-up: first connections pay for lazily grown tables and allocator pools.
