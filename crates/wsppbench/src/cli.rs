@@ -30,7 +30,8 @@ pub struct Cli {
 pub struct RunArgs {
     /// Smoke mode: a few hundred pings and connections, seconds in all; checks that
     /// every section still works and prints `bench smoke: N passed, N failed`.
-    /// Writes no docs unless --doc or --plot is given.
+    /// Writes the doc and the plot to a temporary directory unless --doc or --plot
+    /// is given.
     #[arg(long)]
     pub quick: bool,
 

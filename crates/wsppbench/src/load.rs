@@ -51,8 +51,7 @@ pub fn measure(
     window: Duration,
 ) -> Result<LoadResult> {
     let limit = (clients + 64).to_string();
-    let spec = server.with(&["--ping-interval", "1s", "--max-connections", &limit],
-    );
+    let spec = server.with(&["--ping-interval", "1s", "--max-connections", &limit]);
     let server = spec.start()?;
     let pid = server.child.pid();
     let holders = Holders::open(server.addr, wspp::routes::PINGPONG, clients)?;

@@ -44,14 +44,13 @@ impl MemoryRow {
 pub fn measure(server: &ServerSpec, clients: usize) -> Result<MemoryRow> {
     let limit = (clients + 64).to_string();
     let spec = server.with(&[
-            "--ping-interval",
-            "1h",
-            "--ping-timeout",
-            "1h",
-            "--max-connections",
-            &limit,
-        ],
-    );
+        "--ping-interval",
+        "1h",
+        "--ping-timeout",
+        "1h",
+        "--max-connections",
+        &limit,
+    ]);
     let server = spec.start()?;
     let pid = server.child.pid();
     warm_up(server.addr)?;

@@ -164,6 +164,8 @@ pub struct RunInfo {
     pub took: Duration,
     /// Smoke mode.
     pub quick: bool,
+    /// The servers' `RUST_LOG`.
+    pub server_log: String,
 }
 
 /// A target from issue 4 and how it went.
@@ -272,8 +274,9 @@ impl Results {
         if let Some(rtt) = &self.rtt {
             let mut t = Table::new(
                 format!(
-                    "RTT, µs: median of {} rounds of {} sequential round trips each (after {} warm-up); × = ratio to the std floor's p50 in the same round",
+                    "RTT, µs: median of {} round{} of {} sequential round trips each (after {} warm-up); × = ratio to the std floor's p50 in the same round",
                     rtt.rounds,
+                    if rtt.rounds == 1 { "" } else { "s" },
                     thousands(rtt.pings),
                     thousands(rtt.warmup)
                 ),
@@ -495,6 +498,11 @@ pub fn generated_markdown(info: &RunInfo, results: &Results, plot: Option<&str>)
         m.nproc, m.cpu_model, m.kernel
     );
     let _ = writeln!(out, "- pinning: {}", info.pinning.describe());
+    let _ = writeln!(
+        out,
+        "- wsppsrv: release build, default flags unless stated, `RUST_LOG={}`",
+        info.server_log
+    );
     let _ = writeln!(out, "- open-file limit: {}\n", thousands(info.open_files));
     for table in results.tables() {
         out.push_str(&table.markdown());

@@ -45,10 +45,19 @@ struct Settings {
 const FD_SLACK: u64 = 100;
 
 impl Settings {
-    fn new(args: &RunArgs, open_files: u64) -> Settings {
+    fn new(args: &RunArgs, open_files: u64, scratch: &Path) -> Settings {
         let quick = args.quick;
-        // Only a full run of every section may replace the published figures.
-        let publish = !quick && args.only.is_empty();
+        // Only a full run of every section replaces the published figures; a smoke run
+        // still writes both, into the scratch directory, to check that they can be.
+        let output = |published: &str, name: &str| {
+            if quick {
+                Some(scratch.join(name))
+            } else if args.only.is_empty() {
+                Some(PathBuf::from(published))
+            } else {
+                None
+            }
+        };
         let most = ((open_files.saturating_sub(FD_SLACK)) / 1000 * 1000) as usize;
         let idle = if !args.idle.is_empty() {
             args.idle.clone()
@@ -80,11 +89,11 @@ impl Settings {
             doc: args
                 .doc
                 .clone()
-                .or_else(|| publish.then(|| PathBuf::from("docs/benchmarks.md"))),
+                .or_else(|| output("docs/benchmarks.md", "benchmarks.md")),
             plot: args
                 .plot
                 .clone()
-                .or_else(|| publish.then(|| PathBuf::from("img/rtt-percentiles.svg"))),
+                .or_else(|| output("img/rtt-percentiles.svg", "rtt-percentiles.svg")),
         }
     }
 }
@@ -97,7 +106,7 @@ pub fn run(args: &RunArgs) -> Result<bool> {
     // Before any thread exists, so that every thread inherits the core.
     let pinning = Pinning::apply(&machine, args.server_cpu, args.client_cpu);
     let open_files = procs::open_files_limit()?;
-    let settings = Settings::new(args, open_files);
+
     let server = ServerSpec {
         bin: server_bin(args)?,
         cpu: pinning.server,
@@ -110,6 +119,7 @@ pub fn run(args: &RunArgs) -> Result<bool> {
         .build()?;
     let scratch = std::env::temp_dir().join(format!("wsppbench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
+    let settings = Settings::new(args, open_files, &scratch);
 
     println!(
         "wsppbench: {} CPUs ({}), kernel {}; {}; open files {}",
@@ -182,6 +192,7 @@ pub fn run(args: &RunArgs) -> Result<bool> {
             .unwrap_or_else(|_| std::env::args().collect::<Vec<_>>().join(" ")),
         took: started.elapsed(),
         quick: args.quick,
+        server_log: args.server_log.clone(),
     };
     let outputs = write_outputs(&info, &results, &settings);
     checks.record("report", outputs);
@@ -341,8 +352,9 @@ fn write_outputs(info: &RunInfo, results: &Results, s: &Settings) -> Result<()> 
         let series: Vec<(&str, &hdrhistogram::Histogram<u64>)> =
             rtt.series.iter().map(|s| (s.name, &s.merged)).collect();
         let title = format!(
-            "Loopback RTT, {} rounds × {} pings: raw TCP floor vs wspp",
+            "Loopback RTT, {} round{} × {} pings: raw TCP floor vs wspp",
             rtt.rounds,
+            if rtt.rounds == 1 { "" } else { "s" },
             report::thousands(rtt.pings)
         );
         if let Some(dir) = path.parent() {
@@ -350,13 +362,17 @@ fn write_outputs(info: &RunInfo, results: &Results, s: &Settings) -> Result<()> 
         }
         std::fs::write(path, plot::svg(&title, &series))
             .with_context(|| format!("cannot write {}", path.display()))?;
-        println!("wrote {}", path.display());
+        if !info.quick {
+            println!("wrote {}", path.display());
+        }
         plot_link = Some(relative_link(s.doc.as_deref(), path));
     }
     if let Some(doc) = &s.doc {
         let generated = report::generated_markdown(info, results, plot_link.as_deref());
         report::write_doc(doc, &generated)?;
-        println!("wrote {}", doc.display());
+        if !info.quick {
+            println!("wrote {}", doc.display());
+        }
     }
     Ok(())
 }
