@@ -16,6 +16,6 @@ cd "$(dirname "$0")/.."
 # the hard limit allows, in one server process.
 ulimit -n "$(ulimit -Hn)"
 
-cargo build --release --locked --quiet -p wsppsrv -p wsppbench
+cargo build --release --locked --quiet -p wsppsrv -p wsppclient -p wsppbench
 export WSPPBENCH_COMMAND="scripts/bench.sh${*:+ $*}"
 exec target/release/wsppbench "$@"

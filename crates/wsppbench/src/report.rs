@@ -130,7 +130,7 @@ pub struct RttResults {
     pub pings: u64,
     /// Warm-up pings per run.
     pub warmup: u64,
-    /// std floor, tokio floor, wspp client view, wspp server view.
+    /// std floor, tokio floor, wspp client view, wspp server view, the wsppclient binary.
     pub series: Vec<RttSeries>,
 }
 

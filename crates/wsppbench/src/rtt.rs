@@ -11,14 +11,21 @@
 //!   answering with tungstenite's automatic Pong, as any client would. No server code
 //!   exists for the benchmark's sake.
 //!
+//! * **The binary**: `wsppclient ping -i 0 -c N --json`, the program users run, as a
+//!   child process on the clients' core; its JSON summary gives the percentiles (of
+//!   every ping, with no warm-up skipped). It catches what the library view cannot:
+//!   the binary's runtime and its ping loop.
+//!
 //! The log gives whole microseconds (`rtt_us`, truncated); each sample is read as the
 //! middle of its microsecond, which removes the truncation's bias of -0.5 µs.
 
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use tokio_tungstenite::tungstenite::Message;
@@ -26,7 +33,8 @@ use wsppclient::config::Config;
 use wsppclient::connect::{self, WsUrl};
 use wsppclient::ping::Pinger;
 
-use crate::report;
+use crate::procs::Child;
+use crate::report::{self, Summary};
 
 /// How long one ping may wait for its pong before the run counts as failed.
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,6 +55,49 @@ pub async fn client_view(addr: SocketAddr, warmup: u64, count: u64) -> Result<Hi
     }
     pinger.close().await?;
     Ok(histogram)
+}
+
+/// Runs `wsppclient ping -i 0 -c COUNT --json` against `addr`; its percentiles, µs.
+pub fn binary_view(client_bin: &Path, addr: SocketAddr, count: u64) -> Result<Summary> {
+    let mut command = std::process::Command::new(client_bin);
+    command
+        .arg("--server")
+        .arg(addr.to_string())
+        .args(["ping", "-i", "0", "-W", "5", "--json", "-c"])
+        .arg(count.to_string())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    let mut child = Child::spawn(command, "wsppclient ping")?;
+    let mut out = String::new();
+    child
+        .inner_mut()
+        .stdout
+        .take()
+        .context("wsppclient without stdout")?
+        .read_to_string(&mut out)?;
+    // Bounded by the ping count and the per-ping timeout; this only reaps it.
+    child.wait_or_kill(Duration::from_secs(10))?;
+    let json: serde_json::Value = serde_json::from_str(out.trim())
+        .with_context(|| format!("wsppclient ping printed {out:?}, not its JSON summary"))?;
+    ensure!(
+        json["received"].as_u64() == Some(count),
+        "wsppclient ping: {} of {count} pings answered",
+        json["received"]
+    );
+    let us = |key: &str| -> Result<f64> {
+        json[key]
+            .as_f64()
+            .map(|ms| ms * 1000.0)
+            .with_context(|| format!("no {key} in wsppclient's JSON"))
+    };
+    Ok(Summary {
+        p50: us("rtt_p50_ms")?,
+        p90: us("rtt_p90_ms")?,
+        p99: us("rtt_p99_ms")?,
+        p999: us("rtt_p999_ms")?,
+        max: us("rtt_max_ms")?,
+    })
 }
 
 /// Opens `/openandclosewebsocket` and answers the server's pings until it closes;

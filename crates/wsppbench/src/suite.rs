@@ -231,16 +231,22 @@ impl Checks {
 
 /// The wsppsrv to measure: `--server-bin`, or the one built next to this binary.
 fn server_bin(args: &RunArgs) -> Result<PathBuf> {
-    let bin = match &args.server_bin {
-        Some(bin) => bin.clone(),
-        None => procs::self_exe()?
-            .parent()
-            .context("this program has no directory")?
-            .join("wsppsrv"),
-    };
+    match &args.server_bin {
+        Some(bin) if bin.exists() => Ok(bin.clone()),
+        Some(bin) => bail!("no wsppsrv at {}", bin.display()),
+        None => sibling("wsppsrv"),
+    }
+}
+
+/// A binary of this workspace built next to this one (scripts/bench.sh builds them all).
+fn sibling(name: &str) -> Result<PathBuf> {
+    let bin = procs::self_exe()?
+        .parent()
+        .context("this program has no directory")?
+        .join(name);
     if !bin.exists() {
         bail!(
-            "no wsppsrv at {} (build it: cargo build --release -p wsppsrv)",
+            "no {name} at {} (build it: cargo build --release -p {name})",
             bin.display()
         );
     }
@@ -259,7 +265,9 @@ fn rtt_section(
         RttSeries::new("tokio floor"),
         RttSeries::new("wspp client"),
         RttSeries::new("wspp server view"),
+        RttSeries::new("wsppclient ping -i 0"),
     ];
+    let client_bin = sibling("wsppclient")?;
     let total = s.warmup + s.pings;
     for round in 1..=s.rounds {
         println!("rtt: round {round} of {}...", s.rounds);
@@ -298,6 +306,12 @@ fn rtt_section(
             );
             h
         };
+        let binary = {
+            let server = base.start()?;
+            let summary = rtt::binary_view(&client_bin, server.addr, s.pings)?;
+            server.child.stop(Duration::from_secs(5))?;
+            summary
+        };
         let floor_p50 = Summary::of(&std_floor).p50;
         for (series, h) in series
             .iter_mut()
@@ -308,6 +322,10 @@ fn rtt_section(
             series.rounds.push(summary);
             series.merged.add(&h)?;
         }
+        // The binary reports percentiles, not samples: it has no curve in the plot.
+        let last = &mut series[4];
+        last.ratios.push(binary.ratios(floor_p50));
+        last.rounds.push(binary);
     }
     Ok(RttResults {
         rounds: s.rounds,
