@@ -47,6 +47,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub server_bin: Option<PathBuf>,
 
+    /// The wsppclient binary for the `wsppclient ping -i 0` series; default: next to this one.
+    #[arg(long)]
+    pub client_bin: Option<PathBuf>,
+
     /// Where to write the Markdown report (its generated part); a full run of every
     /// section writes docs/benchmarks.md unless told otherwise.
     #[arg(long)]

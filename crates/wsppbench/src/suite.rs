@@ -134,7 +134,14 @@ pub fn run(args: &RunArgs) -> Result<bool> {
     let mut checks = Checks::default();
 
     if wanted(Section::Rtt) {
-        let outcome = rtt_section(&runtime, &server, &pinning, &settings, &scratch);
+        let outcome = rtt_section(
+            &runtime,
+            &server,
+            args.client_bin.as_deref(),
+            &pinning,
+            &settings,
+            &scratch,
+        );
         if let Some(rtt) = checks.record("rtt", outcome) {
             results.rtt = Some(rtt);
         }
@@ -256,6 +263,7 @@ fn sibling(name: &str) -> Result<PathBuf> {
 fn rtt_section(
     runtime: &tokio::runtime::Runtime,
     base: &ServerSpec,
+    client_bin: Option<&Path>,
     pinning: &Pinning,
     s: &Settings,
     scratch: &Path,
@@ -267,7 +275,10 @@ fn rtt_section(
         RttSeries::new("wspp server view"),
         RttSeries::new("wsppclient ping -i 0"),
     ];
-    let client_bin = sibling("wsppclient")?;
+    let client_bin = match client_bin {
+        Some(bin) => bin.to_owned(),
+        None => sibling("wsppclient")?,
+    };
     let total = s.warmup + s.pings;
     for round in 1..=s.rounds {
         println!("rtt: round {round} of {}...", s.rounds);
