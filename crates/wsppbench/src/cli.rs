@@ -72,6 +72,13 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1)]
     pub client_cpu: usize,
 
+    /// Run this process and every child under SCHED_FIFO (`chrt`, needs root), so
+    /// that other processes on a shared machine cannot hold the measured ones off a
+    /// core for a scheduler time slice (a few ms: it would be every tail). Floor and
+    /// wspp get the same treatment; the report says when it was used.
+    #[arg(long)]
+    pub realtime: bool,
+
     /// Idle connections for the memory section (repeatable; default 1000, 10000 and the
     /// most the open-file limit allows).
     #[arg(long, value_delimiter = ',')]

@@ -112,6 +112,18 @@ impl Pinning {
     }
 }
 
+/// Puts this process (all its threads) under SCHED_FIFO; children inherit it. Must
+/// run before any other thread exists. Returns whether it worked.
+pub fn make_realtime() -> bool {
+    Command::new("chrt")
+        .args(["-a", "-f", "-p", "10"])
+        .arg(std::process::id().to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// `program` started on `cpu` (through `taskset`, which execs it: the PID is the program's).
 pub fn command_on(cpu: Option<usize>, program: &Path) -> Command {
     match cpu {

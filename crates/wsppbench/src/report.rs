@@ -166,6 +166,8 @@ pub struct RunInfo {
     pub quick: bool,
     /// The servers' `RUST_LOG`.
     pub server_log: String,
+    /// Whether everything ran under SCHED_FIFO.
+    pub realtime: bool,
 }
 
 /// A target from issue 4 and how it went.
@@ -497,7 +499,16 @@ pub fn generated_markdown(info: &RunInfo, results: &Results, plot: Option<&str>)
         "- machine: {} CPUs ({}), kernel {}",
         m.nproc, m.cpu_model, m.kernel
     );
-    let _ = writeln!(out, "- pinning: {}", info.pinning.describe());
+    let _ = writeln!(
+        out,
+        "- pinning: {}; scheduling: {}",
+        info.pinning.describe(),
+        if info.realtime {
+            "SCHED_FIFO for every process of the benchmark (`--realtime`)"
+        } else {
+            "the default (CFS)"
+        }
+    );
     let _ = writeln!(
         out,
         "- wsppsrv: release build, default flags unless stated, `RUST_LOG={}`",

@@ -16,8 +16,8 @@
 //!   every ping, with no warm-up skipped). It catches what the library view cannot:
 //!   the binary's runtime and its ping loop.
 //!
-//! The log gives whole microseconds (`rtt_us`, truncated); each sample is read as the
-//! middle of its microsecond, which removes the truncation's bias of -0.5 µs.
+//! The log gives `rtt_us` to the nanosecond (`17.345`); an older server's whole,
+//! truncated microseconds are read as the middle of their microsecond.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -138,24 +138,29 @@ pub fn server_view_from_log(path: &Path, warmup: u64) -> Result<Histogram<u64>> 
         let (Some(seq), Some(rtt_us)) = (field(line, "seq="), field(line, "rtt_us=")) else {
             continue;
         };
+        let Ok(seq) = seq.parse::<u64>() else {
+            continue;
+        };
+        let Ok(us) = rtt_us.parse::<f64>() else {
+            continue;
+        };
+        // A whole number is an older server's truncated microseconds: take the middle.
+        let us = if rtt_us.contains('.') { us } else { us + 0.5 };
         if seq >= warmup {
-            report::record(
-                &mut histogram,
-                Duration::from_nanos(rtt_us * 1000 + 500), // the middle of the microsecond
-            );
+            report::record(&mut histogram, Duration::from_secs_f64(us / 1e6));
         }
     }
     Ok(histogram)
 }
 
-/// The number after ` name` in a log line.
-fn field(line: &str, name: &str) -> Option<u64> {
+/// The number after ` name` in a log line, as written.
+fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
     let at = line.find(&format!(" {name}"))? + 1 + name.len();
-    let digits: &str = &line[at..];
-    let end = digits
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(digits.len());
-    digits[..end].parse().ok()
+    let rest = &line[at..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
 }
 
 #[cfg(test)]
@@ -166,8 +171,12 @@ mod tests {
     fn rtt_lines_are_parsed() {
         let line = "2025-01-01T00:00:00.000000Z  INFO conn{client_id=1 peer=127.0.0.1:5}: \
                     wsppsrv::session: rtt seq=12 rtt_us=31";
-        assert_eq!(field(line, "seq="), Some(12));
-        assert_eq!(field(line, "rtt_us="), Some(31));
+        assert_eq!(field(line, "seq="), Some("12"));
+        assert_eq!(field(line, "rtt_us="), Some("31"));
+        assert_eq!(
+            field("x: rtt seq=3 rtt_us=17.345", "rtt_us="),
+            Some("17.345")
+        );
         assert_eq!(field("websocket open", "rtt_us="), None);
     }
 }

@@ -105,6 +105,9 @@ pub fn run(args: &RunArgs) -> Result<bool> {
     let machine = Machine::read();
     // Before any thread exists, so that every thread inherits the core.
     let pinning = Pinning::apply(&machine, args.server_cpu, args.client_cpu);
+    if args.realtime && !procs::make_realtime() {
+        bail!("--realtime: cannot switch to SCHED_FIFO (chrt needs root)");
+    }
     let open_files = procs::open_files_limit()?;
 
     let server = ServerSpec {
@@ -122,11 +125,12 @@ pub fn run(args: &RunArgs) -> Result<bool> {
     let settings = Settings::new(args, open_files, &scratch);
 
     println!(
-        "wsppbench: {} CPUs ({}), kernel {}; {}; open files {}",
+        "wsppbench: {} CPUs ({}), kernel {}; {}{}; open files {}",
         machine.nproc,
         machine.cpu_model,
         machine.kernel,
         pinning.describe(),
+        if args.realtime { ", SCHED_FIFO" } else { "" },
         open_files
     );
     let wanted = |s: Section| args.only.is_empty() || args.only.contains(&s);
@@ -200,6 +204,7 @@ pub fn run(args: &RunArgs) -> Result<bool> {
         took: started.elapsed(),
         quick: args.quick,
         server_log: args.server_log.clone(),
+        realtime: args.realtime,
     };
     let outputs = write_outputs(&info, &results, &settings);
     checks.record("report", outputs);

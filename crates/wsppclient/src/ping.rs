@@ -340,6 +340,9 @@ pub async fn ping(
     let mut latency = Latency::default();
     let mut next_ping = Some(start);
     let mut ended_by = None;
+    // One wait for the whole session rather than a new waiter on the token per pong.
+    let cancelled = cancel.cancelled();
+    tokio::pin!(cancelled);
     loop {
         let all_sent = options.count.is_some_and(|c| pinger.counts().sent >= c);
         if all_sent && pinger.waiting() == 0 {
@@ -366,7 +369,7 @@ pub async fn ping(
         let deadline = pinger.deadline(options.timeout);
         tokio::select! {
             biased;
-            () = cancel.cancelled() => break,
+            () = &mut cancelled => break,
             pong = pinger.next_pong() => match pong {
                 Ok((outcome, bytes)) => {
                     match outcome {

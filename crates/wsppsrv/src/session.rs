@@ -131,12 +131,18 @@ impl Session {
         let cancelled = shutdown.cancelled();
         tokio::pin!(cancelled);
         // Both modes ping at once: the first RTT is what most users wait for.
+        let mut ping_due = true;
+        // When the ping being sent was due, then the next one; /openandclosewebsocket
+        // has no schedule: it pings again as soon as a pong arrives.
         let mut next_ping = Some(Instant::now());
+        // What a disabled timer arm is given; read once, not once per message.
+        let never = far_future();
         loop {
             // A due ping goes out here, not through a timer: tokio's timers fire on
             // millisecond ticks, so even `sleep_until(now)` waits up to 1 ms, and
             // /openandclosewebsocket pings back to back.
-            if next_ping.is_some_and(|at| at <= Instant::now()) {
+            if ping_due {
+                ping_due = false;
                 if let Err(ending) = self.ping().await {
                     return ending;
                 }
@@ -160,14 +166,11 @@ impl Session {
                     };
                     match message {
                         Message::Pong(payload) => {
-                            if self.pong(&payload) {
-                                next_ping = match self.mode {
-                                    Mode::OpenAndClose if self.open_close_done() => {
-                                        return Ending::Close(CloseCode::Normal, "done");
-                                    }
-                                    Mode::OpenAndClose => Some(Instant::now()),
-                                    Mode::PingPong => next_ping,
-                                };
+                            if self.pong(&payload) && self.mode == Mode::OpenAndClose {
+                                if self.open_close_done() {
+                                    return Ending::Close(CloseCode::Normal, "done");
+                                }
+                                ping_due = true;
                             }
                         }
                         Message::Text(_) | Message::Binary(_) => {
@@ -181,8 +184,8 @@ impl Session {
                     }
                 }
                 // The ping is sent at the top of the loop.
-                () = sleep_until(next_ping.unwrap_or_else(far_future)), if next_ping.is_some() => {}
-                () = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                () = sleep_until(next_ping.unwrap_or(never)), if next_ping.is_some() => ping_due = true,
+                () = sleep_until(deadline.unwrap_or(never)), if deadline.is_some() => {
                     let lost = self.tracker.expire(Instant::now().into_std(), patience);
                     warn!(lost = lost.len(), timeout = ?patience, "no pong in time; dropping the peer");
                     return Ending::Dead;
@@ -204,7 +207,9 @@ impl Session {
         match self.tracker.pong(payload, Instant::now().into_std()) {
             PongOutcome::Reply { seq, rtt, skipped } => {
                 self.client.pong_received(rtt);
-                info!(seq, rtt_us = rtt.as_micros() as u64, "rtt");
+                // Nanosecond precision: loopback RTTs are tens of µs, where whole
+                // microseconds would round by several percent.
+                info!(seq, rtt_us = rtt.as_nanos() as f64 / 1e3, "rtt");
                 if skipped > 0 {
                     debug!(skipped, "older pings were answered only by this pong");
                 }
