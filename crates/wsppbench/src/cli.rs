@@ -100,12 +100,12 @@ pub struct RunArgs {
 pub enum Section {
     /// RTT: the floors, the wspp client, the server's view.
     Rtt,
+    /// Open-and-close cycles, sequential and concurrent.
+    Openclose,
     /// Idle memory per /pingpong connection.
     Memory,
     /// The server pinging many clients every second.
     Load,
-    /// Open-and-close cycles, sequential and concurrent.
-    Openclose,
 }
 
 /// The children the suite spawns; not meant to be run by hand.

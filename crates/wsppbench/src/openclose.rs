@@ -1,14 +1,14 @@
 //! Open-and-close cycles: how fast the server takes a client from TCP connect to the
 //! end of the close handshake.
 //!
-//! One cycle: connect (from one of several 127.0.0.x addresses, so ports recycle
+//! One cycle: connect (from one of several 127.0.1.x addresses, so ports recycle
 //! slowly), upgrade on `/openandclosewebsocket`, answer the server's pings (three by
 //! default), answer its Close 1000, and read until the server closes the TCP
 //! connection. Cycles run one at a time, then 32 at once, on one current-thread
 //! runtime; the server's CPU time over each phase divided by its cycles is the
 //! server's cost of one cycle.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -20,14 +20,13 @@ use tokio::task::JoinSet;
 use wsppclient::config::Config;
 use wsppclient::connect::{self, WsUrl};
 
-use crate::hold::source_address;
 use crate::procs;
 use crate::report::{self, Summary};
 
 /// How long one cycle may take before it counts as failed.
 const CYCLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Source addresses the cycles rotate over.
-const SOURCES: usize = 16;
+/// Source addresses the cycles rotate over (127.0.1.x: not the load generators').
+const SOURCES: u64 = 16;
 
 /// One phase's figures.
 #[derive(Debug, Clone)]
@@ -86,7 +85,7 @@ pub async fn measure(
                 if i >= max_cycles || start.elapsed() >= max_time {
                     break;
                 }
-                let source = source_address(i as usize % SOURCES);
+                let source = Ipv4Addr::new(127, 0, 1, 1 + (i % SOURCES) as u8);
                 match tokio::time::timeout(CYCLE_TIMEOUT, cycle(addr, source, &config, &url)).await
                 {
                     Ok(Ok(took)) => report::record(&mut histogram, took),
@@ -119,7 +118,7 @@ pub async fn measure(
 /// One cycle, from connect to the server's FIN.
 async fn cycle(
     addr: SocketAddr,
-    source: std::net::Ipv4Addr,
+    source: Ipv4Addr,
     config: &Config,
     url: &WsUrl,
 ) -> Result<Duration> {

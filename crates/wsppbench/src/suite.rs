@@ -1,7 +1,11 @@
 //! The run: settings from the flags, the sections in order, the checks, the outputs.
 //!
+//! Sections run in this order: RTT, open-and-close, idle memory, load. Open-and-close
+//! comes before the sections that open tens of thousands of connections, whose
+//! TIME_WAIT sockets and their timers would otherwise be the kernel's work during it.
+//!
 //! The RTT section interleaves its runs (std floor, wspp client, tokio floor, wspp
-//! server view, then again) for several rounds, and every ratio is taken against the
+//! server view, wsppclient binary, then again) for several rounds, and every ratio is taken against the
 //! std floor of the *same* round before the median over rounds is reported: a machine
 //! that gets busier or quieter during the run moves floor and wspp together.
 //!
@@ -71,7 +75,7 @@ impl Settings {
             counts
         };
         Settings {
-            rounds: args.rounds.unwrap_or(if quick { 1 } else { 3 }).max(1),
+            rounds: args.rounds.unwrap_or(if quick { 1 } else { 5 }).max(1),
             pings: args
                 .pings
                 .unwrap_or(if quick { 300 } else { 20_000 })
@@ -150,6 +154,13 @@ pub fn run(args: &RunArgs) -> Result<bool> {
             results.rtt = Some(rtt);
         }
     }
+    if wanted(Section::Openclose) {
+        println!("open-and-close: sequential, then 32 at once...");
+        let outcome = openclose_section(&runtime, &server, &settings);
+        if let Some(rows) = checks.record("openclose", outcome) {
+            results.openclose = rows;
+        }
+    }
     if wanted(Section::Memory) {
         let outcome = (|| {
             let mut rows = Vec::new();
@@ -181,13 +192,6 @@ pub fn run(args: &RunArgs) -> Result<bool> {
             settings.load_window,
         );
         results.load = checks.record("load", outcome);
-    }
-    if wanted(Section::Openclose) {
-        println!("open-and-close: sequential, then 32 at once...");
-        let outcome = openclose_section(&runtime, &server, &settings);
-        if let Some(rows) = checks.record("openclose", outcome) {
-            results.openclose = rows;
-        }
     }
 
     println!();
