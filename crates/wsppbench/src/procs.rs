@@ -326,6 +326,19 @@ pub fn cpu_time(pid: u32) -> Result<Duration> {
     Ok(Duration::from_secs_f64(total as f64 / clock_ticks() as f64))
 }
 
+/// Time the hypervisor ran something else while each CPU had work (`steal` in
+/// `/proc/stat`): a virtual machine's stall that no program in it can avoid.
+pub fn steal_time() -> Result<Duration> {
+    let stat = fs::read_to_string("/proc/stat").context("cannot read /proc/stat")?;
+    let ticks: u64 = stat
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .and_then(|l| l.split_whitespace().nth(8))
+        .and_then(|v| v.parse().ok())
+        .context("no steal time in /proc/stat")?;
+    Ok(Duration::from_secs_f64(ticks as f64 / clock_ticks() as f64))
+}
+
 /// `CLK_TCK`, the unit of `/proc/PID/stat` times (100 on every Linux we know of).
 fn clock_ticks() -> u64 {
     static TICKS: OnceLock<u64> = OnceLock::new();

@@ -332,14 +332,21 @@ impl Results {
                 (
                     "server CPU",
                     format!(
-                        "{:.1}% of one core (over {:.0} s)",
+                        "{:.1}% of one core (over {:.0} s; hypervisor steal meanwhile: {} ms)",
                         load.cpu_pct,
-                        load.window.as_secs_f64()
+                        load.window.as_secs_f64(),
+                        load.steal.as_millis()
                     ),
                 ),
                 (
-                    "recorded RTT p50 / p99 (latest per client)",
-                    format!("{} µs / {} µs", load.rtt_p50_us, load.rtt_p99_us),
+                    "recorded RTT p50 / p99 (latest per client; median of 3 snapshots)",
+                    format!(
+                        "{} µs / {} µs (p99 from {} to {} µs)",
+                        load.rtt_p50_us,
+                        load.rtt_p99_us,
+                        load.rtt_p99_range_us.0,
+                        load.rtt_p99_range_us.1
+                    ),
                 ),
                 (
                     "pings unanswered at the snapshot",
@@ -350,7 +357,7 @@ impl Results {
                     ),
                 ),
                 (
-                    "GET /clients.json (median of 3)",
+                    "GET /clients.json (median of the 3 snapshots)",
                     format!("{} ({} KiB)", ms(load.json), load.json_bytes / 1024),
                 ),
                 (
