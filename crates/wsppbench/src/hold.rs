@@ -15,6 +15,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -119,9 +120,14 @@ async fn open(
     Ok(ws)
 }
 
-/// The `i`-th loopback source address the suite uses for load (127.0.0.10 upwards).
-pub fn source_address(i: usize) -> Ipv4Addr {
-    Ipv4Addr::new(127, 0, 0, 10 + (i % 200) as u8)
+/// A loopback source address no earlier `hold` child of this run has used
+/// (127.0.0.10 upwards). The children's connections end in TIME_WAIT on the client
+/// side, holding their ports for a minute: reusing an address would soon run out
+/// of ephemeral ports.
+fn fresh_source_address() -> Ipv4Addr {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let i = NEXT.fetch_add(1, Ordering::Relaxed);
+    Ipv4Addr::new(127, 0, 0, 10 + (i % 240) as u8)
 }
 
 /// Several `hold` children holding `count` connections between them.
@@ -155,7 +161,7 @@ impl Holders {
                 .arg("--count")
                 .arg(share.to_string())
                 .arg("--source")
-                .arg(source_address(i).to_string())
+                .arg(fresh_source_address().to_string())
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped());
             let mut child = Child::spawn(command, "a hold child")?;
