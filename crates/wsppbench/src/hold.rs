@@ -33,11 +33,12 @@ use crate::procs::{self, Child};
 
 /// How long one connection may take to open and see its first ping.
 const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
-/// Connections per `hold` child: under one process's open-file limit and the ephemeral
-/// ports of one source address, and large enough that the 10,000 clients of the load
-/// section are one process: two would take turns on the clients' core, and a pong
-/// waiting for the other's time slice (milliseconds) would be counted as RTT.
-const PER_PROCESS: usize = 10_000;
+/// Connections per `hold` child, each child with its own source address. Well under
+/// one process's open-file limit, and under a third of the ports `bind` hands out
+/// for one address (it prefers odd ports, about 14,000 of them): past that each
+/// `bind` searches longer, and 10,000 connections from one address took 10 s
+/// instead of 0.5 s to open.
+const PER_PROCESS: usize = 5_000;
 
 /// `wsppbench hold`: runs in the child.
 pub fn run(args: &HoldArgs) -> Result<()> {
