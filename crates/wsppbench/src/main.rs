@@ -36,17 +36,31 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
+    let subcommand = cli.command.is_some();
     let result = match cli.command {
         Some(cli::Command::FloorServer(args)) => floor::serve(args.kind).map(|()| true),
         Some(cli::Command::Hold(args)) => hold::run(&args).map(|()| true),
-        None => suite::run(&cli.run),
+        None => suite::run(&cli.run).map_err(|error| {
+            // A run that cannot even start has failed its one check; say so in the
+            // line CI reads.
+            let label = if cli.run.quick {
+                "bench smoke"
+            } else {
+                "bench"
+            };
+            eprintln!("wsppbench: {error:#}");
+            println!("{label}: 0 passed, 1 failed");
+            error
+        }),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
         // A section failed its check; the suite has said which.
         Ok(false) => ExitCode::from(1),
         Err(error) => {
-            eprintln!("wsppbench: {error:#}");
+            if subcommand {
+                eprintln!("wsppbench: {error:#}");
+            }
             ExitCode::from(2)
         }
     }
