@@ -132,7 +132,7 @@ impl Session {
         tokio::pin!(cancelled);
         // Both modes ping at once: the first RTT is what most users wait for.
         let mut ping_due = true;
-        // When the ping being sent was due, then the next one; /openandclosewebsocket
+        // When the next scheduled ping is due (the first: now). /openandclosewebsocket
         // has no schedule: it pings again as soon as a pong arrives.
         let mut next_ping = Some(Instant::now());
         // What a disabled timer arm is given; read once, not once per message.
