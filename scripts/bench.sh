@@ -3,7 +3,7 @@
 # prints a table and, in a full run, rewrites the generated part of docs/benchmarks.md
 # and img/rtt-percentiles.svg.
 #
-#   scripts/bench.sh            full run (a few minutes; quiet machine please)
+#   scripts/bench.sh            full run (about a minute; quiet machine please)
 #   scripts/bench.sh --quick    smoke run for CI: seconds, writes nothing, ends with
 #                               "bench smoke: N passed, N failed" and fails if any failed
 #   scripts/bench.sh --help     every knob
