@@ -20,7 +20,10 @@ fn main() -> ExitCode {
         );
     }
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: a client drives one connection at a time, and on a multi-threaded
+    // runtime every readiness event is taken by a worker thread and handed to the
+    // `block_on` thread, a cross-thread wake-up that `ping` would add to every RTT.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

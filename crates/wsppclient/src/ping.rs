@@ -377,16 +377,36 @@ pub async fn ping(
     let mut latency = Latency::default();
     let mut next_ping = Some(start);
     let mut ended_by = None;
+    // One wait for the whole session rather than a new waiter on the token per pong.
+    let cancelled = cancel.cancelled();
+    tokio::pin!(cancelled);
     loop {
         let all_sent = options.count.is_some_and(|c| pinger.counts().sent >= c);
         if all_sent && pinger.waiting() == 0 {
             break;
         }
         let ping_at = if all_sent { None } else { next_ping };
+        // A due ping goes out now, not through a timer: tokio's timers fire on
+        // millisecond ticks, so with `-i 0` every ping would wait up to 1 ms, and the
+        // idle gap (both ends asleep) would show in the next RTT.
+        if ping_at.is_some_and(|at| at <= Instant::now()) && !cancel.is_cancelled() {
+            if let Err(err) = pinger.send_ping().await {
+                ended_by = Some(err);
+                break;
+            }
+            next_ping = match ping_at {
+                _ if options.interval.is_zero() => None,
+                // Like ping(8), keep the schedule; after a stall, resume from now
+                // rather than firing a burst to catch up.
+                Some(at) => Some((at + options.interval).max(Instant::now())),
+                None => None,
+            };
+            continue;
+        }
         let deadline = pinger.deadline(options.timeout);
         tokio::select! {
             biased;
-            () = cancel.cancelled() => break,
+            () = &mut cancelled => break,
             pong = pinger.next_pong() => match pong {
                 Ok((outcome, bytes)) => {
                     match outcome {
@@ -406,19 +426,8 @@ pub async fn ping(
                     break;
                 }
             },
-            () = sleep_until(ping_at) => {
-                if let Err(err) = pinger.send_ping().await {
-                    ended_by = Some(err);
-                    break;
-                }
-                next_ping = match ping_at {
-                    _ if options.interval.is_zero() => None,
-                    // Like ping(8), keep the schedule; after a stall, resume from now
-                    // rather than firing a burst to catch up.
-                    Some(at) => Some((at + options.interval).max(Instant::now())),
-                    None => None,
-                };
-            }
+            // The ping is sent at the top of the loop.
+            () = sleep_until(ping_at) => {}
             () = sleep_until(deadline) => {
                 for seq in pinger.expire(options.timeout) {
                     on_event(&PingEvent::Timeout { seq });

@@ -421,7 +421,9 @@ async fn a_ping_flood_is_answered_without_unbounded_buffering() {
         .unwrap_or(4 << 20);
     let write_buffer_limit = config().websocket_config().max_write_buffer_size as u64;
     let client_window = 256 * 1024;
-    let bound = (kernel_max_send_buffer + write_buffer_limit + client_window) / 127;
+    // A quarter more for what the estimate leaves out (socket accounting, segments in
+    // flight); still far below the 100,000 pongs a server that kept every one would send.
+    let bound = (kernel_max_send_buffer + write_buffer_limit + client_window) / 127 * 5 / 4;
     assert!(
         pongs <= bound,
         "{pongs} pongs for {PINGS} pings (bound {bound}): the server buffered them"

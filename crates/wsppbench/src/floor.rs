@@ -1,0 +1,152 @@
+//! The physical floor: a raw TCP ping-pong on loopback.
+//!
+//! A 2-byte message goes out, the peer echoes it, one round trip at a time, with
+//! `TCP_NODELAY` on both sockets: nothing a WebSocket ping over the same loopback can
+//! do faster. It runs twice, with blocking `std::net` sockets (the floor every ratio
+//! is taken against) and with tokio on a current-thread runtime (what an async
+//! program pays for its reactor before any WebSocket code runs).
+//!
+//! The echo side is a child process (`wsppbench floor-server`) pinned to the server's
+//! core, exactly like wsppsrv is, so floor and wspp differ only by the code under test.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use hdrhistogram::Histogram;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::cli::FloorKind;
+use crate::procs::{self, Child};
+use crate::report;
+
+/// The message: two bytes, as the floor specifies.
+const MESSAGE: [u8; 2] = *b"wp";
+/// How long one round trip may take before the run is abandoned.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `floor-server`: binds a free loopback port, prints `port N`, echoes on the first
+/// connection until it closes.
+pub fn serve(kind: FloorKind) -> Result<()> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+    println!("port {}", listener.local_addr()?.port());
+    std::io::stdout().flush()?;
+    match kind {
+        FloorKind::Std => {
+            let (mut stream, _) = listener.accept()?;
+            stream.set_nodelay(true)?;
+            let mut buf = [0u8; MESSAGE.len()];
+            while stream.read_exact(&mut buf).is_ok() {
+                stream.write_all(&buf)?;
+            }
+            Ok(())
+        }
+        FloorKind::Tokio => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                listener.set_nonblocking(true)?;
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                let (mut stream, _) = listener.accept().await?;
+                stream.set_nodelay(true)?;
+                let mut buf = [0u8; MESSAGE.len()];
+                while stream.read_exact(&mut buf).await.is_ok() {
+                    stream.write_all(&buf).await?;
+                }
+                Ok(())
+            })
+        }
+    }
+}
+
+/// A running floor echo server.
+pub struct FloorServer {
+    _child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+/// Starts `floor-server --kind KIND` on `cpu`.
+pub fn start(kind: FloorKind, cpu: Option<usize>) -> Result<FloorServer> {
+    let exe = procs::self_exe()?;
+    let mut command = procs::command_on(cpu, &exe);
+    command
+        .arg("floor-server")
+        .arg("--kind")
+        .arg(match kind {
+            FloorKind::Std => "std",
+            FloorKind::Tokio => "tokio",
+        })
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    let mut child = Child::spawn(command, "the floor server")?;
+    let port = read_port(&mut child)?;
+    Ok(FloorServer {
+        _child: child,
+        addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+    })
+}
+
+fn read_port(child: &mut Child) -> Result<u16> {
+    let stdout = child
+        .inner_mut()
+        .stdout
+        .take()
+        .context("the floor server has no stdout")?;
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line)?;
+    line.trim()
+        .strip_prefix("port ")
+        .and_then(|p| p.parse().ok())
+        .with_context(|| format!("the floor server said {line:?}, not its port"))
+}
+
+/// `warmup + count` blocking round trips; the histogram holds the last `count`, in ns.
+pub fn measure_std(addr: SocketAddr, warmup: u64, count: u64) -> Result<Histogram<u64>> {
+    let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let mut histogram = report::histogram();
+    let mut buf = [0u8; MESSAGE.len()];
+    for i in 0..warmup + count {
+        let start = Instant::now();
+        stream.write_all(&MESSAGE)?;
+        stream.read_exact(&mut buf)?;
+        let rtt = start.elapsed();
+        if i >= warmup {
+            report::record(&mut histogram, rtt);
+        }
+    }
+    Ok(histogram)
+}
+
+/// The same with tokio, on the caller's (current-thread) runtime. One timeout bounds the
+/// whole run rather than each round trip, so that no timer is armed per round trip:
+/// this is the reactor's cost alone.
+pub async fn measure_tokio(addr: SocketAddr, warmup: u64, count: u64) -> Result<Histogram<u64>> {
+    let bound = IO_TIMEOUT + Duration::from_millis(warmup + count);
+    let run = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let mut histogram = report::histogram();
+        let mut buf = [0u8; MESSAGE.len()];
+        for i in 0..warmup + count {
+            let start = Instant::now();
+            stream.write_all(&MESSAGE).await?;
+            stream.read_exact(&mut buf).await?;
+            let rtt = start.elapsed();
+            if i >= warmup {
+                report::record(&mut histogram, rtt);
+            }
+        }
+        anyhow::Ok(histogram)
+    };
+    match tokio::time::timeout(bound, run).await {
+        Ok(result) => result,
+        Err(_) => bail!("the tokio floor run did not finish within {bound:?}"),
+    }
+}

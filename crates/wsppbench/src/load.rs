@@ -1,0 +1,167 @@
+//! The server under ping load: N clients, each pinged every second.
+//!
+//! The server runs with its default `--ping-interval 1s`; [`crate::hold`] children
+//! connect N clients that answer every ping. Once all are connected and a few seconds
+//! have passed, the server's CPU time is read from `/proc` over a window; then
+//! `/clients.json` and `GET /` are timed with all N listed. The RTTs the server
+//! records come from three `/clients.json` snapshots two seconds apart: in each,
+//! every client's latest RTT (`rtt_last_us`) is one sample, so its p50 and p99 are
+//! across clients at one moment; the median over the snapshots is reported.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, ensure};
+
+use crate::hold::Holders;
+use crate::http;
+use crate::procs::{self, ServerSpec};
+
+/// `/clients.json` snapshots taken, each timed and each giving RTT percentiles.
+const SNAPSHOTS: usize = 3;
+/// Time between snapshots: longer than the ping interval.
+const SNAPSHOT_GAP: Duration = Duration::from_secs(2);
+
+/// The figures of one load run.
+#[derive(Debug, Clone)]
+pub struct LoadResult {
+    /// Clients connected.
+    pub clients: usize,
+    /// Server CPU over the window, in percent of one core.
+    pub cpu_pct: f64,
+    /// The window.
+    pub window: Duration,
+    /// Steal time (both CPUs) over the window.
+    pub steal: Duration,
+    /// Median of the clients' latest recorded RTT, µs.
+    pub rtt_p50_us: u64,
+    /// 99th percentile of the same, µs.
+    pub rtt_p99_us: u64,
+    /// The smallest and largest p99 of the snapshots, µs.
+    pub rtt_p99_range_us: (u64, u64),
+    /// Pings the server sent that were not (yet) answered, over all clients.
+    pub unanswered: u64,
+    /// Pings sent over all clients.
+    pub pings_sent: u64,
+    /// Median time to serve `/clients.json`.
+    pub json: Duration,
+    /// Its size in bytes.
+    pub json_bytes: usize,
+    /// Median time to serve `GET /`.
+    pub page: Duration,
+    /// Its size in bytes.
+    pub page_bytes: usize,
+}
+
+/// Holds `clients` clients under the default 1 s ping for `window` and measures.
+pub fn measure(
+    server: &ServerSpec,
+    clients: usize,
+    settle: Duration,
+    window: Duration,
+) -> Result<LoadResult> {
+    let limit = (clients + 64).to_string();
+    let spec = server.with(&["--ping-interval", "1s", "--max-connections", &limit]);
+    let server = spec.start()?;
+    let pid = server.child.pid();
+    let holders = Holders::open(server.addr, wspp::routes::PINGPONG, clients)?;
+    ensure!(
+        holders.ok == clients,
+        "{} of {clients} connections failed to open",
+        holders.failed
+    );
+    thread::sleep(settle);
+    let (cpu_before, steal_before, start) =
+        (procs::cpu_time(pid)?, procs::steal_time()?, Instant::now());
+    thread::sleep(window);
+    let (cpu_after, window) = (procs::cpu_time(pid)?, start.elapsed());
+    let steal = procs::steal_time()?.saturating_sub(steal_before);
+    let cpu_pct = (cpu_after - cpu_before).as_secs_f64() / window.as_secs_f64() * 100.0;
+
+    // Each snapshot is taken as its request arrives, before the server spends tens
+    // of milliseconds serialising it; the gap lets every client be pinged again, so
+    // no snapshot holds an RTT stretched by the previous fetch.
+    let mut json_times = Vec::new();
+    let (mut p50s, mut p99s) = (Vec::new(), Vec::new());
+    let (mut json_bytes, mut pings_sent, mut answered) = (0, 0, 0);
+    for i in 0..SNAPSHOTS {
+        if i > 0 {
+            thread::sleep(SNAPSHOT_GAP);
+        }
+        let (fetched, report) = http::clients(server.addr)?;
+        ensure!(
+            report.server.clients_now == clients as u64,
+            "the server lists {} clients, not {clients}",
+            report.server.clients_now
+        );
+        let mut rtts: Vec<u64> = report
+            .clients
+            .iter()
+            .filter_map(|c| c.rtt_last_us)
+            .collect();
+        rtts.sort_unstable();
+        ensure!(!rtts.is_empty(), "no client has an RTT yet");
+        p50s.push(nearest_rank(&rtts, 0.50));
+        p99s.push(nearest_rank(&rtts, 0.99));
+        pings_sent = report.clients.iter().map(|c| c.pings_sent).sum();
+        answered = report.clients.iter().map(|c| c.pongs_received).sum();
+        json_bytes = fetched.body.len();
+        json_times.push(fetched.elapsed);
+    }
+    let mut page_times = Vec::new();
+    let mut page_bytes = 0;
+    for _ in 0..3 {
+        let page = http::get(server.addr, wspp::routes::PAGE)?;
+        page_bytes = page.body.len();
+        page_times.push(page.elapsed);
+    }
+    holders.close()?;
+    server.child.stop(Duration::from_secs(10))?;
+    Ok(LoadResult {
+        clients,
+        cpu_pct,
+        window,
+        steal,
+        rtt_p50_us: median_u64(&mut p50s),
+        rtt_p99_us: median_u64(&mut p99s),
+        rtt_p99_range_us: (
+            p99s.iter().copied().min().unwrap_or(0),
+            p99s.iter().copied().max().unwrap_or(0),
+        ),
+        unanswered: pings_sent - answered.min(pings_sent),
+        pings_sent,
+        json: median(&mut json_times),
+        json_bytes,
+        page: median(&mut page_times),
+        page_bytes,
+    })
+}
+
+/// The nearest-rank quantile of sorted, non-empty `values`.
+fn nearest_rank(values: &[u64], q: f64) -> u64 {
+    let rank = ((q * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    values[rank - 1]
+}
+
+fn median_u64(values: &mut [u64]) -> u64 {
+    values.sort_unstable();
+    values[values.len() / 2]
+}
+
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort_unstable();
+    times[times.len() / 2]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_quantiles() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(nearest_rank(&v, 0.5), 50);
+        assert_eq!(nearest_rank(&v, 0.99), 99);
+        assert_eq!(nearest_rank(&[7], 0.99), 7);
+    }
+}

@@ -1,0 +1,67 @@
+//! `wsppbench`: the benchmark suite of issue 4, as one binary.
+//!
+//! Run without a subcommand it measures everything in one go on loopback and writes the
+//! figures (see [`suite`]). The hidden subcommands are the pieces it starts as child
+//! processes, so that the peer under test never shares a process, a runtime or a core
+//! with the side that measures it: the raw-TCP floor's echo server ([`floor`]) and the
+//! idle-connection load generator ([`hold`]).
+//!
+//! # Layout
+//!
+//! * [`cli`]: the flags; [`suite`]: the run, section by section, and the smoke checks.
+//! * [`floor`]: raw TCP ping-pong, blocking std and tokio: the physical floor.
+//! * [`rtt`]: wsppclient's `Pinger` against wsppsrv, and the server's own view.
+//! * [`memory`], [`load`], [`openclose`]: idle memory per connection, the server under
+//!   ping load, and the open-and-close rate.
+//! * [`hold`]: the load generator; [`http`]: a timed GET; [`procs`]: children, pinning
+//!   and `/proc` figures.
+//! * [`report`]: the table, `docs/benchmarks.md`; [`plot`]: the SVG percentile curves.
+
+mod cli;
+mod floor;
+mod hold;
+mod http;
+mod load;
+mod memory;
+mod openclose;
+mod plot;
+mod procs;
+mod report;
+mod rtt;
+mod suite;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let subcommand = cli.command.is_some();
+    let result = match cli.command {
+        Some(cli::Command::FloorServer(args)) => floor::serve(args.kind).map(|()| true),
+        Some(cli::Command::Hold(args)) => hold::run(&args).map(|()| true),
+        None => suite::run(&cli.run).map_err(|error| {
+            // A run that cannot even start has failed its one check; say so in the
+            // line CI reads.
+            let label = if cli.run.quick {
+                "bench smoke"
+            } else {
+                "bench"
+            };
+            eprintln!("wsppbench: {error:#}");
+            println!("{label}: 0 passed, 1 failed");
+            error
+        }),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        // A section failed its check; the suite has said which.
+        Ok(false) => ExitCode::from(1),
+        Err(error) => {
+            if subcommand {
+                eprintln!("wsppbench: {error:#}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}

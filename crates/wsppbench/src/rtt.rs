@@ -1,0 +1,182 @@
+//! WebSocket RTT through wspp's own code, from both ends.
+//!
+//! * **Client view**: wsppclient's [`Pinger`] (the machinery behind `wsppclient ping`)
+//!   against a `wsppsrv` child on `/pingpong`, one ping at a time: the timestamps are
+//!   the ones `wsppclient ping` prints.
+//! * **Server view**: the RTT the server itself records. `/openandclosewebsocket` pings
+//!   `--open-close-pings` times back to back (the next ping as soon as a pong arrives),
+//!   so a server started with a large count and `RUST_LOG=wsppsrv::session=info` logs a
+//!   sequential run of its own RTTs, which is parsed from its log file afterwards. The
+//!   client answering is a plain tokio-tungstenite stream from wsppclient's `connect`,
+//!   answering with tungstenite's automatic Pong, as any client would. No server code
+//!   exists for the benchmark's sake.
+//!
+//! * **The binary**: `wsppclient ping -i 0 -c N --json`, the program users run, as a
+//!   child process on the clients' core; its JSON summary gives the percentiles (of
+//!   every ping, with no warm-up skipped). It catches what the library view cannot:
+//!   the binary's runtime and its ping loop.
+//!
+//! The log gives `rtt_us` to the nanosecond (`17.345`); an older server's whole,
+//! truncated microseconds are read as the middle of their microsecond.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use futures_util::StreamExt;
+use hdrhistogram::Histogram;
+use tokio_tungstenite::tungstenite::Message;
+use wsppclient::config::Config;
+use wsppclient::connect::{self, WsUrl};
+use wsppclient::ping::Pinger;
+
+use crate::procs::Child;
+use crate::report::{self, Summary};
+
+/// How long one ping may wait for its pong before the run counts as failed.
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `warmup + count` sequential pings with [`Pinger::ping_once`]; the histogram holds the
+/// last `count` RTTs in ns. A lost ping fails the run: on loopback there is none.
+pub async fn client_view(addr: SocketAddr, warmup: u64, count: u64) -> Result<Histogram<u64>> {
+    let config = Config::new(addr.to_string());
+    let url = WsUrl::for_route(&config, wspp::routes::PINGPONG)?;
+    let mut pinger = Pinger::connect(&config, &url, wspp::payload::MIN_LEN).await?;
+    let mut histogram = report::histogram();
+    for i in 0..warmup + count {
+        match pinger.ping_once(PING_TIMEOUT).await? {
+            Some(rtt) if i >= warmup => report::record(&mut histogram, rtt),
+            Some(_) => {}
+            None => bail!("ping {i} was not answered within {PING_TIMEOUT:?}"),
+        }
+    }
+    pinger.close().await?;
+    Ok(histogram)
+}
+
+/// Runs `wsppclient ping -i 0 -c COUNT --json` against `addr`; its percentiles, µs.
+pub fn binary_view(client_bin: &Path, addr: SocketAddr, count: u64) -> Result<Summary> {
+    let mut command = std::process::Command::new(client_bin);
+    command
+        .arg("--server")
+        .arg(addr.to_string())
+        .args(["ping", "-i", "0", "-W", "5", "--json", "-c"])
+        .arg(count.to_string())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    let mut child = Child::spawn(command, "wsppclient ping")?;
+    let mut out = String::new();
+    child
+        .inner_mut()
+        .stdout
+        .take()
+        .context("wsppclient without stdout")?
+        .read_to_string(&mut out)?;
+    // Bounded by the ping count and the per-ping timeout; this only reaps it.
+    child.wait_or_kill(Duration::from_secs(10))?;
+    let json: serde_json::Value = serde_json::from_str(out.trim())
+        .with_context(|| format!("wsppclient ping printed {out:?}, not its JSON summary"))?;
+    ensure!(
+        json["received"].as_u64() == Some(count),
+        "wsppclient ping: {} of {count} pings answered",
+        json["received"]
+    );
+    let us = |key: &str| -> Result<f64> {
+        json[key]
+            .as_f64()
+            .map(|ms| ms * 1000.0)
+            .with_context(|| format!("no {key} in wsppclient's JSON"))
+    };
+    Ok(Summary {
+        p50: us("rtt_p50_ms")?,
+        p90: us("rtt_p90_ms")?,
+        p99: us("rtt_p99_ms")?,
+        p999: us("rtt_p999_ms")?,
+        max: us("rtt_max_ms")?,
+    })
+}
+
+/// Opens `/openandclosewebsocket` and answers the server's pings until it closes;
+/// returns how many pings it answered.
+pub async fn answer_server_pings(addr: SocketAddr, expected: u64) -> Result<u64> {
+    let config = Config::new(addr.to_string());
+    let url = WsUrl::for_route(&config, wspp::routes::OPEN_AND_CLOSE)?;
+    let stream = connect::tcp(&url.addr, config.connect_timeout).await?;
+    let (mut ws, _) = connect::upgrade(stream, &config, &url).await?;
+    // One bound for the whole run, so that no timer is armed per ping.
+    // Generous per ping: a server that schedules each ping on a millisecond timer
+    // tick needs about a millisecond each.
+    let bound = PING_TIMEOUT + Duration::from_millis(5 * expected);
+    let answer = async {
+        let mut pings = 0;
+        while let Some(message) = ws.next().await {
+            match message {
+                // tungstenite queues the Pong and sends it on the next read.
+                Ok(Message::Ping(_)) => pings += 1,
+                Ok(_) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        anyhow::Ok(pings)
+    };
+    match tokio::time::timeout(bound, answer).await {
+        Ok(pings) => pings,
+        Err(_) => bail!("the server's {expected} pings took longer than {bound:?}"),
+    }
+}
+
+/// The RTTs in a wsppsrv log, skipping sequence numbers below `warmup`.
+pub fn server_view_from_log(path: &Path, warmup: u64) -> Result<Histogram<u64>> {
+    let log = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the server log {}", path.display()))?;
+    let mut histogram = report::histogram();
+    for line in log.lines() {
+        let (Some(seq), Some(rtt_us)) = (field(line, "seq="), field(line, "rtt_us=")) else {
+            continue;
+        };
+        let Ok(seq) = seq.parse::<u64>() else {
+            continue;
+        };
+        let Ok(us) = rtt_us.parse::<f64>() else {
+            continue;
+        };
+        // A whole number is an older server's truncated microseconds: take the middle.
+        let us = if rtt_us.contains('.') { us } else { us + 0.5 };
+        if seq >= warmup {
+            report::record(&mut histogram, Duration::from_secs_f64(us / 1e6));
+        }
+    }
+    Ok(histogram)
+}
+
+/// The number after ` name` in a log line, as written.
+fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let at = line.find(&format!(" {name}"))? + 1 + name.len();
+    let rest = &line[at..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    (end > 0).then(|| &rest[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rtt_lines_are_parsed() {
+        let line = "2025-01-01T00:00:00.000000Z  INFO conn{client_id=1 peer=127.0.0.1:5}: \
+                    wsppsrv::session: rtt seq=12 rtt_us=31";
+        assert_eq!(field(line, "seq="), Some("12"));
+        assert_eq!(field(line, "rtt_us="), Some("31"));
+        assert_eq!(
+            field("x: rtt seq=3 rtt_us=17.345", "rtt_us="),
+            Some("17.345")
+        );
+        assert_eq!(field("websocket open", "rtt_us="), None);
+    }
+}

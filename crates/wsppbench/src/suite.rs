@@ -1,0 +1,444 @@
+//! The run: settings from the flags, the sections in order, the checks, the outputs.
+//!
+//! Sections run in this order: RTT, open-and-close, idle memory, load. Open-and-close
+//! comes before the sections that open tens of thousands of connections, whose
+//! TIME_WAIT sockets and their timers would otherwise be the kernel's work during it.
+//!
+//! The RTT section interleaves its runs (std floor, wspp client, tokio floor, wspp
+//! server view, wsppclient binary, then again) for several rounds, and every ratio is taken against the
+//! std floor of the *same* round before the median over rounds is reported: a machine
+//! that gets busier or quieter during the run moves floor and wspp together.
+//!
+//! Each section is also a smoke check: it passes if it ran to the end with sane
+//! figures (every ping answered, every connection open, the server listing them all).
+//! Whether the figures meet issue 4's targets is reported, but is not a failure:
+//! timings on a shared machine are not a test.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, Result, bail, ensure};
+
+use crate::cli::{FloorKind, RunArgs, Section};
+use crate::load;
+use crate::memory;
+use crate::openclose;
+use crate::plot;
+use crate::procs::{self, Machine, Pinning, ServerSpec};
+use crate::report::{self, Results, RttResults, RttSeries, RunInfo, Summary};
+use crate::{floor, rtt};
+
+/// The counts and times of one run.
+#[derive(Debug)]
+struct Settings {
+    rounds: u32,
+    pings: u64,
+    warmup: u64,
+    idle: Vec<usize>,
+    load_clients: usize,
+    load_settle: Duration,
+    load_window: Duration,
+    sequential_cycles: u64,
+    concurrent_cycles: u64,
+    cycle_time: Duration,
+    doc: Option<PathBuf>,
+    plot: Option<PathBuf>,
+}
+
+/// Descriptors a server needs beyond one per client (listener, epoll, stdio, slack).
+const FD_SLACK: u64 = 100;
+
+impl Settings {
+    fn new(args: &RunArgs, open_files: u64, scratch: &Path) -> Settings {
+        let quick = args.quick;
+        // Only a full run of every section replaces the published figures; a smoke run
+        // still writes both, into the scratch directory, to check that they can be.
+        let output = |published: &str, name: &str| {
+            if quick {
+                Some(scratch.join(name))
+            } else if args.only.is_empty() {
+                Some(PathBuf::from(published))
+            } else {
+                None
+            }
+        };
+        let most = ((open_files.saturating_sub(FD_SLACK)) / 1000 * 1000) as usize;
+        let idle = if !args.idle.is_empty() {
+            args.idle.clone()
+        } else if quick {
+            vec![200]
+        } else {
+            let mut counts = vec![1_000, 10_000];
+            if most > 10_000 {
+                counts.push(most);
+            }
+            counts
+        };
+        Settings {
+            rounds: args.rounds.unwrap_or(if quick { 1 } else { 5 }).max(1),
+            pings: args
+                .pings
+                .unwrap_or(if quick { 300 } else { 20_000 })
+                .max(1),
+            warmup: if quick { 50 } else { 2_000 },
+            idle,
+            load_clients: args
+                .load_clients
+                .unwrap_or(if quick { 200 } else { 10_000 }),
+            load_settle: Duration::from_secs(if quick { 1 } else { 3 }),
+            load_window: Duration::from_secs(if quick { 2 } else { 10 }),
+            sequential_cycles: if quick { 200 } else { 20_000 },
+            concurrent_cycles: if quick { 200 } else { 40_000 },
+            cycle_time: Duration::from_secs(5),
+            doc: args
+                .doc
+                .clone()
+                .or_else(|| output("docs/benchmarks.md", "benchmarks.md")),
+            plot: args
+                .plot
+                .clone()
+                .or_else(|| output("img/rtt-percentiles.svg", "rtt-percentiles.svg")),
+        }
+    }
+}
+
+/// Runs the suite; `Ok(false)` when a section failed its smoke check.
+pub fn run(args: &RunArgs) -> Result<bool> {
+    let started = Instant::now();
+    let date = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let machine = Machine::read();
+    // Before any thread exists, so that every thread inherits the core.
+    let pinning = Pinning::apply(&machine, args.server_cpu, args.client_cpu);
+    if args.realtime && !procs::make_realtime() {
+        bail!("--realtime: cannot switch to SCHED_FIFO (chrt needs root)");
+    }
+    let open_files = procs::open_files_limit()?;
+
+    let server = ServerSpec {
+        bin: server_bin(args)?,
+        cpu: pinning.server,
+        args: Vec::new(),
+        log: args.server_log.clone(),
+        log_file: None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let scratch = std::env::temp_dir().join(format!("wsppbench-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
+    let settings = Settings::new(args, open_files, &scratch);
+
+    println!(
+        "wsppbench: {} CPUs ({}), kernel {}; {}{}; open files {}",
+        machine.nproc,
+        machine.cpu_model,
+        machine.kernel,
+        pinning.describe(),
+        if args.realtime { ", SCHED_FIFO" } else { "" },
+        open_files
+    );
+    let wanted = |s: Section| args.only.is_empty() || args.only.contains(&s);
+    let mut results = Results::default();
+    let mut checks = Checks::default();
+
+    if wanted(Section::Rtt) {
+        let outcome = rtt_section(
+            &runtime,
+            &server,
+            args.client_bin.as_deref(),
+            &pinning,
+            &settings,
+            &scratch,
+        );
+        if let Some(rtt) = checks.record("rtt", outcome) {
+            results.rtt = Some(rtt);
+        }
+    }
+    if wanted(Section::Openclose) {
+        println!("open-and-close: sequential, then 32 at once...");
+        let outcome = openclose_section(&runtime, &server, &settings);
+        if let Some(rows) = checks.record("openclose", outcome) {
+            results.openclose = rows;
+        }
+    }
+    if wanted(Section::Memory) {
+        let outcome = (|| {
+            let mut rows = Vec::new();
+            for &n in &settings.idle {
+                ensure!(
+                    n as u64 + FD_SLACK <= open_files,
+                    "{n} connections need an open-file limit of {} (it is {open_files}); \
+                     scripts/bench.sh raises it",
+                    n as u64 + FD_SLACK
+                );
+                println!("memory: {n} idle connections...");
+                rows.push(memory::measure(&server, n)?);
+            }
+            Ok(rows)
+        })();
+        if let Some(rows) = checks.record("memory", outcome) {
+            results.memory = rows;
+        }
+    }
+    if wanted(Section::Load) {
+        println!(
+            "load: {} clients pinged every second...",
+            settings.load_clients
+        );
+        let outcome = load::measure(
+            &server,
+            settings.load_clients,
+            settings.load_settle,
+            settings.load_window,
+        );
+        results.load = checks.record("load", outcome);
+    }
+
+    println!();
+    for table in results.tables() {
+        println!("{}", table.text());
+    }
+    let info = RunInfo {
+        machine,
+        pinning,
+        open_files,
+        date,
+        command: std::env::var("WSPPBENCH_COMMAND")
+            .unwrap_or_else(|_| std::env::args().collect::<Vec<_>>().join(" ")),
+        took: started.elapsed(),
+        quick: args.quick,
+        server_log: args.server_log.clone(),
+        realtime: args.realtime,
+    };
+    let outputs = write_outputs(&info, &results, &settings);
+    checks.record("report", outputs);
+    let _ = std::fs::remove_dir_all(&scratch);
+
+    let label = if args.quick { "bench smoke" } else { "bench" };
+    println!(
+        "{label}: {} passed, {} failed",
+        checks.passed, checks.failed
+    );
+    Ok(checks.failed == 0)
+}
+
+/// Passed and failed sections.
+#[derive(Debug, Default)]
+struct Checks {
+    passed: u32,
+    failed: u32,
+}
+
+impl Checks {
+    fn record<T>(&mut self, name: &str, outcome: Result<T>) -> Option<T> {
+        match outcome {
+            Ok(value) => {
+                self.passed += 1;
+                Some(value)
+            }
+            Err(error) => {
+                self.failed += 1;
+                eprintln!("wsppbench: section {name} failed: {error:#}");
+                None
+            }
+        }
+    }
+}
+
+/// The wsppsrv to measure: `--server-bin`, or the one built next to this binary.
+fn server_bin(args: &RunArgs) -> Result<PathBuf> {
+    match &args.server_bin {
+        Some(bin) if bin.exists() => Ok(bin.clone()),
+        Some(bin) => bail!("no wsppsrv at {}", bin.display()),
+        None => sibling("wsppsrv"),
+    }
+}
+
+/// A binary of this workspace built next to this one (scripts/bench.sh builds them all).
+fn sibling(name: &str) -> Result<PathBuf> {
+    let bin = procs::self_exe()?
+        .parent()
+        .context("this program has no directory")?
+        .join(name);
+    if !bin.exists() {
+        bail!(
+            "no {name} at {} (build it: cargo build --release -p {name})",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+fn rtt_section(
+    runtime: &tokio::runtime::Runtime,
+    base: &ServerSpec,
+    client_bin: Option<&Path>,
+    pinning: &Pinning,
+    s: &Settings,
+    scratch: &Path,
+) -> Result<RttResults> {
+    let mut series = [
+        RttSeries::new("std floor"),
+        RttSeries::new("tokio floor"),
+        RttSeries::new("wspp client"),
+        RttSeries::new("wspp server view"),
+        RttSeries::new("wsppclient ping -i 0"),
+    ];
+    let client_bin = match client_bin {
+        Some(bin) => bin.to_owned(),
+        None => sibling("wsppclient")?,
+    };
+    let total = s.warmup + s.pings;
+    for round in 1..=s.rounds {
+        println!("rtt: round {round} of {}...", s.rounds);
+        let std_floor = {
+            let server = floor::start(FloorKind::Std, pinning.server)?;
+            floor::measure_std(server.addr, s.warmup, s.pings)?
+        };
+        let client = {
+            let server = base.start()?;
+            let h = runtime.block_on(rtt::client_view(server.addr, s.warmup, s.pings))?;
+            server.child.stop(Duration::from_secs(5))?;
+            h
+        };
+        let tokio_floor = {
+            let server = floor::start(FloorKind::Tokio, pinning.server)?;
+            runtime.block_on(floor::measure_tokio(server.addr, s.warmup, s.pings))?
+        };
+        let server_view = {
+            let log = scratch.join(format!("server-view-{round}.log"));
+            let mut spec = base.with(&["--open-close-pings", &total.to_string()]);
+            spec.log = format!("{},wsppsrv::session=info", base.log);
+            spec.log_file = Some(log.clone());
+            let server = spec.start()?;
+            let answered = runtime.block_on(rtt::answer_server_pings(server.addr, total))?;
+            server.child.stop(Duration::from_secs(5))?;
+            ensure!(
+                answered == total,
+                "the server sent {answered} pings, not {total}"
+            );
+            let h = rtt::server_view_from_log(&log, s.warmup)?;
+            ensure!(
+                h.len() == s.pings,
+                "the server logged {} RTTs after the warm-up, not {}",
+                h.len(),
+                s.pings
+            );
+            h
+        };
+        let binary = {
+            let server = base.start()?;
+            let summary = rtt::binary_view(&client_bin, server.addr, s.pings)?;
+            server.child.stop(Duration::from_secs(5))?;
+            summary
+        };
+        let floor_p50 = Summary::of(&std_floor).p50;
+        for (series, h) in series
+            .iter_mut()
+            .zip([std_floor, tokio_floor, client, server_view])
+        {
+            let summary = Summary::of(&h);
+            series.ratios.push(summary.ratios(floor_p50));
+            series.rounds.push(summary);
+            series.merged.add(&h)?;
+        }
+        // The binary reports percentiles, not samples: it has no curve in the plot.
+        let last = &mut series[4];
+        last.ratios.push(binary.ratios(floor_p50));
+        last.rounds.push(binary);
+    }
+    Ok(RttResults {
+        rounds: s.rounds,
+        pings: s.pings,
+        warmup: s.warmup,
+        series: series.into(),
+    })
+}
+
+fn openclose_section(
+    runtime: &tokio::runtime::Runtime,
+    base: &ServerSpec,
+    s: &Settings,
+) -> Result<Vec<openclose::OpenCloseRow>> {
+    let server = base.start()?;
+    let pid = server.child.pid();
+    let rows = runtime.block_on(async {
+        // Warm-up: first connections pay for lazily grown tables and allocator pools.
+        openclose::measure(server.addr, pid, 1, 100, s.cycle_time).await?;
+        let sequential =
+            openclose::measure(server.addr, pid, 1, s.sequential_cycles, s.cycle_time).await?;
+        let concurrent =
+            openclose::measure(server.addr, pid, 32, s.concurrent_cycles, s.cycle_time).await?;
+        anyhow::Ok(vec![sequential, concurrent])
+    })?;
+    server.child.stop(Duration::from_secs(5))?;
+    for row in &rows {
+        ensure!(
+            row.failures * 100 <= row.cycles,
+            "{} of {} open-and-close cycles failed ({} at once)",
+            row.failures,
+            row.cycles + row.failures,
+            row.concurrency
+        );
+    }
+    Ok(rows)
+}
+
+fn write_outputs(info: &RunInfo, results: &Results, s: &Settings) -> Result<()> {
+    let mut plot_link = None;
+    if let (Some(path), Some(rtt)) = (&s.plot, &results.rtt) {
+        let series: Vec<(&str, &hdrhistogram::Histogram<u64>)> =
+            rtt.series.iter().map(|s| (s.name, &s.merged)).collect();
+        let title = format!(
+            "Loopback RTT, {} round{} × {} pings: raw TCP floor vs wspp",
+            rtt.rounds,
+            if rtt.rounds == 1 { "" } else { "s" },
+            report::thousands(rtt.pings)
+        );
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, plot::svg(&title, &series))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        if !info.quick {
+            println!("wrote {}", path.display());
+        }
+        plot_link = Some(relative_link(s.doc.as_deref(), path));
+    }
+    if let Some(doc) = &s.doc {
+        let generated = report::generated_markdown(info, results, plot_link.as_deref());
+        report::write_doc(doc, &generated)?;
+        if !info.quick {
+            println!("wrote {}", doc.display());
+        }
+    }
+    Ok(())
+}
+
+/// How the doc at `doc` links to `target` (both relative to the same directory).
+fn relative_link(doc: Option<&Path>, target: &Path) -> String {
+    let depth = doc
+        .and_then(Path::parent)
+        .map_or(0, |dir| dir.components().count());
+    format!("{}{}", "../".repeat(depth), target.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_climb_out_of_the_docs_directory() {
+        assert_eq!(
+            relative_link(
+                Some(Path::new("docs/benchmarks.md")),
+                Path::new("img/rtt.svg")
+            ),
+            "../img/rtt.svg"
+        );
+        assert_eq!(
+            relative_link(Some(Path::new("b.md")), Path::new("img/rtt.svg")),
+            "img/rtt.svg"
+        );
+    }
+}
