@@ -5,7 +5,7 @@
 #
 #   scripts/bench.sh            full run (about a minute; quiet machine please)
 #   scripts/bench.sh --quick    smoke run for CI: seconds, writes nothing, ends with
-#                               "bench smoke: N passed, N failed" and fails if any failed
+#                               "bench-smoke: N passed, N failed" and fails if any failed
 #   scripts/bench.sh --help     every knob
 #
 # Only loopback addresses are used; every loop is bounded in count and time.

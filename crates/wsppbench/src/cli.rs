@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Smoke mode: a few hundred pings and connections, seconds in all; checks that
-    /// every section still works and prints `bench smoke: N passed, N failed`.
+    /// every section still works and prints `bench-smoke: N passed, N failed`.
     /// Writes the doc and the plot to a temporary directory unless --doc or --plot
     /// is given.
     #[arg(long)]

@@ -44,7 +44,7 @@ fn main() -> ExitCode {
             // A run that cannot even start has failed its one check; say so in the
             // line CI reads.
             let label = if cli.run.quick {
-                "bench smoke"
+                "bench-smoke"
             } else {
                 "bench"
             };

@@ -214,7 +214,7 @@ pub fn run(args: &RunArgs) -> Result<bool> {
     checks.record("report", outputs);
     let _ = std::fs::remove_dir_all(&scratch);
 
-    let label = if args.quick { "bench smoke" } else { "bench" };
+    let label = if args.quick { "bench-smoke" } else { "bench" };
     println!(
         "{label}: {} passed, {} failed",
         checks.passed, checks.failed
