@@ -234,6 +234,20 @@ async fn start_connection(
     let Some(tls) = tls else {
         return serve_connection(stream, conn, shared, http).await;
     };
+    // Boxed: a task's future is as large as its largest path, and the TLS path (the
+    // handshake, then HTTP over a TLS stream) is several times the plain one. Inline,
+    // every plain connection would pay for it, and the allocator keeps those freed
+    // blocks scattered among the sessions' long-lived ones (resident memory).
+    Box::pin(serve_tls(stream, tls, conn, shared, http)).await;
+}
+
+async fn serve_tls(
+    stream: TcpStream,
+    tls: Arc<ServerConfig>,
+    conn: Arc<Connection>,
+    shared: Arc<Shared>,
+    http: http1::Builder,
+) {
     // The header read timeout bounds the handshake too: in both, a client has yet to
     // say what it wants, and holds a connection slot meanwhile.
     let limit = shared.config.header_read_timeout;
