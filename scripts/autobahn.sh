@@ -100,17 +100,8 @@ if bad:
 PY
 }
 
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
-    done
-}
-trap cleanup EXIT
+# shellcheck source=scripts/children.sh
+source "$root/scripts/children.sh"
 
 # Waits (bounded) for a line matching $2 in file $1 and prints the first 127.0.0.1:PORT
 # on it: both wsppsrv and kosoku log the address they really bound, so port 0 is safe.

@@ -44,18 +44,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 need=$((concurrency * 2 + 256))
 (($(ulimit -n) >= need)) || die "ulimit -n is $(ulimit -n); the load needs $need"
 
-pids=()
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then
-            kill "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
-    done
-}
-trap cleanup EXIT
+# shellcheck source=scripts/children.sh
+source "$root/scripts/children.sh"
 
 flags=()
 [[ "$profile" == release ]] && flags+=(--release)

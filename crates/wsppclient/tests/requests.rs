@@ -10,7 +10,8 @@ use wsppclient::catalog::Request;
 use wsppclient::transcript::{EntryKind, Transcript};
 
 use crate::support::{
-    Server, fast_server_config, raw, refused_addr, run_binary, transcript_of, within,
+    Server, assert_open_close_wire, fast_server_config, raw, refused_addr, run_binary,
+    transcript_of, within,
 };
 
 #[tokio::test]
@@ -22,20 +23,8 @@ async fn open_close_shows_every_ping_our_pongs_and_close_1000() {
     .await;
     let (result, text) = transcript_of(Request::OpenClose, &server.client_config()).await;
     result.expect("open-close succeeds");
-    assert!(
-        text.contains("→ GET /openandclosewebsocket HTTP/1.1"),
-        "{text}"
-    );
-    assert!(
-        text.contains("← HTTP/1.1 101 Switching Protocols"),
-        "{text}"
-    );
     // Server frames are unmasked, ours masked: the wire, not tungstenite's view.
-    assert_eq!(
-        text.matches("← Ping fin=1 mask=0 len=16 seq=").count(),
-        2,
-        "{text}"
-    );
+    assert_open_close_wire(&text, 2);
     assert_eq!(
         text.matches("→ Pong fin=1 mask=1 len=16 seq=").count(),
         2,

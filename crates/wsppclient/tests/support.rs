@@ -214,6 +214,26 @@ pub async fn transcript_of(
 }
 
 /// Runs the `wsppclient` binary with `args` and waits for it to exit.
+/// The wire of an `open-close` against a server pinging `pings` times, as a transcript
+/// shows it, over plain TCP or inside TLS alike: the upgrade, the server's unmasked
+/// Pings, and a Close 1000.
+pub fn assert_open_close_wire(text: &str, pings: usize) {
+    assert!(
+        text.contains("→ GET /openandclosewebsocket HTTP/1.1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("← HTTP/1.1 101 Switching Protocols"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("← Ping fin=1 mask=0 len=16 seq=").count(),
+        pings,
+        "{text}"
+    );
+    assert!(text.contains("1000 (Normal Closure)"), "{text}");
+}
+
 pub async fn run_binary(args: &[&str]) -> Output {
     run_binary_with_env(args, &[]).await
 }

@@ -11,8 +11,8 @@ use wsppclient::config::Config;
 use wsppclient::ping::{self, PingEvent};
 
 use crate::support::{
-    Server, TlsSide, fast_server_config, last_json_line, raw, run_binary, run_binary_with_env,
-    temp_file, transcript_of, within,
+    Server, TlsSide, assert_open_close_wire, fast_server_config, last_json_line, raw, run_binary,
+    run_binary_with_env, temp_file, transcript_of, within,
 };
 
 /// A client config pinging `url` `count` times back to back, trusting `tls.ca`.
@@ -247,20 +247,7 @@ async fn menu_requests_over_tls_show_plaintext_frames() {
         "{text}"
     );
     // The tap is inside TLS: the same HTTP and frames as over plain TCP.
-    assert!(
-        text.contains("→ GET /openandclosewebsocket HTTP/1.1"),
-        "{text}"
-    );
-    assert!(
-        text.contains("← HTTP/1.1 101 Switching Protocols"),
-        "{text}"
-    );
-    assert_eq!(
-        text.matches("← Ping fin=1 mask=0 len=16 seq=").count(),
-        2,
-        "{text}"
-    );
-    assert!(text.contains("1000 (Normal Closure)"), "{text}");
+    assert_open_close_wire(&text, 2);
 
     let (result, text) = transcript_of(Request::Page, &config).await;
     result.expect("the page over https");
