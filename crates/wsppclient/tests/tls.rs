@@ -331,25 +331,15 @@ async fn a_server_that_never_answers_the_handshake_times_out() {
 async fn a_server_hanging_up_without_close_notify_is_an_ordinary_end() {
     // A TLS WebSocket server that closes with 1000 and then drops the connection
     // without TLS's close_notify, as many servers do.
-    let generated = wsppsrv::tls::Identity::self_signed().expect("a certificate");
-    let tls_config = generated.identity.server_config().expect("rustls takes it");
-    let ca = temp_file("abrupt-ca.pem", &generated.cert_pem);
+    let (tls_config, config) = raw_tls_server("abrupt-ca.pem");
     let (addr, peer) = raw::serve_one(move |stream| async move {
-        let mut tls = tokio_rustls::TlsAcceptor::from(tls_config)
-            .accept(stream)
-            .await
-            .expect("tls handshake");
-        raw::accept_upgrade(&mut tls).await;
-        raw::send(&mut tls, raw::CLOSE, &[0x03, 0xe8]).await;
-        // Wait for the client's Close, then hang up on the TCP level only.
-        let _ = raw::read_frame(&mut tls).await;
+        let tls = close_handshake_over_tls(tls_config, stream).await;
+        // Hang up on the TCP level only.
         let (tcp, _) = tls.into_inner();
         drop(tcp);
     })
     .await;
-    let mut config = Config::new(format!("localhost:{}", addr.port()));
-    config.server_tls = true;
-    config.tls.ca = Some(ca);
+    let config = config(addr);
     let (result, text) = transcript_of(Request::OpenClose, &config).await;
     result.expect("an ordinary end");
     assert!(
@@ -361,17 +351,9 @@ async fn a_server_hanging_up_without_close_notify_is_an_ordinary_end() {
 
 #[tokio::test]
 async fn the_client_ends_tls_with_close_notify() {
-    let generated = wsppsrv::tls::Identity::self_signed().expect("a certificate");
-    let tls_config = generated.identity.server_config().expect("rustls takes it");
-    let ca = temp_file("notify-ca.pem", &generated.cert_pem);
+    let (tls_config, config) = raw_tls_server("notify-ca.pem");
     let (addr, peer) = raw::serve_one(move |stream| async move {
-        let mut tls = tokio_rustls::TlsAcceptor::from(tls_config)
-            .accept(stream)
-            .await
-            .expect("tls handshake");
-        raw::accept_upgrade(&mut tls).await;
-        raw::send(&mut tls, raw::CLOSE, &[0x03, 0xe8]).await;
-        let _ = raw::read_frame(&mut tls).await;
+        let mut tls = close_handshake_over_tls(tls_config, stream).await;
         tokio::io::AsyncWriteExt::shutdown(&mut tls)
             .await
             .expect("our close_notify");
@@ -382,10 +364,44 @@ async fn the_client_ends_tls_with_close_notify() {
             .expect("the client's close_notify, then the end");
     })
     .await;
-    let mut config = Config::new(format!("localhost:{}", addr.port()));
-    config.server_tls = true;
-    config.tls.ca = Some(ca);
+    let config = config(addr);
     let (result, _) = transcript_of(Request::OpenClose, &config).await;
     result.expect("an ordinary end");
     within(peer).await.expect("the peer saw close_notify");
+}
+
+/// A self-signed identity for a hand-written TLS peer, and how to build a client config
+/// that trusts it (given the peer's address), its CA written to `ca_file`.
+fn raw_tls_server(
+    ca_file: &str,
+) -> (
+    std::sync::Arc<rustls::ServerConfig>,
+    impl FnOnce(std::net::SocketAddr) -> Config,
+) {
+    let generated = wsppsrv::tls::Identity::self_signed().expect("a certificate");
+    let tls_config = generated.identity.server_config().expect("rustls takes it");
+    let ca = temp_file(ca_file, &generated.cert_pem);
+    let config = move |addr: std::net::SocketAddr| {
+        let mut config = Config::new(format!("localhost:{}", addr.port()));
+        config.server_tls = true;
+        config.tls.ca = Some(ca);
+        config
+    };
+    (tls_config, config)
+}
+
+/// The peer's side of an upgrade and a close handshake over TLS: it closes with 1000
+/// and waits for the client's Close; how the transport then ends is the caller's test.
+async fn close_handshake_over_tls(
+    tls_config: std::sync::Arc<rustls::ServerConfig>,
+    stream: tokio::net::TcpStream,
+) -> tokio_rustls::server::TlsStream<tokio::net::TcpStream> {
+    let mut tls = tokio_rustls::TlsAcceptor::from(tls_config)
+        .accept(stream)
+        .await
+        .expect("tls handshake");
+    raw::accept_upgrade(&mut tls).await;
+    raw::send(&mut tls, raw::CLOSE, &[0x03, 0xe8]).await;
+    let _ = raw::read_frame(&mut tls).await;
+    tls
 }
