@@ -11,12 +11,16 @@
 //!   ping, which pings were lost, which pongs were unsolicited or late.
 //! * [`stats`]: latency statistics (min/avg/max/mdev and HDR percentiles).
 //! * [`clients`]: the JSON schema of the server's `/clients.json`.
+//! * [`busy_poll`]: keeping a runtime awake while an answer is due, which both ends
+//!   offer to take their own wake-up out of the RTT.
 //!
-//! Every function that needs a time takes an `Instant` or a `Duration` argument and
-//! never reads a clock itself, so the unit tests are exact.
+//! Except in [`busy_poll`], which exists to spend time, every function that needs a
+//! time takes an `Instant` or a `Duration` argument and never reads a clock itself,
+//! so the unit tests are exact.
 
 #![deny(missing_docs)]
 
+pub mod busy_poll;
 pub mod clients;
 pub mod payload;
 pub mod routes;

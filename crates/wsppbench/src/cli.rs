@@ -126,6 +126,9 @@ pub enum FloorKind {
     Std,
     /// tokio on a current-thread runtime.
     Tokio,
+    /// Non-blocking `std::net` sockets, read in a busy loop: no end ever sleeps, the
+    /// floor for wspp's busy-poll mode.
+    Spin,
 }
 
 /// `floor-server`: prints `port N`, serves one connection, exits at its end.

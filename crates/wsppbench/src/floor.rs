@@ -2,14 +2,16 @@
 //!
 //! A 2-byte message goes out, the peer echoes it, one round trip at a time, with
 //! `TCP_NODELAY` on both sockets: nothing a WebSocket ping over the same loopback can
-//! do faster. It runs twice, with blocking `std::net` sockets (the floor every ratio
-//! is taken against) and with tokio on a current-thread runtime (what an async
-//! program pays for its reactor before any WebSocket code runs).
+//! do faster. It runs three ways: with blocking `std::net` sockets (the floor every
+//! ratio is taken against), with tokio on a current-thread runtime (what an async
+//! program pays for its reactor before any WebSocket code runs), and with both ends
+//! spinning on non-blocking sockets (what no sleeping process can beat: the floor of
+//! wspp's busy-poll mode).
 //!
 //! The echo side is a child process (`wsppbench floor-server`) pinned to the server's
 //! core, exactly like wsppsrv is, so floor and wspp differ only by the code under test.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -39,6 +41,17 @@ pub fn serve(kind: FloorKind) -> Result<()> {
             stream.set_nodelay(true)?;
             let mut buf = [0u8; MESSAGE.len()];
             while stream.read_exact(&mut buf).is_ok() {
+                stream.write_all(&buf)?;
+            }
+            Ok(())
+        }
+        FloorKind::Spin => {
+            let (mut stream, _) = listener.accept()?;
+            stream.set_nodelay(true)?;
+            stream.set_nonblocking(true)?;
+            let mut buf = [0u8; MESSAGE.len()];
+            // Ends when the client hangs up (or goes quiet for IO_TIMEOUT).
+            while read_spinning(&mut stream, &mut buf).is_ok() {
                 stream.write_all(&buf)?;
             }
             Ok(())
@@ -79,6 +92,7 @@ pub fn start(kind: FloorKind, cpu: Option<usize>) -> Result<FloorServer> {
         .arg(match kind {
             FloorKind::Std => "std",
             FloorKind::Tokio => "tokio",
+            FloorKind::Spin => "spin",
         })
         .stdin(Stdio::null())
         .stdout(Stdio::piped());
@@ -104,24 +118,58 @@ fn read_port(child: &mut Child) -> Result<u16> {
         .with_context(|| format!("the floor server said {line:?}, not its port"))
 }
 
-/// `warmup + count` blocking round trips; the histogram holds the last `count`, in ns.
-pub fn measure_std(addr: SocketAddr, warmup: u64, count: u64) -> Result<Histogram<u64>> {
+/// `warmup + count` round trips with std sockets, blocking or (`spin`) busy-polled; the
+/// histogram holds the last `count`, in ns.
+pub fn measure_std(
+    addr: SocketAddr,
+    spin: bool,
+    warmup: u64,
+    count: u64,
+) -> Result<Histogram<u64>> {
     let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    // Two bytes always fit the empty send buffer: a non-blocking write is whole.
+    stream.set_nonblocking(spin)?;
     let mut histogram = report::histogram();
     let mut buf = [0u8; MESSAGE.len()];
     for i in 0..warmup + count {
         let start = Instant::now();
         stream.write_all(&MESSAGE)?;
-        stream.read_exact(&mut buf)?;
+        if spin {
+            read_spinning(&mut stream, &mut buf)?;
+        } else {
+            stream.read_exact(&mut buf)?;
+        }
         let rtt = start.elapsed();
         if i >= warmup {
             report::record(&mut histogram, rtt);
         }
     }
     Ok(histogram)
+}
+
+/// Fills `buf` from a non-blocking socket, retrying at once while nothing has arrived;
+/// fails after [`IO_TIMEOUT`] without a byte, or at the end of the stream.
+fn read_spinning(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
+    let give_up = Instant::now() + IO_TIMEOUT;
+    let mut filled = 0;
+    while filled < buf.len() {
+        match stream.read(&mut buf[filled..]) {
+            Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if Instant::now() > give_up {
+                    return Err(ErrorKind::TimedOut.into());
+                }
+                std::hint::spin_loop();
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 /// The same with tokio, on the caller's (current-thread) runtime. One timeout bounds the

@@ -90,6 +90,8 @@ pub fn median(values: &mut [f64]) -> f64 {
 pub struct RttSeries {
     /// Its name in the table and the plot.
     pub name: &'static str,
+    /// A raw TCP floor rather than wspp: no target applies.
+    pub floor: bool,
     /// Each round's percentiles.
     pub rounds: Vec<Summary>,
     /// Each round's percentiles divided by that round's std-floor p50.
@@ -99,14 +101,36 @@ pub struct RttSeries {
 }
 
 impl RttSeries {
-    /// An empty series.
-    pub fn new(name: &'static str) -> RttSeries {
+    /// An empty series of a raw TCP floor.
+    pub fn floor(name: &'static str) -> RttSeries {
+        RttSeries {
+            floor: true,
+            ..RttSeries::wspp(name)
+        }
+    }
+
+    /// An empty series of wspp's code.
+    pub fn wspp(name: &'static str) -> RttSeries {
         RttSeries {
             name,
+            floor: false,
             rounds: Vec::new(),
             ratios: Vec::new(),
             merged: histogram(),
         }
+    }
+
+    /// Adds one round's samples, against that round's std-floor p50 (µs).
+    pub fn add(&mut self, samples: &Histogram<u64>, floor_p50: f64) -> Result<()> {
+        self.add_summary(Summary::of(samples), floor_p50);
+        self.merged.add(samples)?;
+        Ok(())
+    }
+
+    /// Adds one round's percentiles only (they have no curve in the plot).
+    pub fn add_summary(&mut self, summary: Summary, floor_p50: f64) {
+        self.ratios.push(summary.ratios(floor_p50));
+        self.rounds.push(summary);
     }
 
     /// Median over rounds of each figure, µs.
@@ -130,7 +154,7 @@ pub struct RttResults {
     pub pings: u64,
     /// Warm-up pings per run.
     pub warmup: u64,
-    /// std floor, tokio floor, wspp client view, wspp server view, the wsppclient binary.
+    /// The floors, then wspp's views: sleeping between messages, then busy-polling.
     pub series: Vec<RttSeries>,
 }
 
@@ -196,7 +220,7 @@ impl Results {
             });
         };
         if let Some(rtt) = &self.rtt {
-            for series in rtt.series.iter().skip(2) {
+            for series in rtt.series.iter().filter(|s| !s.floor) {
                 let r = series.median_ratios();
                 add(
                     format!("{} p50 / std floor p50", series.name),

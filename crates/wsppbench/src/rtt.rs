@@ -29,6 +29,7 @@ use anyhow::{Context, Result, bail, ensure};
 use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use tokio_tungstenite::tungstenite::Message;
+use wspp::busy_poll::BusyPoll;
 use wsppclient::config::Config;
 use wsppclient::connect::{self, WsUrl};
 use wsppclient::ping::Pinger;
@@ -39,12 +40,19 @@ use crate::report::{self, Summary};
 /// How long one ping may wait for its pong before the run counts as failed.
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// `warmup + count` sequential pings with [`Pinger::ping_once`]; the histogram holds the
-/// last `count` RTTs in ns. A lost ping fails the run: on loopback there is none.
-pub async fn client_view(addr: SocketAddr, warmup: u64, count: u64) -> Result<Histogram<u64>> {
+/// `warmup + count` sequential pings with [`Pinger::ping_once`], busy-polling for
+/// `busy_poll` after each (zero: not at all); the histogram holds the last `count` RTTs
+/// in ns. A lost ping fails the run: on loopback there is none.
+pub async fn client_view(
+    addr: SocketAddr,
+    busy_poll: Duration,
+    warmup: u64,
+    count: u64,
+) -> Result<Histogram<u64>> {
     let config = Config::new(addr.to_string());
     let url = WsUrl::for_route(&config, wspp::routes::PINGPONG)?;
     let mut pinger = Pinger::connect(&config, &url, wspp::payload::MIN_LEN).await?;
+    pinger.busy_poll(busy_poll);
     let mut histogram = report::histogram();
     for i in 0..warmup + count {
         match pinger.ping_once(PING_TIMEOUT).await? {
@@ -57,14 +65,22 @@ pub async fn client_view(addr: SocketAddr, warmup: u64, count: u64) -> Result<Hi
     Ok(histogram)
 }
 
-/// Runs `wsppclient ping -i 0 -c COUNT --json` against `addr`; its percentiles, µs.
-pub fn binary_view(client_bin: &Path, addr: SocketAddr, count: u64) -> Result<Summary> {
+/// Runs `wsppclient ping -i 0 -c COUNT --json --busy-poll SECS` against `addr`; its
+/// percentiles, µs.
+pub fn binary_view(
+    client_bin: &Path,
+    addr: SocketAddr,
+    busy_poll: Duration,
+    count: u64,
+) -> Result<Summary> {
     let mut command = std::process::Command::new(client_bin);
     command
         .arg("--server")
         .arg(addr.to_string())
         .args(["ping", "-i", "0", "-W", "5", "--json", "-c"])
         .arg(count.to_string())
+        .arg("--busy-poll")
+        .arg(busy_poll.as_secs_f64().to_string())
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::piped());
@@ -100,13 +116,19 @@ pub fn binary_view(client_bin: &Path, addr: SocketAddr, count: u64) -> Result<Su
     })
 }
 
-/// Opens `/openandclosewebsocket` and answers the server's pings until it closes;
-/// returns how many pings it answered.
-pub async fn answer_server_pings(addr: SocketAddr, expected: u64) -> Result<u64> {
+/// Opens `/openandclosewebsocket` and answers the server's pings until it closes,
+/// busy-polling for `busy_poll` after each (zero: not at all); returns how many pings
+/// it answered.
+pub async fn answer_server_pings(
+    addr: SocketAddr,
+    busy_poll: Duration,
+    expected: u64,
+) -> Result<u64> {
     let config = Config::new(addr.to_string());
     let url = WsUrl::for_route(&config, wspp::routes::OPEN_AND_CLOSE)?;
     let stream = connect::tcp(&url.addr, config.connect_timeout).await?;
     let (mut ws, _) = connect::upgrade(stream, &config, &url).await?;
+    let busy = BusyPoll::start(busy_poll);
     // One bound for the whole run, so that no timer is armed per ping.
     // Generous per ping: a server that schedules each ping on a millisecond timer
     // tick needs about a millisecond each.
@@ -116,7 +138,10 @@ pub async fn answer_server_pings(addr: SocketAddr, expected: u64) -> Result<u64>
         while let Some(message) = ws.next().await {
             match message {
                 // tungstenite queues the Pong and sends it on the next read.
-                Ok(Message::Ping(_)) => pings += 1,
+                Ok(Message::Ping(_)) => {
+                    pings += 1;
+                    busy.touch();
+                }
                 Ok(_) => {}
                 Err(error) => return Err(error.into()),
             }

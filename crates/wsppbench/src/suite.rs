@@ -269,6 +269,9 @@ fn sibling(name: &str) -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// How long the busy-poll series poll after each message, at both ends.
+const BUSY_POLL: Duration = Duration::from_millis(1);
+
 fn rtt_section(
     runtime: &tokio::runtime::Runtime,
     base: &ServerSpec,
@@ -278,11 +281,15 @@ fn rtt_section(
     scratch: &Path,
 ) -> Result<RttResults> {
     let mut series = [
-        RttSeries::new("std floor"),
-        RttSeries::new("tokio floor"),
-        RttSeries::new("wspp client"),
-        RttSeries::new("wspp server view"),
-        RttSeries::new("wsppclient ping -i 0"),
+        RttSeries::floor("std floor"),
+        RttSeries::floor("tokio floor"),
+        RttSeries::floor("std floor, spinning"),
+        RttSeries::wspp("wspp client"),
+        RttSeries::wspp("wspp server view"),
+        RttSeries::wspp("wsppclient ping -i 0"),
+        RttSeries::wspp("wspp client, busy-poll"),
+        RttSeries::wspp("wspp server view, busy-poll"),
+        RttSeries::wspp("wsppclient ping, busy-poll"),
     ];
     let client_bin = match client_bin {
         Some(bin) => bin.to_owned(),
@@ -293,59 +300,68 @@ fn rtt_section(
         println!("rtt: round {round} of {}...", s.rounds);
         let std_floor = {
             let server = floor::start(FloorKind::Std, pinning.server)?;
-            floor::measure_std(server.addr, s.warmup, s.pings)?
-        };
-        let client = {
-            let server = base.start()?;
-            let h = runtime.block_on(rtt::client_view(server.addr, s.warmup, s.pings))?;
-            server.child.stop(Duration::from_secs(5))?;
-            h
-        };
-        let tokio_floor = {
-            let server = floor::start(FloorKind::Tokio, pinning.server)?;
-            runtime.block_on(floor::measure_tokio(server.addr, s.warmup, s.pings))?
-        };
-        let server_view = {
-            let log = scratch.join(format!("server-view-{round}.log"));
-            let mut spec = base.with(&["--open-close-pings", &total.to_string()]);
-            spec.log = format!("{},wsppsrv::session=info", base.log);
-            spec.log_file = Some(log.clone());
-            let server = spec.start()?;
-            let answered = runtime.block_on(rtt::answer_server_pings(server.addr, total))?;
-            server.child.stop(Duration::from_secs(5))?;
-            ensure!(
-                answered == total,
-                "the server sent {answered} pings, not {total}"
-            );
-            let h = rtt::server_view_from_log(&log, s.warmup)?;
-            ensure!(
-                h.len() == s.pings,
-                "the server logged {} RTTs after the warm-up, not {}",
-                h.len(),
-                s.pings
-            );
-            h
-        };
-        let binary = {
-            let server = base.start()?;
-            let summary = rtt::binary_view(&client_bin, server.addr, s.pings)?;
-            server.child.stop(Duration::from_secs(5))?;
-            summary
+            floor::measure_std(server.addr, false, s.warmup, s.pings)?
         };
         let floor_p50 = Summary::of(&std_floor).p50;
-        for (series, h) in series
-            .iter_mut()
-            .zip([std_floor, tokio_floor, client, server_view])
-        {
-            let summary = Summary::of(&h);
-            series.ratios.push(summary.ratios(floor_p50));
-            series.rounds.push(summary);
-            series.merged.add(&h)?;
+        series[0].add(&std_floor, floor_p50)?;
+        // Sleeping between messages, as by default, then busy-polling at both ends; each
+        // half interleaves wspp with the raw floor of the same kind.
+        for (busy, first) in [(Duration::ZERO, 3), (BUSY_POLL, 6)] {
+            let base = if busy.is_zero() {
+                base.clone()
+            } else {
+                base.with(&["--busy-poll", &format!("{}us", busy.as_micros())])
+            };
+            let client = {
+                let server = base.start()?;
+                let h = runtime.block_on(rtt::client_view(server.addr, busy, s.warmup, s.pings))?;
+                server.child.stop(Duration::from_secs(5))?;
+                h
+            };
+            series[first].add(&client, floor_p50)?;
+            let raw = if busy.is_zero() {
+                let server = floor::start(FloorKind::Tokio, pinning.server)?;
+                (
+                    1,
+                    runtime.block_on(floor::measure_tokio(server.addr, s.warmup, s.pings))?,
+                )
+            } else {
+                let server = floor::start(FloorKind::Spin, pinning.server)?;
+                (2, floor::measure_std(server.addr, true, s.warmup, s.pings)?)
+            };
+            series[raw.0].add(&raw.1, floor_p50)?;
+            let server_view = {
+                let log = scratch.join(format!("server-view-{round}-{}.log", busy.as_micros()));
+                let mut spec = base.with(&["--open-close-pings", &total.to_string()]);
+                spec.log = format!("{},wsppsrv::session=info", base.log);
+                spec.log_file = Some(log.clone());
+                let server = spec.start()?;
+                let answered =
+                    runtime.block_on(rtt::answer_server_pings(server.addr, busy, total))?;
+                server.child.stop(Duration::from_secs(5))?;
+                ensure!(
+                    answered == total,
+                    "the server sent {answered} pings, not {total}"
+                );
+                let h = rtt::server_view_from_log(&log, s.warmup)?;
+                ensure!(
+                    h.len() == s.pings,
+                    "the server logged {} RTTs after the warm-up, not {}",
+                    h.len(),
+                    s.pings
+                );
+                h
+            };
+            series[first + 1].add(&server_view, floor_p50)?;
+            let binary = {
+                let server = base.start()?;
+                let summary = rtt::binary_view(&client_bin, server.addr, busy, s.pings)?;
+                server.child.stop(Duration::from_secs(5))?;
+                summary
+            };
+            // The binary reports percentiles, not samples: it has no curve in the plot.
+            series[first + 2].add_summary(binary, floor_p50);
         }
-        // The binary reports percentiles, not samples: it has no curve in the plot.
-        let last = &mut series[4];
-        last.ratios.push(binary.ratios(floor_p50));
-        last.rounds.push(binary);
     }
     Ok(RttResults {
         rounds: s.rounds,

@@ -243,6 +243,12 @@ pub struct PingArgs {
     /// Print only one JSON object with the summary (for scripts)
     #[arg(long)]
     pub json: bool,
+
+    /// Keep polling for SECS (e.g. 0.001 or 1ms) after each ping instead of sleeping
+    /// until the pong wakes us: the RTT then leaves out this machine's own wake-up, for
+    /// a busy core while it polls [default: 0, never]
+    #[arg(long, value_name = "SECS", default_value = "0", hide_default_value = true, value_parser = parse_seconds)]
+    pub busy_poll: Duration,
 }
 
 impl Cli {
@@ -283,6 +289,7 @@ impl Cli {
                     interval: args.interval,
                     timeout: args.timeout,
                     payload_size: usize::from(args.payload_size),
+                    busy_poll: args.busy_poll,
                 };
                 Mode::Ping { json: args.json }
             }
@@ -417,6 +424,8 @@ mod tests {
             "-s",
             "32",
             "--json",
+            "--busy-poll",
+            "1ms",
         ]);
         assert_eq!(inv.mode, Mode::Ping { json: true });
         assert_eq!(inv.config.server, "h:1");
@@ -426,6 +435,8 @@ mod tests {
         assert_eq!(p.interval, Duration::from_millis(200));
         assert_eq!(p.timeout, Duration::from_millis(1500));
         assert_eq!(p.payload_size, 32);
+        assert_eq!(p.busy_poll, Duration::from_millis(1));
+        assert_eq!(parse(&["ping"]).config.ping.busy_poll, Duration::ZERO);
     }
 
     #[test]

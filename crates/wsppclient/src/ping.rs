@@ -31,6 +31,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
+use wspp::busy_poll::BusyPoll;
 use wspp::stats::Latency;
 use wspp::tracker::{Counts, PingTracker, PongOutcome};
 
@@ -57,6 +58,10 @@ pub struct PingOptions {
     pub timeout: Duration,
     /// Bytes of Ping payload (16..=125; clamped).
     pub payload_size: usize,
+    /// How long to keep polling the socket after each Ping instead of sleeping until
+    /// the Pong wakes us: takes the client's own wake-up out of the RTT, for a busy
+    /// core while it polls. Zero never polls.
+    pub busy_poll: Duration,
 }
 
 impl Default for PingOptions {
@@ -68,6 +73,7 @@ impl Default for PingOptions {
             // ping(8) waits 10 s; 5 s matches the server's default dead-peer timeout.
             timeout: Duration::from_secs(5),
             payload_size: wspp::payload::MIN_LEN,
+            busy_poll: Duration::ZERO,
         }
     }
 }
@@ -186,6 +192,8 @@ pub struct Pinger {
     /// Set once the server's Close arrived: tungstenite has queued the reply, and
     /// sending a Close of our own is then an error.
     peer_closed: bool,
+    /// Touched as each Ping leaves; off unless [`Pinger::busy_poll`] turned it on.
+    busy: BusyPoll,
 }
 
 impl Pinger {
@@ -209,7 +217,15 @@ impl Pinger {
             local: opened.local,
             setup,
             peer_closed: false,
+            busy: BusyPoll::off(),
         })
+    }
+
+    /// From now on, keeps the runtime polling for `budget` after each Ping rather than
+    /// sleeping until its Pong arrives (zero: sleep as usual). Needs the current-thread
+    /// runtime; see [`wspp::busy_poll`].
+    pub fn busy_poll(&mut self, budget: Duration) {
+        self.busy = BusyPoll::start(budget);
     }
 
     /// How the connection was opened.
@@ -249,6 +265,7 @@ impl Pinger {
             .send(Message::Ping(ping.payload.into()))
             .await
             .map_err(|err| Error::lost(&self.url.text, err))?;
+        self.busy.touch();
         Ok(ping.seq)
     }
 
@@ -363,6 +380,7 @@ pub async fn ping(
         pinger = Pinger::connect(config, &url, options.payload_size) => pinger?,
         () = cancel.cancelled() => return Err(Error::Interrupted),
     };
+    pinger.busy_poll(options.busy_poll);
     on_event(&PingEvent::Started {
         url: url.text.clone(),
         peer: pinger.peer_addr(),

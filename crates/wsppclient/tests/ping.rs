@@ -47,6 +47,27 @@ async fn the_binary_pings_wsppsrv_and_exits_0_with_json_last() {
     assert!(json["rtt_min_ms"].as_f64() <= json["rtt_max_ms"].as_f64());
 }
 
+/// Busy polling changes how the client waits for a pong, not what it counts.
+#[tokio::test]
+async fn busy_polling_pings_as_usual() {
+    let server = Server::start(fast_server_config()).await;
+    let addr = server.addr.to_string();
+    let args = ["--server", &addr, "ping", "-c", "20", "-i", "0", "--json"];
+    let output = run_binary(&[&args[..], &["--busy-poll", "1ms"]].concat()).await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let json = last_json_line(&output);
+    assert_eq!(
+        (json["sent"].as_u64(), json["received"].as_u64()),
+        (Some(20), Some(20))
+    );
+    let output = run_binary(&[&args[..], &["--busy-poll", "soon"]].concat()).await;
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "a bad budget is a usage error"
+    );
+}
+
 #[tokio::test]
 async fn the_binary_prints_ping8_style_lines_and_summary() {
     let server = Server::start(fast_server_config()).await;

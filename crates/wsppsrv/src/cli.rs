@@ -108,6 +108,13 @@ pub struct Args {
     /// Worker threads; 1 runs everything on one thread, which gives the lowest RTT.
     #[arg(long, env = "WSPP_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: u16,
+
+    /// Keep polling the sockets this long (e.g. 1ms) after each ping sent and each
+    /// message read, instead of sleeping until the next one: takes the server's own
+    /// wake-up out of its RTTs, for a busy core while it polls (0: never). Needs
+    /// --threads 1.
+    #[arg(long, env = "WSPP_BUSY_POLL", default_value = "0s", value_parser = parse_delay)]
+    pub busy_poll: Duration,
 }
 
 impl Args {
@@ -122,8 +129,19 @@ impl Args {
             max_message_size: self.max_message_size,
             header_read_timeout: self.header_timeout,
             allowed_origins: self.allowed_origins.clone(),
+            busy_poll: self.busy_poll,
             ..Config::default()
         }
+    }
+
+    /// Flag combinations clap cannot judge; the error is the line to print.
+    pub fn check(&self) -> Result<(), String> {
+        if self.threads > 1 && !self.busy_poll.is_zero() {
+            // One poller keeps one thread awake; the others would still sleep and
+            // wake, and the reactor need not be on the polling one.
+            return Err("--busy-poll needs --threads 1".into());
+        }
+        Ok(())
     }
 
     /// Where the TLS certificate comes from; `None` when TLS is off.
@@ -195,6 +213,19 @@ mod tests {
         let args = Args::try_parse_from(["wsppsrv", "--first-ping-delay", "0s"])
             .expect("a delay may be zero");
         assert_eq!(args.first_ping_delay, Duration::ZERO);
+    }
+
+    #[test]
+    fn busy_polling_is_off_by_default_and_needs_one_thread() {
+        let args = parse(&[]).expect("defaults parse");
+        assert_eq!(args.config().busy_poll, Duration::ZERO);
+        assert_eq!(args.check(), Ok(()));
+        let args = parse(&["--busy-poll", "1ms"]).expect("parses");
+        assert_eq!(args.config().busy_poll, Duration::from_millis(1));
+        assert_eq!(args.check(), Ok(()));
+        let args = parse(&["--busy-poll", "1ms", "--threads", "2"]).expect("parses");
+        assert_eq!(args.check(), Err("--busy-poll needs --threads 1".into()));
+        assert_eq!(parse(&["--threads", "2"]).expect("parses").check(), Ok(()));
     }
 
     #[test]

@@ -37,6 +37,11 @@ pub struct Config {
     /// Bytes tungstenite reads from the socket at a time. Allocated and zero-filled
     /// per connection for its whole life, so it is most of an idle client's memory.
     pub read_buffer_size: usize,
+    /// How long the server keeps polling its sockets after each ping it sends and each
+    /// message it reads, instead of sleeping; zero never does. It takes the server's own
+    /// wake-up out of the RTTs at the price of a busy core while it polls, and needs the
+    /// current-thread runtime (see [`wspp::busy_poll`]).
+    pub busy_poll: Duration,
 }
 
 impl Default for Config {
@@ -56,6 +61,7 @@ impl Default for Config {
             // read, so pings pay nothing for it. A larger message takes one read per
             // 512 bytes: the price of ~3.5 KiB less per idle client (docs/benchmarks.md).
             read_buffer_size: 512,
+            busy_poll: Duration::ZERO,
         }
     }
 }

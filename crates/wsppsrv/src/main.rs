@@ -12,6 +12,10 @@ use wsppsrv::tls::TlsListener;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Err(error) = args.check() {
+        eprintln!("wsppsrv: {error}");
+        return ExitCode::from(2);
+    }
     // Colours only on a terminal: in a file or a journal the escape codes are noise
     // that every grep has to step around. NO_COLOR (https://no-color.org) wins.
     let colour = std::io::stderr().is_terminal()

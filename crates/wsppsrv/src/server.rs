@@ -35,6 +35,7 @@ use tokio::time::{sleep, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, error, field, info, info_span, warn};
+use wspp::busy_poll::BusyPoll;
 use wspp::clients::ClientsReport;
 
 use crate::config::Config;
@@ -52,6 +53,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: CancellationToken,
     /// Every connection and session task, so shutdown can wait for them all.
     pub(crate) tasks: TaskTracker,
+    /// Touched by sessions when an answer is due; off unless `config.busy_poll`.
+    pub(crate) busy: BusyPoll,
 }
 
 impl Shared {
@@ -143,7 +146,12 @@ pub async fn run_with(
         info!("websocket upgrades accepted from every origin; --allowed-origin restricts them");
     }
     let grace = config.shutdown_grace;
+    let busy = BusyPoll::start(config.busy_poll);
+    if busy.is_on() {
+        info!(budget = ?busy.budget(), "busy polling after each ping and message");
+    }
     let shared = Arc::new(Shared {
+        busy,
         config,
         registry: Registry::default(),
         shutdown: CancellationToken::new(),

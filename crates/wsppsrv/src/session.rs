@@ -188,6 +188,8 @@ impl Session {
                         Some(Err(error)) => return ending_for(error),
                         Some(Ok(message)) => message,
                     };
+                    // A peer that just spoke is likely to speak again soon.
+                    self.shared.busy.touch();
                     match message {
                         Message::Pong(payload) => {
                             if self.pong(&payload) && self.mode == Mode::OpenAndClose {
@@ -222,6 +224,8 @@ impl Session {
     async fn ping(&mut self) -> Result<(), Ending> {
         let ping = self.tracker.ping(Instant::now().into_std());
         self.client.ping_sent();
+        // The pong is due within an RTT: poll for it rather than sleep (if asked to).
+        self.shared.busy.touch();
         debug!(seq = ping.seq, "ping");
         self.send(Message::Ping(ping.payload.into())).await
     }

@@ -18,7 +18,36 @@ fn quiet() -> Config {
 
 #[tokio::test]
 async fn open_and_close_pings_three_times_then_closes_normally() {
-    let server = TestServer::start(Config::default()).await;
+    open_and_close_as_specified(Config::default()).await;
+}
+
+/// Busy polling changes when the server notices a frame, not what it says: the same
+/// session, frame for frame, and the RTTs still recorded.
+#[tokio::test]
+async fn busy_polling_keeps_the_sessions_as_they_are() {
+    let config = Config {
+        busy_poll: Duration::from_millis(1),
+        ..quiet()
+    };
+    open_and_close_as_specified(config.clone()).await;
+
+    let server = TestServer::start(config).await;
+    let mut ws = raw::upgrade(&server, "/pingpong", "").await;
+    let ping = raw::read(&mut ws).await.expect("the first ping");
+    assert_eq!(ping.opcode, PING);
+    raw::send(&mut ws, PONG, &ping.payload).await;
+    raw::send(&mut ws, TEXT, b"after the pong").await;
+    assert_eq!(
+        raw::read_until(&mut ws, TEXT).await.payload,
+        b"after the pong"
+    );
+    server
+        .wait_for_clients(|r| r.clients.iter().any(|c| c.rtt_last_us.is_some()))
+        .await;
+}
+
+async fn open_and_close_as_specified(config: Config) {
+    let server = TestServer::start(config).await;
     let mut ws = raw::upgrade(&server, "/openandclosewebsocket", "").await;
     let mut seqs = Vec::new();
     for _ in 0..3 {
