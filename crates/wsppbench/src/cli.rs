@@ -126,6 +126,8 @@ pub enum FloorKind {
     Std,
     /// tokio on a current-thread runtime.
     Tokio,
+    /// tokio again, busy-polling as wspp's busy-poll mode does.
+    TokioSpin,
     /// Non-blocking `std::net` sockets, read in a busy loop: no end ever sleeps, the
     /// floor for wspp's busy-poll mode.
     Spin,

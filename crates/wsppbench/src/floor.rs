@@ -2,11 +2,12 @@
 //!
 //! A 2-byte message goes out, the peer echoes it, one round trip at a time, with
 //! `TCP_NODELAY` on both sockets: nothing a WebSocket ping over the same loopback can
-//! do faster. It runs three ways: with blocking `std::net` sockets (the floor every
+//! do faster. It runs four ways: with blocking `std::net` sockets (the floor every
 //! ratio is taken against), with tokio on a current-thread runtime (what an async
-//! program pays for its reactor before any WebSocket code runs), and with both ends
-//! spinning on non-blocking sockets (what no sleeping process can beat: the floor of
-//! wspp's busy-poll mode).
+//! program pays for its reactor before any WebSocket code runs), and the same two
+//! busy-polling at both ends, the floors of wspp's busy-poll mode: std spinning on
+//! non-blocking sockets (what no sleeping process can beat), and tokio with wspp's
+//! [`BusyPoll`].
 //!
 //! The echo side is a child process (`wsppbench floor-server`) pinned to the server's
 //! core, exactly like wsppsrv is, so floor and wspp differ only by the code under test.
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wspp::busy_poll::BusyPoll;
 
 use crate::cli::FloorKind;
 use crate::procs::{self, Child};
@@ -26,6 +28,8 @@ use crate::report;
 
 /// The message: two bytes, as the floor specifies.
 const MESSAGE: [u8; 2] = *b"wp";
+/// How long every busy-polling end of the benchmark polls after each message.
+pub const BUSY_POLL: Duration = Duration::from_millis(1);
 /// How long one round trip may take before the run is abandoned.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -56,11 +60,15 @@ pub fn serve(kind: FloorKind) -> Result<()> {
             }
             Ok(())
         }
-        FloorKind::Tokio => {
+        FloorKind::Tokio | FloorKind::TokioSpin => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             runtime.block_on(async {
+                let busy = BusyPoll::start(match kind {
+                    FloorKind::TokioSpin => BUSY_POLL,
+                    _ => Duration::ZERO,
+                });
                 listener.set_nonblocking(true)?;
                 let listener = tokio::net::TcpListener::from_std(listener)?;
                 let (mut stream, _) = listener.accept().await?;
@@ -68,6 +76,7 @@ pub fn serve(kind: FloorKind) -> Result<()> {
                 let mut buf = [0u8; MESSAGE.len()];
                 while stream.read_exact(&mut buf).await.is_ok() {
                     stream.write_all(&buf).await?;
+                    busy.touch();
                 }
                 Ok(())
             })
@@ -83,7 +92,7 @@ pub struct FloorServer {
 }
 
 /// Starts `floor-server --kind KIND` on `cpu`.
-pub fn start(kind: FloorKind, cpu: Option<usize>) -> Result<FloorServer> {
+fn start(kind: FloorKind, cpu: Option<usize>) -> Result<FloorServer> {
     let exe = procs::self_exe()?;
     let mut command = procs::command_on(cpu, &exe);
     command
@@ -92,6 +101,7 @@ pub fn start(kind: FloorKind, cpu: Option<usize>) -> Result<FloorServer> {
         .arg(match kind {
             FloorKind::Std => "std",
             FloorKind::Tokio => "tokio",
+            FloorKind::TokioSpin => "tokio-spin",
             FloorKind::Spin => "spin",
         })
         .stdin(Stdio::null())
@@ -118,14 +128,31 @@ fn read_port(child: &mut Child) -> Result<u16> {
         .with_context(|| format!("the floor server said {line:?}, not its port"))
 }
 
-/// `warmup + count` round trips with std sockets, blocking or (`spin`) busy-polled; the
-/// histogram holds the last `count`, in ns.
-pub fn measure_std(
-    addr: SocketAddr,
-    spin: bool,
+/// Starts the floor server of `kind` on `cpu` and measures `warmup + count` round trips
+/// against it with a client of the same kind; the histogram holds the last `count`, in ns.
+pub fn measure(
+    runtime: &tokio::runtime::Runtime,
+    kind: FloorKind,
+    cpu: Option<usize>,
     warmup: u64,
     count: u64,
 ) -> Result<Histogram<u64>> {
+    let server = start(kind, cpu)?;
+    match kind {
+        FloorKind::Std => measure_std(server.addr, false, warmup, count),
+        FloorKind::Spin => measure_std(server.addr, true, warmup, count),
+        FloorKind::Tokio => {
+            runtime.block_on(measure_tokio(server.addr, Duration::ZERO, warmup, count))
+        }
+        FloorKind::TokioSpin => {
+            runtime.block_on(measure_tokio(server.addr, BUSY_POLL, warmup, count))
+        }
+    }
+}
+
+/// `warmup + count` round trips with std sockets, blocking or (`spin`) busy-polled; the
+/// histogram holds the last `count`, in ns.
+fn measure_std(addr: SocketAddr, spin: bool, warmup: u64, count: u64) -> Result<Histogram<u64>> {
     let mut stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(IO_TIMEOUT))?;
@@ -172,11 +199,18 @@ fn read_spinning(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// The same with tokio, on the caller's (current-thread) runtime. One timeout bounds the
+/// The same with tokio, on the caller's (current-thread) runtime, busy-polling for
+/// `busy_poll` after each message (zero: not at all). One timeout bounds the
 /// whole run rather than each round trip, so that no timer is armed per round trip:
 /// this is the reactor's cost alone.
-pub async fn measure_tokio(addr: SocketAddr, warmup: u64, count: u64) -> Result<Histogram<u64>> {
+async fn measure_tokio(
+    addr: SocketAddr,
+    busy_poll: Duration,
+    warmup: u64,
+    count: u64,
+) -> Result<Histogram<u64>> {
     let bound = IO_TIMEOUT + Duration::from_millis(warmup + count);
+    let busy = BusyPoll::start(busy_poll);
     let run = async {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
@@ -185,6 +219,7 @@ pub async fn measure_tokio(addr: SocketAddr, warmup: u64, count: u64) -> Result<
         for i in 0..warmup + count {
             let start = Instant::now();
             stream.write_all(&MESSAGE).await?;
+            busy.touch();
             stream.read_exact(&mut buf).await?;
             let rtt = start.elapsed();
             if i >= warmup {

@@ -269,9 +269,6 @@ fn sibling(name: &str) -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// How long the busy-poll series poll after each message, at both ends.
-const BUSY_POLL: Duration = Duration::from_millis(1);
-
 fn rtt_section(
     runtime: &tokio::runtime::Runtime,
     base: &ServerSpec,
@@ -284,6 +281,7 @@ fn rtt_section(
         RttSeries::floor("std floor"),
         RttSeries::floor("tokio floor"),
         RttSeries::floor("std floor, spinning"),
+        RttSeries::floor("tokio floor, busy-poll"),
         RttSeries::wspp("wspp client"),
         RttSeries::wspp("wspp server view"),
         RttSeries::wspp("wsppclient ping -i 0"),
@@ -298,15 +296,12 @@ fn rtt_section(
     let total = s.warmup + s.pings;
     for round in 1..=s.rounds {
         println!("rtt: round {round} of {}...", s.rounds);
-        let std_floor = {
-            let server = floor::start(FloorKind::Std, pinning.server)?;
-            floor::measure_std(server.addr, false, s.warmup, s.pings)?
-        };
+        let std_floor = floor::measure(runtime, FloorKind::Std, pinning.server, s.warmup, s.pings)?;
         let floor_p50 = Summary::of(&std_floor).p50;
         series[0].add(&std_floor, floor_p50)?;
         // Sleeping between messages, as by default, then busy-polling at both ends; each
         // half interleaves wspp with the raw floor of the same kind.
-        for (busy, first) in [(Duration::ZERO, 3), (BUSY_POLL, 6)] {
+        for (busy, first) in [(Duration::ZERO, 4), (floor::BUSY_POLL, 7)] {
             let base = if busy.is_zero() {
                 base.clone()
             } else {
@@ -319,17 +314,17 @@ fn rtt_section(
                 h
             };
             series[first].add(&client, floor_p50)?;
-            let raw = if busy.is_zero() {
-                let server = floor::start(FloorKind::Tokio, pinning.server)?;
-                (
-                    1,
-                    runtime.block_on(floor::measure_tokio(server.addr, s.warmup, s.pings))?,
-                )
+            // The raw floors of the same mode go between wspp's measurements.
+            let (floor_after_client, floor_after_server) = if busy.is_zero() {
+                ((1, FloorKind::Tokio), None)
             } else {
-                let server = floor::start(FloorKind::Spin, pinning.server)?;
-                (2, floor::measure_std(server.addr, true, s.warmup, s.pings)?)
+                ((2, FloorKind::Spin), Some((3, FloorKind::TokioSpin)))
             };
-            series[raw.0].add(&raw.1, floor_p50)?;
+            let mut raw_floor = |(at, kind): (usize, FloorKind)| -> Result<()> {
+                let h = floor::measure(runtime, kind, pinning.server, s.warmup, s.pings)?;
+                series[at].add(&h, floor_p50)
+            };
+            raw_floor(floor_after_client)?;
             let server_view = {
                 let log = scratch.join(format!("server-view-{round}-{}.log", busy.as_micros()));
                 let mut spec = base.with(&["--open-close-pings", &total.to_string()]);
@@ -352,6 +347,9 @@ fn rtt_section(
                 );
                 h
             };
+            if let Some(floor) = floor_after_server {
+                raw_floor(floor)?;
+            }
             series[first + 1].add(&server_view, floor_p50)?;
             let binary = {
                 let server = base.start()?;
