@@ -20,10 +20,12 @@
 //!
 //! A peer that resets or vanishes is not a server error, and is logged at debug.
 
+use std::future::poll_fn;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -256,13 +258,25 @@ impl Session {
     }
 
     /// Sends one message; a peer that does not take it within the ping timeout is gone.
-    async fn send(&mut self, message: Message) -> Result<(), Ending> {
-        match timeout(self.shared.config.ping_timeout, self.ws.send(message)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(ending_for(error)),
-            Err(_) => Err(Ending::Gone(
-                "write timed out: the peer is not reading".into(),
-            )),
+    ///
+    /// Not an `async fn`, whose state would keep a second copy of `message`: this
+    /// future is part of every session's task, for the task's whole life.
+    fn send(&mut self, message: Message) -> impl Future<Output = Result<(), Ending>> {
+        let patience = self.shared.config.ping_timeout;
+        let mut send = self.ws.send(message);
+        async move {
+            // A frame is written at once unless the peer has stopped reading, so a
+            // timer is made only then, and boxed: inline, it too would be part of
+            // every session's task.
+            if let Poll::Ready(sent) = poll_fn(|cx| Poll::Ready(send.poll_unpin(cx))).await {
+                return sent.map_err(ending_for);
+            }
+            match Box::pin(timeout(patience, send)).await {
+                Ok(sent) => sent.map_err(ending_for),
+                Err(_) => Err(Ending::Gone(
+                    "write timed out: the peer is not reading".into(),
+                )),
+            }
         }
     }
 
