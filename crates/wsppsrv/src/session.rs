@@ -161,8 +161,9 @@ impl Session {
         // When the next scheduled ping is due. /openandclosewebsocket has no schedule:
         // it pings again as soon as a pong arrives.
         let mut next_ping = Some(Instant::now() + first_delay);
-        // What a disabled timer arm is given; read once, not once per message.
-        let never = far_future();
+        // Not in the timer wheel until its first reset.
+        let timer = sleep_until(far_future());
+        tokio::pin!(timer);
         loop {
             // A due ping goes out here, not through a timer: tokio's timers fire on
             // millisecond ticks, so even `sleep_until(now)` waits up to 1 ms, and
@@ -179,6 +180,19 @@ impl Session {
                 };
             }
             let deadline = self.tracker.deadline(patience).map(Instant::from_std);
+            // One timer for whichever comes first, the next ping or the pong deadline,
+            // moved only when that changes: a later deadline (the common case: each
+            // pong moves it on) is one atomic store, where a fresh `sleep_until` per
+            // turn was a timer-wheel insert and remove per message.
+            let wake_at = match (next_ping, deadline) {
+                (Some(ping), Some(pong)) => Some(ping.min(pong)),
+                (ping, pong) => ping.or(pong),
+            };
+            if let Some(at) = wake_at
+                && at != timer.deadline()
+            {
+                timer.as_mut().reset(at);
+            }
             tokio::select! {
                 biased;
                 () = &mut cancelled => {
@@ -209,12 +223,14 @@ impl Session {
                         Message::Frame(_) => {}
                     }
                 }
-                // The ping is sent at the top of the loop.
-                () = sleep_until(next_ping.unwrap_or(never)), if next_ping.is_some() => ping_due = true,
-                () = sleep_until(deadline.unwrap_or(never)), if deadline.is_some() => {
-                    let lost = self.tracker.expire(Instant::now().into_std(), patience);
-                    warn!(lost = lost.len(), timeout = ?patience, "no pong in time; dropping the peer");
-                    return Ending::Dead;
+                () = &mut timer, if wake_at.is_some() => {
+                    if wake_at == deadline {
+                        let lost = self.tracker.expire(Instant::now().into_std(), patience);
+                        warn!(lost = lost.len(), timeout = ?patience, "no pong in time; dropping the peer");
+                        return Ending::Dead;
+                    }
+                    // The ping is sent at the top of the loop.
+                    ping_due = true;
                 }
             }
         }
@@ -399,7 +415,7 @@ fn ending_for(error: WsError) -> Ending {
     Ending::Close(code, reason)
 }
 
-/// A time that never comes, for a `select!` arm that is disabled.
+/// A time that never comes, for a timer that has nothing to wait for yet.
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365)
 }
