@@ -263,6 +263,8 @@ top() {
         else
             echo "$label: top 10 functions by inclusive cost per round trip, below the runtime's poll loop"
         fi
+        # awk, not head, keeps the first 10: sort killed by a head that has had
+        # enough would fail the pipeline, and so the script.
         functions "$small_out" "$mode" >"$tmp/small.fn"
         functions "$large_out" "$mode" >"$tmp/large.fn"
         awk -F'\t' -v n=$((large - small)) -v per="$per" -v inclusive="$mode" '
@@ -272,7 +274,7 @@ top() {
                 # Inclusive: what holds 90% or more is the runtime around the round trip.
                 if (d > 0 && !(inclusive == "yes" && d >= 0.9 * per))
                     printf "%12.1f %6.1f%%  %s\n", d, 100 * d / per, $2
-            }' "$tmp/small.fn" "$tmp/large.fn" | sort -rn | head -n 10
+            }' "$tmp/small.fn" "$tmp/large.fn" | sort -rn | awk 'NR <= 10'
     done
 }
 
