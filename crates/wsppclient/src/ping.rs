@@ -398,6 +398,9 @@ pub async fn ping(
     // One wait for the whole session rather than a new waiter on the token per pong.
     let cancelled = cancel.cancelled();
     tokio::pin!(cancelled);
+    // Not in the timer wheel until first reset.
+    let timer = tokio::time::sleep(Duration::MAX);
+    tokio::pin!(timer);
     loop {
         let all_sent = options.count.is_some_and(|c| pinger.counts().sent >= c);
         if all_sent && pinger.waiting() == 0 {
@@ -422,6 +425,19 @@ pub async fn ping(
             continue;
         }
         let deadline = pinger.deadline(options.timeout);
+        // One timer for whichever comes first, the next ping or the oldest ping's
+        // deadline, moved only when that changes: a later deadline (each ping's is) is
+        // one atomic store, where a fresh sleep per turn was a timer-wheel insert and
+        // remove per pong.
+        let wake_at = match (ping_at, deadline) {
+            (Some(ping), Some(pong)) => Some(ping.min(pong)),
+            (ping, pong) => ping.or(pong),
+        };
+        if let Some(at) = wake_at.map(tokio::time::Instant::from_std)
+            && at != timer.deadline()
+        {
+            timer.as_mut().reset(at);
+        }
         tokio::select! {
             biased;
             () = &mut cancelled => break,
@@ -444,9 +460,8 @@ pub async fn ping(
                     break;
                 }
             },
-            // The ping is sent at the top of the loop.
-            () = sleep_until(ping_at) => {}
-            () = sleep_until(deadline) => {
+            // A due ping is sent at the top of the loop; expiring finds nothing then.
+            () = &mut timer, if wake_at.is_some() => {
                 for seq in pinger.expire(options.timeout) {
                     on_event(&PingEvent::Timeout { seq });
                 }
@@ -475,12 +490,4 @@ pub async fn ping(
         elapsed,
         ended_by,
     })
-}
-
-/// Sleeps until `at`, or forever when there is nothing to wait for.
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
 }

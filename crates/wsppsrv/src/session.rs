@@ -20,10 +20,12 @@
 //!
 //! A peer that resets or vanishes is not a server error, and is logged at debug.
 
+use std::future::poll_fn;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -159,8 +161,9 @@ impl Session {
         // When the next scheduled ping is due. /openandclosewebsocket has no schedule:
         // it pings again as soon as a pong arrives.
         let mut next_ping = Some(Instant::now() + first_delay);
-        // What a disabled timer arm is given; read once, not once per message.
-        let never = far_future();
+        // Not in the timer wheel until its first reset.
+        let timer = sleep_until(far_future());
+        tokio::pin!(timer);
         loop {
             // A due ping goes out here, not through a timer: tokio's timers fire on
             // millisecond ticks, so even `sleep_until(now)` waits up to 1 ms, and
@@ -177,6 +180,19 @@ impl Session {
                 };
             }
             let deadline = self.tracker.deadline(patience).map(Instant::from_std);
+            // One timer for whichever comes first, the next ping or the pong deadline,
+            // moved only when that changes: a later deadline (the common case: each
+            // pong moves it on) is one atomic store, where a fresh `sleep_until` per
+            // turn was a timer-wheel insert and remove per message.
+            let wake_at = match (next_ping, deadline) {
+                (Some(ping), Some(pong)) => Some(ping.min(pong)),
+                (ping, pong) => ping.or(pong),
+            };
+            if let Some(at) = wake_at
+                && at != timer.deadline()
+            {
+                timer.as_mut().reset(at);
+            }
             tokio::select! {
                 biased;
                 () = &mut cancelled => {
@@ -209,12 +225,14 @@ impl Session {
                         Message::Frame(_) => {}
                     }
                 }
-                // The ping is sent at the top of the loop.
-                () = sleep_until(next_ping.unwrap_or(never)), if next_ping.is_some() => ping_due = true,
-                () = sleep_until(deadline.unwrap_or(never)), if deadline.is_some() => {
-                    let lost = self.tracker.expire(Instant::now().into_std(), patience);
-                    warn!(lost = lost.len(), timeout = ?patience, "no pong in time; dropping the peer");
-                    return Ending::Dead;
+                () = &mut timer, if wake_at.is_some() => {
+                    if wake_at == deadline {
+                        let lost = self.tracker.expire(Instant::now().into_std(), patience);
+                        warn!(lost = lost.len(), timeout = ?patience, "no pong in time; dropping the peer");
+                        return Ending::Dead;
+                    }
+                    // The ping is sent at the top of the loop.
+                    ping_due = true;
                 }
             }
         }
@@ -260,13 +278,25 @@ impl Session {
     }
 
     /// Sends one message; a peer that does not take it within the ping timeout is gone.
-    async fn send(&mut self, message: Message) -> Result<(), Ending> {
-        match timeout(self.shared.config.ping_timeout, self.ws.send(message)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(ending_for(error)),
-            Err(_) => Err(Ending::Gone(
-                "write timed out: the peer is not reading".into(),
-            )),
+    ///
+    /// Not an `async fn`, whose state would keep a second copy of `message`: this
+    /// future is part of every session's task, for the task's whole life.
+    fn send(&mut self, message: Message) -> impl Future<Output = Result<(), Ending>> {
+        let patience = self.shared.config.ping_timeout;
+        let mut send = self.ws.send(message);
+        async move {
+            // A frame is written at once unless the peer has stopped reading, so a
+            // timer is made only then, and boxed: inline, it too would be part of
+            // every session's task.
+            if let Poll::Ready(sent) = poll_fn(|cx| Poll::Ready(send.poll_unpin(cx))).await {
+                return sent.map_err(ending_for);
+            }
+            match Box::pin(timeout(patience, send)).await {
+                Ok(sent) => sent.map_err(ending_for),
+                Err(_) => Err(Ending::Gone(
+                    "write timed out: the peer is not reading".into(),
+                )),
+            }
         }
     }
 
@@ -389,7 +419,7 @@ fn ending_for(error: WsError) -> Ending {
     Ending::Close(code, reason)
 }
 
-/// A time that never comes, for a `select!` arm that is disabled.
+/// A time that never comes, for a timer that has nothing to wait for yet.
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86_400 * 365)
 }

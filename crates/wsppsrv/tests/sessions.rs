@@ -185,6 +185,28 @@ async fn a_silent_peer_is_dropped_after_the_ping_timeout() {
 }
 
 #[tokio::test]
+async fn a_peer_that_answers_is_kept_when_the_ping_timeout_is_shorter_than_the_interval() {
+    // One timer serves both the next ping and the pong deadline: once a pong meets
+    // the deadline, the timer must wait for the next ping, not fire for the deadline.
+    let server = TestServer::start(Config {
+        ping_interval: Duration::from_millis(500),
+        ping_timeout: Duration::from_millis(400),
+        ..Config::default()
+    })
+    .await;
+    let mut ws = raw::upgrade(&server, "/pingpong", "").await;
+    for _ in 0..3 {
+        let ping = raw::read(&mut ws).await.expect("a ping");
+        assert_eq!(ping.opcode, PING, "pinged, not dropped: {ping:?}");
+        raw::send(&mut ws, PONG, &ping.payload).await;
+    }
+    let report = server
+        .wait_for_clients(|r| r.clients.iter().any(|c| c.pongs_received == 3))
+        .await;
+    assert_eq!(report.clients.len(), 1);
+}
+
+#[tokio::test]
 async fn only_the_echo_of_our_ping_counts_as_a_pong() {
     let server = TestServer::start(quiet()).await;
     let mut ws = raw::upgrade(&server, "/pingpong", "").await;
