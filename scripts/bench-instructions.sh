@@ -67,7 +67,9 @@ done
 ((small >= 1 && small < large)) || die "--small must be at least 1 and below --large"
 ((large <= 1000000)) || die "--large is at most 1000000"
 
-command -v valgrind >/dev/null || die "valgrind is missing (Debian: apt-get install valgrind)"
+# shellcheck source=scripts/packages.sh
+source scripts/packages.sh
+ensure_package valgrind valgrind
 
 # Bounds, in tenths of a second: a program under valgrind to start (or to exit after
 # its signal, writing its profile), and one whole measured run.

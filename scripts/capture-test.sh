@@ -152,18 +152,16 @@ settle() {
 
 # --- tshark --------------------------------------------------------------------
 
+# shellcheck source=scripts/packages.sh
+source scripts/packages.sh
+
 ensure_tshark() {
   command -v tshark >/dev/null && return 0
-  say "== installing tshark"
-  [[ $(id -u) == 0 ]] || die "tshark is missing and this is not root: install it (Debian: apt-get install tshark) or run as root"
-  command -v apt-get >/dev/null || die "tshark is missing and there is no apt-get: install Wireshark's tshark"
   # Without this, wireshark-common asks whether non-root users may capture.
-  echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
-  export DEBIAN_FRONTEND=noninteractive
-  timeout 600 apt-get update -qq || die "apt-get update failed"
-  timeout 900 apt-get install -y -qq --no-install-recommends tshark >/dev/null ||
-    die "apt-get install tshark failed"
-  command -v tshark >/dev/null || die "tshark is still missing after apt-get install"
+  if [[ $(id -u) == 0 ]]; then
+    echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
+  fi
+  ensure_package tshark tshark
 }
 
 # tsf FILTER FIELD...: one line per matching frame, the fields separated by tabs
