@@ -143,6 +143,21 @@ impl RttSeries {
     pub fn median_ratios(&self) -> [f64; 5] {
         median5(&self.ratios)
     }
+
+    /// Ratio `column`'s median over rounds, with its range when there are several:
+    /// `1.19× (1.12-1.30)`. The range says how far one round can be trusted here.
+    pub fn ratio_spread(&self, column: usize) -> String {
+        let median = self.median_ratios()[column];
+        let column = self.ratios.iter().map(|r| r[column]);
+        let (low, high) = column.fold((f64::INFINITY, 0.0_f64), |(lo, hi), r| {
+            (lo.min(r), hi.max(r))
+        });
+        if self.ratios.len() > 1 {
+            format!("{median:.2}× ({low:.2}-{high:.2})")
+        } else {
+            format!("{median:.2}×")
+        }
+    }
 }
 
 /// The RTT section.
@@ -225,13 +240,13 @@ impl Results {
                 add(
                     format!("{} p50 / std floor p50", series.name),
                     "≤ 1.2×",
-                    format!("{:.2}×", r[0]),
+                    series.ratio_spread(0),
                     r[0] <= 1.2,
                 );
                 add(
                     format!("{} p99.9 / std floor p50", series.name),
                     "≤ 2×",
-                    format!("{:.2}×", r[3]),
+                    series.ratio_spread(3),
                     r[3] <= 2.0,
                 );
             }
@@ -635,5 +650,16 @@ mod tests {
             [2.0, 6.0, 0.0, 0.0, 0.0],
         ];
         assert_eq!(median5(&rounds)[..2], [2.0, 5.0]);
+    }
+
+    #[test]
+    fn a_spread_shows_the_range_of_the_rounds() {
+        let mut series = RttSeries::wspp("x");
+        series.ratios = vec![[1.3, 0.0, 0.0, 2.5, 0.0]];
+        assert_eq!(series.ratio_spread(0), "1.30×");
+        series.ratios.push([1.1, 0.0, 0.0, 2.0, 0.0]);
+        series.ratios.push([1.2, 0.0, 0.0, 3.0, 0.0]);
+        assert_eq!(series.ratio_spread(0), "1.20× (1.10-1.30)");
+        assert_eq!(series.ratio_spread(3), "2.50× (2.00-3.00)");
     }
 }

@@ -4,10 +4,11 @@
 //! comes before the sections that open tens of thousands of connections, whose
 //! TIME_WAIT sockets and their timers would otherwise be the kernel's work during it.
 //!
-//! The RTT section interleaves its runs (std floor, wspp client, tokio floor, wspp
-//! server view, wsppclient binary, then again) for several rounds, and every ratio is taken against the
-//! std floor of the *same* round before the median over rounds is reported: a machine
-//! that gets busier or quieter during the run moves floor and wspp together.
+//! The RTT section interleaves its runs (std floor, then wspp and the raw floors of the
+//! same kind, sleeping and then busy-polling) for several rounds, and every ratio is
+//! taken against the std floor of the *same* round before the median over rounds is
+//! reported: a machine that gets busier or quieter during the run moves floor and wspp
+//! together.
 //!
 //! Each section is also a smoke check: it passes if it ran to the end with sane
 //! figures (every ping answered, every connection open, the server listing them all).
@@ -75,7 +76,9 @@ impl Settings {
             counts
         };
         Settings {
-            rounds: args.rounds.unwrap_or(if quick { 1 } else { 5 }).max(1),
+            // Nine: a round takes seconds, and the median of nine ratios moves much less with
+            // one noisy round than the median of five.
+            rounds: args.rounds.unwrap_or(if quick { 1 } else { 9 }).max(1),
             pings: args
                 .pings
                 .unwrap_or(if quick { 300 } else { 20_000 })
