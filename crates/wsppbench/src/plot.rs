@@ -18,12 +18,18 @@ const TOP: f64 = 40.0;
 const BOTTOM: f64 = 60.0;
 /// The percentile axis ends at 99.999%.
 const X_MAX: f64 = 5.0;
-/// Line colours and dash patterns, one per series in order.
-const STYLES: [(&str, &str); 4] = [
+/// Line colours and dash patterns, one per series in the RTT section's order: the
+/// floors in black and grey (dotted when spinning), wspp in colour (dashed when
+/// busy-polling).
+const STYLES: [(&str, &str); 8] = [
     ("#222222", ""),
     ("#888888", "6 4"),
+    ("#222222", "2 3"),
+    ("#888888", "2 3"),
     ("#1f6fb4", ""),
     ("#d62728", ""),
+    ("#1f6fb4", "7 4"),
+    ("#d62728", "7 4"),
 ];
 
 /// An SVG of the percentile curves of `series` (histograms of nanoseconds).
