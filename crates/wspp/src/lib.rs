@@ -13,6 +13,8 @@
 //! * [`clients`]: the JSON schema of the server's `/clients.json`.
 //! * [`busy_poll`]: keeping a runtime awake while an answer is due, which both ends
 //!   offer to take their own wake-up out of the RTT.
+//! * [`rare_event`]: waiting for shutdown or Ctrl-C from a loop that turns on every
+//!   message, without paying for the wait on every turn.
 //!
 //! Except in [`busy_poll`], which exists to spend time, every function that needs a
 //! time takes an `Instant` or a `Duration` argument and never reads a clock itself,
@@ -23,6 +25,7 @@
 pub mod busy_poll;
 pub mod clients;
 pub mod payload;
+pub mod rare_event;
 pub mod routes;
 pub mod stats;
 pub mod tracker;

@@ -33,10 +33,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = runtime.block_on(async {
+    // A spawned task rather than `block_on`'s own future: a task's waker is the same
+    // on every poll, which lets the ping loop skip re-registering its Ctrl-C wait on
+    // every pong (`wspp::rare_event`); `block_on`'s waker may not compare equal to its
+    // own clone.
+    let session = runtime.spawn(async move {
         let mut stdout = std::io::stdout();
         dispatch::run(invocation, &mut stdout).await
     });
+    let result = match runtime.block_on(session) {
+        Ok(result) => result,
+        // The panic hook has already run (and restored the terminal): die as a panic does.
+        Err(join) => std::panic::resume_unwind(join.into_panic()),
+    };
     // The menu may leave a read of stdin pending in tokio's blocking pool; waiting for
     // it would hang the exit until the user pressed Enter.
     runtime.shutdown_background();

@@ -32,6 +32,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_util::sync::CancellationToken;
 use wspp::busy_poll::BusyPoll;
+use wspp::rare_event::RareEvent;
 use wspp::stats::Latency;
 use wspp::tracker::{Counts, PingTracker, PongOutcome};
 
@@ -395,9 +396,11 @@ pub async fn ping(
     let mut latency = Latency::default();
     let mut next_ping = Some(start);
     let mut ended_by = None;
-    // One wait for the whole session rather than a new waiter on the token per pong.
+    // One wait for the whole session rather than a new waiter on the token per pong,
+    // polled only when the token says so (see `RareEvent`).
     let cancelled = cancel.cancelled();
     tokio::pin!(cancelled);
+    let mut cancelled = RareEvent::new(cancelled, || cancel.is_cancelled());
     // Not in the timer wheel until first reset.
     let timer = tokio::time::sleep(Duration::MAX);
     tokio::pin!(timer);

@@ -36,6 +36,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::{debug, info, warn};
+use wspp::rare_event::RareEvent;
 use wspp::tracker::{PingTracker, PongOutcome};
 
 use crate::registry::{Arrival, ClientGuard};
@@ -148,9 +149,11 @@ impl Session {
         let (interval, patience) = (config.ping_interval, config.ping_timeout);
         let shutdown = self.shared.shutdown.clone();
         // One wait for the whole session: a fresh one each turn would add and remove a
-        // waiter on the token for every message, on the path of every pong we send.
+        // waiter on the token for every message, on the path of every pong we send; and
+        // polled only when the token says so, not on every turn (see `RareEvent`).
         let cancelled = shutdown.cancelled();
         tokio::pin!(cancelled);
+        let mut cancelled = RareEvent::new(cancelled, || shutdown.is_cancelled());
         // Both modes ping at once by default: the first RTT is what most users wait for.
         // `--first-ping-delay` holds back only a /pingpong session's first ping.
         let first_delay = match self.mode {
