@@ -23,9 +23,11 @@
 pub mod output;
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use tokio::time::Sleep;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -195,6 +197,8 @@ pub struct Pinger {
     peer_closed: bool,
     /// Touched as each Ping leaves; off unless [`Pinger::busy_poll`] turned it on.
     busy: BusyPoll,
+    /// [`Pinger::ping_once`]'s deadline, kept between calls.
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl Pinger {
@@ -219,6 +223,7 @@ impl Pinger {
             setup,
             peer_closed: false,
             busy: BusyPoll::off(),
+            timer: None,
         })
     }
 
@@ -310,21 +315,32 @@ impl Pinger {
     pub async fn ping_once(&mut self, timeout: Duration) -> Result<Option<Duration>, Error> {
         let seq = self.send_ping().await?;
         let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            match tokio::time::timeout_at(deadline, self.next_pong()).await {
-                Err(_) => {
+        // One timer for the pinger's life, moved on for each ping (a later deadline is
+        // cheap to set): a fresh one per ping was a timer-wheel insert and remove on
+        // every round trip.
+        let mut timer = match self.timer.take() {
+            Some(mut timer) => {
+                timer.as_mut().reset(deadline);
+                timer
+            }
+            None => Box::pin(tokio::time::sleep_until(deadline)),
+        };
+        let outcome = loop {
+            tokio::select! {
+                biased;
+                pong = self.next_pong() => match pong {
+                    Err(err) => break Err(err),
+                    Ok((PongOutcome::Reply { seq: s, rtt, .. }, _)) if s == seq => break Ok(Some(rtt)),
+                    Ok(_) => {}
+                },
+                () = timer.as_mut() => {
                     self.expire(timeout);
-                    return Ok(None);
-                }
-                Ok(pong) => {
-                    if let PongOutcome::Reply { seq: s, rtt, .. } = pong?.0
-                        && s == seq
-                    {
-                        return Ok(Some(rtt));
-                    }
+                    break Ok(None);
                 }
             }
-        }
+        };
+        self.timer = Some(timer);
+        outcome
     }
 
     /// Sends Close 1000 and waits (at most [`CLOSE_WAIT`]) for the server's reply. If

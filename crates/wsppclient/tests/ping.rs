@@ -306,6 +306,31 @@ async fn a_server_going_away_ends_the_session_with_its_close_code() {
     );
 }
 
+/// `ping_once` keeps one timer between calls: each ping must get its own full timeout,
+/// whether the previous one was answered or timed out.
+#[tokio::test]
+async fn a_pinger_gives_each_ping_its_own_timeout() {
+    let (addr, _peer) = silent_server().await;
+    let config = Config::new(addr.to_string());
+    let url = WsUrl::parse(&format!("ws://{addr}/x")).expect("valid url");
+    let mut pinger = within(Pinger::connect(&config, &url, 16))
+        .await
+        .expect("connect and upgrade");
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let rtt = within(pinger.ping_once(Duration::from_millis(50)))
+            .await
+            .expect("connection alive");
+        assert_eq!(rtt, None, "the silent server answers nothing");
+        assert!(
+            started.elapsed() >= Duration::from_millis(50),
+            "a full timeout"
+        );
+    }
+    let counts = pinger.counts();
+    assert_eq!((counts.sent, counts.answered, counts.lost), (3, 0, 3));
+}
+
 #[tokio::test]
 async fn a_pinger_does_sequential_round_trips() {
     let server = Server::start(fast_server_config()).await;
