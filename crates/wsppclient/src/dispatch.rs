@@ -132,11 +132,12 @@ async fn run_ping(
                 peer,
                 local: l,
                 payload_size,
+                busy_poll,
                 setup,
             } => {
                 url.clone_from(u);
                 local = Some(*l);
-                let mut lines = output::header(u, *peer, *payload_size);
+                let mut lines = output::header(u, *peer, *payload_size, *busy_poll);
                 if let Some(line) = output::setup_line(setup) {
                     lines.push('\n');
                     lines.push_str(&line);

@@ -107,6 +107,8 @@ pub enum PingEvent {
         local: SocketAddr,
         /// Bytes of payload per Ping.
         payload_size: usize,
+        /// How long the client polls after each Ping (zero: it sleeps).
+        busy_poll: Duration,
         /// How the connection was opened, and what each step took (boxed: it is
         /// most of the event's size, and only this variant has it).
         setup: Box<Setup>,
@@ -152,6 +154,8 @@ pub struct PingReport {
     pub latency: Latency,
     /// From the first ping to the end of the session.
     pub elapsed: Duration,
+    /// How long the client polled after each Ping (zero: it slept).
+    pub busy_poll: Duration,
     /// Set when the connection failed mid-session rather than ending as asked.
     pub ended_by: Option<Error>,
 }
@@ -405,6 +409,7 @@ pub async fn ping(
         payload_size: options
             .payload_size
             .clamp(wspp::payload::MIN_LEN, wspp::payload::MAX_LEN),
+        busy_poll: options.busy_poll,
         setup: Box::new(pinger.setup().clone()),
     });
 
@@ -507,6 +512,7 @@ pub async fn ping(
         counts,
         latency,
         elapsed,
+        busy_poll: options.busy_poll,
         ended_by,
     })
 }

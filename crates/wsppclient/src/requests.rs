@@ -157,12 +157,13 @@ async fn ping_to_transcript(
             peer,
             local,
             payload_size,
+            busy_poll,
             setup,
         } = event
         {
             ctx.set_local(*local);
             url.clone_from(u);
-            transcript.note(ping::output::header(u, *peer, *payload_size));
+            transcript.note(ping::output::header(u, *peer, *payload_size, *busy_poll));
             if let Some(line) = ping::output::setup_line(setup) {
                 transcript.note(line);
             }

@@ -60,6 +60,7 @@ async fn busy_polling_pings_as_usual() {
         (json["sent"].as_u64(), json["received"].as_u64()),
         (Some(20), Some(20))
     );
+    assert_eq!(json["busy_poll_ms"], 1.0);
     let output = run_binary(&[&args[..], &["--busy-poll", "soon"]].concat()).await;
     assert_eq!(
         output.status.code(),

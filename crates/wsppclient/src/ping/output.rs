@@ -14,9 +14,20 @@ use super::{PingEvent, PingReport, Setup};
 use crate::tls::TlsInfo;
 
 /// The first line, printed once connected:
-/// `PING ws://127.0.0.1:8080/pingpong (127.0.0.1:8080): 16 payload bytes per ping`.
-pub fn header(url: &str, peer: std::net::SocketAddr, payload_size: usize) -> String {
-    format!("PING {url} ({peer}): {payload_size} payload bytes per ping")
+/// `PING ws://127.0.0.1:8080/pingpong (127.0.0.1:8080): 16 payload bytes per ping`,
+/// and `, busy-polling 1 ms after each` when it does, since that changes what the RTTs
+/// include.
+pub fn header(
+    url: &str,
+    peer: std::net::SocketAddr,
+    payload_size: usize,
+    busy_poll: Duration,
+) -> String {
+    let mut line = format!("PING {url} ({peer}): {payload_size} payload bytes per ping");
+    if !busy_poll.is_zero() {
+        line.push_str(&format!(", busy-polling {} ms after each", ms(busy_poll)));
+    }
+    line
 }
 
 /// The line under the header over `wss://`, with what the handshake took apart from
@@ -146,6 +157,7 @@ pub fn json(report: &PingReport) -> String {
         "tls_version": tls.map(|t| t.version.as_str()),
         "tls_cipher_suite": tls.map(|t| t.cipher_suite.as_str()),
         "upgrade_ms": round(as_ms(report.setup.upgrade)),
+        "busy_poll_ms": round(as_ms(report.busy_poll)),
         "rtt_min_ms": ms(s.min),
         "rtt_avg_ms": ms(s.avg),
         "rtt_max_ms": ms(s.max),
@@ -205,6 +217,7 @@ mod tests {
             },
             latency,
             elapsed: Duration::from_millis(2003),
+            busy_poll: Duration::ZERO,
             ended_by: None,
         }
     }
@@ -329,5 +342,21 @@ mod tests {
         assert_eq!(value["rtt_avg_ms"], 0.25);
         assert_eq!(value["received"], 1);
         assert_eq!(value["unsolicited"], 2);
+        assert_eq!(value["busy_poll_ms"], 0.0);
+    }
+
+    #[test]
+    fn the_header_says_when_the_client_busy_polls() {
+        let peer = "127.0.0.1:8080".parse().expect("address");
+        let url = "ws://127.0.0.1:8080/pingpong";
+        assert_eq!(
+            header(url, peer, 16, Duration::ZERO),
+            "PING ws://127.0.0.1:8080/pingpong (127.0.0.1:8080): 16 payload bytes per ping"
+        );
+        assert_eq!(
+            header(url, peer, 16, Duration::from_millis(1)),
+            "PING ws://127.0.0.1:8080/pingpong (127.0.0.1:8080): 16 payload bytes per ping, \
+             busy-polling 1.000 ms after each"
+        );
     }
 }

@@ -695,6 +695,7 @@ mod tests {
                     peer: "127.0.0.1:8080".parse().expect("address"),
                     local: "127.0.0.1:50001".parse().expect("address"),
                     payload_size: 16,
+                    busy_poll: Duration::ZERO,
                     setup: Box::default(),
                 },
             },
