@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::builder::BoolishValueParser;
+use clap::builder::{BoolishValueParser, TypedValueParser};
 use clap::{ArgAction, ArgGroup, Parser};
 
 use crate::config::Config;
@@ -97,6 +97,11 @@ pub struct Args {
     #[arg(long, env = "WSPP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub header_timeout: Duration,
 
+    /// Largest request head in bytes (8192 or more); a larger one gets 431.
+    #[arg(long, env = "WSPP_MAX_HEADER_BYTES", default_value_t = Config::default().max_header_bytes,
+          value_parser = clap::value_parser!(u32).range(8192..).map(|n| n as usize))]
+    pub max_header_bytes: usize,
+
     /// Origin allowed to open a WebSocket (repeatable; default: every origin).
     #[arg(
         long = "allowed-origin",
@@ -128,6 +133,7 @@ impl Args {
             max_connections: self.max_connections,
             max_message_size: self.max_message_size,
             header_read_timeout: self.header_timeout,
+            max_header_bytes: self.max_header_bytes,
             allowed_origins: self.allowed_origins.clone(),
             busy_poll: self.busy_poll,
             ..Config::default()
@@ -200,6 +206,16 @@ mod tests {
         assert_eq!(config.max_message_size, default.max_message_size);
         assert_eq!(config.header_read_timeout, default.header_read_timeout);
         assert_eq!(config.first_ping_delay, default.first_ping_delay);
+        assert_eq!(config.max_header_bytes, default.max_header_bytes);
+    }
+
+    #[test]
+    fn the_head_limit_has_hypers_floor() {
+        let args = parse(&["--max-header-bytes", "65536"]).expect("parses");
+        assert_eq!(args.config().max_header_bytes, 65536);
+        // hyper cannot read a head into less than 8 KiB.
+        assert!(parse(&["--max-header-bytes", "8191"]).is_err());
+        assert!(parse(&["--max-header-bytes", "lots"]).is_err());
     }
 
     #[test]

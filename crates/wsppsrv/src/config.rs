@@ -28,7 +28,8 @@ pub struct Config {
     pub max_message_size: usize,
     /// How long a client may take to send a complete request head.
     pub header_read_timeout: Duration,
-    /// The largest request head; a larger one gets 431.
+    /// The largest request head; a larger one gets 431. hyper's floor is 8 KiB: a
+    /// smaller value counts as 8 KiB.
     pub max_header_bytes: usize,
     /// `Origin`s allowed to open a WebSocket; empty means every origin.
     pub allowed_origins: Vec<String>,
