@@ -4,8 +4,8 @@
 //! On an idle machine, much of a loopback round trip is not the network but two
 //! wake-ups: the process waiting for the answer sleeps, and the kernel must wake its
 //! CPU when the answer arrives (in a VM, an idle vCPU is halted, and waking it costs
-//! an exit to the hypervisor). A raw TCP ping-pong on the benchmark VM takes 18-21 µs
-//! with both ends blocking and 8-9 µs with both ends spinning. A latency tool that
+//! an exit to the hypervisor). A raw TCP ping-pong on the benchmark VM takes 13-18 µs
+//! with both ends blocking and 6-9 µs with both ends spinning. A latency tool that
 //! spins while it waits measures the path, not its own wake-up.
 //!
 //! The poller is one task that, while polling is wanted, yields at every turn. A
