@@ -11,6 +11,8 @@
 //!   ping, which pings were lost, which pongs were unsolicited or late.
 //! * [`stats`]: latency statistics (min/avg/max/mdev and HDR percentiles).
 //! * [`clients`]: the JSON schema of the server's `/clients.json`.
+//! * [`frame`]: one WebSocket frame's bytes laid out by hand, for tests that need
+//!   frames a library would not write.
 //! * [`busy_poll`]: keeping a runtime awake while an answer is due, which both ends
 //!   offer to take their own wake-up out of the RTT.
 //! * [`rare_event`]: waiting for shutdown or Ctrl-C from a loop that turns on every
@@ -24,6 +26,7 @@
 
 pub mod busy_poll;
 pub mod clients;
+pub mod frame;
 pub mod payload;
 pub mod rare_event;
 pub mod routes;

@@ -657,30 +657,7 @@ fn decode_header(header: &[u8]) -> PayloadState {
 mod tests {
     use super::*;
 
-    /// Builds a frame as a peer would, masking it if `mask` is given.
-    fn frame(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-        let mut out = vec![(u8::from(fin) << 7) | opcode];
-        let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-        match payload.len() {
-            n if n < 126 => out.push(mask_bit | n as u8),
-            n if n <= 0xFFFF => {
-                out.push(mask_bit | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                out.push(mask_bit | 127);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        match mask {
-            Some(key) => {
-                out.extend_from_slice(&key);
-                out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-            }
-            None => out.extend_from_slice(payload),
-        }
-        out
-    }
+    use wspp::frame::encode as frame;
 
     fn feed_bytewise(parser: &mut WireParser, bytes: &[u8]) -> Vec<WireEvent> {
         bytes.iter().flat_map(|b| parser.feed(&[*b])).collect()

@@ -332,10 +332,7 @@ pub mod raw {
 
     /// A server frame: never masked.
     pub fn encode(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        assert!(payload.len() < 126, "tests only send short frames");
-        let mut out = vec![(u8::from(fin) << 7) | opcode, payload.len() as u8];
-        out.extend_from_slice(payload);
-        out
+        wspp::frame::encode(fin, opcode, None, payload)
     }
 
     pub async fn send(

@@ -362,21 +362,7 @@ mod tests {
     const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
     fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        let mut out = vec![(u8::from(fin) << 7) | opcode];
-        match payload.len() {
-            n if n < 126 => out.push(0x80 | n as u8),
-            n if n <= 0xFFFF => {
-                out.push(0x80 | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                out.push(0x80 | 127);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        out.extend_from_slice(&MASK);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-        out
+        wspp::frame::encode(fin, opcode, Some(MASK), payload)
     }
 
     /// Feeds `stream` in pieces of `piece` bytes; returns how many bytes were fed when

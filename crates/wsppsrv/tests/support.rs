@@ -357,27 +357,12 @@ pub mod raw {
 
     /// Encodes one frame; client frames are masked unless `masked` is false.
     pub fn encode(fin: bool, opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
-        let mut out = vec![(u8::from(fin) << 7) | opcode];
-        let mask_bit = if masked { 0x80 } else { 0 };
-        match payload.len() {
-            n if n < 126 => out.push(mask_bit | n as u8),
-            n if n <= 0xFFFF => {
-                out.push(mask_bit | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                out.push(mask_bit | 127);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        if masked {
-            let key = [0x37, 0xfa, 0x21, 0x3d];
-            out.extend_from_slice(&key);
-            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        } else {
-            out.extend_from_slice(payload);
-        }
-        out
+        wspp::frame::encode(
+            fin,
+            opcode,
+            masked.then_some([0x37, 0xfa, 0x21, 0x3d]),
+            payload,
+        )
     }
 
     pub async fn send(stream: &mut TcpStream, opcode: u8, payload: &[u8]) {
