@@ -9,6 +9,11 @@ cd "$(dirname "$0")/.."
 echo "== cargo test"
 cargo test --workspace --locked
 
+# wsppclient's real binary against an independent server (Python websockets, installed
+# into .cache/interop/venv on first use).
+echo "== interop (wsppclient against Python websockets)"
+bash scripts/interop-test.sh
+
 # Protocol conformance: the Autobahn|Testsuite case files through kosoku (installed
 # into .cache/autobahn/venv on first use).
 echo "== autobahn (wsppsrv and wsppclient)"

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Runs the real wsppclient binary against an independent WebSocket server: the Python
+# `websockets` package (PyPI), driven by scripts/interop/server.py, which offers one
+# behaviour per path (echo, a required subprotocol, a refusal with a body, a close with
+# 1011, a TCP reset, ...) and two listeners that do not speak WebSocket (see its doc).
+#
+#   scripts/interop-test.sh            every check
+#   INTEROP_CHECKS='refus*' scripts/interop-test.sh   only the checks whose name matches
+#
+# Each check is one function named check_NAME below, run in its own subshell; adding a
+# check is adding a function (they run in name order). A check calls `client ARGS...`,
+# which runs wsppclient with a time limit and keeps its exit status in $rc, its stdout
+# in $out and its stderr in $err, and then the expect_* helpers, which fail the check
+# with one line saying what differed.
+#
+# The venv lives under .cache/interop/ (gitignored), made once and reused while the
+# pinned version stays the same. Prints one line per check and `N passed, N failed`;
+# exit status 1 when a check failed, 2 when the run itself broke.
+set -uo pipefail
+
+readonly WEBSOCKETS_VERSION=17.4
+# No single wsppclient run here should take more than a few seconds.
+readonly CLIENT_TIMEOUT=30
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cache="$root/.cache/interop"
+venv="$cache/venv"
+
+die() { echo "interop: $*" >&2; exit 2; }
+
+setup_venv() {
+    if [[ "$("$venv/bin/python" -c 'import websockets; print(websockets.__version__)' 2>/dev/null)" == "$WEBSOCKETS_VERSION" ]]; then
+        return
+    fi
+    echo "interop: installing websockets $WEBSOCKETS_VERSION into $venv" >&2
+    rm -rf "$venv"
+    mkdir -p "$cache"
+    python3 -m venv "$venv" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "websockets==$WEBSOCKETS_VERSION" ||
+        die "pip install websockets==$WEBSOCKETS_VERSION failed"
+}
+
+# --- what the checks use -------------------------------------------------------------
+
+# client ARGS...: runs wsppclient; sets $rc, $out and $err.
+client() {
+    out=$(timeout "$CLIENT_TIMEOUT" "$wsppclient" "$@" 2>"$scratch/stderr")
+    rc=$?
+    err=$(cat "$scratch/stderr")
+}
+
+# The URL of a path on the WebSocket server.
+ws_url() { echo "ws://127.0.0.1:$WS_PORT$1"; }
+
+fail() {
+    echo "$*"
+    echo "    exit status: $rc"
+    # shellcheck disable=SC2001 # indent every line
+    [[ -n "$out" ]] && sed 's/^/    stdout: /' <<<"$out" | head -n 40
+    [[ -n "$err" ]] && sed 's/^/    stderr: /' <<<"$err" | head -n 10
+    exit 1
+}
+
+expect_rc() { [[ "$rc" == "$1" ]] || fail "exit status $rc, expected $1"; }
+# expect_out REGEX / expect_err REGEX: grep -E on stdout / stderr.
+expect_out() { grep -Eq -- "$1" <<<"$out" || fail "stdout has no line matching /$1/"; }
+expect_err() { grep -Eq -- "$1" <<<"$err" || fail "stderr has no line matching /$1/"; }
+expect_no_out() { ! grep -Eq -- "$1" <<<"$out" || fail "stdout has a line matching /$1/"; }
+expect_no_err() { ! grep -Eq -- "$1" <<<"$err" || fail "stderr has a line matching /$1/"; }
+# stderr is exactly one line (the client's rule for errors).
+expect_one_err_line() {
+    [[ $(grep -c '' <<<"$err") == 1 ]] || fail "stderr has $(grep -c '' <<<"$err") lines, expected one"
+}
+
+# --- the checks ----------------------------------------------------------------------
+
+check_ping_echo() {
+    client ping -c 2 -i 0.1 "$(ws_url /echo)"
+    expect_rc 0
+    expect_out '2 pings sent, 2 pongs received, 0% loss'
+}
+
+check_ping_refused_missing_subprotocol() {
+    client ping -c 1 "$(ws_url /subprotocol)"
+    expect_rc 2
+    expect_one_err_line
+    expect_err 'refused the upgrade: 400 Bad Request .*missing subprotocol'
+}
+
+check_ping_refused_with_body() {
+    client ping -c 1 "$(ws_url /refuse)"
+    expect_rc 2
+    expect_one_err_line
+    expect_err 'refused the upgrade: 403 Forbidden \(no entry: this route refuses'
+}
+
+check_ping_close_1011() {
+    client ping -c 3 -i 0.1 "$(ws_url /close-1011)"
+    expect_rc 2
+    expect_err 'closed the connection with 1011 .*"the handler failed on purpose"'
+}
+
+check_ping_eof_without_close_frame() {
+    client ping -c 3 -i 0.1 "$(ws_url /eof)"
+    expect_rc 2
+    expect_err 'without a close frame'
+}
+
+# --- the run -------------------------------------------------------------------------
+
+setup_venv
+
+echo "interop: building wsppclient" >&2
+(cd "$root" && cargo build --quiet -p wsppclient --locked) || die "cargo build -p wsppclient failed"
+wsppclient="$root/target/debug/wsppclient"
+
+scratch=$(mktemp -d)
+# shellcheck source=scripts/children.sh
+source "$root/scripts/children.sh"
+trap 'stop_children; rm -rf "$scratch"' EXIT
+
+"$venv/bin/python" "$root/scripts/interop/server.py" >"$scratch/server.out" 2>"$scratch/server.err" &
+server_pid=$!
+pids+=("$server_pid")
+for _ in $(seq 1 200); do
+    grep -q '^ports ' "$scratch/server.out" && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$scratch/server.err" >&2; die "the server exited before listening"; }
+    sleep 0.05
+done
+ports=$(grep '^ports ' "$scratch/server.out") || die "the server printed no ports in 10 s"
+port_of() { grep -o "$1=[0-9]*" <<<"$ports" | cut -d= -f2; }
+WS_PORT=$(port_of ws)
+NONHTTP_PORT=$(port_of nonhttp)
+HANGUP_PORT=$(port_of hangup)
+export WS_PORT NONHTTP_PORT HANGUP_PORT
+
+passed=0
+failed=0
+for check in $(declare -F | awk '{print $3}' | grep '^check_'); do
+    name=${check#check_}
+    # shellcheck disable=SC2053 # the pattern is a glob on purpose
+    [[ -n "${INTEROP_CHECKS:-}" && $name != ${INTEROP_CHECKS} ]] && continue
+    rc='' out='' err=''
+    if report=$("$check" 2>&1); then
+        echo "ok   $name"
+        passed=$((passed + 1))
+    else
+        echo "FAIL $name: $report"
+        failed=$((failed + 1))
+    fi
+done
+
+echo "$passed passed, $failed failed"
+[[ $failed == 0 ]]
