@@ -307,6 +307,12 @@ fn wireshark_help(request: Request) -> String {
 /// `wss://localhost:8443`, `https://localhost:8443/`, `ws://127.0.0.1:8080`.
 pub fn parse_server(s: &str) -> Result<ServerArg, String> {
     let Some((scheme, rest)) = s.split_once("://") else {
+        if !is_host_port(s) {
+            return Err(format!(
+                "{s:?} is not a server: give HOST:PORT (127.0.0.1:8080, [::1]:8080, \
+                 localhost:8080) or a ws://, wss://, http:// or https:// URL without a path"
+            ));
+        }
         return Ok(ServerArg {
             addr: s.to_owned(),
             tls: None,
@@ -336,10 +342,34 @@ pub fn parse_server(s: &str) -> Result<ServerArg, String> {
     } else {
         format!("{host_port}:{default_port}")
     };
+    if !is_host_port(&addr) {
+        return Err(format!(
+            "{s:?} is not a server URL: give SCHEME://HOST[:PORT], e.g. ws://127.0.0.1:8080"
+        ));
+    }
     Ok(ServerArg {
         addr,
         tls: Some(tls),
     })
+}
+
+/// `HOST:PORT` with a port from 1 to 65535 and a host without spaces; an IPv6 host in
+/// brackets. The name itself is the resolver's to judge, when connecting.
+fn is_host_port(s: &str) -> bool {
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return false;
+    };
+    let host_ok = match host.strip_prefix('[') {
+        Some(v6) => v6
+            .strip_suffix(']')
+            .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok()),
+        None => {
+            !host.is_empty()
+                && !host.contains([':', '/', '[', ']'])
+                && !host.contains(char::is_whitespace)
+        }
+    };
+    host_ok && port.parse::<u16>().is_ok_and(|p| p != 0)
 }
 
 fn parse_header(s: &str) -> Result<Header, String> {
@@ -352,7 +382,11 @@ pub fn parse_seconds(s: &str) -> Result<Duration, String> {
         return Duration::try_from_secs_f64(secs)
             .map_err(|_| format!("{s:?} is not a number of seconds from 0 up"));
     }
-    humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e}"))
+    humantime::parse_duration(s).map_err(|_| {
+        format!(
+            "{s:?} is not a duration: give seconds (1, 0.2) or a number with a unit (500ms, 2s, 1m)"
+        )
+    })
 }
 
 /// [`parse_seconds`], but zero is refused (a timeout of zero would lose every ping).
@@ -511,6 +545,29 @@ mod tests {
     }
 
     #[test]
+    fn a_server_that_is_not_host_port_says_what_is_expected() {
+        for good in [
+            "localhost:8080",
+            "127.0.0.1:1",
+            "[::1]:8080",
+            "example.test:65535",
+        ] {
+            assert_eq!(parse_server(good).map(|s| s.addr), Ok(good.to_owned()));
+        }
+        for bad in [
+            "notahost", "a b:80", "h:0", "h:65536", "h:", ":80", "::1:80", "[::1]",
+        ] {
+            let err = parse_server(bad).expect_err(bad);
+            assert!(
+                err.contains("HOST:PORT") && err.contains("ws://"),
+                "{bad}: {err}"
+            );
+        }
+        assert!(parse_server("ws://a b:80").is_err());
+        assert!(parse_server("ws://h:99999").is_err());
+    }
+
+    #[test]
     fn tls_options_reach_the_config() {
         let inv = parse(&[
             "ping",
@@ -545,7 +602,8 @@ mod tests {
         assert_eq!(parse_seconds("2"), Ok(Duration::from_secs(2)));
         assert_eq!(parse_seconds("150ms"), Ok(Duration::from_millis(150)));
         assert!(parse_seconds("-1").is_err());
-        assert!(parse_seconds("soon").is_err());
+        let err = parse_seconds("banana").expect_err("not a duration");
+        assert!(err.contains("500ms") && err.contains("0.2"), "{err}");
         assert!(parse_positive_seconds("0").is_err());
     }
 }

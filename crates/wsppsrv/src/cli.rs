@@ -183,7 +183,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// A human duration that may be zero, for delays: zero means "at once".
 pub fn parse_delay(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    // humantime's own words ("expected number at 0") do not say what to write.
+    let d = humantime::parse_duration(s)
+        .map_err(|_| format!("{s:?} is not a duration: write it like 500ms, 2s or 1m"))?;
     if d > MAX_DURATION {
         return Err("must be at most 100 years".into());
     }
@@ -224,7 +226,18 @@ mod tests {
             .expect("a human duration parses");
         assert_eq!(args.ping_interval, Duration::from_millis(200));
         assert!(Args::try_parse_from(["wsppsrv", "--ping-interval", "0s"]).is_err());
-        assert!(Args::try_parse_from(["wsppsrv", "--ping-interval", "soon"]).is_err());
+        for flag in [
+            "--ping-interval",
+            "--ping-timeout",
+            "--header-timeout",
+            "--first-ping-delay",
+            "--busy-poll",
+        ] {
+            let err = Args::try_parse_from(["wsppsrv", flag, "banana"])
+                .expect_err("not a duration")
+                .to_string();
+            assert!(err.contains("500ms, 2s or 1m"), "{flag}: {err}");
+        }
         assert!(Args::try_parse_from(["wsppsrv", "--ping-timeout", "500000000000years"]).is_err());
         let args = Args::try_parse_from(["wsppsrv", "--first-ping-delay", "0s"])
             .expect("a delay may be zero");
