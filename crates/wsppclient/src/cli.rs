@@ -9,7 +9,13 @@
 //! (or `https://`, pasted from a browser) or `--server HOST:PORT --tls`. With `--tls`
 //! and no `--server`, the default is wsppsrv's default TLS address rather than its
 //! plain one, so `wsppclient --tls ping` works against `wsppsrv --tls-self-signed`.
+//!
+//! Only a server the user did not name may be started in-process
+//! ([`crate::local_server`]): `--server` and `WSPP_SERVER` both name one, and
+//! `--no-local-server` forbids it. The hidden `--default-server` (`WSPP_DEFAULT_SERVER`)
+//! moves the unnamed default, which is how the tests avoid port 8080.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -35,7 +41,7 @@ const TLS: &str = "TLS options (wss://)";
 #[derive(Debug, Parser)]
 #[command(name = "wsppclient", version)]
 pub struct Cli {
-    /// The server to talk to: HOST:PORT, or wss://HOST:PORT for TLS [default: 127.0.0.1:8080, or 127.0.0.1:8443 with --tls]
+    /// The server to talk to: HOST:PORT, or wss://HOST:PORT for TLS [default: 127.0.0.1:8080, started in this process if nothing listens there; 127.0.0.1:8443 with --tls]
     #[arg(
         long,
         env = "WSPP_SERVER",
@@ -45,6 +51,29 @@ pub struct Cli {
         help_heading = GLOBAL
     )]
     pub server: Option<ServerArg>,
+
+    /// Never start a server in this process: without --server, wsppclient starts one
+    /// on the default address when nothing listens there
+    #[arg(
+        long,
+        env = "WSPP_NO_LOCAL_SERVER",
+        action = ArgAction::SetTrue,
+        value_parser = BoolishValueParser::new(),
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub no_local_server: bool,
+
+    /// Where to look for (and, if none listens, start) the server when --server is not
+    /// given; the tests point it at a fresh port (127.0.0.1:0) instead of 8080
+    #[arg(
+        long,
+        env = "WSPP_DEFAULT_SERVER",
+        value_name = "IP:PORT",
+        hide = true,
+        global = true
+    )]
+    pub default_server: Option<SocketAddr>,
 
     /// The server speaks TLS: https:// and wss:// instead of http:// and ws://
     #[arg(
@@ -256,12 +285,15 @@ impl Cli {
     pub fn into_invocation(self) -> Invocation {
         let scheme_tls = self.server.as_ref().and_then(|s| s.tls);
         let server_tls = self.tls || scheme_tls == Some(true);
-        let server = match self.server {
-            Some(server) => server.addr,
-            None if server_tls => wspp::routes::DEFAULT_TLS_ADDR.to_owned(),
-            None => wspp::routes::DEFAULT_ADDR.to_owned(),
+        let named = self.server.is_some();
+        let server = match (self.server, self.default_server) {
+            (Some(server), _) => server.addr,
+            (None, Some(default)) => default.to_string(),
+            (None, None) if server_tls => wspp::routes::DEFAULT_TLS_ADDR.to_owned(),
+            (None, None) => wspp::routes::DEFAULT_ADDR.to_owned(),
         };
         let mut config = Config::new(server);
+        config.start_local_server = !named && !self.no_local_server;
         config.server_tls = server_tls;
         config.tls = TlsOptions {
             ca: self.ca,
@@ -587,6 +619,28 @@ mod tests {
             }
         );
         assert_eq!(parse(&["page"]).config.tls, TlsOptions::default());
+    }
+
+    #[test]
+    fn only_an_unnamed_server_may_be_started_here() {
+        assert!(parse(&["page"]).config.start_local_server);
+        assert!(
+            !parse(&["--no-local-server", "page"])
+                .config
+                .start_local_server
+        );
+        assert!(
+            !parse(&["--server", "127.0.0.1:8080", "page"])
+                .config
+                .start_local_server
+        );
+        let moved = parse(&["--default-server", "127.0.0.1:0", "page"]).config;
+        assert_eq!(
+            (moved.server.as_str(), moved.start_local_server),
+            ("127.0.0.1:0", true)
+        );
+        let named = parse(&["--default-server", "127.0.0.1:0", "--server", "h:1", "page"]);
+        assert_eq!(named.config.server, "h:1");
     }
 
     #[test]

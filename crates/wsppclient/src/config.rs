@@ -25,6 +25,11 @@ pub const DEFAULT_HOLD_INTERVAL: Duration = Duration::from_secs(1);
 pub struct Config {
     /// `HOST:PORT` of the server.
     pub server: String,
+    /// Whether wsppsrv may be started in this process when nothing listens on
+    /// `server`: only when the user named no server ([`crate::local_server`]).
+    pub start_local_server: bool,
+    /// Set once a server runs in this process, so that the menus say so.
+    pub server_is_local: bool,
     /// Whether the server speaks TLS: the requests go to `https://` and `wss://`.
     pub server_tls: bool,
     /// How TLS servers are trusted and where session secrets go (any `wss://` URL,
@@ -52,6 +57,8 @@ impl Config {
     pub fn new(server: impl Into<String>) -> Self {
         Config {
             server: server.into(),
+            start_local_server: false,
+            server_is_local: false,
             server_tls: false,
             tls: TlsOptions::default(),
             headers: Vec::new(),
@@ -62,6 +69,17 @@ impl Config {
             hold_reconnect: false,
             ping: PingOptions::default(),
         }
+    }
+
+    /// The server as the menus name it: its address, and whether it speaks TLS or
+    /// runs in this process.
+    pub fn server_label(&self) -> String {
+        let note = match (self.server_tls, self.server_is_local) {
+            (true, _) => " (TLS)",
+            (false, true) => " (in this process)",
+            (false, false) => "",
+        };
+        format!("{}{note}", self.server)
     }
 
     /// Every header this client adds to a request, in the order it adds them.

@@ -8,6 +8,8 @@
 //! Errors are returned, never printed: `main` prints them once, on stderr.
 
 use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::io::BufReader;
 use tokio::sync::mpsc;
@@ -16,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::catalog::Request;
 use crate::config::{Config, Invocation, Mode};
 use crate::error::Error;
+use crate::local_server::{self, LocalServer};
 use crate::menu;
 use crate::ping::{self, PingEvent, output};
 use crate::requests;
@@ -48,21 +51,65 @@ impl Outcome {
     }
 }
 
-/// Runs what `invocation` asks for, writing to `out`.
+/// How long, after SIGTERM has stopped the server started in this process, the run
+/// may take to notice and end before it is abandoned.
+const TERMINATE_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs what `invocation` asks for, writing to `out`; first starts wsppsrv in this
+/// process if the user named no server and none listens (see [`crate::local_server`]),
+/// and stops it at the end.
 pub async fn run(invocation: Invocation, out: &mut (dyn Write + Send)) -> Result<Outcome, Error> {
-    let Invocation { config, mode } = invocation;
+    let Invocation { mut config, mode } = invocation;
+    let local = match config.server.parse::<SocketAddr>() {
+        Ok(addr) if local_server::wanted(&config, &mode) => LocalServer::start(addr),
+        _ => None,
+    };
+    let Some(local) = local else {
+        return run_mode(&config, mode, out).await;
+    };
+    // On stderr, so that stdout stays the transcript (or ping's JSON).
+    eprintln!("wsppclient: {}", local.notice(&config.server));
+    config.server = local.addr().to_string();
+    config.server_is_local = true;
+    let result = {
+        let work = run_mode(&config, mode, out);
+        tokio::pin!(work);
+        tokio::select! {
+            result = &mut work => result,
+            () = terminated() => {
+                // Stopping the server sends our own session its Close 1001, which ends
+                // it the way a separate wsppsrv stopped by SIGTERM would; both run on
+                // this thread, so the session must go on being polled meanwhile.
+                let _ = tokio::join!(
+                    local.stop(),
+                    tokio::time::timeout(TERMINATE_GRACE, &mut work)
+                );
+                return Ok(Outcome::Terminated);
+            }
+        }
+    };
+    local.stop().await;
+    result
+}
+
+/// Runs `mode` against `config.server`.
+async fn run_mode(
+    config: &Config,
+    mode: Mode,
+    out: &mut (dyn Write + Send),
+) -> Result<Outcome, Error> {
     match mode {
-        Mode::Menu { plain } if tui::wanted(plain) => tui::run(&config).await,
+        Mode::Menu { plain } if tui::wanted(plain) => tui::run(config).await,
         Mode::Menu { .. } => {
             let mut interrupts = forward_interrupts();
             let input = BufReader::new(tokio::io::stdin());
-            menu::run(&config, input, out, &mut interrupts).await
+            menu::run(config, input, out, &mut interrupts).await
         }
         Mode::Request(request) => {
-            run_printed(request, &config, out, interrupted()).await?;
+            run_printed(request, config, out, interrupted()).await?;
             Ok(Outcome::Success)
         }
-        Mode::Ping { json } => run_ping(&config, json, out).await,
+        Mode::Ping { json } => run_ping(config, json, out).await,
     }
 }
 
@@ -188,6 +235,19 @@ async fn interrupted() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
+}
+
+/// Resolves on SIGTERM; never, if the handler cannot be installed (or off Unix).
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut sigterm) = signal(SignalKind::terminate()) {
+            sigterm.recv().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await;
 }
 
 /// Every Ctrl-C from now on, as a message: the menu needs more than one.

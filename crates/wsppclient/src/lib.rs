@@ -23,6 +23,8 @@
 //! * [`connect`] opens connections the same way for all of them (`TCP_NODELAY`,
 //!   timeouts, TLS for `wss://` through [`tls`], the upgrade and its refusal), and
 //!   [`error`] says what went wrong; [`backoff`] paces `hold --reconnect`.
+//! * [`local_server`] serves wsppsrv in this process when the user named no server
+//!   and none listens on the default address.
 
 #![deny(missing_docs)]
 
@@ -33,6 +35,7 @@ pub mod config;
 pub mod connect;
 pub mod dispatch;
 pub mod error;
+pub mod local_server;
 pub mod menu;
 pub mod ping;
 pub mod requests;

@@ -47,10 +47,9 @@ pub fn parse_choice(line: &str) -> Option<Choice> {
 /// The menu text: one numbered line per catalog entry with its route.
 pub fn render(config: &Config) -> String {
     let mut out = format!(
-        "wsppclient {} against {}{}\n",
+        "wsppclient {} against {}\n",
         env!("CARGO_PKG_VERSION"),
-        config.server,
-        if config.server_tls { " (TLS)" } else { "" }
+        config.server_label()
     );
     let width = Request::ALL
         .iter()

@@ -110,12 +110,7 @@ pub async fn run(config: &Config) -> Result<Outcome, Error> {
     let (tx, mut events) = event::channel();
     let reader = event::spawn_terminal_reader(tx.clone(), TICK);
     let signals = event::spawn_signal_listener(tx.clone());
-    let server = if config.server_tls {
-        format!("{} (TLS)", config.server)
-    } else {
-        config.server.clone()
-    };
-    let mut app = App::new(server, Some(log_path()), Instant::now());
+    let mut app = App::new(config.server_label(), Some(log_path()), Instant::now());
     let mut runner = Runner::new(config.clone(), tx);
     let exit = drive(&mut terminal, &mut app, &mut events, &mut runner).await;
 

@@ -10,6 +10,8 @@ mod support;
 
 /// Servers killed mid-session, and `hold --reconnect` across a restart.
 mod faults;
+/// The server started in-process when the user named none and none listens.
+mod local_server;
 /// The plain numbered menu fed through an in-memory stdin.
 mod menu;
 /// `ping`: sessions, matching, exit codes and JSON.
