@@ -106,6 +106,104 @@ check_ping_eof_without_close_frame() {
     expect_err 'without a close frame'
 }
 
+check_ping_hangup_in_words() {
+    client ping -c 1 "ws://127.0.0.1:$HANGUP_PORT/"
+    expect_rc 2
+    expect_one_err_line
+    expect_err 'the server closed the connection before answering the upgrade$'
+}
+
+check_ping_nonhttp_in_words() {
+    client ping -c 1 "ws://127.0.0.1:$NONHTTP_PORT/"
+    expect_rc 2
+    expect_one_err_line
+    expect_err 'the server does not speak HTTP'
+    expect_no_err 'httparse'
+}
+
+check_inspect_echo_text_and_binary_with_hex() {
+    client inspect "$(ws_url '/echo?a=1&b=2')" --send hello --send-binary '00 01 fe ff' --wait 0.2 --hex
+    expect_rc 0
+    expect_out '→ GET /echo\?a=1&b=2 HTTP/1.1'
+    expect_out '← HTTP/1.1 101 Switching Protocols'
+    expect_out 'Server: Python/.* websockets/'
+    expect_out '→ Text fin=1 mask=1 len=5 "hello"'
+    expect_out '← Text fin=1 mask=0 len=5 "hello"'
+    expect_out '← Binary fin=1 mask=0 len=4'
+    expect_out '^ +0000  00 01 fe ff {39}\.\.\.\.$'
+    expect_out '→ Close fin=1 mask=1 len=[0-9]+ 1000 \(Normal Closure\)'
+    expect_out 'the server answered: 1000 \(Normal Closure\)'
+    expect_out 'wireshark filter: tcp.port == [0-9]+'
+}
+
+check_inspect_answers_the_servers_ping() {
+    client inspect "$(ws_url /ping)" --wait 5
+    expect_rc 0
+    expect_out '← Ping fin=1 mask=0 len=14 "are you there\?"'
+    expect_out '→ Pong fin=1 mask=1 len=14 "are you there\?"'
+    expect_out '← Text fin=1 mask=0 len=13 "pong received"'
+    expect_out 'the server closed: 1000 \(Normal Closure\) "done"'
+}
+
+check_inspect_refusal_shows_status_headers_and_body() {
+    client inspect "$(ws_url /refuse)"
+    expect_rc 2
+    expect_out '← HTTP/1.1 403 Forbidden'
+    expect_out 'Content-Type: text/plain'
+    expect_out '← body 53 bytes "no entry: this route refuses every WebSocket upgrade\\n"'
+    expect_one_err_line
+    expect_err 'refused the upgrade: 403 Forbidden \(no entry'
+}
+
+check_inspect_missing_subprotocol_shows_the_400() {
+    client inspect "$(ws_url /subprotocol)"
+    expect_rc 2
+    expect_out '← HTTP/1.1 400 Bad Request'
+    expect_out '← body [0-9]+ bytes ".*missing subprotocol'
+    expect_one_err_line
+}
+
+check_inspect_close_1011() {
+    client inspect "$(ws_url /close-1011)" --wait 5
+    expect_rc 2
+    expect_out '← Close fin=1 mask=0 len=[0-9]+ 1011 \(Internal Error\) "the handler failed on purpose"'
+    expect_out '→ Close fin=1 mask=1'
+    expect_one_err_line
+    expect_err 'closed the connection with 1011 \(Internal Error\)'
+}
+
+check_inspect_eof_is_1006() {
+    client inspect "$(ws_url /eof)" --wait 5
+    expect_rc 2
+    expect_out '← Text fin=1 mask=0 len=29 "closing without a close frame"'
+    expect_out '1006 \(Abnormal Closure\): the server ended the connection without a close frame; [0-9]+ bytes had arrived'
+    expect_one_err_line
+    expect_err '\(1006 Abnormal Closure\): the server closed it after [0-9]+ bytes had arrived'
+}
+
+check_inspect_reset_is_1006() {
+    client inspect "$(ws_url /reset)" --send 'reset me' --wait 5
+    expect_rc 2
+    expect_one_err_line
+    expect_err '\(1006 Abnormal Closure\): the server reset it after [0-9]+ bytes had arrived'
+}
+
+check_inspect_nonhttp_in_words() {
+    client inspect "ws://127.0.0.1:$NONHTTP_PORT/"
+    expect_rc 2
+    expect_out '← \?\? not HTTP: [0-9]+ bytes, beginning "SSH-2.0-OpenSSH'
+    expect_one_err_line
+    expect_err 'the server does not speak HTTP: .*SSH-2.0-OpenSSH'
+    expect_no_err 'httparse'
+}
+
+check_inspect_hangup_in_words() {
+    client inspect "ws://127.0.0.1:$HANGUP_PORT/"
+    expect_rc 2
+    expect_one_err_line
+    expect_err 'the server closed the connection before answering the upgrade$'
+}
+
 # --- the run -------------------------------------------------------------------------
 
 setup_venv

@@ -28,11 +28,14 @@ pub enum Request {
     BadVersion,
     /// A plain GET of an upgrade route.
     NoUpgrade,
+    /// Any `ws://` or `wss://` URL: the handshake and every frame, messages sent,
+    /// then the close handshake.
+    Inspect,
 }
 
 impl Request {
     /// Every request, in menu order.
-    pub const ALL: [Request; 8] = [
+    pub const ALL: [Request; 9] = [
         Request::Page,
         Request::Favicon,
         Request::OpenClose,
@@ -41,6 +44,7 @@ impl Request {
         Request::NoKey,
         Request::BadVersion,
         Request::NoUpgrade,
+        Request::Inspect,
     ];
 
     /// A short name for menus.
@@ -54,6 +58,7 @@ impl Request {
             Request::NoKey => "upgrade without a key",
             Request::BadVersion => "upgrade with version 8",
             Request::NoUpgrade => "GET without upgrade",
+            Request::Inspect => "inspect any URL",
         }
     }
 
@@ -68,10 +73,12 @@ impl Request {
             Request::NoKey => "no-key",
             Request::BadVersion => "bad-version",
             Request::NoUpgrade => "no-upgrade",
+            Request::Inspect => "inspect",
         }
     }
 
-    /// The route it requests first.
+    /// The route it requests first (for `inspect`, the one it inspects when given
+    /// no URL).
     pub const fn route(self) -> &'static str {
         match self {
             Request::Page => routes::PAGE,
@@ -81,7 +88,8 @@ impl Request {
             | Request::Ping
             | Request::NoKey
             | Request::BadVersion
-            | Request::NoUpgrade => routes::PINGPONG,
+            | Request::NoUpgrade
+            | Request::Inspect => routes::PINGPONG,
         }
     }
 
@@ -104,6 +112,9 @@ impl Request {
                 "Upgrade request with Sec-WebSocket-Version: 8: the server answers 426"
             }
             Request::NoUpgrade => "Plain GET of /pingpong without upgrade headers: 400",
+            Request::Inspect => {
+                "Any ws:// or wss:// URL: the upgrade and every frame, your messages sent, the server's Pings answered, then Close 1000"
+            }
         }
     }
 
@@ -131,6 +142,9 @@ impl Request {
             }
             Request::NoUpgrade => {
                 "a GET of an upgrade route without Upgrade headers, and a 400 answer"
+            }
+            Request::Inspect => {
+                "the upgrade, our masked Text and Binary frames, the server's frames, then Close 1000 both ways"
             }
         }
     }

@@ -20,10 +20,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
-use clap::{ArgAction, Args, Parser, Subcommand};
+use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::catalog::Request;
-use crate::config::{Config, DEFAULT_USER_AGENT, Header, Invocation, Mode};
+use crate::config::{
+    Config, DEFAULT_USER_AGENT, Header, InspectOptions, Invocation, Mode, Outgoing,
+};
 use crate::ping::PingOptions;
 use crate::tls::TlsOptions;
 
@@ -136,6 +138,10 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub origin: Option<String>,
 
+    /// Show every payload also as a hex dump (offset, 16 bytes a line, ASCII) in transcripts
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub hex: bool,
+
     /// The User-Agent header to send (the server's page shows it)
     #[arg(
         long,
@@ -218,6 +224,13 @@ pub enum Command {
         after_help = wireshark_help(Request::NoUpgrade)
     )]
     NoUpgrade,
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::Inspect.subcommand(),
+        about = Request::Inspect.description(),
+        after_help = wireshark_help(Request::Inspect)
+    )]
+    Inspect(InspectArgs),
 }
 
 impl Command {
@@ -232,6 +245,7 @@ impl Command {
             Command::NoKey => Request::NoKey,
             Command::BadVersion => Request::BadVersion,
             Command::NoUpgrade => Request::NoUpgrade,
+            Command::Inspect(_) => Request::Inspect,
         }
     }
 }
@@ -280,6 +294,97 @@ pub struct PingArgs {
     pub busy_poll: Duration,
 }
 
+/// The options of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The ws:// or wss:// URL, path and query as given [default: ws://SERVER/pingpong, or wss:// with --tls]
+    pub url: Option<String>,
+
+    /// Send TEXT as a Text message once upgraded (repeatable; all messages go in the order given)
+    #[arg(long = "send", value_name = "TEXT")]
+    pub send: Vec<String>,
+
+    /// Send bytes written in hex as a Binary message, e.g. 00ff or '00 01 fe' (repeatable)
+    #[arg(long = "send-binary", value_name = "HEX", value_parser = parse_hex)]
+    pub send_binary: Vec<HexBytes>,
+
+    /// How long to listen after the last message before closing with 1000 (seconds, or e.g. 500ms)
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_seconds)]
+    pub wait: Duration,
+
+    /// The messages of --send and --send-binary interleaved as typed (set by [`parse`]
+    /// from the argument indices; derive alone keeps each list apart).
+    #[arg(skip)]
+    pub messages: Option<Vec<Outgoing>>,
+}
+
+/// The bytes of one `--send-binary`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HexBytes(pub Vec<u8>);
+
+fn parse_hex(s: &str) -> Result<HexBytes, String> {
+    crate::hex::parse(s).map(HexBytes)
+}
+
+impl InspectArgs {
+    /// Puts --send and --send-binary in the order they were typed.
+    fn order_messages(&mut self, matches: &ArgMatches) {
+        let mut indexed: Vec<(usize, Outgoing)> = Vec::new();
+        let index = |id: &str| -> Vec<usize> {
+            matches
+                .indices_of(id)
+                .map(Iterator::collect)
+                .unwrap_or_default()
+        };
+        for (i, text) in index("send").into_iter().zip(&self.send) {
+            indexed.push((i, Outgoing::Text(text.clone())));
+        }
+        for (i, bytes) in index("send_binary").into_iter().zip(&self.send_binary) {
+            indexed.push((i, Outgoing::Binary(bytes.0.clone())));
+        }
+        indexed.sort_by_key(|(i, _)| *i);
+        self.messages = Some(indexed.into_iter().map(|(_, m)| m).collect());
+    }
+
+    fn into_options(self) -> InspectOptions {
+        let messages = self.messages.unwrap_or_else(|| {
+            // Without the indices (a `Cli` built by derive alone): texts, then bytes.
+            let texts = self.send.into_iter().map(Outgoing::Text);
+            let bytes = self.send_binary.into_iter().map(|b| Outgoing::Binary(b.0));
+            texts.chain(bytes).collect()
+        });
+        InspectOptions {
+            url: self.url,
+            messages,
+            wait: self.wait,
+        }
+    }
+}
+
+/// Parses the process's arguments (exiting with clap's message and status 2 on a bad
+/// one), keeping the order of `inspect`'s messages.
+pub fn parse() -> Cli {
+    from_matches(&Cli::command().get_matches()).unwrap_or_else(|e| e.exit())
+}
+
+/// [`parse`] over given arguments, for tests.
+pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    from_matches(&Cli::command().try_get_matches_from(args)?)
+}
+
+fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
+    let mut cli = Cli::from_arg_matches(matches)?;
+    if let (Some(Command::Inspect(args)), Some((_, sub))) = (&mut cli.command, matches.subcommand())
+    {
+        args.order_messages(sub);
+    }
+    Ok(cli)
+}
+
 impl Cli {
     /// The plain settings and mode this command line asks for.
     pub fn into_invocation(self) -> Invocation {
@@ -304,6 +409,7 @@ impl Cli {
         config.headers = self.headers;
         config.origin = self.origin;
         config.user_agent = self.user_agent;
+        config.hex = self.hex;
         let mode = match self.command {
             None => Mode::Menu { plain: self.plain },
             Some(Command::Hold {
@@ -324,6 +430,10 @@ impl Cli {
                     busy_poll: args.busy_poll,
                 };
                 Mode::Ping { json: args.json }
+            }
+            Some(Command::Inspect(args)) => {
+                config.inspect = args.into_options();
+                Mode::Request(Request::Inspect)
             }
             Some(other) => Mode::Request(other.request()),
         };
@@ -436,9 +546,43 @@ mod tests {
     use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Invocation {
-        Cli::try_parse_from(std::iter::once("wsppclient").chain(args.iter().copied()))
+        try_parse_from(std::iter::once("wsppclient").chain(args.iter().copied()))
             .expect("valid command line")
             .into_invocation()
+    }
+
+    #[test]
+    fn inspect_keeps_its_messages_in_the_order_typed() {
+        let inv = parse(&[
+            "inspect",
+            "ws://h:1/x?y=1",
+            "--send",
+            "one",
+            "--send-binary",
+            "00 ff",
+            "--send",
+            "two",
+            "--wait",
+            "250ms",
+            "--hex",
+        ]);
+        assert_eq!(inv.mode, Mode::Request(Request::Inspect));
+        assert!(inv.config.hex);
+        let inspect = &inv.config.inspect;
+        assert_eq!(inspect.url.as_deref(), Some("ws://h:1/x?y=1"));
+        assert_eq!(
+            inspect.messages,
+            [
+                Outgoing::Text("one".into()),
+                Outgoing::Binary(vec![0, 255]),
+                Outgoing::Text("two".into()),
+            ]
+        );
+        assert_eq!(inspect.wait, Duration::from_millis(250));
+        let defaults = parse(&["inspect"]).config.inspect;
+        assert_eq!(defaults, InspectOptions::default());
+        let all = ["wsppclient", "inspect", "--send-binary", "abc"];
+        assert!(try_parse_from(all).is_err());
     }
 
     #[test]

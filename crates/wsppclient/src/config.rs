@@ -19,6 +19,8 @@ pub const DEFAULT_USER_AGENT: &str = concat!("wsppclient/", env!("CARGO_PKG_VERS
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often `hold` sends an echo message.
 pub const DEFAULT_HOLD_INTERVAL: Duration = Duration::from_secs(1);
+/// How long `inspect` listens after its last message before it closes.
+pub const DEFAULT_INSPECT_WAIT: Duration = Duration::from_secs(2);
 
 /// Settings shared by every request.
 #[derive(Debug, Clone)]
@@ -50,6 +52,40 @@ pub struct Config {
     pub hold_reconnect: bool,
     /// How `ping` pings (also used when the menu runs it).
     pub ping: PingOptions,
+    /// What `inspect` connects to and sends.
+    pub inspect: InspectOptions,
+    /// Whether transcripts show every payload also as a hex dump.
+    pub hex: bool,
+}
+
+/// One message `inspect` sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// A Text message (`--send`).
+    Text(String),
+    /// A Binary message (`--send-binary`).
+    Binary(Vec<u8>),
+}
+
+/// What `inspect` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InspectOptions {
+    /// The `ws://` or `wss://` URL; the server's `/pingpong` when absent.
+    pub url: Option<String>,
+    /// The messages to send once upgraded, in order.
+    pub messages: Vec<Outgoing>,
+    /// How long to listen after the last message before closing with 1000.
+    pub wait: Duration,
+}
+
+impl Default for InspectOptions {
+    fn default() -> Self {
+        InspectOptions {
+            url: None,
+            messages: Vec::new(),
+            wait: DEFAULT_INSPECT_WAIT,
+        }
+    }
 }
 
 impl Config {
@@ -68,6 +104,8 @@ impl Config {
             hold_interval: DEFAULT_HOLD_INTERVAL,
             hold_reconnect: false,
             ping: PingOptions::default(),
+            inspect: InspectOptions::default(),
+            hex: false,
         }
     }
 

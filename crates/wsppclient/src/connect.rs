@@ -303,25 +303,29 @@ where
             after: config.connect_timeout,
         }),
         Ok(Ok(done)) => Ok(done),
-        Ok(Err(tungstenite::Error::Http(response))) => {
-            let status = response.status();
-            let mut reason = status.canonical_reason().unwrap_or("").to_owned();
-            let first_line = response
-                .body()
-                .as_deref()
-                .map(String::from_utf8_lossy)
-                .and_then(|body| body.lines().next().map(str::trim).map(str::to_owned))
-                .filter(|line| !line.is_empty() && !line.eq_ignore_ascii_case(&reason));
-            if let Some(line) = first_line {
-                reason = format!("{reason} ({line})");
-            }
-            Err(Error::UpgradeRefused {
-                url: url.text.clone(),
-                status: status.as_u16(),
-                reason,
-            })
-        }
-        Ok(Err(other)) => Err(other.into()),
+        Ok(Err(tungstenite::Error::Http(response))) => Err(refusal(url, &response)),
+        Ok(Err(other)) => Err(Error::handshake(&url.text, other, 0, &[])),
+    }
+}
+
+/// [`Error::UpgradeRefused`] for an answer other than 101: its status, and the first
+/// line of its body when that says more than the status text.
+pub fn refusal(url: &WsUrl, response: &tungstenite::http::Response<Option<Vec<u8>>>) -> Error {
+    let status = response.status();
+    let mut reason = status.canonical_reason().unwrap_or("").to_owned();
+    let first_line = response
+        .body()
+        .as_deref()
+        .map(String::from_utf8_lossy)
+        .and_then(|body| body.lines().next().map(str::trim).map(str::to_owned))
+        .filter(|line| !line.is_empty() && !line.eq_ignore_ascii_case(&reason));
+    if let Some(line) = first_line {
+        reason = format!("{reason} ({line})");
+    }
+    Error::UpgradeRefused {
+        url: url.text.clone(),
+        status: status.as_u16(),
+        reason,
     }
 }
 

@@ -139,7 +139,11 @@ pub async fn run_printed(
     };
     let printer = async {
         while let Some(entry) = entries.recv().await {
-            writeln!(out, "{entry}")?;
+            if config.hex {
+                writeln!(out, "{entry:#}")?;
+            } else {
+                writeln!(out, "{entry}")?;
+            }
         }
         out.flush()
     };

@@ -109,6 +109,36 @@ pub enum Error {
         /// The status text, and the first line of the body if there was one.
         reason: String,
     },
+    /// The server closed the connection instead of answering the upgrade request.
+    #[error("{url}: the server closed the connection {}", unanswered(*.received))]
+    UpgradeUnanswered {
+        /// The URL of the upgrade.
+        url: String,
+        /// How many bytes of an answer had arrived (0 when none, or when not counted).
+        received: u64,
+    },
+    /// The server answered the upgrade request with something that is not HTTP.
+    #[error("{url}: the server does not speak HTTP: its answer is not an HTTP response{}", first_bytes(.answer))]
+    NotHttp {
+        /// The URL of the upgrade.
+        url: String,
+        /// The first bytes it answered, when they were kept.
+        answer: Option<Vec<u8>>,
+    },
+    /// The connection ended without the close handshake: what RFC 6455 (7.1.5) calls
+    /// close code 1006, which no frame ever carries.
+    #[error(
+        "{url}: the connection ended without a close frame (1006 Abnormal Closure): the server {} after {received} bytes had arrived",
+        if *.reset { "reset it" } else { "closed it" }
+    )]
+    AbnormalClosure {
+        /// The URL of the session.
+        url: String,
+        /// A TCP reset rather than an end of the stream.
+        reset: bool,
+        /// How many bytes had arrived from the server on the connection.
+        received: u64,
+    },
     /// Something did not happen in time.
     #[error("{what} timed out after {}", humantime::format_duration(*.after))]
     Timeout {
@@ -200,6 +230,40 @@ impl Error {
         }
     }
 
+    /// `err`, from the upgrade handshake with `url`: a server that hung up before its
+    /// answer was whole, or answered in something other than HTTP, is said in words;
+    /// `received` bytes of an answer had arrived and began with `first` (both empty
+    /// when not counted). A refusal ([`tungstenite::Error::Http`]) is left to the
+    /// caller, which knows what of it to show.
+    pub fn handshake(url: &str, err: tungstenite::Error, received: u64, first: &[u8]) -> Error {
+        use tungstenite::error::ProtocolError;
+        match err {
+            tungstenite::Error::Protocol(ProtocolError::HandshakeIncomplete) => {
+                Error::UpgradeUnanswered {
+                    url: url.to_owned(),
+                    received,
+                }
+            }
+            tungstenite::Error::Protocol(ProtocolError::HttparseError(_)) => Error::NotHttp {
+                url: url.to_owned(),
+                answer: (!first.is_empty()).then(|| first.to_vec()),
+            },
+            tungstenite::Error::Io(io)
+                if received == 0
+                    && matches!(
+                        io.kind(),
+                        io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+                    ) =>
+            {
+                Error::UpgradeUnanswered {
+                    url: url.to_owned(),
+                    received,
+                }
+            }
+            other => other.into(),
+        }
+    }
+
     /// The stream of a live session with `url` ended with no Close frame.
     pub fn ended(url: &str) -> Error {
         Error::ConnectionLost {
@@ -223,7 +287,26 @@ impl Error {
                 | Error::KeyLog { .. }
                 | Error::Interrupted
                 | Error::Request(_)
+                | Error::NotHttp { .. }
         )
+    }
+}
+
+fn unanswered(received: u64) -> String {
+    if received == 0 {
+        "before answering the upgrade".to_owned()
+    } else {
+        format!("in the middle of its answer to the upgrade ({received} bytes)")
+    }
+}
+
+fn first_bytes(answer: &Option<Vec<u8>>) -> String {
+    match answer {
+        Some(bytes) if !bytes.is_empty() => format!(
+            " (it began {:?})",
+            String::from_utf8_lossy(bytes).trim_end()
+        ),
+        _ => String::new(),
     }
 }
 
@@ -363,6 +446,45 @@ mod tests {
         assert_eq!(
             report(&err),
             "tls handshake with 127.0.0.1:8443 failed: invalid peer certificate: UnknownIssuer"
+        );
+    }
+
+    #[test]
+    fn a_broken_handshake_is_said_in_words() {
+        use tungstenite::error::ProtocolError;
+        let closed = Error::handshake(
+            "ws://h/p",
+            tungstenite::Error::Protocol(ProtocolError::HandshakeIncomplete),
+            0,
+            b"",
+        );
+        assert_eq!(
+            report(&closed),
+            "ws://h/p: the server closed the connection before answering the upgrade"
+        );
+        let cut = Error::handshake(
+            "ws://h/p",
+            tungstenite::Error::Protocol(ProtocolError::HandshakeIncomplete),
+            12,
+            b"HTTP/1.1 101",
+        );
+        assert!(report(&cut).ends_with("in the middle of its answer to the upgrade (12 bytes)"));
+        let ssh = Error::NotHttp {
+            url: "ws://h/p".into(),
+            answer: Some(b"SSH-2.0-x\r\n".to_vec()),
+        };
+        assert_eq!(
+            report(&ssh),
+            "ws://h/p: the server does not speak HTTP: its answer is not an HTTP response (it began \"SSH-2.0-x\")"
+        );
+        let abnormal = Error::AbnormalClosure {
+            url: "ws://h/p".into(),
+            reset: true,
+            received: 245,
+        };
+        assert_eq!(
+            report(&abnormal),
+            "ws://h/p: the connection ended without a close frame (1006 Abnormal Closure): the server reset it after 245 bytes had arrived"
         );
     }
 

@@ -35,6 +35,7 @@ pub mod config;
 pub mod connect;
 pub mod dispatch;
 pub mod error;
+pub mod hex;
 pub mod local_server;
 pub mod menu;
 pub mod ping;

@@ -22,6 +22,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::catalog::Request;
 use crate::config::{Config, Mode};
 
 /// How long [`LocalServer::stop`] waits beyond the server's own grace period (in which
@@ -37,12 +38,14 @@ pub struct LocalServer {
 }
 
 /// Whether this run may start its own server: the user named none, and what it runs
-/// talks to wsppsrv (`ping URL` talks to whatever URL it was given). Only plain
+/// talks to wsppsrv (`ping URL` and `inspect URL` talk to whatever URL they were
+/// given). Only plain
 /// ws:// is served; a TLS server would need a certificate the client trusts.
 pub fn wanted(config: &Config, mode: &Mode) -> bool {
     config.start_local_server
         && !config.server_tls
         && match mode {
+            Mode::Request(Request::Inspect) => config.inspect.url.is_none(),
             Mode::Menu { .. } | Mode::Request(_) => true,
             Mode::Ping { .. } => config.ping.url.is_none(),
         }

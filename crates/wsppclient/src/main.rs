@@ -3,14 +3,13 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use wsppclient::cli::Cli;
+use wsppclient::cli;
 use wsppclient::config::Mode;
 use wsppclient::{dispatch, error, tui};
 
 fn main() -> ExitCode {
-    let invocation = Cli::parse().into_invocation();
+    let invocation = cli::parse().into_invocation();
     init_logging(matches!(invocation.mode, Mode::Menu { plain } if tui::wanted(plain)));
     if invocation.config.tls.insecure {
         // Before the terminal UI takes the screen, so it is still there after it leaves.

@@ -14,6 +14,7 @@
 //! * `http`: the page and the favicon, over hyper's client connection.
 //! * `broken`: the deliberately broken upgrades, written byte by byte.
 //! * `websocket`: `open-close` and `hold`, over tokio-tungstenite.
+//! * `inspect`: any URL, the user's messages sent, the close handshake shown.
 //! * [`clients`]: the clients table `page` prints from `/clients.json`, and
 //!   [`clients::fetch`], the untapped fetch the terminal UI refreshes its clients pane with.
 //!
@@ -24,6 +25,7 @@
 mod broken;
 pub mod clients;
 mod http;
+mod inspect;
 mod websocket;
 
 use std::net::SocketAddr;
@@ -80,6 +82,7 @@ pub async fn run_observed(
         }
         Request::OpenClose => websocket::open_close(&ctx).await,
         Request::Hold => websocket::hold(&ctx).await,
+        Request::Inspect => inspect::inspect(&ctx).await,
         Request::Ping => ping_to_transcript(&ctx, on_ping).await,
     };
     if let Some(local) = ctx.local() {

@@ -27,7 +27,15 @@ pub struct Tap<S> {
     transcript: Transcript,
     /// Set once a read returned end-of-stream, so the end is reported once.
     read_closed: bool,
+    /// Bytes read so far: how far a connection got before it broke.
+    received: u64,
+    /// The first [`FIRST_BYTES`] bytes read, to show what a peer that does not speak
+    /// HTTP said instead.
+    first_received: Vec<u8>,
 }
+
+/// How many of the first bytes read a [`Tap`] keeps.
+pub const FIRST_BYTES: usize = 64;
 
 impl<S> Tap<S> {
     /// Wraps `inner`; both directions start with an HTTP head.
@@ -38,7 +46,30 @@ impl<S> Tap<S> {
             incoming: WireParser::new(Direction::Incoming),
             transcript,
             read_closed: false,
+            received: 0,
+            first_received: Vec::new(),
         }
+    }
+
+    /// How many bytes have been read from the peer.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// The first bytes read from the peer (at most [`FIRST_BYTES`]).
+    pub fn first_received(&self) -> &[u8] {
+        &self.first_received
+    }
+
+    /// Whether the bytes read so far end where a head or a frame ends: a response
+    /// head and all of its body, for one, have been read and reported.
+    pub fn incoming_at_boundary(&self) -> bool {
+        self.incoming.at_boundary()
+    }
+
+    /// Whether a read has returned the end of the stream.
+    pub fn read_closed(&self) -> bool {
+        self.read_closed
     }
 
     /// The wrapped stream.
@@ -58,6 +89,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
         let asked = buf.remaining() > 0;
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
         let new = &buf.filled()[before..];
+        this.received += new.len() as u64;
+        let room = FIRST_BYTES.saturating_sub(this.first_received.len());
+        this.first_received
+            .extend_from_slice(&new[..room.min(new.len())]);
         let events = if new.is_empty() && asked {
             if std::mem::replace(&mut this.read_closed, true) {
                 Vec::new()

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::wire::{Body, Direction, FrameInfo, Head, Opcode, WireEvent, close_code_name};
+use crate::wire::{
+    Body, Direction, FrameInfo, Head, Opcode, PREVIEW_LEN, WireEvent, close_code_name,
+};
 
 /// One line (or block) of a transcript.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,7 +122,9 @@ impl Transcript {
 }
 
 /// The plain-text form: one line per entry, except heads (one line per header line,
-/// indented under the first) and [`EntryKind::Output`] blocks.
+/// indented under the first) and [`EntryKind::Output`] blocks. The alternate form
+/// (`{:#}`, what `--hex` prints) adds a [hex dump](crate::hex::dump) of every frame's
+/// and body's payload under its line.
 impl fmt::Display for Entry {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let stamp = format!("+{:.3}ms", self.at.as_secs_f64() * 1e3);
@@ -144,15 +148,31 @@ impl fmt::Display for Entry {
                 let arrow = direction.arrow();
                 match event {
                     WireEvent::Head(head) => write_head(f, &lead, arrow, head),
-                    WireEvent::Body(body) => write!(f, "{lead} {arrow} {}", describe_body(body)),
+                    WireEvent::Body(body) => {
+                        write!(f, "{lead} {arrow} {}", describe_body(body))?;
+                        write_dump(f, &lead, &body.preview, body.len)
+                    }
                     WireEvent::Frame(frame) => {
-                        write!(f, "{lead} {arrow} {}", describe_frame(frame))
+                        write!(f, "{lead} {arrow} {}", describe_frame(frame))?;
+                        write_dump(f, &lead, &frame.preview, frame.len)
                     }
                     WireEvent::Problem(problem) => write!(f, "{lead} {arrow} ?? {problem}"),
                 }
             }
         }
     }
+}
+
+/// The hex dump of a payload under its line, in the alternate form only.
+fn write_dump(f: &mut fmt::Formatter<'_>, lead: &str, kept: &[u8], len: u64) -> fmt::Result {
+    if !f.alternate() {
+        return Ok(());
+    }
+    let pad = " ".repeat(lead.chars().count() + 5);
+    for line in crate::hex::dump(kept, len) {
+        write!(f, "\n{pad}{line}")?;
+    }
+    Ok(())
 }
 
 fn write_head(f: &mut fmt::Formatter<'_>, lead: &str, arrow: &str, head: &Head) -> fmt::Result {
@@ -198,10 +218,10 @@ pub fn describe_frame(frame: &FrameInfo) -> String {
         }),
         Opcode::Ping | Opcode::Pong => Some(match wspp::payload::PingId::decode(&frame.preview) {
             Some(id) => format!("seq={}", id.seq),
-            None => preview_text(&frame.preview, frame.preview_is_whole()),
+            None => preview_text(&frame.preview, frame.len),
         }),
         _ if frame.len == 0 => None,
-        _ => Some(preview_text(&frame.preview, frame.preview_is_whole())),
+        _ => Some(preview_text(&frame.preview, frame.len)),
     };
     if let Some(detail) = detail {
         out.push(' ');
@@ -216,14 +236,16 @@ pub fn describe_body(body: &Body) -> String {
     format!(
         "body {} bytes{chunked} {}",
         body.len,
-        preview_text(&body.preview, body.preview.len() as u64 == body.len)
+        preview_text(&body.preview, body.len)
     )
 }
 
-/// Bytes as a quoted, escaped string, with `…` when they are only the beginning.
-fn preview_text(bytes: &[u8], whole: bool) -> String {
+/// The first [`PREVIEW_LEN`] of a payload of `len` bytes as a quoted, escaped string,
+/// with `…` when they are only the beginning.
+fn preview_text(kept: &[u8], len: u64) -> String {
+    let bytes = &kept[..kept.len().min(PREVIEW_LEN)];
     let text = String::from_utf8_lossy(bytes);
-    let ellipsis = if whole { "" } else { "…" };
+    let ellipsis = if bytes.len() as u64 == len { "" } else { "…" };
     format!("\"{}{ellipsis}\"", text.escape_debug())
 }
 
@@ -310,6 +332,27 @@ mod tests {
             chunked: false,
         };
         assert_eq!(describe_body(&body), "body 3 bytes \"abc\"");
+    }
+
+    #[test]
+    fn the_alternate_form_dumps_every_payload_in_hex() {
+        let text = entry(EntryKind::Wire {
+            direction: Direction::Incoming,
+            event: WireEvent::Frame(frame(Opcode::Binary, false, &[0, 1, 0xfe, 0xff])),
+        });
+        assert_eq!(text.to_string().lines().count(), 1);
+        let hex = format!("{text:#}");
+        let lines: Vec<&str> = hex.lines().collect();
+        assert_eq!(lines.len(), 2, "{hex}");
+        assert!(
+            lines[0].ends_with("← Binary fin=1 mask=0 len=4 \"\\0\\u{1}��\""),
+            "{hex}"
+        );
+        assert_eq!(
+            lines[1].trim_start(),
+            "0000  00 01 fe ff                                       ...."
+        );
+        assert!(lines[1].starts_with(&" ".repeat(17)), "{hex}");
     }
 
     #[test]

@@ -18,8 +18,11 @@ use std::fmt;
 
 /// The longest HTTP head the parser accepts before giving up on the stream.
 pub const MAX_HEAD: usize = 16 * 1024;
-/// How many payload bytes of a data frame or an HTTP body are kept for display.
+/// How many payload bytes of a data frame or an HTTP body a one-line preview shows.
 pub const PREVIEW_LEN: usize = 64;
+/// How many payload bytes of a data frame or an HTTP body are kept: enough for a hex
+/// dump of what people send by hand, while a huge frame still costs no more.
+pub const KEPT_LEN: usize = 4096;
 /// Control frames carry at most this many bytes (RFC 6455, 5.5) and are kept whole.
 const CONTROL_PREVIEW_LEN: usize = 125;
 /// The longest chunk-size or trailer line accepted in a chunked body.
@@ -95,7 +98,7 @@ impl Head {
 pub struct Body {
     /// Body bytes seen (after removing chunk framing).
     pub len: u64,
-    /// The first [`PREVIEW_LEN`] of them.
+    /// The first [`KEPT_LEN`] of them.
     pub preview: Vec<u8>,
     /// Whether it arrived with chunked transfer coding.
     pub chunked: bool,
@@ -170,7 +173,7 @@ pub struct FrameInfo {
     pub masked: bool,
     /// The payload length the header declared.
     pub len: u64,
-    /// The first payload bytes, unmasked: all of a control frame, [`PREVIEW_LEN`] of others.
+    /// The first payload bytes, unmasked: all of a control frame, [`KEPT_LEN`] of others.
     pub preview: Vec<u8>,
 }
 
@@ -470,7 +473,7 @@ fn empty_body(chunked: bool) -> Body {
 }
 
 fn add_to_body(body: &mut Body, bytes: &[u8]) {
-    let room = PREVIEW_LEN.saturating_sub(body.preview.len());
+    let room = KEPT_LEN.saturating_sub(body.preview.len());
     body.preview
         .extend_from_slice(&bytes[..room.min(bytes.len())]);
     body.len += bytes.len() as u64;
@@ -636,7 +639,7 @@ fn decode_header(header: &[u8]) -> PayloadState {
     let keep = if opcode.is_control() {
         CONTROL_PREVIEW_LEN
     } else {
-        PREVIEW_LEN
+        KEPT_LEN
     };
     PayloadState {
         frame: FrameInfo {
@@ -741,7 +744,7 @@ mod tests {
         let f = frames(&events);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].len, 70_000);
-        assert_eq!(f[0].preview.len(), PREVIEW_LEN);
+        assert_eq!(f[0].preview.len(), KEPT_LEN);
         assert!(!f[0].preview_is_whole());
     }
 

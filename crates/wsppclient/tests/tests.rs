@@ -10,6 +10,8 @@ mod support;
 
 /// Servers killed mid-session, and `hold --reconnect` across a restart.
 mod faults;
+/// `inspect`: any URL, against wsppsrv and peers that misbehave.
+mod inspect;
 /// The server started in-process when the user named none and none listens.
 mod local_server;
 /// The plain numbered menu fed through an in-memory stdin.

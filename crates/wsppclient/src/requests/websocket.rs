@@ -310,7 +310,7 @@ fn normal_close(reason: &'static str) -> CloseFrame {
 }
 
 /// `1000 (Normal Closure) "bye"`, or `no close code`.
-fn describe_close(frame: Option<&CloseFrame>) -> String {
+pub(super) fn describe_close(frame: Option<&CloseFrame>) -> String {
     let Some(frame) = frame else {
         return "no close code".to_owned();
     };
