@@ -12,11 +12,14 @@
 //! tungstenite does exactly that when it falls behind. So when a pong answers ping N,
 //! every older ping still waiting is counted as lost: reporting the time to ping N's
 //! pong as their RTT would be wrong.
+//!
+//! The same bookkeeping matches echoed Text or Binary messages to the ones sent
+//! ([`PingTracker::with_encoding`]): an echo server's answer is a pong by other means.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::payload::PingId;
+use crate::payload::{Encoding, PingId};
 
 /// Pings waiting for their pong beyond this many are given up as lost, so a silent
 /// peer with a long timeout cannot make the queue grow without bound.
@@ -67,6 +70,23 @@ pub struct Counts {
     pub unsolicited: u64,
 }
 
+impl Counts {
+    /// Pings sent and not answered: lost, or still waiting (ping(8) counts those as
+    /// lost when a run ends).
+    pub fn unanswered(&self) -> u64 {
+        self.sent.saturating_sub(self.answered)
+    }
+
+    /// [`Counts::unanswered`] as a percentage of pings sent (0 when none was sent).
+    pub fn loss_pct(&self) -> f64 {
+        if self.sent == 0 {
+            0.0
+        } else {
+            self.unanswered() as f64 * 100.0 / self.sent as f64
+        }
+    }
+}
+
 /// The bookkeeping of one connection's pings.
 #[derive(Debug)]
 pub struct PingTracker {
@@ -74,6 +94,8 @@ pub struct PingTracker {
     origin: Instant,
     /// Bytes per ping payload, already clamped to what a control frame allows.
     payload_len: usize,
+    /// How payloads are written and read back.
+    encoding: Encoding,
     /// The sequence number of the next ping; every seq below it has been sent.
     next_seq: u64,
     /// Pings awaiting their pong, oldest first, seqs strictly increasing.
@@ -84,9 +106,16 @@ pub struct PingTracker {
 impl PingTracker {
     /// A tracker whose payloads are `payload_len` bytes (clamped to the valid range).
     pub fn new(origin: Instant, payload_len: usize) -> Self {
+        PingTracker::with_encoding(origin, payload_len, Encoding::Binary)
+    }
+
+    /// A tracker whose payloads are written in `encoding`: [`Encoding::Text`] for
+    /// probes sent as Text messages to an echo server.
+    pub fn with_encoding(origin: Instant, payload_len: usize, encoding: Encoding) -> Self {
         PingTracker {
             origin,
             payload_len: payload_len.clamp(crate::payload::MIN_LEN, crate::payload::MAX_LEN),
+            encoding,
             next_seq: 0,
             waiting: VecDeque::new(),
             counts: Counts::default(),
@@ -109,13 +138,13 @@ impl PingTracker {
         };
         Ping {
             seq,
-            payload: id.encode(self.payload_len),
+            payload: id.encode_as(self.encoding, self.payload_len),
         }
     }
 
     /// Classifies a pong received at `now`.
     pub fn pong(&mut self, payload: &[u8], now: Instant) -> PongOutcome {
-        let Some(id) = PingId::decode(payload) else {
+        let Some(id) = PingId::decode_as(self.encoding, payload) else {
             self.counts.unsolicited += 1;
             return PongOutcome::Unsolicited;
         };
@@ -166,6 +195,11 @@ impl PingTracker {
     /// How many pings await their pong.
     pub fn waiting(&self) -> usize {
         self.waiting.len()
+    }
+
+    /// How this tracker writes and reads payloads.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
     }
 
     /// The running totals.
@@ -275,6 +309,24 @@ mod tests {
         assert_eq!(tracker.expire(t0 + 50 * MS, 50 * MS), vec![0]);
         assert_eq!(tracker.deadline(50 * MS), Some(t0 + 60 * MS));
         assert_eq!(tracker.counts().lost, 1);
+    }
+
+    #[test]
+    fn a_text_tracker_matches_text_echoes_only() {
+        let t0 = Instant::now();
+        let mut tracker = PingTracker::with_encoding(t0, 16, Encoding::Text);
+        let probe = tracker.ping(t0 + MS);
+        assert!(probe.payload.starts_with(b"seq=0 sent_ns=1000000"));
+        let binary = PingId { seq: 0, sent: MS }.encode(16);
+        assert_eq!(tracker.pong(&binary, t0 + 2 * MS), PongOutcome::Unsolicited);
+        assert_eq!(
+            tracker.pong(&probe.payload, t0 + 3 * MS),
+            PongOutcome::Reply {
+                seq: 0,
+                rtt: 2 * MS,
+                skipped: 0
+            }
+        );
     }
 
     #[test]

@@ -20,13 +20,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::BoolishValueParser;
-use clap::{ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{
+    ArgAction, ArgGroup, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand,
+};
 
 use crate::catalog::Request;
 use crate::config::{
     Config, DEFAULT_USER_AGENT, Header, InspectOptions, Invocation, Mode, Outgoing,
 };
-use crate::ping::PingOptions;
+use crate::ping::output::Format;
+use crate::ping::{PingOptions, Probes};
 use crate::tls::TlsOptions;
 
 /// The help heading of the options every subcommand takes.
@@ -39,7 +42,9 @@ const TLS: &str = "TLS options (wss://)";
 ///
 /// Without a subcommand it shows a menu of requests: a terminal UI on a terminal,
 /// a numbered menu otherwise (or with --plain). Exit status: 0 on success, 1 when
-/// `ping` lost pings, 2 on error, 130 after Ctrl-C and 143 after SIGTERM.
+/// `ping` lost pings, 2 on error. Ctrl-C ends `ping` with its summary and 0 or 1 by
+/// loss (as ping(8)), `hold` with 0 and the menus with 130. SIGTERM ends `ping` and
+/// `hold` the same way but with Close 1001 (Going Away) instead of 1000, and 143.
 #[derive(Debug, Parser)]
 #[command(name = "wsppclient", version)]
 pub struct Cli {
@@ -262,13 +267,21 @@ pub struct ServerArg {
 
 /// The options of `ping`, named as ping(8) names them.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("echoing").args(["echo", "both"])))]
 pub struct PingArgs {
     /// The ws:// or wss:// URL to ping [default: ws://SERVER/pingpong, or wss:// with --tls]
     pub url: Option<String>,
 
-    /// Stop after COUNT pings (each answered or timed out) [default: until Ctrl-C]
+    /// Stop after COUNT pings (each answered or timed out; with --both, COUNT of each;
+    /// with -w, COUNT answers) [default: until Ctrl-C]
     #[arg(short = 'c', long, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
+
+    /// Stop SECS after the first ping, whatever the count; pings unanswered then are
+    /// lost. As ping(8): with -c, COUNT answers end the run sooner, and exit status 0
+    /// means COUNT answers (without -c, one) arrived in time
+    #[arg(short = 'w', long, value_name = "SECS", value_parser = parse_positive_seconds)]
+    pub deadline: Option<Duration>,
 
     /// Seconds between pings (e.g. 0.2); 0 sends the next ping as soon as the previous one is answered
     #[arg(short = 'i', long, value_name = "SECS", default_value = "1", value_parser = parse_seconds)]
@@ -284,8 +297,36 @@ pub struct PingArgs {
     pub payload_size: u16,
 
     /// Print only one JSON object with the summary (for scripts)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "ndjson")]
     pub json: bool,
+
+    /// Print one JSON object per ping as it ends (seq, rtt_ms or lost, unix_time_s,
+    /// kind), then the --json summary as the last line
+    #[arg(long)]
+    pub ndjson: bool,
+
+    /// Quiet: print only the header and the summary
+    #[arg(short = 'q', long, conflicts_with = "ndjson")]
+    pub quiet: bool,
+
+    /// Start each ping's line with the Unix time, [seconds.micros], as ping(8) -D
+    #[arg(short = 'D', long = "timestamp", conflicts_with_all = ["json", "ndjson"])]
+    pub timestamp: bool,
+
+    /// Send Text messages for an echo server to return, instead of Pings, each matched
+    /// to its echo by its content (sequence number and send time): the application's
+    /// round trip rather than the WebSocket layer's
+    #[arg(long, conflicts_with = "both")]
+    pub echo: bool,
+
+    /// With --echo or --both: Binary messages instead of Text
+    #[arg(long, requires = "echoing")]
+    pub binary: bool,
+
+    /// A Ping and an echo message on alternate turns; the summary shows both RTT
+    /// distributions and their difference
+    #[arg(long)]
+    pub both: bool,
 
     /// Keep polling for SECS (e.g. 0.001 or 1ms) after each ping instead of sleeping
     /// until the pong wakes us: the RTT then leaves out this machine's own wake-up, for
@@ -421,15 +462,37 @@ impl Cli {
                 Mode::Request(Request::Hold)
             }
             Some(Command::Ping(args)) => {
+                let encoding = if args.binary {
+                    wspp::payload::Encoding::Binary
+                } else {
+                    wspp::payload::Encoding::Text
+                };
                 config.ping = PingOptions {
                     url: args.url,
                     count: args.count,
+                    deadline: args.deadline,
                     interval: args.interval,
                     timeout: args.timeout,
                     payload_size: usize::from(args.payload_size),
                     busy_poll: args.busy_poll,
+                    probes: match (args.echo, args.both) {
+                        (_, true) => Probes::Both(encoding),
+                        (true, false) => Probes::Echo(encoding),
+                        (false, false) => Probes::Ping,
+                    },
                 };
-                Mode::Ping { json: args.json }
+                let format = if args.json {
+                    Format::Json
+                } else if args.ndjson {
+                    Format::Ndjson
+                } else if args.quiet {
+                    Format::Quiet
+                } else if args.timestamp {
+                    Format::Stamped
+                } else {
+                    Format::Text
+                };
+                Mode::Ping { format }
             }
             Some(Command::Inspect(args)) => {
                 config.inspect = args.into_options();
@@ -637,7 +700,12 @@ mod tests {
             "--busy-poll",
             "1ms",
         ]);
-        assert_eq!(inv.mode, Mode::Ping { json: true });
+        assert_eq!(
+            inv.mode,
+            Mode::Ping {
+                format: Format::Json
+            }
+        );
         assert_eq!(inv.config.server, "h:1");
         let p = &inv.config.ping;
         assert_eq!(p.url.as_deref(), Some("ws://x:2/p"));

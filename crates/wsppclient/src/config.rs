@@ -11,6 +11,7 @@ use hyper::header::{HeaderName, HeaderValue};
 use crate::catalog::Request;
 use crate::error::Error;
 use crate::ping::PingOptions;
+use crate::ping::output::Format;
 use crate::tls::TlsOptions;
 
 /// The `User-Agent` sent unless told otherwise; the server's page shows it.
@@ -176,8 +177,8 @@ pub enum Mode {
     Request(Request),
     /// ping(8): one line per reply, then a summary.
     Ping {
-        /// Print only one JSON object with the summary.
-        json: bool,
+        /// ping(8)'s lines, fewer of them, stamped, or JSON.
+        format: Format,
     },
 }
 

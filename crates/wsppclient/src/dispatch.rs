@@ -2,26 +2,28 @@
 //! line and the library.
 //!
 //! It picks the front-end (the terminal UI or the numbered menu, one request with its
-//! transcript, or ping(8)), wires Ctrl-C to cancellation, and writes to the `out` it
+//! transcript, or ping(8)), wires Ctrl-C and SIGTERM to a [`Stop`], and writes to the `out` it
 //! is given rather than to stdout directly, so tests run it in-process and check what
 //! a user would see. The terminal UI is the exception: it draws on the terminal itself.
 //! Errors are returned, never printed: `main` prints them once, on stderr.
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
 
 use tokio::io::BufReader;
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Request;
 use crate::config::{Config, Invocation, Mode};
 use crate::error::Error;
 use crate::local_server::{self, LocalServer};
 use crate::menu;
+use crate::ping::output::Format;
 use crate::ping::{self, PingEvent, output};
 use crate::requests;
+use crate::stop::{self, Reason, Stop};
 use crate::transcript::Transcript;
 use crate::tui;
 
@@ -76,7 +78,7 @@ pub async fn run(invocation: Invocation, out: &mut (dyn Write + Send)) -> Result
         tokio::pin!(work);
         tokio::select! {
             result = &mut work => result,
-            () = terminated() => {
+            () = stop::terminated() => {
                 // Stopping the server sends our own session its Close 1001, which ends
                 // it the way a separate wsppsrv stopped by SIGTERM would; both run on
                 // this thread, so the session must go on being polled meanwhile.
@@ -105,24 +107,38 @@ async fn run_mode(
             let input = BufReader::new(tokio::io::stdin());
             menu::run(config, input, out, &mut interrupts).await
         }
+        // Ctrl-C ends `hold` with its summary and exit 0; SIGTERM the same way but
+        // with Close 1001 rather than 1000, and 143. With the server in this process,
+        // `run` takes SIGTERM: stopping that server closes the session with 1001.
         Mode::Request(request) => {
-            run_printed(request, config, out, interrupted()).await?;
-            Ok(Outcome::Success)
+            let going_away = AtomicBool::new(false);
+            let stop = async {
+                let reason = stop::signalled(!config.server_is_local).await;
+                going_away.store(reason == Reason::GoingAway, Ordering::Relaxed);
+                reason
+            };
+            run_printed(request, config, out, stop).await?;
+            Ok(if going_away.load(Ordering::Relaxed) {
+                Outcome::Terminated
+            } else {
+                Outcome::Success
+            })
         }
-        Mode::Ping { json } => run_ping(config, json, out).await,
+        Mode::Ping { format } => run_ping(config, format, out).await,
     }
 }
 
 /// Runs `request`, printing its transcript to `out` as entries arrive. When `stop`
-/// resolves the request is cancelled, and still runs to its (bounded) end.
+/// resolves the request is stopped for the reason it gives (a session closes with
+/// 1001 when the process is going away), and still runs to its (bounded) end.
 pub async fn run_printed(
     request: Request,
     config: &Config,
     out: &mut (dyn Write + Send),
-    stop: impl Future<Output = ()>,
+    stop: impl Future<Output = Reason>,
 ) -> Result<(), Error> {
     let (transcript, mut entries) = Transcript::new();
-    let cancel = CancellationToken::new();
+    let cancel = Stop::new();
     let work = async {
         // Owning the transcript here means the printer sees the channel close (and
         // stops) as soon as the request has returned.
@@ -131,8 +147,8 @@ pub async fn run_printed(
         tokio::pin!(run);
         tokio::select! {
             result = &mut run => result,
-            () = stop => {
-                cancel.cancel();
+            reason = stop => {
+                cancel.stop(reason);
                 run.await
             }
         }
@@ -152,67 +168,107 @@ pub async fn run_printed(
     result
 }
 
-/// `wsppclient ping`: ping(8)'s output, or one JSON line with `--json`.
+/// `wsppclient ping`: ping(8)'s output, or JSON as `format` asks.
 ///
 /// With `--json` nothing else is printed, so stdout is exactly one JSON object (its
-/// last line, as scripts expect). A connection lost mid-session still prints the
-/// summary first, then fails.
+/// last line, as scripts expect); `--ndjson` prints a JSON object per probe, each
+/// flushed as it ends, and the same summary object last. A connection lost
+/// mid-session still prints the summary first, then fails.
+///
+/// Ctrl-C ends the session as ping(8)'s does: the summary, then exit 0 or 1 by loss.
+/// SIGTERM prints the summary too, after closing with 1001 (Going Away) instead of
+/// 1000, and exits 143 as a process ended by SIGTERM does (as the terminal UI and
+/// wsppclient's in-process server do).
 async fn run_ping(
     config: &Config,
-    json: bool,
+    format: Format,
     out: &mut (dyn Write + Send),
 ) -> Result<Outcome, Error> {
-    let cancel = CancellationToken::new();
-    let ctrl_c = {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            interrupted().await;
-            cancel.cancel();
-        })
+    let stop = Stop::new();
+    let signals = {
+        let stop = stop.clone();
+        let sigterm = !config.server_is_local;
+        tokio::spawn(async move { stop.stop(stop::signalled(sigterm).await) })
     };
+    let probes = config.ping.probes;
     let mut url = String::new();
     let mut local = None;
     let mut write_error = None;
-    let result = ping::ping(config, &cancel, |event| {
-        if json || write_error.is_some() {
+    let result = ping::ping(config, &stop, |event| {
+        if write_error.is_some() {
             return;
         }
-        let line = match event {
-            PingEvent::Started {
-                url: u,
-                peer,
-                local: l,
-                payload_size,
-                busy_poll,
-                setup,
-            } => {
+        let text = match (format, event) {
+            (Format::Json, _) => return,
+            (
+                _,
+                PingEvent::Started {
+                    url: u,
+                    peer,
+                    local: l,
+                    payload_size,
+                    busy_poll,
+                    probes,
+                    setup,
+                },
+            ) => {
                 url.clone_from(u);
                 local = Some(*l);
-                let mut lines = output::header(u, *peer, *payload_size, *busy_poll);
+                if format == Format::Ndjson {
+                    return;
+                }
+                let mut lines = output::header(u, *peer, *payload_size, *busy_poll, *probes);
                 if let Some(line) = output::setup_line(setup) {
                     lines.push('\n');
                     lines.push_str(&line);
                 }
                 lines
             }
-            other => match output::event_line(&url, other) {
-                Some(line) => line,
-                None => return,
-            },
+            (Format::Quiet, _) => return,
+            (Format::Ndjson, event) => {
+                let lines = output::probe_lines(event, SystemTime::now());
+                if lines.is_empty() {
+                    return;
+                }
+                let mut text = String::new();
+                for line in lines {
+                    match serde_json::to_string(&line) {
+                        Ok(json) => text.push_str(&json),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "cannot write a probe as JSON");
+                            return;
+                        }
+                    }
+                    text.push('\n');
+                }
+                text.pop();
+                text
+            }
+            (Format::Text | Format::Stamped, event) => {
+                let Some(line) = output::event_line(&url, probes, event) else {
+                    return;
+                };
+                if format == Format::Stamped {
+                    output::stamp(SystemTime::now()) + &line
+                } else {
+                    line
+                }
+            }
         };
-        if let Err(err) = writeln!(out, "{line}") {
+        // Each line as it happens, even into a pipe: a script plots the run live.
+        if let Err(err) = writeln!(out, "{text}").and_then(|()| out.flush()) {
             // Nobody reads any more (e.g. `| head`): stop pinging.
             write_error = Some(err);
-            cancel.cancel();
+            stop.cancel();
         }
     })
     .await;
-    ctrl_c.abort();
+    signals.abort();
     let report = result?;
     if let Some(err) = write_error {
         return Err(err.into());
     }
-    if json {
+    if matches!(format, Format::Json | Format::Ndjson) {
         writeln!(out, "{}", output::json(&report))?;
     } else {
         writeln!(out)?;
@@ -227,7 +283,9 @@ async fn run_ping(
     if let Some(err) = report.ended_by {
         return Err(err);
     }
-    Ok(if report.all_answered() {
+    Ok(if stop.is_going_away() {
+        Outcome::Terminated
+    } else if report.passed() {
         Outcome::Success
     } else {
         Outcome::Loss
@@ -239,19 +297,6 @@ async fn interrupted() {
     if tokio::signal::ctrl_c().await.is_err() {
         std::future::pending::<()>().await;
     }
-}
-
-/// Resolves on SIGTERM; never, if the handler cannot be installed (or off Unix).
-async fn terminated() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut sigterm) = signal(SignalKind::terminate()) {
-            sigterm.recv().await;
-            return;
-        }
-    }
-    std::future::pending::<()>().await;
 }
 
 /// Every Ctrl-C from now on, as a message: the menu needs more than one.

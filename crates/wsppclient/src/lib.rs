@@ -19,7 +19,10 @@
 //!   through a pure [`wire`] parser, and what it sees (heads, frames with their real
 //!   FIN and mask bits, close codes) flows to a [`transcript::Transcript`].
 //! * [`ping`] is ping(8) over WebSocket: a [`ping::Pinger`] for sequential round trips
-//!   and the [`ping::ping`] session, both on top of `wspp`'s tracker and statistics.
+//!   and the [`ping::ping`] session, both on top of `wspp`'s tracker and statistics,
+//!   with Pings, echo messages, or both.
+//! * [`stop`] says why a session was stopped, so that SIGTERM closes with 1001 and
+//!   the user's Ctrl-C with 1000.
 //! * [`connect`] opens connections the same way for all of them (`TCP_NODELAY`,
 //!   timeouts, TLS for `wss://` through [`tls`], the upgrade and its refusal), and
 //!   [`error`] says what went wrong; [`backoff`] paces `hold --reconnect`.
@@ -40,6 +43,7 @@ pub mod local_server;
 pub mod menu;
 pub mod ping;
 pub mod requests;
+pub mod stop;
 pub mod tap;
 pub mod tls;
 pub mod transcript;

@@ -14,6 +14,7 @@ use crate::catalog::Request;
 use crate::config::Config;
 use crate::dispatch::{Outcome, run_printed};
 use crate::error::{self, Error};
+use crate::stop::Reason;
 
 /// What a line typed at the prompt asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +136,7 @@ pub async fn run<R: AsyncBufRead + Unpin>(
                 // Ctrl-C abandons a request that would end by itself anyway.
                 interrupts.recv().await;
             }
+            Reason::User
         };
         if let Err(err) = run_printed(request, config, out, stop).await {
             if error::is_broken_pipe(&err) {

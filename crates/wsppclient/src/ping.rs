@@ -19,6 +19,12 @@
 //! Over `wss://`, the TLS handshake happens once, before the first Ping; its time is
 //! reported apart ([`Setup`]), next to the TCP connect and the upgrade, and never
 //! counted in an RTT.
+//!
+//! A probe need not be a Ping. Against an echo server, `--echo` sends Text (or
+//! Binary) messages that carry the same sequence number and send time, and matches
+//! each echo by its content with the same tracker; `--both` alternates the two, so the
+//! server's application path and its control-frame path are measured side by side on
+//! one connection ([`Probes`]).
 
 pub mod output;
 
@@ -32,8 +38,8 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_util::sync::CancellationToken;
 use wspp::busy_poll::BusyPoll;
+use wspp::payload::Encoding;
 use wspp::rare_event::RareEvent;
 use wspp::stats::Latency;
 use wspp::tracker::{Counts, PingTracker, PongOutcome};
@@ -41,19 +47,75 @@ use wspp::tracker::{Counts, PingTracker, PongOutcome};
 use crate::config::Config;
 use crate::connect::{self, Stream, WsUrl};
 use crate::error::Error;
+use crate::stop::Stop;
 use crate::tls::TlsInfo;
 
 /// How long closing waits for the server's Close reply; closing is a courtesy, and
 /// the summary should not wait on a server that never answers.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
+/// One kind of probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Probe {
+    /// A Ping control frame, answered by the peer's WebSocket layer with a Pong.
+    Ping,
+    /// A Text or Binary message, answered by the peer's application echoing it.
+    Echo,
+}
+
+impl Probe {
+    /// `ping` or `echo`, as the output and the JSON name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Probe::Ping => "ping",
+            Probe::Echo => "echo",
+        }
+    }
+}
+
+/// Which probes a session sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Probes {
+    /// Pings only (the default, and ping(8)'s way).
+    #[default]
+    Ping,
+    /// Messages to echo only, Text or Binary as the encoding says.
+    Echo(Encoding),
+    /// A Ping and a message on alternate turns.
+    Both(Encoding),
+}
+
+impl Probes {
+    /// The kinds sent, in turn order.
+    pub fn kinds(self) -> &'static [Probe] {
+        match self {
+            Probes::Ping => &[Probe::Ping],
+            Probes::Echo(_) => &[Probe::Echo],
+            Probes::Both(_) => &[Probe::Ping, Probe::Echo],
+        }
+    }
+
+    /// How echo messages are written, if any are sent.
+    pub fn echo(self) -> Option<Encoding> {
+        match self {
+            Probes::Ping => None,
+            Probes::Echo(encoding) | Probes::Both(encoding) => Some(encoding),
+        }
+    }
+}
+
 /// How a ping session runs; the defaults follow ping(8) where it has one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PingOptions {
     /// The URL to ping; `None` means `ws://{server}/pingpong`.
     pub url: Option<String>,
-    /// Stop after this many pings have been answered or given up; `None` runs until cancelled.
+    /// Stop after this many pings have been answered or given up (of each kind, with
+    /// [`Probes::Both`]); `None` runs until cancelled. With a `deadline`, as in
+    /// ping(8), this many *answers* end the run, lost probes being replaced.
     pub count: Option<u64>,
+    /// End the run this long after the first probe, whatever the count (ping(8)'s
+    /// `-w`); probes still unanswered then count as lost.
+    pub deadline: Option<Duration>,
     /// Time between pings; zero sends the next ping as soon as the previous one is
     /// answered or given up.
     pub interval: Duration,
@@ -65,6 +127,8 @@ pub struct PingOptions {
     /// the Pong wakes us: takes the client's own wake-up out of the RTT, for a busy
     /// core while it polls. Zero never polls.
     pub busy_poll: Duration,
+    /// Pings, echo messages, or both.
+    pub probes: Probes,
 }
 
 impl Default for PingOptions {
@@ -72,11 +136,13 @@ impl Default for PingOptions {
         PingOptions {
             url: None,
             count: None,
+            deadline: None,
             interval: Duration::from_secs(1),
             // ping(8) waits 10 s; 5 s matches the server's default dead-peer timeout.
             timeout: Duration::from_secs(5),
             payload_size: wspp::payload::MIN_LEN,
             busy_poll: Duration::ZERO,
+            probes: Probes::Ping,
         }
     }
 }
@@ -109,36 +175,70 @@ pub enum PingEvent {
         payload_size: usize,
         /// How long the client polls after each Ping (zero: it sleeps).
         busy_poll: Duration,
+        /// What the probes are.
+        probes: Probes,
         /// How the connection was opened, and what each step took (boxed: it is
         /// most of the event's size, and only this variant has it).
         setup: Box<Setup>,
     },
-    /// A pong answered ping `seq`.
+    /// A pong (or an echo) answered probe `seq`.
     Reply {
-        /// The ping answered.
+        /// What kind of probe it answered.
+        probe: Probe,
+        /// The probe answered.
         seq: u64,
         /// Its round-trip time.
         rtt: Duration,
         /// Payload bytes in the pong.
         bytes: usize,
-        /// Older pings still waiting that this answer made count as lost.
+        /// Older probes of the same kind still waiting that this answer made count as
+        /// lost: the `skipped` sequence numbers just below `seq` (a tracker's waiting
+        /// probes are always a run of consecutive numbers).
         skipped: u64,
     },
-    /// Ping `seq` got no pong within the timeout.
+    /// Probe `seq` got no answer within the timeout, or none before the run ended.
     Timeout {
-        /// The ping given up on.
+        /// What kind of probe it was.
+        probe: Probe,
+        /// The probe given up on.
         seq: u64,
     },
-    /// A pong for a ping already answered or given up on.
+    /// An answer to a probe already answered or given up on.
     Late {
-        /// The ping it echoes.
+        /// What kind of probe it answers.
+        probe: Probe,
+        /// The probe it echoes.
         seq: u64,
     },
-    /// A pong that echoes no ping of ours.
+    /// A pong that echoes no ping of ours, or (with echoes) a message that echoes no
+    /// message of ours.
     Unsolicited {
+        /// A pong ([`Probe::Ping`]) or a message ([`Probe::Echo`]).
+        probe: Probe,
         /// Its payload size.
         bytes: usize,
     },
+}
+
+/// What one kind of probe came to.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeStats {
+    /// What its tracker counted.
+    pub counts: Counts,
+    /// RTTs of the answered probes.
+    pub latency: Latency,
+}
+
+impl ProbeStats {
+    /// Probes not answered, including any still in flight when the session ended (as ping(8)).
+    pub fn lost(&self) -> u64 {
+        self.counts.unanswered()
+    }
+
+    /// [`ProbeStats::lost`] as a percentage of probes sent (0 when none was sent).
+    pub fn loss_pct(&self) -> f64 {
+        self.counts.loss_pct()
+    }
 }
 
 /// The outcome of a ping session.
@@ -148,10 +248,19 @@ pub struct PingReport {
     pub url: String,
     /// How the connection was opened, before the first Ping.
     pub setup: Setup,
+    /// What the probes were; `counts` and `latency` are the first kind's (the Pings',
+    /// with [`Probes::Both`]) and `echo` the echo messages' beside them.
+    pub probes: Probes,
     /// What the tracker counted.
     pub counts: Counts,
     /// RTTs of the answered pings.
     pub latency: Latency,
+    /// With [`Probes::Both`], the echo messages.
+    pub echo: Option<ProbeStats>,
+    /// The run's `-c` and `-w`, which decide what counts as success.
+    pub count: Option<u64>,
+    /// See [`PingOptions::deadline`].
+    pub deadline: Option<Duration>,
     /// From the first ping to the end of the session.
     pub elapsed: Duration,
     /// How long the client polled after each Ping (zero: it slept).
@@ -168,21 +277,47 @@ impl PingReport {
 
     /// Pings not answered, including any still in flight when the session ended (as ping(8)).
     pub fn lost(&self) -> u64 {
-        self.counts.sent.saturating_sub(self.counts.answered)
+        self.counts.unanswered()
     }
 
     /// [`PingReport::lost`] as a percentage of pings sent (0 when none was sent).
     pub fn loss_pct(&self) -> f64 {
-        if self.counts.sent == 0 {
-            0.0
-        } else {
-            self.lost() as f64 * 100.0 / self.counts.sent as f64
-        }
+        self.counts.loss_pct()
     }
 
-    /// Whether at least one ping was sent and every one was answered (exit status 0).
+    /// Whether at least one ping was sent and every one was answered.
     pub fn all_answered(&self) -> bool {
-        self.counts.sent > 0 && self.lost() == 0
+        self.counts.sent > 0 && self.lost() == 0 && self.echo.as_ref().is_none_or(|e| e.lost() == 0)
+    }
+
+    /// Replies of every kind.
+    pub fn all_received(&self) -> u64 {
+        self.received() + self.echo.as_ref().map_or(0, |e| e.counts.answered)
+    }
+
+    /// Whether the run did what it was asked (exit status 0). Without a deadline:
+    /// every probe answered. With one, ping(8)'s rule: the `-c` count of answers
+    /// arrived (with [`Probes::Both`], twice the count, of either kind), or without
+    /// `-c` at least one, since the deadline cuts off whatever is in flight.
+    pub fn passed(&self) -> bool {
+        if self.deadline.is_none() {
+            return self.all_answered();
+        }
+        let kinds = self.probes.kinds().len() as u64;
+        let wanted = self.count.map_or(1, |c| c.saturating_mul(kinds));
+        self.all_received() >= wanted
+    }
+
+    /// The figures of `probe`, if this run sent that kind.
+    pub fn stats(&self, probe: Probe) -> Option<ProbeStats> {
+        let first = self.probes.kinds().first().copied();
+        if first == Some(probe) {
+            return Some(ProbeStats {
+                counts: self.counts,
+                latency: self.latency.clone(),
+            });
+        }
+        (probe == Probe::Echo).then(|| self.echo.clone()).flatten()
     }
 }
 
@@ -192,6 +327,10 @@ pub struct Pinger {
     ws: WebSocketStream<Stream>,
     /// Every ping sent on `ws` and what became of it.
     tracker: PingTracker,
+    /// Every echo message sent on `ws`, when echoing ([`Pinger::echo_as`]).
+    echo: Option<PingTracker>,
+    /// What echo messages carry, from [`Pinger::connect`].
+    payload_size: usize,
     url: WsUrl,
     peer: SocketAddr,
     local: SocketAddr,
@@ -221,6 +360,8 @@ impl Pinger {
         Ok(Pinger {
             ws,
             tracker: PingTracker::new(Instant::now(), payload_size),
+            echo: None,
+            payload_size,
             url: url.clone(),
             peer: opened.peer,
             local: opened.local,
@@ -236,6 +377,16 @@ impl Pinger {
     /// runtime; see [`wspp::busy_poll`].
     pub fn busy_poll(&mut self, budget: Duration) {
         self.busy = BusyPoll::start(budget);
+    }
+
+    /// From now on, matches Text ([`Encoding::Text`]) or Binary messages as echoes of
+    /// the ones [`Pinger::send_echo`] sends; other messages count as unrelated.
+    pub fn echo_as(&mut self, encoding: Encoding) {
+        self.echo = Some(PingTracker::with_encoding(
+            Instant::now(),
+            self.payload_size,
+            encoding,
+        ));
     }
 
     /// How the connection was opened.
@@ -263,9 +414,42 @@ impl Pinger {
         self.tracker.counts()
     }
 
-    /// Pings awaiting their pong.
+    /// What the echo tracker has counted so far, when echoing.
+    pub fn echo_counts(&self) -> Option<Counts> {
+        self.echo.as_ref().map(PingTracker::counts)
+    }
+
+    /// Probes of either kind awaiting their answer.
     pub fn waiting(&self) -> usize {
-        self.tracker.waiting()
+        self.tracker.waiting() + self.echo.as_ref().map_or(0, PingTracker::waiting)
+    }
+
+    /// Sends the next probe of kind `probe`; returns its sequence number.
+    pub async fn send(&mut self, probe: Probe) -> Result<u64, Error> {
+        match probe {
+            Probe::Ping => self.send_ping().await,
+            Probe::Echo => self.send_echo().await,
+        }
+    }
+
+    /// Sends the next echo message; returns its sequence number. Fails with
+    /// [`Error::Unexpected`] unless [`Pinger::echo_as`] was called.
+    pub async fn send_echo(&mut self) -> Result<u64, Error> {
+        let Some(tracker) = self.echo.as_mut() else {
+            return Err(Error::Unexpected("echo probes were not set up".into()));
+        };
+        let probe = tracker.ping(Instant::now());
+        let message = match tracker.encoding() {
+            Encoding::Binary => Message::Binary(probe.payload.into()),
+            // The text encoding writes ASCII only.
+            Encoding::Text => Message::text(String::from_utf8_lossy(&probe.payload).into_owned()),
+        };
+        self.ws
+            .send(message)
+            .await
+            .map_err(|err| Error::lost(&self.url.text, err))?;
+        self.busy.touch();
+        Ok(probe.seq)
     }
 
     /// Sends the next Ping and returns its sequence number.
@@ -279,15 +463,31 @@ impl Pinger {
         Ok(ping.seq)
     }
 
-    /// Reads until a Pong arrives and classifies it; returns it with its payload size.
-    /// Other messages are read and dropped (reading is what makes tungstenite answer
-    /// the server's Pings). Cancel-safe: nothing is lost if the future is dropped.
-    pub async fn next_pong(&mut self) -> Result<(PongOutcome, usize), Error> {
+    /// Reads until a Pong arrives (or, when echoing, a Text or Binary message) and
+    /// classifies it; returns it with its kind and payload size. Other messages are
+    /// read and dropped (reading is what makes tungstenite answer the server's Pings).
+    /// Cancel-safe: nothing is lost if the future is dropped.
+    pub async fn next_answer(&mut self) -> Result<(Probe, PongOutcome, usize), Error> {
         loop {
             match self.ws.next().await {
                 Some(Ok(Message::Pong(payload))) => {
                     let now = Instant::now();
-                    return Ok((self.tracker.pong(&payload, now), payload.len()));
+                    let outcome = self.tracker.pong(&payload, now);
+                    return Ok((Probe::Ping, outcome, payload.len()));
+                }
+                Some(Ok(Message::Text(text))) if self.echo.is_some() => {
+                    let now = Instant::now();
+                    if let Some(echo) = self.echo.as_mut() {
+                        let outcome = echo.pong(text.as_bytes(), now);
+                        return Ok((Probe::Echo, outcome, text.len()));
+                    }
+                }
+                Some(Ok(Message::Binary(data))) if self.echo.is_some() => {
+                    let now = Instant::now();
+                    if let Some(echo) = self.echo.as_mut() {
+                        let outcome = echo.pong(&data, now);
+                        return Ok((Probe::Echo, outcome, data.len()));
+                    }
                 }
                 Some(Ok(Message::Close(frame))) => {
                     self.peer_closed = true;
@@ -304,14 +504,33 @@ impl Pinger {
         }
     }
 
-    /// When the oldest waiting ping times out, if one is waiting.
+    /// When the oldest waiting probe times out, if one is waiting.
     pub fn deadline(&self, timeout: Duration) -> Option<Instant> {
-        self.tracker.deadline(timeout)
+        let echo = self.echo.as_ref().and_then(|e| e.deadline(timeout));
+        match (self.tracker.deadline(timeout), echo) {
+            (Some(ping), Some(echo)) => Some(ping.min(echo)),
+            (ping, echo) => ping.or(echo),
+        }
     }
 
-    /// Gives up on the pings older than `timeout`; returns their sequence numbers.
-    pub fn expire(&mut self, timeout: Duration) -> Vec<u64> {
-        self.tracker.expire(Instant::now(), timeout)
+    /// Gives up on the probes older than `timeout`; returns their kinds and sequence
+    /// numbers (zero gives up on every one still waiting).
+    pub fn expire(&mut self, timeout: Duration) -> Vec<(Probe, u64)> {
+        let now = Instant::now();
+        let mut expired: Vec<_> = self
+            .tracker
+            .expire(now, timeout)
+            .into_iter()
+            .map(|seq| (Probe::Ping, seq))
+            .collect();
+        if let Some(echo) = self.echo.as_mut() {
+            expired.extend(
+                echo.expire(now, timeout)
+                    .into_iter()
+                    .map(|seq| (Probe::Echo, seq)),
+            );
+        }
+        expired
     }
 
     /// One sequential round trip: sends a Ping and waits for its Pong. `None` when no
@@ -332,9 +551,11 @@ impl Pinger {
         let outcome = loop {
             tokio::select! {
                 biased;
-                pong = self.next_pong() => match pong {
+                pong = self.next_answer() => match pong {
                     Err(err) => break Err(err),
-                    Ok((PongOutcome::Reply { seq: s, rtt, .. }, _)) if s == seq => break Ok(Some(rtt)),
+                    Ok((Probe::Ping, PongOutcome::Reply { seq: s, rtt, .. }, _)) if s == seq => {
+                        break Ok(Some(rtt));
+                    }
                     Ok(_) => {}
                 },
                 () = timer.as_mut() => {
@@ -349,14 +570,19 @@ impl Pinger {
 
     /// Sends Close 1000 and waits (at most [`CLOSE_WAIT`]) for the server's reply. If
     /// the server closed first, sends tungstenite's reply to its Close instead.
-    pub async fn close(mut self) -> Result<(), Error> {
+    pub async fn close(self) -> Result<(), Error> {
+        self.close_with(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        })
+        .await
+    }
+
+    /// [`Pinger::close`] with `frame` (1001 Going Away on SIGTERM, say).
+    pub async fn close_with(mut self, frame: CloseFrame) -> Result<(), Error> {
         if self.peer_closed {
             self.ws.flush().await?;
         } else {
-            let frame = CloseFrame {
-                code: CloseCode::Normal,
-                reason: "".into(),
-            };
             self.ws.close(Some(frame)).await?;
         }
         let drain = async {
@@ -385,23 +611,28 @@ pub fn target(config: &Config) -> Result<WsUrl, Error> {
     }
 }
 
-/// Runs a ping session as `config.ping` describes, until its count is done or
-/// `cancel` fires, reporting each event to `on_event`.
+/// Runs a ping session as `config.ping` describes, until its count is done, its
+/// deadline passes or `stop` fires, reporting each event to `on_event`. Stopped by
+/// [`Stop::go_away`] (SIGTERM), it closes with 1001 rather than 1000.
 ///
 /// Fails only if the session cannot start (bad URL, connection or upgrade refused).
 /// A connection lost later ends the session; the report says so in `ended_by`.
 pub async fn ping(
     config: &Config,
-    cancel: &CancellationToken,
+    stop: impl Into<Stop>,
     mut on_event: impl FnMut(&PingEvent),
 ) -> Result<PingReport, Error> {
+    let stop: Stop = stop.into();
     let options = &config.ping;
     let url = target(config)?;
     let mut pinger = tokio::select! {
         pinger = Pinger::connect(config, &url, options.payload_size) => pinger?,
-        () = cancel.cancelled() => return Err(Error::Interrupted),
+        () = stop.cancelled() => return Err(Error::Interrupted),
     };
     pinger.busy_poll(options.busy_poll);
+    if let Some(encoding) = options.probes.echo() {
+        pinger.echo_as(encoding);
+    }
     on_event(&PingEvent::Started {
         url: url.text.clone(),
         peer: pinger.peer_addr(),
@@ -410,32 +641,57 @@ pub async fn ping(
             .payload_size
             .clamp(wspp::payload::MIN_LEN, wspp::payload::MAX_LEN),
         busy_poll: options.busy_poll,
+        probes: options.probes,
         setup: Box::new(pinger.setup().clone()),
     });
 
+    let kinds = options.probes.kinds();
+    // `-c` counts each kind: with both, that many Pings and that many messages.
+    let target = options.count.map(|c| c.saturating_mul(kinds.len() as u64));
     let start = Instant::now();
+    let run_deadline = options.deadline.map(|d| start + d);
     let mut latency = Latency::default();
+    let mut echo_latency = Latency::default();
+    let mut turn = 0usize;
     let mut next_ping = Some(start);
     let mut ended_by = None;
     // One wait for the whole session rather than a new waiter on the token per pong,
     // polled only when the token says so (see `RareEvent`).
-    let cancelled = cancel.cancelled();
+    let cancelled = stop.cancelled();
     tokio::pin!(cancelled);
-    let mut cancelled = RareEvent::new(cancelled, || cancel.is_cancelled());
+    let mut cancelled = RareEvent::new(cancelled, || stop.is_cancelled());
     // Not in the timer wheel until first reset.
     let timer = tokio::time::sleep(Duration::MAX);
     tokio::pin!(timer);
     loop {
-        let all_sent = options.count.is_some_and(|c| pinger.counts().sent >= c);
+        let all_sent = target.is_some_and(|target| {
+            let (ping, echo) = (pinger.counts(), pinger.echo_counts().unwrap_or_default());
+            if run_deadline.is_some() {
+                // ping(8)'s -w with -c: the count is of answers; a lost probe is replaced.
+                ping.answered + echo.answered + pinger.waiting() as u64 >= target
+            } else {
+                ping.sent + echo.sent >= target
+            }
+        });
         if all_sent && pinger.waiting() == 0 {
+            break;
+        }
+        let now = Instant::now();
+        if run_deadline.is_some_and(|at| at <= now) {
+            // ping(8) counts what is still in flight at the deadline as lost.
+            for (probe, seq) in pinger.expire(Duration::ZERO) {
+                on_event(&PingEvent::Timeout { probe, seq });
+            }
             break;
         }
         let ping_at = if all_sent { None } else { next_ping };
         // A due ping goes out now, not through a timer: tokio's timers fire on
         // millisecond ticks, so with `-i 0` every ping would wait up to 1 ms, and the
         // idle gap (both ends asleep) would show in the next RTT.
-        if ping_at.is_some_and(|at| at <= Instant::now()) && !cancel.is_cancelled() {
-            if let Err(err) = pinger.send_ping().await {
+        if ping_at.is_some_and(|at| at <= now) && !stop.is_cancelled() {
+            let probe = kinds[turn % kinds.len()];
+            turn += 1;
+            if let Err(err) = pinger.send(probe).await {
                 ended_by = Some(err);
                 break;
             }
@@ -449,14 +705,14 @@ pub async fn ping(
             continue;
         }
         let deadline = pinger.deadline(options.timeout);
-        // One timer for whichever comes first, the next ping or the oldest ping's
-        // deadline, moved only when that changes: a later deadline (each ping's is) is
-        // one atomic store, where a fresh sleep per turn was a timer-wheel insert and
-        // remove per pong.
-        let wake_at = match (ping_at, deadline) {
-            (Some(ping), Some(pong)) => Some(ping.min(pong)),
-            (ping, pong) => ping.or(pong),
-        };
+        // One timer for whichever comes first, the next ping, the oldest ping's
+        // deadline or the run's, moved only when that changes: a later deadline (each
+        // ping's is) is one atomic store, where a fresh sleep per turn was a
+        // timer-wheel insert and remove per pong.
+        let wake_at = [ping_at, deadline, run_deadline]
+            .into_iter()
+            .flatten()
+            .min();
         if let Some(at) = wake_at.map(tokio::time::Instant::from_std)
             && at != timer.deadline()
         {
@@ -465,15 +721,20 @@ pub async fn ping(
         tokio::select! {
             biased;
             () = &mut cancelled => break,
-            pong = pinger.next_pong() => match pong {
-                Ok((outcome, bytes)) => {
+            answer = pinger.next_answer() => match answer {
+                Ok((probe, outcome, bytes)) => {
                     match outcome {
                         PongOutcome::Reply { seq, rtt, skipped } => {
-                            latency.record(rtt);
-                            on_event(&PingEvent::Reply { seq, rtt, bytes, skipped });
+                            match probe {
+                                Probe::Ping => latency.record(rtt),
+                                Probe::Echo => echo_latency.record(rtt),
+                            }
+                            on_event(&PingEvent::Reply { probe, seq, rtt, bytes, skipped });
                         }
-                        PongOutcome::Late { seq } => on_event(&PingEvent::Late { seq }),
-                        PongOutcome::Unsolicited => on_event(&PingEvent::Unsolicited { bytes }),
+                        PongOutcome::Late { seq } => on_event(&PingEvent::Late { probe, seq }),
+                        PongOutcome::Unsolicited => {
+                            on_event(&PingEvent::Unsolicited { probe, bytes });
+                        }
                     }
                     if options.interval.is_zero() && pinger.waiting() == 0 {
                         next_ping = Some(Instant::now());
@@ -484,10 +745,11 @@ pub async fn ping(
                     break;
                 }
             },
-            // A due ping is sent at the top of the loop; expiring finds nothing then.
+            // A due ping is sent, and a passed run deadline ends the run, at the top of
+            // the loop; expiring finds nothing then.
             () = &mut timer, if wake_at.is_some() => {
-                for seq in pinger.expire(options.timeout) {
-                    on_event(&PingEvent::Timeout { seq });
+                for (probe, seq) in pinger.expire(options.timeout) {
+                    on_event(&PingEvent::Timeout { probe, seq });
                 }
                 if options.interval.is_zero() && pinger.waiting() == 0 {
                     next_ping = Some(Instant::now());
@@ -496,21 +758,36 @@ pub async fn ping(
         }
     }
     let elapsed = start.elapsed();
-    let counts = pinger.counts();
     let setup = pinger.setup().clone();
-    // Close politely: our Close 1000, or the reply tungstenite queued to the server's
-    // Close. The session is over either way, so a server that does not finish the
-    // handshake changes nothing in the report.
+    let (counts, latency, echo) = match (options.probes, pinger.echo_counts()) {
+        (Probes::Echo(_), Some(echo_counts)) => (echo_counts, echo_latency, None),
+        (Probes::Both(_), Some(echo_counts)) => (
+            pinger.counts(),
+            latency,
+            Some(ProbeStats {
+                counts: echo_counts,
+                latency: echo_latency,
+            }),
+        ),
+        _ => (pinger.counts(), latency, None),
+    };
+    // Close politely: our Close (1000, or 1001 when the process is going away), or the
+    // reply tungstenite queued to the server's Close. The session is over either way,
+    // so a server that does not finish the handshake changes nothing in the report.
     if matches!(ended_by, None | Some(Error::Closed { code: Some(_), .. }))
-        && let Err(err) = pinger.close().await
+        && let Err(err) = pinger.close_with(stop.close_frame("")).await
     {
         tracing::debug!(error = %err, "close handshake did not complete");
     }
     Ok(PingReport {
         url: url.text,
         setup,
+        probes: options.probes,
         counts,
         latency,
+        echo,
+        count: options.count,
+        deadline: options.deadline,
         elapsed,
         busy_poll: options.busy_poll,
         ended_by,

@@ -31,19 +31,19 @@ mod websocket;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::catalog::Request;
 use crate::config::Config;
 use crate::connect::{self, Endpoint, Stream};
 use crate::error::Error;
 use crate::ping::{self, PingEvent};
+use crate::stop::Stop;
 use crate::tap::Tap;
 use crate::transcript::{EntryKind, Transcript};
 
 /// Runs `request` until it ends or `cancel` fires. Requests that run until stopped
-/// (`hold`, and `ping` without a count) end cleanly when cancelled; the others are
-/// abandoned and return [`Error::Interrupted`].
+/// (`hold`, and `ping` without a count) end cleanly when cancelled, with Close 1000,
+/// or 1001 when `cancel` is a [`Stop`] that went away; the others are abandoned and
+/// return [`Error::Interrupted`].
 ///
 /// Failures are returned, not written to the transcript: the caller decides how to
 /// show them. Every entry is sent before this returns.
@@ -51,7 +51,7 @@ pub async fn run(
     request: Request,
     config: &Config,
     transcript: &Transcript,
-    cancel: &CancellationToken,
+    cancel: impl Into<Stop>,
 ) -> Result<(), Error> {
     run_observed(request, config, transcript, cancel, |_| {}).await
 }
@@ -64,13 +64,14 @@ pub async fn run_observed(
     request: Request,
     config: &Config,
     transcript: &Transcript,
-    cancel: &CancellationToken,
+    cancel: impl Into<Stop>,
     on_ping: impl FnMut(&PingEvent) + Send,
 ) -> Result<(), Error> {
+    let cancel: Stop = cancel.into();
     let ctx = Ctx {
         config,
         transcript,
-        cancel,
+        cancel: &cancel,
         local: Mutex::new(None),
     };
     let result = match request {
@@ -96,7 +97,7 @@ pub async fn run_observed(
 struct Ctx<'a> {
     config: &'a Config,
     transcript: &'a Transcript,
-    cancel: &'a CancellationToken,
+    cancel: &'a Stop,
     /// Our end of the request's connection, once open (its port is the Wireshark filter).
     /// A mutex rather than a `Cell` so that `Ctx` is `Sync` and the request's future
     /// `Send`: the terminal UI runs requests on spawned tasks. Never held across `.await`.
@@ -161,20 +162,35 @@ async fn ping_to_transcript(
             local,
             payload_size,
             busy_poll,
+            probes,
             setup,
         } = event
         {
             ctx.set_local(*local);
             url.clone_from(u);
-            transcript.note(ping::output::header(u, *peer, *payload_size, *busy_poll));
+            transcript.note(ping::output::header(
+                u,
+                *peer,
+                *payload_size,
+                *busy_poll,
+                *probes,
+            ));
             if let Some(line) = ping::output::setup_line(setup) {
                 transcript.note(line);
             }
         }
         match event {
-            PingEvent::Reply { seq, rtt, .. } => transcript.rtt("pong", *seq, *rtt),
+            PingEvent::Reply {
+                probe, seq, rtt, ..
+            } => {
+                let answer = match probe {
+                    ping::Probe::Ping => "pong",
+                    ping::Probe::Echo => "echo",
+                };
+                transcript.rtt(answer, *seq, *rtt);
+            }
             other => {
-                if let Some(line) = ping::output::event_line(&url, other) {
+                if let Some(line) = ping::output::event_line(&url, ctx.config.ping.probes, other) {
                     transcript.note(line);
                 }
             }

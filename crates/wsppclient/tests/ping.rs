@@ -190,7 +190,7 @@ async fn timeouts_are_reported_per_ping() {
     config.ping.timeout = Duration::from_millis(50);
     let mut timeouts = Vec::new();
     let report = within(ping::ping(&config, &CancellationToken::new(), |e| {
-        if let PingEvent::Timeout { seq } = e {
+        if let PingEvent::Timeout { seq, .. } = e {
             timeouts.push(*seq);
         }
     }))
@@ -252,7 +252,10 @@ async fn unsolicited_and_forged_pongs_are_counted_never_taken_as_replies() {
         })
         .collect();
     assert_eq!(replies, [0, 1, 2]);
-    assert!(events.contains(&PingEvent::Unsolicited { bytes: 9 }));
+    assert!(events.contains(&PingEvent::Unsolicited {
+        probe: ping::Probe::Ping,
+        bytes: 9
+    }));
     within(peer).await.expect("peer task");
 }
 

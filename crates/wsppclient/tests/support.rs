@@ -252,6 +252,80 @@ pub async fn run_binary_with_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]
     within(child).await.expect("the binary ran")
 }
 
+/// The `wsppclient` binary started with `args`, its stdout piped and read line by
+/// line, for tests that act while it runs (signals, live output).
+pub struct Running {
+    pub child: tokio::process::Child,
+    pub lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Running {
+    pub fn start(args: &[&str]) -> Running {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wsppclient"))
+            .args(args)
+            .env_remove("WSPP_SERVER")
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the binary starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        Running {
+            child,
+            lines: tokio::io::BufReader::new(stdout).lines(),
+        }
+    }
+
+    /// The next line of stdout (`None` at its end).
+    pub async fn line(&mut self) -> Option<String> {
+        within(self.lines.next_line())
+            .await
+            .expect("stdout readable")
+    }
+
+    /// Reads stdout until a line satisfies `wanted`; returns every line read.
+    pub async fn until(&mut self, wanted: impl Fn(&str) -> bool) -> Vec<String> {
+        let mut seen = Vec::new();
+        while let Some(line) = self.line().await {
+            let done = wanted(&line);
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+        panic!("stdout ended before the line wanted: {seen:?}");
+    }
+
+    /// Sends `signal` (`INT`, `TERM`) with kill(1), as a shell or a supervisor would.
+    pub async fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("still running").to_string();
+        let status = tokio::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .await
+            .expect("kill(1) runs");
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
+    /// The rest of stdout, then the exit status and stderr.
+    pub async fn finish(mut self) -> (Vec<String>, std::process::ExitStatus, String) {
+        use tokio::io::AsyncReadExt;
+        let mut rest = Vec::new();
+        while let Some(line) = self.line().await {
+            rest.push(line);
+        }
+        let status = within(self.child.wait()).await.expect("the binary ends");
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.child.stderr.take() {
+            let _ = within(pipe.read_to_string(&mut stderr)).await;
+        }
+        (rest, status, stderr)
+    }
+}
+
 /// The last line of the binary's stdout, parsed as JSON.
 pub fn last_json_line(output: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -270,6 +344,7 @@ pub mod raw {
     use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
     pub const TEXT: u8 = 0x1;
+    pub const BINARY: u8 = 0x2;
     pub const CLOSE: u8 = 0x8;
     pub const PING: u8 = 0x9;
     pub const PONG: u8 = 0xA;
@@ -363,6 +438,36 @@ pub mod raw {
             *b ^= key[i % 4];
         }
         Some((head[0] & 0x0F, payload))
+    }
+
+    /// A WebSocket server for one client that answers Pings, echoes Text and Binary
+    /// messages, and reports the code of the client's Close frame (`None` if the
+    /// connection ended without one).
+    pub async fn recording_echo() -> (SocketAddr, JoinHandle<Option<u16>>) {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("bound address");
+        let task = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept the client");
+            accept_upgrade(&mut stream).await;
+            while let Some((opcode, payload)) = read_frame(&mut stream).await {
+                match opcode {
+                    PING => send(&mut stream, PONG, &payload).await,
+                    TEXT | BINARY => send(&mut stream, opcode, &payload).await,
+                    CLOSE => {
+                        let code = payload
+                            .first_chunk::<2>()
+                            .map(|code| u16::from_be_bytes(*code));
+                        answer_close(&mut stream, opcode, &payload).await;
+                        return code;
+                    }
+                    _ => {}
+                }
+            }
+            None
+        });
+        (addr, task)
     }
 
     /// Echoes a Close and ends, as a server should; true if a Close was handled.

@@ -8,8 +8,12 @@
 /// Servers and peers the client talks to, and ways to watch it.
 mod support;
 
+/// `ping --echo`, `--echo --binary` and `--both`.
+mod echo;
 /// Servers killed mid-session, and `hold --reconnect` across a restart.
 mod faults;
+/// `ping -q`, `-D`, `-w`, `--ndjson`; Ctrl-C and SIGTERM on `ping` and `hold`.
+mod habits;
 /// `inspect`: any URL, against wsppsrv and peers that misbehave.
 mod inspect;
 /// The server started in-process when the user named none and none listens.

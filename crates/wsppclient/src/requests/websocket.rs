@@ -18,7 +18,6 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use wspp::routes;
 use wspp::stats::{Running, as_ms};
 
@@ -48,7 +47,7 @@ pub(super) async fn open_close(ctx: &Ctx<'_>) -> Result<(), Error> {
 }
 
 /// Reads, answering the server's pings, until the close handshake is over (bounded
-/// once a Close has gone either way); Ctrl-C closes with 1000 first. A connection
+/// once a Close has gone either way); Ctrl-C closes with 1000 first, SIGTERM with 1001. A connection
 /// that breaks first is [`Error::ConnectionLost`].
 async fn read_to_close(ctx: &Ctx<'_>, ws: &mut Socket, url: &WsUrl) -> Result<(), Error> {
     let mut closing_since: Option<Instant> = None;
@@ -68,8 +67,9 @@ async fn read_to_close(ctx: &Ctx<'_>, ws: &mut Socket, url: &WsUrl) -> Result<()
             None => tokio::select! {
                 next = ws.next() => next,
                 () = ctx.cancel.cancelled() => {
-                    ctx.transcript.note("cancelled: closing with 1000");
-                    ws.close(Some(normal_close("cancelled"))).await?;
+                    let frame = ctx.cancel.close_frame("cancelled");
+                    ctx.transcript.note(format!("cancelled: closing with {}", u16::from(frame.code)));
+                    ws.close(Some(frame)).await?;
                     closing_since = Some(Instant::now());
                     continue;
                 }
@@ -107,7 +107,8 @@ struct Echoes {
 }
 
 /// Keeps a `/pingpong` session open, echoing a Text message every interval, until
-/// cancelled; then closes with 1000 and waits (bounded) for the server's Close.
+/// cancelled; then closes with 1000 (1001 on SIGTERM) and waits (bounded) for the
+/// server's Close.
 ///
 /// When the session breaks or the server closes it, `hold` fails, unless
 /// `config.hold_reconnect`: then it says so in the transcript and reconnects with
@@ -127,7 +128,7 @@ pub(super) async fn hold(ctx: &Ctx<'_>) -> Result<(), Error> {
         // After our cancel this sends Close 1000; after the server's Close it sends the
         // reply tungstenite queued. Either way the handshake completes on the wire.
         let closed = match &ended {
-            Ok(()) => close_and_wait(ctx, &mut ws, Some("bye")).await,
+            Ok(()) => close_and_wait(ctx, &mut ws, Some(ctx.cancel.close_frame("bye"))).await,
             Err(Error::Closed { code: Some(_), .. }) => close_and_wait(ctx, &mut ws, None).await,
             Err(_) => Ok(()),
         };
@@ -266,16 +267,15 @@ async fn upgrade(ctx: &Ctx<'_>, url: &WsUrl) -> Result<Socket, Error> {
     Ok(ws)
 }
 
-/// Sends Close 1000 with `reason` (or, with `None` after the server's Close, the
-/// reply tungstenite queued), then reads until the end of the connection, for at
-/// most [`CLOSE_WAIT`].
+/// Sends `frame` (or, with `None` after the server's Close, the reply tungstenite
+/// queued), then reads until the end of the connection, for at most [`CLOSE_WAIT`].
 async fn close_and_wait(
     ctx: &Ctx<'_>,
     ws: &mut Socket,
-    reason: Option<&'static str>,
+    frame: Option<CloseFrame>,
 ) -> Result<(), Error> {
-    match reason {
-        Some(reason) => ws.close(Some(normal_close(reason))).await?,
+    match frame {
+        Some(frame) => ws.close(Some(frame)).await?,
         // tokio-tungstenite refuses a Close of ours once the peer's has arrived.
         None => ws.flush().await?,
     }
@@ -302,13 +302,6 @@ async fn close_and_wait(
     }
 }
 
-fn normal_close(reason: &'static str) -> CloseFrame {
-    CloseFrame {
-        code: CloseCode::Normal,
-        reason: reason.into(),
-    }
-}
-
 /// `1000 (Normal Closure) "bye"`, or `no close code`.
 pub(super) fn describe_close(frame: Option<&CloseFrame>) -> String {
     let Some(frame) = frame else {
@@ -331,6 +324,7 @@ fn parse_echo(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
     #[test]
     fn echo_texts_round_trip() {
@@ -340,7 +334,10 @@ mod tests {
 
     #[test]
     fn close_frames_are_described_with_their_names() {
-        let frame = normal_close("bye");
+        let frame = CloseFrame {
+            code: CloseCode::Normal,
+            reason: "bye".into(),
+        };
         assert_eq!(
             describe_close(Some(&frame)),
             "1000 (Normal Closure) \"bye\""

@@ -1025,6 +1025,7 @@ mod tests {
                 NetEvent::Ping {
                     run: id,
                     event: PingEvent::Reply {
+                        probe: crate::ping::Probe::Ping,
                         seq,
                         rtt: ms(rtt),
                         bytes: 16,
@@ -1037,7 +1038,10 @@ mod tests {
             &mut app,
             NetEvent::Ping {
                 run: id,
-                event: PingEvent::Timeout { seq: 3 },
+                event: PingEvent::Timeout {
+                    probe: crate::ping::Probe::Ping,
+                    seq: 3,
+                },
             },
         );
         // The transcript's copy of a ping RTT is not counted twice.

@@ -696,6 +696,7 @@ mod tests {
                     local: "127.0.0.1:50001".parse().expect("address"),
                     payload_size: 16,
                     busy_poll: Duration::ZERO,
+                    probes: crate::ping::Probes::Ping,
                     setup: Box::default(),
                 },
             },
@@ -706,6 +707,7 @@ mod tests {
                 NetEvent::Ping {
                     run: ping,
                     event: PingEvent::Reply {
+                        probe: crate::ping::Probe::Ping,
                         seq,
                         rtt: Duration::from_micros(us),
                         bytes: 16,
@@ -718,7 +720,10 @@ mod tests {
             &mut app,
             NetEvent::Ping {
                 run: ping,
-                event: PingEvent::Timeout { seq: 3 },
+                event: PingEvent::Timeout {
+                    probe: crate::ping::Probe::Ping,
+                    seq: 3,
+                },
             },
         );
         news(
