@@ -10,6 +10,8 @@ pub const PAGE: &str = "/";
 pub const PAGE_SCRIPT: &str = "/page.js";
 /// The same list as JSON (see [`crate::clients`]).
 pub const CLIENTS_JSON: &str = "/clients.json";
+/// The server's figures in the Prometheus text format, for Prometheus to scrape.
+pub const METRICS: &str = "/metrics";
 /// Upgrade, let the server ping a few times, then the server closes with 1000.
 pub const OPEN_AND_CLOSE: &str = "/openandclosewebsocket";
 /// Upgrade to a long-lived session: periodic server pings and an echo of every message.

@@ -20,9 +20,10 @@ use crate::tls::CertSource;
 
 /// wsppsrv: a WebSocket ping-pong server that measures each client's round-trip time.
 ///
-/// Routes: `/` (page of connected clients), `/clients.json`, `/openandclosewebsocket`
-/// (ping a few times, then close), `/pingpong` (long-lived: pings, echo). Logs go to
-/// stderr, filtered by RUST_LOG (default `info`).
+/// Routes: `/` (page of connected clients), `/clients.json`, `/metrics` (Prometheus;
+/// on --metrics-addr when set), `/openandclosewebsocket` (ping a few times, then
+/// close), `/pingpong` (long-lived: pings, echo). Logs go to stderr, filtered by
+/// RUST_LOG (default `info`).
 ///
 /// With --tls-cert and --tls-key, or --tls-self-signed, it also serves https:// and
 /// wss:// on --tls-addr, next to plain http:// and ws:// on --addr.
@@ -85,9 +86,20 @@ pub struct Args {
     #[arg(long, env = "WSPP_OPEN_CLOSE_PINGS", default_value_t = Config::default().open_close_pings)]
     pub open_close_pings: u32,
 
-    /// Connections served at once; beyond it new ones get 503.
+    /// WebSocket sessions served at once; beyond it an upgrade gets 503.
     #[arg(long, env = "WSPP_MAX_CONNECTIONS", default_value_t = Config::default().max_connections)]
     pub max_connections: usize,
+
+    /// Connections kept for plain HTTP (the page, /clients.json, /metrics) on top of
+    /// --max-connections, so the server can still be looked at when sessions fill it;
+    /// past both, a connection gets 503 before its request is read.
+    #[arg(long, env = "WSPP_HTTP_RESERVE", default_value_t = Config::default().http_reserve)]
+    pub http_reserve: usize,
+
+    /// Serve /metrics (Prometheus) on this address instead of on --addr, to keep it off
+    /// the public port; --addr then answers /metrics with 404.
+    #[arg(long, env = "WSPP_METRICS_ADDR", value_name = "ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
 
     /// Largest WebSocket message in bytes; larger ones are closed with 1009.
     #[arg(long, env = "WSPP_MAX_MESSAGE_SIZE", default_value_t = Config::default().max_message_size)]
@@ -131,6 +143,7 @@ impl Args {
             ping_timeout: self.ping_timeout,
             open_close_pings: self.open_close_pings,
             max_connections: self.max_connections,
+            http_reserve: self.http_reserve,
             max_message_size: self.max_message_size,
             header_read_timeout: self.header_timeout,
             max_header_bytes: self.max_header_bytes,
@@ -205,10 +218,24 @@ mod tests {
         assert_eq!(config.ping_interval, default.ping_interval);
         assert_eq!(config.ping_timeout, default.ping_timeout);
         assert_eq!(config.max_connections, default.max_connections);
+        assert_eq!(config.http_reserve, default.http_reserve);
+        assert_eq!(args.metrics_addr, None);
         assert_eq!(config.max_message_size, default.max_message_size);
         assert_eq!(config.header_read_timeout, default.header_read_timeout);
         assert_eq!(config.first_ping_delay, default.first_ping_delay);
         assert_eq!(config.max_header_bytes, default.max_header_bytes);
+    }
+
+    #[test]
+    fn metrics_move_to_their_own_address_when_told() {
+        let args =
+            parse(&["--metrics-addr", "127.0.0.1:9100", "--http-reserve", "8"]).expect("parses");
+        assert_eq!(
+            args.metrics_addr,
+            Some("127.0.0.1:9100".parse().expect("addr"))
+        );
+        assert_eq!(args.config().http_reserve, 8);
+        assert!(parse(&["--metrics-addr", "nowhere"]).is_err());
     }
 
     #[test]

@@ -22,8 +22,13 @@ pub struct Config {
     pub ping_timeout: Duration,
     /// Pings sent on `/openandclosewebsocket` before the server closes.
     pub open_close_pings: u32,
-    /// Connections (HTTP and WebSocket alike) served at once; the next one gets 503.
+    /// WebSocket sessions served at once; the next upgrade gets 503.
     pub max_connections: usize,
+    /// Connection slots plain HTTP (the page, `/clients.json`, `/metrics`, an upgrade
+    /// still being read) keeps on top of `max_connections`, so the server can be looked
+    /// at when sessions fill it. Connections in all are at most the sum: a connection
+    /// beyond it gets 503 before its request is read.
+    pub http_reserve: usize,
     /// The largest WebSocket message (and frame) accepted; a larger one closes with 1009.
     pub max_message_size: usize,
     /// How long a client may take to send a complete request head.
@@ -53,6 +58,9 @@ impl Default for Config {
             ping_timeout: Duration::from_secs(5),
             open_close_pings: 3,
             max_connections: 10_000,
+            // A few operators, a scraper and a browser reloading the page, with room for
+            // upgrades in flight; small next to the descriptors the sessions hold.
+            http_reserve: 64,
             max_message_size: 64 * 1024,
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,

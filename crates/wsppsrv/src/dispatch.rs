@@ -9,6 +9,9 @@
 //! match, so `/clients.json?fresh=1` is `/clients.json`; that keeps cache-busting and
 //! browser-added queries working without making the route table any less literal. The
 //! page is the one handler that reads the query: `?offset=&limit=` picks its rows.
+//!
+//! `/metrics` is served here unless `--metrics-addr` gives it a listener of its own,
+//! which answers it alone ([`metrics_only`]).
 
 use std::sync::Arc;
 
@@ -36,12 +39,9 @@ pub(crate) fn dispatch(
         routes::PAGE => read_only(&method, || html_page(shared, uri.query())),
         routes::PAGE_SCRIPT => read_only(&method, page_script),
         routes::CLIENTS_JSON => read_only(&method, || clients_json(shared)),
-        routes::OPEN_AND_CLOSE => get_only(req, |req| {
-            upgrade::accept(req, Mode::OpenAndClose, shared, conn)
-        }),
-        routes::PINGPONG => get_only(req, |req| {
-            upgrade::accept(req, Mode::PingPong, shared, conn)
-        }),
+        routes::METRICS if shared.metrics_on_main => read_only(&method, || metrics(shared)),
+        routes::OPEN_AND_CLOSE => upgrade(req, Mode::OpenAndClose, shared, conn),
+        routes::PINGPONG => upgrade(req, Mode::PingPong, shared, conn),
         routes::FAVICON => reply::not_found(),
         _ => reply::not_found(),
     };
@@ -49,12 +49,49 @@ pub(crate) fn dispatch(
     if uri.path() == routes::FAVICON {
         // Browsers ask for it on every visit; at info it would drown the log.
         debug!(%method, %uri, status, "favicon blocked");
+    } else if uri.path() == routes::METRICS {
+        // Prometheus asks every few seconds, for as long as the server runs.
+        debug!(%method, %uri, status, "request");
     } else {
         // hyper lets non-ASCII bytes through in the path (U+2028 among them): the
         // client's text, escaped like any other.
         info!(%method, uri = %Untrusted(&uri.to_string()), status, "request");
     }
     response
+}
+
+/// What the `--metrics-addr` listener answers: `/metrics`, and 404 for anything else.
+pub(crate) fn metrics_only(req: Request<Incoming>, shared: &Shared) -> Response<Body> {
+    let response = match req.uri().path() {
+        routes::METRICS => read_only(req.method(), || metrics(shared)),
+        _ => reply::not_found(),
+    };
+    debug!(method = %req.method(), uri = %Untrusted(&req.uri().to_string()), status = response.status().as_u16(), "request");
+    response
+}
+
+/// A WebSocket upgrade on the route of `mode`, its answer counted (101 or the refusal).
+fn upgrade(
+    req: Request<Incoming>,
+    mode: Mode,
+    shared: &Arc<Shared>,
+    conn: &Arc<Connection>,
+) -> Response<Body> {
+    let response = get_only(req, |req| upgrade::accept(req, mode, shared, conn));
+    shared
+        .metrics
+        .upgrade(mode.route(), response.status().as_u16());
+    response
+}
+
+/// The figures, encoded by `prometheus-client` (see [`crate::metrics`]). The cost is
+/// the same with any number of clients: nothing here looks at them.
+fn metrics(shared: &Shared) -> Response<Body> {
+    fresh(reply::with_body(
+        StatusCode::OK,
+        crate::metrics::CONTENT_TYPE,
+        shared.metrics.encode(),
+    ))
 }
 
 /// Pages may be read with GET or HEAD (hyper drops the body for HEAD).

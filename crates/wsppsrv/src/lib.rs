@@ -10,6 +10,8 @@
 //! * [`upgrade`]: the WebSocket handshake's checks, each refusal with its status.
 //! * `session`: one task per WebSocket, pinging and reading concurrently.
 //! * [`registry`]: the connected clients, each removed when its session ends.
+//! * [`metrics`]: the figures `/metrics` serves, moved by sessions through atomic
+//!   handles, never by walking the clients.
 //! * [`page`]: the HTML page of clients, a window of them at a time, and its optional
 //!   script; `reply`: small response builders.
 //! * [`shutdown`]: the signals the binary stops on.
@@ -28,6 +30,7 @@ pub mod cli;
 pub mod config;
 mod dispatch;
 mod listeners;
+pub mod metrics;
 pub mod page;
 pub mod registry;
 mod reply;

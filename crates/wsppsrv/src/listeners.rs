@@ -21,6 +21,9 @@ pub struct Listeners {
     pub plain: Option<TcpListener>,
     /// `https://` and `wss://`.
     pub tls: Option<TlsListener>,
+    /// `/metrics` alone, apart from the public port; when set, the other listeners
+    /// answer `/metrics` with 404.
+    pub metrics: Option<TcpListener>,
 }
 
 /// One accepted connection, before any byte was read.
@@ -37,15 +40,15 @@ impl Listeners {
     pub fn plain(listener: TcpListener) -> Self {
         Listeners {
             plain: Some(listener),
-            tls: None,
+            ..Listeners::default()
         }
     }
 
     /// TLS only, on `listener`.
     pub fn tls(listener: TlsListener) -> Self {
         Listeners {
-            plain: None,
             tls: Some(listener),
+            ..Listeners::default()
         }
     }
 
@@ -53,6 +56,14 @@ impl Listeners {
     pub fn with_tls(self, listener: TlsListener) -> Self {
         Listeners {
             tls: Some(listener),
+            ..self
+        }
+    }
+
+    /// These listeners, and `/metrics` on `listener` instead of on them.
+    pub fn with_metrics(self, listener: TcpListener) -> Self {
+        Listeners {
+            metrics: Some(listener),
             ..self
         }
     }

@@ -1,5 +1,5 @@
 //! The `wsppsrv` binary: parse flags, set up logging, bind (and load or generate the
-//! TLS certificate), serve until a signal.
+//! TLS certificate, and bind `--metrics-addr`), serve until a signal.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -67,7 +67,10 @@ fn main() -> ExitCode {
 async fn listen(args: &Args) -> Result<Listeners, String> {
     let bind =
         |addr| wsppsrv::bind(addr).map_err(|error| format!("cannot listen on {addr}: {error}"));
-    let listeners = Listeners::plain(bind(args.addr)?);
+    let mut listeners = Listeners::plain(bind(args.addr)?);
+    if let Some(addr) = args.metrics_addr {
+        listeners = listeners.with_metrics(bind(addr)?);
+    }
     let Some(source) = args.cert_source() else {
         return Ok(listeners);
     };

@@ -8,6 +8,10 @@
 //! Sessions update their own counters through a per-client lock; the registry's lock is
 //! taken only to add, remove and snapshot, so pinging 10,000 clients does not contend
 //! on one mutex.
+//!
+//! The same calls move the server-wide figures of [`crate::metrics`] (clients
+//! connected, pings, pongs, the RTT histogram), so `/metrics` and the page count the
+//! same events at the same place, whichever clock measured the RTT.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,6 +21,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use wspp::clients::{ClientInfo, ClientsReport, ServerSummary};
 use wspp::stats::Running;
+
+use crate::metrics::{Metrics, RouteMetrics};
 
 /// A cheap handle on the registry; clones share one set of clients.
 #[derive(Debug, Clone)]
@@ -33,6 +39,7 @@ struct Shared {
     clients: Mutex<BTreeMap<u64, Arc<Entry>>>,
     /// Clients ever registered.
     total: AtomicU64,
+    metrics: Metrics,
 }
 
 /// What the server knows about one client.
@@ -47,6 +54,8 @@ struct Entry {
     /// Only this client's session writes here, and a snapshot reads; never contended
     /// by other sessions.
     counters: Mutex<Counters>,
+    /// The figures of this client's route, moved with its own.
+    figures: Arc<RouteMetrics>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -82,35 +91,57 @@ impl ClientGuard {
     /// Counts a ping sent to this client.
     pub fn ping_sent(&self) {
         lock(&self.entry.counters).pings_sent += 1;
+        self.entry.figures.ping_sent();
     }
 
-    /// Counts a pong that answered one of our pings, `rtt` after the ping.
+    /// Counts a pong that answered one of our pings, `rtt` after the ping. The one
+    /// place an RTT is recorded, for the page and for `/metrics` alike.
     pub fn pong_received(&self, rtt: Duration) {
-        let mut counters = lock(&self.entry.counters);
-        counters.pongs_received += 1;
-        counters.rtt.record(rtt);
+        {
+            let mut counters = lock(&self.entry.counters);
+            counters.pongs_received += 1;
+            counters.rtt.record(rtt);
+        }
+        self.entry.figures.pong_received(rtt);
+    }
+
+    /// Counts a pong to a ping already answered or given up on.
+    pub fn pong_late(&self) {
+        self.entry.figures.pong_late();
+    }
+
+    /// Counts this client as dropped for not answering in time.
+    pub fn dropped_silent(&self) {
+        self.entry.figures.dropped_silent();
     }
 }
 
 impl Drop for ClientGuard {
     fn drop(&mut self) {
         lock(&self.registry.shared.clients).remove(&self.entry.id);
+        self.entry.figures.disconnected();
     }
 }
 
 impl Default for Registry {
     fn default() -> Self {
+        Registry::new(Metrics::default())
+    }
+}
+
+impl Registry {
+    /// An empty registry whose clients move `metrics`.
+    pub fn new(metrics: Metrics) -> Self {
         Registry {
             shared: Arc::new(Shared {
                 started: Instant::now(),
                 clients: Mutex::new(BTreeMap::new()),
                 total: AtomicU64::new(0),
+                metrics,
             }),
         }
     }
-}
 
-impl Registry {
     /// Lists a client until the returned guard is dropped.
     pub fn register(&self, arrival: Arrival) -> ClientGuard {
         let entry = Arc::new(Entry {
@@ -121,8 +152,10 @@ impl Registry {
             route: arrival.route,
             connected_at: SystemTime::now(),
             counters: Mutex::new(Counters::default()),
+            figures: self.shared.metrics.route(arrival.route),
         });
         lock(&self.shared.clients).insert(entry.id, Arc::clone(&entry));
+        entry.figures.connected();
         self.shared.total.fetch_add(1, Ordering::Relaxed);
         ClientGuard {
             registry: self.clone(),
@@ -262,6 +295,29 @@ mod tests {
         assert_eq!(info.rtt_avg_us, Some(30));
         assert_eq!(info.rtt_max_us, Some(40));
         assert_eq!(info.user_agent.as_deref(), Some("agent 7"));
+    }
+
+    #[test]
+    fn the_same_calls_move_the_metrics() {
+        let metrics = Metrics::default();
+        let registry = Registry::new(metrics.clone());
+        let guard = registry.register(arrival(3));
+        guard.ping_sent();
+        guard.pong_received(Duration::from_micros(40));
+        let text = metrics.encode();
+        let r = "{route=\"/pingpong\"}";
+        for series in [
+            format!("wspp_clients_connected{r} 1"),
+            format!("wspp_pings_sent_total{r} 1"),
+            format!("wspp_pongs_received_total{r} 1"),
+            format!("wspp_rtt_seconds_count{r} 1"),
+            format!("wspp_rtt_seconds_sum{r} 0.00004"),
+        ] {
+            assert!(text.lines().any(|l| l == series), "{series} in\n{text}");
+        }
+        drop(guard);
+        let gone = format!("wspp_clients_connected{r} 0");
+        assert!(metrics.encode().lines().any(|l| l == gone));
     }
 
     #[test]

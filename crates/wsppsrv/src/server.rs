@@ -5,8 +5,11 @@
 //! Nagle's algorithm is a wrong RTT), the header read timeout, the header size limit,
 //! keep-alive, upgrades, and the connection limit.
 //!
-//! The limit is enforced *after* accept, so that a client over the limit is told so
-//! with a 503 instead of waiting unanswered in the kernel's backlog. Accept errors
+//! Two limits: WebSocket sessions (`--max-connections`, checked at the upgrade, which
+//! gets 503 past it) and connections in all, sessions plus `--http-reserve` more, so
+//! that the page and `/metrics` stay reachable when sessions fill the server. The
+//! second is enforced *after* accept, so that a client over it is told so with a 503
+//! instead of waiting unanswered in the kernel's backlog. Accept errors
 //! (running out of descriptors, most often) are logged and waited out with a back-off:
 //! they are the machine's trouble, not a reason to stop serving the clients we have.
 //!
@@ -24,8 +27,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -41,7 +46,9 @@ use wspp::clients::ClientsReport;
 use crate::config::Config;
 use crate::dispatch::dispatch;
 use crate::listeners::{Accepted, Listeners};
+use crate::metrics::Metrics;
 use crate::registry::Registry;
+use crate::reply::Body;
 use crate::tls;
 
 /// What every connection task shares.
@@ -55,6 +62,12 @@ pub(crate) struct Shared {
     pub(crate) tasks: TaskTracker,
     /// Touched by sessions when an answer is due; off unless `config.busy_poll`.
     pub(crate) busy: BusyPoll,
+    /// What `/metrics` serves.
+    pub(crate) metrics: Metrics,
+    /// Whether the main listeners serve `/metrics` (no `--metrics-addr`).
+    pub(crate) metrics_on_main: bool,
+    /// One permit per WebSocket session, `config.max_connections` in all.
+    pub(crate) sessions: Arc<Semaphore>,
 }
 
 impl Shared {
@@ -82,8 +95,9 @@ pub(crate) struct Connection {
     pub(crate) peer: SocketAddr,
     /// Whether it arrived on the TLS listener.
     pub(crate) tls: bool,
-    /// The connection's slot under `--max-connections`. Shared by the HTTP task and,
-    /// after an upgrade, the session task: the slot frees when both have finished.
+    /// The connection's slot among all connections (sessions and the HTTP reserve).
+    /// Shared by the HTTP task and, after an upgrade, the session task: the slot frees
+    /// when both have finished.
     _permit: OwnedSemaphorePermit,
 }
 
@@ -136,6 +150,9 @@ pub async fn run_with(
     if let Some(listener) = &listeners.tls {
         info!(addr = %listener.local_addr()?, "listening (tls)");
     }
+    if let Some(listener) = &listeners.metrics {
+        info!(addr = %listener.local_addr()?, "serving /metrics");
+    }
     if listeners.plain.is_none() && listeners.tls.is_none() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -150,15 +167,20 @@ pub async fn run_with(
     if busy.is_on() {
         info!(budget = ?busy.budget(), "busy polling after each ping and message");
     }
+    let metrics = Metrics::default();
     let shared = Arc::new(Shared {
         busy,
+        sessions: Arc::new(Semaphore::new(config.max_connections)),
         config,
-        registry: Registry::default(),
+        registry: Registry::new(metrics.clone()),
+        metrics,
+        metrics_on_main: listeners.metrics.is_none(),
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
     });
     tokio::select! {
         () = accept_loop(&listeners, &shared) => {}
+        () = metrics_loop(listeners.metrics.as_ref(), &shared) => {}
         () = shutdown => {}
     }
     // The tasks still running are the connections being closed; with no client left,
@@ -184,7 +206,12 @@ pub async fn run_with(
 
 /// Accepts forever; returns only by being dropped.
 async fn accept_loop(listeners: &Listeners, shared: &Arc<Shared>) {
-    let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    let limit = shared
+        .config
+        .max_connections
+        .saturating_add(shared.config.http_reserve)
+        .min(Semaphore::MAX_PERMITS);
+    let slots = Arc::new(Semaphore::new(limit));
     let http = http_builder(&shared.config);
     let mut next_id: u64 = 1;
     let mut backoff = Duration::from_millis(10);
@@ -222,12 +249,53 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<Shared>) {
                 );
             }
             Err(_) => {
-                warn!(parent: &span, limit = shared.config.max_connections, "connection limit reached; answering 503");
+                warn!(parent: &span, limit, "connection limit reached; answering 503");
+                shared.metrics.connection_refused();
                 shared
                     .tasks
                     .spawn(start_refusal(stream, tls).instrument(span));
             }
         }
+    }
+}
+
+/// Connections served at once on the `--metrics-addr` listener: a scraper or two and an
+/// operator's curl, never a crowd.
+const METRICS_CONNECTIONS: usize = 16;
+
+/// Serves `/metrics` alone on `listener`; never resolves (without one, at all).
+async fn metrics_loop(listener: Option<&TcpListener>, shared: &Arc<Shared>) {
+    let Some(listener) = listener else {
+        return std::future::pending().await;
+    };
+    let slots = Arc::new(Semaphore::new(METRICS_CONNECTIONS));
+    let http = http_builder(&shared.config);
+    let mut backoff = Duration::from_millis(10);
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                error!(%error, ?backoff, "accept failed on the metrics listener; backing off");
+                sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(10);
+        let span = info_span!("metrics", %peer);
+        let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            warn!(parent: &span, limit = METRICS_CONNECTIONS, "metrics connection limit reached; answering 503");
+            shared.tasks.spawn(refuse(stream).instrument(span));
+            continue;
+        };
+        let task_shared = Arc::clone(shared);
+        let answer = move |req| {
+            let _held = &permit;
+            crate::dispatch::metrics_only(req, &task_shared)
+        };
+        shared.tasks.spawn(
+            serve_http(stream, shared.shutdown.clone(), http.clone(), answer).instrument(span),
+        );
     }
 }
 
@@ -300,8 +368,21 @@ async fn serve_connection<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let shutdown = shared.shutdown.clone();
+    serve_http(stream, shutdown, http, move |req| {
+        dispatch(req, &shared, &conn)
+    })
+    .await;
+}
+
+/// Drives hyper's HTTP/1.1 on `stream`, each request answered by `answer`, until the
+/// client leaves or the server shuts down.
+async fn serve_http<S, F>(stream: S, shutdown: CancellationToken, http: http1::Builder, answer: F)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    F: Fn(Request<Incoming>) -> Response<Body> + Send + 'static,
+{
     let service = service_fn(move |req| {
-        let response = dispatch(req, &shared, &conn);
+        let response = answer(req);
         async move { Ok::<_, Infallible>(response) }
     });
     let connection = http

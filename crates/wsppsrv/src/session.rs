@@ -29,6 +29,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::ProtocolError;
@@ -39,6 +40,7 @@ use tracing::{debug, info, warn};
 use wspp::rare_event::RareEvent;
 use wspp::tracker::{PingTracker, PongOutcome};
 
+use crate::metrics::ClosedBy;
 use crate::registry::{Arrival, ClientGuard};
 use crate::server::{Connection, Shared};
 use crate::untrusted::Untrusted;
@@ -80,14 +82,15 @@ enum Ending {
 
 /// Waits for the upgrade, registers the client and runs the session to its end.
 ///
-/// `conn` keeps the connection's permit (and so its `--max-connections` slot) alive
-/// for as long as the session runs.
+/// `conn` keeps the connection's slot alive for as long as the session runs, and
+/// `slot` its place among the `--max-connections` WebSocket sessions.
 pub(crate) async fn start(
     on_upgrade: OnUpgrade,
     mode: Mode,
     arrival: Arrival,
     shared: Arc<Shared>,
     conn: Arc<Connection>,
+    slot: OwnedSemaphorePermit,
 ) {
     let upgraded = match on_upgrade.await {
         Ok(upgraded) => upgraded,
@@ -124,6 +127,7 @@ pub(crate) async fn start(
         tracker: PingTracker::new(Instant::now().into_std(), wspp::payload::MIN_LEN),
         shared,
         conn,
+        _slot: slot,
     };
     let ending = session.serve().await;
     // Boxed: the close handshake's futures run once, at the end. Inline they would be
@@ -139,6 +143,8 @@ struct Session {
     client: ClientGuard,
     /// Keeps the connection's slot, and says whether the session runs over TLS.
     conn: Arc<Connection>,
+    /// The session's place under `--max-connections`; freed with the session.
+    _slot: OwnedSemaphorePermit,
     tracker: PingTracker,
     shared: Arc<Shared>,
 }
@@ -265,6 +271,7 @@ impl Session {
                 true
             }
             PongOutcome::Late { seq } => {
+                self.client.pong_late();
                 debug!(seq, "late pong ignored");
                 false
             }
@@ -345,6 +352,21 @@ impl Session {
 
     /// The close handshake `ending` calls for, and its log line.
     async fn close(&mut self, ending: Ending, patience: Duration) {
+        // Counted before the handshake, so that whoever sees the Close sees it counted.
+        let (code, by) = match &ending {
+            Ending::Close(code, _) => (u16::from(*code), ClosedBy::Server),
+            Ending::Dead => {
+                self.client.dropped_silent();
+                (u16::from(CloseCode::Away), ClosedBy::Server)
+            }
+            Ending::PeerClosed(frame) => (
+                frame.as_ref().map_or(1005, |f| u16::from(f.code)),
+                ClosedBy::Peer,
+            ),
+            // 1006 is RFC 6455's name for a connection lost without a Close.
+            Ending::Gone(_) => (1006, ClosedBy::Peer),
+        };
+        self.shared.metrics.closed(code, by);
         match ending {
             Ending::Close(code, reason) => {
                 let frame = CloseFrame {

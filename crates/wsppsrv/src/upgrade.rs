@@ -118,7 +118,8 @@ pub fn check<B>(req: &Request<B>, config: &Config) -> Result<String, Rejection> 
     Ok(derive_accept_key(key.as_bytes()))
 }
 
-/// Answers an upgrade request: 101 and a spawned session, or the refusal.
+/// Answers an upgrade request: 101 and a spawned session, or the refusal: the checks'
+/// status, or 503 when `--max-connections` sessions are running.
 pub(crate) fn accept(
     mut req: Request<Incoming>,
     mode: Mode,
@@ -142,6 +143,22 @@ pub(crate) fn accept(
             return rejection.into_response();
         }
     };
+    // Checked after the request, so a client that could not have upgraded anyway hears
+    // why, and counted against the sessions only, so that plain HTTP stays served.
+    let Ok(slot) = Arc::clone(&shared.sessions).try_acquire_owned() else {
+        info!(
+            limit = shared.config.max_connections,
+            "websocket session limit reached; answering 503"
+        );
+        let mut response = reply::text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many websocket sessions; try later",
+        );
+        let h = response.headers_mut();
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    };
     let text = |name| {
         req.headers()
             .get(name)
@@ -162,6 +179,7 @@ pub(crate) fn accept(
             arrival,
             Arc::clone(shared),
             Arc::clone(conn),
+            slot,
         )
         .in_current_span(),
     );

@@ -27,14 +27,32 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(config: Config) -> TestServer {
+        let listener = wsppsrv::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind loopback");
+        TestServer::start_on(wsppsrv::Listeners::plain(listener), config)
+    }
+
+    /// A server with `/metrics` on a listener of its own, whose address is returned.
+    pub async fn start_with_metrics_listener(config: Config) -> (TestServer, SocketAddr) {
+        let bind = || wsppsrv::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
+        let (plain, metrics) = (bind(), bind());
+        let metrics_addr = metrics.local_addr().expect("local addr");
+        let listeners = wsppsrv::Listeners::plain(plain).with_metrics(metrics);
+        (TestServer::start_on(listeners, config), metrics_addr)
+    }
+
+    /// Serves `listeners`; `addr` is the plain listener's.
+    fn start_on(listeners: wsppsrv::Listeners, config: Config) -> TestServer {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let listener = wsppsrv::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind loopback");
-        let addr = listener.local_addr().expect("local addr");
+        let addr = listeners
+            .plain
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .expect("a plain listener");
         let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(wsppsrv::run(listener, config, async {
+        let done = tokio::spawn(wsppsrv::run_with(listeners, config, async {
             let _ = stopped.await;
         }));
         TestServer {
@@ -155,6 +173,34 @@ impl TestServer {
             .count()
     }
 
+    /// `GET /metrics`, checked for its status and content type.
+    pub async fn metrics(&self) -> Metrics {
+        let response = self.get("/metrics").await;
+        assert_eq!(response.status, 200, "{}", response.head);
+        assert_eq!(
+            response.header("content-type"),
+            Some("text/plain; version=0.0.4; charset=utf-8")
+        );
+        Metrics(response.body)
+    }
+
+    /// Polls `/metrics` until `series` reads `value`; the outer bound fails the test.
+    pub async fn wait_for_metric(&self, series: &str, value: f64) -> Metrics {
+        let mut last = None;
+        let waited = tokio::time::timeout(PATIENCE, async {
+            loop {
+                let metrics = self.metrics().await;
+                last = metrics.get(series);
+                if last == Some(value) {
+                    return metrics;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        waited.unwrap_or_else(|_| panic!("{series} is {last:?}, not {value}"))
+    }
+
     pub async fn clients(&self) -> ClientsReport {
         let response = self.get("/clients.json").await;
         assert_eq!(response.status, 200, "{}", response.head);
@@ -184,6 +230,27 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// The text of one `/metrics` answer.
+#[derive(Debug)]
+pub struct Metrics(pub String);
+
+impl Metrics {
+    /// The value of the sample written exactly as `series` (its name and labels, in the
+    /// order the server writes them); `None` when there is no such sample.
+    pub fn get(&self, series: &str) -> Option<f64> {
+        self.0.lines().find_map(|line| {
+            let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+            value.parse().ok()
+        })
+    }
+
+    /// Like [`Metrics::get`], for a sample that must be there.
+    pub fn value(&self, series: &str) -> f64 {
+        self.get(series)
+            .unwrap_or_else(|| panic!("no {series} in\n{}", self.0))
     }
 }
 

@@ -11,6 +11,9 @@ mod support;
 /// connection limit, origins and log injection; each beside a well-behaved client,
 /// each ending with no client listed and no socket left open.
 mod hostile;
+/// `/metrics`: every counter against the events that move it, the page's numbers
+/// against the same clients', the server at its limit, `--metrics-addr`.
+mod metrics;
 /// The clients page: windows of rows, its query, its headers, its script.
 mod page;
 /// Every route and its answer: pages, JSON, 404, 405, a plain GET of an upgrade route.

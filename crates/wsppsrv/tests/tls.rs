@@ -190,6 +190,7 @@ async fn a_silent_tls_client_is_dropped_after_the_header_timeout() {
 async fn over_the_limit_a_tls_client_hears_503_in_tls() {
     let (_server, tls) = TestServer::start_tls(Config {
         max_connections: 1,
+        http_reserve: 0,
         ..Config::default()
     })
     .await;
