@@ -204,6 +204,30 @@ pub async fn run_with(
     Ok(())
 }
 
+/// How long an accept loop waits after a failed accept: doubling from 10 ms to 1 s
+/// while the failures go on, so a process out of descriptors neither spins nor stops.
+#[derive(Debug)]
+struct Backoff(Duration);
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff(Duration::from_millis(10))
+    }
+}
+
+impl Backoff {
+    /// Logs the failure of the `listener` listener's accept and waits.
+    async fn wait_out(&mut self, error: &io::Error, listener: &'static str) {
+        error!(%error, listener, backoff = ?self.0, "accept failed; backing off");
+        sleep(self.0).await;
+        self.0 = (self.0 * 2).min(Duration::from_secs(1));
+    }
+
+    fn reset(&mut self) {
+        *self = Backoff::default();
+    }
+}
+
 /// Accepts forever; returns only by being dropped.
 async fn accept_loop(listeners: &Listeners, shared: &Arc<Shared>) {
     let limit = shared
@@ -214,18 +238,16 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<Shared>) {
     let slots = Arc::new(Semaphore::new(limit));
     let http = http_builder(&shared.config);
     let mut next_id: u64 = 1;
-    let mut backoff = Duration::from_millis(10);
+    let mut backoff = Backoff::default();
     loop {
         let Accepted { stream, peer, tls } = match listeners.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
-                error!(%error, ?backoff, "accept failed; backing off");
-                sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
+                backoff.wait_out(&error, "main").await;
                 continue;
             }
         };
-        backoff = Duration::from_millis(10);
+        backoff.reset();
         let id = next_id;
         next_id += 1;
         let span = info_span!("conn", client_id = id, %peer, tls = field::Empty);
@@ -270,18 +292,16 @@ async fn metrics_loop(listener: Option<&TcpListener>, shared: &Arc<Shared>) {
     };
     let slots = Arc::new(Semaphore::new(METRICS_CONNECTIONS));
     let http = http_builder(&shared.config);
-    let mut backoff = Duration::from_millis(10);
+    let mut backoff = Backoff::default();
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
-                error!(%error, ?backoff, "accept failed on the metrics listener; backing off");
-                sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(1));
+                backoff.wait_out(&error, "metrics").await;
                 continue;
             }
         };
-        backoff = Duration::from_millis(10);
+        backoff.reset();
         let span = info_span!("metrics", %peer);
         let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
             warn!(parent: &span, limit = METRICS_CONNECTIONS, "metrics connection limit reached; answering 503");
