@@ -30,3 +30,7 @@ bash scripts/capture-test.sh
 # The clients page in headless Chromium (installs chromium and playwright-core).
 echo "== browser test"
 bash scripts/browser-test.sh
+
+# wsppsrv scraped by a real Prometheus (installs Debian's prometheus if missing).
+echo "== prometheus test"
+bash scripts/prometheus-test.sh
