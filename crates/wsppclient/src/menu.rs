@@ -4,14 +4,16 @@
 //! (the terminal UI, [`crate::tui`], is the menu otherwise), so it reads lines, not
 //! keys, and works as well with a pipe as with a person: `printf '3\nq\n' | wsppclient` runs `open-close` and quits. Requests that
 //! run until stopped (`hold`, `ping`) stop at the next line or Ctrl-C and return here.
+//! `inspect` asks for its URL and an optional message, one line each.
 
 use std::io::Write;
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, Lines};
 use tokio::sync::mpsc;
 
 use crate::catalog::Request;
-use crate::config::Config;
+use crate::config::{Config, Outgoing};
+use crate::connect::WsUrl;
 use crate::dispatch::{Outcome, run_printed};
 use crate::error::{self, Error};
 use crate::stop::Reason;
@@ -122,6 +124,27 @@ pub async fn run<R: AsyncBufRead + Unpin>(
             request.subcommand(),
             request.description()
         )?;
+        // `inspect` needs a URL (and may take a message): asked here, one line each.
+        let asked;
+        let config = if request == Request::Inspect {
+            let default_url = WsUrl::for_route(config, request.route())
+                .map(|u| u.text)
+                .unwrap_or_default();
+            let prompt = format!("URL to inspect (Enter: {default_url})> ");
+            let Some(url) = ask(&mut lines, interrupts, out, &prompt).await? else {
+                writeln!(out)?;
+                continue;
+            };
+            let prompt = "a Text message to send (Enter: none)> ";
+            let Some(message) = ask(&mut lines, interrupts, out, prompt).await? else {
+                writeln!(out)?;
+                continue;
+            };
+            asked = inspect_config(config, &url, &message);
+            &asked
+        } else {
+            config
+        };
         let until_stopped = request.runs_until_stopped();
         if until_stopped {
             writeln!(out, "   (press Enter to stop)")?;
@@ -146,6 +169,35 @@ pub async fn run<R: AsyncBufRead + Unpin>(
         }
         writeln!(out)?;
     }
+}
+
+/// Writes `prompt` and reads one line, trimmed (empty at the end of input); `None`
+/// if Ctrl-C came first.
+async fn ask<R: AsyncBufRead + Unpin>(
+    lines: &mut Lines<R>,
+    interrupts: &mut mpsc::UnboundedReceiver<()>,
+    out: &mut (dyn Write + Send),
+    prompt: &str,
+) -> Result<Option<String>, Error> {
+    write!(out, "{prompt}")?;
+    out.flush()?;
+    tokio::select! {
+        line = lines.next_line() => Ok(Some(line?.unwrap_or_default().trim().to_owned())),
+        Some(()) = interrupts.recv() => Ok(None),
+    }
+}
+
+/// `config` set to inspect `url` (the default when empty) and send `message` (nothing
+/// when empty), listening the usual time after it.
+pub fn inspect_config(config: &Config, url: &str, message: &str) -> Config {
+    let mut config = config.clone();
+    config.inspect.url = (!url.is_empty()).then(|| url.to_owned());
+    config.inspect.messages = if message.is_empty() {
+        Vec::new()
+    } else {
+        vec![Outgoing::Text(message.to_owned())]
+    };
+    config
 }
 
 #[cfg(test)]

@@ -45,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 pub use self::app::{Action, App, Exit};
 pub use self::event::{Event, EventReceiver, EventSender};
 use self::event::{RunId, Task};
+use crate::catalog::Request;
 use crate::config::Config;
 use crate::dispatch::Outcome;
 use crate::error::Error;
@@ -111,6 +112,7 @@ pub async fn run(config: &Config) -> Result<Outcome, Error> {
     let reader = event::spawn_terminal_reader(tx.clone(), TICK);
     let signals = event::spawn_signal_listener(tx.clone());
     let mut app = App::new(config.server_label(), Some(log_path()), Instant::now());
+    app.set_hex(config.hex);
     let mut runner = Runner::new(config.clone(), tx);
     let exit = drive(&mut terminal, &mut app, &mut events, &mut runner).await;
 
@@ -205,20 +207,11 @@ impl Runner {
     /// Carries out `action`.
     pub fn apply(&mut self, action: Action) {
         match action {
-            Action::Run { run, request } => {
-                if let Some((_, _, task)) = self.current.take() {
-                    task.abort.abort();
-                }
-                let cancel = CancellationToken::new();
-                let task = event::spawn_request(
-                    run,
-                    request,
-                    Arc::clone(&self.config),
-                    cancel.clone(),
-                    self.tx.clone(),
-                );
-                tracing::info!(run, request = request.subcommand(), "request started");
-                self.current = Some((run, cancel, task));
+            Action::Run { run, request } => self.start(run, request, Arc::clone(&self.config)),
+            Action::Inspect { run, url } => {
+                let mut config = (*self.config).clone();
+                config.inspect.url = url;
+                self.start(run, Request::Inspect, Arc::new(config));
             }
             Action::Cancel { run } => {
                 if let Some((_, cancel, _)) = self.current.as_ref().filter(|c| c.0 == run) {
@@ -238,6 +231,17 @@ impl Runner {
                 ));
             }
         }
+    }
+
+    /// Starts `request` as run `run` against `config`, dropping any run still in flight.
+    fn start(&mut self, run: RunId, request: Request, config: Arc<Config>) {
+        if let Some((_, _, task)) = self.current.take() {
+            task.abort.abort();
+        }
+        let cancel = CancellationToken::new();
+        let task = event::spawn_request(run, request, config, cancel.clone(), self.tx.clone());
+        tracing::info!(run, request = request.subcommand(), "request started");
+        self.current = Some((run, cancel, task));
     }
 
     /// Stops everything: asks the running request to end, waits for it at most

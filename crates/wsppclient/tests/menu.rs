@@ -98,3 +98,36 @@ async fn ctrl_c_at_the_prompt_leaves_the_menu() {
     assert_eq!(outcome.exit_code(), 130);
     keyboard.shutdown().await.expect("close the keyboard");
 }
+
+#[tokio::test]
+async fn inspect_asks_for_its_url_and_a_message_and_dumps_hex_with_hex() {
+    let server = Server::start(fast_server_config()).await;
+    let mut config = server.client_config();
+    config.inspect.wait = std::time::Duration::from_millis(100);
+    config.hex = true;
+    let typed = format!(
+        "inspect\nws://{}/pingpong?via=menu\nhello\nq\n",
+        server.addr
+    );
+    let input: &'static [u8] = Box::leak(typed.into_bytes().into_boxed_slice());
+    let (outcome, out) = drive(&config, input).await;
+    assert_eq!(outcome, Outcome::Success);
+    assert!(
+        out.contains(&format!(
+            "URL to inspect (Enter: ws://{}/pingpong)> ",
+            server.addr
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains("a Text message to send (Enter: none)> "),
+        "{out}"
+    );
+    assert!(out.contains("→ GET /pingpong?via=menu HTTP/1.1"), "{out}");
+    assert!(out.contains("← Text fin=1 mask=0 len=5 \"hello\""), "{out}");
+    assert!(
+        out.contains("0000  68 65 6c 6c 6f                                    hello"),
+        "{out}"
+    );
+    assert!(out.contains("wireshark filter: tcp.port == "), "{out}");
+}

@@ -65,6 +65,13 @@ pub enum Action {
     },
     /// Fetch `/clients.json`.
     RefreshClients,
+    /// Start `inspect` on `url` (the server's `/pingpong` when `None`), numbered `run`.
+    Inspect {
+        /// Its number: later events carry it.
+        run: RunId,
+        /// The URL typed.
+        url: Option<String>,
+    },
 }
 
 /// Why the UI ends.
@@ -164,6 +171,11 @@ pub struct TranscriptLine {
 /// The transcript pane's lines and scroll position.
 #[derive(Debug, Default)]
 pub struct TranscriptView {
+    /// The entries shown, at most [`TRANSCRIPT_LIMIT`], oldest first: kept so that the
+    /// lines can be drawn again with or without hex dumps.
+    entries: VecDeque<Entry>,
+    /// Whether every payload shows a hex dump under its line.
+    hex: bool,
     /// At most [`TRANSCRIPT_LIMIT`] lines, oldest first.
     lines: VecDeque<TranscriptLine>,
     /// Lines dropped from the front since the run started.
@@ -197,13 +209,42 @@ impl TranscriptView {
         self.lines.range(start..end)
     }
 
+    /// Whether payloads show hex dumps.
+    pub fn hex(&self) -> bool {
+        self.hex
+    }
+
     fn clear(&mut self) {
-        *self = TranscriptView::default();
+        *self = TranscriptView {
+            hex: self.hex,
+            ..TranscriptView::default()
+        };
+    }
+
+    /// Draws every kept entry again with (or without) hex dumps, at the bottom.
+    fn set_hex(&mut self, hex: bool) {
+        let entries = std::mem::take(&mut self.entries);
+        *self = TranscriptView {
+            hex,
+            ..TranscriptView::default()
+        };
+        for entry in &entries {
+            self.push_entry(entry);
+        }
     }
 
     fn push_entry(&mut self, entry: &Entry) {
+        if self.entries.len() == TRANSCRIPT_LIMIT {
+            self.entries.pop_front();
+        }
+        self.entries.push_back(entry.clone());
         let kind = line_kind(&entry.kind);
-        for line in entry.to_string().lines() {
+        let text = if self.hex {
+            format!("{entry:#}")
+        } else {
+            entry.to_string()
+        };
+        for line in text.lines() {
             self.push(TranscriptLine {
                 text: printable(line),
                 kind,
@@ -412,6 +453,10 @@ pub struct App {
     held: VecDeque<NetEvent>,
     /// Whether the help overlay is shown.
     help: bool,
+    /// The URL being typed for `inspect`, while its input line is open.
+    input: Option<String>,
+    /// The URL `inspect` ran on last, offered again next time.
+    last_url: String,
     /// A short message for the status line, and when it goes away.
     notice: Option<(String, Instant)>,
     /// Set once the UI should end.
@@ -440,6 +485,8 @@ impl App {
             paused: false,
             held: VecDeque::new(),
             help: false,
+            input: None,
+            last_url: String::new(),
             notice: None,
             exit: None,
             page: 10,
@@ -490,6 +537,16 @@ impl App {
     /// Whether the help overlay is shown.
     pub fn help_shown(&self) -> bool {
         self.help
+    }
+
+    /// The URL being typed for `inspect`, while its input line is open.
+    pub fn input(&self) -> Option<&str> {
+        self.input.as_deref()
+    }
+
+    /// Shows every payload also as a hex dump (`--hex`; the `x` key toggles it).
+    pub fn set_hex(&mut self, hex: bool) {
+        self.transcript.set_hex(hex);
     }
 
     /// The status line's message, if one is current.
@@ -580,11 +637,15 @@ impl App {
                 self.exit = Some(Exit::Interrupt);
                 return None;
             }
-            KeyCode::Char('q') => {
+            // While a URL is typed, q is a letter of it.
+            KeyCode::Char('q') if self.input.is_none() => {
                 self.exit = Some(Exit::Quit);
                 return None;
             }
             _ => {}
+        }
+        if self.input.is_some() {
+            return self.type_url(key.code);
         }
         if self.help {
             if matches!(key.code, KeyCode::Esc | KeyCode::Char('?')) {
@@ -607,6 +668,11 @@ impl App {
             }
             KeyCode::Esc | KeyCode::Char('c') => return self.cancel(),
             KeyCode::Char('p') => self.toggle_pause(),
+            KeyCode::Char('x') => {
+                let hex = !self.transcript.hex();
+                self.set_hex(hex);
+                self.notify(if hex { "hex dumps on" } else { "hex dumps off" });
+            }
             KeyCode::Char('r') => {
                 let action = self.refresh_clients();
                 if action.is_none() {
@@ -627,18 +693,61 @@ impl App {
         None
     }
 
-    /// Starts the selected request, unless one is in flight.
+    /// A key while the URL input is open: edit, Enter runs `inspect`, Esc gives up.
+    fn type_url(&mut self, code: KeyCode) -> Option<Action> {
+        let input = self.input.as_mut()?;
+        match code {
+            KeyCode::Char(c) if !c.is_control() => input.push(c),
+            KeyCode::Backspace => {
+                input.pop();
+            }
+            KeyCode::Esc => self.input = None,
+            KeyCode::Enter => {
+                let url = self.input.take().unwrap_or_default().trim().to_owned();
+                self.last_url.clone_from(&url);
+                let (run, _) = self.begin(Request::Inspect)?;
+                let url = (!url.is_empty()).then_some(url);
+                return Some(Action::Inspect { run, url });
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// Starts the selected request, unless one is in flight; `inspect` first opens
+    /// the input line for its URL.
     fn start(&mut self) -> Option<Action> {
-        // Held news may hold the end of the current run; a new run starts from the present.
-        self.resume();
-        if let Some(run) = self.run.as_ref().filter(|r| r.is_active()) {
-            self.notify(format!(
-                "{} is still running: Esc stops it",
-                run.request.subcommand()
-            ));
+        if self.selected() == Request::Inspect {
+            self.resume();
+            if !self.refuse_while_running() {
+                self.input = Some(self.last_url.clone());
+            }
             return None;
         }
-        let request = self.selected();
+        let (run, request) = self.begin(self.selected())?;
+        Some(Action::Run { run, request })
+    }
+
+    /// Whether a run is in flight (then says so on the status line).
+    fn refuse_while_running(&mut self) -> bool {
+        if let Some(run) = self.run.as_ref().filter(|r| r.is_active()) {
+            let text = format!(
+                "{} is still running: Esc stops it",
+                run.request.subcommand()
+            );
+            self.notify(text);
+            return true;
+        }
+        false
+    }
+
+    /// Makes `request` the current run, unless one is in flight.
+    fn begin(&mut self, request: Request) -> Option<(RunId, Request)> {
+        // Held news may hold the end of the current run; a new run starts from the present.
+        self.resume();
+        if self.refuse_while_running() {
+            return None;
+        }
         let id = self.next_run;
         self.next_run += 1;
         self.run = Some(Run {
@@ -652,7 +761,7 @@ impl App {
         if matches!(request, Request::Ping | Request::Hold) {
             self.latency.reset(request);
         }
-        Some(Action::Run { run: id, request })
+        Some((id, request))
     }
 
     /// Esc: stops the run; a second Esc while it winds down drops it.
@@ -841,6 +950,99 @@ mod tests {
             Some(Action::Run { run, request: r }) if r == request => run,
             other => panic!("expected a run of {request:?}, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn inspect_opens_a_url_input_that_takes_every_letter() {
+        let (mut app, _) = app();
+        let number = Request::ALL
+            .iter()
+            .position(|&r| r == Request::Inspect)
+            .expect("inspect is in the catalog");
+        let digit = char::from(b'1' + u8::try_from(number).expect("a small index"));
+        assert_eq!(press(&mut app, KeyCode::Char(digit)), None);
+        assert_eq!(app.input(), Some(""));
+        for c in "ws://h:1/q?x=1!".chars() {
+            assert_eq!(press(&mut app, KeyCode::Char(c)), None);
+        }
+        press(&mut app, KeyCode::Backspace);
+        // q typed into the URL did not quit.
+        assert_eq!(app.exit(), None);
+        assert_eq!(app.input(), Some("ws://h:1/q?x=1"));
+        match press(&mut app, KeyCode::Enter) {
+            Some(Action::Inspect { run, url }) => {
+                assert_eq!(url.as_deref(), Some("ws://h:1/q?x=1"));
+                assert_eq!(app.run().map(|r| r.id), Some(run));
+            }
+            other => panic!("expected inspect, got {other:?}"),
+        }
+        assert_eq!(app.input(), None);
+        let run = app.run().map(|r| r.id).expect("a run");
+        net(
+            &mut app,
+            NetEvent::Finished {
+                run,
+                result: Ok(()),
+            },
+        );
+        // The last URL is offered again; Esc closes the input without running.
+        press(&mut app, KeyCode::Enter);
+        assert_eq!(app.input(), Some("ws://h:1/q?x=1"));
+        assert_eq!(press(&mut app, KeyCode::Esc), None);
+        assert_eq!(app.input(), None);
+        // Empty: the server's own /pingpong.
+        press(&mut app, KeyCode::Enter);
+        for _ in 0.."ws://h:1/q?x=1".len() {
+            press(&mut app, KeyCode::Backspace);
+        }
+        assert!(matches!(
+            press(&mut app, KeyCode::Enter),
+            Some(Action::Inspect { url: None, .. })
+        ));
+    }
+
+    #[test]
+    fn x_toggles_hex_dumps_of_the_lines_already_there() {
+        let (mut app, _) = app();
+        let id = run(&mut app, Request::OpenClose);
+        let frame = FrameInfo {
+            fin: true,
+            rsv: 0,
+            opcode: Opcode::Binary,
+            masked: false,
+            len: 3,
+            preview: vec![1, 2, 3],
+        };
+        net(
+            &mut app,
+            NetEvent::Entry {
+                run: id,
+                entry: Entry {
+                    at: ms(1),
+                    kind: EntryKind::Wire {
+                        direction: Direction::Incoming,
+                        event: WireEvent::Frame(frame),
+                    },
+                },
+            },
+        );
+        assert_eq!(app.transcript().lines().len(), 1);
+        press(&mut app, KeyCode::Char('x'));
+        assert!(app.transcript().hex());
+        let lines: Vec<_> = app
+            .transcript()
+            .lines()
+            .iter()
+            .map(|l| l.text.clone())
+            .collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[1].trim_start().starts_with("0000  01 02 03"),
+            "{lines:?}"
+        );
+        assert_eq!(app.notice(), Some("hex dumps on"));
+        press(&mut app, KeyCode::Char('x'));
+        assert_eq!(app.transcript().lines().len(), 1);
     }
 
     #[test]

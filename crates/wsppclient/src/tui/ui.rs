@@ -469,6 +469,10 @@ fn fit_columns(rows: &[[String; 8]], width: u16) -> (Vec<u16>, Vec<String>, Vec<
 }
 
 fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
+    if let Some(url) = app.input() {
+        render_input(url, area, buf);
+        return;
+    }
     let mut spans = vec![
         Span::raw(format!(" {} ", app.server())).reversed(),
         Span::raw(" "),
@@ -519,14 +523,34 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     Line::from(spans).render(area, buf);
 }
 
+/// The input line of `inspect`'s URL, in place of the status line, its end in view.
+fn render_input(url: &str, area: Rect, buf: &mut Buffer) {
+    let prompt = " URL to inspect: ";
+    let keys = "  ⏎ inspect (empty: the server's /pingpong)  Esc cancel";
+    let room = usize::from(area.width)
+        .saturating_sub(prompt.chars().count() + keys.chars().count() + 1)
+        .max(8);
+    let chars: Vec<char> = url.chars().collect();
+    let shown: String = chars[chars.len().saturating_sub(room)..].iter().collect();
+    Line::from(vec![
+        Span::raw(prompt).reversed(),
+        Span::raw(format!(" {shown}")),
+        Span::raw("█"),
+        Span::raw(keys).dark_gray(),
+    ])
+    .render(area, buf);
+}
+
 fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
     let mut lines: Vec<Line> = [
         ("↑ ↓  j k", "move through the requests"),
-        ("Enter  1-8", "run the selected (or numbered) request"),
+        ("Enter  1-9", "run the selected (or numbered) request"),
+        ("", "inspect asks for a ws:// or wss:// URL first"),
         ("Esc  c", "stop the running request; again: drop it"),
         ("PgUp PgDn", "scroll the transcript"),
         ("Home End", "its first line; follow new lines"),
         ("p", "pause updates (news waits, none is lost)"),
+        ("x", "hex dumps of every payload on/off"),
         ("r", "refresh the clients now (also every 2 s)"),
         ("?", "close this help"),
         ("q  Ctrl-C", "quit"),
@@ -846,7 +870,37 @@ mod tests {
         key(&mut app, KeyCode::Char('?'));
         let screen = draw(&app, 80, 24);
         assert!(screen.contains("pause updates"), "{screen}");
+        assert!(screen.contains("hex dumps of every payload"), "{screen}");
         assert!(screen.contains("/tmp/wsppclient.log"), "{screen}");
+    }
+
+    #[test]
+    fn the_url_of_inspect_is_typed_on_the_status_line() {
+        let mut app = App::new("h:1", None, Instant::now());
+        let position = Request::ALL
+            .iter()
+            .position(|&r| r == Request::Inspect)
+            .expect("inspect is in the catalog");
+        for _ in 0..position {
+            key(&mut app, KeyCode::Down);
+        }
+        key(&mut app, KeyCode::Enter);
+        for c in "ws://echo.test/x".chars() {
+            key(&mut app, KeyCode::Char(c));
+        }
+        let screen = draw(&app, 100, 24);
+        let last = screen.lines().last().expect("a status line");
+        assert!(
+            last.contains("URL to inspect:  ws://echo.test/x█"),
+            "{screen}"
+        );
+        assert!(last.contains("Esc cancel"), "{screen}");
+        // A long URL keeps its end in view on a narrow screen.
+        for _ in 0..80 {
+            key(&mut app, KeyCode::Char('a'));
+        }
+        let screen = draw(&app, 60, 24);
+        assert!(screen.contains("aaaa█"), "{screen}");
     }
 
     #[test]
