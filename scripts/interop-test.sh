@@ -80,6 +80,44 @@ check_ping_echo() {
     expect_out '2 pings sent, 2 pongs received, 0% loss'
 }
 
+check_ping_echo_text_messages() {
+    client ping --echo -c 3 -i 0.05 "$(ws_url /echo)"
+    expect_rc 0
+    expect_out '^ECHO ws://.*/echo .*: Text messages of 16 bytes or more, echoed'
+    expect_out '[0-9]+ bytes from ws://.*/echo: echo seq=2 rtt=[0-9.]+ ms'
+    expect_out 'ws echo statistics ---'
+    expect_out '3 messages sent, 3 echoes received, 0% loss'
+}
+
+check_ping_echo_binary_messages() {
+    client ping --echo --binary -c 3 -i 0.05 --json "$(ws_url /echo)"
+    expect_rc 0
+    expect_out '"message":"binary"'
+    expect_out '"probe":"echo"'
+    expect_out '"received":3'
+}
+
+check_ping_echo_both_side_by_side() {
+    client ping --both -c 3 -i 0.05 "$(ws_url /echo)"
+    expect_rc 0
+    expect_out ': ping seq=2 rtt='
+    expect_out ': echo seq=2 rtt='
+    expect_out 'ws ping and echo statistics ---'
+    expect_out '^3 pings sent, 3 pongs received, 0% loss'
+    expect_out '^3 messages sent, 3 echoes received, 0% loss'
+    expect_out '^echo-ping +[-+][0-9.]+ +[-+][0-9.]+'
+}
+
+# /greet speaks first (a Text and a Binary message of its own): both counted as
+# unrelated, neither taken for an echo.
+check_ping_echo_unrelated_messages_counted() {
+    client ping --echo -c 2 -i 0.05 "$(ws_url /greet)"
+    expect_rc 0
+    expect_out '^unrelated message of 29 bytes \(not counted as a reply\)'
+    expect_out '^unrelated message of 5 bytes \(not counted as a reply\)'
+    expect_out '2 messages sent, 2 echoes received, 0% loss, time [0-9]+ms, 2 unrelated'
+}
+
 check_ping_refused_missing_subprotocol() {
     client ping -c 1 "$(ws_url /subprotocol)"
     expect_rc 2
