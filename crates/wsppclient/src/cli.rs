@@ -205,7 +205,7 @@ pub enum Command {
     #[command(
         name = Request::Ping.subcommand(),
         about = Request::Ping.description(),
-        after_help = wireshark_help(Request::Ping)
+        after_help = format!("{PING_EXIT}\n\n{}", wireshark_help(Request::Ping))
     )]
     Ping(PingArgs),
     #[allow(missing_docs)]
@@ -503,6 +503,12 @@ impl Cli {
         Invocation { config, mode }
     }
 }
+
+/// What `ping`'s exit status says, and how a signal ends it.
+const PING_EXIT: &str = "Exit status: 0 when every ping was answered (with -w: when COUNT \
+answers, or one without -c, came in time), 1 otherwise, 2 on error. Ctrl-C prints the \
+summary and exits 0 or 1 the same way, as ping(8); SIGTERM closes with 1001 (Going Away) \
+instead of 1000, prints the summary and exits 143.";
 
 fn wireshark_help(request: Request) -> String {
     format!("In Wireshark: {}.", request.wireshark())
