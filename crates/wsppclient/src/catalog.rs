@@ -144,7 +144,7 @@ impl Request {
                 "a GET of an upgrade route without Upgrade headers, and a 400 answer"
             }
             Request::Inspect => {
-                "the upgrade, our masked Text and Binary frames, the server's frames, then Close 1000 both ways"
+                "the upgrade and its answer; after a 101, our masked frames, the server's unmasked ones, and the close handshake"
             }
         }
     }
