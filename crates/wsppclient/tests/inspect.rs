@@ -320,3 +320,27 @@ async fn bad_urls_and_bad_hex_are_one_line_and_exit_2() {
         );
     }
 }
+
+#[tokio::test]
+async fn inspect_over_wss_shows_the_same_frames_inside_tls() {
+    let (_server, tls) = crate::support::Server::start_tls(fast_server_config()).await;
+    let url = format!("wss://localhost:{}/pingpong", tls.addr.port());
+    let ca = tls.ca.to_string_lossy().into_owned();
+    let output = run_binary(&[
+        "--ca", &ca, "inspect", &url, "--send", "secret", "--wait", "50ms",
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    contains_all(
+        &stdout,
+        &[
+            "tls ",
+            "→ GET /pingpong HTTP/1.1",
+            "← HTTP/1.1 101 Switching Protocols",
+            "→ Text fin=1 mask=1 len=6 \"secret\"",
+            "← Text fin=1 mask=0 len=6 \"secret\"",
+            "the server answered: 1000 (Normal Closure)",
+        ],
+    );
+}
