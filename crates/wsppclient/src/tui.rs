@@ -40,7 +40,6 @@ use crossterm::event::Event as TermEvent;
 use ratatui::Terminal;
 use ratatui::backend::Backend;
 use ratatui::layout::Rect;
-use tokio_util::sync::CancellationToken;
 
 pub use self::app::{Action, App, Exit};
 pub use self::event::{Event, EventReceiver, EventSender};
@@ -49,6 +48,7 @@ use crate::catalog::Request;
 use crate::config::Config;
 use crate::dispatch::Outcome;
 use crate::error::Error;
+use crate::stop::Stop;
 
 /// How often the UI ticks: elapsed times and the clients refresh need no finer
 /// grain. Keys and network news redraw at once, not on a tick.
@@ -120,7 +120,7 @@ pub async fn run(config: &Config) -> Result<Outcome, Error> {
     drop(restore);
     reader.abort();
     signals.abort();
-    runner.shutdown().await;
+    runner.shutdown(exit.as_ref().ok()).await;
     tracing::info!(?exit, "terminal ui ended");
     match exit? {
         Exit::Quit => Ok(Outcome::Success),
@@ -187,8 +187,8 @@ where
 pub struct Runner {
     config: Arc<Config>,
     tx: EventSender,
-    /// The request in flight, with the token that asks it to stop.
-    current: Option<(RunId, CancellationToken, Task)>,
+    /// The request in flight, with what asks it to stop.
+    current: Option<(RunId, Stop, Task)>,
     /// The latest clients refresh (the app never starts two at once).
     fetch: Option<Task>,
 }
@@ -238,20 +238,24 @@ impl Runner {
         if let Some((_, _, task)) = self.current.take() {
             task.abort.abort();
         }
-        let cancel = CancellationToken::new();
+        let cancel = Stop::new();
         let task = event::spawn_request(run, request, config, cancel.clone(), self.tx.clone());
         tracing::info!(run, request = request.subcommand(), "request started");
         self.current = Some((run, cancel, task));
     }
 
-    /// Stops everything: asks the running request to end, waits for it at most
+    /// Stops everything: asks the running request to end (going away, so a session
+    /// closes with 1001, when the UI ends on SIGTERM), waits for it at most
     /// [`SHUTDOWN_WAIT`], then drops whatever is left.
-    pub async fn shutdown(mut self) {
+    pub async fn shutdown(mut self, exit: Option<&Exit>) {
         if let Some(fetch) = self.fetch.take() {
             fetch.abort.abort();
         }
         if let Some((_, cancel, task)) = self.current.take() {
-            cancel.cancel();
+            match exit {
+                Some(Exit::Terminate) => cancel.go_away(),
+                _ => cancel.cancel(),
+            }
             if tokio::time::timeout(SHUTDOWN_WAIT, task.done)
                 .await
                 .is_err()

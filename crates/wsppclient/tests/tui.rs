@@ -15,7 +15,7 @@ use wsppclient::catalog::Request;
 use wsppclient::config::Config;
 use wsppclient::transcript::EntryKind;
 use wsppclient::tui::app::RunState;
-use wsppclient::tui::event::{self, NetEvent};
+use wsppclient::tui::event::{self, NetEvent, Signal};
 use wsppclient::tui::{self, App, Event, Exit, Runner};
 
 use crate::support::{Server, fast_server_config, raw, within};
@@ -66,7 +66,7 @@ async fn drive(
             }
         }
     };
-    runner.shutdown().await;
+    runner.shutdown(Some(&exit)).await;
     terminal
         .draw(|frame| frame.render_widget(&app, frame.area()))
         .expect("drawing succeeds");
@@ -235,4 +235,29 @@ async fn hold_shows_echo_rtts_and_the_clients_pane_finds_us() {
         "{report:?}"
     );
     assert!(screen.contains('★'), "{screen}");
+}
+
+/// SIGTERM ends the UI and a running `hold` with it, closing with 1001 (Going Away),
+/// as the subcommand does.
+#[tokio::test]
+async fn sigterm_ends_a_running_hold_with_close_1001() {
+    let (addr, server) = raw::recording_echo().await;
+    let mut config = Config::new(addr.to_string());
+    config.hold_interval = std::time::Duration::from_millis(20);
+    let mut signalled = false;
+    let (_, _, exit) = within(drive(config, vec![run_key(Request::Hold)], |event| {
+        let echoed = matches!(
+            event,
+            Event::Net(NetEvent::Entry { entry, .. }) if entry.to_string().contains("echo seq=0")
+        );
+        if echoed && !signalled {
+            signalled = true;
+            vec![Event::Signal(Signal::Terminate)]
+        } else {
+            vec![]
+        }
+    }))
+    .await;
+    assert_eq!(exit, Exit::Terminate);
+    assert_eq!(within(server).await.expect("server task"), Some(1001));
 }

@@ -25,7 +25,6 @@ use crossterm::event::EventStream;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinHandle};
-use tokio_util::sync::CancellationToken;
 use wspp::clients::ClientsReport;
 
 use crate::catalog::Request;
@@ -33,6 +32,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::ping::PingEvent;
 use crate::requests::{self, clients};
+use crate::stop::Stop;
 use crate::transcript::{Entry, Transcript};
 
 /// Numbers each request the UI starts, so that events of an abandoned run are told
@@ -206,7 +206,7 @@ pub fn spawn_request(
     run: RunId,
     request: Request,
     config: Arc<Config>,
-    cancel: CancellationToken,
+    cancel: Stop,
     tx: EventSender,
 ) -> Task {
     let events = tx.clone();
