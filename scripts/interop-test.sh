@@ -125,6 +125,30 @@ check_ping_refused_missing_subprotocol() {
     expect_err 'refused the upgrade: 400 Bad Request .*missing subprotocol'
 }
 
+check_ping_subprotocol_chosen() {
+    client --subprotocol chat.v1 --subprotocol chat.v2 ping -c 1 "$(ws_url /subprotocol)"
+    expect_rc 0
+    # The server picks by its own preference among those offered.
+    expect_out '^subprotocol: chat.v2 \(the server.s choice\)$'
+    client --subprotocol chat.v1 ping -c 1 --json "$(ws_url /subprotocol)"
+    expect_rc 0
+    expect_out '"subprotocol":"chat.v1"'
+}
+
+check_ping_subprotocol_none_supported() {
+    client --subprotocol v9 ping -c 1 "$(ws_url /subprotocol)"
+    expect_rc 2
+    expect_one_err_line
+    expect_err 'refused the upgrade: 400 Bad Request .*no supported subprotocol'
+}
+
+check_ping_subprotocol_not_offered() {
+    client --subprotocol chat.v1 ping -c 1 "$(ws_url /subprotocol/unoffered)"
+    expect_rc 2
+    expect_one_err_line
+    expect_err 'the server chose a subprotocol that was not offered \(offered: chat.v1\)'
+}
+
 check_ping_refused_with_body() {
     client ping -c 1 "$(ws_url /refuse)"
     expect_rc 2

@@ -30,6 +30,7 @@ use crate::config::{
 };
 use crate::ping::output::Format;
 use crate::ping::{PingOptions, Probes};
+use crate::proxy::{self, Proxies};
 use crate::tls::TlsOptions;
 
 /// The help heading of the options every subcommand takes.
@@ -105,6 +106,7 @@ pub struct Cli {
 
     /// Do not verify the server's certificate (a warning says so on stderr)
     #[arg(
+        short = 'k',
         long,
         env = "WSPP_INSECURE",
         action = ArgAction::SetTrue,
@@ -156,6 +158,30 @@ pub struct Cli {
         help_heading = GLOBAL
     )]
     pub user_agent: String,
+
+    /// Offer this WebSocket subprotocol (Sec-WebSocket-Protocol); repeatable, in order of preference
+    #[arg(
+        long = "subprotocol",
+        value_name = "NAME",
+        value_parser = parse_subprotocol,
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub subprotocols: Vec<String>,
+
+    /// Connect through this proxy: http://HOST:PORT (a CONNECT tunnel; http://USER:PASS@HOST:PORT for Basic auth), socks5:// or socks5h:// [default: HTTPS_PROXY for wss://, HTTP_PROXY for ws://, else ALL_PROXY; NO_PROXY lists hosts reached directly; '' for none]
+    #[arg(
+        long,
+        value_name = "URL",
+        value_parser = parse_proxy,
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub proxy: Option<String>,
+
+    /// Connect directly, whatever --proxy and the *_PROXY variables say
+    #[arg(long, global = true, help_heading = GLOBAL, conflicts_with = "proxy")]
+    pub no_proxy: bool,
 
     /// What to run; the menu when absent
     #[command(subcommand)]
@@ -448,6 +474,14 @@ impl Cli {
             key_log: self.key_log.filter(|p| !p.as_os_str().is_empty()),
         };
         config.headers = self.headers;
+        config.subprotocols = self.subprotocols;
+        config.proxy = match self.proxy {
+            _ if self.no_proxy => Proxies::direct(),
+            // curl's `-x ''`: no proxy, whatever the environment says.
+            Some(url) if url.is_empty() => Proxies::direct(),
+            Some(url) => Proxies::given(&url, &no_proxy_var()),
+            None => Proxies::from_env(),
+        };
         config.origin = self.origin;
         config.user_agent = self.user_agent;
         config.hex = self.hex;
@@ -581,6 +615,34 @@ fn is_host_port(s: &str) -> bool {
         }
     };
     host_ok && port.parse::<u16>().is_ok_and(|p| p != 0)
+}
+
+/// A subprotocol name: an HTTP token (RFC 6455, 4.1), since the header lists them
+/// separated by commas.
+fn parse_subprotocol(s: &str) -> Result<String, String> {
+    let is_token_char = |c: char| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?={}".contains(c);
+    if s.is_empty() || !s.chars().all(is_token_char) {
+        return Err(format!(
+            "{s:?} is not a subprotocol name (letters, digits and !#$%&'*+-.^_`|~ only)"
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// A proxy URL, checked now so that a typo is a usage error; `''` is no proxy.
+fn parse_proxy(s: &str) -> Result<String, String> {
+    if !s.is_empty() {
+        proxy::check(s)?;
+    }
+    Ok(s.to_owned())
+}
+
+/// `NO_PROXY` (or `no_proxy`): curl applies it to `--proxy` too.
+fn no_proxy_var() -> String {
+    ["NO_PROXY", "no_proxy"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+        .unwrap_or_default()
 }
 
 fn parse_header(s: &str) -> Result<Header, String> {
@@ -859,6 +921,37 @@ mod tests {
         );
         let named = parse(&["--default-server", "127.0.0.1:0", "--server", "h:1", "page"]);
         assert_eq!(named.config.server, "h:1");
+    }
+
+    #[test]
+    fn k_is_insecure_and_subprotocols_keep_their_order() {
+        let inv = parse(&[
+            "-k",
+            "ping",
+            "--subprotocol",
+            "v2.chat",
+            "--subprotocol",
+            "chat",
+        ]);
+        assert!(inv.config.tls.insecure);
+        assert_eq!(inv.config.subprotocols, ["v2.chat", "chat"]);
+        for bad in ["a,b", "", "with space", "x;y"] {
+            let all = ["wsppclient", "--subprotocol", bad, "ping"];
+            assert!(Cli::try_parse_from(all).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn proxies_are_given_checked_or_turned_off() {
+        let inv = parse(&["--proxy", "http://u:p@127.0.0.1:3128", "page"]);
+        let route = inv.config.proxy.route("h:80", false).expect("usable");
+        assert_eq!(route.map(|r| r.addr).as_deref(), Some("127.0.0.1:3128"));
+        assert!(parse(&["--proxy", "", "page"]).config.proxy.is_direct());
+        assert!(parse(&["--no-proxy", "page"]).config.proxy.is_direct());
+        for bad in ["ftp://h:1", "https://h:1", "http://"] {
+            let all = ["wsppclient", "--proxy", bad, "page"];
+            assert!(Cli::try_parse_from(all).is_err(), "{bad}");
+        }
     }
 
     #[test]

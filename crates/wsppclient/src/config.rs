@@ -12,6 +12,7 @@ use crate::catalog::Request;
 use crate::error::Error;
 use crate::ping::PingOptions;
 use crate::ping::output::Format;
+use crate::proxy::Proxies;
 use crate::tls::TlsOptions;
 
 /// The `User-Agent` sent unless told otherwise; the server's page shows it.
@@ -44,6 +45,12 @@ pub struct Config {
     pub origin: Option<String>,
     /// The `User-Agent` header.
     pub user_agent: String,
+    /// The subprotocols offered in every upgrade (`Sec-WebSocket-Protocol`), in order
+    /// of preference; none by default.
+    pub subprotocols: Vec<String>,
+    /// Which proxy each connection goes through; none by default (the command line
+    /// reads `--proxy` and the `*_PROXY` variables).
+    pub proxy: Proxies,
     /// How long opening a TCP connection may take.
     pub connect_timeout: Duration,
     /// How often `hold` sends an echo message.
@@ -101,6 +108,8 @@ impl Config {
             headers: Vec::new(),
             origin: None,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
+            subprotocols: Vec::new(),
+            proxy: Proxies::direct(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             hold_interval: DEFAULT_HOLD_INTERVAL,
             hold_reconnect: false,

@@ -10,7 +10,9 @@
 //! that wait to every measured RTT.
 //!
 //! [`open`] times the TCP connect and the TLS handshake apart, so that `ping` can show
-//! what TLS costs before the first Ping, without mixing it into the RTTs.
+//! what TLS costs before the first Ping, without mixing it into the RTTs. Through a
+//! proxy (see [`crate::proxy`]) the TCP connection goes to the proxy, the tunnel's
+//! handshake is one more timed step, and TLS and the upgrade run inside the tunnel.
 
 use std::io;
 use std::net::SocketAddr;
@@ -31,6 +33,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::proxy::{self, ProxyInfo, Route};
 use crate::tls::{self, TlsInfo};
 
 /// Opens a TCP connection to `addr` (`HOST:PORT`) with `TCP_NODELAY` set.
@@ -40,7 +43,7 @@ pub async fn tcp(addr: &str, timeout: Duration) -> Result<TcpStream, Error> {
 }
 
 /// The addresses `addr` (`HOST:PORT`) resolves to, within `timeout`.
-async fn resolve(addr: &str, timeout: Duration) -> Result<Vec<SocketAddr>, Error> {
+pub(crate) async fn resolve(addr: &str, timeout: Duration) -> Result<Vec<SocketAddr>, Error> {
     let timed_out = |_| Error::ConnectTimeout {
         addr: addr.to_owned(),
         after: timeout,
@@ -173,21 +176,40 @@ pub struct Opened {
     pub resolve: Duration,
     /// From `connect()` to an established TCP connection, the name already resolved.
     pub tcp_connect: Duration,
+    /// The proxy's handshake, when the connection goes through one.
+    pub proxy: Option<ProxyInfo>,
     /// The TLS handshake, when there was one.
     pub tls: Option<TlsInfo>,
 }
 
-/// Opens a connection to `endpoint`: the name lookup, TCP (`TCP_NODELAY`), then TLS if
-/// it asks for it, each step timed apart and bounded by `config.connect_timeout`.
+/// Opens a connection to `endpoint`: the name lookup, TCP (`TCP_NODELAY`), the
+/// proxy's tunnel when `config.proxy` names one for it, then TLS if it asks for it,
+/// each step timed apart and bounded by `config.connect_timeout`.
 pub async fn open(config: &Config, endpoint: &Endpoint) -> Result<(Stream, Opened), Error> {
+    let route = config.proxy.route(&endpoint.addr, endpoint.tls)?;
+    let dial = route
+        .as_ref()
+        .map_or(endpoint.addr.as_str(), |r| r.addr.as_str());
     let start = Instant::now();
-    let resolved = resolve(&endpoint.addr, config.connect_timeout).await?;
+    let resolved = resolve(dial, config.connect_timeout)
+        .await
+        .map_err(|e| through(route.as_ref(), e))?;
     let resolve = start.elapsed();
     let start = Instant::now();
-    let tcp = tcp_to(&endpoint.addr, &resolved, config.connect_timeout).await?;
+    let tcp = tcp_to(dial, &resolved, config.connect_timeout)
+        .await
+        .map_err(|e| through(route.as_ref(), e))?;
     let tcp_connect = start.elapsed();
     let local = tcp.local_addr()?;
     let peer = tcp.peer_addr()?;
+    let (tcp, proxy) = match &route {
+        Some(route) => {
+            let (tcp, info) =
+                proxy::tunnel(tcp, route, &endpoint.addr, config.connect_timeout).await?;
+            (tcp, Some(info))
+        }
+        None => (tcp, None),
+    };
     let (stream, tls) = if endpoint.tls {
         let (stream, info) =
             tls::handshake(tcp, &endpoint.addr, &config.tls, config.connect_timeout).await?;
@@ -200,9 +222,31 @@ pub async fn open(config: &Config, endpoint: &Endpoint) -> Result<(Stream, Opene
         peer,
         resolve,
         tcp_connect,
+        proxy,
         tls,
     };
     Ok((stream, opened))
+}
+
+/// A failure to reach `route`'s proxy, said as such: "cannot connect to 127.0.0.1:9"
+/// would read as if the server were down.
+fn through(route: Option<&Route>, err: Error) -> Error {
+    let Some(route) = route else {
+        return err;
+    };
+    let source = match err {
+        Error::Connect { source, .. } => source,
+        Error::ConnectTimeout { after, .. } => io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("no answer within {}", humantime::format_duration(after)),
+        ),
+        other => return other,
+    };
+    Error::ProxyUnreachable {
+        proxy: route.addr.clone(),
+        from: route.from.clone(),
+        source,
+    }
 }
 
 /// A `ws://` or `wss://` URL, checked and split into what connecting needs.
@@ -261,14 +305,33 @@ impl WsUrl {
 }
 
 /// The upgrade request for `url`: tungstenite's standard handshake headers, then
-/// `User-Agent`, `Origin` and every `-H` header.
+/// `User-Agent`, `Origin` and every `-H` header, and the `--subprotocol` names in one
+/// `Sec-WebSocket-Protocol` header, in the order given (the server picks the first it
+/// speaks). They replace a `-H Sec-WebSocket-Protocol`: tungstenite checks the server's
+/// choice against the first such header only.
 pub fn upgrade_request(config: &Config, url: &WsUrl) -> Result<UpgradeRequest, Error> {
     let mut request = url.uri.clone().into_client_request()?;
     let headers = request.headers_mut();
     for (name, value) in config.extra_headers() {
         headers.append(name, value);
     }
+    if !config.subprotocols.is_empty() {
+        let offered = config.subprotocols.join(", ");
+        let value = offered.parse().map_err(|_| Error::BadHeader {
+            header: format!("Sec-WebSocket-Protocol: {offered}"),
+            reason: "invalid header value".into(),
+        })?;
+        headers.insert(hyper::header::SEC_WEBSOCKET_PROTOCOL, value);
+    }
     Ok(request)
+}
+
+/// The subprotocol the server chose in its 101, if it chose one.
+pub fn subprotocol(response: &Response) -> Option<String> {
+    response
+        .headers()
+        .get(hyper::header::SEC_WEBSOCKET_PROTOCOL)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
 }
 
 /// The WebSocket settings of this client. A client holds one or a few connections,
@@ -295,6 +358,10 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let request = upgrade_request(config, url)?;
+    let offered = request
+        .headers()
+        .get(hyper::header::SEC_WEBSOCKET_PROTOCOL)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let handshake =
         tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()));
     match tokio::time::timeout(config.connect_timeout, handshake).await {
@@ -304,6 +371,12 @@ where
         }),
         Ok(Ok(done)) => Ok(done),
         Ok(Err(tungstenite::Error::Http(response))) => Err(refusal(url, &response)),
+        Ok(Err(tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(problem),
+        ))) => Err(Error::Subprotocol {
+            url: url.text.clone(),
+            problem: subprotocol_problem(&problem, offered.as_deref()),
+        }),
         Ok(Err(other)) => Err(Error::handshake(&url.text, other, 0, &[])),
     }
 }
@@ -326,6 +399,30 @@ pub fn refusal(url: &WsUrl, response: &tungstenite::http::Response<Option<Vec<u8
         url: url.text.clone(),
         status: status.as_u16(),
         reason,
+    }
+}
+
+/// What is wrong with the server's choice of subprotocol, in words, with the offer
+/// (the `Sec-WebSocket-Protocol` value sent, if any).
+pub fn subprotocol_problem(
+    problem: &tungstenite::error::SubProtocolError,
+    offered: Option<&str>,
+) -> String {
+    use tungstenite::error::SubProtocolError;
+    let offered = offered.unwrap_or("");
+    match problem {
+        SubProtocolError::InvalidSubProtocol => format!(
+            "the server chose a subprotocol that was not offered (offered: {offered}), \
+             which RFC 6455 says to refuse"
+        ),
+        SubProtocolError::NoSubProtocol => format!(
+            "the server accepted none of the subprotocols offered ({offered}): \
+             it may not speak them; try another --subprotocol, or none"
+        ),
+        SubProtocolError::ServerSentSubProtocolNoneRequested => "the server chose a \
+             subprotocol although none was offered; offer the one it speaks with \
+             --subprotocol NAME"
+            .to_owned(),
     }
 }
 

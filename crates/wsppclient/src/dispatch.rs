@@ -73,6 +73,9 @@ pub async fn run(invocation: Invocation, out: &mut (dyn Write + Send)) -> Result
     eprintln!("wsppclient: {}", local.notice(&config.server));
     config.server = local.addr().to_string();
     config.server_is_local = true;
+    // A server in this very process is reached directly, whatever *_PROXY says: a
+    // proxy elsewhere would dial its own loopback.
+    config.proxy = crate::proxy::Proxies::direct();
     let result = {
         let work = run_mode(&config, mode, out);
         tokio::pin!(work);
@@ -218,7 +221,7 @@ async fn run_ping(
                     return;
                 }
                 let mut lines = output::header(u, *peer, *payload_size, *busy_poll, *probes);
-                if let Some(line) = output::setup_line(setup) {
+                for line in output::setup_lines(setup) {
                     lines.push('\n');
                     lines.push_str(&line);
                 }

@@ -60,6 +60,16 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The server's certificate was refused: the cause in words, and what to do.
+    #[error("tls handshake with {addr} failed: the server's certificate {cause}: {advice}")]
+    Certificate {
+        /// The server, `HOST:PORT`.
+        addr: String,
+        /// What is wrong with the certificate.
+        cause: String,
+        /// What the user can do about it.
+        advice: String,
+    },
     /// The TLS handshake was answered with something that is not TLS.
     #[error(
         "tls handshake with {addr} failed: the server does not speak TLS there (a ws:// port?)"
@@ -98,6 +108,59 @@ pub enum Error {
         /// What the system said.
         #[source]
         source: io::Error,
+    },
+    /// A proxy URL (`--proxy`, or a `*_PROXY` variable) cannot be used.
+    #[error("bad proxy url {url:?} (from {from}): {reason}")]
+    BadProxy {
+        /// The URL as given.
+        url: String,
+        /// `--proxy`, or the variable's name.
+        from: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The TCP connection to the proxy could not be opened.
+    #[error("cannot connect to the proxy {proxy} (from {from})")]
+    ProxyUnreachable {
+        /// The proxy, `HOST:PORT`.
+        proxy: String,
+        /// `--proxy`, or the variable's name.
+        from: String,
+        /// What the system said.
+        #[source]
+        source: io::Error,
+    },
+    /// The proxy answered, but would not open the tunnel.
+    #[error("the proxy {proxy} refused to open a tunnel to {target}: {answer}{hint}")]
+    ProxyRefused {
+        /// The proxy, `HOST:PORT`.
+        proxy: String,
+        /// Where the tunnel was to lead, `HOST:PORT`.
+        target: String,
+        /// Its answer: an HTTP status (`407 Proxy Authentication Required`), or the
+        /// SOCKS5 reply in words.
+        answer: String,
+        /// What to do about it, if there is something to say.
+        hint: &'static str,
+    },
+    /// The proxy's handshake did not complete.
+    #[error("the proxy {proxy} did not open a tunnel to {target}: {reason}")]
+    ProxyFailed {
+        /// The proxy, `HOST:PORT`.
+        proxy: String,
+        /// Where the tunnel was to lead, `HOST:PORT`.
+        target: String,
+        /// What happened instead.
+        reason: String,
+    },
+    /// The server's choice of subprotocol (`Sec-WebSocket-Protocol`) does not fit
+    /// what was offered.
+    #[error("{url}: {problem}")]
+    Subprotocol {
+        /// The URL upgraded.
+        url: String,
+        /// What is wrong with the choice.
+        problem: String,
     },
     /// The server answered the upgrade request with something other than 101.
     #[error("{url} refused the upgrade: {status} {reason}")]
@@ -276,12 +339,20 @@ impl Error {
     /// reconnecting client may retry. Bad URLs, headers and TLS trust are not retried:
     /// they fail the same way every time.
     pub fn is_transient(&self) -> bool {
+        // A proxy that asks for credentials or forbids the destination says the same
+        // every time; a 502 or 503 may pass once the server is back.
+        if let Error::ProxyRefused { answer, .. } = self {
+            return !(answer.starts_with("407") || answer.starts_with("403"));
+        }
         !matches!(
             self,
             Error::BadUrl { .. }
                 | Error::BadHeader { .. }
                 | Error::Tls { .. }
+                | Error::Certificate { .. }
                 | Error::NotTls { .. }
+                | Error::BadProxy { .. }
+                | Error::Subprotocol { .. }
                 | Error::TlsSetup(_)
                 | Error::CaFile { .. }
                 | Error::KeyLog { .. }

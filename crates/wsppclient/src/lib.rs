@@ -24,7 +24,8 @@
 //! * [`stop`] says why a session was stopped, so that SIGTERM closes with 1001 and
 //!   the user's Ctrl-C with 1000.
 //! * [`connect`] opens connections the same way for all of them (`TCP_NODELAY`,
-//!   timeouts, TLS for `wss://` through [`tls`], the upgrade and its refusal), and
+//!   timeouts, a [`proxy`]'s tunnel, TLS for `wss://` through [`tls`], the upgrade and
+//!   its refusal), and
 //!   [`error`] says what went wrong; [`backoff`] paces `hold --reconnect`.
 //! * [`local_server`] serves wsppsrv in this process when the user named no server
 //!   and none listens on the default address.
@@ -42,6 +43,7 @@ pub mod hex;
 pub mod local_server;
 pub mod menu;
 pub mod ping;
+pub mod proxy;
 pub mod requests;
 pub mod stop;
 pub mod tap;

@@ -47,6 +47,7 @@ use wspp::tracker::{Counts, PingTracker, PongOutcome};
 use crate::config::Config;
 use crate::connect::{self, Stream, WsUrl};
 use crate::error::Error;
+use crate::proxy::ProxyInfo;
 use crate::stop::Stop;
 use crate::tls::TlsInfo;
 
@@ -152,12 +153,16 @@ impl Default for PingOptions {
 pub struct Setup {
     /// Looking the host name up.
     pub resolve: Duration,
-    /// From `connect()` to an established TCP connection.
+    /// From `connect()` to an established TCP connection (to the proxy, if any).
     pub tcp_connect: Duration,
+    /// The proxy's tunnel and how long it took to open, when there is a proxy.
+    pub proxy: Option<ProxyInfo>,
     /// The TLS handshake and what it negotiated, for `wss://`.
     pub tls: Option<TlsInfo>,
     /// From sending the upgrade request to reading the 101.
     pub upgrade: Duration,
+    /// The subprotocol the server chose, if it chose one.
+    pub subprotocol: Option<String>,
 }
 
 /// Something that happened during a ping session.
@@ -350,12 +355,14 @@ impl Pinger {
     pub async fn connect(config: &Config, url: &WsUrl, payload_size: usize) -> Result<Self, Error> {
         let (stream, opened) = connect::open(config, &url.endpoint()).await?;
         let upgrade_start = Instant::now();
-        let (ws, _response) = connect::upgrade(stream, config, url).await?;
+        let (ws, response) = connect::upgrade(stream, config, url).await?;
         let setup = Setup {
             resolve: opened.resolve,
             tcp_connect: opened.tcp_connect,
+            proxy: opened.proxy,
             tls: opened.tls,
             upgrade: upgrade_start.elapsed(),
+            subprotocol: connect::subprotocol(&response),
         };
         Ok(Pinger {
             ws,

@@ -36,9 +36,11 @@ use crate::config::Config;
 use crate::connect::{self, Endpoint, Stream};
 use crate::error::Error;
 use crate::ping::{self, PingEvent};
+use crate::proxy::{ProxyInfo, ProxyKind};
 use crate::stop::Stop;
 use crate::tap::Tap;
 use crate::transcript::{EntryKind, Transcript};
+use crate::wire::{Direction, Head, WireEvent};
 
 /// Runs `request` until it ends or `cancel` fires. Requests that run until stopped
 /// (`hold`, and `ping` without a count) end cleanly when cancelled, with Close 1000,
@@ -112,6 +114,9 @@ impl Ctx<'_> {
         let (local, peer) = (opened.local, opened.peer);
         self.set_local(local);
         self.transcript.send(EntryKind::Connected { peer, local });
+        if let Some(proxy) = &opened.proxy {
+            self.proxy_exchange(proxy);
+        }
         if let Some(tls) = &opened.tls {
             self.transcript.note(ping::output::tls_line(tls));
             if let Some(path) = &tls.key_log {
@@ -122,6 +127,40 @@ impl Ctx<'_> {
             }
         }
         Ok(Tap::new(stream, self.transcript.clone()))
+    }
+
+    /// The proxy's handshake as it went: the `CONNECT` and the proxy's answer as
+    /// heads (recorded on the wire before the tap could see them), or the SOCKS5
+    /// exchange in words, then how long the tunnel took to open.
+    fn proxy_exchange(&self, proxy: &ProxyInfo) {
+        self.transcript.note(format!(
+            "{} proxy {} (from {}): a tunnel to {}",
+            proxy.kind.scheme(),
+            proxy.url,
+            proxy.from,
+            proxy.target
+        ));
+        for (direction, lines) in [
+            (Direction::Outgoing, &proxy.request),
+            (Direction::Incoming, &proxy.response),
+        ] {
+            let event = match proxy.kind {
+                ProxyKind::Http => WireEvent::Head(Head {
+                    lines: lines.clone(),
+                    status: None,
+                }),
+                ProxyKind::Socks5 { .. } => {
+                    self.transcript
+                        .note(format!("{} {}", direction.arrow(), lines.join(" ")));
+                    continue;
+                }
+            };
+            self.transcript.wire(direction, event);
+        }
+        self.transcript.note(format!(
+            "tunnel open in {:.3} ms; what follows goes through it",
+            proxy.handshake.as_secs_f64() * 1e3
+        ));
     }
 
     fn set_local(&self, local: SocketAddr) {
@@ -175,7 +214,7 @@ async fn ping_to_transcript(
                 *busy_poll,
                 *probes,
             ));
-            if let Some(line) = ping::output::setup_line(setup) {
+            for line in ping::output::setup_lines(setup) {
                 transcript.note(line);
             }
         }

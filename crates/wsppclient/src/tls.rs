@@ -31,7 +31,9 @@ use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::net::TcpStream;
@@ -188,6 +190,16 @@ pub async fn handshake(
                 after: limit,
             });
         }
+        Ok(Err(source)) if refused_certificate(&source).is_some() => {
+            let (cause, advice) = refused_certificate(&source)
+                .map(|e| explain_certificate(e, options.ca.as_deref()))
+                .unwrap_or_default();
+            return Err(Error::Certificate {
+                addr: addr.to_owned(),
+                cause,
+                advice,
+            });
+        }
         Ok(Err(source)) if is_not_tls(&source) => {
             return Err(Error::NotTls {
                 addr: addr.to_owned(),
@@ -331,6 +343,77 @@ impl ServerCertVerifier for NoVerification {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
     }
+}
+
+/// The reason rustls refused the server's certificate, if that is what `err` is.
+fn refused_certificate(err: &io::Error) -> Option<&CertificateError> {
+    match err.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::InvalidCertificate(cert) => Some(cert),
+        _ => None,
+    }
+}
+
+/// What is wrong with a refused certificate, and what the user can do about it, in
+/// words: rustls' `UnknownIssuer` tells a newcomer nothing. `-k` is always the last
+/// resort, never the first advice.
+fn explain_certificate(err: &CertificateError, ca: Option<&Path>) -> (String, String) {
+    let skip = "or skip verification with -k (--insecure)";
+    let trust = match ca {
+        Some(ca) => format!(
+            "{} holds no certificate that signed it: give --ca the server's own \
+             certificate or its CA's, {skip}",
+            ca.display()
+        ),
+        None => format!(
+            "if it is self-signed or from a private CA, trust that certificate with \
+             --ca FILE (PEM), {skip}"
+        ),
+    };
+    match err {
+        CertificateError::UnknownIssuer => {
+            ("is not signed by any CA this client trusts".into(), trust)
+        }
+        CertificateError::BadSignature => ("has a signature that does not verify".into(), trust),
+        CertificateError::NotValidForName => (
+            "does not name the host connected to".into(),
+            format!("connect by a name the certificate lists, {skip}"),
+        ),
+        CertificateError::NotValidForNameContext {
+            expected,
+            presented,
+        } => (
+            format!(
+                "is not valid for {} (it names {})",
+                expected.to_str(),
+                presented
+                    .iter()
+                    .map(|name| bare_name(name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            format!("connect by a name it lists, {skip}"),
+        ),
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => (
+            "has expired".into(),
+            format!("renew it on the server (or check this machine's clock), {skip}"),
+        ),
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => (
+            "is not valid yet".into(),
+            format!("check this machine's clock, {skip}"),
+        ),
+        CertificateError::Other(other) if other.to_string().contains("CaUsedAsEndEntity") => (
+            "is a CA certificate used as a server's own".into(),
+            format!("make the server a leaf certificate (basicConstraints CA:FALSE), {skip}"),
+        ),
+        other => (format!("was refused ({other})"), trust),
+    }
+}
+
+/// `wspp.invalid` from rustls' `DnsName("wspp.invalid")`; anything else as it is.
+fn bare_name(name: &str) -> &str {
+    name.split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .map_or(name, |inner| inner.trim_matches('"'))
 }
 
 /// Whether `err` is a TLS record where HTTP was expected or the reverse: the sign of

@@ -16,10 +16,12 @@ async fn quiet_prints_the_header_and_the_summary_only() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
     assert!(lines[0].starts_with("PING "), "{stdout}");
-    assert_eq!(lines[1], "", "{stdout}");
-    assert!(lines[2].starts_with("--- "), "{stdout}");
+    // The header's second line: the connect phases.
+    assert!(lines[1].starts_with("connected in "), "{stdout}");
+    assert_eq!(lines[2], "", "{stdout}");
+    assert!(lines[3].starts_with("--- "), "{stdout}");
     assert!(
-        lines[3].starts_with("3 pings sent, 3 pongs received"),
+        lines[4].starts_with("3 pings sent, 3 pongs received"),
         "{stdout}"
     );
     assert!(!stdout.contains("bytes from"), "{stdout}");

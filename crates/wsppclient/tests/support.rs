@@ -8,6 +8,9 @@
 //! * [`transcript_of`] runs a request and returns its transcript as text;
 //!   [`run_binary`] runs the built `wsppclient` as a user would.
 //!
+//! * [`proxies`]: an HTTP `CONNECT` proxy and a SOCKS5 proxy that count their tunnels;
+//!   [`subprotocols`]: a WebSocket server that answers `Sec-WebSocket-Protocol`.
+//!
 //! Nothing here sleeps to synchronise: every wait is for an event, bounded by [`within`].
 
 use std::net::SocketAddr;
@@ -23,6 +26,9 @@ use tokio_util::sync::CancellationToken;
 use wsppclient::catalog::Request;
 use wsppclient::config::Config;
 use wsppclient::transcript::{Entry, Transcript};
+
+pub mod proxies;
+pub mod subprotocols;
 
 /// How long any awaited event may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(10);
@@ -245,6 +251,16 @@ pub async fn run_binary_with_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]
         .env_remove("WSPP_SERVER")
         .env_remove("RUST_LOG")
         .env_remove("SSLKEYLOGFILE")
+        // A proxy of the machine running the tests must not reroute them; a test that
+        // wants one sets it below.
+        .env_remove("ALL_PROXY")
+        .env_remove("all_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("http_proxy")
+        .env_remove("HTTPS_PROXY")
+        .env_remove("https_proxy")
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
         .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)

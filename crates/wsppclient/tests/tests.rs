@@ -22,6 +22,8 @@ mod local_server;
 mod menu;
 /// `ping`: sessions, matching, exit codes and JSON.
 mod ping;
+/// Proxies (HTTP CONNECT, SOCKS5, the environment's) and subprotocols.
+mod proxy;
 /// The menu requests' transcripts.
 mod requests;
 /// `wss://`: trust, refusals, key logging, handshake timing, requests over TLS.

@@ -4,7 +4,8 @@
 //! Pure functions from events and reports to text, so the layout is unit-tested and
 //! the terminal UI can reuse the same wording. The JSON objects are the contract for
 //! scripts (and the benchmark): their keys carry their unit, and RTT fields are `null`
-//! when no pong came back; the `tls_*` fields are `null` over plain `ws://`.
+//! when no pong came back; the `tls_*` fields are `null` over plain `ws://`, the
+//! `proxy*` fields without a proxy, and `subprotocol` when the server chose none.
 
 use std::time::{Duration, SystemTime};
 
@@ -14,6 +15,7 @@ use wspp::payload::Encoding;
 use wspp::stats::{Latency, as_ms};
 
 use super::{PingEvent, PingReport, Probe, ProbeStats, Probes, Setup};
+use crate::proxy::ProxyInfo;
 use crate::tls::TlsInfo;
 
 /// How `ping` prints what happens.
@@ -65,19 +67,38 @@ pub fn header(
     line
 }
 
-/// The line under the header over `wss://`, with what the handshake took apart from
-/// the RTTs: `tls handshake 2.345 ms: TLSv1.3, …, certificate verified; resolve
-/// 0.050 ms, tcp connect 0.081 ms, upgrade 0.412 ms`. `None` over plain `ws://`, whose
-/// output stays ping(8)'s.
-pub fn setup_line(setup: &Setup) -> Option<String> {
-    let tls = setup.tls.as_ref()?;
-    Some(format!(
-        "{}; resolve {} ms, tcp connect {} ms, upgrade {} ms",
-        tls_line(tls),
-        ms(setup.resolve),
-        ms(setup.tcp_connect),
-        ms(setup.upgrade)
-    ))
+/// The lines under the header: how the connection was opened, apart from the RTTs.
+/// Through a proxy, its tunnel ([`ProxyInfo::summary`]); over `wss://`, the TLS
+/// handshake ([`tls_line`]); the subprotocol the server chose, if it chose one; and
+/// always [`phases_line`].
+pub fn setup_lines(setup: &Setup) -> Vec<String> {
+    let mut lines = Vec::new();
+    lines.extend(setup.proxy.as_ref().map(ProxyInfo::summary));
+    lines.extend(setup.tls.as_ref().map(tls_line));
+    if let Some(chosen) = &setup.subprotocol {
+        lines.push(format!("subprotocol: {chosen} (the server's choice)"));
+    }
+    lines.push(phases_line(setup));
+    lines
+}
+
+/// What each step of opening the connection took, on one line: `connected in
+/// 0.542 ms: resolve 0.050 ms, tcp connect 0.080 ms, proxy 0.300 ms, tls handshake
+/// 2.345 ms, upgrade 0.412 ms` (the proxy and TLS steps only when there were some).
+pub fn phases_line(setup: &Setup) -> String {
+    let mut phases = vec![
+        ("resolve", setup.resolve),
+        ("tcp connect", setup.tcp_connect),
+    ];
+    phases.extend(setup.proxy.as_ref().map(|p| ("proxy", p.handshake)));
+    phases.extend(setup.tls.as_ref().map(|t| ("tls handshake", t.handshake)));
+    phases.push(("upgrade", setup.upgrade));
+    let total: Duration = phases.iter().map(|(_, d)| *d).sum();
+    let steps: Vec<String> = phases
+        .iter()
+        .map(|(name, d)| format!("{name} {} ms", ms(*d)))
+        .collect();
+    format!("connected in {} ms: {}", ms(total), steps.join(", "))
 }
 
 /// `tls handshake 2.345 ms: TLSv1.3, TLS13_AES_256_GCM_SHA384, X25519, ALPN http/1.1,
@@ -342,6 +363,7 @@ fn stats_json(stats: &ProbeStats) -> serde_json::Map<String, serde_json::Value> 
 pub fn json(report: &PingReport) -> String {
     let round = round_ns;
     let tls = report.setup.tls.as_ref();
+    let proxy = report.setup.proxy.as_ref();
     let (probe, message) = match report.probes {
         Probes::Ping => ("ping", None),
         Probes::Echo(e) => ("echo", Some(e)),
@@ -357,10 +379,13 @@ pub fn json(report: &PingReport) -> String {
         "time_ms": round(as_ms(report.elapsed)),
         "resolve_ms": round(as_ms(report.setup.resolve)),
         "tcp_connect_ms": round(as_ms(report.setup.tcp_connect)),
+        "proxy": proxy.map(|p| p.url.as_str()),
+        "proxy_ms": proxy.map(|p| round(as_ms(p.handshake))),
         "tls_handshake_ms": tls.map(|t| round(as_ms(t.handshake))),
         "tls_version": tls.map(|t| t.version.as_str()),
         "tls_cipher_suite": tls.map(|t| t.cipher_suite.as_str()),
         "upgrade_ms": round(as_ms(report.setup.upgrade)),
+        "subprotocol": report.setup.subprotocol,
         "busy_poll_ms": round(as_ms(report.busy_poll)),
         "error": report.ended_by.as_ref().map(|e| crate::error::report(e)),
     });
@@ -495,8 +520,10 @@ mod tests {
             setup: Setup {
                 resolve: Duration::from_micros(50),
                 tcp_connect: Duration::from_micros(80),
+                proxy: None,
                 tls: None,
                 upgrade: Duration::from_micros(400),
+                subprotocol: None,
             },
             probes: Probes::Ping,
             counts: Counts {
@@ -598,9 +625,8 @@ mod tests {
     fn tls_setup_gets_its_own_line_and_json_keys() {
         let mut r = report(1, 1, &[250]);
         assert_eq!(
-            setup_line(&r.setup),
-            None,
-            "plain ws:// output stays ping(8)'s"
+            setup_lines(&r.setup),
+            ["connected in 0.530 ms: resolve 0.050 ms, tcp connect 0.080 ms, upgrade 0.400 ms"]
         );
         let plain: serde_json::Value = serde_json::from_str(&json(&r)).expect("valid json");
         assert_eq!(plain["resolve_ms"], 0.05);
@@ -610,17 +636,51 @@ mod tests {
 
         r.setup.tls = Some(tls_info());
         assert_eq!(
-            setup_line(&r.setup).as_deref(),
-            Some(
+            setup_lines(&r.setup),
+            [
                 "tls handshake 2.345 ms: TLSv1.3, TLS13_AES_256_GCM_SHA384, X25519, \
-                 ALPN http/1.1, SNI localhost, certificate verified; \
-                 resolve 0.050 ms, tcp connect 0.080 ms, upgrade 0.400 ms"
-            )
+                 ALPN http/1.1, SNI localhost, certificate verified",
+                "connected in 2.875 ms: resolve 0.050 ms, tcp connect 0.080 ms, \
+                 tls handshake 2.345 ms, upgrade 0.400 ms"
+            ]
         );
         let value: serde_json::Value = serde_json::from_str(&json(&r)).expect("valid json");
         assert_eq!(value["tls_handshake_ms"], 2.345);
         assert_eq!(value["tls_version"], "TLSv1.3");
         assert_eq!(value["tls_cipher_suite"], "TLS13_AES_256_GCM_SHA384");
+    }
+
+    #[test]
+    fn the_proxy_and_the_subprotocol_get_lines_and_json_keys() {
+        let mut r = report(1, 1, &[250]);
+        let plain: serde_json::Value = serde_json::from_str(&json(&r)).expect("valid json");
+        assert!(plain["proxy"].is_null() && plain["proxy_ms"].is_null());
+        assert!(plain["subprotocol"].is_null());
+
+        r.setup.proxy = Some(ProxyInfo {
+            kind: crate::proxy::ProxyKind::Http,
+            url: "http://alice:***@127.0.0.1:3128".into(),
+            from: "HTTPS_PROXY".into(),
+            target: "h:1".into(),
+            handshake: Duration::from_micros(300),
+            request: vec!["CONNECT h:1 HTTP/1.1".into()],
+            response: vec!["HTTP/1.1 200 Connection established".into()],
+        });
+        r.setup.subprotocol = Some("chat".into());
+        assert_eq!(
+            setup_lines(&r.setup),
+            [
+                "http proxy http://alice:***@127.0.0.1:3128 (HTTPS_PROXY): CONNECT h:1 → \
+                 200 Connection established",
+                "subprotocol: chat (the server's choice)",
+                "connected in 0.830 ms: resolve 0.050 ms, tcp connect 0.080 ms, \
+                 proxy 0.300 ms, upgrade 0.400 ms"
+            ]
+        );
+        let value: serde_json::Value = serde_json::from_str(&json(&r)).expect("valid json");
+        assert_eq!(value["proxy"], "http://alice:***@127.0.0.1:3128");
+        assert_eq!(value["proxy_ms"], 0.3);
+        assert_eq!(value["subprotocol"], "chat");
     }
 
     #[test]

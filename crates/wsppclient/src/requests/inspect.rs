@@ -82,6 +82,15 @@ pub(super) async fn inspect(ctx: &Ctx<'_>) -> Result<(), Error> {
             response.body_mut().get_or_insert_default().extend(rest);
             return Err(connect::refusal(&url, &response));
         }
+        Ok(Err(tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(problem),
+        ))) => {
+            let offered = ctx.config.subprotocols.join(", ");
+            return Err(Error::Subprotocol {
+                url: url.text.clone(),
+                problem: connect::subprotocol_problem(&problem, Some(&offered)),
+            });
+        }
         Ok(Err(other)) => {
             let err = Error::handshake(&url.text, other, tap.received(), tap.first_received());
             if let Error::NotHttp {
