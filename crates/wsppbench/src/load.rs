@@ -7,6 +7,9 @@
 //! records come from three `/clients.json` snapshots two seconds apart: in each,
 //! every client's latest RTT (`rtt_last_us`) is one sample, so its p50 and p99 are
 //! across clients at one moment; the median over the snapshots is reported.
+//!
+//! `GET /metrics` is timed twice, before the clients connect and with all N: a scrape
+//! reads counters and never the client list, so the two should be the same.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -51,6 +54,33 @@ pub struct LoadResult {
     pub page: Duration,
     /// Its size in bytes.
     pub page_bytes: usize,
+    /// Median time to serve `GET /metrics` with no client, then with all of them.
+    pub scrape: (Duration, Duration),
+    /// Its size in bytes with all the clients.
+    pub scrape_bytes: usize,
+}
+
+/// Times of `GET /metrics`: its median over three and its last size in bytes; checks
+/// that it lists `clients` clients connected.
+fn scrape(addr: std::net::SocketAddr, clients: usize) -> Result<(Duration, usize)> {
+    let mut times = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..3 {
+        let fetched = http::get(addr, wspp::routes::METRICS)?;
+        let text = String::from_utf8_lossy(&fetched.body);
+        let connected: f64 = text
+            .lines()
+            .filter(|line| line.starts_with("wspp_clients_connected{"))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        ensure!(
+            connected == clients as f64,
+            "/metrics counts {connected} clients connected, not {clients}"
+        );
+        bytes = fetched.body.len();
+        times.push(fetched.elapsed);
+    }
+    Ok((median(&mut times), bytes))
 }
 
 /// Holds `clients` clients under the default 1 s ping for `window` and measures.
@@ -64,6 +94,7 @@ pub fn measure(
     let spec = server.with(&["--ping-interval", "1s", "--max-connections", &limit]);
     let server = spec.start()?;
     let pid = server.child.pid();
+    let (scrape_empty, _) = scrape(server.addr, 0)?;
     let holders = Holders::open(server.addr, wspp::routes::PINGPONG, clients)?;
     ensure!(
         holders.ok == clients,
@@ -115,6 +146,7 @@ pub fn measure(
         page_bytes = page.body.len();
         page_times.push(page.elapsed);
     }
+    let (scrape_full, scrape_bytes) = scrape(server.addr, clients)?;
     holders.close()?;
     server.child.stop(Duration::from_secs(10))?;
     Ok(LoadResult {
@@ -134,6 +166,8 @@ pub fn measure(
         json_bytes,
         page: median(&mut page_times),
         page_bytes,
+        scrape: (scrape_empty, scrape_full),
+        scrape_bytes,
     })
 }
 

@@ -403,6 +403,15 @@ impl Results {
                     "GET / (median of 3)",
                     format!("{} ({} KiB)", ms(load.page), load.page_bytes / 1024),
                 ),
+                (
+                    "GET /metrics with no client / with all (median of 3 each)",
+                    format!(
+                        "{:.2} ms / {:.2} ms ({} KiB)",
+                        load.scrape.0.as_secs_f64() * 1e3,
+                        load.scrape.1.as_secs_f64() * 1e3,
+                        load.scrape_bytes / 1024
+                    ),
+                ),
             ];
             for (k, v) in rows {
                 t.rows.push(vec![k.to_owned(), v]);
