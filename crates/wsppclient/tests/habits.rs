@@ -76,10 +76,22 @@ async fn a_deadline_ends_the_run_whatever_the_count() {
     .await;
     let url = format!("ws://{addr}/");
     let args = [
-        "ping", &url, "-c", "3", "-i", "0.05", "-W", "5", "-w", "0.3", "--json",
+        "ping", &url, "-c", "3", "-i", "0.05", "-W", "5", "-w", "0.3", "--ndjson",
     ];
     let output = run_binary(&args).await;
     assert_eq!(output.status.code(), Some(1), "{output:?}");
+    // Each ping cut off by the deadline gets its line, then the summary.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    for (seq, line) in lines[..3].iter().enumerate() {
+        assert_eq!(line["seq"], seq, "{line}");
+        assert_eq!(line["lost"], true, "{line}");
+        assert!(line.get("rtt_ms").is_none(), "{line}");
+    }
     let json = last_json_line(&output);
     assert_eq!(json["received"], 0);
     assert_eq!(json["sent"], 3);
