@@ -32,6 +32,7 @@ use crate::ping::output::Format;
 use crate::ping::{PingOptions, Probes};
 use crate::proxy::{self, Proxies};
 use crate::tls::TlsOptions;
+use wsppsrv::docs::DocsCommand;
 
 /// The help heading of the options every subcommand takes.
 const GLOBAL: &str = "Global options";
@@ -185,7 +186,18 @@ pub struct Cli {
 
     /// What to run; the menu when absent
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub command: Option<CliCommand>,
+}
+
+/// Every subcommand: the requests, and the two that describe the program.
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    #[allow(missing_docs)]
+    #[command(flatten)]
+    Request(Command),
+    #[allow(missing_docs)]
+    #[command(flatten)]
+    Docs(DocsCommand),
 }
 
 /// One subcommand per catalog entry.
@@ -445,7 +457,8 @@ where
 
 fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
     let mut cli = Cli::from_arg_matches(matches)?;
-    if let (Some(Command::Inspect(args)), Some((_, sub))) = (&mut cli.command, matches.subcommand())
+    if let (Some(CliCommand::Request(Command::Inspect(args))), Some((_, sub))) =
+        (&mut cli.command, matches.subcommand())
     {
         args.order_messages(sub);
     }
@@ -453,7 +466,17 @@ fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
 }
 
 impl Cli {
-    /// The plain settings and mode this command line asks for.
+    /// The completions or man page asked for, if that is what this command line asks:
+    /// `main` answers those without making an [`Invocation`].
+    pub fn docs(&self) -> Option<&DocsCommand> {
+        match &self.command {
+            Some(CliCommand::Docs(docs)) => Some(docs),
+            _ => None,
+        }
+    }
+
+    /// The plain settings and mode this command line asks for (see [`Cli::docs`] for
+    /// the subcommands that run nothing).
     pub fn into_invocation(self) -> Invocation {
         let scheme_tls = self.server.as_ref().and_then(|s| s.tls);
         let server_tls = self.tls || scheme_tls == Some(true);
@@ -485,7 +508,12 @@ impl Cli {
         config.origin = self.origin;
         config.user_agent = self.user_agent;
         config.hex = self.hex;
-        let mode = match self.command {
+        let command = match self.command {
+            Some(CliCommand::Request(command)) => Some(command),
+            // Answered before a run is made (`Cli::docs`); nothing of a run is left.
+            Some(CliCommand::Docs(_)) | None => None,
+        };
+        let mode = match command {
             None => Mode::Menu { plain: self.plain },
             Some(Command::Hold {
                 interval,
@@ -724,7 +752,13 @@ mod tests {
     #[test]
     fn every_catalog_entry_is_a_subcommand_with_its_help() {
         let cmd = Cli::command();
-        assert_eq!(cmd.get_subcommands().count(), Request::ALL.len());
+        let docs = ["completions", "man"];
+        assert_eq!(
+            cmd.get_subcommands()
+                .filter(|sub| !docs.contains(&sub.get_name()))
+                .count(),
+            Request::ALL.len()
+        );
         for request in Request::ALL {
             let sub = cmd
                 .find_subcommand(request.subcommand())
@@ -952,6 +986,30 @@ mod tests {
             let all = ["wsppclient", "--proxy", bad, "page"];
             assert!(Cli::try_parse_from(all).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn completions_and_man_run_nothing() {
+        let cli = Cli::try_parse_from(["wsppclient", "completions", "zsh"]).expect("parses");
+        assert_eq!(
+            cli.docs(),
+            Some(&DocsCommand::Completions {
+                shell: wsppsrv::docs::Shell::Zsh
+            })
+        );
+        let cli = Cli::try_parse_from(["wsppclient", "man", "--dir", "d"]).expect("parses");
+        assert_eq!(
+            cli.docs(),
+            Some(&DocsCommand::Man {
+                dir: Some("d".into())
+            })
+        );
+        assert_eq!(
+            Cli::try_parse_from(["wsppclient", "page"])
+                .expect("parses")
+                .docs(),
+            None
+        );
     }
 
     #[test]

@@ -3,13 +3,18 @@
 
 use std::process::ExitCode;
 
+use clap::CommandFactory;
 use tracing_subscriber::EnvFilter;
 use wsppclient::cli;
 use wsppclient::config::Mode;
 use wsppclient::{dispatch, error, tui};
 
 fn main() -> ExitCode {
-    let invocation = cli::parse().into_invocation();
+    let cli = cli::parse();
+    if let Some(docs) = cli.docs() {
+        return docs.main(cli::Cli::command());
+    }
+    let invocation = cli.into_invocation();
     init_logging(matches!(invocation.mode, Mode::Menu { plain } if tui::wanted(plain)));
     if invocation.config.tls.insecure {
         // Before the terminal UI takes the screen, so it is still there after it leaves.

@@ -8,6 +8,8 @@
 /// Servers and peers the client talks to, and ways to watch it.
 mod support;
 
+/// Shell completions and man pages.
+mod docs;
 /// `ping --echo`, `--echo --binary` and `--both`.
 mod echo;
 /// Servers killed mid-session, and `hold --reconnect` across a restart.

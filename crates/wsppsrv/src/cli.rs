@@ -16,6 +16,7 @@ use clap::builder::{BoolishValueParser, TypedValueParser};
 use clap::{ArgAction, ArgGroup, Parser};
 
 use crate::config::Config;
+use crate::docs::DocsCommand;
 use crate::tls::CertSource;
 
 /// wsppsrv: a WebSocket ping-pong server that measures each client's round-trip time.
@@ -132,6 +133,10 @@ pub struct Args {
     /// --threads 1.
     #[arg(long, env = "WSPP_BUSY_POLL", default_value = "0s", value_parser = parse_delay)]
     pub busy_poll: Duration,
+
+    /// Without a subcommand, serve
+    #[command(subcommand)]
+    pub command: Option<DocsCommand>,
 }
 
 impl Args {
@@ -269,6 +274,23 @@ mod tests {
         let args = Args::try_parse_from(["wsppsrv", "--first-ping-delay", "0s"])
             .expect("a delay may be zero");
         assert_eq!(args.first_ping_delay, Duration::ZERO);
+    }
+
+    #[test]
+    fn plain_wsppsrv_serves_and_the_docs_are_subcommands() {
+        assert_eq!(parse(&[]).expect("parses").command, None);
+        assert_eq!(
+            parse(&["completions", "bash"]).expect("parses").command,
+            Some(DocsCommand::Completions {
+                shell: crate::docs::Shell::Bash
+            })
+        );
+        assert_eq!(
+            parse(&["man"]).expect("parses").command,
+            Some(DocsCommand::Man { dir: None })
+        );
+        assert!(parse(&["completions", "tcsh"]).is_err());
+        assert!(parse(&["serve"]).is_err());
     }
 
     #[test]

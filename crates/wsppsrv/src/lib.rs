@@ -15,6 +15,8 @@
 //! * [`page`]: the HTML page of clients, a window of them at a time, and its optional
 //!   script; `reply`: small response builders.
 //! * [`shutdown`]: the signals the binary stops on.
+//! * [`docs`]: shell completions and man pages from the clap definitions, for both
+//!   programs.
 //! * [`tls`]: certificates and the TLS handshake; [`Listeners`]: plain and TLS side by
 //!   side, for [`run_with`].
 //! * [`untrusted`]: peer-supplied text, escaped for log lines.
@@ -29,6 +31,7 @@
 pub mod cli;
 pub mod config;
 mod dispatch;
+pub mod docs;
 mod listeners;
 pub mod metrics;
 pub mod page;

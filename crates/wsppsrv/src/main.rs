@@ -1,10 +1,11 @@
 //! The `wsppsrv` binary: parse flags, set up logging, bind (and load or generate the
-//! TLS certificate, and bind `--metrics-addr`), serve until a signal.
+//! TLS certificate, and bind `--metrics-addr`), serve until a signal; or print its
+//! completions or man page.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use tracing_subscriber::EnvFilter;
 use wsppsrv::Listeners;
 use wsppsrv::cli::Args;
@@ -12,6 +13,9 @@ use wsppsrv::tls::TlsListener;
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(docs) = &args.command {
+        return docs.main(Args::command());
+    }
     if let Err(error) = args.check() {
         eprintln!("wsppsrv: {error}");
         return ExitCode::from(2);

@@ -7,6 +7,8 @@
 /// Starting servers, and a raw HTTP and WebSocket client.
 mod support;
 
+/// `completions` and `man`: print, do not serve.
+mod docs;
 /// Hostile clients: broken HTTP and frames, floods, deaf and abandoned peers, the
 /// connection limit, origins and log injection; each beside a well-behaved client,
 /// each ending with no client listed and no socket left open.
