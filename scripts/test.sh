@@ -14,6 +14,11 @@ cargo test --workspace --locked
 echo "== interop (wsppclient against Python websockets)"
 bash scripts/interop-test.sh
 
+# The README's example outputs against fresh runs: the same lines and words (the
+# numbers may differ). Seconds: the debug binaries are built already.
+echo "== README examples"
+bash scripts/readme-examples.sh --check
+
 # Protocol conformance: the Autobahn|Testsuite case files through kosoku (installed
 # into .cache/autobahn/venv on first use).
 echo "== autobahn (wsppsrv and wsppclient)"
