@@ -219,6 +219,17 @@ mod tests {
     }
 
     #[test]
+    fn the_server_label_says_tls_or_in_this_process() {
+        let mut config = Config::new("127.0.0.1:8080");
+        assert_eq!(config.server_label(), "127.0.0.1:8080");
+        config.server_is_local = true;
+        assert_eq!(config.server_label(), "127.0.0.1:8080 (in this process)");
+        config.server_is_local = false;
+        config.server_tls = true;
+        assert_eq!(config.server_label(), "127.0.0.1:8080 (TLS)");
+    }
+
+    #[test]
     fn extra_headers_come_in_order() {
         let mut config = Config::new("h:1");
         config.origin = Some("http://example.test".into());
