@@ -478,7 +478,7 @@ fn http_failure(
         let status = head.status.unwrap_or_default();
         let hint = match status {
             407 if route.has_credentials() => "; it did not accept the credentials given",
-            407 => "; give them in the proxy URL: http://USER:PASSWORD@HOST:PORT",
+            407 => "; give the credentials in the proxy URL: http://USER:PASSWORD@HOST:PORT",
             _ => "",
         };
         return Error::ProxyRefused {

@@ -242,3 +242,21 @@ async fn ping_to_transcript(
         None => Ok(()),
     }
 }
+
+/// `upgraded to WebSocket (101 Switching Protocols, subprotocol chat)`: the server's
+/// answer, and its choice of subprotocol when there was one to make.
+fn upgraded_note(
+    config: &Config,
+    response: &tokio_tungstenite::tungstenite::handshake::client::Response,
+) -> String {
+    let chosen = match connect::subprotocol(response) {
+        Some(name) => format!(", subprotocol {name}"),
+        None if config.subprotocols.is_empty() => String::new(),
+        None => ", no subprotocol".to_owned(),
+    };
+    format!(
+        "upgraded to WebSocket ({} {}{chosen})",
+        response.status().as_u16(),
+        response.status().canonical_reason().unwrap_or("")
+    )
+}

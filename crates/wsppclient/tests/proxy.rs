@@ -143,7 +143,7 @@ async fn proxy_refusals_are_one_line_and_exit_2() {
             asks.url("http"),
             format!(
                 "the proxy {} refused to open a tunnel to {}: 407 Proxy Authentication \
-                 Required; give them in the proxy URL: http://USER:PASSWORD@HOST:PORT",
+                 Required; give the credentials in the proxy URL: http://USER:PASSWORD@HOST:PORT",
                 asks.addr, server.addr
             ),
         ),

@@ -110,12 +110,8 @@ pub(super) async fn inspect(ctx: &Ctx<'_>) -> Result<(), Error> {
             return Err(err);
         }
     };
-    let status = response.status();
-    ctx.transcript.note(format!(
-        "upgraded to WebSocket ({} {})",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("")
-    ));
+    ctx.transcript
+        .note(super::upgraded_note(ctx.config, &response));
     let result = session(ctx, &mut ws, &url).await;
     connect::end_transport(&mut ws).await;
     result

@@ -259,16 +259,8 @@ async fn reconnect(
 async fn upgrade(ctx: &Ctx<'_>, url: &WsUrl) -> Result<Socket, Error> {
     let tap = ctx.connect(&url.endpoint()).await?;
     let (ws, response) = connect::upgrade(tap, ctx.config, url).await?;
-    let chosen = match connect::subprotocol(&response) {
-        Some(name) => format!(", subprotocol {name}"),
-        None if ctx.config.subprotocols.is_empty() => String::new(),
-        None => ", no subprotocol".to_owned(),
-    };
-    ctx.transcript.note(format!(
-        "upgraded to WebSocket ({} {}{chosen})",
-        response.status().as_u16(),
-        response.status().canonical_reason().unwrap_or("")
-    ));
+    ctx.transcript
+        .note(super::upgraded_note(ctx.config, &response));
     Ok(ws)
 }
 
