@@ -26,7 +26,10 @@
 # `signal=TERM` with SIGTERM instead;
 # `log` shows the server's log lines of the run instead of the command's output;
 # `local` runs the command with no server named and none listening, so that it starts
-# its own.
+# its own; `interop` runs it against the Python `websockets` server of
+# scripts/interop/server.py instead of wsppsrv, `{ws}`, `{nonhttp}` and `{hangup}` in
+# the command standing for the ports that server bound (its venv is made by
+# scripts/interop-test.sh, which scripts/test.sh runs first).
 #
 # Normalised, because it must be: the server's port becomes the default 8080 the
 # examples show (every other figure, port and time is the run's own); the server's log
@@ -112,6 +115,34 @@ def read(path):
         return f.read()
 
 
+class InteropServer:
+    """The Python `websockets` server of scripts/interop/server.py, from the venv
+    scripts/interop-test.sh makes: someone else's server, on ports of its choosing."""
+
+    PYTHON = os.path.join(".cache", "interop", "venv", "bin", "python")
+
+    def __init__(self):
+        probe = subprocess.run([self.PYTHON, "-c", "import websockets"], capture_output=True) \
+            if os.path.exists(self.PYTHON) else None
+        if probe is None or probe.returncode != 0:
+            fail("the interop examples need .cache/interop/venv: run scripts/interop-test.sh once")
+        self.out = os.path.join(TMP, "interop.out")
+        self.proc = subprocess.Popen(
+            [self.PYTHON, os.path.join("scripts", "interop", "server.py")],
+            stdin=subprocess.DEVNULL,
+            stdout=open(self.out, "w"),
+            stderr=subprocess.DEVNULL,
+        )
+        STARTED.append(self.proc)
+        found = lambda: re.search(r"^ports (.*)$", read(self.out), re.M)
+        ports = wait_for("the interop server to listen", found, self.proc).group(1)
+        self.ports = dict(word.split("=", 1) for word in ports.split())
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=PATIENCE)
+
+
 class Server:
     """A wsppsrv of its own on a free port, its log in a file."""
 
@@ -151,6 +182,14 @@ def run(n, opts, cmd):
     if not argv or argv[0] not in PROGRAMS:
         fail(f"{cmd!r}: an example runs wsppclient or wsppsrv")
     local = "local" in opts
+    if "interop" in opts:
+        # `{ws}`, `{nonhttp}`, `{hangup}` in the command: the ports it bound, shown as is.
+        interop = InteropServer()
+        cmd = cmd.format(**interop.ports)
+        argv = shlex.split(cmd)
+        local = True
+    else:
+        interop = None
     server = None if local else Server(n)
     if server is not None:
         # A URL in the command names the default address; the run's server is elsewhere.
@@ -182,8 +221,9 @@ def run(n, opts, cmd):
             proc.kill()
             fail(f"{cmd!r} did not end within {PATIENCE:.0f} s")
     output = read(out_path)
-    if server is not None:
-        server.stop()
+    for started in (server, interop):
+        if started is not None:
+            started.stop()
     want = int(opts.get("exit", 0))
     if proc.returncode != want:
         fail(f"{cmd!r} ended with status {proc.returncode}, not {want}:\n{output}")
@@ -193,7 +233,7 @@ def run(n, opts, cmd):
         text = f"$ {cmd}\n{output}"
     if server is not None:
         text = text.replace(f"127.0.0.1:{server.port}", "127.0.0.1:8080")
-    else:
+    elif interop is None:
         # The server this run started, on the port the test default gave it.
         m = re.search(r"no server on 127\.0\.0\.1:0: started one on 127\.0\.0\.1:(\d+) in", text)
         if not m:
@@ -207,7 +247,7 @@ def options(raw):
     opts = {}
     for word in shlex.split(raw):
         key, _, value = word.partition("=")
-        if key not in ("exit", "until", "signal", "log", "local"):
+        if key not in ("exit", "until", "signal", "log", "local", "interop"):
             fail(f"unknown example option {key!r}")
         opts[key] = value
     return opts

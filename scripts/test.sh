@@ -15,7 +15,7 @@ echo "== interop (wsppclient against Python websockets)"
 bash scripts/interop-test.sh
 
 # The README's example outputs against fresh runs: the same lines and words (the
-# numbers may differ). Seconds: the debug binaries are built already.
+# numbers may differ). Seconds: the debug binaries and the interop venv exist by now.
 echo "== README examples"
 bash scripts/readme-examples.sh --check
 
