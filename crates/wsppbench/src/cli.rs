@@ -117,6 +117,9 @@ pub enum Command {
     /// Open many WebSocket connections and hold them, answering pings.
     #[command(hide = true)]
     Hold(HoldArgs),
+    /// Ping wsppsrv with a minimal tokio-tungstenite client; print its percentiles.
+    #[command(hide = true)]
+    ReferenceClient(ReferenceArgs),
 }
 
 /// Which raw-TCP implementation.
@@ -139,6 +142,20 @@ pub struct FloorServerArgs {
     /// The implementation to echo with.
     #[arg(long, value_enum)]
     pub kind: FloorKind,
+}
+
+/// `reference-client`: prints `P50 P90 P99 P999 MAX` (µs) after its pings.
+#[derive(Debug, Args)]
+pub struct ReferenceArgs {
+    /// The wsppsrv to ping on `/pingpong`.
+    #[arg(long)]
+    pub addr: SocketAddr,
+    /// Pings before the measured ones.
+    #[arg(long)]
+    pub warmup: u64,
+    /// Measured pings.
+    #[arg(long)]
+    pub count: u64,
 }
 
 /// `hold`: prints `ready OK FAILED` once every connection is open (or has failed), then

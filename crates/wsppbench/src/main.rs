@@ -3,14 +3,17 @@
 //! Run without a subcommand it measures everything in one go on loopback and writes the
 //! figures (see [`suite`]). The hidden subcommands are the pieces it starts as child
 //! processes, so that the peer under test never shares a process, a runtime or a core
-//! with the side that measures it: the raw-TCP floor's echo server ([`floor`]) and the
-//! idle-connection load generator ([`hold`]).
+//! with the side that measures it: the raw-TCP floor's echo server ([`floor`]), the
+//! idle-connection load generator ([`hold`]) and the reference client
+//! ([`reference`](mod@reference)).
 //!
 //! # Layout
 //!
 //! * [`cli`]: the flags; [`suite`]: the run, section by section, and the smoke checks.
 //! * [`floor`]: raw TCP ping-pong, blocking std and tokio: the physical floor.
 //! * [`rtt`]: wsppclient's `Pinger` against wsppsrv, and the server's own view.
+//! * [`reference`](mod@reference): a minimal tokio-tungstenite ping client, the
+//!   yardstick of `wsppclient ping -i 0`.
 //! * [`memory`], [`load`], [`openclose`]: idle memory per connection, the server under
 //!   ping load, and the open-and-close rate.
 //! * [`hold`]: the load generator; [`http`]: a timed GET; [`procs`]: children, pinning
@@ -26,6 +29,7 @@ mod memory;
 mod openclose;
 mod plot;
 mod procs;
+mod reference;
 mod report;
 mod rtt;
 mod suite;
@@ -40,6 +44,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(cli::Command::FloorServer(args)) => floor::serve(args.kind).map(|()| true),
         Some(cli::Command::Hold(args)) => hold::run(&args).map(|()| true),
+        Some(cli::Command::ReferenceClient(args)) => reference::run(&args).map(|()| true),
         None => suite::run(&cli.run).map_err(|error| {
             // A run that cannot even start has failed its one check; say so in the
             // line CI reads.

@@ -14,6 +14,7 @@
 //! the suite leaves early, so an interrupted run leaves nothing behind.
 
 use std::fs;
+use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -161,6 +162,17 @@ impl Child {
     /// Its stdin, stdout and stderr handles.
     pub fn inner_mut(&mut self) -> &mut std::process::Child {
         &mut self.inner
+    }
+
+    /// Everything it writes to its stdout (which must be piped) until it closes it.
+    pub fn read_stdout(&mut self) -> Result<String> {
+        let mut out = String::new();
+        self.inner
+            .stdout
+            .take()
+            .with_context(|| format!("{} has no stdout", self.what))?
+            .read_to_string(&mut out)?;
+        Ok(out)
     }
 
     /// Fails if it has exited.

@@ -90,7 +90,8 @@ pub fn median(values: &mut [f64]) -> f64 {
 pub struct RttSeries {
     /// Its name in the table and the plot.
     pub name: &'static str,
-    /// A raw TCP floor rather than wspp: no target applies.
+    /// Not wspp's code (a raw TCP floor, or the reference client): no target of
+    /// issue 4 applies.
     pub floor: bool,
     /// Each round's percentiles.
     pub rounds: Vec<Summary>,
@@ -147,16 +148,45 @@ impl RttSeries {
     /// Ratio `column`'s median over rounds, with its range when there are several:
     /// `1.19× (1.12-1.30)`. The range says how far one round can be trusted here.
     pub fn ratio_spread(&self, column: usize) -> String {
-        let median = self.median_ratios()[column];
-        let column = self.ratios.iter().map(|r| r[column]);
-        let (low, high) = column.fold((f64::INFINITY, 0.0_f64), |(lo, hi), r| {
-            (lo.min(r), hi.max(r))
-        });
-        if self.ratios.len() > 1 {
-            format!("{median:.2}× ({low:.2}-{high:.2})")
-        } else {
-            format!("{median:.2}×")
-        }
+        spread(self.ratios.iter().map(|r| r[column]))
+    }
+}
+
+/// One round of `wsppclient ping -i 0` and the reference client, against one server.
+#[derive(Debug, Clone, Copy)]
+pub struct Versus {
+    /// The minimal tokio-tungstenite client's percentiles, µs.
+    pub reference: Summary,
+    /// `wsppclient ping -i 0`'s, µs.
+    pub wsppclient: Summary,
+}
+
+impl Versus {
+    /// wsppclient's p50 and p99.9 divided by the reference's.
+    pub fn ratios(&self) -> (f64, f64) {
+        (
+            self.wsppclient.p50 / self.reference.p50,
+            self.wsppclient.p999 / self.reference.p999,
+        )
+    }
+}
+
+/// The targets against the reference client: wsppclient's p50 no worse, its p99.9 at
+/// most this many times the reference's.
+pub const REFERENCE_P50_BOUND: f64 = 1.0;
+/// See [`REFERENCE_P50_BOUND`].
+pub const REFERENCE_P999_BOUND: f64 = 1.5;
+
+/// The median of `values` over rounds, with its range when there are several:
+/// `1.19× (1.12-1.30)`. The range says how far one round can be trusted here.
+fn spread(values: impl Iterator<Item = f64>) -> String {
+    let mut all: Vec<f64> = values.collect();
+    let median = median(&mut all);
+    let (low, high) = (all[0], all[all.len() - 1]);
+    if all.len() > 1 {
+        format!("{median:.2}× ({low:.2}-{high:.2})")
+    } else {
+        format!("{median:.2}×")
     }
 }
 
@@ -169,8 +199,11 @@ pub struct RttResults {
     pub pings: u64,
     /// Warm-up pings per run.
     pub warmup: u64,
-    /// The floors, then wspp's views: sleeping between messages, then busy-polling.
+    /// The floors, then wspp's views: sleeping between messages, then busy-polling;
+    /// then the reference client.
     pub series: Vec<RttSeries>,
+    /// `wsppclient ping -i 0` and the reference client, round by round.
+    pub versus: Vec<Versus>,
 }
 
 /// Everything one run measured; a section that did not run or failed is empty.
@@ -235,6 +268,22 @@ impl Results {
             });
         };
         if let Some(rtt) = &self.rtt {
+            if !rtt.versus.is_empty() {
+                let mut p50: Vec<f64> = rtt.versus.iter().map(|v| v.ratios().0).collect();
+                let mut p999: Vec<f64> = rtt.versus.iter().map(|v| v.ratios().1).collect();
+                add(
+                    "wsppclient ping -i 0 p50 / reference client p50".into(),
+                    "≤ 1×",
+                    spread(p50.iter().copied()),
+                    median(&mut p50) <= REFERENCE_P50_BOUND,
+                );
+                add(
+                    "wsppclient ping -i 0 p99.9 / reference client p99.9".into(),
+                    "≤ 1.5×",
+                    spread(p999.iter().copied()),
+                    median(&mut p999) <= REFERENCE_P999_BOUND,
+                );
+            }
             for series in rtt.series.iter().filter(|s| !s.floor) {
                 let r = series.median_ratios();
                 add(
@@ -336,6 +385,9 @@ impl Results {
                 t.rows.push(row);
             }
             tables.push(t);
+            if !rtt.versus.is_empty() {
+                tables.push(versus_table(&rtt.versus));
+            }
         }
         if !self.memory.is_empty() {
             let mut t = Table::new(
@@ -446,10 +498,7 @@ impl Results {
         }
         let targets = self.targets();
         if !targets.is_empty() {
-            let mut t = Table::new(
-                "Targets (issue 4)".into(),
-                &["target", "bound", "measured", "met"],
-            );
+            let mut t = Table::new("Targets".into(), &["target", "bound", "measured", "met"]);
             for target in targets {
                 t.rows.push(vec![
                     target.what,
@@ -462,6 +511,50 @@ impl Results {
         }
         tables
     }
+}
+
+/// `wsppclient ping -i 0` against the reference client, round by round, then the median.
+fn versus_table(versus: &[Versus]) -> Table {
+    let mut t = Table::new(
+        "wsppclient ping -i 0 against a minimal tokio-tungstenite client, µs: the same server, back to back in each round (alternating which goes first); × = wsppclient / reference in that round".into(),
+        &[
+            "round",
+            "reference p50",
+            "wsppclient p50",
+            "p50 ×",
+            "reference p99.9",
+            "wsppclient p99.9",
+            "p99.9 ×",
+        ],
+    );
+    for (i, v) in versus.iter().enumerate() {
+        let (p50, p999) = v.ratios();
+        t.rows.push(vec![
+            (i + 1).to_string(),
+            format!("{:.1}", v.reference.p50),
+            format!("{:.1}", v.wsppclient.p50),
+            format!("{p50:.2}×"),
+            format!("{:.1}", v.reference.p999),
+            format!("{:.1}", v.wsppclient.p999),
+            format!("{p999:.2}×"),
+        ]);
+    }
+    if versus.len() > 1 {
+        let column = |f: &dyn Fn(&Versus) -> f64| {
+            let mut values: Vec<f64> = versus.iter().map(f).collect();
+            median(&mut values)
+        };
+        t.rows.push(vec![
+            "median".into(),
+            format!("{:.1}", column(&|v| v.reference.p50)),
+            format!("{:.1}", column(&|v| v.wsppclient.p50)),
+            format!("{:.2}×", column(&|v| v.ratios().0)),
+            format!("{:.1}", column(&|v| v.reference.p999)),
+            format!("{:.1}", column(&|v| v.wsppclient.p999)),
+            format!("{:.2}×", column(&|v| v.ratios().1)),
+        ]);
+    }
+    t
 }
 
 /// A titled table of strings.
@@ -659,6 +752,51 @@ mod tests {
             [2.0, 6.0, 0.0, 0.0, 0.0],
         ];
         assert_eq!(median5(&rounds)[..2], [2.0, 5.0]);
+    }
+
+    #[test]
+    fn the_reference_is_compared_round_by_round() {
+        let summary = |p50, p999| Summary {
+            p50,
+            p999,
+            ..Summary::default()
+        };
+        let versus = vec![
+            Versus {
+                reference: summary(50.0, 200.0),
+                wsppclient: summary(45.0, 400.0),
+            },
+            Versus {
+                reference: summary(40.0, 100.0),
+                wsppclient: summary(44.0, 100.0),
+            },
+            Versus {
+                reference: summary(50.0, 300.0),
+                wsppclient: summary(50.0, 150.0),
+            },
+        ];
+        let table = versus_table(&versus);
+        let results = Results {
+            rtt: Some(RttResults {
+                rounds: 3,
+                pings: 1,
+                warmup: 0,
+                series: Vec::new(),
+                versus,
+            }),
+            ..Results::default()
+        };
+        // p50: 0.9, 1.1 and 1.0 the reference's; p99.9: 2, 1 and 0.5 times.
+        let targets = results.targets();
+        assert_eq!(targets[0].measured, "1.00× (0.90-1.10)");
+        assert!(targets[0].met);
+        assert_eq!(targets[1].measured, "1.00× (0.50-2.00)");
+        assert!(targets[1].met);
+        assert_eq!(table.rows.len(), 4);
+        assert_eq!(
+            table.rows[3],
+            ["median", "50.0", "45.0", "1.00×", "200.0", "150.0", "1.00×"]
+        );
     }
 
     #[test]

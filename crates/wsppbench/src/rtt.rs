@@ -19,7 +19,6 @@
 //! The log gives `rtt_us` to the nanosecond (`17.345`); an older server's whole,
 //! truncated microseconds are read as the middle of their microsecond.
 
-use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
@@ -85,13 +84,7 @@ pub fn binary_view(
         .stdin(Stdio::null())
         .stdout(Stdio::piped());
     let mut child = Child::spawn(command, "wsppclient ping")?;
-    let mut out = String::new();
-    child
-        .inner_mut()
-        .stdout
-        .take()
-        .context("wsppclient without stdout")?
-        .read_to_string(&mut out)?;
+    let out = child.read_stdout()?;
     // Bounded by the ping count and the per-ping timeout; this only reaps it.
     child.wait_or_kill(Duration::from_secs(10))?;
     let json: serde_json::Value = serde_json::from_str(out.trim())

@@ -8,7 +8,9 @@
 //! same kind, sleeping and then busy-polling) for several rounds, and every ratio is
 //! taken against the std floor of the *same* round before the median over rounds is
 //! reported: a machine that gets busier or quieter during the run moves floor and wspp
-//! together.
+//! together. Likewise `wsppclient ping -i 0` and the reference client (a minimal
+//! tokio-tungstenite ping loop) run back to back against the same server in each round,
+//! in alternating order, and are compared within the round.
 //!
 //! Each section is also a smoke check: it passes if it ran to the end with sane
 //! figures (every ping answered, every connection open, the server listing them all).
@@ -26,8 +28,8 @@ use crate::memory;
 use crate::openclose;
 use crate::plot;
 use crate::procs::{self, Machine, Pinning, ServerSpec};
-use crate::report::{self, Results, RttResults, RttSeries, RunInfo, Summary};
-use crate::{floor, rtt};
+use crate::report::{self, Results, RttResults, RttSeries, RunInfo, Summary, Versus};
+use crate::{floor, reference, rtt};
 
 /// The counts and times of one run.
 #[derive(Debug)]
@@ -272,6 +274,9 @@ fn sibling(name: &str) -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// Where the reference client's series sits in the RTT section's list.
+const REFERENCE: usize = 10;
+
 fn rtt_section(
     runtime: &tokio::runtime::Runtime,
     base: &ServerSpec,
@@ -291,7 +296,9 @@ fn rtt_section(
         RttSeries::wspp("wspp client, busy-poll"),
         RttSeries::wspp("wspp server view, busy-poll"),
         RttSeries::wspp("wsppclient ping, busy-poll"),
+        RttSeries::floor("tokio-tungstenite reference client"),
     ];
+    let mut versus = Vec::new();
     let client_bin = match client_bin {
         Some(bin) => bin.to_owned(),
         None => sibling("wsppclient")?,
@@ -356,7 +363,30 @@ fn rtt_section(
             series[first + 1].add(&server_view, floor_p50)?;
             let binary = {
                 let server = base.start()?;
-                let summary = rtt::binary_view(&client_bin, server.addr, busy, s.pings)?;
+                let summary = if busy.is_zero() {
+                    // The reference client against the same server, just before or just
+                    // after (alternately, so that neither always gets the fresher server).
+                    let reference_first = round % 2 == 1;
+                    let reference_run = || reference::measure(server.addr, s.warmup, s.pings);
+                    let reference = if reference_first {
+                        Some(reference_run()?)
+                    } else {
+                        None
+                    };
+                    let binary = rtt::binary_view(&client_bin, server.addr, busy, s.pings)?;
+                    let reference = match reference {
+                        Some(summary) => summary,
+                        None => reference_run()?,
+                    };
+                    series[REFERENCE].add_summary(reference, floor_p50);
+                    versus.push(Versus {
+                        reference,
+                        wsppclient: binary,
+                    });
+                    binary
+                } else {
+                    rtt::binary_view(&client_bin, server.addr, busy, s.pings)?
+                };
                 server.child.stop(Duration::from_secs(5))?;
                 summary
             };
@@ -369,6 +399,7 @@ fn rtt_section(
         pings: s.pings,
         warmup: s.warmup,
         series: series.into(),
+        versus,
     })
 }
 
