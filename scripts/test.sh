@@ -32,6 +32,11 @@ bash scripts/tui-smoke.sh
 echo "== capture test"
 bash scripts/capture-test.sh
 
+# RTT fidelity: what wsppclient and wsppsrv print against tshark's wire times, on
+# the kernel's clock and the user's (tshark again; capturing needs root).
+echo "== rtt fidelity"
+bash scripts/fidelity.sh
+
 # The clients page in headless Chromium (installs chromium and playwright-core).
 echo "== browser test"
 bash scripts/browser-test.sh

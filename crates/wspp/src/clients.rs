@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire_clock::Clock;
+
 /// The whole document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientsReport {
@@ -60,6 +62,11 @@ pub struct ClientInfo {
     pub rtt_avg_us: Option<u64>,
     /// The largest RTT, in microseconds.
     pub rtt_max_us: Option<u64>,
+    /// The clock of the latest RTT: `"kernel"` (the network round trip, from the
+    /// kernel's timestamps) or `"user"` (the server's wake-up included). `null` until
+    /// the first pong, and from servers that did not say.
+    #[serde(default)]
+    pub rtt_clock: Option<Clock>,
 }
 
 #[cfg(test)]
@@ -90,12 +97,14 @@ mod tests {
                 rtt_min_us: Some(42),
                 rtt_avg_us: Some(42),
                 rtt_max_us: Some(42),
+                rtt_clock: Some(Clock::Kernel),
             }],
         };
         let json = serde_json::to_value(&report).expect("serialisable");
         assert_eq!(json["server"]["clients_total"], 3);
         assert_eq!(json["clients"][0]["rtt_last_us"], 42);
         assert!(json["clients"][0]["origin"].is_null());
+        assert_eq!(json["clients"][0]["rtt_clock"], "kernel");
         let back: ClientsReport = serde_json::from_value(json).expect("deserialisable");
         assert_eq!(back, report);
     }

@@ -17,10 +17,13 @@
 //!   offer to take their own wake-up out of the RTT.
 //! * [`rare_event`]: waiting for shutdown or Ctrl-C from a loop that turns on every
 //!   message, without paying for the wait on every turn.
+//! * [`wire_clock`]: the TCP socket under both ends, whose reads carry the kernel's
+//!   receive timestamps, so that an RTT is the network's and names its clock.
 //!
-//! Except in [`busy_poll`], which exists to spend time, every function that needs a
-//! time takes an `Instant` or a `Duration` argument and never reads a clock itself,
-//! so the unit tests are exact.
+//! Except in [`busy_poll`], which exists to spend time, and [`wire_clock`], which
+//! exists to read the clock at the system call, every function that needs a time
+//! takes an `Instant` or a `Duration` argument and never reads a clock itself, so the
+//! unit tests are exact.
 
 #![deny(missing_docs)]
 
@@ -32,3 +35,4 @@ pub mod rare_event;
 pub mod routes;
 pub mod stats;
 pub mod tracker;
+pub mod wire_clock;

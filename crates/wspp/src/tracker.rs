@@ -15,11 +15,17 @@
 //!
 //! The same bookkeeping matches echoed Text or Binary messages to the ones sent
 //! ([`PingTracker::with_encoding`]): an echo server's answer is a pong by other means.
+//!
+//! Each answer is timed twice ([`Rtt`]): on the caller's monotonic clock, from handing
+//! the ping out to being handed the pong, and, when the caller can say when the frames
+//! met the wire ([`PingTracker::on_wire`], and the receive stamp given to
+//! [`PingTracker::pong`]), on the wire's (see [`crate::wire_clock`]).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::payload::{Encoding, PingId};
+use crate::wire_clock::{Clock, WireTime};
 
 /// Pings waiting for their pong beyond this many are given up as lost, so a silent
 /// peer with a long timeout cannot make the queue grow without bound.
@@ -34,6 +40,47 @@ pub struct Ping {
     pub payload: Vec<u8>,
 }
 
+/// One round trip, timed on both clocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rtt {
+    /// From handing the ping out to being handed its pong: what the program saw,
+    /// its own wake-up included.
+    pub user: Duration,
+    /// From the ping's write system call to the kernel's receive stamp of the pong:
+    /// the network's round trip. `None` when either end of it was not stamped.
+    pub kernel: Option<Duration>,
+}
+
+impl Rtt {
+    /// The clock to report this round trip on when `wanted` is asked for: the kernel's
+    /// only if it timed this one.
+    pub fn clock(&self, wanted: Clock) -> Clock {
+        match (wanted, self.kernel) {
+            (Clock::Kernel, Some(_)) => Clock::Kernel,
+            _ => Clock::User,
+        }
+    }
+
+    /// The round trip on `clock`; the user's when the kernel did not time it.
+    pub fn on(&self, clock: Clock) -> Duration {
+        match clock {
+            Clock::Kernel => self.kernel.unwrap_or(self.user),
+            Clock::User => self.user,
+        }
+    }
+}
+
+/// A ping awaiting its pong. Times as nanoseconds, so that it is no larger than the
+/// sequence number and `Instant` it replaced (a server keeps a queue per client).
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    seq: u64,
+    /// When it was handed out, from the tracker's origin.
+    sent: u64,
+    /// When its write system call began, on the wire clock (0: not known).
+    wire: u64,
+}
+
 /// What a pong turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PongOutcome {
@@ -42,7 +89,7 @@ pub enum PongOutcome {
         /// The sequence number of the ping answered.
         seq: u64,
         /// Time from sending the ping to receiving this pong.
-        rtt: Duration,
+        rtt: Rtt,
         /// Older pings still waiting, now counted as lost.
         skipped: u64,
     },
@@ -99,7 +146,7 @@ pub struct PingTracker {
     /// The sequence number of the next ping; every seq below it has been sent.
     next_seq: u64,
     /// Pings awaiting their pong, oldest first, seqs strictly increasing.
-    waiting: VecDeque<(u64, Instant)>,
+    waiting: VecDeque<Waiting>,
     counts: Counts,
 }
 
@@ -130,20 +177,38 @@ impl PingTracker {
             self.waiting.pop_front();
             self.counts.lost += 1;
         }
-        self.waiting.push_back((seq, now));
-        self.counts.sent += 1;
-        let id = PingId {
+        let sent = now.saturating_duration_since(self.origin);
+        self.waiting.push_back(Waiting {
             seq,
-            sent: now.saturating_duration_since(self.origin),
-        };
+            sent: nanos(sent),
+            wire: 0,
+        });
+        self.counts.sent += 1;
+        let id = PingId { seq, sent };
         Ping {
             seq,
             payload: id.encode_as(self.encoding, self.payload_len),
         }
     }
 
-    /// Classifies a pong received at `now`.
-    pub fn pong(&mut self, payload: &[u8], now: Instant) -> PongOutcome {
+    /// Records when ping `seq` (the latest one) met the wire: the clock just before the
+    /// write system call that carried it.
+    pub fn on_wire(&mut self, seq: u64, at: WireTime) {
+        if let Some(last) = self.waiting.back_mut()
+            && last.seq == seq
+        {
+            last.wire = at.as_nanos();
+        }
+    }
+
+    /// Classifies a pong handed over at `now`, whose bytes the kernel received at
+    /// `received` (when it said).
+    pub fn pong(
+        &mut self,
+        payload: &[u8],
+        now: Instant,
+        received: Option<WireTime>,
+    ) -> PongOutcome {
         let Some(id) = PingId::decode_as(self.encoding, payload) else {
             self.counts.unsolicited += 1;
             return PongOutcome::Unsolicited;
@@ -152,12 +217,12 @@ impl PingTracker {
             self.counts.unsolicited += 1;
             return PongOutcome::Unsolicited;
         }
-        let Some(pos) = self.waiting.iter().position(|&(seq, _)| seq == id.seq) else {
+        let Some(pos) = self.waiting.iter().position(|w| w.seq == id.seq) else {
             self.counts.late += 1;
             return PongOutcome::Late { seq: id.seq };
         };
-        let sent = self.waiting[pos].1;
-        if sent.saturating_duration_since(self.origin) != id.sent {
+        let ping = self.waiting[pos];
+        if ping.sent != nanos(id.sent) {
             // A known sequence number with the wrong time: not an echo of our ping.
             self.counts.unsolicited += 1;
             return PongOutcome::Unsolicited;
@@ -166,9 +231,16 @@ impl PingTracker {
         self.waiting.drain(..=pos);
         self.counts.lost += skipped;
         self.counts.answered += 1;
+        let kernel = match received {
+            Some(received) if ping.wire != 0 => received.since(WireTime::from_nanos(ping.wire)),
+            _ => None,
+        };
         PongOutcome::Reply {
             seq: id.seq,
-            rtt: now.saturating_duration_since(sent),
+            rtt: Rtt {
+                user: now.saturating_duration_since(self.sent_at(ping)),
+                kernel,
+            },
             skipped,
         }
     }
@@ -176,12 +248,12 @@ impl PingTracker {
     /// Gives up on every ping sent `timeout` or longer before `now`; returns their seqs.
     pub fn expire(&mut self, now: Instant, timeout: Duration) -> Vec<u64> {
         let mut expired = Vec::new();
-        while let Some(&(seq, sent)) = self.waiting.front() {
-            if now.saturating_duration_since(sent) < timeout {
+        while let Some(&ping) = self.waiting.front() {
+            if now.saturating_duration_since(self.sent_at(ping)) < timeout {
                 break;
             }
             self.waiting.pop_front();
-            expired.push(seq);
+            expired.push(ping.seq);
         }
         self.counts.lost += expired.len() as u64;
         expired
@@ -189,7 +261,13 @@ impl PingTracker {
 
     /// When the oldest waiting ping times out, if any is waiting.
     pub fn deadline(&self, timeout: Duration) -> Option<Instant> {
-        self.waiting.front().map(|&(_, sent)| sent + timeout)
+        self.waiting
+            .front()
+            .map(|&ping| self.sent_at(ping) + timeout)
+    }
+
+    fn sent_at(&self, ping: Waiting) -> Instant {
+        self.origin + Duration::from_nanos(ping.sent)
     }
 
     /// How many pings await their pong.
@@ -208,6 +286,11 @@ impl PingTracker {
     }
 }
 
+/// Saturates: an origin 584 years old is not a case to handle.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,12 +303,15 @@ mod tests {
         let mut tracker = PingTracker::new(t0, 16);
         let ping = tracker.ping(t0 + MS);
         assert_eq!(ping.seq, 0);
-        let outcome = tracker.pong(&ping.payload, t0 + 4 * MS);
+        let outcome = tracker.pong(&ping.payload, t0 + 4 * MS, None);
         assert_eq!(
             outcome,
             PongOutcome::Reply {
                 seq: 0,
-                rtt: 3 * MS,
+                rtt: Rtt {
+                    user: 3 * MS,
+                    kernel: None
+                },
                 skipped: 0
             }
         );
@@ -234,13 +320,46 @@ mod tests {
     }
 
     #[test]
+    fn the_wire_times_a_reply_when_both_ends_are_stamped() {
+        let t0 = Instant::now();
+        let mut tracker = PingTracker::new(t0, 16);
+        let ping = tracker.ping(t0);
+        tracker.on_wire(ping.seq, WireTime::from_nanos(1_000_000));
+        let received = WireTime::from_nanos(1_040_000);
+        let PongOutcome::Reply { rtt, .. } = tracker.pong(&ping.payload, t0 + MS, Some(received))
+        else {
+            panic!("not a reply");
+        };
+        assert_eq!(rtt.kernel, Some(Duration::from_micros(40)));
+        assert_eq!(rtt.user, MS);
+        assert_eq!(rtt.clock(Clock::Kernel), Clock::Kernel);
+        assert_eq!(rtt.on(Clock::Kernel), Duration::from_micros(40));
+        assert_eq!(rtt.on(Clock::User), MS);
+        // Unstamped on either side, or a wall clock stepped back: the user's clock.
+        let unsent = tracker.ping(t0);
+        let PongOutcome::Reply { rtt, .. } = tracker.pong(&unsent.payload, t0 + MS, Some(received))
+        else {
+            panic!("not a reply");
+        };
+        assert_eq!((rtt.kernel, rtt.clock(Clock::Kernel)), (None, Clock::User));
+        let stepped = tracker.ping(t0);
+        tracker.on_wire(stepped.seq, WireTime::from_nanos(2_000_000));
+        let PongOutcome::Reply { rtt, .. } =
+            tracker.pong(&stepped.payload, t0 + MS, Some(received))
+        else {
+            panic!("not a reply");
+        };
+        assert_eq!(rtt.kernel, None);
+    }
+
+    #[test]
     fn a_second_echo_is_late() {
         let t0 = Instant::now();
         let mut tracker = PingTracker::new(t0, 16);
         let ping = tracker.ping(t0);
-        tracker.pong(&ping.payload, t0 + MS);
+        tracker.pong(&ping.payload, t0 + MS, None);
         assert_eq!(
-            tracker.pong(&ping.payload, t0 + 2 * MS),
+            tracker.pong(&ping.payload, t0 + 2 * MS, None),
             PongOutcome::Late { seq: 0 }
         );
         assert_eq!(tracker.counts().late, 1);
@@ -251,13 +370,16 @@ mod tests {
     fn foreign_and_future_payloads_are_unsolicited() {
         let t0 = Instant::now();
         let mut tracker = PingTracker::new(t0, 16);
-        assert_eq!(tracker.pong(b"heartbeat", t0), PongOutcome::Unsolicited);
+        assert_eq!(
+            tracker.pong(b"heartbeat", t0, None),
+            PongOutcome::Unsolicited
+        );
         let future = PingId {
             seq: 5,
             sent: Duration::ZERO,
         }
         .encode(16);
-        assert_eq!(tracker.pong(&future, t0), PongOutcome::Unsolicited);
+        assert_eq!(tracker.pong(&future, t0, None), PongOutcome::Unsolicited);
         assert_eq!(tracker.counts().unsolicited, 2);
     }
 
@@ -271,7 +393,10 @@ mod tests {
             sent: 7 * MS,
         }
         .encode(16);
-        assert_eq!(tracker.pong(&forged, t0 + 9 * MS), PongOutcome::Unsolicited);
+        assert_eq!(
+            tracker.pong(&forged, t0 + 9 * MS, None),
+            PongOutcome::Unsolicited
+        );
         assert_eq!(tracker.waiting(), 1);
     }
 
@@ -283,15 +408,18 @@ mod tests {
         tracker.ping(t0 + MS);
         let third = tracker.ping(t0 + 2 * MS);
         assert_eq!(
-            tracker.pong(&third.payload, t0 + 5 * MS),
+            tracker.pong(&third.payload, t0 + 5 * MS, None),
             PongOutcome::Reply {
                 seq: 2,
-                rtt: 3 * MS,
+                rtt: Rtt {
+                    user: 3 * MS,
+                    kernel: None
+                },
                 skipped: 2
             }
         );
         assert_eq!(
-            tracker.pong(&first.payload, t0 + 6 * MS),
+            tracker.pong(&first.payload, t0 + 6 * MS, None),
             PongOutcome::Late { seq: 0 }
         );
         let counts = tracker.counts();
@@ -318,12 +446,18 @@ mod tests {
         let probe = tracker.ping(t0 + MS);
         assert!(probe.payload.starts_with(b"seq=0 sent_ns=1000000"));
         let binary = PingId { seq: 0, sent: MS }.encode(16);
-        assert_eq!(tracker.pong(&binary, t0 + 2 * MS), PongOutcome::Unsolicited);
         assert_eq!(
-            tracker.pong(&probe.payload, t0 + 3 * MS),
+            tracker.pong(&binary, t0 + 2 * MS, None),
+            PongOutcome::Unsolicited
+        );
+        assert_eq!(
+            tracker.pong(&probe.payload, t0 + 3 * MS, None),
             PongOutcome::Reply {
                 seq: 0,
-                rtt: 2 * MS,
+                rtt: Rtt {
+                    user: 2 * MS,
+                    kernel: None
+                },
                 skipped: 0
             }
         );

@@ -108,7 +108,8 @@ pub enum Section {
     Load,
 }
 
-/// The children the suite spawns; not meant to be run by hand.
+/// The children the suite spawns (hidden: not meant to be run by hand), and the plot
+/// of `scripts/fidelity.sh`'s samples.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Echo 2-byte messages on one TCP connection: the floor's server side.
@@ -120,6 +121,17 @@ pub enum Command {
     /// Ping wsppsrv with a minimal tokio-tungstenite client; print its percentiles.
     #[command(hide = true)]
     ReferenceClient(ReferenceArgs),
+    /// Plot the samples of scripts/fidelity.sh: printed RTTs against the wire's
+    FidelityPlot(FidelityPlotArgs),
+}
+
+/// `fidelity-plot`: percentile curves of the wire's RTTs and the printed ones.
+#[derive(Debug, Args)]
+pub struct FidelityPlotArgs {
+    /// The samples scripts/fidelity.sh wrote (target/fidelity/fidelity.tsv)
+    pub tsv: std::path::PathBuf,
+    /// The SVG to write
+    pub out: std::path::PathBuf,
 }
 
 /// Which raw-TCP implementation.

@@ -19,8 +19,10 @@
 //! * [`hold`]: the load generator; [`http`]: a timed GET; [`procs`]: children, pinning
 //!   and `/proc` figures.
 //! * [`report`]: the table, `docs/benchmarks.md`; [`plot`]: the SVG percentile curves.
+//! * [`fidelity`]: the curves of printed against wire RTTs, from `scripts/fidelity.sh`.
 
 mod cli;
+mod fidelity;
 mod floor;
 mod hold;
 mod http;
@@ -45,6 +47,9 @@ fn main() -> ExitCode {
         Some(cli::Command::FloorServer(args)) => floor::serve(args.kind).map(|()| true),
         Some(cli::Command::Hold(args)) => hold::run(&args).map(|()| true),
         Some(cli::Command::ReferenceClient(args)) => reference::run(&args).map(|()| true),
+        Some(cli::Command::FidelityPlot(args)) => {
+            fidelity::plot(&args.tsv, &args.out).map(|()| true)
+        }
         None => suite::run(&cli.run).map_err(|error| {
             // A run that cannot even start has failed its one check; say so in the
             // line CI reads.

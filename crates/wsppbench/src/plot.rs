@@ -34,6 +34,11 @@ const STYLES: [(&str, &str); 8] = [
 
 /// An SVG of the percentile curves of `series` (histograms of nanoseconds).
 pub fn svg(title: &str, series: &[(&str, &Histogram<u64>)]) -> String {
+    svg_of(title, "RTT", series)
+}
+
+/// [`svg`], with `quantity` (e.g. `RTT`) naming the vertical axis.
+pub fn svg_of(title: &str, quantity: &str, series: &[(&str, &Histogram<u64>)]) -> String {
     let curves: Vec<(&str, Vec<(f64, f64)>)> = series
         .iter()
         .filter(|(_, h)| !h.is_empty())
@@ -110,8 +115,9 @@ pub fn svg(title: &str, series: &[(&str, &Histogram<u64>)]) -> String {
     }
     let _ = writeln!(
         out,
-        r#"<text transform="translate(16 {:.1}) rotate(-90)" text-anchor="middle">RTT (log scale)</text>"#,
-        TOP + plot_h / 2.0
+        r#"<text transform="translate(16 {:.1}) rotate(-90)" text-anchor="middle">{} (log scale)</text>"#,
+        TOP + plot_h / 2.0,
+        escape(quantity)
     );
     let _ = writeln!(
         out,

@@ -371,6 +371,12 @@ pub struct PingArgs {
     /// a busy core while it polls [default: 0, never]
     #[arg(long, value_name = "SECS", default_value = "0", hide_default_value = true, value_parser = parse_seconds)]
     pub busy_poll: Duration,
+
+    /// Print user-to-user RTTs: from handing the Ping over to being handed the Pong,
+    /// this machine's wake-up included [default: the network RTT, from the kernel's
+    /// timestamps, as ping(8) prints]
+    #[arg(short = 'U', long)]
+    pub user_latency: bool,
 }
 
 /// The options of `inspect`.
@@ -542,6 +548,7 @@ impl Cli {
                         (true, false) => Probes::Echo(encoding),
                         (false, false) => Probes::Ping,
                     },
+                    user_latency: args.user_latency,
                 };
                 let format = if args.json {
                     Format::Json

@@ -13,6 +13,10 @@
 //! what TLS costs before the first Ping, without mixing it into the RTTs. Through a
 //! proxy (see [`crate::proxy`]) the TCP connection goes to the proxy, the tunnel's
 //! handshake is one more timed step, and TLS and the upgrade run inside the tunnel.
+//!
+//! The TCP socket under TLS and WebSocket is a [`StampedTcp`]: the kernel stamps what
+//! it receives, so that an RTT can end when the Pong reached this machine rather than
+//! when this program got round to reading it, over `ws://` and `wss://` alike.
 
 use std::io;
 use std::net::SocketAddr;
@@ -30,6 +34,7 @@ use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::{Request as UpgradeRequest, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use wspp::wire_clock::{StampedTcp, WireStamps};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -92,9 +97,18 @@ async fn tcp_to(
 #[derive(Debug)]
 pub enum Stream {
     /// `ws://`, `http://`.
-    Plain(TcpStream),
+    Plain(StampedTcp),
     /// `wss://`, `https://`. Boxed: a TLS session is large next to a socket.
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<StampedTcp>>),
+}
+
+impl WireStamps for Stream {
+    fn stamped(&self) -> &StampedTcp {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => s.get_ref().0,
+        }
+    }
 }
 
 impl AsyncRead for Stream {
@@ -180,6 +194,8 @@ pub struct Opened {
     pub proxy: Option<ProxyInfo>,
     /// The TLS handshake, when there was one.
     pub tls: Option<TlsInfo>,
+    /// Why the kernel will not stamp what this connection receives, if it will not.
+    pub no_kernel_stamps: Option<String>,
 }
 
 /// Opens a connection to `endpoint`: the name lookup, TCP (`TCP_NODELAY`), the
@@ -210,6 +226,7 @@ pub async fn open(config: &Config, endpoint: &Endpoint) -> Result<(Stream, Opene
         }
         None => (tcp, None),
     };
+    let (tcp, no_kernel_stamps) = StampedTcp::wrap(tcp);
     let (stream, tls) = if endpoint.tls {
         let (stream, info) =
             tls::handshake(tcp, &endpoint.addr, &config.tls, config.connect_timeout).await?;
@@ -224,6 +241,7 @@ pub async fn open(config: &Config, endpoint: &Endpoint) -> Result<(Stream, Opene
         tcp_connect,
         proxy,
         tls,
+        no_kernel_stamps,
     };
     Ok((stream, opened))
 }

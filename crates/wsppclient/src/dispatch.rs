@@ -225,6 +225,8 @@ async fn run_ping(
                     lines.push('\n');
                     lines.push_str(&line);
                 }
+                lines.push('\n');
+                lines.push_str(&output::clock_line(setup));
                 lines
             }
             (Format::Quiet, _) => return,

@@ -25,6 +25,13 @@
 //! each echo by its content with the same tracker; `--both` alternates the two, so the
 //! server's application path and its control-frame path are measured side by side on
 //! one connection ([`Probes`]).
+//!
+//! Every round trip is timed on two clocks ([`Rtt`]): the network's, from the clock
+//! read just before the Ping's write system call to the kernel's receive stamp of the
+//! Pong (see [`wspp::wire_clock`]), and the user's, from handing the Ping to tungstenite
+//! to being handed the Pong. The first is reported unless `--user-latency` asks for the
+//! second, as ping(8) does with `-U`, or the kernel does not stamp; which one a figure
+//! is on is always said ([`Clock`]).
 
 pub mod output;
 
@@ -42,7 +49,8 @@ use wspp::busy_poll::BusyPoll;
 use wspp::payload::Encoding;
 use wspp::rare_event::RareEvent;
 use wspp::stats::Latency;
-use wspp::tracker::{Counts, PingTracker, PongOutcome};
+use wspp::tracker::{Counts, PingTracker, PongOutcome, Rtt};
+use wspp::wire_clock::{Clock, WireStamps};
 
 use crate::config::Config;
 use crate::connect::{self, Stream, WsUrl};
@@ -130,6 +138,9 @@ pub struct PingOptions {
     pub busy_poll: Duration,
     /// Pings, echo messages, or both.
     pub probes: Probes,
+    /// Report user-to-user RTTs (`-U`), the program's own wake-up included, instead
+    /// of the network's.
+    pub user_latency: bool,
 }
 
 impl Default for PingOptions {
@@ -144,6 +155,7 @@ impl Default for PingOptions {
             payload_size: wspp::payload::MIN_LEN,
             busy_poll: Duration::ZERO,
             probes: Probes::Ping,
+            user_latency: false,
         }
     }
 }
@@ -163,6 +175,10 @@ pub struct Setup {
     pub upgrade: Duration,
     /// The subprotocol the server chose, if it chose one.
     pub subprotocol: Option<String>,
+    /// The clock RTTs are reported on.
+    pub clock: Clock,
+    /// Why they are not on the kernel's, when the kernel's was wanted and is missing.
+    pub no_kernel_stamps: Option<String>,
 }
 
 /// Something that happened during a ping session.
@@ -192,8 +208,11 @@ pub enum PingEvent {
         probe: Probe,
         /// The probe answered.
         seq: u64,
-        /// Its round-trip time.
-        rtt: Duration,
+        /// Its round-trip time, on both clocks.
+        rtt: Rtt,
+        /// The clock it is reported on: the session's, unless the kernel did not
+        /// time this one.
+        clock: Clock,
         /// Payload bytes in the pong.
         bytes: usize,
         /// Older probes of the same kind still waiting that this answer made count as
@@ -258,7 +277,8 @@ pub struct PingReport {
     pub probes: Probes,
     /// What the tracker counted.
     pub counts: Counts,
-    /// RTTs of the answered pings.
+    /// RTTs of the answered pings, on `setup.clock` (or the user's for a ping the
+    /// kernel did not time; see `unstamped`).
     pub latency: Latency,
     /// With [`Probes::Both`], the echo messages.
     pub echo: Option<ProbeStats>,
@@ -266,6 +286,11 @@ pub struct PingReport {
     pub count: Option<u64>,
     /// See [`PingOptions::deadline`].
     pub deadline: Option<Duration>,
+    /// The same pings' user-to-user RTTs.
+    pub user_latency: Latency,
+    /// Replies reported on the user's clock although the kernel's was wanted: no
+    /// stamp came with them (the kernel starts stamping a moment after it is asked).
+    pub unstamped: u64,
     /// From the first ping to the end of the session.
     pub elapsed: Duration,
     /// How long the client polled after each Ping (zero: it slept).
@@ -356,6 +381,10 @@ impl Pinger {
         let (stream, opened) = connect::open(config, &url.endpoint()).await?;
         let upgrade_start = Instant::now();
         let (ws, response) = connect::upgrade(stream, config, url).await?;
+        let clock = match (&opened.no_kernel_stamps, config.ping.user_latency) {
+            (None, false) => Clock::Kernel,
+            _ => Clock::User,
+        };
         let setup = Setup {
             resolve: opened.resolve,
             tcp_connect: opened.tcp_connect,
@@ -363,6 +392,8 @@ impl Pinger {
             tls: opened.tls,
             upgrade: upgrade_start.elapsed(),
             subprotocol: connect::subprotocol(&response),
+            clock,
+            no_kernel_stamps: opened.no_kernel_stamps,
         };
         Ok(Pinger {
             ws,
@@ -455,6 +486,12 @@ impl Pinger {
             .send(message)
             .await
             .map_err(|err| Error::lost(&self.url.text, err))?;
+        // As for a Ping: the last write carried it.
+        if let (Some(at), Some(tracker)) =
+            (self.ws.get_ref().stamped().last_tx(), self.echo.as_mut())
+        {
+            tracker.on_wire(probe.seq, at);
+        }
         self.busy.touch();
         Ok(probe.seq)
     }
@@ -466,6 +503,11 @@ impl Pinger {
             .send(Message::Ping(ping.payload.into()))
             .await
             .map_err(|err| Error::lost(&self.url.text, err))?;
+        // Nothing is batched (`write_buffer_size` 0), so the last write has just
+        // carried this Ping, and its time is the Ping's.
+        if let Some(at) = self.ws.get_ref().stamped().last_tx() {
+            self.tracker.on_wire(ping.seq, at);
+        }
         self.busy.touch();
         Ok(ping.seq)
     }
@@ -479,20 +521,25 @@ impl Pinger {
             match self.ws.next().await {
                 Some(Ok(Message::Pong(payload))) => {
                     let now = Instant::now();
-                    let outcome = self.tracker.pong(&payload, now);
+                    // The read that completed this Pong was the last one: tungstenite
+                    // parses what it has before it reads more.
+                    let received = self.ws.get_ref().stamped().last_rx();
+                    let outcome = self.tracker.pong(&payload, now, received);
                     return Ok((Probe::Ping, outcome, payload.len()));
                 }
                 Some(Ok(Message::Text(text))) if self.echo.is_some() => {
                     let now = Instant::now();
+                    let received = self.ws.get_ref().stamped().last_rx();
                     if let Some(echo) = self.echo.as_mut() {
-                        let outcome = echo.pong(text.as_bytes(), now);
+                        let outcome = echo.pong(text.as_bytes(), now, received);
                         return Ok((Probe::Echo, outcome, text.len()));
                     }
                 }
                 Some(Ok(Message::Binary(data))) if self.echo.is_some() => {
                     let now = Instant::now();
+                    let received = self.ws.get_ref().stamped().last_rx();
                     if let Some(echo) = self.echo.as_mut() {
-                        let outcome = echo.pong(&data, now);
+                        let outcome = echo.pong(&data, now, received);
                         return Ok((Probe::Echo, outcome, data.len()));
                     }
                 }
@@ -540,9 +587,14 @@ impl Pinger {
         expired
     }
 
+    /// The clock this pinger's RTTs are reported on.
+    pub fn clock(&self) -> Clock {
+        self.setup.clock
+    }
+
     /// One sequential round trip: sends a Ping and waits for its Pong. `None` when no
     /// pong came within `timeout` (the ping then counts as lost).
-    pub async fn ping_once(&mut self, timeout: Duration) -> Result<Option<Duration>, Error> {
+    pub async fn ping_once(&mut self, timeout: Duration) -> Result<Option<Rtt>, Error> {
         let seq = self.send_ping().await?;
         let deadline = tokio::time::Instant::now() + timeout;
         // One timer for the pinger's life, moved on for each ping (a later deadline is
@@ -657,7 +709,10 @@ pub async fn ping(
     let target = options.count.map(|c| c.saturating_mul(kinds.len() as u64));
     let start = Instant::now();
     let run_deadline = options.deadline.map(|d| start + d);
+    let clock = pinger.clock();
     let mut latency = Latency::default();
+    let mut user_latency = Latency::default();
+    let mut unstamped = 0;
     let mut echo_latency = Latency::default();
     let mut turn = 0usize;
     let mut next_ping = Some(start);
@@ -732,11 +787,18 @@ pub async fn ping(
                 Ok((probe, outcome, bytes)) => {
                     match outcome {
                         PongOutcome::Reply { seq, rtt, skipped } => {
+                            let on = rtt.clock(clock);
+                            unstamped += u64::from(on != clock);
                             match probe {
-                                Probe::Ping => latency.record(rtt),
-                                Probe::Echo => echo_latency.record(rtt),
+                                Probe::Ping => latency.record(rtt.on(on)),
+                                Probe::Echo => echo_latency.record(rtt.on(on)),
                             }
-                            on_event(&PingEvent::Reply { probe, seq, rtt, bytes, skipped });
+                            // The user's clock beside the first kind's figures, which
+                            // the report leads with.
+                            if Some(&probe) == options.probes.kinds().first() {
+                                user_latency.record(rtt.user);
+                            }
+                            on_event(&PingEvent::Reply { probe, seq, rtt, clock: on, bytes, skipped });
                         }
                         PongOutcome::Late { seq } => on_event(&PingEvent::Late { probe, seq }),
                         PongOutcome::Unsolicited => {
@@ -795,6 +857,8 @@ pub async fn ping(
         echo,
         count: options.count,
         deadline: options.deadline,
+        user_latency,
+        unstamped,
         elapsed,
         busy_poll: options.busy_poll,
         ended_by,

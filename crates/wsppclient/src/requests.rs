@@ -217,16 +217,21 @@ async fn ping_to_transcript(
             for line in ping::output::setup_lines(setup) {
                 transcript.note(line);
             }
+            transcript.note(ping::output::clock_line(setup));
         }
         match event {
             PingEvent::Reply {
-                probe, seq, rtt, ..
+                probe,
+                seq,
+                rtt,
+                clock,
+                ..
             } => {
                 let answer = match probe {
                     ping::Probe::Ping => "pong",
                     ping::Probe::Echo => "echo",
                 };
-                transcript.rtt(answer, *seq, *rtt);
+                transcript.rtt(answer, *seq, rtt.on(*clock), *clock);
             }
             other => {
                 if let Some(line) = ping::output::event_line(&url, ctx.config.ping.probes, other) {

@@ -36,7 +36,7 @@ use rustls::{
 };
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
@@ -169,12 +169,15 @@ fn roots(ca: Option<&Path>) -> Result<RootCertStore, Error> {
 
 /// Runs the client side of the TLS handshake with `addr` (`HOST:PORT`) over `stream`,
 /// within `limit`.
-pub async fn handshake(
-    stream: TcpStream,
+pub async fn handshake<S>(
+    stream: S,
     addr: &str,
     options: &TlsOptions,
     limit: Duration,
-) -> Result<(TlsStream<TcpStream>, TlsInfo), Error> {
+) -> Result<(TlsStream<S>, TlsInfo), Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let config = client_config(options)?;
     let name = server_name(addr)?;
     let sni = match &name {

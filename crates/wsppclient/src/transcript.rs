@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+use wspp::wire_clock::Clock;
 
 use crate::wire::{
     Body, Direction, FrameInfo, Head, Opcode, PREVIEW_LEN, WireEvent, close_code_name,
@@ -57,6 +58,8 @@ pub enum EntryKind {
         seq: u64,
         /// The round-trip time.
         rtt: Duration,
+        /// The clock it was taken on.
+        clock: Clock,
     },
     /// A block of result text shown as is (e.g. the clients table).
     Output(String),
@@ -106,8 +109,13 @@ impl Transcript {
     }
 
     /// Sends a [`EntryKind::Rtt`].
-    pub fn rtt(&self, what: &'static str, seq: u64, rtt: Duration) {
-        self.send(EntryKind::Rtt { what, seq, rtt });
+    pub fn rtt(&self, what: &'static str, seq: u64, rtt: Duration, clock: Clock) {
+        self.send(EntryKind::Rtt {
+            what,
+            seq,
+            rtt,
+            clock,
+        });
     }
 
     /// Sends a [`EntryKind::Output`].
@@ -136,10 +144,15 @@ impl fmt::Display for Entry {
             }
             EntryKind::Error(text) => write!(f, "{lead}   error: {text}"),
             EntryKind::Filter(filter) => write!(f, "{lead}   wireshark filter: {filter}"),
-            EntryKind::Rtt { what, seq, rtt } => {
+            EntryKind::Rtt {
+                what,
+                seq,
+                rtt,
+                clock,
+            } => {
                 write!(
                     f,
-                    "{lead}   {what} seq={seq} rtt={:.3} ms",
+                    "{lead}   {what} seq={seq} rtt={:.3} ms ({clock} clock)",
                     rtt.as_secs_f64() * 1e3
                 )
             }
@@ -361,10 +374,11 @@ mod tests {
             entry(EntryKind::Rtt {
                 what: "echo",
                 seq: 2,
-                rtt: Duration::from_micros(52)
+                rtt: Duration::from_micros(52),
+                clock: Clock::Kernel,
             })
             .to_string(),
-            "    +0.412ms   echo seq=2 rtt=0.052 ms"
+            "    +0.412ms   echo seq=2 rtt=0.052 ms (kernel clock)"
         );
         assert_eq!(
             entry(EntryKind::Connected {

@@ -18,10 +18,12 @@ async fn quiet_prints_the_header_and_the_summary_only() {
     assert!(lines[0].starts_with("PING "), "{stdout}");
     // The header's second line: the connect phases.
     assert!(lines[1].starts_with("connected in "), "{stdout}");
-    assert_eq!(lines[2], "", "{stdout}");
-    assert!(lines[3].starts_with("--- "), "{stdout}");
+    // Then the clock of the RTTs, named quiet or not.
+    assert!(lines[2].starts_with("rtt: "), "{stdout}");
+    assert_eq!(lines[3], "", "{stdout}");
+    assert!(lines[4].starts_with("--- "), "{stdout}");
     assert!(
-        lines[4].starts_with("3 pings sent, 3 pongs received"),
+        lines[5].starts_with("3 pings sent, 3 pongs received"),
         "{stdout}"
     );
     assert!(!stdout.contains("bytes from"), "{stdout}");

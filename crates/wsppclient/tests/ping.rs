@@ -45,6 +45,36 @@ async fn the_binary_pings_wsppsrv_and_exits_0_with_json_last() {
         assert!(json[key].is_number(), "{key}: {json}");
     }
     assert!(json["rtt_min_ms"].as_f64() <= json["rtt_max_ms"].as_f64());
+    // The network's RTT by default, and the user's beside it: never more than it,
+    // since the user's clock stops later on the same round trip.
+    assert_eq!(json["clock"], "kernel", "{json}");
+    assert!(json["no_kernel_stamps"].is_null());
+    for (network, user) in [
+        ("rtt_p50_ms", "user_rtt_p50_ms"),
+        ("rtt_max_ms", "user_rtt_max_ms"),
+    ] {
+        assert!(json[network].as_f64() <= json[user].as_f64(), "{json}");
+    }
+}
+
+/// `-U` reports the user-to-user RTT, and says so.
+#[tokio::test]
+async fn user_latency_prints_the_user_clock_and_names_it() {
+    let server = Server::start(fast_server_config()).await;
+    let addr = server.addr.to_string();
+    let args = ["--server", &addr, "ping", "-c", "3", "-i", "0", "-U"];
+    let output = run_binary(&args).await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("rtt: user-to-user, this machine's wake-up included (-U)")
+            && stdout.contains("rtt clock: user (-U)"),
+        "{stdout}"
+    );
+    let output = run_binary(&[&args[..], &["--json"]].concat()).await;
+    let json = last_json_line(&output);
+    assert_eq!(json["clock"], "user", "{json}");
+    assert_eq!(json["rtt_p50_ms"], json["user_rtt_p50_ms"], "{json}");
 }
 
 /// Busy polling changes how the client waits for a pong, not what it counts.
@@ -347,7 +377,8 @@ async fn a_pinger_does_sequential_round_trips() {
         let rtt = within(pinger.ping_once(Duration::from_secs(5)))
             .await
             .expect("connection alive");
-        assert!(rtt.is_some_and(|rtt| rtt < Duration::from_secs(5)));
+        assert!(rtt.is_some_and(|rtt| rtt.user < Duration::from_secs(5)
+            && rtt.kernel.is_none_or(|kernel| kernel <= rtt.user)));
     }
     let counts = pinger.counts();
     assert_eq!((counts.sent, counts.answered, counts.lost), (20, 20, 0));

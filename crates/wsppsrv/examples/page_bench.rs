@@ -95,7 +95,10 @@ fn registry_of(n: usize) -> (Registry, Vec<ClientGuard>) {
             });
             for rtt_us in [80, 45 + (i % 50) as u64, 120] {
                 guard.ping_sent();
-                guard.pong_received(Duration::from_micros(rtt_us));
+                guard.pong_received(
+                    Duration::from_micros(rtt_us),
+                    wspp::wire_clock::Clock::Kernel,
+                );
             }
             guard
         })

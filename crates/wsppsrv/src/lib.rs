@@ -41,6 +41,7 @@ mod server;
 mod session;
 pub mod shutdown;
 pub mod tls;
+mod transport;
 pub mod untrusted;
 pub mod upgrade;
 mod utf8_guard;

@@ -19,6 +19,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use wspp::clients::{ClientInfo, ClientsReport};
 use wspp::routes;
+use wspp::wire_clock::Clock;
 
 /// The static skeleton, compiled in so the server needs no files at run time.
 const TEMPLATE: &str = include_str!("page.html");
@@ -269,11 +270,19 @@ fn row(out: &mut String, c: &ClientInfo) {
         since.trim_end_matches('Z').replace('T', " "),
         c.pings_sent,
         c.pongs_received,
-        rtt(c.rtt_last_us),
+        last_rtt(c.rtt_last_us, c.rtt_clock),
         rtt(c.rtt_min_us),
         rtt(c.rtt_avg_us),
         rtt(c.rtt_max_us),
     );
+}
+
+/// The latest RTT, and the clock it was taken on: `52 µs <small>kernel</small>`.
+fn last_rtt(us: Option<u64>, clock: Option<Clock>) -> String {
+    match clock {
+        Some(clock) if us.is_some() => format!("{} <small>{clock}</small>", rtt(us)),
+        _ => rtt(us),
+    }
 }
 
 /// An RTT for people: microseconds below a millisecond, milliseconds above.
@@ -372,6 +381,7 @@ mod tests {
             rtt_min_us: Some(41),
             rtt_avg_us: Some(1500),
             rtt_max_us: None,
+            rtt_clock: Some(Clock::Kernel),
         }
     }
 
@@ -418,7 +428,7 @@ mod tests {
             "datetime=\"1970-01-01T00:00:00Z\">1970-01-01 00:00:00<",
             ">3<",
             ">2<",
-            "52 µs",
+            "52 µs <small>kernel</small>",
             "41 µs",
             "1.50 ms",
         ] {

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use wspp::clients::{ClientInfo, ClientsReport, ServerSummary};
 use wspp::stats::Running;
+use wspp::wire_clock::Clock;
 
 use crate::metrics::{Metrics, RouteMetrics};
 
@@ -63,6 +64,8 @@ struct Counters {
     pings_sent: u64,
     pongs_received: u64,
     rtt: Running,
+    /// The clock of the latest RTT.
+    clock: Option<Clock>,
 }
 
 /// Who is registering: everything the page shows that does not change.
@@ -94,13 +97,15 @@ impl ClientGuard {
         self.entry.figures.ping_sent();
     }
 
-    /// Counts a pong that answered one of our pings, `rtt` after the ping. The one
-    /// place an RTT is recorded, for the page and for `/metrics` alike.
-    pub fn pong_received(&self, rtt: Duration) {
+    /// Counts a pong that answered one of our pings, `rtt` after the ping on `clock`
+    /// (the kernel's where it stamps). The one place an RTT is recorded, for the page
+    /// and for `/metrics` alike, so both show the same clock.
+    pub fn pong_received(&self, rtt: Duration, clock: Clock) {
         {
             let mut counters = lock(&self.entry.counters);
             counters.pongs_received += 1;
             counters.rtt.record(rtt);
+            counters.clock = Some(clock);
         }
         self.entry.figures.pong_received(rtt);
     }
@@ -233,6 +238,7 @@ impl Entry {
             rtt_min_us: us(counters.rtt.min()),
             rtt_avg_us: us(counters.rtt.mean()),
             rtt_max_us: us(counters.rtt.max()),
+            rtt_clock: counters.clock,
         }
     }
 }
@@ -285,8 +291,8 @@ mod tests {
         let guard = registry.register(arrival(7));
         guard.ping_sent();
         guard.ping_sent();
-        guard.pong_received(Duration::from_micros(40));
-        guard.pong_received(Duration::from_micros(20));
+        guard.pong_received(Duration::from_micros(40), Clock::Kernel);
+        guard.pong_received(Duration::from_micros(20), Clock::Kernel);
         let report = registry.report(Duration::from_secs(1), Duration::from_secs(5));
         let info = &report.clients[0];
         assert_eq!((info.pings_sent, info.pongs_received), (2, 2));
@@ -294,6 +300,7 @@ mod tests {
         assert_eq!(info.rtt_min_us, Some(20));
         assert_eq!(info.rtt_avg_us, Some(30));
         assert_eq!(info.rtt_max_us, Some(40));
+        assert_eq!(info.rtt_clock, Some(Clock::Kernel));
         assert_eq!(info.user_agent.as_deref(), Some("agent 7"));
     }
 
@@ -303,7 +310,7 @@ mod tests {
         let registry = Registry::new(metrics.clone());
         let guard = registry.register(arrival(3));
         guard.ping_sent();
-        guard.pong_received(Duration::from_micros(40));
+        guard.pong_received(Duration::from_micros(40), Clock::Kernel);
         let text = metrics.encode();
         let r = "{route=\"/pingpong\"}";
         for series in [

@@ -16,6 +16,9 @@
 //! TLS (see [`crate::tls`]) changes only the start of a connection's task: the
 //! handshake runs there, then hyper serves the decrypted stream as it serves TCP.
 //!
+//! Every socket is a [`StampedTcp`]: the kernel stamps what it receives, so that a
+//! session can time its pongs by their arrival rather than by its own wake-up.
+//!
 //! Shutdown: stop accepting, cancel the shutdown token (sessions send Close 1001, idle
 //! HTTP connections are closed gracefully), then wait for every task, up to
 //! `shutdown_grace`.
@@ -24,7 +27,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 
 use hyper::body::Incoming;
@@ -42,6 +45,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, error, field, info, info_span, warn};
 use wspp::busy_poll::BusyPoll;
 use wspp::clients::ClientsReport;
+use wspp::wire_clock::StampedTcp;
 
 use crate::config::Config;
 use crate::dispatch::dispatch;
@@ -50,6 +54,7 @@ use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::reply::Body;
 use crate::tls;
+use crate::transport::Transport;
 
 /// What every connection task shares.
 #[derive(Debug)]
@@ -327,8 +332,14 @@ async fn start_connection(
     shared: Arc<Shared>,
     http: http1::Builder,
 ) {
+    let (stream, refused) = StampedTcp::wrap(stream);
+    if let Some(why) = refused {
+        // Once: the reason is the same for every connection of the process.
+        static SAID: Once = Once::new();
+        SAID.call_once(|| warn!(%why, "no kernel receive timestamps: RTTs are on the user clock"));
+    }
     let Some(tls) = tls else {
-        return serve_connection(stream, conn, shared, http).await;
+        return serve_connection(Transport::Plain(stream), conn, shared, http).await;
     };
     // Boxed: a task's future is as large as its largest path, and the TLS path (the
     // handshake, then HTTP over a TLS stream) is several times the plain one. Inline,
@@ -338,7 +349,7 @@ async fn start_connection(
 }
 
 async fn serve_tls(
-    stream: TcpStream,
+    stream: StampedTcp,
     tls: Arc<ServerConfig>,
     conn: Arc<Connection>,
     shared: Arc<Shared>,
@@ -353,7 +364,7 @@ async fn serve_tls(
         () = shared.shutdown.cancelled() => None,
     };
     if let Some(stream) = handshake {
-        serve_connection(stream, conn, shared, http).await;
+        serve_connection(Transport::Tls(Box::new(stream)), conn, shared, http).await;
     }
 }
 
@@ -379,14 +390,14 @@ fn http_builder(config: &Config) -> http1::Builder {
     http
 }
 
-async fn serve_connection<S>(
-    stream: S,
+/// Serves HTTP on `stream`. One concrete type for both listeners: a session takes its
+/// connection back out of hyper by that type ([`Transport::from_upgraded`]).
+async fn serve_connection(
+    stream: Transport,
     conn: Arc<Connection>,
     shared: Arc<Shared>,
     http: http1::Builder,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
+) {
     let shutdown = shared.shutdown.clone();
     serve_http(stream, shutdown, http, move |req| {
         dispatch(req, &shared, &conn)

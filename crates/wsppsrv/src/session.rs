@@ -19,6 +19,12 @@
 //! | the peer closes                    | the peer's own code   |
 //!
 //! A peer that resets or vanishes is not a server error, and is logged at debug.
+//!
+//! RTTs run from the clock read just before the Ping's write system call to the
+//! kernel's receive stamp of the Pong (see [`wspp::wire_clock`]): the network's round
+//! trip, without the time this server takes to wake up and read the Pong, which on a
+//! busy machine is as much again. Each is logged with its clock and the user-to-user
+//! figure beside it; where the kernel did not stamp, the user clock is the one recorded.
 
 use std::future::poll_fn;
 use std::sync::Arc;
@@ -26,8 +32,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use hyper::upgrade::{OnUpgrade, Upgraded};
-use hyper_util::rt::TokioIo;
+use hyper::upgrade::OnUpgrade;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, sleep_until, timeout};
@@ -39,10 +44,12 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::{debug, info, warn};
 use wspp::rare_event::RareEvent;
 use wspp::tracker::{PingTracker, PongOutcome};
+use wspp::wire_clock::{Clock, WireStamps};
 
 use crate::metrics::ClosedBy;
 use crate::registry::{Arrival, ClientGuard};
 use crate::server::{Connection, Shared};
+use crate::transport::{Transport, Upgrade};
 use crate::untrusted::Untrusted;
 use crate::utf8_guard::{InvalidUtf8, Utf8Guard};
 
@@ -65,7 +72,7 @@ impl Mode {
     }
 }
 
-type Socket = WebSocketStream<Utf8Guard<TokioIo<Upgraded>>>;
+type Socket = WebSocketStream<Utf8Guard<Upgrade>>;
 
 /// How the main loop ended, and so what the close handshake looks like.
 #[derive(Debug)]
@@ -99,8 +106,12 @@ pub(crate) async fn start(
             return;
         }
     };
+    let Some(upgraded) = Transport::from_upgraded(upgraded) else {
+        warn!("upgraded connection of an unexpected kind; closing it");
+        return;
+    };
     let ws = WebSocketStream::from_raw_socket(
-        Utf8Guard::new(TokioIo::new(upgraded), shared.config.max_message_size),
+        Utf8Guard::new(upgraded, shared.config.max_message_size),
         Role::Server,
         Some(shared.config.websocket_config()),
     )
@@ -254,17 +265,37 @@ impl Session {
         // The pong is due within an RTT: poll for it rather than sleep (if asked to).
         self.shared.busy.touch();
         debug!(seq = ping.seq, "ping");
-        self.send(Message::Ping(ping.payload.into())).await
+        self.send(Message::Ping(ping.payload.into())).await?;
+        // Written at once unless the peer stopped reading: the last write carried it.
+        if let Some(at) = self.ws.get_ref().get_ref().stamped().last_tx() {
+            self.tracker.on_wire(ping.seq, at);
+        }
+        Ok(())
     }
 
     /// Records a pong; true if it answered one of our pings.
     fn pong(&mut self, payload: &[u8]) -> bool {
-        match self.tracker.pong(payload, Instant::now().into_std()) {
+        // tungstenite parses what it has before it reads more, so the last read is
+        // the one that completed this Pong.
+        let received = self.ws.get_ref().get_ref().stamped().last_rx();
+        match self
+            .tracker
+            .pong(payload, Instant::now().into_std(), received)
+        {
             PongOutcome::Reply { seq, rtt, skipped } => {
-                self.client.pong_received(rtt);
+                let clock = rtt.clock(Clock::Kernel);
+                let on_clock = rtt.on(clock);
+                self.client.pong_received(on_clock, clock);
                 // Nanosecond precision: loopback RTTs are tens of µs, where whole
                 // microseconds would round by several percent.
-                info!(seq, rtt_us = rtt.as_nanos() as f64 / 1e3, "rtt");
+                let us = |d: Duration| d.as_nanos() as f64 / 1e3;
+                info!(
+                    seq,
+                    rtt_us = us(on_clock),
+                    clock = %clock,
+                    user_rtt_us = us(rtt.user),
+                    "rtt"
+                );
                 if skipped > 0 {
                     debug!(skipped, "older pings were answered only by this pong");
                 }

@@ -62,6 +62,11 @@ impl<S> Utf8Guard<S> {
             frames: FrameFollower::new(max_frame as u64),
         }
     }
+
+    /// The socket under the guard.
+    pub(crate) fn get_ref(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Utf8Guard<S> {

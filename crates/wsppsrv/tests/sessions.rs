@@ -113,6 +113,8 @@ async fn a_client_is_listed_while_connected_and_gone_after_close() {
     assert_eq!(me.user_agent.as_deref(), Some("<b>tester</b>"));
     assert_eq!(me.pings_sent, 1);
     assert!(me.rtt_last_us.is_some() && me.rtt_min_us == me.rtt_max_us);
+    // The kernel's clock, or the user's for a Pong the kernel did not stamp; named.
+    assert!(me.rtt_clock.is_some());
     assert_eq!(
         me.peer,
         ws.get_ref().local_addr().expect("addr").to_string()

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 use wspp::payload::Encoding;
 use wspp::stats::{Latency, as_ms};
+use wspp::wire_clock::Clock;
 
 use super::{PingEvent, PingReport, Probe, ProbeStats, Probes, Setup};
 use crate::proxy::ProxyInfo;
@@ -101,6 +102,21 @@ pub fn phases_line(setup: &Setup) -> String {
     format!("connected in {} ms: {}", ms(total), steps.join(", "))
 }
 
+/// The line under the header that names the clock of the RTTs, e.g. `rtt: network
+/// round trip, from kernel timestamps (-U for user-to-user)`; and when the kernel
+/// does not stamp, why.
+pub fn clock_line(setup: &Setup) -> String {
+    match (setup.clock, &setup.no_kernel_stamps) {
+        (Clock::Kernel, _) => {
+            "rtt: network round trip, from kernel timestamps (-U for user-to-user)".to_owned()
+        }
+        (Clock::User, Some(why)) => {
+            format!("rtt: user-to-user, this machine's wake-up included ({why})")
+        }
+        (Clock::User, None) => "rtt: user-to-user, this machine's wake-up included (-U)".to_owned(),
+    }
+}
+
 /// `tls handshake 2.345 ms: TLSv1.3, TLS13_AES_256_GCM_SHA384, X25519, ALPN http/1.1,
 /// SNI localhost, certificate verified`.
 pub fn tls_line(tls: &TlsInfo) -> String {
@@ -157,6 +173,7 @@ pub fn event_line(url: &str, probes: Probes, event: &PingEvent) -> Option<String
             probe,
             seq,
             rtt,
+            clock,
             bytes,
             skipped,
         } => {
@@ -167,8 +184,13 @@ pub fn event_line(url: &str, probes: Probes, event: &PingEvent) -> Option<String
             };
             let mut line = format!(
                 "{bytes} bytes from {url}: {kind}seq={seq} rtt={} ms",
-                ms(*rtt)
+                ms(rtt.on(*clock))
             );
+            // The session's clock is named once, under the header; a reply the kernel
+            // did not stamp says it fell back.
+            if *clock == Clock::User && rtt.clock(Clock::Kernel) == Clock::User {
+                line.push_str(" (user clock)");
+            }
             if *skipped > 0 {
                 line.push_str(&format!(
                     " ({skipped} older {}{} now lost)",
@@ -247,7 +269,41 @@ pub fn summary(report: &PingReport) -> Vec<String> {
         [(_, ping), (_, echo)] => lines.extend(rtt_table(&ping.latency, &echo.latency)),
         _ => {}
     }
+    if all.iter().any(|(_, s)| s.latency.summary().p50.is_some()) {
+        lines.push(summary_clock(report));
+    }
     lines
+}
+
+/// Which clock the summary's RTTs are on, and the other clock's percentiles beside
+/// them: `rtt clock: kernel (network round trip); user-to-user p50/p90/p99/p99.9 =
+/// 0.124/0.150/0.210/0.380 ms`.
+fn summary_clock(report: &PingReport) -> String {
+    let mut line = match (report.setup.clock, &report.setup.no_kernel_stamps) {
+        (Clock::Kernel, _) => "rtt clock: kernel (network round trip)".to_owned(),
+        (Clock::User, Some(_)) => "rtt clock: user (no kernel timestamps)".to_owned(),
+        (Clock::User, None) => "rtt clock: user (-U)".to_owned(),
+    };
+    let u = report.user_latency.summary();
+    if report.setup.clock == Clock::Kernel
+        && let (Some(p50), Some(p90), Some(p99), Some(p999)) = (u.p50, u.p90, u.p99, u.p999)
+    {
+        line.push_str(&format!(
+            "; user-to-user p50/p90/p99/p99.9 = {}/{}/{}/{} ms",
+            ms(p50),
+            ms(p90),
+            ms(p99),
+            ms(p999)
+        ));
+    }
+    if report.unstamped > 0 {
+        line.push_str(&format!(
+            "; {} repl{} without a kernel stamp timed on the user clock",
+            report.unstamped,
+            if report.unstamped == 1 { "y" } else { "ies" }
+        ));
+    }
+    line
 }
 
 /// `rtt min/avg/max/mdev = …` and `rtt p50/p90/p99/p99.9 = …`, when there are RTTs.
@@ -362,6 +418,8 @@ fn stats_json(stats: &ProbeStats) -> serde_json::Map<String, serde_json::Value> 
 /// with `both`, `ping` and `echo` objects hold each kind's under the same keys.
 pub fn json(report: &PingReport) -> String {
     let round = round_ns;
+    let u = report.user_latency.summary();
+    let ms = |d: Option<Duration>| d.map(|d| round(as_ms(d)));
     let tls = report.setup.tls.as_ref();
     let proxy = report.setup.proxy.as_ref();
     let (probe, message) = match report.probes {
@@ -387,6 +445,17 @@ pub fn json(report: &PingReport) -> String {
         "upgrade_ms": round(as_ms(report.setup.upgrade)),
         "subprotocol": report.setup.subprotocol,
         "busy_poll_ms": round(as_ms(report.busy_poll)),
+        "clock": report.setup.clock,
+        "no_kernel_stamps": report.setup.no_kernel_stamps,
+        "unstamped": report.unstamped,
+        "user_rtt_min_ms": ms(u.min),
+        "user_rtt_avg_ms": ms(u.avg),
+        "user_rtt_max_ms": ms(u.max),
+        "user_rtt_mdev_ms": ms(u.mdev),
+        "user_rtt_p50_ms": ms(u.p50),
+        "user_rtt_p90_ms": ms(u.p90),
+        "user_rtt_p99_ms": ms(u.p99),
+        "user_rtt_p999_ms": ms(u.p999),
         "error": report.ended_by.as_ref().map(|e| crate::error::report(e)),
     });
     if let Some(object) = value.as_object_mut() {
@@ -414,9 +483,15 @@ pub struct ProbeLine {
     pub kind: &'static str,
     /// The probe's sequence number (counted per kind).
     pub seq: u64,
-    /// Its round-trip time, when it was answered.
+    /// Its round-trip time, when it was answered, on `clock`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
+    /// The clock of `rtt_ms`: `kernel` (the network round trip) or `user`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock: Option<Clock>,
+    /// The user-to-user round trip of the same probe, whichever clock `rtt_ms` is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_rtt_ms: Option<f64>,
     /// `true` when it was given up on: timed out, cut off by the end of the run, or
     /// overtaken by the answer to a newer probe.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -438,6 +513,8 @@ pub fn probe_lines(event: &PingEvent, now: SystemTime) -> Vec<ProbeLine> {
         kind: probe.name(),
         seq,
         rtt_ms: None,
+        clock: None,
+        user_rtt_ms: None,
         lost: true,
         bytes: None,
         unix_time_s,
@@ -447,6 +524,7 @@ pub fn probe_lines(event: &PingEvent, now: SystemTime) -> Vec<ProbeLine> {
             probe,
             seq,
             rtt,
+            clock,
             bytes,
             skipped,
         } => {
@@ -456,7 +534,9 @@ pub fn probe_lines(event: &PingEvent, now: SystemTime) -> Vec<ProbeLine> {
             lines.push(ProbeLine {
                 kind: probe.name(),
                 seq: *seq,
-                rtt_ms: Some(round_ns(as_ms(*rtt))),
+                rtt_ms: Some(round_ns(as_ms(rtt.on(*clock)))),
+                clock: Some(*clock),
+                user_rtt_ms: Some(round_ns(as_ms(rtt.user))),
                 lost: false,
                 bytes: Some(*bytes),
                 unix_time_s,
@@ -508,7 +588,7 @@ fn es(word: &str, n: u64) -> &'static str {
 mod tests {
     use super::*;
     use wspp::stats::Latency;
-    use wspp::tracker::Counts;
+    use wspp::tracker::{Counts, Rtt};
 
     fn report(sent: u64, answered: u64, rtts_us: &[u64]) -> PingReport {
         let mut latency = Latency::default();
@@ -524,6 +604,8 @@ mod tests {
                 tls: None,
                 upgrade: Duration::from_micros(400),
                 subprotocol: None,
+                clock: Clock::Kernel,
+                no_kernel_stamps: None,
             },
             probes: Probes::Ping,
             counts: Counts {
@@ -533,7 +615,9 @@ mod tests {
                 late: 0,
                 unsolicited: 2,
             },
+            user_latency: latency.clone(),
             latency,
+            unstamped: 0,
             echo: None,
             count: None,
             deadline: None,
@@ -548,7 +632,11 @@ mod tests {
         let event = PingEvent::Reply {
             probe: Probe::Ping,
             seq: 3,
-            rtt: Duration::from_micros(52),
+            rtt: Rtt {
+                user: Duration::from_micros(120),
+                kernel: Some(Duration::from_micros(52)),
+            },
+            clock: Clock::Kernel,
             bytes: 16,
             skipped: 0,
         };
@@ -559,13 +647,18 @@ mod tests {
         let skipped = PingEvent::Reply {
             probe: Probe::Ping,
             seq: 5,
-            rtt: Duration::from_millis(2),
+            rtt: Rtt {
+                user: Duration::from_millis(2),
+                kernel: None,
+            },
+            clock: Clock::User,
             bytes: 16,
             skipped: 1,
         };
+        // Timed on the user's clock for want of a kernel stamp: it says so.
         assert!(
             event_line("u", Probes::Ping, &skipped)
-                .is_some_and(|l| l.ends_with("rtt=2.000 ms (1 older ping now lost)"))
+                .is_some_and(|l| l.ends_with("rtt=2.000 ms (user clock) (1 older ping now lost)"))
         );
     }
 
@@ -739,7 +832,11 @@ mod tests {
         let reply = PingEvent::Reply {
             probe: Probe::Echo,
             seq: 2,
-            rtt: Duration::from_micros(61),
+            rtt: Rtt {
+                user: Duration::from_micros(90),
+                kernel: Some(Duration::from_micros(61)),
+            },
+            clock: Clock::Kernel,
             bytes: 21,
             skipped: 2,
         };
@@ -870,7 +967,11 @@ mod tests {
         let reply = PingEvent::Reply {
             probe: Probe::Ping,
             seq: 7,
-            rtt: Duration::from_nanos(52_345),
+            rtt: Rtt {
+                user: Duration::from_nanos(98_765),
+                kernel: Some(Duration::from_nanos(52_345)),
+            },
+            clock: Clock::Kernel,
             bytes: 16,
             skipped: 2,
         };
@@ -883,7 +984,7 @@ mod tests {
             [
                 r#"{"kind":"ping","seq":5,"lost":true,"unix_time_s":1764459264.123456}"#,
                 r#"{"kind":"ping","seq":6,"lost":true,"unix_time_s":1764459264.123456}"#,
-                r#"{"kind":"ping","seq":7,"rtt_ms":0.052345,"bytes":16,"unix_time_s":1764459264.123456}"#,
+                r#"{"kind":"ping","seq":7,"rtt_ms":0.052345,"clock":"kernel","user_rtt_ms":0.098765,"bytes":16,"unix_time_s":1764459264.123456}"#,
             ]
         );
         let timeout = PingEvent::Timeout {

@@ -172,6 +172,7 @@ mod tests {
             rtt_min_us: rtt,
             rtt_avg_us: rtt,
             rtt_max_us: rtt,
+            rtt_clock: None,
         }
     }
 

@@ -20,6 +20,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use wspp::routes;
 use wspp::stats::{Running, as_ms};
+use wspp::wire_clock::{Clock, WireStamps, WireTime};
 
 use super::Ctx;
 use crate::backoff::Backoff;
@@ -99,11 +100,14 @@ async fn read_to_close(ctx: &Ctx<'_>, ws: &mut Socket, url: &WsUrl) -> Result<()
 #[derive(Debug, Default)]
 struct Echoes {
     /// Sent and not yet echoed, oldest first, at most [`MAX_WAITING_ECHOES`].
-    waiting: VecDeque<(u64, Instant)>,
+    /// Each with its send time, and when its write began on the wire clock.
+    waiting: VecDeque<(u64, Instant, Option<WireTime>)>,
     /// The sequence number of the next message; never reused, even after a reconnection.
     next_seq: u64,
     /// RTTs of the echoed ones.
     rtts: Running,
+    /// The clock of the latest of them: the kernel's where it stamps.
+    clock: Clock,
 }
 
 /// Keeps a `/pingpong` session open, echoing a Text message every interval, until
@@ -155,11 +159,12 @@ pub(super) async fn hold(ctx: &Ctx<'_>) -> Result<(), Error> {
     let rtts = &echoes.rtts;
     if let (Some(min), Some(avg), Some(max)) = (rtts.min(), rtts.mean(), rtts.max()) {
         ctx.transcript.note(format!(
-            "{} echoes, rtt min/avg/max = {:.3}/{:.3}/{:.3} ms",
+            "{} echoes, rtt min/avg/max = {:.3}/{:.3}/{:.3} ms ({} clock)",
             rtts.count(),
             as_ms(min),
             as_ms(avg),
-            as_ms(max)
+            as_ms(max),
+            echoes.clock
         ));
     }
     result
@@ -182,13 +187,23 @@ async fn hold_session(
             next = ws.next() => match next {
                 Some(Ok(Message::Text(text))) => {
                     let now = Instant::now();
+                    let received = ws.get_ref().get_ref().stamped().last_rx();
                     let waiting = &mut echoes.waiting;
-                    match parse_echo(&text).and_then(|seq| waiting.iter().position(|&(s, _)| s == seq)) {
+                    match parse_echo(&text).and_then(|seq| waiting.iter().position(|&(s, ..)| s == seq)) {
                         Some(pos) => {
-                            let (seq, sent) = waiting.remove(pos).expect("position is in range");
-                            let rtt = now.saturating_duration_since(sent);
+                            let (seq, sent, wire) = waiting.remove(pos).expect("position is in range");
+                            // The network's round trip where the kernel stamped both
+                            // ends of it, as `ping` reports; else this program's.
+                            let (rtt, clock) = match (wire, received) {
+                                (Some(wire), Some(received)) => match received.since(wire) {
+                                    Some(rtt) => (rtt, Clock::Kernel),
+                                    None => (now.saturating_duration_since(sent), Clock::User),
+                                },
+                                _ => (now.saturating_duration_since(sent), Clock::User),
+                            };
                             echoes.rtts.record(rtt);
-                            ctx.transcript.rtt("echo", seq, rtt);
+                            echoes.clock = clock;
+                            ctx.transcript.rtt("echo", seq, rtt, clock);
                         }
                         None => ctx.transcript.note("a Text message that echoes nothing we sent"),
                     }
@@ -209,10 +224,14 @@ async fn hold_session(
                 if echoes.waiting.len() == MAX_WAITING_ECHOES {
                     echoes.waiting.pop_front();
                 }
-                echoes.waiting.push_back((seq, Instant::now()));
+                echoes.waiting.push_back((seq, Instant::now(), None));
                 ws.send(Message::text(format!("{ECHO_PREFIX}{seq}")))
                     .await
                     .map_err(|err| Error::lost(&url.text, err))?;
+                // Written at once (nothing is batched): the last write carried it.
+                if let Some(last) = echoes.waiting.back_mut() {
+                    last.2 = ws.get_ref().get_ref().stamped().last_tx();
+                }
             }
         }
     }

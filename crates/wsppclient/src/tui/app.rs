@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use wspp::clients::ClientsReport;
 use wspp::stats::Latency;
+use wspp::wire_clock::Clock;
 
 use super::event::{Event, NetEvent, RunId, Signal};
 use crate::catalog::Request;
@@ -317,6 +318,8 @@ fn printable(text: &str) -> String {
 pub struct LatencyView {
     /// The request they come from; `None` until a `ping` or `hold` has run.
     source: Option<Request>,
+    /// The clock of the latest RTT.
+    clock: Option<Clock>,
     /// Every RTT of that run.
     latency: Latency,
     /// The latest RTTs, oldest first; `None` for a ping that was lost.
@@ -329,6 +332,11 @@ impl LatencyView {
     /// The request the figures come from.
     pub fn source(&self) -> Option<Request> {
         self.source
+    }
+
+    /// The clock of the latest RTT, once one came.
+    pub fn clock(&self) -> Option<Clock> {
+        self.clock
     }
 
     /// Every RTT of the run.
@@ -364,7 +372,8 @@ impl LatencyView {
         };
     }
 
-    fn record(&mut self, rtt: Duration) {
+    fn record(&mut self, rtt: Duration, clock: Clock) {
+        self.clock = Some(clock);
         self.latency.record(rtt);
         self.push_recent(Some(rtt));
     }
@@ -835,8 +844,8 @@ impl App {
         match &entry.kind {
             EntryKind::Connected { local, .. } => self.clients.own.push(*local),
             // A ping's RTTs come typed, through `ping`; the transcript repeats them.
-            EntryKind::Rtt { rtt, .. } if self.latency.source == Some(Request::Hold) => {
-                self.latency.record(*rtt);
+            EntryKind::Rtt { rtt, clock, .. } if self.latency.source == Some(Request::Hold) => {
+                self.latency.record(*rtt, *clock);
             }
             _ => {}
         }
@@ -846,9 +855,14 @@ impl App {
     fn ping(&mut self, event: &PingEvent) {
         match event {
             PingEvent::Started { local, .. } => self.clients.own.push(*local),
-            PingEvent::Reply { rtt, skipped, .. } => {
+            PingEvent::Reply {
+                rtt,
+                clock,
+                skipped,
+                ..
+            } => {
                 self.latency.record_lost(*skipped);
-                self.latency.record(*rtt);
+                self.latency.record(rtt.on(*clock), *clock);
             }
             PingEvent::Timeout { .. } => self.latency.record_lost(1),
             PingEvent::Late { .. } | PingEvent::Unsolicited { .. } => {}
@@ -1229,7 +1243,11 @@ mod tests {
                     event: PingEvent::Reply {
                         probe: crate::ping::Probe::Ping,
                         seq,
-                        rtt: ms(rtt),
+                        rtt: wspp::tracker::Rtt {
+                            user: ms(rtt + 1),
+                            kernel: Some(ms(rtt)),
+                        },
+                        clock: Clock::Kernel,
                         bytes: 16,
                         skipped: 0,
                     },
@@ -1257,6 +1275,7 @@ mod tests {
                         what: "pong",
                         seq: 2,
                         rtt: ms(2),
+                        clock: Clock::Kernel,
                     },
                 },
             },
@@ -1293,6 +1312,7 @@ mod tests {
                             what: "echo",
                             seq,
                             rtt: ms(seq + 1),
+                            clock: Clock::Kernel,
                         },
                     },
                 },
@@ -1404,6 +1424,7 @@ mod tests {
                 rtt_min_us: None,
                 rtt_avg_us: None,
                 rtt_max_us: None,
+                rtt_clock: None,
             }],
         };
         net(

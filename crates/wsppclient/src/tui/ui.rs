@@ -243,7 +243,12 @@ fn render_latency(app: &App, area: Rect, buf: &mut Buffer) {
         Some(Request::Hold) => " · hold echoes",
         _ => "",
     };
-    let block = pane(format!(" latency{source} "));
+    // Which clock the figures are on: the kernel's (the network RTT) or the user's.
+    let clock = view
+        .clock()
+        .map(|c| format!(" · {c} clock"))
+        .unwrap_or_default();
+    let block = pane(format!(" latency{source}{clock} "));
     let inner = block.inner(area);
     block.render(area, buf);
     if view.source().is_none() {
@@ -696,6 +701,7 @@ mod tests {
                     rtt_min_us: Some(40),
                     rtt_avg_us: Some(50),
                     rtt_max_us: Some(70),
+                    rtt_clock: None,
                 })
                 .collect(),
         }
@@ -733,7 +739,11 @@ mod tests {
                     event: PingEvent::Reply {
                         probe: crate::ping::Probe::Ping,
                         seq,
-                        rtt: Duration::from_micros(us),
+                        rtt: wspp::tracker::Rtt {
+                            user: Duration::from_micros(us + 50),
+                            kernel: Some(Duration::from_micros(us)),
+                        },
+                        clock: wspp::wire_clock::Clock::Kernel,
                         bytes: 16,
                         skipped: 0,
                     },
