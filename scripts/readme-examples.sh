@@ -258,9 +258,13 @@ def shape(text):
     numbers, random keys, dates, hex dumps of timestamped payloads, or the padding
     that aligns numbers; nor how many times a line of one shape comes, nor the order
     of lines, which race where two ends write at once (the server's first Ping may
-    arrive in the same read as its 101, or once more before a close)."""
+    arrive in the same read as its 101, or once more before a close); nor which
+    replies happened to be timed on the user clock because the kernel's stamp was
+    missing for them (ping says so per reply and in its summary)."""
     lines = set()
     for line in text.splitlines():
+        line = re.sub(r" \(user clock\)", "", line)
+        line = re.sub(r"; \d+ repl(?:y|ies) without a kernel stamp timed on the user clock", "", line)
         line = re.sub(r"(?i)^(\s*(?:sec-websocket-key|sec-websocket-accept|date):).*", r"\1 X", line)
         line = re.sub(r"^\s*[0-9a-f]{4}  (?:[0-9a-f]{2} {1,2})+.*", "HEX", line)
         line = re.sub(r"[+-]?\d+(?:\.\d+)?(?:e[+-]?\d+)?", "N", line)
