@@ -130,13 +130,6 @@ wait_listening() {
     addr=${line#listening addr=}
 }
 
-# Whether PID still runs (a child that has exited but is not reaped yet does not).
-alive() {
-    local state
-    state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-    [[ -n $state && $state != Z ]]
-}
-
 # wait_exit PID [SIGNAL]: signals PID (if SIGNAL is given), waits (bounded) for it to
 # exit and reaps it; fails if it does not exit or exits with an error.
 wait_exit() {

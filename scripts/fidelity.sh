@@ -50,7 +50,6 @@ WAIT=150 # tenths of a second for a program to start or stop
 
 PASSED=0
 FAILED=0
-PIDS=()
 
 say() { printf '%s\n' "$*"; }
 pass() { PASSED=$((PASSED + 1)); say "  ok    $1"; }
@@ -63,31 +62,8 @@ die() {
   exit 2
 }
 
-alive() {
-  local state
-  state=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
-  [[ -n $state && $state != Z ]]
-}
-
-# stop PID SIGNAL: signals PID, waits (bounded) for it, kills it if it stays.
-stop() {
-  local pid=$1 i
-  alive "$pid" && kill -s "$2" "$pid" 2>/dev/null
-  for ((i = 0; i < WAIT; i++)); do
-    alive "$pid" || break
-    sleep 0.1
-  done
-  alive "$pid" && kill -s KILL "$pid" 2>/dev/null
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do
-    stop "$pid" TERM
-  done
-}
-trap cleanup EXIT
+# shellcheck source=scripts/children.sh
+source scripts/children.sh
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -111,7 +87,7 @@ start_server() {
   shift
   RUST_LOG=info "$BIN/wsppsrv" --addr 127.0.0.1:0 "$@" >"$OUT/$name.log" 2>&1 &
   pid=$!
-  PIDS+=("$pid")
+  pids+=("$pid")
   wait_for "$OUT/$name.log" 'listening addr=127\.0\.0\.1:[0-9]+' "$pid" ||
     die "wsppsrv did not start: $(tr '\n' ' ' <"$OUT/$name.log")"
   PORT=$(grep -Eo 'listening addr=127\.0\.0\.1:[0-9]+' "$OUT/$name.log" | head -n 1 | cut -d: -f2)
@@ -156,7 +132,7 @@ rm -f "$PCAP"
 tshark -i "$IFACE" \
   -f "tcp and (port $CLIENT_SIDE or port $SERVER_SIDE)" -w "$PCAP" >"$OUT/tshark.log" 2>&1 &
 TSHARK=$!
-PIDS+=("$TSHARK")
+pids+=("$TSHARK")
 for ((i = 0; i < WAIT; i++)); do
   grep -q '^Capturing on' "$OUT/tshark.log" && [[ -s $PCAP ]] && break
   alive "$TSHARK" || break
@@ -181,7 +157,7 @@ before=$(wc -l <"$OUT/server-side.log")
 "$BIN/wsppclient" --server "127.0.0.1:$SERVER_SIDE" hold --interval 3600 \
   >"$OUT/hold.txt" 2>"$OUT/hold.stderr" &
 HOLD=$!
-PIDS+=("$HOLD")
+pids+=("$HOLD")
 wait_for "$OUT/server-side.log" 'websocket open' "$HOLD" || die "the hold did not connect"
 HOLD_PORT=$(tail -n "+$((before + 1))" "$OUT/server-side.log" | grep -m1 'websocket open' |
   grep -Eo 'peer=127\.0\.0\.1:[0-9]+' | cut -d: -f2)
@@ -190,9 +166,9 @@ for ((i = 0; i < COUNT + 300; i++)); do
   alive "$HOLD" || die "the hold ended early: $(tr '\n' ' ' <"$OUT/hold.stderr")"
   sleep 0.1
 done
-stop "$HOLD" INT
+stop_child "$HOLD" INT
 sleep 0.6 # dumpcap hands packets over every quarter of a second at most
-stop "$TSHARK" INT
+stop_child "$TSHARK" INT
 
 # --- the wire ---------------------------------------------------------------------
 
