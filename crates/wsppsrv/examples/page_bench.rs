@@ -29,7 +29,6 @@ const AGENTS: [&str; 4] = [
 ];
 
 fn main() {
-    let ping = (Duration::from_secs(1), Duration::from_secs(5));
     println!("| clients registered | rows shown | from offset | snapshot | render | page size |");
     println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
     for registered in [10_000, 100_000] {
@@ -46,10 +45,8 @@ fn main() {
                 limit: Window::MAX_LIMIT,
             },
         ] {
-            let snapshot = time(|| {
-                black_box(registry.report_window(ping.0, ping.1, window.offset, window.limit))
-            });
-            let report = registry.report_window(ping.0, ping.1, window.offset, window.limit);
+            let snapshot = time(|| black_box(registry.report_window(window.offset, window.limit)));
+            let report = registry.report_window(window.offset, window.limit);
             let html = render(&report, window);
             let rendering = time(|| black_box(render(black_box(&report), window)));
             println!(
@@ -62,12 +59,12 @@ fn main() {
             );
         }
         // For comparison: what every page would cost if it copied the whole registry.
-        let full = time(|| black_box(registry.report(ping.0, ping.1)));
+        let full = time(|| black_box(registry.report()));
         println!("| {registered} | all (`/clients.json`) | 0 | {full} | - | - |");
     }
     let report: ClientsReport = {
         let (registry, _guards) = registry_of(10_000);
-        registry.report(ping.0, ping.1)
+        registry.report()
     };
     let all = Window {
         offset: 0,

@@ -23,16 +23,16 @@ use wspp::routes;
 
 use crate::page;
 use crate::reply::{self, Body};
-use crate::server::{Connection, Shared};
-use crate::session::Mode;
+use crate::session::RouteBehaviour;
+use crate::state::{Admission, ServerState};
 use crate::untrusted::Untrusted;
 use crate::upgrade;
 
 /// Answers one request. Never fails: every problem is a status code.
 pub(crate) fn dispatch(
     req: Request<Incoming>,
-    shared: &Arc<Shared>,
-    conn: &Arc<Connection>,
+    shared: &Arc<ServerState>,
+    conn: &Arc<Admission>,
 ) -> Response<Body> {
     let (method, uri) = (req.method().clone(), req.uri().clone());
     let response = match uri.path() {
@@ -40,8 +40,8 @@ pub(crate) fn dispatch(
         routes::PAGE_SCRIPT => read_only(&method, page_script),
         routes::CLIENTS_JSON => read_only(&method, || clients_json(shared)),
         routes::METRICS if shared.metrics_on_main => read_only(&method, || metrics(shared)),
-        routes::OPEN_AND_CLOSE => upgrade(req, Mode::OpenAndClose, shared, conn),
-        routes::PINGPONG => upgrade(req, Mode::PingPong, shared, conn),
+        routes::OPEN_AND_CLOSE => upgrade(req, RouteBehaviour::OpenAndClose, shared, conn),
+        routes::PINGPONG => upgrade(req, RouteBehaviour::PingPong, shared, conn),
         routes::FAVICON => reply::not_found(),
         _ => reply::not_found(),
     };
@@ -61,7 +61,7 @@ pub(crate) fn dispatch(
 }
 
 /// What the `--metrics-addr` listener answers: `/metrics`, and 404 for anything else.
-pub(crate) fn metrics_only(req: Request<Incoming>, shared: &Shared) -> Response<Body> {
+pub(crate) fn metrics_only(req: Request<Incoming>, shared: &ServerState) -> Response<Body> {
     let response = match req.uri().path() {
         routes::METRICS => read_only(req.method(), || metrics(shared)),
         _ => reply::not_found(),
@@ -70,23 +70,23 @@ pub(crate) fn metrics_only(req: Request<Incoming>, shared: &Shared) -> Response<
     response
 }
 
-/// A WebSocket upgrade on the route of `mode`, its answer counted (101 or the refusal).
+/// A WebSocket upgrade on the route of `behaviour`, its answer counted (101 or the refusal).
 fn upgrade(
     req: Request<Incoming>,
-    mode: Mode,
-    shared: &Arc<Shared>,
-    conn: &Arc<Connection>,
+    behaviour: RouteBehaviour,
+    shared: &Arc<ServerState>,
+    conn: &Arc<Admission>,
 ) -> Response<Body> {
-    let response = get_only(req, |req| upgrade::accept(req, mode, shared, conn));
+    let response = get_only(req, |req| upgrade::accept(req, behaviour, shared, conn));
     shared
         .metrics
-        .upgrade(mode.route(), response.status().as_u16());
+        .upgrade(behaviour.route(), response.status().as_u16());
     response
 }
 
 /// The figures, encoded by `prometheus-client` (see [`crate::metrics`]). The cost is
 /// the same with any number of clients: nothing here looks at them.
-fn metrics(shared: &Shared) -> Response<Body> {
+fn metrics(shared: &ServerState) -> Response<Body> {
     fresh(reply::with_body(
         StatusCode::OK,
         crate::metrics::CONTENT_TYPE,
@@ -117,12 +117,12 @@ fn get_only(
 
 /// The page shows one window of clients (`?offset=&limit=`); only that window is
 /// copied out of the registry.
-fn html_page(shared: &Shared, query: Option<&str>) -> Response<Body> {
+fn html_page(shared: &ServerState, query: Option<&str>) -> Response<Body> {
     let window = match page::Window::from_query(query) {
         Ok(window) => window,
         Err(bad) => return reply::text(StatusCode::BAD_REQUEST, bad.reason),
     };
-    let report = shared.report_window(window.offset, window.limit);
+    let report = shared.registry.report_window(window.offset, window.limit);
     let mut response = fresh(reply::with_body(
         StatusCode::OK,
         "text/html; charset=utf-8",
@@ -157,8 +157,8 @@ fn page_script() -> Response<Body> {
     response
 }
 
-fn clients_json(shared: &Shared) -> Response<Body> {
-    match serde_json::to_vec(&shared.report()) {
+fn clients_json(shared: &ServerState) -> Response<Body> {
+    match serde_json::to_vec(&shared.registry.report()) {
         Ok(json) => fresh(reply::with_body(StatusCode::OK, "application/json", json)),
         Err(error) => {
             tracing::error!(%error, "cannot serialise the clients report");

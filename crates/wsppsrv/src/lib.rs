@@ -2,26 +2,37 @@
 //!
 //! # Layout
 //!
-//! * [`config`]: the settings, as plain data; [`cli`] fills them from flags and
-//!   `WSPP_*` variables.
+//! A request flows down through these, each using only the ones after it:
+//!
 //! * `server`: the listener ([`bind`]), the accept loop and hyper's HTTP/1.1 driver,
 //!   with explicit timeouts, limits and graceful shutdown ([`run`]).
 //! * `dispatch`: the route table, one `match` on the request path, no router.
 //! * [`upgrade`]: the WebSocket handshake's checks, each refusal with its status.
-//! * `session`: one task per WebSocket, pinging and reading concurrently.
-//! * [`registry`]: the connected clients, each removed when its session ends.
+//! * `session`: one task per WebSocket, pinging and reading concurrently; what it does
+//!   is its route's [`RouteBehaviour`].
+//! * `state`: what those tasks share, made by the accept loop and kept below it: the
+//!   server-wide state and each connection's admission (its id, peer and slot under
+//!   the connection limit).
+//! * [`registry`]: the connected clients, each removed when its session ends, and the
+//!   reports of them the page and `/clients.json` show.
 //! * [`metrics`]: the figures `/metrics` serves, moved by sessions through atomic
 //!   handles, never by walking the clients.
+//!
+//! What the steps use, each knowing nothing of the flow above it:
+//!
+//! * [`Listeners`]: plain and TLS side by side, for [`run_with`]; [`tls`]: certificates
+//!   and the TLS handshake.
+//! * `transport`: the one stream type, plain or TLS over a kernel-stamped socket, that
+//!   hyper serves and a session takes back after the upgrade; `utf8_guard`: fails a
+//!   session on invalid UTF-8 text as soon as it arrives, not when its frame ends.
 //! * [`page`]: the HTML page of clients, a window of them at a time, and its optional
 //!   script; `reply`: small response builders.
-//! * [`shutdown`]: the signals the binary stops on.
-//! * [`docs`]: shell completions and man pages from the clap definitions, for both
-//!   programs.
-//! * [`tls`]: certificates and the TLS handshake; [`Listeners`]: plain and TLS side by
-//!   side, for [`run_with`].
 //! * [`untrusted`]: peer-supplied text, escaped for log lines.
-//! * `utf8_guard`: fails a session on invalid UTF-8 text as soon as it arrives, not
-//!   when its frame ends.
+//! * [`config`]: the settings, as plain data, at the bottom.
+//!
+//! On top, for the binary: [`cli`] fills the settings from flags and `WSPP_*`
+//! variables; [`shutdown`]: the signals it stops on; [`docs`]: shell completions and
+//! man pages from the clap definitions of both programs.
 //!
 //! Tests bind `127.0.0.1:0`, hand the listener to [`run`] (or [`run_with`], for TLS)
 //! with a shutdown future they control, and talk to the server over real sockets.
@@ -40,6 +51,7 @@ mod reply;
 mod server;
 mod session;
 pub mod shutdown;
+mod state;
 pub mod tls;
 mod transport;
 pub mod untrusted;
@@ -49,4 +61,4 @@ mod utf8_guard;
 pub use config::Config;
 pub use listeners::Listeners;
 pub use server::{LISTEN_BACKLOG, bind, run, run_with};
-pub use session::Mode;
+pub use session::RouteBehaviour;

@@ -58,11 +58,12 @@ const SESSION_ROUTES: [&str; 2] = [routes::PINGPONG, routes::OPEN_AND_CLOSE];
 /// Everything the server counts; clones share the same figures.
 #[derive(Debug, Clone)]
 pub struct Metrics {
-    shared: Arc<Shared>,
+    shared: Arc<MetricsState>,
 }
 
+/// What the clones of one [`Metrics`] share.
 #[derive(Debug)]
-struct Shared {
+struct MetricsState {
     registry: Registry,
     routes: [Arc<RouteMetrics>; 2],
     upgrades: Family<UpgradeLabels, Counter>,
@@ -179,7 +180,7 @@ impl Default for Metrics {
             })
         });
         Metrics {
-            shared: Arc::new(Shared {
+            shared: Arc::new(MetricsState {
                 registry,
                 routes,
                 upgrades,

@@ -23,16 +23,18 @@ use wspp::clients::{ClientInfo, ClientsReport, ServerSummary};
 use wspp::stats::Running;
 use wspp::wire_clock::Clock;
 
+use crate::config::Config;
 use crate::metrics::{Metrics, RouteMetrics};
 
 /// A cheap handle on the registry; clones share one set of clients.
 #[derive(Debug, Clone)]
 pub struct Registry {
-    shared: Arc<Shared>,
+    shared: Arc<RegistryState>,
 }
 
+/// What the clones of one [`Registry`] share.
 #[derive(Debug)]
-struct Shared {
+struct RegistryState {
     started: Instant,
     /// Clients keyed by id, so a snapshot lists them oldest first. A std mutex, not
     /// tokio's: it is never held across an `.await`, only for a map operation or a copy,
@@ -41,6 +43,9 @@ struct Shared {
     /// Clients ever registered.
     total: AtomicU64,
     metrics: Metrics,
+    /// The server's ping schedule, stated in every report beside the clients.
+    ping_interval: Duration,
+    ping_timeout: Duration,
 }
 
 /// What the server knows about one client.
@@ -129,20 +134,29 @@ impl Drop for ClientGuard {
 }
 
 impl Default for Registry {
+    /// With the default settings' ping schedule.
     fn default() -> Self {
-        Registry::new(Metrics::default())
+        let config = Config::default();
+        Registry::new(
+            Metrics::default(),
+            config.ping_interval,
+            config.ping_timeout,
+        )
     }
 }
 
 impl Registry {
-    /// An empty registry whose clients move `metrics`.
-    pub fn new(metrics: Metrics) -> Self {
+    /// An empty registry whose clients move `metrics`, and whose reports state that
+    /// the server pings every `ping_interval` and gives up after `ping_timeout`.
+    pub fn new(metrics: Metrics, ping_interval: Duration, ping_timeout: Duration) -> Self {
         Registry {
-            shared: Arc::new(Shared {
+            shared: Arc::new(RegistryState {
                 started: Instant::now(),
                 clients: Mutex::new(BTreeMap::new()),
                 total: AtomicU64::new(0),
                 metrics,
+                ping_interval,
+                ping_timeout,
             }),
         }
     }
@@ -180,8 +194,8 @@ impl Registry {
 
     /// Everything `/clients.json` shows: every client. The registry lock is held only to
     /// clone the entry handles; each client's counters are then read one at a time.
-    pub fn report(&self, ping_interval: Duration, ping_timeout: Duration) -> ClientsReport {
-        self.report_window(ping_interval, ping_timeout, 0, usize::MAX)
+    pub fn report(&self) -> ClientsReport {
+        self.report_window(0, usize::MAX)
     }
 
     /// A report of at most `limit` clients, from the `offset`-th oldest on; its
@@ -189,13 +203,7 @@ impl Registry {
     ///
     /// This is what keeps the page fast with 100,000 clients: only the rows it shows are
     /// copied out, while a full report allocates for every client.
-    pub fn report_window(
-        &self,
-        ping_interval: Duration,
-        ping_timeout: Duration,
-        offset: usize,
-        limit: usize,
-    ) -> ClientsReport {
+    pub fn report_window(&self, offset: usize, limit: usize) -> ClientsReport {
         let (clients_now, entries) = {
             let clients = lock(&self.shared.clients);
             let window: Vec<Arc<Entry>> =
@@ -209,8 +217,8 @@ impl Registry {
                 uptime_secs: self.shared.started.elapsed().as_secs(),
                 clients_now: clients_now as u64,
                 clients_total: self.shared.total.load(Ordering::Relaxed),
-                ping_interval_ms: millis(ping_interval),
-                ping_timeout_ms: millis(ping_timeout),
+                ping_interval_ms: millis(self.shared.ping_interval),
+                ping_timeout_ms: millis(self.shared.ping_timeout),
             },
             clients,
         }
@@ -277,7 +285,7 @@ mod tests {
         let b = registry.register(arrival(2));
         assert_eq!(registry.len(), 2);
         drop(a);
-        let report = registry.report(Duration::from_secs(1), Duration::from_secs(5));
+        let report = registry.report();
         assert_eq!(report.clients.len(), 1);
         assert_eq!(report.clients[0].id, 2);
         assert_eq!(report.server.clients_total, 2);
@@ -293,7 +301,7 @@ mod tests {
         guard.ping_sent();
         guard.pong_received(Duration::from_micros(40), Clock::Kernel);
         guard.pong_received(Duration::from_micros(20), Clock::Kernel);
-        let report = registry.report(Duration::from_secs(1), Duration::from_secs(5));
+        let report = registry.report();
         let info = &report.clients[0];
         assert_eq!((info.pings_sent, info.pongs_received), (2, 2));
         assert_eq!(info.rtt_last_us, Some(20));
@@ -307,7 +315,8 @@ mod tests {
     #[test]
     fn the_same_calls_move_the_metrics() {
         let metrics = Metrics::default();
-        let registry = Registry::new(metrics.clone());
+        let config = Config::default();
+        let registry = Registry::new(metrics.clone(), config.ping_interval, config.ping_timeout);
         let guard = registry.register(arrival(3));
         guard.ping_sent();
         guard.pong_received(Duration::from_micros(40), Clock::Kernel);
@@ -331,26 +340,20 @@ mod tests {
     fn a_window_copies_only_its_clients_but_counts_all() {
         let registry = Registry::default();
         let _guards: Vec<_> = (1..=5).map(|id| registry.register(arrival(id))).collect();
-        let (interval, timeout) = (Duration::from_secs(1), Duration::from_secs(5));
         let ids = |r: &ClientsReport| r.clients.iter().map(|c| c.id).collect::<Vec<_>>();
-        let middle = registry.report_window(interval, timeout, 1, 2);
+        let middle = registry.report_window(1, 2);
         assert_eq!(ids(&middle), [2, 3]);
         assert_eq!(middle.server.clients_now, 5);
-        assert_eq!(ids(&registry.report_window(interval, timeout, 4, 10)), [5]);
-        assert!(
-            registry
-                .report_window(interval, timeout, 9, 10)
-                .clients
-                .is_empty()
-        );
-        assert_eq!(registry.report(interval, timeout).clients.len(), 5);
+        assert_eq!(ids(&registry.report_window(4, 10)), [5]);
+        assert!(registry.report_window(9, 10).clients.is_empty());
+        assert_eq!(registry.report().clients.len(), 5);
     }
 
     #[test]
     fn clients_are_listed_oldest_first() {
         let registry = Registry::default();
         let _guards: Vec<_> = [5, 3, 9].map(|id| registry.register(arrival(id))).into();
-        let report = registry.report(Duration::from_secs(1), Duration::from_secs(5));
+        let report = registry.report();
         let ids: Vec<u64> = report.clients.iter().map(|c| c.id).collect();
         assert_eq!(ids, [3, 5, 9]);
     }

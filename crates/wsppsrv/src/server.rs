@@ -38,13 +38,12 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::time::{sleep, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, error, field, info, info_span, warn};
 use wspp::busy_poll::BusyPoll;
-use wspp::clients::ClientsReport;
 use wspp::wire_clock::StampedTcp;
 
 use crate::config::Config;
@@ -53,58 +52,9 @@ use crate::listeners::{Accepted, Listeners};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::reply::Body;
+use crate::state::{Admission, ServerState};
 use crate::tls;
 use crate::transport::Transport;
-
-/// What every connection task shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) config: Config,
-    pub(crate) registry: Registry,
-    /// Cancelled once, when the server shuts down; every task watches it.
-    pub(crate) shutdown: CancellationToken,
-    /// Every connection and session task, so shutdown can wait for them all.
-    pub(crate) tasks: TaskTracker,
-    /// Touched by sessions when an answer is due; off unless `config.busy_poll`.
-    pub(crate) busy: BusyPoll,
-    /// What `/metrics` serves.
-    pub(crate) metrics: Metrics,
-    /// Whether the main listeners serve `/metrics` (no `--metrics-addr`).
-    pub(crate) metrics_on_main: bool,
-    /// One permit per WebSocket session, `config.max_connections` in all.
-    pub(crate) sessions: Arc<Semaphore>,
-}
-
-impl Shared {
-    pub(crate) fn report(&self) -> ClientsReport {
-        self.registry
-            .report(self.config.ping_interval, self.config.ping_timeout)
-    }
-
-    /// The clients one page shows; see [`Registry::report_window`].
-    pub(crate) fn report_window(&self, offset: usize, limit: usize) -> ClientsReport {
-        self.registry.report_window(
-            self.config.ping_interval,
-            self.config.ping_timeout,
-            offset,
-            limit,
-        )
-    }
-}
-
-/// One accepted TCP connection.
-#[derive(Debug)]
-pub(crate) struct Connection {
-    /// The connection's number, used as the client id if it upgrades.
-    pub(crate) id: u64,
-    pub(crate) peer: SocketAddr,
-    /// Whether it arrived on the TLS listener.
-    pub(crate) tls: bool,
-    /// The connection's slot among all connections (sessions and the HTTP reserve).
-    /// Shared by the HTTP task and, after an upgrade, the session task: the slot frees
-    /// when both have finished.
-    _permit: OwnedSemaphorePermit,
-}
 
 /// Finished TCP handshakes the kernel may queue before the server accepts them; the
 /// kernel clamps it to `net.core.somaxconn`. std and tokio listen with 128, which a
@@ -173,11 +123,11 @@ pub async fn run_with(
         info!(budget = ?busy.budget(), "busy polling after each ping and message");
     }
     let metrics = Metrics::default();
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(ServerState {
         busy,
         sessions: Arc::new(Semaphore::new(config.max_connections)),
+        registry: Registry::new(metrics.clone(), config.ping_interval, config.ping_timeout),
         config,
-        registry: Registry::new(metrics.clone()),
         metrics,
         metrics_on_main: listeners.metrics.is_none(),
         shutdown: CancellationToken::new(),
@@ -234,7 +184,7 @@ impl Backoff {
 }
 
 /// Accepts forever; returns only by being dropped.
-async fn accept_loop(listeners: &Listeners, shared: &Arc<Shared>) {
+async fn accept_loop(listeners: &Listeners, shared: &Arc<ServerState>) {
     let limit = shared
         .config
         .max_connections
@@ -264,12 +214,7 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<Shared>) {
         }
         match Arc::clone(&slots).try_acquire_owned() {
             Ok(permit) => {
-                let conn = Arc::new(Connection {
-                    id,
-                    peer,
-                    tls: tls.is_some(),
-                    _permit: permit,
-                });
+                let conn = Arc::new(Admission::new(id, peer, tls.is_some(), permit));
                 shared.tasks.spawn(
                     start_connection(stream, tls, conn, Arc::clone(shared), http.clone())
                         .instrument(span),
@@ -291,7 +236,7 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<Shared>) {
 const METRICS_CONNECTIONS: usize = 16;
 
 /// Serves `/metrics` alone on `listener`; never resolves (without one, at all).
-async fn metrics_loop(listener: Option<&TcpListener>, shared: &Arc<Shared>) {
+async fn metrics_loop(listener: Option<&TcpListener>, shared: &Arc<ServerState>) {
     let Some(listener) = listener else {
         return std::future::pending().await;
     };
@@ -328,8 +273,8 @@ async fn metrics_loop(listener: Option<&TcpListener>, shared: &Arc<Shared>) {
 async fn start_connection(
     stream: TcpStream,
     tls: Option<Arc<ServerConfig>>,
-    conn: Arc<Connection>,
-    shared: Arc<Shared>,
+    conn: Arc<Admission>,
+    shared: Arc<ServerState>,
     http: http1::Builder,
 ) {
     let (stream, refused) = StampedTcp::wrap(stream);
@@ -351,8 +296,8 @@ async fn start_connection(
 async fn serve_tls(
     stream: StampedTcp,
     tls: Arc<ServerConfig>,
-    conn: Arc<Connection>,
-    shared: Arc<Shared>,
+    conn: Arc<Admission>,
+    shared: Arc<ServerState>,
     http: http1::Builder,
 ) {
     // The header read timeout bounds the handshake too: in both, a client has yet to
@@ -394,8 +339,8 @@ fn http_builder(config: &Config) -> http1::Builder {
 /// connection back out of hyper by that type ([`Transport::from_upgraded`]).
 async fn serve_connection(
     stream: Transport,
-    conn: Arc<Connection>,
-    shared: Arc<Shared>,
+    conn: Arc<Admission>,
+    shared: Arc<ServerState>,
     http: http1::Builder,
 ) {
     let shutdown = shared.shutdown.clone();

@@ -48,26 +48,26 @@ use wspp::wire_clock::{Clock, WireStamps};
 
 use crate::metrics::ClosedBy;
 use crate::registry::{Arrival, ClientGuard};
-use crate::server::{Connection, Shared};
+use crate::state::{Admission, ServerState};
 use crate::transport::{Transport, Upgrade};
 use crate::untrusted::Untrusted;
 use crate::utf8_guard::{InvalidUtf8, Utf8Guard};
 
-/// What the session does once open.
+/// What a session does once open, which its route decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub enum RouteBehaviour {
     /// Ping `open_close_pings` times, one after the other, then close with 1000.
     OpenAndClose,
     /// Ping every `ping_interval` until someone leaves; echo every message.
     PingPong,
 }
 
-impl Mode {
-    /// The route this mode is served on.
+impl RouteBehaviour {
+    /// The route this behaviour is served on.
     pub fn route(self) -> &'static str {
         match self {
-            Mode::OpenAndClose => wspp::routes::OPEN_AND_CLOSE,
-            Mode::PingPong => wspp::routes::PINGPONG,
+            RouteBehaviour::OpenAndClose => wspp::routes::OPEN_AND_CLOSE,
+            RouteBehaviour::PingPong => wspp::routes::PINGPONG,
         }
     }
 }
@@ -93,10 +93,10 @@ enum Ending {
 /// `slot` its place among the `--max-connections` WebSocket sessions.
 pub(crate) async fn start(
     on_upgrade: OnUpgrade,
-    mode: Mode,
+    behaviour: RouteBehaviour,
     arrival: Arrival,
-    shared: Arc<Shared>,
-    conn: Arc<Connection>,
+    shared: Arc<ServerState>,
+    conn: Arc<Admission>,
     slot: OwnedSemaphorePermit,
 ) {
     let upgraded = match on_upgrade.await {
@@ -117,7 +117,7 @@ pub(crate) async fn start(
     )
     .await;
     info!(
-        route = mode.route(),
+        route = behaviour.route(),
         user_agent = arrival
             .user_agent
             .as_deref()
@@ -133,7 +133,7 @@ pub(crate) async fn start(
     let client = shared.registry.register(arrival);
     let mut session = Session {
         ws,
-        mode,
+        behaviour,
         client,
         tracker: PingTracker::new(Instant::now().into_std(), wspp::payload::MIN_LEN),
         shared,
@@ -149,15 +149,15 @@ pub(crate) async fn start(
 
 struct Session {
     ws: Socket,
-    mode: Mode,
+    behaviour: RouteBehaviour,
     /// Keeps the client listed; dropped with the session, whatever ends it.
     client: ClientGuard,
     /// Keeps the connection's slot, and says whether the session runs over TLS.
-    conn: Arc<Connection>,
+    conn: Arc<Admission>,
     /// The session's place under `--max-connections`; freed with the session.
     _slot: OwnedSemaphorePermit,
     tracker: PingTracker,
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
 }
 
 impl Session {
@@ -171,11 +171,11 @@ impl Session {
         let cancelled = shutdown.cancelled();
         tokio::pin!(cancelled);
         let mut cancelled = RareEvent::new(cancelled, || shutdown.is_cancelled());
-        // Both modes ping at once by default: the first RTT is what most users wait for.
+        // Both routes ping at once by default: the first RTT is what most users wait for.
         // `--first-ping-delay` holds back only a /pingpong session's first ping.
-        let first_delay = match self.mode {
-            Mode::OpenAndClose => Duration::ZERO,
-            Mode::PingPong => config.first_ping_delay,
+        let first_delay = match self.behaviour {
+            RouteBehaviour::OpenAndClose => Duration::ZERO,
+            RouteBehaviour::PingPong => config.first_ping_delay,
         };
         let mut ping_due = first_delay.is_zero();
         // When the next scheduled ping is due. /openandclosewebsocket has no schedule:
@@ -193,10 +193,12 @@ impl Session {
                 if let Err(ending) = self.ping().await {
                     return ending;
                 }
-                next_ping = match self.mode {
-                    Mode::OpenAndClose => None,
+                next_ping = match self.behaviour {
+                    RouteBehaviour::OpenAndClose => None,
                     // Skip missed ticks rather than burst to catch up.
-                    Mode::PingPong => next_ping.map(|t| (t + interval).max(Instant::now())),
+                    RouteBehaviour::PingPong => {
+                        next_ping.map(|t| (t + interval).max(Instant::now()))
+                    }
                 };
             }
             let deadline = self.tracker.deadline(patience).map(Instant::from_std);
@@ -228,7 +230,7 @@ impl Session {
                     self.shared.busy.touch();
                     match message {
                         Message::Pong(payload) => {
-                            if self.pong(&payload) && self.mode == Mode::OpenAndClose {
+                            if self.pong(&payload) && self.behaviour == RouteBehaviour::OpenAndClose {
                                 if self.open_close_done() {
                                     return Ending::Close(CloseCode::Normal, "done");
                                 }

@@ -20,8 +20,8 @@ use tracing::{Instrument, info};
 use crate::config::Config;
 use crate::registry::Arrival;
 use crate::reply::{self, Body};
-use crate::server::{Connection, Shared};
-use crate::session::{self, Mode};
+use crate::session::{self, RouteBehaviour};
+use crate::state::{Admission, ServerState};
 use crate::untrusted::Untrusted;
 
 /// Why an upgrade was refused: the status to answer with and a one-line reason.
@@ -122,9 +122,9 @@ pub fn check<B>(req: &Request<B>, config: &Config) -> Result<String, Rejection> 
 /// status, or 503 when `--max-connections` sessions are running.
 pub(crate) fn accept(
     mut req: Request<Incoming>,
-    mode: Mode,
-    shared: &Arc<Shared>,
-    conn: &Arc<Connection>,
+    behaviour: RouteBehaviour,
+    shared: &Arc<ServerState>,
+    conn: &Arc<Admission>,
 ) -> Response<Body> {
     let accept_key = match check(&req, &shared.config) {
         Ok(key) => key,
@@ -169,13 +169,13 @@ pub(crate) fn accept(
         peer: conn.peer,
         user_agent: text(header::USER_AGENT),
         origin: text(header::ORIGIN),
-        route: mode.route(),
+        route: behaviour.route(),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     shared.tasks.spawn(
         session::start(
             on_upgrade,
-            mode,
+            behaviour,
             arrival,
             Arc::clone(shared),
             Arc::clone(conn),
