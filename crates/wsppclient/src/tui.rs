@@ -8,6 +8,8 @@
 //!
 //! * [`event`]: the one [`Event`] channel and the tasks that feed it: the terminal
 //!   reader and its ticks, signals, and the network work (requests, clients refreshes).
+//! * [`pane`]: the box every pane is drawn in.
+//! * [`latency`]: the latency pane, its state and its widget.
 //! * [`app`]: all the state, and [`App::update`], which applies an event and returns
 //!   an [`Action`] instead of doing I/O, so it is tested without a terminal.
 //! * [`ui`]: `impl Widget for &App`, the drawing.
@@ -27,6 +29,8 @@
 
 pub mod app;
 pub mod event;
+pub mod latency;
+pub mod pane;
 pub mod ui;
 
 use std::fs::File;

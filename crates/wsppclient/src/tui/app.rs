@@ -11,9 +11,9 @@
 //! * [`TranscriptView`]: the lines of the current run, each an [`Entry`] in its
 //!   `Display` form (the same text the plain menu prints), tagged with a
 //!   [`LineKind`] for colour, and a scroll position;
-//! * [`LatencyView`]: the RTTs of the latest `ping` or `hold`. Ping RTTs and losses
-//!   come as typed [`PingEvent`]s; `hold`'s echo RTTs come as transcript
-//!   [`EntryKind::Rtt`] entries, and it has no notion of a lost echo;
+//! * [`LatencyView`] (in [`super::latency`], with its widget): the RTTs of the latest
+//!   `ping` or `hold`, fed from typed [`PingEvent`]s and from `hold`'s transcript
+//!   [`EntryKind::Rtt`] entries;
 //! * [`ClientsView`]: the latest `/clients.json`, refreshed every [`CLIENTS_EVERY`]
 //!   and on `r`, and the addresses of our own connections, so the user finds themselves.
 
@@ -24,10 +24,9 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use wspp::clients::ClientsReport;
-use wspp::stats::Latency;
-use wspp::wire_clock::Clock;
 
 use super::event::{Event, NetEvent, RunId, Signal};
+use super::latency::LatencyView;
 use crate::catalog::Request;
 use crate::error::{self, Error};
 use crate::ping::PingEvent;
@@ -37,8 +36,6 @@ use crate::wire::{Direction, WireEvent};
 /// Transcript lines kept; older ones are dropped so a ping left running for a day
 /// does not grow without bound.
 pub const TRANSCRIPT_LIMIT: usize = 10_000;
-/// RTTs kept for the sparkline (wider than any terminal).
-pub const RECENT_LIMIT: usize = 512;
 /// How often the clients pane refreshes by itself.
 pub const CLIENTS_EVERY: Duration = Duration::from_secs(2);
 /// How long a notice stays on the status line.
@@ -311,86 +308,6 @@ fn printable(text: &str) -> String {
             c => c,
         })
         .collect()
-}
-
-/// The latency pane's figures: those of the latest `ping` or `hold`.
-#[derive(Debug, Default)]
-pub struct LatencyView {
-    /// The request they come from; `None` until a `ping` or `hold` has run.
-    source: Option<Request>,
-    /// The clock of the latest RTT.
-    clock: Option<Clock>,
-    /// Every RTT of that run.
-    latency: Latency,
-    /// The latest RTTs, oldest first; `None` for a ping that was lost.
-    recent: VecDeque<Option<Duration>>,
-    /// Pings that timed out or were overtaken (ping only).
-    lost: u64,
-}
-
-impl LatencyView {
-    /// The request the figures come from.
-    pub fn source(&self) -> Option<Request> {
-        self.source
-    }
-
-    /// The clock of the latest RTT, once one came.
-    pub fn clock(&self) -> Option<Clock> {
-        self.clock
-    }
-
-    /// Every RTT of the run.
-    pub fn latency(&self) -> &Latency {
-        &self.latency
-    }
-
-    /// The latest RTTs, oldest first; `None` marks a lost ping.
-    pub fn recent(&self) -> &VecDeque<Option<Duration>> {
-        &self.recent
-    }
-
-    /// Pings lost so far.
-    pub fn lost(&self) -> u64 {
-        self.lost
-    }
-
-    /// Whether losses are counted at all (`hold` cannot tell a lost echo).
-    pub fn counts_loss(&self) -> bool {
-        self.source == Some(Request::Ping)
-    }
-
-    /// Lost pings as a percentage of the pings that got an answer or were given up.
-    pub fn loss_pct(&self) -> Option<f64> {
-        let settled = self.latency.running().count() + self.lost;
-        (self.counts_loss() && settled > 0).then(|| self.lost as f64 * 100.0 / settled as f64)
-    }
-
-    fn reset(&mut self, source: Request) {
-        *self = LatencyView {
-            source: Some(source),
-            ..LatencyView::default()
-        };
-    }
-
-    fn record(&mut self, rtt: Duration, clock: Clock) {
-        self.clock = Some(clock);
-        self.latency.record(rtt);
-        self.push_recent(Some(rtt));
-    }
-
-    fn record_lost(&mut self, n: u64) {
-        self.lost += n;
-        for _ in 0..n.min(RECENT_LIMIT as u64) {
-            self.push_recent(None);
-        }
-    }
-
-    fn push_recent(&mut self, sample: Option<Duration>) {
-        if self.recent.len() == RECENT_LIMIT {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(sample);
-    }
 }
 
 /// The clients pane: the latest `/clients.json` and our own addresses.
@@ -844,7 +761,7 @@ impl App {
         match &entry.kind {
             EntryKind::Connected { local, .. } => self.clients.own.push(*local),
             // A ping's RTTs come typed, through `ping`; the transcript repeats them.
-            EntryKind::Rtt { rtt, clock, .. } if self.latency.source == Some(Request::Hold) => {
+            EntryKind::Rtt { rtt, clock, .. } if self.latency.source() == Some(Request::Hold) => {
                 self.latency.record(*rtt, *clock);
             }
             _ => {}
@@ -914,6 +831,7 @@ mod tests {
     use crate::wire::{FrameInfo, Opcode};
     use crossterm::event::KeyEventState;
     use wspp::clients::{ClientInfo, ServerSummary};
+    use wspp::wire_clock::Clock;
 
     fn key(code: KeyCode) -> Event {
         Event::Terminal(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)))

@@ -28,12 +28,12 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{
-    Block, Borders, Cell, Clear, List, ListItem, ListState, Paragraph, Row, Sparkline,
-    StatefulWidget, Table, Widget, Wrap,
+    Block, Borders, Cell, Clear, List, ListItem, ListState, Paragraph, Row, StatefulWidget, Table,
+    Widget, Wrap,
 };
-use wspp::stats::as_ms;
 
 use super::app::{App, Ending, LineKind, RunState};
+use super::pane::pane;
 use crate::catalog::Request;
 use crate::requests::clients;
 
@@ -111,7 +111,7 @@ impl Widget for &App {
         let areas = areas(area);
         render_menu(self, areas.menu, buf);
         render_transcript(self, areas.transcript, buf);
-        render_latency(self, areas.latency, buf);
+        self.latency().render(areas.latency, buf);
         render_clients(self, areas.clients, buf);
         render_details(self.selected(), areas.details, buf);
         render_status(self, areas.status, buf);
@@ -119,12 +119,6 @@ impl Widget for &App {
             render_help(self, area, buf);
         }
     }
-}
-
-fn pane(title: impl Into<Line<'static>>) -> Block<'static> {
-    Block::bordered()
-        .border_style(Style::new().fg(Color::DarkGray))
-        .title(title.into().style(Style::new().fg(Color::White).bold()))
 }
 
 fn render_menu(app: &App, area: Rect, buf: &mut Buffer) {
@@ -234,131 +228,6 @@ fn line_style(kind: LineKind) -> Style {
         LineKind::Filter => Style::new().fg(Color::Yellow),
         LineKind::Error => Style::new().fg(Color::Red).bold(),
     }
-}
-
-fn render_latency(app: &App, area: Rect, buf: &mut Buffer) {
-    let view = app.latency();
-    let source = match view.source() {
-        Some(Request::Ping) => " · ping",
-        Some(Request::Hold) => " · hold echoes",
-        _ => "",
-    };
-    // Which clock the figures are on: the kernel's (the network RTT) or the user's.
-    let clock = view
-        .clock()
-        .map(|c| format!(" · {c} clock"))
-        .unwrap_or_default();
-    let block = pane(format!(" latency{source}{clock} "));
-    let inner = block.inner(area);
-    block.render(area, buf);
-    if view.source().is_none() {
-        Paragraph::new("Run ping or hold to measure round trips here.")
-            .dark_gray()
-            .wrap(Wrap { trim: true })
-            .render(inner, buf);
-        return;
-    }
-    let latency = view.latency();
-    let s = latency.summary();
-    let loss = match view.loss_pct() {
-        Some(pct) => format!("loss {pct:.1}% ({})", view.lost()),
-        None if view.counts_loss() => "loss -".to_owned(),
-        None => "loss n/a".to_owned(),
-    };
-    let (Some(last), Some(min), Some(avg), Some(max), Some(p50), Some(p90), Some(p99)) = (
-        latency.running().last(),
-        s.min,
-        s.avg,
-        s.max,
-        s.p50,
-        s.p90,
-        s.p99,
-    ) else {
-        Paragraph::new(vec![
-            Line::from("waiting for the first round trip…").dark_gray(),
-            Line::from(loss),
-        ])
-        .render(inner, buf);
-        return;
-    };
-    let label = |text: &'static str| Span::raw(text).dark_gray();
-    let figures = vec![
-        Line::from(vec![
-            label("last "),
-            Span::raw(format!("{} ms", ms(last))).bold(),
-            label("  n "),
-            Span::raw(s.count.to_string()),
-            Span::raw("  "),
-            Span::raw(loss).fg(if view.lost() > 0 {
-                Color::Red
-            } else {
-                Color::Reset
-            }),
-        ]),
-        Line::from(vec![
-            label("min/avg/max "),
-            Span::raw(format!("{}/{}/{} ms", ms(min), ms(avg), ms(max))),
-        ]),
-        Line::from(vec![
-            label("p50/p90/p99 "),
-            Span::raw(format!("{}/{}/{} ms", ms(p50), ms(p90), ms(p99))),
-        ]),
-    ];
-    let [text_area, charts] =
-        Layout::vertical([Constraint::Length(3), Constraint::Min(0)]).areas(inner);
-    Paragraph::new(figures).render(text_area, buf);
-    if charts.height == 0 {
-        return;
-    }
-    let [recent_area, histogram_area] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
-            .spacing(1)
-            .areas(charts);
-    let (recent_caption, recent_chart) = captioned(recent_area);
-    let width = usize::from(recent_chart.width);
-    let tail = view.recent().len().saturating_sub(width);
-    let samples: Vec<Option<u64>> = view
-        .recent()
-        .iter()
-        .skip(tail)
-        .map(|rtt| rtt.map(nanos))
-        .collect();
-    Line::from("recent rtt")
-        .dark_gray()
-        .render(recent_caption, buf);
-    Sparkline::default()
-        .data(samples)
-        .style(Style::new().fg(Color::Green))
-        .absent_value_symbol("×")
-        .absent_value_style(Style::new().fg(Color::Red))
-        .render(recent_chart, buf);
-
-    // The bulk of the distribution, min to p99: outliers pile up in the last bin.
-    let high = if p99 > min { p99 } else { max };
-    let (histogram_caption, histogram_chart) = captioned(histogram_area);
-    let bins = latency.histogram(min, high, usize::from(histogram_chart.width));
-    let range = format!("{}–{} ms", ms(min), ms(high));
-    let caption = [format!("histogram {range}"), format!("hist {range}"), range]
-        .into_iter()
-        .find(|c| c.chars().count() <= usize::from(histogram_caption.width))
-        .unwrap_or_default();
-    Line::from(caption)
-        .dark_gray()
-        .render(histogram_caption, buf);
-    Sparkline::default()
-        .data(bins)
-        .style(Style::new().fg(Color::Yellow))
-        .render(histogram_chart, buf);
-}
-
-/// Splits a chart's area into a caption row and the chart, if there is room for both.
-fn captioned(area: Rect) -> (Rect, Rect) {
-    if area.height < 2 {
-        return (Rect::ZERO, area);
-    }
-    let [caption, chart] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    (caption, chart)
 }
 
 fn render_clients(app: &App, area: Rect, buf: &mut Buffer) {
@@ -585,15 +454,6 @@ fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
         .render(popup, buf);
 }
 
-/// Milliseconds with microsecond precision, as ping(8) prints small RTTs.
-fn ms(d: Duration) -> String {
-    format!("{:.3}", as_ms(d))
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
 /// `850ms`, `4.2s`, `3m05s`: an elapsed time at a glance.
 fn short(d: Duration) -> String {
     match d.as_secs() {
@@ -609,8 +469,6 @@ mod tests {
     use std::time::Instant;
 
     use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
-    use ratatui::Terminal;
-    use ratatui::backend::TestBackend;
     use wspp::clients::{ClientInfo, ClientsReport, ServerSummary};
 
     use crate::error::Error;
@@ -618,24 +476,8 @@ mod tests {
     use crate::transcript::{Entry, EntryKind};
     use crate::tui::app::Action;
     use crate::tui::event::{Event, NetEvent};
+    use crate::tui::pane::draw;
     use crate::wire::{Direction, FrameInfo, Opcode, WireEvent};
-
-    /// Draws `app` on a `TestBackend` of `width`×`height`; returns the screen as text.
-    fn draw(app: &App, width: u16, height: u16) -> String {
-        let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("a test terminal");
-        terminal
-            .draw(|frame| frame.render_widget(app, frame.area()))
-            .expect("drawing succeeds");
-        let buffer = terminal.backend().buffer();
-        let mut text = String::new();
-        for y in 0..buffer.area.height {
-            for x in 0..buffer.area.width {
-                text.push_str(buffer[(x, y)].symbol());
-            }
-            text.push('\n');
-        }
-        text
-    }
 
     fn key(app: &mut App, code: KeyCode) -> Option<Action> {
         let event = Event::Terminal(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)));
@@ -836,26 +678,6 @@ mod tests {
         );
         assert!(screen.contains("error: unexpected answer"), "{screen}");
         assert!(screen.contains("open-close · failed after"), "{screen}");
-    }
-
-    #[test]
-    fn the_latency_pane_shows_the_figures() {
-        let app = busy_app();
-        let screen = draw(&app, 80, 24);
-        assert!(screen.contains("latency · ping"), "{screen}");
-        assert!(screen.contains("last 2.000 ms"), "{screen}");
-        assert!(screen.contains("loss 25.0% (1)"), "{screen}");
-        assert!(
-            screen.contains("min/avg/max 1.000/2.000/3.000 ms"),
-            "{screen}"
-        );
-        // Percentiles come from the HDR histogram, to its 0.1% resolution.
-        assert!(screen.contains("p50/p90/p99 2.00"), "{screen}");
-        assert!(screen.contains("recent rtt"), "{screen}");
-        assert!(
-            screen.contains('×'),
-            "a lost ping shows in the sparkline\n{screen}"
-        );
     }
 
     #[test]
