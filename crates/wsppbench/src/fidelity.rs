@@ -12,8 +12,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use hdrhistogram::Histogram;
 
+use crate::figures;
 use crate::plot;
-use crate::report;
 
 /// The curves, in the plot's order of styles: the wire's first (black and grey), then
 /// the kernel clock's (dotted over them), then the user clock's (in colour).
@@ -31,7 +31,7 @@ const SERIES: [(&str, &str, &str); 6] = [
 pub fn plot(tsv: &Path, out: &Path) -> Result<()> {
     let text =
         std::fs::read_to_string(tsv).with_context(|| format!("cannot read {}", tsv.display()))?;
-    let mut histograms: Vec<Histogram<u64>> = SERIES.iter().map(|_| report::histogram()).collect();
+    let mut histograms: Vec<Histogram<u64>> = SERIES.iter().map(|_| figures::histogram()).collect();
     for (n, line) in text.lines().enumerate().skip(1) {
         let fields: Vec<&str> = line.split('\t').collect();
         let [end, clock, _seq, wire, printed] = fields[..] else {
@@ -50,9 +50,9 @@ pub fn plot(tsv: &Path, out: &Path) -> Result<()> {
             // The wire's curve once per Ping: from the kernel clock's rows, which
             // both ends have (the client's -U run is another run of its own).
             if c == "wire" && clock == "kernel" {
-                report::record(&mut histograms[i], us(wire)?);
+                figures::record(&mut histograms[i], us(wire)?);
             } else if c == clock {
-                report::record(&mut histograms[i], us(printed)?);
+                figures::record(&mut histograms[i], us(printed)?);
             }
         }
     }

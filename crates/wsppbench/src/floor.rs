@@ -23,8 +23,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wspp::busy_poll::BusyPoll;
 
 use crate::cli::FloorKind;
+use crate::figures;
 use crate::procs::{self, Child};
-use crate::report;
 
 /// The message: two bytes, as the floor specifies.
 const MESSAGE: [u8; 2] = *b"wp";
@@ -159,7 +159,7 @@ fn measure_std(addr: SocketAddr, spin: bool, warmup: u64, count: u64) -> Result<
     stream.set_write_timeout(Some(IO_TIMEOUT))?;
     // Two bytes always fit the empty send buffer: a non-blocking write is whole.
     stream.set_nonblocking(spin)?;
-    let mut histogram = report::histogram();
+    let mut histogram = figures::histogram();
     let mut buf = [0u8; MESSAGE.len()];
     for i in 0..warmup + count {
         let start = Instant::now();
@@ -171,7 +171,7 @@ fn measure_std(addr: SocketAddr, spin: bool, warmup: u64, count: u64) -> Result<
         }
         let rtt = start.elapsed();
         if i >= warmup {
-            report::record(&mut histogram, rtt);
+            figures::record(&mut histogram, rtt);
         }
     }
     Ok(histogram)
@@ -214,7 +214,7 @@ async fn measure_tokio(
     let run = async {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
-        let mut histogram = report::histogram();
+        let mut histogram = figures::histogram();
         let mut buf = [0u8; MESSAGE.len()];
         for i in 0..warmup + count {
             let start = Instant::now();
@@ -223,7 +223,7 @@ async fn measure_tokio(
             stream.read_exact(&mut buf).await?;
             let rtt = start.elapsed();
             if i >= warmup {
-                report::record(&mut histogram, rtt);
+                figures::record(&mut histogram, rtt);
             }
         }
         anyhow::Ok(histogram)

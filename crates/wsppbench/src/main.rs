@@ -1,4 +1,4 @@
-//! `wsppbench`: the benchmark suite of issue 4, as one binary.
+//! `wsppbench`: wspp's benchmark suite, as one binary.
 //!
 //! Run without a subcommand it measures everything in one go on loopback and writes the
 //! figures (see [`suite`]). The hidden subcommands are the pieces it starts as child
@@ -18,11 +18,16 @@
 //!   ping load, and the open-and-close rate.
 //! * [`hold`]: the load generator; [`http`]: a timed GET; [`procs`]: children, pinning
 //!   and `/proc` figures.
-//! * [`report`]: the table, `docs/benchmarks.md`; [`plot`]: the SVG percentile curves.
+//! * [`results`]: what a run measured and its targets; [`tables`]: those as text and
+//!   Markdown tables; [`report`]: the tables into `docs/benchmarks.md`; [`plot`]: the
+//!   SVG percentile curves.
+//! * [`figures`]: nanosecond histograms, percentiles and medians, under everything
+//!   that measures.
 //! * [`fidelity`]: the curves of printed against wire RTTs, from `scripts/fidelity.sh`.
 
 mod cli;
 mod fidelity;
+mod figures;
 mod floor;
 mod hold;
 mod http;
@@ -33,8 +38,10 @@ mod plot;
 mod procs;
 mod reference;
 mod report;
+mod results;
 mod rtt;
 mod suite;
+mod tables;
 
 use std::process::ExitCode;
 

@@ -20,8 +20,8 @@ use tokio::task::JoinSet;
 use wsppclient::config::Config;
 use wsppclient::connect::{self, WsUrl};
 
+use crate::figures::{self, Summary};
 use crate::procs;
-use crate::report::{self, Summary};
 
 /// How long one cycle may take before it counts as failed.
 const CYCLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -75,7 +75,7 @@ pub async fn measure(
     for _ in 0..concurrency {
         let (config, url, next) = (Arc::clone(&config), Arc::clone(&url), Arc::clone(&next));
         workers.spawn(async move {
-            let mut histogram = report::histogram();
+            let mut histogram = figures::histogram();
             let mut failures = 0u64;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -85,14 +85,14 @@ pub async fn measure(
                 let source = Ipv4Addr::new(127, 0, 1, 1 + (i % SOURCES) as u8);
                 match tokio::time::timeout(CYCLE_TIMEOUT, cycle(addr, source, &config, &url)).await
                 {
-                    Ok(Ok(took)) => report::record(&mut histogram, took),
+                    Ok(Ok(took)) => figures::record(&mut histogram, took),
                     _ => failures += 1,
                 }
             }
             (histogram, failures)
         });
     }
-    let mut histogram = report::histogram();
+    let mut histogram = figures::histogram();
     let mut failures = 0;
     while let Some(done) = workers.join_next().await {
         let (h, f) = done?;

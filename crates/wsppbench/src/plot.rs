@@ -223,7 +223,7 @@ mod tests {
 
     #[test]
     fn an_svg_has_one_curve_per_series() {
-        let mut h = crate::report::histogram();
+        let mut h = crate::figures::histogram();
         for ns in 20_000..40_000 {
             h.record(ns).expect("in range");
         }

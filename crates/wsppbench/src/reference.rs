@@ -19,8 +19,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::cli::ReferenceArgs;
+use crate::figures::{self, Summary};
 use crate::procs::{self, Child};
-use crate::report::{self, Summary};
 
 /// Slack on the whole run's bound (one more millisecond per ping).
 const RUN_SLACK: Duration = Duration::from_secs(5);
@@ -54,7 +54,7 @@ async fn ping_loop(
     stream.set_nodelay(true)?;
     let url = format!("ws://{addr}{}", wspp::routes::PINGPONG);
     let (mut ws, _) = tokio_tungstenite::client_async(url, stream).await?;
-    let mut histogram = report::histogram();
+    let mut histogram = figures::histogram();
     for seq in 0..warmup + count {
         let payload = seq.to_be_bytes();
         let start = Instant::now();
@@ -68,7 +68,7 @@ async fn ping_loop(
             }
         }
         if seq >= warmup {
-            report::record(&mut histogram, start.elapsed());
+            figures::record(&mut histogram, start.elapsed());
         }
     }
     // Closing is a courtesy; the figures are taken.

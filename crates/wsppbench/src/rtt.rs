@@ -33,8 +33,8 @@ use wsppclient::config::Config;
 use wsppclient::connect::{self, WsUrl};
 use wsppclient::ping::Pinger;
 
+use crate::figures::{self, Summary};
 use crate::procs::Child;
-use crate::report::{self, Summary};
 
 /// How long one ping may wait for its pong before the run counts as failed.
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
@@ -52,12 +52,12 @@ pub async fn client_view(
     let url = WsUrl::for_route(&config, wspp::routes::PINGPONG)?;
     let mut pinger = Pinger::connect(&config, &url, wspp::payload::MIN_LEN).await?;
     pinger.busy_poll(busy_poll);
-    let mut histogram = report::histogram();
+    let mut histogram = figures::histogram();
     for i in 0..warmup + count {
         match pinger.ping_once(PING_TIMEOUT).await? {
             // User-to-user, as the floor and every other client in the tables are
             // timed: the kernel's clock would leave out the very wake-ups compared.
-            Some(rtt) if i >= warmup => report::record(&mut histogram, rtt.user),
+            Some(rtt) if i >= warmup => figures::record(&mut histogram, rtt.user),
             Some(_) => {}
             None => bail!("ping {i} was not answered within {PING_TIMEOUT:?}"),
         }
@@ -154,7 +154,7 @@ pub async fn answer_server_pings(
 pub fn server_view_from_log(path: &Path, warmup: u64) -> Result<Histogram<u64>> {
     let log = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the server log {}", path.display()))?;
-    let mut histogram = report::histogram();
+    let mut histogram = figures::histogram();
     for line in log.lines() {
         let (Some(seq), Some(rtt_us)) = (field(line, "seq="), field(line, "rtt_us=")) else {
             continue;
@@ -168,7 +168,7 @@ pub fn server_view_from_log(path: &Path, warmup: u64) -> Result<Histogram<u64>> 
         // A whole number is an older server's truncated microseconds: take the middle.
         let us = if rtt_us.contains('.') { us } else { us + 0.5 };
         if seq >= warmup {
-            report::record(&mut histogram, Duration::from_secs_f64(us / 1e6));
+            figures::record(&mut histogram, Duration::from_secs_f64(us / 1e6));
         }
     }
     Ok(histogram)

@@ -14,7 +14,7 @@
 //!
 //! Each section is also a smoke check: it passes if it ran to the end with sane
 //! figures (every ping answered, every connection open, the server listing them all).
-//! Whether the figures meet issue 4's targets is reported, but is not a failure:
+//! Whether the figures meet the product's targets is reported, but is not a failure:
 //! timings on a shared machine are not a test.
 
 use std::path::{Path, PathBuf};
@@ -23,13 +23,15 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result, bail, ensure};
 
 use crate::cli::{FloorKind, RunArgs, Section};
+use crate::figures::{self, Summary};
 use crate::load;
 use crate::memory;
 use crate::openclose;
 use crate::plot;
 use crate::procs::{self, Machine, Pinning, ServerSpec};
-use crate::report::{self, Results, RttResults, RttSeries, RunInfo, Summary, Versus};
-use crate::{floor, reference, rtt};
+use crate::report;
+use crate::results::{Results, RttResults, RttSeries, RunInfo, Versus};
+use crate::{floor, reference, rtt, tables};
 
 /// The counts and times of one run.
 #[derive(Debug)]
@@ -200,7 +202,7 @@ pub fn run(args: &RunArgs) -> Result<bool> {
     }
 
     println!();
-    for table in results.tables() {
+    for table in tables::of(&results) {
         println!("{}", table.text());
     }
     let info = RunInfo {
@@ -441,7 +443,7 @@ fn write_outputs(info: &RunInfo, results: &Results, s: &Settings) -> Result<()> 
             "Loopback RTT, {} round{} × {} pings: raw TCP floor vs wspp",
             rtt.rounds,
             if rtt.rounds == 1 { "" } else { "s" },
-            report::thousands(rtt.pings)
+            figures::thousands(rtt.pings)
         );
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
