@@ -9,21 +9,22 @@
 //!
 //! # Layout
 //!
+//! Top down, each module using only the ones after it:
+//!
 //! * [`cli`]: the flags; [`suite`]: the run, section by section, and the smoke checks.
-//! * [`floor`]: raw TCP ping-pong, blocking std and tokio: the physical floor.
-//! * [`rtt`]: wsppclient's `Pinger` against wsppsrv, and the server's own view.
-//! * [`reference`](mod@reference): a minimal tokio-tungstenite ping client, the
-//!   yardstick of `wsppclient ping -i 0`.
-//! * [`memory`], [`load`], [`openclose`]: idle memory per connection, the server under
-//!   ping load, and the open-and-close rate.
+//! * [`report`]: the run written into `docs/benchmarks.md`; [`tables`]: its figures as
+//!   text and Markdown tables; [`plot`]: the SVG percentile curves; [`fidelity`]: the
+//!   curves of printed against wire RTTs, from `scripts/fidelity.sh`.
+//! * [`results`]: what a run measured, section by section, and the targets it is held to.
+//! * The sections: [`floor`], raw TCP ping-pong, blocking std and tokio, the physical
+//!   floor; [`rtt`], wsppclient's `Pinger` against wsppsrv, and the server's own view;
+//!   [`reference`](mod@reference), a minimal tokio-tungstenite ping client, the
+//!   yardstick of `wsppclient ping -i 0`; [`memory`], [`load`], [`openclose`]: idle
+//!   memory per connection, the server under ping load, and the open-and-close rate.
 //! * [`hold`]: the load generator; [`http`]: a timed GET; [`procs`]: children, pinning
 //!   and `/proc` figures.
-//! * [`results`]: what a run measured and its targets; [`tables`]: those as text and
-//!   Markdown tables; [`report`]: the tables into `docs/benchmarks.md`; [`plot`]: the
-//!   SVG percentile curves.
 //! * [`figures`]: nanosecond histograms, percentiles and medians, under everything
 //!   that measures.
-//! * [`fidelity`]: the curves of printed against wire RTTs, from `scripts/fidelity.sh`.
 
 mod cli;
 mod fidelity;
