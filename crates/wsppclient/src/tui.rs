@@ -9,7 +9,9 @@
 //! * [`event`]: the one [`Event`] channel and the tasks that feed it: the terminal
 //!   reader and its ticks, signals, and the network work (requests, clients refreshes).
 //! * [`pane`]: the box every pane is drawn in.
-//! * [`latency`]: the latency pane, its state and its widget.
+//! * [`run_state`]: the current run and how it stands, which the app changes and the
+//!   transcript's title shows.
+//! * the panes, each its state, its widget and its tests: [`transcript`], [`latency`].
 //! * [`app`]: all the state, and [`App::update`], which applies an event and returns
 //!   an [`Action`] instead of doing I/O, so it is tested without a terminal.
 //! * [`ui`]: `impl Widget for &App`, the drawing.
@@ -31,6 +33,8 @@ pub mod app;
 pub mod event;
 pub mod latency;
 pub mod pane;
+pub mod run_state;
+pub mod transcript;
 pub mod ui;
 
 use std::fs::File;

@@ -14,8 +14,8 @@ use ratatui::backend::TestBackend;
 use wsppclient::catalog::Request;
 use wsppclient::config::Config;
 use wsppclient::transcript::EntryKind;
-use wsppclient::tui::app::RunState;
 use wsppclient::tui::event::{self, NetEvent, Signal};
+use wsppclient::tui::run_state::RunState;
 use wsppclient::tui::{self, App, Event, Exit, Runner};
 
 use crate::support::{Server, fast_server_config, raw, within};

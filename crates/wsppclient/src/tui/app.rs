@@ -8,9 +8,8 @@
 //!
 //! Three panes keep data of their own:
 //!
-//! * [`TranscriptView`]: the lines of the current run, each an [`Entry`] in its
-//!   `Display` form (the same text the plain menu prints), tagged with a
-//!   [`LineKind`] for colour, and a scroll position;
+//! * [`TranscriptView`] (in [`super::transcript`], with its widget): the lines of the
+//!   current run and a scroll position;
 //! * [`LatencyView`] (in [`super::latency`], with its widget): the RTTs of the latest
 //!   `ping` or `hold`, fed from typed [`PingEvent`]s and from `hold`'s transcript
 //!   [`EntryKind::Rtt`] entries;
@@ -27,15 +26,13 @@ use wspp::clients::ClientsReport;
 
 use super::event::{Event, NetEvent, RunId, Signal};
 use super::latency::LatencyView;
+use super::run_state::{Ending, Run, RunState};
+use super::transcript::TranscriptView;
 use crate::catalog::Request;
 use crate::error::{self, Error};
 use crate::ping::PingEvent;
 use crate::transcript::{Entry, EntryKind};
-use crate::wire::{Direction, WireEvent};
 
-/// Transcript lines kept; older ones are dropped so a ping left running for a day
-/// does not grow without bound.
-pub const TRANSCRIPT_LIMIT: usize = 10_000;
 /// How often the clients pane refreshes by itself.
 pub const CLIENTS_EVERY: Duration = Duration::from_secs(2);
 /// How long a notice stays on the status line.
@@ -85,229 +82,6 @@ pub enum Exit {
     TerminalLost(String),
     /// A network task panicked (named).
     Crashed(&'static str),
-}
-
-/// How a run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunState {
-    /// In flight.
-    Running,
-    /// Asked to stop, winding down.
-    Cancelling,
-    /// Over.
-    Ended {
-        /// How long it took.
-        after: Duration,
-        /// How it ended.
-        how: Ending,
-    },
-}
-
-/// How a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    /// By itself, or stopped cleanly after a cancel.
-    Done,
-    /// Cancelled before it could finish.
-    Cancelled,
-    /// With an error (shown in the transcript).
-    Failed,
-    /// Dropped without waiting for it.
-    Abandoned,
-}
-
-/// The current (or latest) run.
-#[derive(Debug, Clone)]
-pub struct Run {
-    /// Its number.
-    pub id: RunId,
-    /// What it runs.
-    pub request: Request,
-    /// When it started.
-    pub started: Instant,
-    /// How it stands.
-    pub state: RunState,
-}
-
-impl Run {
-    /// Whether it is still in flight (running or winding down).
-    pub fn is_active(&self) -> bool {
-        !matches!(self.state, RunState::Ended { .. })
-    }
-}
-
-/// What a transcript line shows, for its colour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LineKind {
-    /// A remark of the request.
-    Note,
-    /// Bytes we sent.
-    Sent,
-    /// Bytes we received.
-    Received,
-    /// Something the wire parser could not make sense of.
-    Problem,
-    /// A measured round trip.
-    Rtt,
-    /// A block of result text (the clients table, ping's summary).
-    Output,
-    /// The Wireshark display filter.
-    Filter,
-    /// The request failed.
-    Error,
-}
-
-/// One line of the transcript pane.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TranscriptLine {
-    /// The text, without control characters.
-    pub text: String,
-    /// What it shows.
-    pub kind: LineKind,
-}
-
-/// The transcript pane's lines and scroll position.
-#[derive(Debug, Default)]
-pub struct TranscriptView {
-    /// The entries shown, at most [`TRANSCRIPT_LIMIT`], oldest first: kept so that the
-    /// lines can be drawn again with or without hex dumps.
-    entries: VecDeque<Entry>,
-    /// Whether every payload shows a hex dump under its line.
-    hex: bool,
-    /// At most [`TRANSCRIPT_LIMIT`] lines, oldest first.
-    lines: VecDeque<TranscriptLine>,
-    /// Lines dropped from the front since the run started.
-    dropped: usize,
-    /// How many lines above the bottom the view ends; 0 follows new lines.
-    scroll_back: usize,
-}
-
-impl TranscriptView {
-    /// The lines kept, oldest first.
-    pub fn lines(&self) -> &VecDeque<TranscriptLine> {
-        &self.lines
-    }
-
-    /// Lines dropped from the front to stay within [`TRANSCRIPT_LIMIT`].
-    pub fn dropped(&self) -> usize {
-        self.dropped
-    }
-
-    /// How many lines above the bottom the view ends (0: it follows new lines).
-    pub fn scroll_back(&self) -> usize {
-        self.scroll_back
-    }
-
-    /// The lines a view of `height` rows shows, given the scroll position.
-    pub fn window(&self, height: usize) -> impl Iterator<Item = &TranscriptLine> {
-        let total = self.lines.len();
-        let back = self.scroll_back.min(total.saturating_sub(height));
-        let end = total - back;
-        let start = end.saturating_sub(height);
-        self.lines.range(start..end)
-    }
-
-    /// Whether payloads show hex dumps.
-    pub fn hex(&self) -> bool {
-        self.hex
-    }
-
-    fn clear(&mut self) {
-        *self = TranscriptView {
-            hex: self.hex,
-            ..TranscriptView::default()
-        };
-    }
-
-    /// Draws every kept entry again with (or without) hex dumps, at the bottom.
-    fn set_hex(&mut self, hex: bool) {
-        let entries = std::mem::take(&mut self.entries);
-        *self = TranscriptView {
-            hex,
-            ..TranscriptView::default()
-        };
-        for entry in &entries {
-            self.push_entry(entry);
-        }
-    }
-
-    fn push_entry(&mut self, entry: &Entry) {
-        if self.entries.len() == TRANSCRIPT_LIMIT {
-            self.entries.pop_front();
-        }
-        self.entries.push_back(entry.clone());
-        let kind = line_kind(&entry.kind);
-        let text = if self.hex {
-            format!("{entry:#}")
-        } else {
-            entry.to_string()
-        };
-        for line in text.lines() {
-            self.push(TranscriptLine {
-                text: printable(line),
-                kind,
-            });
-        }
-    }
-
-    fn push(&mut self, line: TranscriptLine) {
-        if self.lines.len() == TRANSCRIPT_LIMIT {
-            self.lines.pop_front();
-            self.dropped += 1;
-        } else if self.scroll_back > 0 {
-            // Someone reading older lines keeps seeing the same ones.
-            self.scroll_back += 1;
-        }
-        self.lines.push_back(line);
-    }
-
-    /// Scrolls `lines` further back (up), at most to the first line.
-    fn scroll_up(&mut self, lines: usize) {
-        self.scroll_back = self
-            .scroll_back
-            .saturating_add(lines)
-            .min(self.lines.len().saturating_sub(1));
-    }
-
-    /// Scrolls `lines` forward (down); at the bottom the view follows new lines again.
-    fn scroll_down(&mut self, lines: usize) {
-        self.scroll_back = self.scroll_back.saturating_sub(lines);
-    }
-}
-
-/// The colour class of an entry's lines.
-fn line_kind(kind: &EntryKind) -> LineKind {
-    match kind {
-        EntryKind::Note(_) | EntryKind::Connected { .. } => LineKind::Note,
-        EntryKind::Wire {
-            event: WireEvent::Problem(_),
-            ..
-        } => LineKind::Problem,
-        EntryKind::Wire {
-            direction: Direction::Outgoing,
-            ..
-        } => LineKind::Sent,
-        EntryKind::Wire {
-            direction: Direction::Incoming,
-            ..
-        } => LineKind::Received,
-        EntryKind::Rtt { .. } => LineKind::Rtt,
-        EntryKind::Output(_) => LineKind::Output,
-        EntryKind::Filter(_) => LineKind::Filter,
-        EntryKind::Error(_) => LineKind::Error,
-    }
-}
-
-/// `text` with tabs as spaces and other control characters replaced: a server's
-/// header or a client's User-Agent must not move the terminal's cursor.
-fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\t' => ' ',
-            c if c.is_control() => '\u{fffd}',
-            c => c,
-        })
-        .collect()
 }
 
 /// The clients pane: the latest `/clients.json` and our own addresses.
@@ -828,7 +602,9 @@ impl App {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{FrameInfo, Opcode};
+    use crate::tui::transcript::LineKind;
+    use crate::tui::transcript::tests::close_frame;
+    use crate::wire::{Direction, FrameInfo, Opcode, WireEvent};
     use crossterm::event::KeyEventState;
     use wspp::clients::{ClientInfo, ServerSummary};
     use wspp::wire_clock::Clock;
@@ -1037,25 +813,11 @@ mod tests {
         let (mut app, _) = app();
         let id = run(&mut app, Request::OpenClose);
         net(&mut app, note(id, "connected"));
-        let frame = FrameInfo {
-            fin: true,
-            rsv: 0,
-            opcode: Opcode::Close,
-            masked: false,
-            len: 2,
-            preview: vec![0x03, 0xe8],
-        };
         net(
             &mut app,
             NetEvent::Entry {
                 run: id,
-                entry: Entry {
-                    at: ms(2),
-                    kind: EntryKind::Wire {
-                        direction: Direction::Incoming,
-                        event: WireEvent::Frame(frame),
-                    },
-                },
+                entry: close_frame(),
             },
         );
         let lines = app.transcript().lines();
@@ -1289,25 +1051,6 @@ mod tests {
         press(&mut app, KeyCode::End);
         assert_eq!(app.transcript().scroll_back(), 0);
         assert!(window(&app)[4].ends_with("line 20"));
-    }
-
-    #[test]
-    fn the_transcript_keeps_a_bounded_number_of_lines() {
-        let mut view = TranscriptView::default();
-        for i in 0..TRANSCRIPT_LIMIT + 5 {
-            view.push(TranscriptLine {
-                text: i.to_string(),
-                kind: LineKind::Note,
-            });
-        }
-        assert_eq!(view.lines().len(), TRANSCRIPT_LIMIT);
-        assert_eq!(view.dropped(), 5);
-        assert_eq!(view.lines()[0].text, "5");
-    }
-
-    #[test]
-    fn control_characters_never_reach_the_terminal() {
-        assert_eq!(printable("a\tb\x1b[2Jc"), "a b\u{fffd}[2Jc");
     }
 
     #[test]

@@ -21,8 +21,6 @@
 //!  127.0.0.1:8080  ↑↓/jk move  ⏎ run  Esc stop  …  ? help  q quit
 //! ```
 
-use std::time::Duration;
-
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -32,8 +30,9 @@ use ratatui::widgets::{
     Widget, Wrap,
 };
 
-use super::app::{App, Ending, LineKind, RunState};
+use super::app::App;
 use super::pane::pane;
+use super::transcript::TranscriptPane;
 use crate::catalog::Request;
 use crate::requests::clients;
 
@@ -110,7 +109,12 @@ impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let areas = areas(area);
         render_menu(self, areas.menu, buf);
-        render_transcript(self, areas.transcript, buf);
+        TranscriptPane {
+            view: self.transcript(),
+            run: self.run(),
+            now: self.now(),
+        }
+        .render(areas.transcript, buf);
         self.latency().render(areas.latency, buf);
         render_clients(self, areas.clients, buf);
         render_details(self.selected(), areas.details, buf);
@@ -170,64 +174,6 @@ fn render_details(request: Request, area: Rect, buf: &mut Buffer) {
         .wrap(Wrap { trim: true })
         .block(block)
         .render(area, buf);
-}
-
-fn render_transcript(app: &App, area: Rect, buf: &mut Buffer) {
-    let mut title = vec![Span::raw(" transcript ")];
-    if let Some(run) = app.run() {
-        let elapsed = app.now().saturating_duration_since(run.started);
-        let (state, color) = match run.state {
-            RunState::Running => (format!("running {}", short(elapsed)), Color::Green),
-            RunState::Cancelling => ("stopping…".to_owned(), Color::Yellow),
-            RunState::Ended { after, how } => match how {
-                Ending::Done => (format!("done in {}", short(after)), Color::Gray),
-                Ending::Cancelled => (format!("cancelled after {}", short(after)), Color::Yellow),
-                Ending::Failed => (format!("failed after {}", short(after)), Color::Red),
-                Ending::Abandoned => ("abandoned".to_owned(), Color::Red),
-            },
-        };
-        title.push(Span::raw(format!("· {} ", run.request.subcommand())).bold());
-        title.push(Span::raw(format!("· {state} ")).fg(color));
-    }
-    let view = app.transcript();
-    let mut block = pane(Line::from(title));
-    if view.scroll_back() > 0 {
-        block = block.title_top(
-            Line::from(format!(" ↑{} lines · End follows ", view.scroll_back()))
-                .yellow()
-                .right_aligned(),
-        );
-    }
-    let inner = block.inner(area);
-    block.render(area, buf);
-    if view.lines().is_empty() && app.run().is_none() {
-        Paragraph::new(
-            "Pick a request with ↑↓ and press Enter: every byte it sends and receives \
-             shows here, frame by frame.",
-        )
-        .dark_gray()
-        .wrap(Wrap { trim: true })
-        .render(inner, buf);
-        return;
-    }
-    let lines: Vec<Line> = view
-        .window(usize::from(inner.height))
-        .map(|line| Line::styled(line.text.as_str(), line_style(line.kind)))
-        .collect();
-    Paragraph::new(lines).render(inner, buf);
-}
-
-fn line_style(kind: LineKind) -> Style {
-    match kind {
-        LineKind::Note => Style::new(),
-        LineKind::Sent => Style::new().fg(Color::Cyan),
-        LineKind::Received => Style::new().fg(Color::Green),
-        LineKind::Problem => Style::new().fg(Color::Red),
-        LineKind::Rtt => Style::new().fg(Color::Magenta),
-        LineKind::Output => Style::new().fg(Color::White),
-        LineKind::Filter => Style::new().fg(Color::Yellow),
-        LineKind::Error => Style::new().fg(Color::Red).bold(),
-    }
 }
 
 fn render_clients(app: &App, area: Rect, buf: &mut Buffer) {
@@ -454,30 +400,19 @@ fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
         .render(popup, buf);
 }
 
-/// `850ms`, `4.2s`, `3m05s`: an elapsed time at a glance.
-fn short(d: Duration) -> String {
-    match d.as_secs() {
-        0 => format!("{}ms", d.as_millis()),
-        1..60 => format!("{:.1}s", d.as_secs_f64()),
-        secs => format!("{}m{:02}s", secs / 60, secs % 60),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
     use wspp::clients::{ClientInfo, ClientsReport, ServerSummary};
 
-    use crate::error::Error;
     use crate::ping::PingEvent;
-    use crate::transcript::{Entry, EntryKind};
     use crate::tui::app::Action;
     use crate::tui::event::{Event, NetEvent};
     use crate::tui::pane::draw;
-    use crate::wire::{Direction, FrameInfo, Opcode, WireEvent};
+    use crate::tui::transcript::tests::close_frame;
 
     fn key(app: &mut App, code: KeyCode) -> Option<Action> {
         let event = Event::Terminal(TermEvent::Key(KeyEvent::new(code, KeyModifiers::NONE)));
@@ -497,23 +432,6 @@ mod tests {
         match key(app, KeyCode::Enter) {
             Some(Action::Run { run, .. }) => run,
             other => panic!("no run: {other:?}"),
-        }
-    }
-
-    fn close_frame() -> Entry {
-        Entry {
-            at: Duration::from_micros(1234),
-            kind: EntryKind::Wire {
-                direction: Direction::Incoming,
-                event: WireEvent::Frame(FrameInfo {
-                    fin: true,
-                    rsv: 0,
-                    opcode: Opcode::Close,
-                    masked: false,
-                    len: 2,
-                    preview: vec![0x03, 0xe8],
-                }),
-            },
         }
     }
 
@@ -654,33 +572,6 @@ mod tests {
     }
 
     #[test]
-    fn frames_show_in_the_transcript() {
-        let mut app = App::new("h:1", None, Instant::now());
-        let run = start(&mut app, Request::OpenClose);
-        news(
-            &mut app,
-            NetEvent::Entry {
-                run,
-                entry: close_frame(),
-            },
-        );
-        news(
-            &mut app,
-            NetEvent::Finished {
-                run,
-                result: Err(Error::Unexpected("boom".into())),
-            },
-        );
-        let screen = draw(&app, 80, 24);
-        assert!(
-            screen.contains("+1.234ms ← Close fin=1 mask=0 len=2 1000 (Normal"),
-            "{screen}"
-        );
-        assert!(screen.contains("error: unexpected answer"), "{screen}");
-        assert!(screen.contains("open-close · failed after"), "{screen}");
-    }
-
-    #[test]
     fn the_clients_pane_marks_our_own_connection() {
         let app = busy_app();
         let screen = draw(&app, 80, 24);
@@ -784,12 +675,5 @@ mod tests {
         // Every request fits in the menu, and the transcript has room to read.
         assert!(usize::from(a.menu.height) >= Request::ALL.len() + 2);
         assert!(transcript_rows(Rect::new(0, 0, 80, 24)) >= 8);
-    }
-
-    #[test]
-    fn short_durations_read_at_a_glance() {
-        assert_eq!(short(Duration::from_millis(850)), "850ms");
-        assert_eq!(short(Duration::from_millis(4200)), "4.2s");
-        assert_eq!(short(Duration::from_secs(185)), "3m05s");
     }
 }
