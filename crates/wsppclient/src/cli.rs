@@ -26,10 +26,9 @@ use clap::{
 
 use crate::catalog::Request;
 use crate::config::{
-    Config, DEFAULT_USER_AGENT, Header, InspectOptions, Invocation, Mode, Outgoing,
+    Config, DEFAULT_USER_AGENT, Header, InspectOptions, Invocation, Mode, Outgoing, PingFormat,
+    PingOptions, Probes,
 };
-use crate::ping::output::Format;
-use crate::ping::{PingOptions, Probes};
 use crate::proxy::{self, Proxies};
 use crate::tls::TlsOptions;
 use wsppsrv::docs::DocsCommand;
@@ -551,15 +550,15 @@ impl Cli {
                     user_latency: args.user_latency,
                 };
                 let format = if args.json {
-                    Format::Json
+                    PingFormat::Json
                 } else if args.ndjson {
-                    Format::Ndjson
+                    PingFormat::Ndjson
                 } else if args.quiet {
-                    Format::Quiet
+                    PingFormat::Quiet
                 } else if args.timestamp {
-                    Format::Stamped
+                    PingFormat::Stamped
                 } else {
-                    Format::Text
+                    PingFormat::Text
                 };
                 Mode::Ping { format }
             }
@@ -812,7 +811,7 @@ mod tests {
         assert_eq!(
             inv.mode,
             Mode::Ping {
-                format: Format::Json
+                format: PingFormat::Json
             }
         );
         assert_eq!(inv.config.server, "h:1");

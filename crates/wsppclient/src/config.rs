@@ -7,11 +7,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use hyper::header::{HeaderName, HeaderValue};
+use wspp::payload::Encoding;
 
 use crate::catalog::Request;
 use crate::error::Error;
-use crate::ping::PingOptions;
-use crate::ping::output::Format;
 use crate::proxy::Proxies;
 use crate::tls::TlsOptions;
 
@@ -94,6 +93,119 @@ impl Default for InspectOptions {
             wait: DEFAULT_INSPECT_WAIT,
         }
     }
+}
+
+/// One kind of probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Probe {
+    /// A Ping control frame, answered by the peer's WebSocket layer with a Pong.
+    Ping,
+    /// A Text or Binary message, answered by the peer's application echoing it.
+    Echo,
+}
+
+impl Probe {
+    /// `ping` or `echo`, as the output and the JSON name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Probe::Ping => "ping",
+            Probe::Echo => "echo",
+        }
+    }
+}
+
+/// Which probes a session sends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Probes {
+    /// Pings only (the default, and ping(8)'s way).
+    #[default]
+    Ping,
+    /// Messages to echo only, Text or Binary as the encoding says.
+    Echo(Encoding),
+    /// A Ping and a message on alternate turns.
+    Both(Encoding),
+}
+
+impl Probes {
+    /// The kinds sent, in turn order.
+    pub fn kinds(self) -> &'static [Probe] {
+        match self {
+            Probes::Ping => &[Probe::Ping],
+            Probes::Echo(_) => &[Probe::Echo],
+            Probes::Both(_) => &[Probe::Ping, Probe::Echo],
+        }
+    }
+
+    /// How echo messages are written, if any are sent.
+    pub fn echo(self) -> Option<Encoding> {
+        match self {
+            Probes::Ping => None,
+            Probes::Echo(encoding) | Probes::Both(encoding) => Some(encoding),
+        }
+    }
+}
+
+/// How a ping session runs; the defaults follow ping(8) where it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingOptions {
+    /// The URL to ping; `None` means `ws://{server}/pingpong`.
+    pub url: Option<String>,
+    /// Stop after this many pings have been answered or given up (of each kind, with
+    /// [`Probes::Both`]); `None` runs until cancelled. With a `deadline`, as in
+    /// ping(8), this many *answers* end the run, lost probes being replaced.
+    pub count: Option<u64>,
+    /// End the run this long after the first probe, whatever the count (ping(8)'s
+    /// `-w`); probes still unanswered then count as lost.
+    pub deadline: Option<Duration>,
+    /// Time between pings; zero sends the next ping as soon as the previous one is
+    /// answered or given up.
+    pub interval: Duration,
+    /// How long a ping may wait for its pong before it counts as lost.
+    pub timeout: Duration,
+    /// Bytes of Ping payload (16..=125; clamped).
+    pub payload_size: usize,
+    /// How long to keep polling the socket after each Ping instead of sleeping until
+    /// the Pong wakes us: takes the client's own wake-up out of the RTT, for a busy
+    /// core while it polls. Zero never polls.
+    pub busy_poll: Duration,
+    /// Pings, echo messages, or both.
+    pub probes: Probes,
+    /// Report user-to-user RTTs (`-U`), the program's own wake-up included, instead
+    /// of the network's.
+    pub user_latency: bool,
+}
+
+impl Default for PingOptions {
+    fn default() -> Self {
+        PingOptions {
+            url: None,
+            count: None,
+            deadline: None,
+            interval: Duration::from_secs(1),
+            // ping(8) waits 10 s; 5 s matches the server's default dead-peer timeout.
+            timeout: Duration::from_secs(5),
+            payload_size: wspp::payload::MIN_LEN,
+            busy_poll: Duration::ZERO,
+            probes: Probes::Ping,
+            user_latency: false,
+        }
+    }
+}
+
+/// How `ping` prints what happens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PingFormat {
+    /// ping(8)'s lines: a header, one line per event, a summary.
+    #[default]
+    Text,
+    /// `-q`: the header and the summary only.
+    Quiet,
+    /// `-D`: [`PingFormat::Text`] with each event's line stamped `[unix seconds]`.
+    Stamped,
+    /// `--json`: only the summary, as one JSON object.
+    Json,
+    /// `--ndjson`: a [`ProbeLine`](crate::ping::output::ProbeLine) per probe as it ends, then the `--json` summary.
+    Ndjson,
 }
 
 impl Config {
@@ -187,7 +299,7 @@ pub enum Mode {
     /// ping(8): one line per reply, then a summary.
     Ping {
         /// ping(8)'s lines, fewer of them, stamped, or JSON.
-        format: Format,
+        format: PingFormat,
     },
 }
 

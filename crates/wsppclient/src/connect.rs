@@ -41,6 +41,10 @@ use crate::error::Error;
 use crate::proxy::{self, ProxyInfo, Route};
 use crate::tls::{self, TlsInfo};
 
+/// How long closing waits for the server's Close reply; closing is a courtesy, and
+/// the summary should not wait on a server that never answers.
+pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
 /// Opens a TCP connection to `addr` (`HOST:PORT`) with `TCP_NODELAY` set.
 pub async fn tcp(addr: &str, timeout: Duration) -> Result<TcpStream, Error> {
     let resolved = resolve(addr, timeout).await?;
@@ -453,7 +457,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let shutdown = tokio::io::AsyncWriteExt::shutdown(ws.get_mut());
-    if let Ok(Err(error)) = tokio::time::timeout(crate::ping::CLOSE_WAIT, shutdown).await {
+    if let Ok(Err(error)) = tokio::time::timeout(CLOSE_WAIT, shutdown).await {
         tracing::debug!(%error, "the connection ended before our own end");
     }
 }

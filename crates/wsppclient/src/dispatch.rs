@@ -15,43 +15,15 @@ use std::time::{Duration, SystemTime};
 use tokio::io::BufReader;
 use tokio::sync::mpsc;
 
-use crate::catalog::Request;
-use crate::config::{Config, Invocation, Mode};
+use crate::config::{Config, Invocation, Mode, PingFormat};
 use crate::error::Error;
 use crate::local_server::{self, LocalServer};
 use crate::menu;
-use crate::ping::output::Format;
+use crate::outcome::Outcome;
 use crate::ping::{self, PingEvent, output};
-use crate::requests;
+use crate::requests::run_printed;
 use crate::stop::{self, Reason, Stop};
-use crate::transcript::Transcript;
 use crate::tui;
-
-/// How a run ended, when it did not fail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Everything went as asked.
-    Success,
-    /// `ping` lost at least one ping (or sent none).
-    Loss,
-    /// The user quit the menu with Ctrl-C.
-    Interrupted,
-    /// The terminal UI was asked to end by SIGTERM.
-    Terminated,
-}
-
-impl Outcome {
-    /// The process exit status: 0, 1 (as ping(8) on loss), or the shell's 128 + signal
-    /// for a run ended by a signal: 130 (SIGINT, Ctrl-C) and 143 (SIGTERM).
-    pub fn exit_code(self) -> u8 {
-        match self {
-            Outcome::Success => 0,
-            Outcome::Loss => 1,
-            Outcome::Interrupted => 130,
-            Outcome::Terminated => 143,
-        }
-    }
-}
 
 /// How long, after SIGTERM has stopped the server started in this process, the run
 /// may take to notice and end before it is abandoned.
@@ -131,46 +103,6 @@ async fn run_mode(
     }
 }
 
-/// Runs `request`, printing its transcript to `out` as entries arrive. When `stop`
-/// resolves the request is stopped for the reason it gives (a session closes with
-/// 1001 when the process is going away), and still runs to its (bounded) end.
-pub async fn run_printed(
-    request: Request,
-    config: &Config,
-    out: &mut (dyn Write + Send),
-    stop: impl Future<Output = Reason>,
-) -> Result<(), Error> {
-    let (transcript, mut entries) = Transcript::new();
-    let cancel = Stop::new();
-    let work = async {
-        // Owning the transcript here means the printer sees the channel close (and
-        // stops) as soon as the request has returned.
-        let transcript = transcript;
-        let run = requests::run(request, config, &transcript, &cancel);
-        tokio::pin!(run);
-        tokio::select! {
-            result = &mut run => result,
-            reason = stop => {
-                cancel.stop(reason);
-                run.await
-            }
-        }
-    };
-    let printer = async {
-        while let Some(entry) = entries.recv().await {
-            if config.hex {
-                writeln!(out, "{entry:#}")?;
-            } else {
-                writeln!(out, "{entry}")?;
-            }
-        }
-        out.flush()
-    };
-    let (result, printed) = tokio::join!(work, printer);
-    printed?;
-    result
-}
-
 /// `wsppclient ping`: ping(8)'s output, or JSON as `format` asks.
 ///
 /// With `--json` nothing else is printed, so stdout is exactly one JSON object (its
@@ -184,7 +116,7 @@ pub async fn run_printed(
 /// wsppclient's in-process server do).
 async fn run_ping(
     config: &Config,
-    format: Format,
+    format: PingFormat,
     out: &mut (dyn Write + Send),
 ) -> Result<Outcome, Error> {
     let stop = Stop::new();
@@ -202,7 +134,7 @@ async fn run_ping(
             return;
         }
         let text = match (format, event) {
-            (Format::Json, _) => return,
+            (PingFormat::Json, _) => return,
             (
                 _,
                 PingEvent::Started {
@@ -217,7 +149,7 @@ async fn run_ping(
             ) => {
                 url.clone_from(u);
                 local = Some(*l);
-                if format == Format::Ndjson {
+                if format == PingFormat::Ndjson {
                     return;
                 }
                 let mut lines = output::header(u, *peer, *payload_size, *busy_poll, *probes);
@@ -229,8 +161,8 @@ async fn run_ping(
                 lines.push_str(&output::clock_line(setup));
                 lines
             }
-            (Format::Quiet, _) => return,
-            (Format::Ndjson, event) => {
+            (PingFormat::Quiet, _) => return,
+            (PingFormat::Ndjson, event) => {
                 let lines = output::probe_lines(event, SystemTime::now());
                 if lines.is_empty() {
                     return;
@@ -249,11 +181,11 @@ async fn run_ping(
                 text.pop();
                 text
             }
-            (Format::Text | Format::Stamped, event) => {
+            (PingFormat::Text | PingFormat::Stamped, event) => {
                 let Some(line) = output::event_line(&url, probes, event) else {
                     return;
                 };
-                if format == Format::Stamped {
+                if format == PingFormat::Stamped {
                     output::stamp(SystemTime::now()) + &line
                 } else {
                     line
@@ -273,7 +205,7 @@ async fn run_ping(
     if let Some(err) = write_error {
         return Err(err.into());
     }
-    if matches!(format, Format::Json | Format::Ndjson) {
+    if matches!(format, PingFormat::Json | PingFormat::Ndjson) {
         writeln!(out, "{}", output::json(&report))?;
     } else {
         writeln!(out)?;

@@ -12,7 +12,7 @@
 //!   tests build without clap.
 //! * [`dispatch`] runs an invocation: the [`tui`] (or the plain [`menu`] without a
 //!   terminal), one request, or `ping`, and maps how it ended to an
-//!   [`dispatch::Outcome`] (the exit status).
+//!   [`outcome::Outcome`] (the exit status).
 //! * [`catalog`] is the list of requests; the subcommands and the menu are generated
 //!   from it so they cannot drift.
 //! * [`requests`] runs each request over a [`tap::Tap`]ped connection: every byte goes
@@ -35,6 +35,7 @@
 pub mod backoff;
 pub mod catalog;
 pub mod cli;
+pub mod clients_table;
 pub mod config;
 pub mod connect;
 pub mod dispatch;
@@ -42,6 +43,7 @@ pub mod error;
 pub mod hex;
 pub mod local_server;
 pub mod menu;
+pub mod outcome;
 pub mod ping;
 pub mod proxy;
 pub mod requests;

@@ -14,8 +14,9 @@ use tokio::sync::mpsc;
 use crate::catalog::Request;
 use crate::config::{Config, Outgoing};
 use crate::connect::WsUrl;
-use crate::dispatch::{Outcome, run_printed};
 use crate::error::{self, Error};
+use crate::outcome::Outcome;
+use crate::requests::run_printed;
 use crate::stop::Reason;
 
 /// What a line typed at the prompt asks for.

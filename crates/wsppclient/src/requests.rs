@@ -15,32 +15,32 @@
 //! * `broken`: the deliberately broken upgrades, written byte by byte.
 //! * `websocket`: `open-close` and `hold`, over tokio-tungstenite.
 //! * `inspect`: any URL, the user's messages sent, the close handshake shown.
-//! * [`clients`]: the clients table `page` prints from `/clients.json`, and
-//!   [`clients::fetch`], the untapped fetch the terminal UI refreshes its clients pane with.
+//! * `http` also has [`fetch_clients`], the untapped `GET /clients.json` the terminal
+//!   UI refreshes its clients pane with; the table both show is
+//!   [`crate::clients_table`].
 //!
 //! `ping` runs here too (for the menus), reporting RTTs to the transcript, but over an
 //! untapped socket: see [`crate::ping`]. [`run_observed`] also hands its
 //! [`PingEvent`]s to the caller, for the terminal UI's latency pane.
 
 mod broken;
-pub mod clients;
+mod ctx;
 mod http;
 mod inspect;
 mod websocket;
 
-use std::net::SocketAddr;
+use std::io::Write;
 use std::sync::Mutex;
 
 use crate::catalog::Request;
 use crate::config::Config;
-use crate::connect::{self, Endpoint, Stream};
 use crate::error::Error;
 use crate::ping::{self, PingEvent};
-use crate::proxy::{ProxyInfo, ProxyKind};
-use crate::stop::Stop;
-use crate::tap::Tap;
+use crate::stop::{Reason, Stop};
 use crate::transcript::{EntryKind, Transcript};
-use crate::wire::{Direction, Head, WireEvent};
+
+use self::ctx::Ctx;
+pub use self::http::fetch_clients;
 
 /// Runs `request` until it ends or `cancel` fires. Requests that run until stopped
 /// (`hold`, and `ping` without a count) end cleanly when cancelled, with Close 1000,
@@ -95,94 +95,44 @@ pub async fn run_observed(
     result
 }
 
-/// What every request needs, borrowed for its duration.
-struct Ctx<'a> {
-    config: &'a Config,
-    transcript: &'a Transcript,
-    cancel: &'a Stop,
-    /// Our end of the request's connection, once open (its port is the Wireshark filter).
-    /// A mutex rather than a `Cell` so that `Ctx` is `Sync` and the request's future
-    /// `Send`: the terminal UI runs requests on spawned tasks. Never held across `.await`.
-    local: Mutex<Option<SocketAddr>>,
-}
-
-impl Ctx<'_> {
-    /// Opens a tapped connection to `endpoint` and notes both ends (and, over TLS, what
-    /// the handshake negotiated).
-    async fn connect(&self, endpoint: &Endpoint) -> Result<Tap<Stream>, Error> {
-        let (stream, opened) = connect::open(self.config, endpoint).await?;
-        let (local, peer) = (opened.local, opened.peer);
-        self.set_local(local);
-        self.transcript.send(EntryKind::Connected { peer, local });
-        if let Some(proxy) = &opened.proxy {
-            self.proxy_exchange(proxy);
-        }
-        if let Some(tls) = &opened.tls {
-            self.transcript.note(ping::output::tls_line(tls));
-            if let Some(path) = &tls.key_log {
-                self.transcript.note(format!(
-                    "tls secrets appended to {} (Wireshark decrypts with it)",
-                    path.display()
-                ));
+/// Runs `request`, printing its transcript to `out` as entries arrive. When `stop`
+/// resolves the request is stopped for the reason it gives (a session closes with
+/// 1001 when the process is going away), and still runs to its (bounded) end.
+pub async fn run_printed(
+    request: Request,
+    config: &Config,
+    out: &mut (dyn Write + Send),
+    stop: impl Future<Output = Reason>,
+) -> Result<(), Error> {
+    let (transcript, mut entries) = Transcript::new();
+    let cancel = Stop::new();
+    let work = async {
+        // Owning the transcript here means the printer sees the channel close (and
+        // stops) as soon as the request has returned.
+        let transcript = transcript;
+        let run = run(request, config, &transcript, &cancel);
+        tokio::pin!(run);
+        tokio::select! {
+            result = &mut run => result,
+            reason = stop => {
+                cancel.stop(reason);
+                run.await
             }
         }
-        Ok(Tap::new(stream, self.transcript.clone()))
-    }
-
-    /// The proxy's handshake as it went: the `CONNECT` and the proxy's answer as
-    /// heads (recorded on the wire before the tap could see them), or the SOCKS5
-    /// exchange in words, then how long the tunnel took to open.
-    fn proxy_exchange(&self, proxy: &ProxyInfo) {
-        self.transcript.note(format!(
-            "{} proxy {} (from {}): a tunnel to {}",
-            proxy.kind.scheme(),
-            proxy.url,
-            proxy.from,
-            proxy.target
-        ));
-        for (direction, lines) in [
-            (Direction::Outgoing, &proxy.request),
-            (Direction::Incoming, &proxy.response),
-        ] {
-            let event = match proxy.kind {
-                ProxyKind::Http => WireEvent::Head(Head {
-                    lines: lines.clone(),
-                    status: None,
-                }),
-                ProxyKind::Socks5 { .. } => {
-                    self.transcript
-                        .note(format!("{} {}", direction.arrow(), lines.join(" ")));
-                    continue;
-                }
-            };
-            self.transcript.wire(direction, event);
+    };
+    let printer = async {
+        while let Some(entry) = entries.recv().await {
+            if config.hex {
+                writeln!(out, "{entry:#}")?;
+            } else {
+                writeln!(out, "{entry}")?;
+            }
         }
-        self.transcript.note(format!(
-            "tunnel open in {:.3} ms; what follows goes through it",
-            proxy.handshake.as_secs_f64() * 1e3
-        ));
-    }
-
-    fn set_local(&self, local: SocketAddr) {
-        // A poisoned lock only means another thread panicked mid-assignment of a
-        // plain `Option`: the value is still whole, so use it.
-        *self.local.lock().unwrap_or_else(|e| e.into_inner()) = Some(local);
-    }
-
-    fn local(&self) -> Option<SocketAddr> {
-        *self.local.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Runs a request that has no clean way to stop, dropping it if cancelled.
-    async fn abandon_on_cancel(
-        &self,
-        request: impl Future<Output = Result<(), Error>>,
-    ) -> Result<(), Error> {
-        tokio::select! {
-            result = request => result,
-            () = self.cancel.cancelled() => Err(Error::Interrupted),
-        }
-    }
+        out.flush()
+    };
+    let (result, printed) = tokio::join!(work, printer);
+    printed?;
+    result
 }
 
 /// The menu's `ping`: the same session as the subcommand, its events as transcript
@@ -228,8 +178,8 @@ async fn ping_to_transcript(
                 ..
             } => {
                 let answer = match probe {
-                    ping::Probe::Ping => "pong",
-                    ping::Probe::Echo => "echo",
+                    crate::config::Probe::Ping => "pong",
+                    crate::config::Probe::Echo => "echo",
                 };
                 transcript.rtt(answer, *seq, rtt.on(*clock), *clock);
             }
@@ -246,22 +196,4 @@ async fn ping_to_transcript(
         Some(err) => Err(err),
         None => Ok(()),
     }
-}
-
-/// `upgraded to WebSocket (101 Switching Protocols, subprotocol chat)`: the server's
-/// answer, and its choice of subprotocol when there was one to make.
-fn upgraded_note(
-    config: &Config,
-    response: &tokio_tungstenite::tungstenite::handshake::client::Response,
-) -> String {
-    let chosen = match connect::subprotocol(response) {
-        Some(name) => format!(", subprotocol {name}"),
-        None if config.subprotocols.is_empty() => String::new(),
-        None => ", no subprotocol".to_owned(),
-    };
-    format!(
-        "upgraded to WebSocket ({} {}{chosen})",
-        response.status().as_u16(),
-        response.status().canonical_reason().unwrap_or("")
-    )
 }

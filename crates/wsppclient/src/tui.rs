@@ -54,8 +54,8 @@ pub use self::event::{Event, EventReceiver, EventSender};
 use self::event::{RunId, Task};
 use crate::catalog::Request;
 use crate::config::Config;
-use crate::dispatch::Outcome;
 use crate::error::Error;
+use crate::outcome::Outcome;
 use crate::stop::Stop;
 
 /// How often the UI ticks: elapsed times and the clients refresh need no finer

@@ -3,8 +3,8 @@
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use wsppclient::config::Config;
-use wsppclient::dispatch::Outcome;
 use wsppclient::menu;
+use wsppclient::outcome::Outcome;
 
 use crate::support::{Server, fast_server_config, within};
 

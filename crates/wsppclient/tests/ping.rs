@@ -283,7 +283,7 @@ async fn unsolicited_and_forged_pongs_are_counted_never_taken_as_replies() {
         .collect();
     assert_eq!(replies, [0, 1, 2]);
     assert!(events.contains(&PingEvent::Unsolicited {
-        probe: ping::Probe::Ping,
+        probe: wsppclient::config::Probe::Ping,
         bytes: 9
     }));
     within(peer).await.expect("peer task");

@@ -15,25 +15,10 @@ use wspp::payload::Encoding;
 use wspp::stats::{Latency, as_ms};
 use wspp::wire_clock::Clock;
 
-use super::{PingEvent, PingReport, Probe, ProbeStats, Probes, Setup};
+use super::report::{PingEvent, PingReport, ProbeStats, Setup};
+use crate::config::{Probe, Probes};
 use crate::proxy::ProxyInfo;
 use crate::tls::TlsInfo;
-
-/// How `ping` prints what happens.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Format {
-    /// ping(8)'s lines: a header, one line per event, a summary.
-    #[default]
-    Text,
-    /// `-q`: the header and the summary only.
-    Quiet,
-    /// `-D`: [`Format::Text`] with each event's line stamped `[unix seconds]`.
-    Stamped,
-    /// `--json`: only the summary, as one JSON object.
-    Json,
-    /// `--ndjson`: a [`ProbeLine`] per probe as it ends, then the `--json` summary.
-    Ndjson,
-}
 
 /// The first line, printed once connected:
 /// `PING ws://127.0.0.1:8080/pingpong (127.0.0.1:8080): 16 payload bytes per ping`,

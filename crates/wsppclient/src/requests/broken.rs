@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::handshake::client::generate_key;
 use wspp::routes;
 
-use super::Ctx;
+use super::ctx::Ctx;
 use super::http::status_text;
 use crate::catalog::Request;
 use crate::connect::Endpoint;

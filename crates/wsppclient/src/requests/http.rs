@@ -4,7 +4,7 @@
 //! lowest layer that still speaks HTTP correctly: one connection we opened ourselves
 //! (so it can be tapped), no pool, and keep-alive under our control, which is what
 //! lets `page` show two requests on one TCP connection. [`Connection`] takes any
-//! socket, tapped or not, so the untapped [`super::clients::fetch`] shares it.
+//! socket, tapped or not, so the untapped [`fetch_clients`] shares it.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
@@ -23,10 +23,10 @@ use tokio::task::JoinHandle;
 use wspp::clients::ClientsReport;
 use wspp::routes;
 
-use super::Ctx;
-use super::clients::{clients_table, unix_ms_now};
+use super::ctx::Ctx;
+use crate::clients_table::{clients_table, unix_ms_now};
 use crate::config::Config;
-use crate::connect::Endpoint;
+use crate::connect::{self, Endpoint};
 use crate::error::Error;
 
 /// `GET /`, then `GET /clients.json` on the same connection, shown as a table.
@@ -48,6 +48,17 @@ pub(super) async fn page(ctx: &Ctx<'_>) -> Result<(), Error> {
     conn.close().await;
     ctx.transcript.output(clients_table(&report, unix_ms_now()));
     Ok(())
+}
+
+/// Fetches the server's clients over a connection of its own (untapped: it is not
+/// part of any request's transcript). Bounded by the connect timeout only; a caller
+/// that must not wait on a silent server puts its own timeout around it.
+pub async fn fetch_clients(config: &Config) -> Result<ClientsReport, Error> {
+    let (stream, _opened) = connect::open(config, &Endpoint::server(config)).await?;
+    let mut conn = Connection::over(stream).await?;
+    let report = conn.clients_report(config).await;
+    conn.close().await;
+    report
 }
 
 /// `GET /favicon.ico`, which wsppsrv refuses with 404 as browsers see it do.

@@ -25,12 +25,11 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use wspp::routes;
 
-use super::Ctx;
+use super::ctx::Ctx;
 use super::websocket::describe_close;
 use crate::config::Outgoing;
-use crate::connect::{self, Stream, WsUrl};
+use crate::connect::{self, CLOSE_WAIT, Stream, WsUrl};
 use crate::error::Error;
-use crate::ping::CLOSE_WAIT;
 use crate::tap::Tap;
 use crate::wire::{Direction, WireEvent};
 
@@ -111,7 +110,7 @@ pub(super) async fn inspect(ctx: &Ctx<'_>) -> Result<(), Error> {
         }
     };
     ctx.transcript
-        .note(super::upgraded_note(ctx.config, &response));
+        .note(super::ctx::upgraded_note(ctx.config, &response));
     let result = session(ctx, &mut ws, &url).await;
     connect::end_transport(&mut ws).await;
     result

@@ -22,11 +22,10 @@ use wspp::routes;
 use wspp::stats::{Running, as_ms};
 use wspp::wire_clock::{Clock, WireStamps, WireTime};
 
-use super::Ctx;
+use super::ctx::Ctx;
 use crate::backoff::Backoff;
-use crate::connect::{self, Stream, WsUrl};
+use crate::connect::{self, CLOSE_WAIT, Stream, WsUrl};
 use crate::error::Error;
-use crate::ping::CLOSE_WAIT;
 use crate::tap::Tap;
 use crate::wire::close_code_name;
 
@@ -279,7 +278,7 @@ async fn upgrade(ctx: &Ctx<'_>, url: &WsUrl) -> Result<Socket, Error> {
     let tap = ctx.connect(&url.endpoint()).await?;
     let (ws, response) = connect::upgrade(tap, ctx.config, url).await?;
     ctx.transcript
-        .note(super::upgraded_note(ctx.config, &response));
+        .note(super::ctx::upgraded_note(ctx.config, &response));
     Ok(ws)
 }
 

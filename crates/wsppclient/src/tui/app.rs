@@ -921,7 +921,7 @@ mod tests {
                 NetEvent::Ping {
                     run: id,
                     event: PingEvent::Reply {
-                        probe: crate::ping::Probe::Ping,
+                        probe: crate::config::Probe::Ping,
                         seq,
                         rtt: wspp::tracker::Rtt {
                             user: ms(rtt + 1),
@@ -939,7 +939,7 @@ mod tests {
             NetEvent::Ping {
                 run: id,
                 event: PingEvent::Timeout {
-                    probe: crate::ping::Probe::Ping,
+                    probe: crate::config::Probe::Ping,
                     seq: 3,
                 },
             },

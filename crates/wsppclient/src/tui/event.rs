@@ -28,10 +28,11 @@ use tokio::task::{AbortHandle, JoinHandle};
 use wspp::clients::ClientsReport;
 
 use crate::catalog::Request;
+use crate::clients_table;
 use crate::config::Config;
 use crate::error::Error;
 use crate::ping::PingEvent;
-use crate::requests::{self, clients};
+use crate::requests::{self, fetch_clients};
 use crate::stop::Stop;
 use crate::transcript::{Entry, Transcript};
 
@@ -243,14 +244,14 @@ pub fn spawn_request(
 pub fn spawn_clients_fetch(config: Arc<Config>, tx: EventSender) -> Task {
     let events = tx.clone();
     spawn_watched(tx, "clients refresh", async move {
-        let result = match tokio::time::timeout(CLIENTS_TIMEOUT, clients::fetch(&config)).await {
+        let result = match tokio::time::timeout(CLIENTS_TIMEOUT, fetch_clients(&config)).await {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout {
                 what: "GET /clients.json",
                 after: CLIENTS_TIMEOUT,
             }),
         };
-        let at_unix_ms = clients::unix_ms_now();
+        let at_unix_ms = clients_table::unix_ms_now();
         let _ = events.send(Event::Net(NetEvent::Clients { result, at_unix_ms }));
     })
 }

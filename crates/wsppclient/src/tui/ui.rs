@@ -34,7 +34,7 @@ use super::app::App;
 use super::pane::pane;
 use super::transcript::TranscriptPane;
 use crate::catalog::Request;
-use crate::requests::clients;
+use crate::clients_table;
 
 /// Where each pane goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,7 +213,7 @@ fn render_clients(app: &App, area: Rect, buf: &mut Buffer) {
         .clients
         .iter()
         .map(|c| {
-            let mut cells = clients::cells(c, view.at_unix_ms());
+            let mut cells = clients_table::cells(c, view.at_unix_ms());
             if view.is_own(&c.peer) {
                 cells[0] = format!("★{}", cells[0]);
             }
@@ -250,7 +250,7 @@ fn fit_columns(rows: &[[String; 8]], width: u16) -> (Vec<u16>, Vec<String>, Vec<
     const USER_AGENT: usize = 7;
     // id, peer, rtt, route, age, pings, pongs, user agent.
     const PRIORITY: [usize; 8] = [0, 1, RTT, 2, 3, 4, 5, USER_AGENT];
-    let mut header: [String; 8] = clients::COLUMNS.map(str::to_owned);
+    let mut header: [String; 8] = clients_table::COLUMNS.map(str::to_owned);
     let mut rows = rows.to_vec();
     let width_of = |header: &[String; 8], rows: &[[String; 8]], col: usize| {
         rows.iter()
@@ -486,7 +486,7 @@ mod tests {
                     local: "127.0.0.1:50001".parse().expect("address"),
                     payload_size: 16,
                     busy_poll: Duration::ZERO,
-                    probes: crate::ping::Probes::Ping,
+                    probes: crate::config::Probes::Ping,
                     setup: Box::default(),
                 },
             },
@@ -497,7 +497,7 @@ mod tests {
                 NetEvent::Ping {
                     run: ping,
                     event: PingEvent::Reply {
-                        probe: crate::ping::Probe::Ping,
+                        probe: crate::config::Probe::Ping,
                         seq,
                         rtt: wspp::tracker::Rtt {
                             user: Duration::from_micros(us + 50),
@@ -515,7 +515,7 @@ mod tests {
             NetEvent::Ping {
                 run: ping,
                 event: PingEvent::Timeout {
-                    probe: crate::ping::Probe::Ping,
+                    probe: crate::config::Probe::Ping,
                     seq: 3,
                 },
             },

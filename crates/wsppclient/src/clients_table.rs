@@ -1,19 +1,14 @@
-//! The clients of `/clients.json`: fetching them, and the table `page` prints.
+//! The table of `/clients.json`'s clients: what `page` prints, and the cells the
+//! terminal UI's clients pane shows.
 //!
 //! [`clients_table`] and the [`cells`] it is made of are pure functions of the report
-//! and the current time, so their layout is unit-tested and the terminal UI's clients
-//! pane shows the same cells. [`fetch`] is the same `GET /clients.json` as `page`'s
-//! second request, without the tap: the terminal UI refreshes its pane with it every
-//! few seconds, and those requests are not the user's to watch.
+//! and the current time, so their layout is unit-tested and every front-end shows the
+//! same cells. Fetching the report is transport, and lives with the other plain HTTP
+//! requests ([`crate::requests::fetch_clients`]).
 
 use std::time::Duration;
 
 use wspp::clients::{ClientInfo, ClientsReport};
-
-use super::http::Connection;
-use crate::config::Config;
-use crate::connect::{self, Endpoint};
-use crate::error::Error;
 
 /// The column names of [`clients_table`], in the order of [`cells`].
 pub const COLUMNS: [&str; 8] = [
@@ -26,17 +21,6 @@ pub const COLUMNS: [&str; 8] = [
     "rtt last/min/avg/max ms",
     "user agent",
 ];
-
-/// Fetches the server's clients over a connection of its own (untapped: it is not
-/// part of any request's transcript). Bounded by the connect timeout only; a caller
-/// that must not wait on a silent server puts its own timeout around it.
-pub async fn fetch(config: &Config) -> Result<ClientsReport, Error> {
-    let (stream, _opened) = connect::open(config, &Endpoint::server(config)).await?;
-    let mut conn = Connection::over(stream).await?;
-    let report = conn.clients_report(config).await;
-    conn.close().await;
-    report
-}
 
 /// The table: a line about the server, a header, one row per client.
 pub fn clients_table(report: &ClientsReport, now_unix_ms: u64) -> String {
