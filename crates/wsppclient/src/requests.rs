@@ -3,7 +3,7 @@
 //! [`run`] is the one entry point for every front-end: it takes a [`Request`], the
 //! shared [`Config`], a [`Transcript`] to report to and a cancellation token, and
 //! returns when the request is over. Each request opens its own TCP connection
-//! (`TCP_NODELAY`) wrapped in a [`Tap`], so the transcript shows what really crossed
+//! (`TCP_NODELAY`) wrapped in a [`Tap`](crate::tap::Tap), so the transcript shows what really crossed
 //! the wire, and ends with the Wireshark display filter that isolates it.
 //!
 //! Against a TLS server the tap sits *inside* TLS: the transcript shows the same HTTP
