@@ -17,6 +17,8 @@
 //!   offer to take their own wake-up out of the RTT.
 //! * [`rare_event`]: waiting for shutdown or Ctrl-C from a loop that turns on every
 //!   message, without paying for the wait on every turn.
+//! * [`rtt_log`]: the names in the server's log line of each RTT, which the benchmark
+//!   reads back.
 //! * [`wire_clock`]: the TCP socket under both ends, whose reads carry the kernel's
 //!   receive timestamps, so that an RTT is the network's and names its clock.
 //!
@@ -33,6 +35,7 @@ pub mod frame;
 pub mod payload;
 pub mod rare_event;
 pub mod routes;
+pub mod rtt_log;
 pub mod stats;
 pub mod tracker;
 pub mod wire_clock;

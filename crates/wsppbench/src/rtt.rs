@@ -29,6 +29,7 @@ use futures_util::StreamExt;
 use hdrhistogram::Histogram;
 use tokio_tungstenite::tungstenite::Message;
 use wspp::busy_poll::BusyPoll;
+use wspp::rtt_log;
 use wsppclient::config::Config;
 use wsppclient::connect::{self, WsUrl};
 use wsppclient::ping::Pinger;
@@ -150,23 +151,18 @@ pub async fn answer_server_pings(
     }
 }
 
+/// `RUST_LOG` for a server whose RTTs [`server_view_from_log`] reads: `base`, and its
+/// RTT lines at info.
+pub fn server_view_log_filter(base: &str) -> String {
+    format!("{base},{}=info", rtt_log::TARGET)
+}
+
 /// The RTTs in a wsppsrv log, skipping sequence numbers below `warmup`.
 pub fn server_view_from_log(path: &Path, warmup: u64) -> Result<Histogram<u64>> {
     let log = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the server log {}", path.display()))?;
     let mut histogram = figures::histogram();
-    for line in log.lines() {
-        let (Some(seq), Some(rtt_us)) = (field(line, "seq="), field(line, "rtt_us=")) else {
-            continue;
-        };
-        let Ok(seq) = seq.parse::<u64>() else {
-            continue;
-        };
-        let Ok(us) = rtt_us.parse::<f64>() else {
-            continue;
-        };
-        // A whole number is an older server's truncated microseconds: take the middle.
-        let us = if rtt_us.contains('.') { us } else { us + 0.5 };
+    for (seq, us) in log.lines().filter_map(rtt_of) {
         if seq >= warmup {
             figures::record(&mut histogram, Duration::from_secs_f64(us / 1e6));
         }
@@ -174,10 +170,22 @@ pub fn server_view_from_log(path: &Path, warmup: u64) -> Result<Histogram<u64>> 
     Ok(histogram)
 }
 
-/// The number after ` name` in a log line, as written.
+/// The sequence number and the RTT in µs of one of the server's RTT lines (see
+/// [`rtt_log`]); `None` for any other line.
+fn rtt_of(line: &str) -> Option<(u64, f64)> {
+    let head = format!("{}: {} ", rtt_log::TARGET, rtt_log::MESSAGE);
+    let fields = &line[line.find(&head)? + head.len() - 1..];
+    let seq = field(fields, rtt_log::SEQ)?.parse().ok()?;
+    let rtt_us = field(fields, rtt_log::RTT_US)?;
+    let us: f64 = rtt_us.parse().ok()?;
+    // A whole number is an older server's truncated microseconds: take the middle.
+    Some((seq, if rtt_us.contains('.') { us } else { us + 0.5 }))
+}
+
+/// The number after ` name=` in a log line, as written.
 fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
-    let at = line.find(&format!(" {name}"))? + 1 + name.len();
-    let rest = &line[at..];
+    let key = format!(" {name}=");
+    let rest = &line[line.find(&key)? + key.len()..];
     let end = rest
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(rest.len());
@@ -186,18 +194,96 @@ fn field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::{self, Write};
+    use std::sync::{Arc, Mutex};
+
+    use tokio::sync::oneshot;
+    use tracing_subscriber::EnvFilter;
+
     use super::*;
 
+    /// What the server wrote, as its log file would hold it.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().expect("unpoisoned").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The lines an in-process wsppsrv logs, in its binary's format and with the filter
+    /// the benchmark gives it, while a client answers `pings` pings on
+    /// `/openandclosewebsocket`.
+    async fn server_log_of_pings(pings: u32) -> String {
+        let log = Captured::default();
+        let writer = log.clone();
+        // `warn`: the benchmark's default `--server-log`.
+        let filter = EnvFilter::new(server_view_log_filter("warn"));
+        let subscriber = wsppsrv::logging::subscriber(filter, move || writer.clone(), false);
+        // This thread's only: the test's runtime runs the server and the client on it.
+        let _logging = tracing::subscriber::set_default(subscriber.finish());
+        let listener = wsppsrv::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
+        let addr = listener.local_addr().expect("bound");
+        let config = wsppsrv::Config {
+            open_close_pings: pings,
+            ..wsppsrv::Config::default()
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(wsppsrv::run(listener, config, async {
+            let _ = stopped.await;
+        }));
+        let answered = tokio::time::timeout(
+            Duration::from_secs(20),
+            answer_server_pings(addr, Duration::ZERO, u64::from(pings)),
+        )
+        .await
+        .expect("the pings within 20 s")
+        .expect("the pings answered");
+        assert_eq!(answered, u64::from(pings));
+        let _ = stop.send(());
+        server.await.expect("server task").expect("server");
+        let bytes = log.0.lock().expect("unpoisoned").clone();
+        String::from_utf8(bytes).expect("utf-8 log")
+    }
+
+    #[tokio::test]
+    async fn the_lines_the_server_writes_are_read_back() {
+        let log = server_log_of_pings(4).await;
+        let samples: Vec<(u64, f64)> = log.lines().filter_map(rtt_of).collect();
+        let seqs: Vec<u64> = samples.iter().map(|s| s.0).collect();
+        assert_eq!(seqs, [0, 1, 2, 3], "in\n{log}");
+        for (_, us) in &samples {
+            assert!(us.is_finite() && *us > 0.0, "{us} µs in\n{log}");
+        }
+        // The whole path the benchmark takes: the log file, the warm-up skipped.
+        let path = std::env::temp_dir().join(format!("wsppbench-rtt-{}.log", std::process::id()));
+        std::fs::write(&path, &log).expect("writable");
+        let histogram = server_view_from_log(&path, 1).expect("readable");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(histogram.len(), 3);
+    }
+
     #[test]
-    fn rtt_lines_are_parsed() {
-        let line = "2025-01-01T00:00:00.000000Z  INFO conn{client_id=1 peer=127.0.0.1:5}: \
-                    wsppsrv::session: rtt seq=12 rtt_us=31";
-        assert_eq!(field(line, "seq="), Some("12"));
-        assert_eq!(field(line, "rtt_us="), Some("31"));
+    fn other_lines_and_an_older_servers_whole_microseconds() {
+        let line = |fields: &str| {
+            format!(
+                "2025-01-01T00:00:00.000000Z  INFO conn{{client_id=1 peer=127.0.0.1:5}}: {}: {} {fields}",
+                rtt_log::TARGET,
+                rtt_log::MESSAGE
+            )
+        };
+        assert_eq!(rtt_of(&line("seq=12 rtt_us=31")), Some((12, 31.5)));
         assert_eq!(
-            field("x: rtt seq=3 rtt_us=17.345", "rtt_us="),
-            Some("17.345")
+            rtt_of(&line("seq=3 rtt_us=17.345 clock=kernel user_rtt_us=40.1")),
+            Some((3, 17.345))
         );
-        assert_eq!(field("websocket open", "rtt_us="), None);
+        assert_eq!(rtt_of(&line("seq=3 user_rtt_us=40.1")), None);
+        assert_eq!(rtt_of("wsppsrv::session: websocket open"), None);
     }
 }

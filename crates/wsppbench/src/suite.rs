@@ -340,7 +340,7 @@ fn rtt_section(
             let server_view = {
                 let log = scratch.join(format!("server-view-{round}-{}.log", busy.as_micros()));
                 let mut spec = base.with(&["--open-close-pings", &total.to_string()]);
-                spec.log = format!("{},wsppsrv::session=info", base.log);
+                spec.log = rtt::server_view_log_filter(&base.log);
                 spec.log_file = Some(log.clone());
                 let server = spec.start()?;
                 let answered =

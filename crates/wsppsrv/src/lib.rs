@@ -31,8 +31,9 @@
 //! * [`config`]: the settings, as plain data, at the bottom.
 //!
 //! On top, for the binary: [`cli`] fills the settings from flags and `WSPP_*`
-//! variables; [`shutdown`]: the signals it stops on; [`docs`]: shell completions and
-//! man pages from the clap definitions of both programs.
+//! variables; [`logging`]: its log format and filter; [`shutdown`]: the signals it
+//! stops on; [`docs`]: shell completions and man pages from the clap definitions of
+//! both programs.
 //!
 //! Tests bind `127.0.0.1:0`, hand the listener to [`run`] (or [`run_with`], for TLS)
 //! with a shutdown future they control, and talk to the server over real sockets.
@@ -44,6 +45,7 @@ pub mod config;
 mod dispatch;
 pub mod docs;
 mod listeners;
+pub mod logging;
 pub mod metrics;
 pub mod page;
 pub mod registry;

@@ -6,7 +6,6 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use tracing_subscriber::EnvFilter;
 use wsppsrv::Listeners;
 use wsppsrv::cli::Args;
 use wsppsrv::tls::TlsListener;
@@ -24,12 +23,7 @@ fn main() -> ExitCode {
     // that every grep has to step around. NO_COLOR (https://no-color.org) wins.
     let colour = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(colour)
+    wsppsrv::logging::subscriber(wsppsrv::logging::filter_from_env(), std::io::stderr, colour)
         .init();
     // One thread by default: a ping that hops between worker threads pays for it in RTT.
     let runtime = if args.threads == 1 {

@@ -43,6 +43,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::{debug, info, warn};
 use wspp::rare_event::RareEvent;
+use wspp::rtt_log;
 use wspp::tracker::{PingTracker, PongOutcome};
 use wspp::wire_clock::{Clock, WireStamps};
 
@@ -291,12 +292,17 @@ impl Session {
                 // Nanosecond precision: loopback RTTs are tens of µs, where whole
                 // microseconds would round by several percent.
                 let us = |d: Duration| d.as_nanos() as f64 / 1e3;
+                // Named through `rtt_log`: the benchmark reads these lines back.
                 info!(
-                    seq,
-                    rtt_us = us(on_clock),
-                    clock = %clock,
-                    user_rtt_us = us(rtt.user),
-                    "rtt"
+                    target: rtt_log::TARGET,
+                    {
+                        { rtt_log::SEQ } = seq,
+                        { rtt_log::RTT_US } = us(on_clock),
+                        { rtt_log::CLOCK } = %clock,
+                        { rtt_log::USER_RTT_US } = us(rtt.user),
+                    },
+                    "{}",
+                    rtt_log::MESSAGE
                 );
                 if skipped > 0 {
                     debug!(skipped, "older pings were answered only by this pong");
