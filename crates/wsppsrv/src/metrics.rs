@@ -32,7 +32,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::{MetricType, TypedMetric};
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::registry::{self as prom, Unit};
 use wspp::routes;
 
 /// The `Content-Type` of what [`Metrics::encode`] writes: the Prometheus text format.
@@ -64,7 +64,8 @@ pub struct Metrics {
 /// What the clones of one [`Metrics`] share.
 #[derive(Debug)]
 struct MetricsState {
-    registry: Registry,
+    /// The metric families `/metrics` encodes.
+    families: prom::Registry,
     routes: [Arc<RouteMetrics>; 2],
     upgrades: Family<UpgradeLabels, Counter>,
     closes: Family<CloseLabels, Counter>,
@@ -113,55 +114,55 @@ pub enum ClosedBy {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("wspp");
-        let by_route = |registry: &mut Registry, name: &str, help: &str| {
+        let mut families = prom::Registry::with_prefix("wspp");
+        let by_route = |families: &mut prom::Registry, name: &str, help: &str| {
             let family = Family::<RouteLabels, Counter>::default();
-            registry.register(name, help, family.clone());
+            families.register(name, help, family.clone());
             family
         };
         let connected = Family::<RouteLabels, Gauge>::default();
-        registry.register(
+        families.register(
             "clients_connected",
             "WebSocket clients connected now",
             connected.clone(),
         );
         let rtt = Family::<RouteLabels, RttHistogram>::default();
-        registry.register_with_unit(
+        families.register_with_unit(
             "rtt",
             "Round-trip time from each ping the server sends to its pong",
             Unit::Seconds,
             rtt.clone(),
         );
-        let pings = by_route(&mut registry, "pings_sent", "Pings sent to clients");
+        let pings = by_route(&mut families, "pings_sent", "Pings sent to clients");
         let pongs = by_route(
-            &mut registry,
+            &mut families,
             "pongs_received",
             "Pongs that answered a ping in time (each one an RTT)",
         );
         let late = by_route(
-            &mut registry,
+            &mut families,
             "pongs_late",
             "Pongs to a ping already answered or given up on",
         );
         let dropped = by_route(
-            &mut registry,
+            &mut families,
             "clients_dropped_silent",
             "Clients dropped because no pong came within the ping timeout",
         );
         let upgrades = Family::<UpgradeLabels, Counter>::default();
-        registry.register(
+        families.register(
             "upgrades",
             "WebSocket upgrade requests by route and answer: 101, or the refusal's status",
             upgrades.clone(),
         );
         let closes = Family::<CloseLabels, Counter>::default();
-        registry.register(
+        families.register(
             "closes",
             "WebSocket sessions ended, by close code (1006: lost without a Close) and by whom",
             closes.clone(),
         );
         let refused = Counter::default();
-        registry.register(
+        families.register(
             "connections_refused",
             "Connections answered 503 at once: every connection slot, the HTTP reserve included, was taken",
             refused.clone(),
@@ -181,7 +182,7 @@ impl Default for Metrics {
         });
         Metrics {
             shared: Arc::new(MetricsState {
-                registry,
+                families,
                 routes,
                 upgrades,
                 closes,
@@ -232,7 +233,7 @@ impl Metrics {
         let mut text = String::with_capacity(8 * 1024);
         // Writing to a String cannot fail, and every metric here encodes.
         let _ =
-            prometheus_client::encoding::prometheus_text::encode(&mut text, &self.shared.registry);
+            prometheus_client::encoding::prometheus_text::encode(&mut text, &self.shared.families);
         text
     }
 }
