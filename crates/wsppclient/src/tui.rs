@@ -6,15 +6,22 @@
 //!
 //! # Layout
 //!
+//! Bottom to top; each module uses only those above it in this list, never one below.
+//!
 //! * [`event`]: the one [`Event`] channel and the tasks that feed it: the terminal
 //!   reader and its ticks, signals, and the network work (requests, clients refreshes).
-//! * [`pane`]: the box every pane is drawn in.
 //! * [`run_state`]: the current run and how it stands, which the app changes and the
 //!   transcript's title shows.
-//! * the panes, each its state, its widget and its tests: [`transcript`], [`latency`].
-//! * [`app`]: all the state, and [`App::update`], which applies an event and returns
-//!   an [`Action`] instead of doing I/O, so it is tested without a terminal.
-//! * [`ui`]: `impl Widget for &App`, the drawing.
+//! * [`pane`]: the box every pane is drawn in.
+//! * The panes, each one file with its state, its widget and its tests, so that a
+//!   change to one pane touches one file: [`transcript`] (the run's lines, scrolled),
+//!   [`latency`] (figures, sparkline, histogram), [`clients`] (the server's table).
+//! * [`app`]: the app over the panes: the menu selection, the input line, pausing,
+//!   the help, and [`App::update`], which applies an event, routes news and keys to
+//!   the panes, and returns an [`Action`] instead of doing I/O, so it is tested
+//!   without a terminal.
+//! * [`ui`]: `impl Widget for &App`: the frame layout that places the panes, and the
+//!   parts that belong to no pane (the menu, the details, the status line, the help).
 //! * here: the terminal's lifecycle, the loop ([`drive`]) and the [`Runner`] that
 //!   carries out actions by spawning the network tasks.
 //!
@@ -30,6 +37,7 @@
 //! a line on stderr would tear through the screen.
 
 pub mod app;
+pub mod clients;
 pub mod event;
 pub mod latency;
 pub mod pane;

@@ -1,5 +1,8 @@
-//! Drawing the terminal UI: `impl Widget for &App`.
+//! Drawing the terminal UI: `impl Widget for &App`, the frame that places the panes.
 //!
+//! Each pane draws itself (the widgets in [`super::transcript`], [`super::latency`]
+//! and [`super::clients`]); here are the layout and what belongs to no pane: the
+//! menu, the selected request's details, the status line and the help.
 //! Rendering only reads the [`App`] (hence `&App`: drawing can never change state)
 //! and writes a buffer: it never waits, so the loop draws after every batch of
 //! events, and tests draw into ratatui's `TestBackend` and read the buffer back.
@@ -26,15 +29,13 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{
-    Block, Borders, Cell, Clear, List, ListItem, ListState, Paragraph, Row, StatefulWidget, Table,
-    Widget, Wrap,
+    Block, Borders, Clear, List, ListItem, ListState, Paragraph, StatefulWidget, Widget, Wrap,
 };
 
 use super::app::App;
 use super::pane::pane;
 use super::transcript::TranscriptPane;
 use crate::catalog::Request;
-use crate::clients_table;
 
 /// Where each pane goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +117,7 @@ impl Widget for &App {
         }
         .render(areas.transcript, buf);
         self.latency().render(areas.latency, buf);
-        render_clients(self, areas.clients, buf);
+        self.clients().render(areas.clients, buf);
         render_details(self.selected(), areas.details, buf);
         render_status(self, areas.status, buf);
         if self.help_shown() {
@@ -174,118 +175,6 @@ fn render_details(request: Request, area: Rect, buf: &mut Buffer) {
         .wrap(Wrap { trim: true })
         .block(block)
         .render(area, buf);
-}
-
-fn render_clients(app: &App, area: Rect, buf: &mut Buffer) {
-    let view = app.clients();
-    let mut title = vec![Span::raw(" clients ")];
-    if let Some(report) = view.report() {
-        title.push(Span::raw(format!(
-            "· {} now · {} total ",
-            report.server.clients_now, report.server.clients_total
-        )));
-        if report.clients.iter().any(|c| view.is_own(&c.peer)) {
-            title.push(Span::raw("· ★ you ").green());
-        }
-    }
-    let block = pane(Line::from(title));
-    let mut inner = block.inner(area);
-    block.render(area, buf);
-    if let Some(error) = view.error() {
-        let [line, rest] =
-            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
-        Line::from(error).red().render(line, buf);
-        inner = rest;
-    }
-    let Some(report) = view.report() else {
-        if view.error().is_none() {
-            Line::from("loading…").dark_gray().render(inner, buf);
-        }
-        return;
-    };
-    if report.clients.is_empty() {
-        Line::from("no WebSocket client is connected")
-            .dark_gray()
-            .render(inner, buf);
-        return;
-    }
-    let rows: Vec<[String; 8]> = report
-        .clients
-        .iter()
-        .map(|c| {
-            let mut cells = clients_table::cells(c, view.at_unix_ms());
-            if view.is_own(&c.peer) {
-                cells[0] = format!("★{}", cells[0]);
-            }
-            cells
-        })
-        .collect();
-    let own: Vec<bool> = report
-        .clients
-        .iter()
-        .map(|c| view.is_own(&c.peer))
-        .collect();
-    let (columns, header, rows) = fit_columns(&rows, inner.width);
-    let widths: Vec<Constraint> = columns.iter().map(|&w| Constraint::Length(w)).collect();
-    let rows = rows.into_iter().zip(own).map(|(cells, own)| {
-        let row = Row::new(cells.into_iter().map(Cell::from));
-        if own {
-            row.style(Style::new().fg(Color::Green).bold())
-        } else {
-            row
-        }
-    });
-    let table = Table::new(rows, widths)
-        .header(Row::new(header.into_iter().map(Cell::from)).dark_gray())
-        .column_spacing(1);
-    Widget::render(table, inner, buf);
-}
-
-/// Which of the clients table's columns fit in `width`, most useful first, shown in
-/// table order: their widths, header and rows. The four RTT figures shrink to the
-/// latest one before the RTT column is dropped, and the user agent, last in
-/// priority, takes whatever room is left.
-fn fit_columns(rows: &[[String; 8]], width: u16) -> (Vec<u16>, Vec<String>, Vec<Vec<String>>) {
-    const RTT: usize = 6;
-    const USER_AGENT: usize = 7;
-    // id, peer, rtt, route, age, pings, pongs, user agent.
-    const PRIORITY: [usize; 8] = [0, 1, RTT, 2, 3, 4, 5, USER_AGENT];
-    let mut header: [String; 8] = clients_table::COLUMNS.map(str::to_owned);
-    let mut rows = rows.to_vec();
-    let width_of = |header: &[String; 8], rows: &[[String; 8]], col: usize| {
-        rows.iter()
-            .map(|r| r[col].chars().count())
-            .chain(std::iter::once(header[col].chars().count()))
-            .max()
-            .map_or(0, |w| u16::try_from(w).unwrap_or(u16::MAX))
-    };
-    let mut chosen: Vec<(usize, u16)> = Vec::new();
-    let mut used = 0u16;
-    for col in PRIORITY {
-        let gap = u16::from(!chosen.is_empty());
-        let room = width.saturating_sub(used + gap);
-        let mut w = width_of(&header, &rows, col);
-        if col == RTT && w > room {
-            header[RTT] = "rtt ms".to_owned();
-            for row in &mut rows {
-                row[RTT] = row[RTT].split('/').next().unwrap_or("-").to_owned();
-            }
-            w = width_of(&header, &rows, col);
-        }
-        if col == USER_AGENT && w > room && room >= 8 {
-            w = room;
-        }
-        if w <= room {
-            used += gap + w;
-            chosen.push((col, w));
-        }
-    }
-    chosen.sort_unstable_by_key(|&(col, _)| col);
-    let widths = chosen.iter().map(|&(_, w)| w).collect();
-    let pick = |cells: &[String; 8]| chosen.iter().map(|&(c, _)| cells[c].clone()).collect();
-    let header = pick(&header);
-    let rows = rows.iter().map(pick).collect();
-    (widths, header, rows)
 }
 
 fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
@@ -406,10 +295,10 @@ mod tests {
     use std::time::{Duration, Instant};
 
     use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
-    use wspp::clients::{ClientInfo, ClientsReport, ServerSummary};
 
     use crate::ping::PingEvent;
     use crate::tui::app::Action;
+    use crate::tui::clients::tests::report;
     use crate::tui::event::{Event, NetEvent};
     use crate::tui::pane::draw;
     use crate::tui::transcript::tests::close_frame;
@@ -432,38 +321,6 @@ mod tests {
         match key(app, KeyCode::Enter) {
             Some(Action::Run { run, .. }) => run,
             other => panic!("no run: {other:?}"),
-        }
-    }
-
-    fn report(peers: &[&str]) -> ClientsReport {
-        ClientsReport {
-            server: ServerSummary {
-                version: "0.1.0".into(),
-                uptime_secs: 9,
-                clients_now: peers.len() as u64,
-                clients_total: 4,
-                ping_interval_ms: 1000,
-                ping_timeout_ms: 5000,
-            },
-            clients: peers
-                .iter()
-                .enumerate()
-                .map(|(i, peer)| ClientInfo {
-                    id: i as u64 + 1,
-                    peer: (*peer).to_owned(),
-                    user_agent: Some("wsppclient/0.1.0".into()),
-                    origin: None,
-                    route: "/pingpong".into(),
-                    connected_at_unix_ms: 1_000,
-                    pings_sent: 3,
-                    pongs_received: 3,
-                    rtt_last_us: Some(52),
-                    rtt_min_us: Some(40),
-                    rtt_avg_us: Some(50),
-                    rtt_max_us: Some(70),
-                    rtt_clock: None,
-                })
-                .collect(),
         }
     }
 
@@ -569,22 +426,6 @@ mod tests {
             screen.contains("open-close  /openandclosewebsocket"),
             "{screen}"
         );
-    }
-
-    #[test]
-    fn the_clients_pane_marks_our_own_connection() {
-        let app = busy_app();
-        let screen = draw(&app, 80, 24);
-        assert!(
-            screen.contains("clients · 2 now · 4 total · ★ you"),
-            "{screen}"
-        );
-        assert!(screen.contains("★1"), "{screen}");
-        assert!(screen.contains("127.0.0.1:50002"), "{screen}");
-        // Wide screens show every column, the user agent last.
-        let wide = draw(&app, 200, 40);
-        assert!(wide.contains("0.052/0.040/0.050/0.070"), "{wide}");
-        assert!(wide.contains("wsppclient/0.1.0"), "{wide}");
     }
 
     #[test]
