@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use wsppclient::catalog::Request;
 use wsppclient::transcript::{Entry, EntryKind, Transcript};
 
-use crate::support::{Server, fast_server_config, raw, run_binary, within};
+use crate::support::{HeldPort, Server, fast_server_config, raw, run_binary, within};
 
 /// How the raw server vanishes.
 #[derive(Debug, Clone, Copy)]
@@ -141,12 +141,11 @@ fn an_echo(kind: &EntryKind) -> bool {
 
 #[tokio::test]
 async fn hold_reconnects_across_a_server_restart_and_echoes_on() {
-    let first = Server::start_on(
-        "127.0.0.1:0".parse().expect("an address"),
-        fast_server_config(),
-    )
-    .await;
-    let addr = first.addr;
+    // The port stays held between the two servers, so that no parallel test can take
+    // it while the server is down.
+    let held = HeldPort::new();
+    let addr = held.addr;
+    let first = Server::start_on(addr, fast_server_config()).await;
     let mut config = first.client_config();
     config.hold_interval = Duration::from_millis(20);
     config.hold_reconnect = true;

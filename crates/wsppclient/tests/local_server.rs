@@ -70,7 +70,8 @@ async fn a_server_already_listening_is_used_not_replaced() {
 
 #[tokio::test]
 async fn a_named_server_that_refuses_stays_an_error() {
-    let refused = refused_addr().await.to_string();
+    let held = refused_addr();
+    let refused = held.to_string();
     let url = format!("ws://{refused}/pingpong");
     for (args, env) in [
         (vec!["--server", refused.as_str(), "page"], vec![]),
@@ -90,7 +91,8 @@ async fn a_named_server_that_refuses_stays_an_error() {
 
 #[tokio::test]
 async fn no_local_server_leaves_the_default_address_refused() {
-    let refused = refused_addr().await.to_string();
+    let held = refused_addr();
+    let refused = held.to_string();
     for (args, env) in [
         (vec!["--no-local-server", "page"], vec![]),
         (

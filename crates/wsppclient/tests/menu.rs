@@ -66,11 +66,8 @@ async fn hold_stops_at_the_next_line_and_returns_to_the_menu() {
 
 #[tokio::test]
 async fn a_failed_request_is_shown_and_the_menu_carries_on() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("bound address");
-    drop(listener);
+    let held = crate::support::refused_addr();
+    let addr = held.addr;
     let (outcome, out) = drive(&Config::new(addr.to_string()), b"1\nq\n").await;
     assert_eq!(outcome, Outcome::Success);
     assert!(

@@ -142,7 +142,8 @@ async fn the_binary_prints_ping8_style_lines_and_summary() {
 
 #[tokio::test]
 async fn a_refused_connection_exits_2_with_one_line_on_stderr() {
-    let addr = refused_addr().await.to_string();
+    let held = refused_addr();
+    let addr = held.to_string();
     let output = run_binary(&["--server", &addr, "ping", "-c", "1"]).await;
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);

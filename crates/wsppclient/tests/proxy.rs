@@ -137,7 +137,8 @@ async fn proxy_refusals_are_one_line_and_exit_2() {
     let asks = Proxy::http(Answer::Credentials("alice", "s3cret")).await;
     let forbids = Proxy::http(Answer::Refuse("403 Forbidden")).await;
     let wrong_login = format!("http://alice:nope@{}", asks.addr);
-    let unreachable = format!("http://{}", refused_addr().await);
+    let held = refused_addr();
+    let unreachable = format!("http://{held}");
     for (proxy_url, expected) in [
         (
             asks.url("http"),

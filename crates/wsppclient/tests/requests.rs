@@ -235,7 +235,8 @@ async fn the_transcript_shows_real_fragments_not_reassembled_messages() {
 
 #[tokio::test]
 async fn a_refused_connection_is_an_error_without_a_filter() {
-    let config = wsppclient::config::Config::new(refused_addr().await.to_string());
+    let held = refused_addr();
+    let config = wsppclient::config::Config::new(held.to_string());
     let (result, text) = transcript_of(Request::Page, &config).await;
     assert!(matches!(result, Err(Error::Connect { .. })), "{result:?}");
     assert!(!text.contains("wireshark filter"), "{text}");
@@ -257,7 +258,8 @@ async fn the_binary_runs_a_request_subcommand() {
         "{stdout}"
     );
 
-    let refused = refused_addr().await.to_string();
+    let held = refused_addr();
+    let refused = held.to_string();
     let output = run_binary(&["--server", &refused, "page"]).await;
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -184,12 +184,42 @@ pub fn temp_file(suffix: &str, contents: &str) -> PathBuf {
     path
 }
 
-/// An address where nothing listens: bound, then released.
-pub async fn refused_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    listener.local_addr().expect("bound address")
+/// A loopback port held bound but not listening, for as long as this value lives.
+///
+/// A connect to it is refused, and no other test can take the port meanwhile: the
+/// kernel hands out neither a listening port nor a client's source port that a socket
+/// still holds. (An address bound and then released could be reused by a parallel
+/// test before the connect, which would then reach that test's server.) `SO_REUSEADDR`
+/// lets a server ([`Server::start_on`]) listen on the port while it is held.
+pub struct HeldPort {
+    _socket: tokio::net::TcpSocket,
+    pub addr: SocketAddr,
+}
+
+impl HeldPort {
+    pub fn new() -> HeldPort {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_reuseaddr(true).expect("SO_REUSEADDR");
+        socket
+            .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("bind loopback");
+        let addr = socket.local_addr().expect("bound address");
+        HeldPort {
+            _socket: socket,
+            addr,
+        }
+    }
+}
+
+impl std::fmt::Display for HeldPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.addr.fmt(f)
+    }
+}
+
+/// An address where nothing listens, held for the life of the returned value.
+pub fn refused_addr() -> HeldPort {
+    HeldPort::new()
 }
 
 /// Runs `request` to its end and returns its result and its transcript as text.

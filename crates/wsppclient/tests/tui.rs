@@ -164,7 +164,7 @@ async fn a_silent_server_leaves_the_ui_responsive_and_esc_cancels() {
 
 #[tokio::test]
 async fn a_refused_connection_is_shown_not_fatal() {
-    let addr = crate::support::refused_addr().await;
+    let addr = crate::support::refused_addr();
     let (app, screen, exit) = within(drive(
         Config::new(addr.to_string()),
         vec![run_key(Request::OpenClose)],

@@ -86,7 +86,7 @@ fn registry_of(n: usize) -> (Registry, Vec<ClientGuard>) {
             let guard = registry.register(Arrival {
                 id: i as u64 + 1,
                 peer: SocketAddr::from(([127, 0, 0, 1], 1024 + (i % 60_000) as u16)),
-                user_agent: Some(AGENTS[i % AGENTS.len()].to_string()),
+                user_agent: Some(AGENTS[i % AGENTS.len()].into()),
                 origin: None,
                 route: wspp::routes::PINGPONG,
             });

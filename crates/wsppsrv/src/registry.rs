@@ -80,10 +80,10 @@ pub struct Arrival {
     pub id: u64,
     /// The peer's address.
     pub peer: SocketAddr,
-    /// The `User-Agent` header, if any.
-    pub user_agent: Option<String>,
-    /// The `Origin` header, if any.
-    pub origin: Option<String>,
+    /// The `User-Agent` header, if any, as [`crate::untrusted::kept`] keeps it.
+    pub user_agent: Option<Box<str>>,
+    /// The `Origin` header, if any, as [`crate::untrusted::kept`] keeps it.
+    pub origin: Option<Box<str>>,
     /// The route upgraded on.
     pub route: &'static str,
 }
@@ -166,8 +166,8 @@ impl Registry {
         let entry = Arc::new(Entry {
             id: arrival.id,
             peer: arrival.peer,
-            user_agent: arrival.user_agent.map(String::into_boxed_str),
-            origin: arrival.origin.map(String::into_boxed_str),
+            user_agent: arrival.user_agent,
+            origin: arrival.origin,
             route: arrival.route,
             connected_at: SystemTime::now(),
             counters: Mutex::new(Counters::default()),
@@ -272,7 +272,7 @@ mod tests {
         Arrival {
             id,
             peer: SocketAddr::from(([127, 0, 0, 1], 40_000 + id as u16)),
-            user_agent: Some(format!("agent {id}")),
+            user_agent: Some(format!("agent {id}").into()),
             origin: None,
             route: wspp::routes::PINGPONG,
         }

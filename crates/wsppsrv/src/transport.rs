@@ -35,7 +35,10 @@ impl Transport {
         Some(Upgrade {
             io: parts.io.into_inner(),
             // Boxed: nearly always empty, and kept for the session's whole life.
-            early: (!parts.read_buf.is_empty()).then(|| Box::new(parts.read_buf)),
+            // Copied: the buffer is a view of hyper's read buffer, which a long request
+            // head made as large as that head, and a view holds all of it.
+            early: (!parts.read_buf.is_empty())
+                .then(|| Box::new(Bytes::copy_from_slice(&parts.read_buf))),
         })
     }
 }

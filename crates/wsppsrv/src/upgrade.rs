@@ -22,7 +22,7 @@ use crate::registry::Arrival;
 use crate::reply::{self, Body};
 use crate::session::{self, RouteBehaviour};
 use crate::state::{Admission, ServerState};
-use crate::untrusted::Untrusted;
+use crate::untrusted::{Untrusted, kept};
 
 /// Why an upgrade was refused: the status to answer with and a one-line reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,10 +159,12 @@ pub(crate) fn accept(
         h.insert(header::CONNECTION, HeaderValue::from_static("close"));
         return response;
     };
+    // Cut here, before the session starts: a 15 KiB header costs a session no more
+    // than a short one, for its whole life.
     let text = |name| {
         req.headers()
             .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .map(|v| kept(&String::from_utf8_lossy(v.as_bytes())))
     };
     let arrival = Arrival {
         id: conn.id,

@@ -12,6 +12,7 @@ use futures_util::future::join_all;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wsppsrv::Config;
 
+use crate::support::child::ChildServer;
 use crate::support::raw::{self, BINARY, CLOSE, PING, PONG, TEXT};
 use crate::support::{Bystander, PATIENCE, Response, TestServer, within};
 
@@ -371,26 +372,83 @@ async fn a_message_at_the_limit_is_echoed_whole() {
 
 #[tokio::test]
 async fn a_ping_flood_is_answered_without_unbounded_buffering() {
-    let server = TestServer::start(config()).await;
+    // The ping timeout also bounds one write to a peer: a flooder that does not read
+    // for a few seconds under a loaded host must not be dropped before it reads.
+    let server = TestServer::start(Config {
+        ping_timeout: Duration::from_secs(3600),
+        ..config()
+    })
+    .await;
     let mut bystander = Bystander::join(&server).await;
     let mut flood = server.connect_small_window().await;
     let head = raw::send_upgrade(&mut flood, "/pingpong", "").await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
 
-    // Twelve megabytes of pongs, if the server kept them all; nothing is read meanwhile.
-    const PINGS: u32 = 100_000;
-    let mut burst = Vec::with_capacity(128 * 1000);
-    for seq in 0..PINGS {
-        let mut payload = [b'p'; 125];
-        payload[..4].copy_from_slice(&seq.to_be_bytes());
-        burst.extend_from_slice(&raw::encode(true, PING, &payload, true));
-        if burst.len() >= 128 * 1000 || seq + 1 == PINGS {
-            within(flood.write_all(&burst)).await.expect("flood");
-            burst.clear();
+    // tungstenite queues pongs up to its write-buffer limit and then keeps only the
+    // newest one (RFC 6455 5.5.3 allows answering only the latest ping). So what can
+    // reach the reader is what the kernel holds once the server has read every ping,
+    // measured rather than guessed from the host's settings (pongs queued to send or
+    // received unread, and any ping not yet handled, which may yet be answered), plus
+    // that limit. Pings are sent in rounds of 100,000 (twelve megabytes of pongs, if the
+    // server kept them all; nothing is read meanwhile) until they are at least twice
+    // what that allows, so that a server that kept every pong cannot pass, whatever the
+    // host's buffer sizes.
+    const ROUND: u32 = 100_000;
+    const PONG_FRAME: u64 = 2 + 125;
+    const PING_FRAME: u64 = 2 + 4 + 125;
+    let write_buffer_limit = config().websocket_config().max_write_buffer_size as u64;
+    let local = flood.local_addr().expect("local address");
+    let mut pings: u32 = 0;
+    let mut held = None;
+    for _ in 0..8 {
+        let mut burst = Vec::with_capacity(128 * 1000);
+        for seq in pings..pings + ROUND {
+            let mut payload = [b'p'; 125];
+            payload[..4].copy_from_slice(&seq.to_be_bytes());
+            burst.extend_from_slice(&raw::encode(true, PING, &payload, true));
+            if burst.len() >= 128 * 1000 || seq + 1 == pings + ROUND {
+                within(flood.write_all(&burst)).await.expect("flood");
+                burst.clear();
+            }
+        }
+        pings += ROUND;
+        // The bystander is served while the flooder's pongs are stuck.
+        bystander.still_served().await;
+        let queues = || {
+            let server_side = raw::tcp_queues(server.addr, local).expect("the server's socket");
+            let client_side = raw::tcp_queues(local, server.addr).expect("the client's socket");
+            (server_side, client_side)
+        };
+        // Until the server has read every ping (bounded: if it stopped reading, the
+        // pings still queued are counted as pongs to come).
+        let _ = tokio::time::timeout(PATIENCE, async {
+            loop {
+                let (server_side, client_side) = queues();
+                if server_side.receive + client_side.send == 0 {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        let (server_side, client_side) = queues();
+        let kernel_pongs =
+            (server_side.send + client_side.receive + write_buffer_limit) / PONG_FRAME;
+        let kernel_pings = (client_side.send + server_side.receive) / PING_FRAME;
+        // A quarter more and a few frames for what the count leaves out (the two sockets
+        // are read one after the other while the kernel moves bytes between them).
+        let bound = (kernel_pongs + kernel_pings) * 5 / 4 + 64;
+        held = Some((bound, server_side, client_side));
+        if bound * 2 <= u64::from(pings) {
+            break;
         }
     }
-    // The bystander is served while the flooder's pongs are stuck.
-    bystander.still_served().await;
+    let (bound, server_side, client_side) = held.expect("one round at least");
+    assert!(
+        bound * 2 <= u64::from(pings),
+        "the kernel holds {server_side:?} and {client_side:?}: more than half of {pings} \
+         pings' pongs, too much for this test to see the server's own buffering"
+    );
 
     // Now read, until the answer to the newest ping and the echo of a message sent
     // after the flood (tungstenite may write that echo before its pending pong).
@@ -398,7 +456,7 @@ async fn a_ping_flood_is_answered_without_unbounded_buffering() {
     let mut pongs = 0u64;
     let mut last = None;
     let mut echoed = false;
-    while !(echoed && last == Some(PINGS - 1)) {
+    while !(echoed && last == Some(pings - 1)) {
         let frame = raw::read(&mut flood).await.expect("connection open");
         match frame.opcode {
             PONG => {
@@ -411,22 +469,10 @@ async fn a_ping_flood_is_answered_without_unbounded_buffering() {
             other => panic!("unexpected opcode {other}"),
         }
     }
-    // tungstenite queues pongs up to its write-buffer limit and then keeps only the
-    // newest one (RFC 6455 5.5.3 allows answering only the latest ping). So what
-    // reaches the reader is at most what the kernel buffers on both sides hold plus
-    // that limit, however long the flood: the server's memory does not grow with it.
-    let kernel_max_send_buffer: u64 = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
-        .ok()
-        .and_then(|t| t.split_whitespace().nth(2)?.parse().ok())
-        .unwrap_or(4 << 20);
-    let write_buffer_limit = config().websocket_config().max_write_buffer_size as u64;
-    let client_window = 256 * 1024;
-    // A quarter more for what the estimate leaves out (socket accounting, segments in
-    // flight); still far below the 100,000 pongs a server that kept every one would send.
-    let bound = (kernel_max_send_buffer + write_buffer_limit + client_window) / 127 * 5 / 4;
     assert!(
         pongs <= bound,
-        "{pongs} pongs for {PINGS} pings (bound {bound}): the server buffered them"
+        "{pongs} pongs for {pings} pings (bound {bound}; the kernel held {server_side:?} \
+         and {client_side:?}): the server buffered them"
     );
     raw::send(&mut flood, CLOSE, &1000u16.to_be_bytes()).await;
     raw::read_to_close(&mut flood).await;
@@ -689,5 +735,56 @@ async fn peer_text_cannot_forge_log_lines() {
     assert!(
         !logs.contains(['\u{85}', '\u{2028}', '\r']),
         "no line breaks of any kind but the record ends:\n{logs}"
+    );
+}
+
+/// What one idle `/pingpong` session costs a fresh server in resident memory, in bytes,
+/// when each upgrades with `user_agent` (and as long an `Origin`, up to what fits).
+async fn idle_session_cost(user_agent: &str, origin: &str) -> f64 {
+    const SESSIONS: usize = 500;
+    let server = ChildServer::start(&["--ping-interval", "1h"]).await;
+    let extra = format!("User-Agent: {user_agent}\r\nOrigin: {origin}\r\n");
+    let open = |count: usize| {
+        let extra = extra.clone();
+        let addr = server.addr;
+        async move {
+            let mut streams = Vec::with_capacity(count);
+            for _ in 0..count {
+                let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+                let head = raw::send_upgrade(&mut stream, "/pingpong", &extra).await;
+                assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+                streams.push(stream);
+            }
+            streams
+        }
+    };
+    let connected = "wspp_clients_connected{route=\"/pingpong\"}";
+    // A first round made and ended, so that what the runtime allocates once (buffers,
+    // the metrics' series) is not counted as the sessions' cost.
+    let warm = open(50).await;
+    server.wait_for_metric(connected, 50.0).await;
+    drop(warm);
+    server.wait_for_metric(connected, 0.0).await;
+    let before = server.rss_kib();
+    let sessions = open(SESSIONS).await;
+    server.wait_for_metric(connected, SESSIONS as f64).await;
+    let after = server.rss_kib();
+    drop(sessions);
+    after.saturating_sub(before) as f64 * 1024.0 / SESSIONS as f64
+}
+
+#[tokio::test]
+async fn a_15_kb_header_costs_an_idle_session_no_more_memory() {
+    let ordinary = idle_session_cost(
+        "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+        "http://localhost:8080",
+    )
+    .await;
+    // Within the server's 16 KiB limit on a request head.
+    let hostile = idle_session_cost(&"u".repeat(12_000), &"o".repeat(3_000)).await;
+    assert!(
+        hostile <= ordinary + 1024.0,
+        "an idle session costs {hostile:.0} bytes with 15 KB headers, {ordinary:.0} with \
+         ordinary ones"
     );
 }

@@ -1,14 +1,19 @@
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wsppsrv::Config;
 
 use crate::support::raw::{self, PING};
-use crate::support::{TestServer, within};
+use crate::support::{Response, TestServer, within};
 
 #[tokio::test]
 async fn shutdown_says_going_away_to_every_session_and_returns() {
+    // A grace and a header timeout far beyond the test's patience: only the server
+    // closing the idle connection itself lets the shutdown finish in time.
     let server = TestServer::start(Config {
         ping_interval: Duration::from_secs(3600),
+        header_read_timeout: Duration::from_secs(3600),
+        shutdown_grace: Duration::from_secs(3600),
         ..Config::default()
     })
     .await;
@@ -16,18 +21,39 @@ async fn shutdown_says_going_away_to_every_session_and_returns() {
     let mut b = raw::upgrade(&server, "/pingpong", "").await;
     raw::read_until(&mut a, PING).await;
     raw::read_until(&mut b, PING).await;
-    let idle_http = server.connect().await;
+    // One answered request first, so the server holds the connection, idle between two
+    // requests, when the shutdown starts.
+    let mut idle_http = server.connect().await;
+    idle_http
+        .write_all(b"GET /clients.json HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("send a request");
+    let head = raw::read_head(&mut idle_http).await;
+    let answer = Response::parse(head.as_bytes());
+    let len: u64 = answer
+        .header("content-length")
+        .and_then(|n| n.parse().ok())
+        .expect("a content length");
+    let mut body = Vec::new();
+    within((&mut idle_http).take(len).read_to_end(&mut body))
+        .await
+        .expect("read the body");
 
-    let (result, close_a, close_b) = tokio::join!(
+    let (result, close_a, close_b, idle_end) = tokio::join!(
         server.shutdown(),
         raw::read_to_close(&mut a),
         raw::read_to_close(&mut b),
+        within(async {
+            let mut rest = Vec::new();
+            idle_http.read_to_end(&mut rest).await.map(|_| rest)
+        }),
     );
     result.expect("run returns Ok");
     for close in [close_a, close_b] {
         assert_eq!(close.expect("a close frame").close_code(), Some(1001));
     }
-    drop(idle_http);
+    // The server closed it (EOF), with nothing more said.
+    assert_eq!(idle_end.expect("a clean close").len(), 0);
 }
 
 #[tokio::test]

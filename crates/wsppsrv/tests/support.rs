@@ -15,6 +15,9 @@ use tokio::task::JoinHandle;
 use wspp::clients::ClientsReport;
 use wsppsrv::Config;
 
+/// The `wsppsrv` binary as a child process.
+pub mod child;
+
 /// How long any single awaited event may take before the test fails.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -80,7 +83,9 @@ impl TestServer {
     }
 
     /// Sends raw bytes as a request and reads one response: its head, then as many body
-    /// bytes as `Content-Length` says (or up to EOF without one).
+    /// bytes as `Content-Length` says (or up to EOF without one). A `HEAD` answer is read
+    /// to EOF whatever its `Content-Length` says (which is the GET's length), so that a
+    /// body sent where none may be shows in `body`: send `HEAD` with `Connection: close`.
     pub async fn request(&self, raw: &str) -> Response {
         let mut stream = self.connect().await;
         stream
@@ -91,13 +96,17 @@ impl TestServer {
         let mut response = Response::parse(head.as_bytes());
         let mut body = Vec::new();
         match response.header("content-length").map(|n| n.parse::<u64>()) {
-            Some(Ok(len)) if !raw.starts_with("HEAD ") => {
+            _ if raw.starts_with("HEAD ") => {
+                within(stream.read_to_end(&mut body))
+                    .await
+                    .expect("read to the end");
+            }
+            Some(Ok(len)) => {
                 within((&mut stream).take(len).read_to_end(&mut body))
                     .await
                     .expect("read body");
             }
-            Some(_) => {}
-            None => {
+            Some(Err(_)) | None => {
                 within(stream.read_to_end(&mut body))
                     .await
                     .expect("read body");
@@ -152,6 +161,26 @@ impl TestServer {
             "server not clean: {} clients listed, {} sockets open (want 0 and the listener)",
             last.0,
             last.1
+        );
+    }
+
+    /// Polls [`TestServer::open_sockets`] until it reads `count`: a connection just closed
+    /// by the peer may take a moment to be closed by the server too.
+    pub async fn wait_for_sockets(&self, count: usize) {
+        let mut last = usize::MAX;
+        let waited = tokio::time::timeout(PATIENCE, async {
+            loop {
+                last = self.open_sockets();
+                if last == count {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await;
+        assert!(
+            waited.is_ok(),
+            "{last} sockets open on the server, not {count}"
         );
     }
 
@@ -420,6 +449,35 @@ pub mod raw {
         })
         .await;
         String::from_utf8(head).expect("ascii head")
+    }
+
+    /// The bytes the kernel holds for one TCP connection, as `/proc/net/tcp` shows them.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Queues {
+        /// Written by the socket's owner and not yet acknowledged by the peer.
+        pub send: u64,
+        /// Received and not yet read by the socket's owner.
+        pub receive: u64,
+    }
+
+    /// The queues of the IPv4 socket at `local` connected to `remote`, if there is one.
+    pub fn tcp_queues(local: SocketAddr, remote: SocketAddr) -> Option<Queues> {
+        let port = |field: &str| {
+            let (_, port) = field.rsplit_once(':')?;
+            u16::from_str_radix(port, 16).ok()
+        };
+        let text = std::fs::read_to_string("/proc/net/tcp").ok()?;
+        text.lines().skip(1).find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if port(fields.get(1)?)? != local.port() || port(fields.get(2)?)? != remote.port() {
+                return None;
+            }
+            let (send, receive) = fields.get(4)?.split_once(':')?;
+            Some(Queues {
+                send: u64::from_str_radix(send, 16).ok()?,
+                receive: u64::from_str_radix(receive, 16).ok()?,
+            })
+        })
     }
 
     /// Encodes one frame; client frames are masked unless `masked` is false.
