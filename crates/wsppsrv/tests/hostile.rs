@@ -132,12 +132,8 @@ async fn headers_that_never_finish_are_dropped_after_the_header_timeout() {
 async fn an_idle_keep_alive_connection_does_not_keep_its_slot() {
     let server = TestServer::start(config()).await;
     let mut stream = server.connect().await;
-    stream
-        .write_all(b"GET /clients.json HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .expect("send");
-    let head = raw::read_head(&mut stream).await;
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let answer = raw::keep_alive_get(&mut stream, "/clients.json").await;
+    assert_eq!(answer.status, 200, "{}", answer.head);
     // Then say nothing more: the next head is late from the moment the last answer
     // went out, so the server hangs up instead of holding a slot forever.
     let mut rest = Vec::new();

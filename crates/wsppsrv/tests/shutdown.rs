@@ -1,10 +1,10 @@
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use wsppsrv::Config;
 
 use crate::support::raw::{self, PING};
-use crate::support::{Response, TestServer, within};
+use crate::support::{TestServer, within};
 
 #[tokio::test]
 async fn shutdown_says_going_away_to_every_session_and_returns() {
@@ -24,20 +24,8 @@ async fn shutdown_says_going_away_to_every_session_and_returns() {
     // One answered request first, so the server holds the connection, idle between two
     // requests, when the shutdown starts.
     let mut idle_http = server.connect().await;
-    idle_http
-        .write_all(b"GET /clients.json HTTP/1.1\r\nHost: x\r\n\r\n")
-        .await
-        .expect("send a request");
-    let head = raw::read_head(&mut idle_http).await;
-    let answer = Response::parse(head.as_bytes());
-    let len: u64 = answer
-        .header("content-length")
-        .and_then(|n| n.parse().ok())
-        .expect("a content length");
-    let mut body = Vec::new();
-    within((&mut idle_http).take(len).read_to_end(&mut body))
-        .await
-        .expect("read the body");
+    let answer = raw::keep_alive_get(&mut idle_http, "/clients.json").await;
+    assert_eq!(answer.status, 200, "{}", answer.head);
 
     let (result, close_a, close_b, idle_end) = tokio::join!(
         server.shutdown(),

@@ -438,6 +438,28 @@ pub mod raw {
         read_head(stream).await
     }
 
+    /// `GET path` on `stream`, keeping it open: reads the head and the body its
+    /// `Content-Length` announces, and nothing more.
+    pub async fn keep_alive_get(stream: &mut TcpStream, path: &str) -> Response {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .expect("send a request");
+        let head = read_head(stream).await;
+        let mut response = Response::parse(head.as_bytes());
+        let len: u64 = response
+            .header("content-length")
+            .and_then(|n| n.parse().ok())
+            .expect("a content length");
+        let mut body = Vec::new();
+        within(stream.take(len).read_to_end(&mut body))
+            .await
+            .expect("read the body");
+        response.body = String::from_utf8_lossy(&body).into_owned();
+        response
+    }
+
     /// Reads byte by byte up to the blank line, so no frame byte is consumed.
     pub async fn read_head(stream: &mut TcpStream) -> String {
         let mut head = Vec::new();
