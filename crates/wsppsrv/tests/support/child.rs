@@ -124,10 +124,11 @@ impl ChildServer {
         response
     }
 
-    /// Polls `/metrics` until `series` reads `value`.
+    /// Polls `/metrics` until `series` reads `value`. More patient than an in-process
+    /// wait: a child process competes for the cores with the whole test binary.
     pub async fn wait_for_metric(&self, series: &str, value: f64) {
         let mut last = None;
-        let waited = tokio::time::timeout(PATIENCE, async {
+        let waited = tokio::time::timeout(3 * PATIENCE, async {
             loop {
                 let metrics = super::Metrics(self.get("/metrics").await.body);
                 last = metrics.get(series);
