@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The wspp benchmark suite (issue 4): builds in release mode and runs wsppbench, which
+# The wspp benchmark suite: builds in release mode and runs wsppbench, which
 # prints a table and, in a full run, rewrites the generated part of docs/benchmarks.md
 # and img/rtt-percentiles.svg.
 #

@@ -26,9 +26,10 @@ use clap::{
 
 use crate::catalog::Request;
 use crate::config::{
-    Config, DEFAULT_USER_AGENT, Header, InspectOptions, Invocation, Mode, Outgoing, PingFormat,
+    Config, DEFAULT_USER_AGENT, FrontEnd, Header, InspectOptions, Invocation, Outgoing, PingFormat,
     PingOptions, Probes,
 };
+use crate::duration::{parse_positive_seconds, parse_seconds};
 use crate::proxy::{self, Proxies};
 use crate::tls::TlsOptions;
 use wsppsrv::docs::DocsCommand;
@@ -480,7 +481,7 @@ impl Cli {
         }
     }
 
-    /// The plain settings and mode this command line asks for (see [`Cli::docs`] for
+    /// The plain settings and front-end this command line asks for (see [`Cli::docs`] for
     /// the subcommands that run nothing).
     pub fn into_invocation(self) -> Invocation {
         let scheme_tls = self.server.as_ref().and_then(|s| s.tls);
@@ -518,15 +519,15 @@ impl Cli {
             // Answered before a run is made (`Cli::docs`); nothing of a run is left.
             Some(CliCommand::Docs(_)) | None => None,
         };
-        let mode = match command {
-            None => Mode::Menu { plain: self.plain },
+        let front_end = match command {
+            None => FrontEnd::Menu { plain: self.plain },
             Some(Command::Hold {
                 interval,
                 reconnect,
             }) => {
                 config.hold_interval = interval;
                 config.hold_reconnect = reconnect;
-                Mode::Request(Request::Hold)
+                FrontEnd::Request(Request::Hold)
             }
             Some(Command::Ping(args)) => {
                 let encoding = if args.binary {
@@ -560,15 +561,15 @@ impl Cli {
                 } else {
                     PingFormat::Text
                 };
-                Mode::Ping { format }
+                FrontEnd::Ping { format }
             }
             Some(Command::Inspect(args)) => {
                 config.inspect = args.into_options();
-                Mode::Request(Request::Inspect)
+                FrontEnd::Request(Request::Inspect)
             }
-            Some(other) => Mode::Request(other.request()),
+            Some(other) => FrontEnd::Request(other.request()),
         };
-        Invocation { config, mode }
+        Invocation { config, front_end }
     }
 }
 
@@ -683,28 +684,6 @@ fn parse_header(s: &str) -> Result<Header, String> {
     s.parse().map_err(|e: crate::error::Error| e.to_string())
 }
 
-/// Seconds as ping(8) takes them (`1`, `0.2`, `0`), or a duration with a unit (`200ms`).
-pub fn parse_seconds(s: &str) -> Result<Duration, String> {
-    if let Ok(secs) = s.parse::<f64>() {
-        return Duration::try_from_secs_f64(secs)
-            .map_err(|_| format!("{s:?} is not a number of seconds from 0 up"));
-    }
-    humantime::parse_duration(s).map_err(|_| {
-        format!(
-            "{s:?} is not a duration: give seconds (1, 0.2) or a number with a unit (500ms, 2s, 1m)"
-        )
-    })
-}
-
-/// [`parse_seconds`], but zero is refused (a timeout of zero would lose every ping).
-pub fn parse_positive_seconds(s: &str) -> Result<Duration, String> {
-    let d = parse_seconds(s)?;
-    if d.is_zero() {
-        return Err("must be more than 0".into());
-    }
-    Ok(d)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -731,7 +710,7 @@ mod tests {
             "250ms",
             "--hex",
         ]);
-        assert_eq!(inv.mode, Mode::Request(Request::Inspect));
+        assert_eq!(inv.front_end, FrontEnd::Request(Request::Inspect));
         assert!(inv.config.hex);
         let inspect = &inv.config.inspect;
         assert_eq!(inspect.url.as_deref(), Some("ws://h:1/x?y=1"));
@@ -780,10 +759,10 @@ mod tests {
     fn subcommands_map_back_to_their_entry() {
         for request in Request::ALL {
             let invocation = parse(&[request.subcommand()]);
-            let got = match invocation.mode {
-                Mode::Request(r) => r,
-                Mode::Ping { .. } => Request::Ping,
-                Mode::Menu { .. } => panic!("{request:?} parsed as the menu"),
+            let got = match invocation.front_end {
+                FrontEnd::Request(r) => r,
+                FrontEnd::Ping { .. } => Request::Ping,
+                FrontEnd::Menu { .. } => panic!("{request:?} parsed as the menu"),
             };
             assert_eq!(got, request);
         }
@@ -809,8 +788,8 @@ mod tests {
             "1ms",
         ]);
         assert_eq!(
-            inv.mode,
-            Mode::Ping {
+            inv.front_end,
+            FrontEnd::Ping {
                 format: PingFormat::Json
             }
         );
@@ -850,7 +829,7 @@ mod tests {
             "--origin",
             "http://o",
         ]);
-        assert_eq!(inv.mode, Mode::Request(Request::Hold));
+        assert_eq!(inv.front_end, FrontEnd::Request(Request::Hold));
         assert_eq!(inv.config.hold_interval, Duration::from_millis(250));
         assert_eq!(inv.config.headers.len(), 1);
         assert_eq!(inv.config.origin.as_deref(), Some("http://o"));
@@ -1020,19 +999,10 @@ mod tests {
 
     #[test]
     fn no_subcommand_is_the_menu() {
-        assert_eq!(parse(&[]).mode, Mode::Menu { plain: false });
-        assert_eq!(parse(&["--plain"]).mode, Mode::Menu { plain: true });
-    }
-
-    #[test]
-    fn seconds_parse_like_ping() {
-        assert_eq!(parse_seconds("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_seconds("0.25"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_seconds("2"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_seconds("150ms"), Ok(Duration::from_millis(150)));
-        assert!(parse_seconds("-1").is_err());
-        let err = parse_seconds("banana").expect_err("not a duration");
-        assert!(err.contains("500ms") && err.contains("0.2"), "{err}");
-        assert!(parse_positive_seconds("0").is_err());
+        assert_eq!(parse(&[]).front_end, FrontEnd::Menu { plain: false });
+        assert_eq!(
+            parse(&["--plain"]).front_end,
+            FrontEnd::Menu { plain: true }
+        );
     }
 }

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use wspp::clients::{ClientInfo, ClientsReport};
 
+use crate::duration;
+
 /// The column names of [`clients_table`], in the order of [`cells`].
 pub const COLUMNS: [&str; 8] = [
     "id",
@@ -28,12 +30,12 @@ pub fn clients_table(report: &ClientsReport, now_unix_ms: u64) -> String {
     let mut out = format!(
         "server {}, up {}, {} client{} now, {} since start, pings every {}, timeout {}\n",
         s.version,
-        short_duration(Duration::from_secs(s.uptime_secs)),
+        duration::short(Duration::from_secs(s.uptime_secs)),
         s.clients_now,
         if s.clients_now == 1 { "" } else { "s" },
         s.clients_total,
-        short_duration(Duration::from_millis(s.ping_interval_ms)),
-        short_duration(Duration::from_millis(s.ping_timeout_ms)),
+        duration::short(Duration::from_millis(s.ping_interval_ms)),
+        duration::short(Duration::from_millis(s.ping_timeout_ms)),
     );
     if report.clients.is_empty() {
         out.push_str("no WebSocket client is connected\n");
@@ -89,7 +91,7 @@ pub fn cells(c: &ClientInfo, now_unix_ms: u64) -> [String; 8] {
         c.id.to_string(),
         c.peer.clone(),
         c.route.clone(),
-        short_duration(age),
+        duration::short(age),
         c.pings_sent.to_string(),
         c.pongs_received.to_string(),
         format!(
@@ -110,17 +112,6 @@ pub fn unix_ms_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// `850ms`, `12s`, `3m20s`, `2h5m`: one or two units, enough for a table.
-pub fn short_duration(d: Duration) -> String {
-    let secs = d.as_secs();
-    match secs {
-        0 => format!("{}ms", d.as_millis()),
-        1..60 => format!("{secs}s"),
-        60..3600 => format!("{}m{}s", secs / 60, secs % 60),
-        _ => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
-    }
 }
 
 #[cfg(test)]
@@ -176,7 +167,7 @@ mod tests {
         );
         assert!(lines[1].starts_with("id  peer"), "{table}");
         assert!(
-            lines[2].contains("/pingpong") && lines[2].contains("12s"),
+            lines[2].contains("/pingpong") && lines[2].contains("12.5s"),
             "{table}"
         );
         assert!(lines[2].contains("0.052/0.052/0.052/0.052"), "{table}");

@@ -286,9 +286,10 @@ impl FromStr for Header {
     }
 }
 
-/// What to run.
+/// Which front-end a run uses: the menu, one request printed as its transcript, or
+/// ping(8)'s output.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
+pub enum FrontEnd {
     /// The interactive menu.
     Menu {
         /// Use the numbered menu even on a terminal.
@@ -308,8 +309,8 @@ pub enum Mode {
 pub struct Invocation {
     /// Settings shared by every request.
     pub config: Config,
-    /// What to run.
-    pub mode: Mode,
+    /// Which front-end runs.
+    pub front_end: FrontEnd,
 }
 
 #[cfg(test)]

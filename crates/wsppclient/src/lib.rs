@@ -1,7 +1,7 @@
 //! The wspp client: fire requests at wsppsrv and watch the WebSocket protocol on the
 //! wire, or measure latency like ping(8) against any WebSocket server.
 //!
-//! The binary is a thin shell over this library, so tests (and the benchmark to come)
+//! The binary is a thin shell over this library, so the tests and `wsppbench`
 //! drive the same code in-process.
 //!
 //! # Layout
@@ -10,7 +10,7 @@
 //!
 //! * [`cli`] parses arguments (clap) into an [`config::Invocation`]: plain data that
 //!   tests build without clap.
-//! * [`dispatch`] runs an invocation: the [`tui`] (or the plain [`menu`] without a
+//! * [`invoke`] runs an invocation: the [`tui`] (or the plain [`menu`] without a
 //!   terminal), one request, or `ping`, and maps how it ended to an
 //!   [`outcome::Outcome`] (the exit status).
 //! * [`catalog`] is the list of requests; the subcommands and the menu are generated
@@ -38,9 +38,10 @@ pub mod cli;
 pub mod clients_table;
 pub mod config;
 pub mod connect;
-pub mod dispatch;
+pub mod duration;
 pub mod error;
 pub mod hex;
+pub mod invoke;
 pub mod local_server;
 pub mod menu;
 pub mod outcome;

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Request;
-use crate::config::{Config, Mode};
+use crate::config::{Config, FrontEnd};
 
 /// How long [`LocalServer::stop`] waits beyond the server's own grace period (in which
 /// its clients answer the Close 1001) before abandoning it.
@@ -41,13 +41,13 @@ pub struct LocalServer {
 /// talks to wsppsrv (`ping URL` and `inspect URL` talk to whatever URL they were
 /// given). Only plain
 /// ws:// is served; a TLS server would need a certificate the client trusts.
-pub fn wanted(config: &Config, mode: &Mode) -> bool {
+pub fn wanted(config: &Config, front_end: &FrontEnd) -> bool {
     config.start_local_server
         && !config.server_tls
-        && match mode {
-            Mode::Request(Request::Inspect) => config.inspect.url.is_none(),
-            Mode::Menu { .. } | Mode::Request(_) => true,
-            Mode::Ping { .. } => config.ping.url.is_none(),
+        && match front_end {
+            FrontEnd::Request(Request::Inspect) => config.inspect.url.is_none(),
+            FrontEnd::Menu { .. } | FrontEnd::Request(_) => true,
+            FrontEnd::Ping { .. } => config.ping.url.is_none(),
         }
 }
 

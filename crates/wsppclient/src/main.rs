@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 use tracing_subscriber::EnvFilter;
 use wsppclient::cli;
-use wsppclient::config::Mode;
-use wsppclient::{dispatch, error, tui};
+use wsppclient::config::FrontEnd;
+use wsppclient::{error, invoke, tui};
 
 fn main() -> ExitCode {
     let cli = cli::parse();
@@ -15,7 +15,7 @@ fn main() -> ExitCode {
         return docs.main(cli::Cli::command());
     }
     let invocation = cli.into_invocation();
-    init_logging(matches!(invocation.mode, Mode::Menu { plain } if tui::wanted(plain)));
+    init_logging(matches!(invocation.front_end, FrontEnd::Menu { plain } if tui::wanted(plain)));
     if invocation.config.tls.insecure {
         // Before the terminal UI takes the screen, so it is still there after it leaves.
         eprintln!(
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
     // own clone.
     let session = runtime.spawn(async move {
         let mut stdout = std::io::stdout();
-        dispatch::run(invocation, &mut stdout).await
+        invoke::run(invocation, &mut stdout).await
     });
     let result = match runtime.block_on(session) {
         Ok(result) => result,

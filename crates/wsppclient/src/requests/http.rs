@@ -3,7 +3,7 @@
 //! They go through hyper's client connection (`hyper::client::conn::http1`), the
 //! lowest layer that still speaks HTTP correctly: one connection we opened ourselves
 //! (so it can be tapped), no pool, and keep-alive under our control, which is what
-//! lets `page` show two requests on one TCP connection. [`Connection`] takes any
+//! lets `page` show two requests on one TCP connection. [`HttpConnection`] takes any
 //! socket, tapped or not, so the untapped [`fetch_clients`] shares it.
 
 use bytes::Bytes;
@@ -31,7 +31,7 @@ use crate::error::Error;
 
 /// `GET /`, then `GET /clients.json` on the same connection, shown as a table.
 pub(super) async fn page(ctx: &Ctx<'_>) -> Result<(), Error> {
-    let mut conn = Connection::open(ctx).await?;
+    let mut conn = HttpConnection::open(ctx).await?;
     let (parts, body) = conn.get(ctx.config, routes::PAGE).await?;
     let kind = parts
         .headers
@@ -55,7 +55,7 @@ pub(super) async fn page(ctx: &Ctx<'_>) -> Result<(), Error> {
 /// that must not wait on a silent server puts its own timeout around it.
 pub async fn fetch_clients(config: &Config) -> Result<ClientsReport, Error> {
     let (stream, _opened) = connect::open(config, &Endpoint::server(config)).await?;
-    let mut conn = Connection::over(stream).await?;
+    let mut conn = HttpConnection::over(stream).await?;
     let report = conn.clients_report(config).await;
     conn.close().await;
     report
@@ -63,7 +63,7 @@ pub async fn fetch_clients(config: &Config) -> Result<ClientsReport, Error> {
 
 /// `GET /favicon.ico`, which wsppsrv refuses with 404 as browsers see it do.
 pub(super) async fn favicon(ctx: &Ctx<'_>) -> Result<(), Error> {
-    let mut conn = Connection::open(ctx).await?;
+    let mut conn = HttpConnection::open(ctx).await?;
     let (parts, _) = conn.get(ctx.config, routes::FAVICON).await?;
     conn.close().await;
     let verdict = if parts.status == StatusCode::NOT_FOUND {
@@ -77,7 +77,7 @@ pub(super) async fn favicon(ctx: &Ctx<'_>) -> Result<(), Error> {
 }
 
 /// A kept-alive HTTP/1.1 client connection over a socket we opened.
-pub(super) struct Connection {
+pub(super) struct HttpConnection {
     sender: SendRequest<Empty<Bytes>>,
     /// Drives the connection; aborted if the request is abandoned, so the tap (and
     /// its transcript sender) never outlives the request.
@@ -92,15 +92,15 @@ impl Drop for AbortOnDrop {
     }
 }
 
-impl Connection {
+impl HttpConnection {
     /// Opens the request's tapped connection to the server.
-    async fn open(ctx: &Ctx<'_>) -> Result<Connection, Error> {
+    async fn open(ctx: &Ctx<'_>) -> Result<HttpConnection, Error> {
         let tap = ctx.connect(&Endpoint::server(ctx.config)).await?;
-        Connection::over(tap).await
+        HttpConnection::over(tap).await
     }
 
     /// Speaks HTTP/1.1 over `io`.
-    pub(super) async fn over<T>(io: T) -> Result<Connection, Error>
+    pub(super) async fn over<T>(io: T) -> Result<HttpConnection, Error>
     where
         T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -112,7 +112,7 @@ impl Connection {
         // With upgrades, a server that wrongly accepts a broken upgrade still gets a
         // well-formed exchange instead of a parse error.
         let driver = AbortOnDrop(tokio::spawn(conn.with_upgrades()));
-        Ok(Connection { sender, driver })
+        Ok(HttpConnection { sender, driver })
     }
 
     /// Sends `GET path` with the configured headers and reads the whole answer.
@@ -148,7 +148,7 @@ impl Connection {
     /// Lets hyper close the connection, and waits until it has, so that every byte
     /// (and transcript entry) is accounted for.
     pub(super) async fn close(self) {
-        let Connection { sender, mut driver } = self;
+        let HttpConnection { sender, mut driver } = self;
         drop(sender);
         match tokio::time::timeout(CLOSE_TIME, &mut driver.0).await {
             Err(_) => tracing::debug!("http connection still closing after {CLOSE_TIME:?}"),

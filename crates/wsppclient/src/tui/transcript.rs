@@ -7,7 +7,7 @@
 //! and how it stands.
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -17,6 +17,7 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::pane::pane;
 use super::run_state::{Ending, Run, RunState};
+use crate::duration::short;
 use crate::transcript::{Entry, EntryKind};
 use crate::wire::{Direction, WireEvent};
 
@@ -278,17 +279,10 @@ fn line_style(kind: LineKind) -> Style {
     }
 }
 
-/// `850ms`, `4.2s`, `3m05s`: an elapsed time at a glance.
-fn short(d: Duration) -> String {
-    match d.as_secs() {
-        0 => format!("{}ms", d.as_millis()),
-        1..60 => format!("{:.1}s", d.as_secs_f64()),
-        secs => format!("{}m{:02}s", secs / 60, secs % 60),
-    }
-}
-
 #[cfg(test)]
 pub(super) mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::catalog::Request;
     use crate::tui::pane::draw;
@@ -373,12 +367,5 @@ pub(super) mod tests {
     #[test]
     fn control_characters_never_reach_the_terminal() {
         assert_eq!(printable("a\tb\x1b[2Jc"), "a b\u{fffd}[2Jc");
-    }
-
-    #[test]
-    fn short_durations_read_at_a_glance() {
-        assert_eq!(short(Duration::from_millis(850)), "850ms");
-        assert_eq!(short(Duration::from_millis(4200)), "4.2s");
-        assert_eq!(short(Duration::from_secs(185)), "3m05s");
     }
 }

@@ -1,4 +1,4 @@
-//! From an [`Invocation`] to output and an [`Outcome`]: the glue between the command
+//! Runs an [`Invocation`], to output and an [`Outcome`]: the glue between the command
 //! line and the library.
 //!
 //! It picks the front-end (the terminal UI or the numbered menu, one request with its
@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use tokio::io::BufReader;
 use tokio::sync::mpsc;
 
-use crate::config::{Config, Invocation, Mode, PingFormat};
+use crate::config::{Config, FrontEnd, Invocation, PingFormat};
 use crate::error::Error;
 use crate::local_server::{self, LocalServer};
 use crate::menu;
@@ -33,13 +33,16 @@ const TERMINATE_GRACE: Duration = Duration::from_secs(2);
 /// process if the user named no server and none listens (see [`crate::local_server`]),
 /// and stops it at the end.
 pub async fn run(invocation: Invocation, out: &mut (dyn Write + Send)) -> Result<Outcome, Error> {
-    let Invocation { mut config, mode } = invocation;
+    let Invocation {
+        mut config,
+        front_end,
+    } = invocation;
     let local = match config.server.parse::<SocketAddr>() {
-        Ok(addr) if local_server::wanted(&config, &mode) => LocalServer::start(addr),
+        Ok(addr) if local_server::wanted(&config, &front_end) => LocalServer::start(addr),
         _ => None,
     };
     let Some(local) = local else {
-        return run_mode(&config, mode, out).await;
+        return run_front_end(&config, front_end, out).await;
     };
     // On stderr, so that stdout stays the transcript (or ping's JSON).
     eprintln!("wsppclient: {}", local.notice(&config.server));
@@ -49,7 +52,7 @@ pub async fn run(invocation: Invocation, out: &mut (dyn Write + Send)) -> Result
     // proxy elsewhere would dial its own loopback.
     config.proxy = crate::proxy::Proxies::direct();
     let result = {
-        let work = run_mode(&config, mode, out);
+        let work = run_front_end(&config, front_end, out);
         tokio::pin!(work);
         tokio::select! {
             result = &mut work => result,
@@ -69,15 +72,15 @@ pub async fn run(invocation: Invocation, out: &mut (dyn Write + Send)) -> Result
     result
 }
 
-/// Runs `mode` against `config.server`.
-async fn run_mode(
+/// Runs `front_end` against `config.server`.
+async fn run_front_end(
     config: &Config,
-    mode: Mode,
+    front_end: FrontEnd,
     out: &mut (dyn Write + Send),
 ) -> Result<Outcome, Error> {
-    match mode {
-        Mode::Menu { plain } if tui::wanted(plain) => tui::run(config).await,
-        Mode::Menu { .. } => {
+    match front_end {
+        FrontEnd::Menu { plain } if tui::wanted(plain) => tui::run(config).await,
+        FrontEnd::Menu { .. } => {
             let mut interrupts = forward_interrupts();
             let input = BufReader::new(tokio::io::stdin());
             menu::run(config, input, out, &mut interrupts).await
@@ -85,7 +88,7 @@ async fn run_mode(
         // Ctrl-C ends `hold` with its summary and exit 0; SIGTERM the same way but
         // with Close 1001 rather than 1000, and 143. With the server in this process,
         // `run` takes SIGTERM: stopping that server closes the session with 1001.
-        Mode::Request(request) => {
+        FrontEnd::Request(request) => {
             let going_away = AtomicBool::new(false);
             let stop = async {
                 let reason = stop::signalled(!config.server_is_local).await;
@@ -99,7 +102,7 @@ async fn run_mode(
                 Outcome::Success
             })
         }
-        Mode::Ping { format } => run_ping(config, format, out).await,
+        FrontEnd::Ping { format } => run_ping(config, format, out).await,
     }
 }
 
