@@ -232,6 +232,7 @@ pub async fn ping(
         ),
         _ => (pinger.counts(), latency, None),
     };
+    let send_unstamped = pinger.send_unstamped();
     // Close politely: our Close (1000, or 1001 when the process is going away), or the
     // reply tungstenite queued to the server's Close. The session is over either way,
     // so a server that does not finish the handshake changes nothing in the report.
@@ -251,6 +252,7 @@ pub async fn ping(
         deadline: options.deadline,
         user_latency,
         unstamped,
+        send_unstamped,
         elapsed,
         busy_poll: options.busy_poll,
         ended_by,

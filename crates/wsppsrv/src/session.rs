@@ -27,7 +27,7 @@
 //! figure beside it; where the kernel did not stamp, the user clock is the one recorded.
 
 use std::future::poll_fn;
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -268,10 +268,24 @@ impl Session {
         // The pong is due within an RTT: poll for it rather than sleep (if asked to).
         self.shared.busy.touch();
         debug!(seq = ping.seq, "ping");
-        self.send(Message::Ping(ping.payload.into())).await?;
+        self.ws.get_ref().get_ref().stamped().stamp_sends();
+        let result = self.send(Message::Ping(ping.payload.into())).await;
+        // Asked even after a failure: it ends the request for stamps.
+        let sent = self.ws.get_ref().get_ref().stamped().sent();
+        result?;
         // Written at once unless the peer stopped reading: the last write carried it.
-        if let Some(at) = self.ws.get_ref().get_ref().stamped().last_tx() {
-            self.tracker.on_wire(ping.seq, at);
+        if let Some(sent) = sent {
+            if sent.clock == Clock::User
+                && self.ws.get_ref().get_ref().stamped().clock() == Clock::Kernel
+            {
+                debug!(
+                    seq = ping.seq,
+                    "no transmit stamp: the ping is timed from the clock before its write"
+                );
+                static SAID: Once = Once::new();
+                SAID.call_once(|| warn!("a ping went without a kernel transmit stamp: such pings are timed from the clock read before their write"));
+            }
+            self.tracker.on_wire(ping.seq, sent.at);
         }
         Ok(())
     }

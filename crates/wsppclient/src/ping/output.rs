@@ -288,6 +288,13 @@ fn summary_clock(report: &PingReport) -> String {
             if report.unstamped == 1 { "y" } else { "ies" }
         ));
     }
+    if report.send_unstamped > 0 {
+        line.push_str(&format!(
+            "; {} probe{} without a kernel transmit stamp timed from the clock before the write",
+            report.send_unstamped,
+            if report.send_unstamped == 1 { "" } else { "s" }
+        ));
+    }
     line
 }
 
@@ -433,6 +440,7 @@ pub fn json(report: &PingReport) -> String {
         "clock": report.setup.clock,
         "no_kernel_stamps": report.setup.no_kernel_stamps,
         "unstamped": report.unstamped,
+        "send_unstamped": report.send_unstamped,
         "user_rtt_min_ms": ms(u.min),
         "user_rtt_avg_ms": ms(u.avg),
         "user_rtt_max_ms": ms(u.max),
@@ -603,6 +611,7 @@ mod tests {
             user_latency: latency.clone(),
             latency,
             unstamped: 0,
+            send_unstamped: 0,
             echo: None,
             count: None,
             deadline: None,

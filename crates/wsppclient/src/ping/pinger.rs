@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use wspp::busy_poll::BusyPoll;
 use wspp::payload::Encoding;
 use wspp::tracker::{Counts, PingTracker, PongOutcome, Rtt};
-use wspp::wire_clock::{Clock, WireStamps};
+use wspp::wire_clock::{Clock, WireStamps, WireTime};
 
 use super::report::Setup;
 use crate::config::{Config, Probe};
@@ -42,6 +42,9 @@ pub struct Pinger {
     busy: BusyPoll,
     /// [`Pinger::ping_once`]'s deadline, kept between calls.
     timer: Option<Pin<Box<Sleep>>>,
+    /// Probes sent on the kernel's clock whose transmission it did not stamp: timed
+    /// from the clock read just before their write instead.
+    send_unstamped: u64,
 }
 
 impl Pinger {
@@ -77,6 +80,7 @@ impl Pinger {
             peer_closed: false,
             busy: BusyPoll::off(),
             timer: None,
+            send_unstamped: 0,
         })
     }
 
@@ -152,14 +156,8 @@ impl Pinger {
             // The text encoding writes ASCII only.
             Encoding::Text => Message::text(String::from_utf8_lossy(&probe.payload).into_owned()),
         };
-        self.ws
-            .send(message)
-            .await
-            .map_err(|err| Error::lost(&self.url.text, err))?;
         // As for a Ping: the last write carried it.
-        if let (Some(at), Some(tracker)) =
-            (self.ws.get_ref().stamped().last_tx(), self.echo.as_mut())
-        {
+        if let (Some(at), Some(tracker)) = (self.send_timed(message).await?, self.echo.as_mut()) {
             tracker.on_wire(probe.seq, at);
         }
         self.busy.touch();
@@ -169,17 +167,36 @@ impl Pinger {
     /// Sends the next Ping and returns its sequence number.
     pub async fn send_ping(&mut self) -> Result<u64, Error> {
         let ping = self.tracker.ping(Instant::now());
-        self.ws
-            .send(Message::Ping(ping.payload.into()))
-            .await
-            .map_err(|err| Error::lost(&self.url.text, err))?;
         // Nothing is batched (`write_buffer_size` 0), so the last write has just
         // carried this Ping, and its time is the Ping's.
-        if let Some(at) = self.ws.get_ref().stamped().last_tx() {
+        if let Some(at) = self.send_timed(Message::Ping(ping.payload.into())).await? {
             self.tracker.on_wire(ping.seq, at);
         }
         self.busy.touch();
         Ok(ping.seq)
+    }
+
+    /// Sends a probe; returns when the write that carried it met the wire: the
+    /// kernel's transmit stamp when RTTs are on its clock and it gave one.
+    async fn send_timed(&mut self, message: Message) -> Result<Option<WireTime>, Error> {
+        let kernel = self.setup.clock == Clock::Kernel;
+        if kernel {
+            self.ws.get_ref().stamped().stamp_sends();
+        }
+        let result = self.ws.send(message).await;
+        // Asked even after a failure: it ends the request for stamps.
+        let sent = self.ws.get_ref().stamped().sent();
+        result.map_err(|err| Error::lost(&self.url.text, err))?;
+        if kernel && sent.is_some_and(|s| s.clock == Clock::User) {
+            self.send_unstamped += 1;
+        }
+        Ok(sent.map(|s| s.at))
+    }
+
+    /// Probes whose transmission the kernel did not stamp although RTTs are on its
+    /// clock: their send time is the clock read just before their write.
+    pub fn send_unstamped(&self) -> u64 {
+        self.send_unstamped
     }
 
     /// Reads until a Pong arrives (or, when echoing, a Text or Binary message) and

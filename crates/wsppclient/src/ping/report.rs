@@ -149,6 +149,9 @@ pub struct PingReport {
     /// Replies reported on the user's clock although the kernel's was wanted: no
     /// stamp came with them (the kernel starts stamping a moment after it is asked).
     pub unstamped: u64,
+    /// Probes the kernel's clock timed from the clock read just before their write:
+    /// no transmit stamp came for them (see [`super::Pinger::send_unstamped`]).
+    pub send_unstamped: u64,
     /// From the first ping to the end of the session.
     pub elapsed: Duration,
     /// How long the client polled after each Ping (zero: it slept).

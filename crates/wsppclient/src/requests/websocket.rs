@@ -224,12 +224,13 @@ async fn hold_session(
                     echoes.waiting.pop_front();
                 }
                 echoes.waiting.push_back((seq, Instant::now(), None));
-                ws.send(Message::text(format!("{ECHO_PREFIX}{seq}")))
-                    .await
-                    .map_err(|err| Error::lost(&url.text, err))?;
+                ws.get_ref().get_ref().stamped().stamp_sends();
+                let result = ws.send(Message::text(format!("{ECHO_PREFIX}{seq}"))).await;
                 // Written at once (nothing is batched): the last write carried it.
+                let sent = ws.get_ref().get_ref().stamped().sent();
+                result.map_err(|err| Error::lost(&url.text, err))?;
                 if let Some(last) = echoes.waiting.back_mut() {
-                    last.2 = ws.get_ref().get_ref().stamped().last_tx();
+                    last.2 = sent.map(|s| s.at);
                 }
             }
         }
