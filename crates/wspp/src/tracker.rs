@@ -46,7 +46,8 @@ pub struct Rtt {
     /// From handing the ping out to being handed its pong: what the program saw,
     /// its own wake-up included.
     pub user: Duration,
-    /// From the ping's write system call to the kernel's receive stamp of the pong:
+    /// From the ping meeting the wire ([`PingTracker::on_wire`]) to the kernel's
+    /// receive stamp of the pong:
     /// the network's round trip. `None` when either end of it was not stamped.
     pub kernel: Option<Duration>,
 }
@@ -77,7 +78,7 @@ struct Waiting {
     seq: u64,
     /// When it was handed out, from the tracker's origin.
     sent: u64,
-    /// When its write system call began, on the wire clock (0: not known).
+    /// When it met the wire, on the wire clock (0: not known).
     wire: u64,
 }
 
@@ -191,8 +192,8 @@ impl PingTracker {
         }
     }
 
-    /// Records when ping `seq` (the latest one) met the wire: the clock just before the
-    /// write system call that carried it.
+    /// Records when ping `seq` (the latest one) met the wire: the kernel's transmit
+    /// stamp of the write that carried it, or the clock just before that write.
     pub fn on_wire(&mut self, seq: u64, at: WireTime) {
         if let Some(last) = self.waiting.back_mut()
             && last.seq == seq

@@ -20,8 +20,9 @@
 //!
 //! A peer that resets or vanishes is not a server error, and is logged at debug.
 //!
-//! RTTs run from the clock read just before the Ping's write system call to the
-//! kernel's receive stamp of the Pong (see [`wspp::wire_clock`]): the network's round
+//! RTTs run from the kernel's transmit stamp of the Ping (or, where none comes, the
+//! clock read just before its write system call) to the kernel's receive stamp of the
+//! Pong (see [`wspp::wire_clock`]): the network's round
 //! trip, without the time this server takes to wake up and read the Pong, which on a
 //! busy machine is as much again. Each is logged with its clock and the user-to-user
 //! figure beside it; where the kernel did not stamp, the user clock is the one recorded.
