@@ -30,8 +30,9 @@
 //! server's application path and its control-frame path are measured side by side on
 //! one connection ([`Probes`]).
 //!
-//! Every round trip is timed on two clocks ([`Rtt`](wspp::tracker::Rtt)): the network's, from the clock
-//! read just before the Ping's write system call to the kernel's receive stamp of the
+//! Every round trip is timed on two clocks ([`Rtt`](wspp::tracker::Rtt)): the
+//! network's, from the kernel's transmit stamp of the Ping (or the clock read just
+//! before its write system call, where none comes) to the kernel's receive stamp of the
 //! Pong (see [`wspp::wire_clock`]), and the user's, from handing the Ping to tungstenite
 //! to being handed the Pong. The first is reported unless `--user-latency` asks for the
 //! second, as ping(8) does with `-U`, or the kernel does not stamp; which one a figure
