@@ -429,6 +429,26 @@ mod tests {
     }
 
     #[test]
+    fn each_pane_is_drawn_in_its_place() {
+        let app = busy_app();
+        let screen = draw(&app, 80, 24);
+        let a = areas(Rect::new(0, 0, 80, 24));
+        let row = |y: u16| screen.lines().nth(usize::from(y)).unwrap_or_default();
+        let top = row(a.transcript.y);
+        assert!(top.contains("transcript · ping · running"), "{screen}");
+        assert!(
+            screen.contains("← Close fin=1 mask=0 len=2 1000"),
+            "{screen}"
+        );
+        let bottom = row(a.latency.y);
+        assert!(bottom.contains("latency · ping"), "{screen}");
+        assert!(bottom.contains("clients · 2 now"), "{screen}");
+        let left = bottom.find("latency").unwrap_or(usize::MAX);
+        let right = bottom.find("clients").unwrap_or(0);
+        assert!(left < right, "latency left of clients\n{screen}");
+    }
+
+    #[test]
     fn help_lists_the_keys_and_the_log_file() {
         let mut app = busy_app();
         key(&mut app, KeyCode::Char('?'));
