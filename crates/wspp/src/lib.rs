@@ -11,8 +11,9 @@
 //!   ping, which pings were lost, which pongs were unsolicited or late.
 //! * [`stats`]: latency statistics (min/avg/max/mdev and HDR percentiles).
 //! * [`clients`]: the JSON schema of the server's `/clients.json`.
-//! * [`frame`]: one WebSocket frame's bytes laid out by hand, for tests that need
-//!   frames a library would not write.
+//! * [`frame`]: WebSocket frame headers read from bytes that arrive in pieces, with
+//!   tungstenite's parser, reserved bits and opcodes kept, for the code that follows
+//!   frames below a WebSocket library (and, for tests, frames laid out by hand).
 //! * [`busy_poll`]: keeping a runtime awake while an answer is due, which both ends
 //!   offer to take their own wake-up out of the RTT.
 //! * [`rare_event`]: waiting for shutdown or Ctrl-C from a loop that turns on every

@@ -32,3 +32,6 @@ mod requests;
 mod tls;
 /// The terminal UI's loop on a test backend, against the real server.
 mod tui;
+/// The transcript's frame follower against tungstenite's frame decoder, on random
+/// frame sequences cut at random points.
+mod wire_agreement;

@@ -9,10 +9,11 @@
 //!
 //! tungstenite 0.30 exposes no partly read frame, so [`Utf8Guard`] sits under it,
 //! between tungstenite and the socket, and follows the client's frames in the bytes
-//! read: headers, masks, which data frames belong to a text message. It unmasks text
-//! payload into a small stack buffer and validates it incrementally. Once the bytes
-//! read so far cannot begin valid UTF-8, the read fails with [`InvalidUtf8`] and the
-//! session answers Close 1007.
+//! read: headers (decoded by [`wspp::frame`], with tungstenite's own parser), masks,
+//! which data frames belong to a text message. It unmasks text payload into a small
+//! stack buffer and validates it incrementally. Once the bytes read so far cannot
+//! begin valid UTF-8, the read fails with [`InvalidUtf8`] and the session answers
+//! Close 1007.
 //!
 //! It judges nothing else. At the first frame tungstenite will reject for another
 //! reason (reserved bits or opcodes, no mask, a bad control frame, a frame over the
@@ -25,6 +26,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use wspp::frame::{Header, HeaderReader};
 
 /// The error a read fails with once the peer's text is known not to be UTF-8.
 #[derive(Debug)]
@@ -124,8 +126,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Utf8Guard<S> {
 /// Where the follower is in the client's byte stream.
 #[derive(Debug)]
 enum Position {
-    /// Reading a frame header: `len` of its bytes are in `bytes`.
-    Header { bytes: [u8; 14], len: usize },
+    /// Reading a frame header.
+    Header(HeaderReader),
     /// Inside a frame's payload.
     Payload {
         /// Payload bytes still to come.
@@ -156,16 +158,11 @@ struct FrameFollower {
     invalid: bool,
 }
 
-const HEADER_START: Position = Position::Header {
-    bytes: [0; 14],
-    len: 0,
-};
-
 impl FrameFollower {
     fn new(max_frame: u64) -> Self {
         FrameFollower {
             max_frame,
-            position: HEADER_START,
+            position: Position::Header(HeaderReader::new()),
             in_message: false,
             in_text: false,
             utf8: Utf8Stream::default(),
@@ -177,15 +174,11 @@ impl FrameFollower {
         while !input.is_empty() && !self.invalid {
             match &mut self.position {
                 Position::Off => return,
-                Position::Header { bytes, len } => {
-                    let need = header_len(&bytes[..*len]);
-                    let take = (need - *len).min(input.len());
-                    bytes[*len..*len + take].copy_from_slice(&input[..take]);
-                    *len += take;
-                    input = &input[take..];
-                    if *len == header_len(&bytes[..*len]) {
-                        let header = *bytes;
-                        self.start_frame(&header);
+                Position::Header(reader) => {
+                    let (used, header) = reader.feed(input);
+                    input = &input[used..];
+                    if let Some(header) = header {
+                        self.start_frame(header);
                     }
                 }
                 Position::Payload {
@@ -222,27 +215,26 @@ impl FrameFollower {
     }
 
     /// Reads a complete header; decides what its payload is, or stops following.
-    fn start_frame(&mut self, header: &[u8; 14]) {
-        let (b0, b1) = (header[0], header[1]);
-        let fin = b0 & 0x80 != 0;
-        let opcode = b0 & 0x0f;
-        let (len, mask_at) = match b1 & 0x7f {
-            126 => (u64::from(u16::from_be_bytes([header[2], header[3]])), 4),
-            127 => {
-                let mut n = [0u8; 8];
-                n.copy_from_slice(&header[2..10]);
-                (u64::from_be_bytes(n), 10)
+    fn start_frame(&mut self, header: Header) {
+        let Header {
+            fin,
+            rsv,
+            opcode,
+            mask,
+            len,
+        } = header;
+        let mask = match mask {
+            Some(mask) if rsv == 0 && len <= self.max_frame => mask,
+            _ => {
+                self.position = Position::Off;
+                return;
             }
-            n => (u64::from(n), 2),
         };
-        let masked = b1 & 0x80 != 0;
-        let reserved_bits = b0 & 0x70 != 0;
-        let well_formed = masked && !reserved_bits && len <= self.max_frame;
         let text = match opcode {
             // Control frames: short, whole, and outside the message sequence.
-            0x8..=0xA if fin && len <= 125 && well_formed => false,
-            0x0 if self.in_message && well_formed => self.in_text,
-            0x1 | 0x2 if !self.in_message && well_formed => {
+            0x8..=0xA if fin && len <= 125 => false,
+            0x0 if self.in_message => self.in_text,
+            0x1 | 0x2 if !self.in_message => {
                 self.in_message = true;
                 self.in_text = opcode == 0x1;
                 self.utf8 = Utf8Stream::default();
@@ -253,8 +245,6 @@ impl FrameFollower {
                 return;
             }
         };
-        let mut mask = [0u8; 4];
-        mask.copy_from_slice(&header[mask_at..mask_at + 4]);
         self.position = Position::Payload {
             left: len,
             seen: 0,
@@ -277,7 +267,7 @@ impl FrameFollower {
             self.in_message = false;
             self.in_text = false;
         }
-        self.position = HEADER_START;
+        self.position = Position::Header(HeaderReader::new());
     }
 }
 
@@ -300,22 +290,6 @@ fn unmask(out: &mut [u8], masked: &[u8], mask: [u8; 4], offset: u64) {
         .zip(key)
     {
         *o = i ^ k;
-    }
-}
-
-/// The length of a frame header given its first bytes (2 until those are known).
-fn header_len(start: &[u8]) -> usize {
-    match start {
-        [_, b1, ..] => {
-            let extended = match b1 & 0x7f {
-                126 => 2,
-                127 => 8,
-                _ => 0,
-            };
-            let mask = if b1 & 0x80 != 0 { 4 } else { 0 };
-            2 + extended + mask
-        }
-        _ => 2,
     }
 }
 

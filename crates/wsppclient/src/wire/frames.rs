@@ -4,9 +4,12 @@
 //! each once its whole payload has passed, with the bits a WebSocket library hides:
 //! FIN, RSV, the MASK bit, reserved opcodes, the declared length. A payload is never
 //! buffered beyond its preview, so a huge frame costs no memory, and bytes may arrive
-//! split at any boundary.
+//! split at any boundary. Headers are decoded by [`wspp::frame`], as the server's
+//! UTF-8 check decodes them, with tungstenite's parser.
 
 use std::fmt;
+
+use wspp::frame::{Header, HeaderReader};
 
 /// How many payload bytes of a data frame or an HTTP body a one-line preview shows.
 pub const PREVIEW_LEN: usize = 64;
@@ -152,8 +155,8 @@ pub struct FrameFollower {
 
 #[derive(Debug)]
 enum FrameState {
-    /// Collecting a frame header: `have` of `need` bytes (2, then 2..=14 once known).
-    Header { bytes: [u8; 14], have: usize },
+    /// Collecting a frame header.
+    Header(HeaderReader),
     /// Inside a payload.
     Payload(PayloadState),
 }
@@ -178,16 +181,13 @@ impl FrameFollower {
     /// A follower before the first byte of a frame.
     pub fn new() -> Self {
         FrameFollower {
-            state: FrameState::Header {
-                bytes: [0; 14],
-                have: 0,
-            },
+            state: FrameState::Header(HeaderReader::new()),
         }
     }
 
     /// Whether the bytes fed so far end where a frame ends.
     pub fn at_boundary(&self) -> bool {
-        matches!(self.state, FrameState::Header { have: 0, .. })
+        matches!(&self.state, FrameState::Header(header) if header.have() == 0)
     }
 
     /// Reads all of `bytes` and returns the frames they completed.
@@ -205,23 +205,18 @@ impl FrameFollower {
     /// the frame it completed, if it completed one.
     pub fn step(&mut self, bytes: &[u8]) -> (usize, Option<FrameInfo>) {
         match &mut self.state {
-            FrameState::Header {
-                bytes: header,
-                have,
-            } => {
-                let need = if *have < 2 { 2 } else { header_len(header[1]) };
-                let take = (need - *have).min(bytes.len());
-                header[*have..*have + take].copy_from_slice(&bytes[..take]);
-                *have += take;
-                if *have >= 2 && *have == header_len(header[1]) {
-                    let payload = decode_header(&header[..*have]);
-                    if payload.frame.len == 0 {
-                        *self = FrameFollower::new();
-                        return (take, Some(payload.frame));
-                    }
-                    self.state = FrameState::Payload(payload);
+            FrameState::Header(reader) => {
+                let (used, header) = reader.feed(bytes);
+                let Some(header) = header else {
+                    return (used, None);
+                };
+                let payload = start_payload(header);
+                if payload.frame.len == 0 {
+                    *self = FrameFollower::new();
+                    return (used, Some(payload.frame));
                 }
-                (take, None)
+                self.state = FrameState::Payload(payload);
+                (used, None)
             }
             FrameState::Payload(p) => {
                 let remaining = p.frame.len - p.seen;
@@ -251,9 +246,10 @@ impl FrameFollower {
     pub fn finish(&mut self) -> Option<String> {
         let state = std::mem::replace(&mut self.state, FrameFollower::new().state);
         match state {
-            FrameState::Header { have: 0, .. } => None,
-            FrameState::Header { have, .. } => Some(format!(
-                "the connection ended inside a frame header ({have} bytes)"
+            FrameState::Header(header) if header.have() == 0 => None,
+            FrameState::Header(header) => Some(format!(
+                "the connection ended inside a frame header ({} bytes)",
+                header.have()
             )),
             FrameState::Payload(p) => Some(format!(
                 "the connection ended inside a {} frame ({} of {} payload bytes)",
@@ -263,34 +259,9 @@ impl FrameFollower {
     }
 }
 
-/// The header length implied by its first two bytes.
-fn header_len(b1: u8) -> usize {
-    let len_bytes = match b1 & 0x7F {
-        126 => 2,
-        127 => 8,
-        _ => 0,
-    };
-    let mask_bytes = if b1 & 0x80 != 0 { 4 } else { 0 };
-    2 + len_bytes + mask_bytes
-}
-
-fn decode_header(header: &[u8]) -> PayloadState {
-    let (b0, b1) = (header[0], header[1]);
-    let opcode = Opcode::from_bits(b0 & 0x0F);
-    let masked = b1 & 0x80 != 0;
-    let (len, rest) = match b1 & 0x7F {
-        126 => (
-            u64::from(u16::from_be_bytes([header[2], header[3]])),
-            &header[4..],
-        ),
-        127 => {
-            let mut n = [0u8; 8];
-            n.copy_from_slice(&header[2..10]);
-            (u64::from_be_bytes(n), &header[10..])
-        }
-        n => (u64::from(n), &header[2..]),
-    };
-    let mask = masked.then(|| [rest[0], rest[1], rest[2], rest[3]]);
+/// What the follower keeps of the frame `header` starts.
+fn start_payload(header: Header) -> PayloadState {
+    let opcode = Opcode::from_bits(header.opcode);
     let keep = if opcode.is_control() {
         CONTROL_PREVIEW_LEN
     } else {
@@ -298,14 +269,14 @@ fn decode_header(header: &[u8]) -> PayloadState {
     };
     PayloadState {
         frame: FrameInfo {
-            fin: b0 & 0x80 != 0,
-            rsv: (b0 >> 4) & 0x07,
+            fin: header.fin,
+            rsv: header.rsv,
             opcode,
-            masked,
-            len,
+            masked: header.mask.is_some(),
+            len: header.len,
             preview: Vec::new(),
         },
-        mask,
+        mask: header.mask,
         seen: 0,
         keep,
     }
