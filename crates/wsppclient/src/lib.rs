@@ -6,29 +6,61 @@
 //!
 //! # Layout
 //!
-//! From the command line down to the socket:
+//! Top down: each module uses only modules listed after it, never one before
+//! (`scripts/module_cycles.py` checks there is no circle).
 //!
-//! * [`cli`] parses arguments (clap) into an [`config::Invocation`]: plain data that
-//!   tests build without clap.
+//! The front-ends, which nothing in the library calls:
+//!
+//! * [`cli`] parses arguments (clap) into a [`config::Invocation`], plain data that
+//!   tests build without clap: the global options in `cli.rs`, the subcommands and
+//!   their options in `cli/subcommands.rs`, the checks of option values in
+//!   `cli/values.rs`.
 //! * [`invoke`] runs an invocation: the [`tui`] (or the plain [`menu`] without a
-//!   terminal), one request, or `ping`, and maps how it ended to an
-//!   [`outcome::Outcome`] (the exit status).
+//!   terminal), one request with its transcript printed, or ping(8)'s output, after
+//!   starting the [`local_server`] when the user named no server and none listens.
+//! * [`tui`] is the terminal UI: one file a pane (`tui/transcript.rs`,
+//!   `tui/latency.rs`, `tui/clients.rs`), under `tui/app.rs` and drawn by
+//!   `tui/ui.rs`. [`menu`] is the numbered menu.
+//!
+//! What they run:
+//!
+//! * [`requests`] runs each request of the [`catalog`] over a [`tap::Tap`]ped
+//!   connection, one file a kind (`requests/http.rs`, `broken.rs`, `websocket.rs`,
+//!   `inspect.rs`) over what they all borrow (`requests/ctx.rs`);
+//!   [`requests::run_printed`] prints a transcript as it comes, and
+//!   [`requests::fetch_clients`] is the untapped `GET /clients.json`.
+//! * [`clients_table`] lays those clients out in rows and cells, for `page`'s table
+//!   and the terminal UI's clients pane.
+//! * [`ping`] is ping(8) over WebSocket, on top of `wspp`'s tracker and statistics,
+//!   with Pings, echo messages, or both: the session in `ping.rs`, a [`ping::Pinger`]
+//!   for sequential round trips, what a session tells in [`ping::report`], and its
+//!   ping(8) lines and JSON in [`ping::output`].
+//!
+//! Watching the wire and opening connections:
+//!
+//! * [`tap`] hands every byte of a connection to a pure [`wire`] parser, and what it
+//!   sees (heads, frames with their real FIN and mask bits, close codes) flows to a
+//!   [`transcript::Transcript`].
+//! * [`connect`] opens connections the same way for all of them (`TCP_NODELAY`,
+//!   timeouts, the upgrade and its refusal, how long a close may take).
+//! * [`config`] is what a run was asked to do, as plain data: the settings, `ping`'s
+//!   options and output format, the front-end.
+//! * [`proxy`] (the proxy settings, and the `CONNECT` and SOCKS5 tunnels through
+//!   them) and [`tls`] (whom to trust, the key log, the handshake): their settings
+//!   are part of `config`, their tunnels and handshakes what `connect` opens with.
+//!
+//! Below everything, using nothing else of the crate:
+//!
 //! * [`catalog`] is the list of requests; the subcommands and the menu are generated
 //!   from it so they cannot drift.
-//! * [`requests`] runs each request over a [`tap::Tap`]ped connection: every byte goes
-//!   through a pure [`wire`] parser, and what it sees (heads, frames with their real
-//!   FIN and mask bits, close codes) flows to a [`transcript::Transcript`].
-//! * [`ping`] is ping(8) over WebSocket: a [`ping::Pinger`] for sequential round trips
-//!   and the [`ping::ping`] session, both on top of `wspp`'s tracker and statistics,
-//!   with Pings, echo messages, or both.
+//! * [`outcome`] is how a run ended and the exit status that says so.
 //! * [`stop`] says why a session was stopped, so that SIGTERM closes with 1001 and
-//!   the user's Ctrl-C with 1000.
-//! * [`connect`] opens connections the same way for all of them (`TCP_NODELAY`,
-//!   timeouts, a [`proxy`]'s tunnel, TLS for `wss://` through [`tls`], the upgrade and
-//!   its refusal), and
-//!   [`error`] says what went wrong; [`backoff`] paces `hold --reconnect`.
-//! * [`local_server`] serves wsppsrv in this process when the user named no server
-//!   and none listens on the default address.
+//!   the user's Ctrl-C with 1000; [`backoff`] paces `hold --reconnect`.
+//! * [`duration`] reads durations from the command line and writes them short, one
+//!   way for the whole client; [`hex`] reads and dumps bytes.
+//! * [`error`] says what went wrong, in one line.
+//! * [`wire`] parses what crossed a connection: HTTP heads and bodies
+//!   (`wire/http.rs`), then WebSocket frames (`wire/frames.rs`).
 
 #![deny(missing_docs)]
 

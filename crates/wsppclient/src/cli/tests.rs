@@ -1,0 +1,326 @@
+//! The command line's tests: what each argument becomes in the [`Invocation`], and
+//! that every catalog entry has its subcommand.
+
+use std::time::Duration;
+
+use clap::CommandFactory;
+
+use super::*;
+use crate::config::{InspectOptions, Outgoing};
+
+fn parse(args: &[&str]) -> Invocation {
+    try_parse_from(std::iter::once("wsppclient").chain(args.iter().copied()))
+        .expect("valid command line")
+        .into_invocation()
+}
+
+#[test]
+fn inspect_keeps_its_messages_in_the_order_typed() {
+    let inv = parse(&[
+        "inspect",
+        "ws://h:1/x?y=1",
+        "--send",
+        "one",
+        "--send-binary",
+        "00 ff",
+        "--send",
+        "two",
+        "--wait",
+        "250ms",
+        "--hex",
+    ]);
+    assert_eq!(inv.front_end, FrontEnd::Request(Request::Inspect));
+    assert!(inv.config.hex);
+    let inspect = &inv.config.inspect;
+    assert_eq!(inspect.url.as_deref(), Some("ws://h:1/x?y=1"));
+    assert_eq!(
+        inspect.messages,
+        [
+            Outgoing::Text("one".into()),
+            Outgoing::Binary(vec![0, 255]),
+            Outgoing::Text("two".into()),
+        ]
+    );
+    assert_eq!(inspect.wait, Duration::from_millis(250));
+    let defaults = parse(&["inspect"]).config.inspect;
+    assert_eq!(defaults, InspectOptions::default());
+    let all = ["wsppclient", "inspect", "--send-binary", "abc"];
+    assert!(try_parse_from(all).is_err());
+}
+
+#[test]
+fn the_cli_is_well_formed() {
+    Cli::command().debug_assert();
+}
+
+#[test]
+fn every_catalog_entry_is_a_subcommand_with_its_help() {
+    let cmd = Cli::command();
+    let docs = ["completions", "man"];
+    assert_eq!(
+        cmd.get_subcommands()
+            .filter(|sub| !docs.contains(&sub.get_name()))
+            .count(),
+        Request::ALL.len()
+    );
+    for request in Request::ALL {
+        let sub = cmd
+            .find_subcommand(request.subcommand())
+            .unwrap_or_else(|| panic!("no subcommand for {request:?}"));
+        assert_eq!(
+            sub.get_about().map(|s| s.to_string()).as_deref(),
+            Some(request.description())
+        );
+    }
+}
+
+#[test]
+fn subcommands_map_back_to_their_entry() {
+    for request in Request::ALL {
+        let invocation = parse(&[request.subcommand()]);
+        let got = match invocation.front_end {
+            FrontEnd::Request(r) => r,
+            FrontEnd::Ping { .. } => Request::Ping,
+            FrontEnd::Menu { .. } => panic!("{request:?} parsed as the menu"),
+        };
+        assert_eq!(got, request);
+    }
+}
+
+#[test]
+fn ping_takes_ping8_style_options() {
+    let inv = parse(&[
+        "--server",
+        "h:1",
+        "ping",
+        "ws://x:2/p",
+        "-c",
+        "3",
+        "-i",
+        "0.2",
+        "-W",
+        "1.5",
+        "-s",
+        "32",
+        "--json",
+        "--busy-poll",
+        "1ms",
+    ]);
+    assert_eq!(
+        inv.front_end,
+        FrontEnd::Ping {
+            format: PingFormat::Json
+        }
+    );
+    assert_eq!(inv.config.server, "h:1");
+    let p = &inv.config.ping;
+    assert_eq!(p.url.as_deref(), Some("ws://x:2/p"));
+    assert_eq!(p.count, Some(3));
+    assert_eq!(p.interval, Duration::from_millis(200));
+    assert_eq!(p.timeout, Duration::from_millis(1500));
+    assert_eq!(p.payload_size, 32);
+    assert_eq!(p.busy_poll, Duration::from_millis(1));
+    assert_eq!(parse(&["ping"]).config.ping.busy_poll, Duration::ZERO);
+}
+
+#[test]
+fn ping_refuses_out_of_range_values() {
+    for args in [
+        &["ping", "-s", "15"][..],
+        &["ping", "-s", "126"],
+        &["ping", "-c", "0"],
+        &["ping", "-W", "0"],
+        &["ping", "-i", "-1"],
+    ] {
+        let all = std::iter::once("wsppclient").chain(args.iter().copied());
+        assert!(Cli::try_parse_from(all).is_err(), "{args:?}");
+    }
+}
+
+#[test]
+fn global_options_work_after_the_subcommand() {
+    let inv = parse(&[
+        "hold",
+        "--interval",
+        "250ms",
+        "-H",
+        "X-A: 1",
+        "--origin",
+        "http://o",
+    ]);
+    assert_eq!(inv.front_end, FrontEnd::Request(Request::Hold));
+    assert_eq!(inv.config.hold_interval, Duration::from_millis(250));
+    assert_eq!(inv.config.headers.len(), 1);
+    assert_eq!(inv.config.origin.as_deref(), Some("http://o"));
+}
+
+#[test]
+fn tls_servers_are_named_by_scheme_or_flag() {
+    let plain = parse(&["page"]);
+    assert_eq!(plain.config.server, wspp::routes::DEFAULT_ADDR);
+    assert!(!plain.config.server_tls);
+
+    let flag = parse(&["--tls", "page"]);
+    assert_eq!(flag.config.server, wspp::routes::DEFAULT_TLS_ADDR);
+    assert!(flag.config.server_tls);
+
+    let flag_and_addr = parse(&["--server", "h:1", "--tls", "page"]);
+    assert_eq!(
+        (
+            flag_and_addr.config.server.as_str(),
+            flag_and_addr.config.server_tls
+        ),
+        ("h:1", true)
+    );
+
+    for (given, addr, tls) in [
+        ("wss://localhost:8443", "localhost:8443", true),
+        ("https://localhost:8443/", "localhost:8443", true),
+        ("wss://example.test", "example.test:443", true),
+        ("wss://[::1]", "[::1]:443", true),
+        ("wss://[::1]:9443", "[::1]:9443", true),
+        ("ws://127.0.0.1:8080", "127.0.0.1:8080", false),
+    ] {
+        let inv = parse(&["--server", given, "page"]);
+        assert_eq!(
+            (inv.config.server.as_str(), inv.config.server_tls),
+            (addr, tls),
+            "{given}"
+        );
+    }
+    for bad in ["ftp://h:1", "wss://h:1/pingpong", "wss://"] {
+        let all = ["wsppclient", "--server", bad, "page"];
+        assert!(Cli::try_parse_from(all).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn a_server_that_is_not_host_port_says_what_is_expected() {
+    for good in [
+        "localhost:8080",
+        "127.0.0.1:1",
+        "[::1]:8080",
+        "example.test:65535",
+    ] {
+        assert_eq!(parse_server(good).map(|s| s.addr), Ok(good.to_owned()));
+    }
+    for bad in [
+        "notahost", "a b:80", "h:0", "h:65536", "h:", ":80", "::1:80", "[::1]",
+    ] {
+        let err = parse_server(bad).expect_err(bad);
+        assert!(
+            err.contains("HOST:PORT") && err.contains("ws://"),
+            "{bad}: {err}"
+        );
+    }
+    assert!(parse_server("ws://a b:80").is_err());
+    assert!(parse_server("ws://h:99999").is_err());
+}
+
+#[test]
+fn tls_options_reach_the_config() {
+    let inv = parse(&[
+        "ping",
+        "wss://localhost:1/x",
+        "--ca",
+        "ca.pem",
+        "--insecure",
+        "--key-log",
+        "keys.log",
+    ]);
+    assert_eq!(
+        inv.config.tls,
+        TlsOptions {
+            ca: Some("ca.pem".into()),
+            insecure: true,
+            key_log: Some("keys.log".into()),
+        }
+    );
+    assert_eq!(parse(&["page"]).config.tls, TlsOptions::default());
+}
+
+#[test]
+fn only_an_unnamed_server_may_be_started_here() {
+    assert!(parse(&["page"]).config.start_local_server);
+    assert!(
+        !parse(&["--no-local-server", "page"])
+            .config
+            .start_local_server
+    );
+    assert!(
+        !parse(&["--server", "127.0.0.1:8080", "page"])
+            .config
+            .start_local_server
+    );
+    let moved = parse(&["--default-server", "127.0.0.1:0", "page"]).config;
+    assert_eq!(
+        (moved.server.as_str(), moved.start_local_server),
+        ("127.0.0.1:0", true)
+    );
+    let named = parse(&["--default-server", "127.0.0.1:0", "--server", "h:1", "page"]);
+    assert_eq!(named.config.server, "h:1");
+}
+
+#[test]
+fn k_is_insecure_and_subprotocols_keep_their_order() {
+    let inv = parse(&[
+        "-k",
+        "ping",
+        "--subprotocol",
+        "v2.chat",
+        "--subprotocol",
+        "chat",
+    ]);
+    assert!(inv.config.tls.insecure);
+    assert_eq!(inv.config.subprotocols, ["v2.chat", "chat"]);
+    for bad in ["a,b", "", "with space", "x;y"] {
+        let all = ["wsppclient", "--subprotocol", bad, "ping"];
+        assert!(Cli::try_parse_from(all).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn proxies_are_given_checked_or_turned_off() {
+    let inv = parse(&["--proxy", "http://u:p@127.0.0.1:3128", "page"]);
+    let route = inv.config.proxy.route("h:80", false).expect("usable");
+    assert_eq!(route.map(|r| r.addr).as_deref(), Some("127.0.0.1:3128"));
+    assert!(parse(&["--proxy", "", "page"]).config.proxy.is_direct());
+    assert!(parse(&["--no-proxy", "page"]).config.proxy.is_direct());
+    for bad in ["ftp://h:1", "https://h:1", "http://"] {
+        let all = ["wsppclient", "--proxy", bad, "page"];
+        assert!(Cli::try_parse_from(all).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn completions_and_man_run_nothing() {
+    let cli = Cli::try_parse_from(["wsppclient", "completions", "zsh"]).expect("parses");
+    assert_eq!(
+        cli.docs(),
+        Some(&DocsCommand::Completions {
+            shell: wsppsrv::docs::Shell::Zsh
+        })
+    );
+    let cli = Cli::try_parse_from(["wsppclient", "man", "--dir", "d"]).expect("parses");
+    assert_eq!(
+        cli.docs(),
+        Some(&DocsCommand::Man {
+            dir: Some("d".into())
+        })
+    );
+    assert_eq!(
+        Cli::try_parse_from(["wsppclient", "page"])
+            .expect("parses")
+            .docs(),
+        None
+    );
+}
+
+#[test]
+fn no_subcommand_is_the_menu() {
+    assert_eq!(parse(&[]).front_end, FrontEnd::Menu { plain: false });
+    assert_eq!(
+        parse(&["--plain"]).front_end,
+        FrontEnd::Menu { plain: true }
+    );
+}
