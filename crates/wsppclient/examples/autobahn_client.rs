@@ -62,7 +62,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(base.trim_end_matches('/'))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("autobahn_client: {}", error::report(&err));
+            eprintln!("autobahn_client: {}", error::one_line(&err));
             ExitCode::from(2)
         }
     }
@@ -80,7 +80,7 @@ async fn run(base: &str) -> Result<(), Error> {
             Ok(Ok(())) => tracing::debug!(case, "case done"),
             // Expected in the cases that break the protocol on purpose.
             Ok(Err(err)) => {
-                tracing::debug!(case, error = %error::report(&err), "case ended in an error")
+                tracing::debug!(case, error = %error::one_line(&err), "case ended in an error")
             }
             Err(_) => tracing::warn!(case, "case did not end in time"),
         }

@@ -37,7 +37,7 @@ use wsppsrv::docs::DocsCommand;
 mod subcommands;
 mod values;
 
-pub use self::subcommands::{CliCommand, Command, HexBytes, InspectArgs, PingArgs};
+pub use self::subcommands::{CliCommand, HexBytes, InspectArgs, PingArgs, RequestCommand};
 pub use self::values::{ServerArg, parse_server};
 use self::values::{no_proxy_var, parse_header, parse_proxy, parse_subprotocol};
 
@@ -213,7 +213,7 @@ where
 
 fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
     let mut cli = Cli::from_arg_matches(matches)?;
-    if let (Some(CliCommand::Request(Command::Inspect(args))), Some((_, sub))) =
+    if let (Some(CliCommand::Request(RequestCommand::Inspect(args))), Some((_, sub))) =
         (&mut cli.command, matches.subcommand())
     {
         args.order_messages(sub);
@@ -271,7 +271,7 @@ impl Cli {
         };
         let front_end = match command {
             None => FrontEnd::Menu { plain: self.plain },
-            Some(Command::Hold {
+            Some(RequestCommand::Hold {
                 interval,
                 reconnect,
             }) => {
@@ -279,7 +279,7 @@ impl Cli {
                 config.hold_reconnect = reconnect;
                 FrontEnd::Request(Request::Hold)
             }
-            Some(Command::Ping(args)) => {
+            Some(RequestCommand::Ping(args)) => {
                 let encoding = if args.binary {
                     wspp::payload::Encoding::Binary
                 } else {
@@ -313,7 +313,7 @@ impl Cli {
                 };
                 FrontEnd::Ping { format }
             }
-            Some(Command::Inspect(args)) => {
+            Some(RequestCommand::Inspect(args)) => {
                 config.inspect = args.into_options();
                 FrontEnd::Request(Request::Inspect)
             }

@@ -3,13 +3,13 @@
 //! Callers branch on the cause: `ping` exits 2 on any of these, the menu shows them
 //! and carries on, and a test checks that a refused upgrade names its status. So the
 //! error is an enum, not a boxed trait object. Messages are lowercase without a
-//! trailing period and each variant keeps its cause as `source`, so [`report`] can
+//! trailing period and each variant keeps its cause as `source`, so [`one_line`] can
 //! print the whole chain on one line.
 //!
 //! One file of about 600 lines, tests included, kept whole: it is one idea, the
-//! variants with their messages and the one-line report of a chain, and a new
+//! variants with their messages and the one-line form of a chain, and a new
 //! variant is written against all of it at once (its message, its place in
-//! [`report`], its test).
+//! [`one_line`], its test).
 
 use std::error::Error as StdError;
 use std::io;
@@ -410,7 +410,7 @@ fn describe_close(code: Option<u16>, reason: &str) -> String {
 ///
 /// A cause whose text its wrapper already printed (tungstenite's `IO error: {0}`
 /// also returns the I/O error as its source) is skipped, so nothing shows twice.
-pub fn report(err: &(dyn StdError + 'static)) -> String {
+pub fn one_line(err: &(dyn StdError + 'static)) -> String {
     let mut line = err.to_string();
     let mut next = err.source();
     while let Some(cause) = next {
@@ -455,7 +455,7 @@ mod tests {
             source: io::Error::new(io::ErrorKind::ConnectionRefused, "Connection refused"),
         };
         assert_eq!(
-            report(&err),
+            one_line(&err),
             "cannot connect to 127.0.0.1:9: Connection refused"
         );
 
@@ -463,7 +463,7 @@ mod tests {
             io::ErrorKind::ConnectionReset,
             "Connection reset",
         )));
-        let line = report(&nested);
+        let line = one_line(&nested);
         assert_eq!(line, "websocket error: IO error: Connection reset");
     }
 
@@ -520,7 +520,7 @@ mod tests {
             source: io::Error::new(io::ErrorKind::InvalidData, rustls_error),
         };
         assert_eq!(
-            report(&err),
+            one_line(&err),
             "tls handshake with 127.0.0.1:8443 failed: invalid peer certificate: UnknownIssuer"
         );
     }
@@ -535,7 +535,7 @@ mod tests {
             b"",
         );
         assert_eq!(
-            report(&closed),
+            one_line(&closed),
             "ws://h/p: the server closed the connection before answering the upgrade"
         );
         let cut = Error::handshake(
@@ -544,13 +544,13 @@ mod tests {
             12,
             b"HTTP/1.1 101",
         );
-        assert!(report(&cut).ends_with("in the middle of its answer to the upgrade (12 bytes)"));
+        assert!(one_line(&cut).ends_with("in the middle of its answer to the upgrade (12 bytes)"));
         let ssh = Error::NotHttp {
             url: "ws://h/p".into(),
             answer: Some(b"SSH-2.0-x\r\n".to_vec()),
         };
         assert_eq!(
-            report(&ssh),
+            one_line(&ssh),
             "ws://h/p: the server does not speak HTTP: its answer is not an HTTP response (it began \"SSH-2.0-x\")"
         );
         let abnormal = Error::AbnormalClosure {
@@ -559,7 +559,7 @@ mod tests {
             received: 245,
         };
         assert_eq!(
-            report(&abnormal),
+            one_line(&abnormal),
             "ws://h/p: the connection ended without a close frame (1006 Abnormal Closure): the server reset it after 245 bytes had arrived"
         );
     }
@@ -590,10 +590,10 @@ mod tests {
             tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake),
         );
         assert_eq!(
-            report(&reset),
+            one_line(&reset),
             "lost the connection to ws://h/p: the server hung up without a close frame"
         );
-        assert_eq!(report(&Error::ended("ws://h/p")), report(&reset));
+        assert_eq!(one_line(&Error::ended("ws://h/p")), one_line(&reset));
         // Other protocol errors keep their own message.
         let other = Error::lost(
             "ws://h/p",

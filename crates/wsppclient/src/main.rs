@@ -59,7 +59,7 @@ fn main() -> ExitCode {
         // `wsppclient ping | head -3` closes our stdout: that is the reader's choice.
         Err(err) if error::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("wsppclient: {}", error::report(&err));
+            eprintln!("wsppclient: {}", error::one_line(&err));
             ExitCode::from(2)
         }
     }

@@ -166,7 +166,7 @@ pub async fn run<R: AsyncBufRead + Unpin>(
             if error::is_broken_pipe(&err) {
                 return Err(err);
             }
-            writeln!(out, "error: {}", error::report(&err))?;
+            writeln!(out, "error: {}", error::one_line(&err))?;
         }
         writeln!(out)?;
     }

@@ -331,7 +331,7 @@ async fn hold_answers_the_servers_close_and_reports_it() {
             }
         ),
         "{}",
-        wsppclient::error::report(&err)
+        wsppclient::error::one_line(&err)
     );
     assert!(text.contains("← Close fin=1 mask=0"), "{text}");
     // tungstenite's reply went out before the connection was dropped.

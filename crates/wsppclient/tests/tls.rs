@@ -329,7 +329,7 @@ async fn tls_to_a_plain_port_says_the_server_does_not_speak_it() {
     let err = report.expect_err("no tls there");
     assert!(matches!(err, Error::NotTls { .. }), "{err:?}");
     assert!(
-        wsppclient::error::report(&err).starts_with(&format!(
+        wsppclient::error::one_line(&err).starts_with(&format!(
             "tls handshake with {} failed: the server does not speak TLS there",
             server.addr
         )),

@@ -16,7 +16,7 @@ use wsppsrv::docs::DocsCommand;
 pub enum CliCommand {
     #[allow(missing_docs)]
     #[command(flatten)]
-    Request(Command),
+    Request(RequestCommand),
     #[allow(missing_docs)]
     #[command(flatten)]
     Docs(DocsCommand),
@@ -24,7 +24,7 @@ pub enum CliCommand {
 
 /// One subcommand per catalog entry.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum RequestCommand {
     #[allow(missing_docs)]
     #[command(
         name = Request::Page.subcommand(),
@@ -98,19 +98,19 @@ pub enum Command {
     Inspect(InspectArgs),
 }
 
-impl Command {
+impl RequestCommand {
     /// The catalog entry this subcommand runs.
     pub fn request(&self) -> Request {
         match self {
-            Command::Page => Request::Page,
-            Command::Favicon => Request::Favicon,
-            Command::OpenClose => Request::OpenClose,
-            Command::Hold { .. } => Request::Hold,
-            Command::Ping(_) => Request::Ping,
-            Command::NoKey => Request::NoKey,
-            Command::BadVersion => Request::BadVersion,
-            Command::NoUpgrade => Request::NoUpgrade,
-            Command::Inspect(_) => Request::Inspect,
+            RequestCommand::Page => Request::Page,
+            RequestCommand::Favicon => Request::Favicon,
+            RequestCommand::OpenClose => Request::OpenClose,
+            RequestCommand::Hold { .. } => Request::Hold,
+            RequestCommand::Ping(_) => Request::Ping,
+            RequestCommand::NoKey => Request::NoKey,
+            RequestCommand::BadVersion => Request::BadVersion,
+            RequestCommand::NoUpgrade => Request::NoUpgrade,
+            RequestCommand::Inspect(_) => Request::Inspect,
         }
     }
 }

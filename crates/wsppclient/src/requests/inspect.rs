@@ -240,7 +240,7 @@ fn abnormal(ctx: &Ctx<'_>, ws: &Socket<'_>, url: &WsUrl, err: tungstenite::Error
         _ => {
             let err = Error::from(err);
             ctx.transcript
-                .note(format!("ended: {}", crate::error::report(&err)));
+                .note(format!("ended: {}", crate::error::one_line(&err)));
             return err;
         }
     };

@@ -141,7 +141,7 @@ pub(super) async fn hold(ctx: &Ctx<'_>) -> Result<(), Error> {
             ended => break closed.and(ended),
         };
         ctx.transcript
-            .note(format!("disconnected: {}", crate::error::report(&err)));
+            .note(format!("disconnected: {}", crate::error::one_line(&err)));
         if !echoes.waiting.is_empty() {
             ctx.transcript.note(format!(
                 "{} echo messages lost with the connection",
@@ -267,7 +267,7 @@ async fn reconnect(
             }
             Err(err) if err.is_transient() => ctx.transcript.note(format!(
                 "attempt {attempt} failed: {}",
-                crate::error::report(&err)
+                crate::error::one_line(&err)
             )),
             Err(err) => return Err(err),
         }

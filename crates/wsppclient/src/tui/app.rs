@@ -522,7 +522,7 @@ impl App {
             Err(Error::Interrupted) => self.push_own(EntryKind::Note("cancelled".to_owned())),
             // After a cancel, a server that closed first is not news.
             Err(Error::Closed { .. }) if cancelled => {}
-            Err(err) => self.push_own(EntryKind::Error(error::report(&err))),
+            Err(err) => self.push_own(EntryKind::Error(error::one_line(&err))),
         }
         // The run's connections are gone: show the server's list without them soon.
         self.clients.refresh_at(now);

@@ -103,7 +103,7 @@ impl ClientsView {
                 self.at_unix_ms = at_unix_ms;
                 self.error = None;
             }
-            Err(err) => self.error = Some(error::report(&err)),
+            Err(err) => self.error = Some(error::one_line(&err)),
         }
     }
 

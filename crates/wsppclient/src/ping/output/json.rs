@@ -89,7 +89,7 @@ pub fn json(report: &PingReport) -> String {
         "user_rtt_p90_ms": ms(u.p90),
         "user_rtt_p99_ms": ms(u.p99),
         "user_rtt_p999_ms": ms(u.p999),
-        "error": report.ended_by.as_ref().map(|e| crate::error::report(e)),
+        "error": report.ended_by.as_ref().map(|e| crate::error::one_line(e)),
     });
     if let Some(object) = value.as_object_mut() {
         let first = report.probes.kinds()[0];
