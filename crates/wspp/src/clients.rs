@@ -14,8 +14,13 @@ use crate::wire_clock::Clock;
 pub struct ClientsReport {
     /// Facts about the server itself.
     pub server: ServerSummary,
-    /// Every connected WebSocket client, oldest first.
+    /// The connected WebSocket clients the request asked for (`?after=&limit=`),
+    /// oldest first: one page of them.
     pub clients: Vec<ClientInfo>,
+    /// The `after` that asks for the next page, when more clients follow this one;
+    /// `null` on the last page (and from servers that list every client at once).
+    #[serde(default)]
+    pub next: Option<u64>,
 }
 
 /// Facts about the server at the moment of the report.
@@ -25,7 +30,7 @@ pub struct ServerSummary {
     pub version: String,
     /// Seconds since the server started.
     pub uptime_secs: u64,
-    /// WebSocket clients connected now (the length of `clients`).
+    /// WebSocket clients connected now, on every page.
     pub clients_now: u64,
     /// WebSocket clients accepted since the server started.
     pub clients_total: u64,
@@ -99,12 +104,14 @@ mod tests {
                 rtt_max_us: Some(42),
                 rtt_clock: Some(Clock::Kernel),
             }],
+            next: Some(3),
         };
         let json = serde_json::to_value(&report).expect("serialisable");
         assert_eq!(json["server"]["clients_total"], 3);
         assert_eq!(json["clients"][0]["rtt_last_us"], 42);
         assert!(json["clients"][0]["origin"].is_null());
         assert_eq!(json["clients"][0]["rtt_clock"], "kernel");
+        assert_eq!(json["next"], 3);
         let back: ClientsReport = serde_json::from_value(json).expect("deserialisable");
         assert_eq!(back, report);
     }

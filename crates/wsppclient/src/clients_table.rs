@@ -79,7 +79,24 @@ pub fn clients_table(report: &ClientsReport, now_unix_ms: u64) -> String {
     for row in &rows {
         push_line(row);
     }
+    if let Some(more) = more_note(report) {
+        out.push_str(&more);
+        out.push('\n');
+    }
     out
+}
+
+/// What a report that is one page of several leaves out, in one line; `None` when it
+/// lists every client. `/clients.json` lists a page at a time (the oldest clients
+/// first); the table shows that first page rather than fetching thousands of rows.
+pub fn more_note(report: &ClientsReport) -> Option<String> {
+    let after = report.next?;
+    let shown = report.clients.len();
+    Some(format!(
+        "the oldest {shown} of {} clients shown; the rest: {}?after={after}",
+        report.server.clients_now,
+        wspp::routes::CLIENTS_JSON,
+    ))
 }
 
 /// One client as text, a cell per [`COLUMNS`] entry. Client-supplied text is escaped
@@ -130,6 +147,7 @@ mod tests {
                 ping_timeout_ms: 5000,
             },
             clients,
+            next: None,
         }
     }
 
@@ -188,6 +206,19 @@ mod tests {
         let table = clients_table(&report(vec![client(1, Some("x\x1b[2Jy\n"), None)]), 0);
         assert!(!table.contains('\x1b'));
         assert!(table.contains("x\\u{1b}[2Jy\\n"), "{table}");
+    }
+
+    #[test]
+    fn a_first_page_of_several_says_what_it_leaves_out() {
+        let mut first = report(vec![client(1, None, None), client(2, None, None)]);
+        assert_eq!(more_note(&first), None);
+        first.server.clients_now = 250;
+        first.next = Some(2);
+        let table = clients_table(&first, 0);
+        assert!(
+            table.ends_with("the oldest 2 of 250 clients shown; the rest: /clients.json?after=2\n"),
+            "{table}"
+        );
     }
 
     #[test]

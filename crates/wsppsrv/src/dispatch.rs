@@ -8,7 +8,8 @@
 //! trailing-slash folding (`/pingpong/` is 404). The query string is not part of the
 //! match, so `/clients.json?fresh=1` is `/clients.json`; that keeps cache-busting and
 //! browser-added queries working without making the route table any less literal. The
-//! page is the one handler that reads the query: `?offset=&limit=` picks its rows.
+//! page and `/clients.json` are the handlers that read it: `?after=&limit=` picks the
+//! clients they list ([`Cursor`]).
 //!
 //! `/metrics` is served here unless `--metrics-addr` gives it a listener of its own,
 //! which answers it alone ([`metrics_only`]).
@@ -21,6 +22,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use tracing::{debug, info};
 use wspp::routes;
 
+use crate::cursor::Cursor;
 use crate::page;
 use crate::reply::{self, Body};
 use crate::session::RouteBehaviour;
@@ -38,7 +40,7 @@ pub(crate) fn dispatch(
     let response = match uri.path() {
         routes::PAGE => read_only(&method, || html_page(shared, uri.query())),
         routes::PAGE_SCRIPT => read_only(&method, page_script),
-        routes::CLIENTS_JSON => read_only(&method, || clients_json(shared)),
+        routes::CLIENTS_JSON => read_only(&method, || clients_json(shared, uri.query())),
         routes::METRICS if shared.metrics_on_main => read_only(&method, || metrics(shared)),
         routes::OPEN_AND_CLOSE => upgrade(req, RouteBehaviour::OpenAndClose, shared, conn),
         routes::PINGPONG => upgrade(req, RouteBehaviour::PingPong, shared, conn),
@@ -115,18 +117,18 @@ fn get_only(
     }
 }
 
-/// The page shows one window of clients (`?offset=&limit=`); only that window is
+/// The page shows the clients its cursor picks (`?after=&limit=`); only those are
 /// copied out of the registry.
 fn html_page(shared: &ServerState, query: Option<&str>) -> Response<Body> {
-    let window = match page::Window::from_query(query) {
-        Ok(window) => window,
+    let cursor = match Cursor::from_query(query, page::DEFAULT_LIMIT) {
+        Ok(cursor) => cursor,
         Err(bad) => return reply::text(StatusCode::BAD_REQUEST, bad.reason),
     };
-    let report = shared.registry.report_window(window.offset, window.limit);
+    let (report, around) = shared.registry.page(cursor);
     let mut response = fresh(reply::with_body(
         StatusCode::OK,
         "text/html; charset=utf-8",
-        page::render(&report, window),
+        page::render(&report, cursor, around),
     ));
     let headers = response.headers_mut();
     headers.insert(
@@ -157,8 +159,14 @@ fn page_script() -> Response<Body> {
     response
 }
 
-fn clients_json(shared: &ServerState) -> Response<Body> {
-    match serde_json::to_vec(&shared.registry.report()) {
+/// One page of clients (`?after=&limit=`), `next` naming the page after it: an
+/// answer's size has a ceiling however many clients are connected.
+fn clients_json(shared: &ServerState, query: Option<&str>) -> Response<Body> {
+    let cursor = match Cursor::from_query(query, Cursor::JSON_LIMIT) {
+        Ok(cursor) => cursor,
+        Err(bad) => return reply::text(StatusCode::BAD_REQUEST, bad.reason),
+    };
+    match serde_json::to_vec(&shared.registry.report(cursor)) {
         Ok(json) => fresh(reply::with_body(StatusCode::OK, "application/json", json)),
         Err(error) => {
             tracing::error!(%error, "cannot serialise the clients report");

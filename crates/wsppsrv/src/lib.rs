@@ -25,9 +25,11 @@
 //! * `transport`: the one stream type, plain or TLS over a kernel-stamped socket, that
 //!   hyper serves and a session takes back after the upgrade; `utf8_guard`: fails a
 //!   session on invalid UTF-8 text as soon as it arrives, not when its frame ends.
-//! * [`page`]: the HTML page of clients, a window of them at a time, and its optional
+//! * [`page`]: the HTML page of clients, a page of them at a time, and its optional
 //!   script; `reply`: small response builders.
-//! * [`untrusted`]: peer-supplied text, escaped for log lines.
+//! * [`cursor`]: `?after=&limit=`, which clients the page and `/clients.json` list.
+//! * [`untrusted`]: peer-supplied text, kept to a bounded length and escaped for log
+//!   lines.
 //! * [`config`]: the settings, as plain data, at the bottom.
 //!
 //! On top, for the binary: [`cli`] fills the settings from flags and `WSPP_*`
@@ -42,6 +44,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod cursor;
 mod dispatch;
 pub mod docs;
 mod listeners;

@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -24,6 +25,7 @@ use wspp::stats::Running;
 use wspp::wire_clock::Clock;
 
 use crate::config::Config;
+use crate::cursor::{Cursor, Neighbours};
 use crate::metrics::{Metrics, RouteMetrics};
 
 /// A cheap handle on the registry; clones share one set of clients.
@@ -192,26 +194,46 @@ impl Registry {
         self.len() == 0
     }
 
-    /// Everything `/clients.json` shows: every client. The registry lock is held only to
-    /// clone the entry handles; each client's counters are then read one at a time.
-    pub fn report(&self) -> ClientsReport {
-        self.report_window(0, usize::MAX)
+    /// The clients `cursor` picks, as `/clients.json` shows them, `next` set when more
+    /// follow; its `clients_now` still counts every client.
+    pub fn report(&self, cursor: Cursor) -> ClientsReport {
+        self.page(cursor).0
     }
 
-    /// A report of at most `limit` clients, from the `offset`-th oldest on; its
-    /// `clients_now` still counts every client.
+    /// [`Registry::report`], and the cursors of the pages around it, for the page's
+    /// links.
     ///
-    /// This is what keeps the page fast with 100,000 clients: only the rows it shows are
-    /// copied out, while a full report allocates for every client.
-    pub fn report_window(&self, offset: usize, limit: usize) -> ClientsReport {
-        let (clients_now, entries) = {
+    /// The registry lock is held for a range of the map by id and a few steps back from
+    /// its ends, then only to clone the entry handles; each client's counters are read
+    /// after, one at a time. So a page costs `cursor.limit` steps at any depth, with 100
+    /// clients or 100,000, and copies only its own clients.
+    pub fn page(&self, cursor: Cursor) -> (ClientsReport, Neighbours) {
+        let limit = cursor.limit.clamp(1, Cursor::MAX_LIMIT);
+        let (clients_now, entries, neighbours) = {
             let clients = lock(&self.shared.clients);
-            let window: Vec<Arc<Entry>> =
-                clients.values().skip(offset).take(limit).cloned().collect();
-            (clients.len(), window)
+            let mut after = clients.range((Excluded(cursor.after), Unbounded));
+            let entries: Vec<Arc<Entry>> = after
+                .by_ref()
+                .take(limit)
+                .map(|(_, e)| Arc::clone(e))
+                .collect();
+            let more = after.next().is_some();
+            // The page before ends at `after`: its own cursor is the id `limit` clients
+            // further back, or the start.
+            let mut before = clients.range(..=cursor.after).rev();
+            let previous = before
+                .next()
+                .is_some()
+                .then(|| before.nth(limit.saturating_sub(1)).map_or(0, |(&id, _)| id));
+            let neighbours = Neighbours {
+                previous,
+                next: more.then(|| entries.last().map(|e| e.id)).flatten(),
+                last: more.then(|| clients.keys().rev().nth(limit).copied().unwrap_or(0)),
+            };
+            (clients.len(), entries, neighbours)
         };
         let clients: Vec<ClientInfo> = entries.iter().map(|e| e.info()).collect();
-        ClientsReport {
+        let report = ClientsReport {
             server: ServerSummary {
                 version: env!("CARGO_PKG_VERSION").to_string(),
                 uptime_secs: self.shared.started.elapsed().as_secs(),
@@ -221,7 +243,9 @@ impl Registry {
                 ping_timeout_ms: millis(self.shared.ping_timeout),
             },
             clients,
-        }
+            next: neighbours.next,
+        };
+        (report, neighbours)
     }
 }
 
@@ -285,7 +309,7 @@ mod tests {
         let b = registry.register(arrival(2));
         assert_eq!(registry.len(), 2);
         drop(a);
-        let report = registry.report();
+        let report = registry.report(Cursor::first(Cursor::MAX_LIMIT));
         assert_eq!(report.clients.len(), 1);
         assert_eq!(report.clients[0].id, 2);
         assert_eq!(report.server.clients_total, 2);
@@ -301,7 +325,7 @@ mod tests {
         guard.ping_sent();
         guard.pong_received(Duration::from_micros(40), Clock::Kernel);
         guard.pong_received(Duration::from_micros(20), Clock::Kernel);
-        let report = registry.report();
+        let report = registry.report(Cursor::first(Cursor::MAX_LIMIT));
         let info = &report.clients[0];
         assert_eq!((info.pings_sent, info.pongs_received), (2, 2));
         assert_eq!(info.rtt_last_us, Some(20));
@@ -337,23 +361,64 @@ mod tests {
     }
 
     #[test]
-    fn a_window_copies_only_its_clients_but_counts_all() {
+    fn a_page_copies_only_its_clients_but_counts_all() {
         let registry = Registry::default();
         let _guards: Vec<_> = (1..=5).map(|id| registry.register(arrival(id))).collect();
         let ids = |r: &ClientsReport| r.clients.iter().map(|c| c.id).collect::<Vec<_>>();
-        let middle = registry.report_window(1, 2);
+        let page = |after, limit| registry.page(Cursor { after, limit });
+        let (middle, around) = page(1, 2);
         assert_eq!(ids(&middle), [2, 3]);
         assert_eq!(middle.server.clients_now, 5);
-        assert_eq!(ids(&registry.report_window(4, 10)), [5]);
-        assert!(registry.report_window(9, 10).clients.is_empty());
-        assert_eq!(registry.report().clients.len(), 5);
+        assert_eq!(middle.next, Some(3));
+        let expected = Neighbours {
+            previous: Some(0),
+            next: Some(3),
+            last: Some(3),
+        };
+        assert_eq!(around, expected);
+        let (tail, around) = page(3, 2);
+        assert_eq!(ids(&tail), [4, 5]);
+        assert_eq!(
+            (tail.next, around.last, around.previous),
+            (None, None, Some(1))
+        );
+        let (first, around) = page(0, 2);
+        assert_eq!((ids(&first), around.previous), (vec![1, 2], None));
+        // Past the end: nothing, and the way back is the last page.
+        let (past, around) = page(9, 2);
+        assert!(past.clients.is_empty());
+        assert_eq!((past.next, around.previous), (None, Some(3)));
+        assert!(
+            registry
+                .page(Cursor {
+                    after: u64::MAX,
+                    limit: 2
+                })
+                .0
+                .clients
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_cursor_stays_right_while_clients_come_and_go() {
+        let registry = Registry::default();
+        let mut guards: Vec<_> = (1..=4).map(|id| registry.register(arrival(id))).collect();
+        let first = registry.report(Cursor { after: 0, limit: 2 });
+        assert_eq!(first.next, Some(2));
+        // The first two leave and a newer one arrives: the next page is still 3, 4, 5.
+        guards.drain(..2);
+        guards.push(registry.register(arrival(5)));
+        let next = registry.report(Cursor { after: 2, limit: 3 });
+        let ids: Vec<u64> = next.clients.iter().map(|c| c.id).collect();
+        assert_eq!((ids, next.next), (vec![3, 4, 5], None));
     }
 
     #[test]
     fn clients_are_listed_oldest_first() {
         let registry = Registry::default();
         let _guards: Vec<_> = [5, 3, 9].map(|id| registry.register(arrival(id))).into();
-        let report = registry.report();
+        let report = registry.report(Cursor::first(Cursor::MAX_LIMIT));
         let ids: Vec<u64> = report.clients.iter().map(|c| c.id).collect();
         assert_eq!(ids, [3, 5, 9]);
     }

@@ -734,36 +734,38 @@ async fn peer_text_cannot_forge_log_lines() {
     );
 }
 
+const CONNECTED: &str = "wspp_clients_connected{route=\"/pingpong\"}";
+
+/// Opens `count` `/pingpong` sessions on `server`, each upgrading with `extra` header
+/// lines, and waits until the server counts `count` sessions in all.
+async fn open_sessions(
+    server: &ChildServer,
+    count: usize,
+    extra: &str,
+) -> Vec<tokio::net::TcpStream> {
+    let mut streams = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut stream = server.connect().await;
+        let head = raw::send_upgrade(&mut stream, "/pingpong", extra).await;
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        streams.push(stream);
+    }
+    server.wait_for_metric(CONNECTED, count as f64).await;
+    streams
+}
+
 /// What one idle `/pingpong` session costs a fresh server in resident memory, in bytes,
 /// when each upgrades with `user_agent` (and as long an `Origin`, up to what fits).
 async fn idle_session_cost(user_agent: &str, origin: &str) -> f64 {
     const SESSIONS: usize = 500;
-    let server = ChildServer::start(&["--ping-interval", "1h"]).await;
+    let server = ChildServer::start(&["--first-ping-delay", "1h"]).await;
     let extra = format!("User-Agent: {user_agent}\r\nOrigin: {origin}\r\n");
-    let open = |count: usize| {
-        let extra = extra.clone();
-        let addr = server.addr;
-        async move {
-            let mut streams = Vec::with_capacity(count);
-            for _ in 0..count {
-                let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-                let head = raw::send_upgrade(&mut stream, "/pingpong", &extra).await;
-                assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-                streams.push(stream);
-            }
-            streams
-        }
-    };
-    let connected = "wspp_clients_connected{route=\"/pingpong\"}";
     // A first round made and ended, so that what the runtime allocates once (buffers,
     // the metrics' series) is not counted as the sessions' cost.
-    let warm = open(50).await;
-    server.wait_for_metric(connected, 50.0).await;
-    drop(warm);
-    server.wait_for_metric(connected, 0.0).await;
+    drop(open_sessions(&server, 50, &extra).await);
+    server.wait_for_metric(CONNECTED, 0.0).await;
     let before = server.rss_kib();
-    let sessions = open(SESSIONS).await;
-    server.wait_for_metric(connected, SESSIONS as f64).await;
+    let sessions = open_sessions(&server, SESSIONS, &extra).await;
     let after = server.rss_kib();
     drop(sessions);
     after.saturating_sub(before) as f64 * 1024.0 / SESSIONS as f64
@@ -782,5 +784,51 @@ async fn a_15_kb_header_costs_an_idle_session_no_more_memory() {
         hostile <= ordinary + 1024.0,
         "an idle session costs {hostile:.0} bytes with 15 KB headers, {ordinary:.0} with \
          ordinary ones"
+    );
+}
+
+#[tokio::test]
+async fn fifty_requests_for_every_client_at_once_cost_a_bounded_page_each() {
+    let started = Instant::now();
+    // Two and a half times the most clients one answer lists, each with a User-Agent of
+    // 15 KB.
+    const SESSIONS: usize = 2500;
+    // Fifty in all: half for the JSON, half for the page.
+    const REQUESTS: usize = 25;
+    let server = ChildServer::start(&["--first-ping-delay", "1h"]).await;
+    let extra = format!("User-Agent: {}\r\n", "u".repeat(15_000));
+    let _sessions = open_sessions(&server, SESSIONS, &extra).await;
+    let ask = |path: &'static str| {
+        let server = &server;
+        async move {
+            let answer = server.get(path).await;
+            assert_eq!(answer.status, 200, "{}", answer.head);
+            answer.body.len()
+        }
+    };
+    // One round first, so that what a first answer allocates once is not counted.
+    let one = ask("/clients.json?limit=1000000").await;
+    let page = ask("/?limit=1000000").await;
+    let before = server.rss_kib();
+    let jsons = (0..REQUESTS).map(|_| ask("/clients.json?limit=1000000"));
+    let pages = (0..REQUESTS).map(|_| ask("/?limit=1000000"));
+    let (jsons, pages) = tokio::join!(join_all(jsons), join_all(pages));
+    let after = server.rss_kib();
+    // The same clients every time (the uptime's digits may differ).
+    let same = |n: usize, size: usize| n.abs_diff(size) < 64;
+    assert!(jsons.iter().all(|&n| same(n, one)) && pages.iter().all(|&n| same(n, page)));
+    // A page of 1,000 clients, with their User-Agents cut to 256 bytes, is well under a
+    // megabyte; before the pages, each of these answers listed all 2,500 with their whole
+    // User-Agents (38 MB).
+    assert!(one < 1 << 20, "one answer is {one} bytes");
+    let grown = after.saturating_sub(before);
+    eprintln!(
+        "{SESSIONS} sessions: RSS {before} -> {after} KiB, answers {one} and {page} bytes, {:?}",
+        started.elapsed()
+    );
+    assert!(
+        grown < 8 * 1024,
+        "{} concurrent requests grew the server by {grown} KiB (answers of {one} and {page} bytes)",
+        2 * REQUESTS
     );
 }

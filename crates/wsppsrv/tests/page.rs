@@ -39,9 +39,17 @@ fn listed(body: &str) -> Vec<&str> {
 }
 
 #[tokio::test]
-async fn the_query_picks_a_window_and_the_page_says_which() {
+async fn the_cursor_picks_the_clients_and_the_page_says_which() {
     let server = TestServer::start(patient()).await;
     let _sockets = agents(&server, 5).await;
+    let ids: Vec<u64> = server
+        .clients()
+        .await
+        .clients
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(ids.len(), 5);
 
     let all = server.get("/").await;
     assert_eq!(
@@ -50,48 +58,55 @@ async fn the_query_picks_a_window_and_the_page_says_which() {
     );
     assert!(all.body.contains("Showing all 5 clients."));
 
-    let middle = server.get("/?offset=1&limit=2").await;
+    let middle = server.get(&format!("/?after={}&limit=2", ids[0])).await;
     assert_eq!(middle.status, 200);
     assert_eq!(listed(&middle.body), ["agent-2", "agent-3"]);
+    let range = format!("ids {}\u{2013}{}, oldest first", ids[1], ids[2]);
     assert!(
         middle
             .body
-            .contains("Showing 2 of 5 clients (2\u{2013}3, oldest first).")
+            .contains(&format!("Showing 2 of 5 clients ({range})."))
     );
-    assert!(
-        middle.body.contains("href=\"/?offset=3&amp;limit=2\""),
-        "a next link"
-    );
-    assert!(middle.body.contains("<a href=\"/clients.json\">"));
+    let next = format!("rel=\"next\" href=\"/?after={}&amp;limit=2\"", ids[2]);
+    assert!(middle.body.contains(&next), "a next link");
+    let json_link = format!("<a href=\"/clients.json?after={}&amp;limit=2\">", ids[0]);
+    assert!(middle.body.contains(&json_link), "the same clients as JSON");
     assert!(
         middle
             .body
             .contains("<span id=\"clients-now\" class=\"value\">5</span>"),
-        "the summary counts every client, not the window"
+        "the summary counts every client, not the page"
     );
 
-    let tail = server.get("/?limit=2&offset=4").await;
+    let tail = server.get(&format!("/?limit=2&after={}", ids[3])).await;
     assert_eq!(listed(&tail.body), ["agent-5"]);
     assert!(!tail.body.contains("rel=\"next\""));
 
-    let past = server.get("/?offset=50").await;
+    let past = server.get("/?after=999999").await;
     assert_eq!(listed(&past.body), Vec::<&str>::new());
-    assert!(past.body.contains("offset 50 is past the end"));
+    assert!(past.body.contains("no client after id 999999"));
 
-    // The JSON stays the whole list whatever the query.
-    let json = server.get("/clients.json?offset=1&limit=2").await;
+    // The JSON pages the same way, `next` naming the page after.
+    let json = server
+        .get(&format!("/clients.json?after={}&limit=2", ids[0]))
+        .await;
     let report: wspp::clients::ClientsReport = serde_json::from_str(&json.body).expect("json");
-    assert_eq!(report.clients.len(), 5);
+    let got: Vec<u64> = report.clients.iter().map(|c| c.id).collect();
+    assert_eq!((got.as_slice(), report.next), (&ids[1..3], Some(ids[2])));
+    let json = server.get(&format!("/clients.json?after={}", ids[2])).await;
+    let report: wspp::clients::ClientsReport = serde_json::from_str(&json.body).expect("json");
+    assert_eq!((report.clients.len(), report.next), (2, None));
 }
 
 #[tokio::test]
-async fn an_unreadable_window_is_400_with_a_reason() {
+async fn an_unreadable_cursor_is_400_with_a_reason() {
     let server = TestServer::start(Config::default()).await;
     let bad = server.get("/?limit=ten").await;
     assert_eq!(bad.status, 400);
     assert_eq!(bad.body, "limit must be a whole number\n");
-    assert_eq!(server.get("/?offset=-1").await.status, 400);
-    assert_eq!(server.get("/?offset=&limit=").await.status, 200);
+    assert_eq!(server.get("/?after=-1").await.status, 400);
+    assert_eq!(server.get("/clients.json?after=x").await.status, 400);
+    assert_eq!(server.get("/?after=&limit=").await.status, 200);
     assert_eq!(
         server.get("/?limit=0").await.status,
         200,

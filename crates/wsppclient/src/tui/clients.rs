@@ -131,6 +131,12 @@ fn render_clients(view: &ClientsView, area: Rect, buf: &mut Buffer) {
             "· {} now · {} total ",
             report.server.clients_now, report.server.clients_total
         )));
+        if report.next.is_some() {
+            title.push(Span::raw(format!(
+                "· oldest {} shown ",
+                report.clients.len()
+            )));
+        }
         if report.clients.iter().any(|c| view.is_own(&c.peer)) {
             title.push(Span::raw("· ★ you ").green());
         }
@@ -271,6 +277,7 @@ pub(super) mod tests {
                     rtt_clock: None,
                 })
                 .collect(),
+            next: None,
         }
     }
 

@@ -104,7 +104,8 @@ impl ChildServer {
             .expect("connect to the server")
     }
 
-    /// `GET path`, with `Connection: close`, read to the end.
+    /// `GET path`, with `Connection: close`, read to the end: within three patiences, as
+    /// the server, a debug build, may have many answers of a thousand rows to make.
     pub async fn get(&self, path: &str) -> Response {
         let mut stream = self.connect().await;
         let request =
@@ -114,9 +115,16 @@ impl ChildServer {
             .await
             .expect("send request");
         let mut answer = Vec::new();
-        within(stream.read_to_end(&mut answer))
-            .await
-            .expect("read the answer");
+        let read = tokio::time::timeout(3 * PATIENCE, stream.read_to_end(&mut answer)).await;
+        if read.is_err() {
+            let log = self.log();
+            let tail = &log[log.len().saturating_sub(5)..];
+            panic!(
+                "GET {path}: {} bytes in {:?}; the server's last lines:\n{tail:#?}",
+                answer.len(),
+                3 * PATIENCE
+            );
+        }
         let text = String::from_utf8_lossy(&answer).into_owned();
         let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
         let mut response = Response::parse(format!("{head}\r\n\r\n").as_bytes());
@@ -139,7 +147,11 @@ impl ChildServer {
             }
         })
         .await;
-        assert!(waited.is_ok(), "{series} is {last:?}, not {value}");
+        if waited.is_err() {
+            let log = self.log();
+            let tail = &log[log.len().saturating_sub(5)..];
+            panic!("{series} is {last:?}, not {value}; the server's last lines:\n{tail:#?}");
+        }
     }
 }
 
