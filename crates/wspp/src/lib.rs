@@ -14,6 +14,8 @@
 //! * [`frame`]: WebSocket frame headers read from bytes that arrive in pieces, with
 //!   tungstenite's parser, reserved bits and opcodes kept, for the code that follows
 //!   frames below a WebSocket library (and, for tests, frames laid out by hand).
+//! * [`stream`]: the forwarding of reads and writes through a connection that is
+//!   plain or TLS, and through the layers both programs put over a socket.
 //! * [`busy_poll`]: keeping a runtime awake while an answer is due, which both ends
 //!   offer to take their own wake-up out of the RTT.
 //! * [`rare_event`]: waiting for shutdown or Ctrl-C from a loop that turns on every
@@ -38,5 +40,6 @@ pub mod rare_event;
 pub mod routes;
 pub mod rtt_log;
 pub mod stats;
+pub mod stream;
 pub mod tracker;
 pub mod wire_clock;

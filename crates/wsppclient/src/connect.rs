@@ -34,7 +34,8 @@ use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::{Request as UpgradeRequest, Response};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use wspp::wire_clock::{StampedTcp, WireStamps};
+use wspp::stream::{Layer, Layered, PlainOrTls};
+use wspp::wire_clock::StampedTcp;
 
 use crate::config::Config;
 use crate::error::Error;
@@ -96,70 +97,32 @@ async fn tcp_to(
     Ok(stream)
 }
 
-/// A connection: plain TCP, or TLS over it. Reads and writes go to whichever it is,
-/// so hyper, tungstenite and the [`crate::tap::Tap`] need not know.
+/// A connection: plain TCP, or TLS over it. Reads and writes go to whichever it is
+/// ([`wspp::stream`] forwards them), so hyper, tungstenite and the
+/// [`crate::tap::Tap`] need not know.
+pub type Stream = PlainOrTls<StampedTcp, Layered<TlsStream<StampedTcp>, CloseNotifyOptional>>;
+
+/// Reads a TLS server's hang-up without `close_notify` as an ordinary end.
+///
+/// Many servers hang up that way. HTTP (by its lengths) and WebSocket (by its Close
+/// frames) know where they end on their own, and report a truncation themselves, so
+/// the missing `close_notify` says nothing they need.
 #[derive(Debug)]
-pub enum Stream {
-    /// `ws://`, `http://`.
-    Plain(StampedTcp),
-    /// `wss://`, `https://`. Boxed: a TLS session is large next to a socket.
-    Tls(Box<TlsStream<StampedTcp>>),
-}
+pub struct CloseNotifyOptional;
 
-impl WireStamps for Stream {
-    fn stamped(&self) -> &StampedTcp {
-        match self {
-            Stream::Plain(s) => s,
-            Stream::Tls(s) => s.get_ref().0,
-        }
-    }
-}
-
-impl AsyncRead for Stream {
-    fn poll_read(
-        self: Pin<&mut Self>,
+impl Layer for CloseNotifyOptional {
+    fn poll_read<S: AsyncRead + Unpin>(
+        &mut self,
+        inner: &mut S,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => match ready!(Pin::new(s.as_mut()).poll_read(cx, buf)) {
-                // Many servers hang up without TLS's close_notify. HTTP (by its lengths)
-                // and WebSocket (by its Close frames) know where they end on their own,
-                // and report a truncation themselves, so this is an ordinary end.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    tracing::debug!("the server closed tls without close_notify");
-                    Poll::Ready(Ok(()))
-                }
-                other => Poll::Ready(other),
-            },
-        }
-    }
-}
-
-impl AsyncWrite for Stream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        match ready!(Pin::new(inner).poll_read(cx, buf)) {
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                tracing::debug!("the server closed tls without close_notify");
+                Poll::Ready(Ok(()))
+            }
+            other => Poll::Ready(other),
         }
     }
 }
@@ -234,7 +197,10 @@ pub async fn open(config: &Config, endpoint: &Endpoint) -> Result<(Stream, Opene
     let (stream, tls) = if endpoint.tls {
         let (stream, info) =
             tls::handshake(tcp, &endpoint.addr, &config.tls, config.connect_timeout).await?;
-        (Stream::Tls(Box::new(stream)), Some(info))
+        (
+            Stream::Tls(Box::new(Layered::new(stream, CloseNotifyOptional))),
+            Some(info),
+        )
     } else {
         (Stream::Plain(tcp), None)
     };

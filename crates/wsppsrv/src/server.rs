@@ -336,7 +336,7 @@ fn http_builder(config: &Config) -> http1::Builder {
 }
 
 /// Serves HTTP on `stream`. One concrete type for both listeners: a session takes its
-/// connection back out of hyper by that type ([`Transport::from_upgraded`]).
+/// connection back out of hyper by that type ([`crate::transport::upgraded`]).
 async fn serve_connection(
     stream: Transport,
     conn: Arc<Admission>,

@@ -51,9 +51,9 @@ use wspp::wire_clock::{Clock, WireStamps};
 use crate::metrics::ClosedBy;
 use crate::registry::{Arrival, ClientGuard};
 use crate::state::{Admission, ServerState};
-use crate::transport::{Transport, Upgrade};
+use crate::transport::{self, Upgrade};
 use crate::untrusted::Untrusted;
-use crate::utf8_guard::{InvalidUtf8, Utf8Guard};
+use crate::utf8_guard::{self, InvalidUtf8, Utf8Guard};
 
 /// What a session does once open, which its route decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,12 +108,12 @@ pub(crate) async fn start(
             return;
         }
     };
-    let Some(upgraded) = Transport::from_upgraded(upgraded) else {
+    let Some(upgraded) = transport::upgraded(upgraded) else {
         warn!("upgraded connection of an unexpected kind; closing it");
         return;
     };
     let ws = WebSocketStream::from_raw_socket(
-        Utf8Guard::new(upgraded, shared.config.max_message_size),
+        utf8_guard::guard(upgraded, shared.config.max_message_size),
         Role::Server,
         Some(shared.config.websocket_config()),
     )

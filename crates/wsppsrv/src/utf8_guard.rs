@@ -7,7 +7,7 @@
 //! that NON-STRICT (cases 6.4.3 and 6.4.4). RFC 6455 (8.1) wants the connection failed
 //! once the text is known to be invalid.
 //!
-//! tungstenite 0.30 exposes no partly read frame, so [`Utf8Guard`] sits under it,
+//! tungstenite 0.30 exposes no partly read frame, so a [`Utf8Guard`] sits under it,
 //! between tungstenite and the socket, and follows the client's frames in the bytes
 //! read: headers (decoded by [`wspp::frame`], with tungstenite's own parser), masks,
 //! which data frames belong to a text message. It unmasks text payload into a small
@@ -25,8 +25,9 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
 use wspp::frame::{Header, HeaderReader};
+use wspp::stream::{Layer, Layered};
 
 /// The error a read fails with once the peer's text is known not to be UTF-8.
 #[derive(Debug)]
@@ -49,77 +50,33 @@ impl InvalidUtf8 {
     }
 }
 
-/// A server-side socket wrapper that fails reads on invalid UTF-8 in text messages.
-#[derive(Debug)]
-pub(crate) struct Utf8Guard<S> {
-    inner: S,
-    frames: FrameFollower,
+/// A server-side socket that fails reads on invalid UTF-8 in text messages.
+pub(crate) type Utf8Guard<S> = Layered<S, FrameFollower>;
+
+/// Guards a socket on which frames larger than `max_frame` are refused.
+pub(crate) fn guard<S>(inner: S, max_frame: usize) -> Utf8Guard<S> {
+    Layered::new(inner, FrameFollower::new(max_frame as u64))
 }
 
-impl<S> Utf8Guard<S> {
-    /// Wraps a socket on which frames larger than `max_frame` are refused.
-    pub(crate) fn new(inner: S, max_frame: usize) -> Self {
-        Utf8Guard {
-            inner,
-            frames: FrameFollower::new(max_frame as u64),
-        }
-    }
-
-    /// The socket under the guard.
-    pub(crate) fn get_ref(&self) -> &S {
-        &self.inner
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Utf8Guard<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
+impl Layer for FrameFollower {
+    fn poll_read<S: AsyncRead + Unpin>(
+        &mut self,
+        inner: &mut S,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if this.frames.invalid {
+        if self.invalid {
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, InvalidUtf8)));
         }
         let before = buf.filled().len();
-        ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
-        this.frames.feed(&buf.filled()[before..]);
-        if this.frames.invalid {
+        ready!(Pin::new(inner).poll_read(cx, buf))?;
+        self.feed(&buf.filled()[before..]);
+        if self.invalid {
             // The bytes of this read are dropped with it: the connection is being
             // failed, and nothing after invalid text needs an answer.
             return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, InvalidUtf8)));
         }
         Poll::Ready(Ok(()))
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Utf8Guard<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 
@@ -146,7 +103,7 @@ enum Position {
 
 /// Follows client frames through the bytes read and validates the text in them.
 #[derive(Debug)]
-struct FrameFollower {
+pub(crate) struct FrameFollower {
     max_frame: u64,
     position: Position,
     /// Inside a data message whose final frame has not come yet.

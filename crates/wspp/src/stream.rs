@@ -1,0 +1,266 @@
+//! Streams that pass reads and writes on to the stream inside them.
+//!
+//! Both programs wrap their sockets: a connection is plain TCP or TLS over it
+//! ([`PlainOrTls`]), and some layers watch or bend what crosses a connection without
+//! being a protocol of their own ([`Layered`]): the server's fail-fast UTF-8 check,
+//! the bytes hyper read past an upgrade request, the record of a proxy's handshake,
+//! a TLS peer that hangs up without `close_notify`. Each used to forward
+//! `AsyncRead` and `AsyncWrite` by hand; here the forwarding is written once, and a
+//! layer says only what it does differently ([`Layer`]).
+//!
+//! Both keep the kernel's timestamps reachable ([`WireStamps`]) through every layer.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::wire_clock::{StampedTcp, WireStamps};
+
+/// A connection in the clear or in TLS; reads and writes go to whichever it is.
+#[derive(Debug)]
+pub enum PlainOrTls<P, T> {
+    /// `ws://`, `http://`.
+    Plain(P),
+    /// `wss://`, `https://`. Boxed: a TLS session is large next to a socket.
+    Tls(Box<T>),
+}
+
+impl<P, T> AsyncRead for PlainOrTls<P, T>
+where
+    P: AsyncRead + Unpin,
+    T: AsyncRead + Unpin,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            PlainOrTls::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            PlainOrTls::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl<P, T> AsyncWrite for PlainOrTls<P, T>
+where
+    P: AsyncWrite + Unpin,
+    T: AsyncWrite + Unpin,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            PlainOrTls::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            PlainOrTls::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            PlainOrTls::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            PlainOrTls::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            PlainOrTls::Plain(s) => s.is_write_vectored(),
+            PlainOrTls::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            PlainOrTls::Plain(s) => Pin::new(s).poll_flush(cx),
+            PlainOrTls::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            PlainOrTls::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            PlainOrTls::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+impl<P: WireStamps, T: WireStamps> WireStamps for PlainOrTls<P, T> {
+    fn stamped(&self) -> &StampedTcp {
+        match self {
+            PlainOrTls::Plain(s) => s.stamped(),
+            PlainOrTls::Tls(s) => s.stamped(),
+        }
+    }
+}
+
+impl<S: WireStamps> WireStamps for tokio_rustls::client::TlsStream<S> {
+    fn stamped(&self) -> &StampedTcp {
+        self.get_ref().0.stamped()
+    }
+}
+
+impl<S: WireStamps> WireStamps for tokio_rustls::server::TlsStream<S> {
+    fn stamped(&self) -> &StampedTcp {
+        self.get_ref().0.stamped()
+    }
+}
+
+/// What a [`Layered`] stream does differently from the stream inside it. Every
+/// method has the plain behaviour as its default.
+pub trait Layer {
+    /// A read: by default straight from `inner`.
+    fn poll_read<S: AsyncRead + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(inner).poll_read(cx, buf)
+    }
+
+    /// `written` is what the stream inside took of a write.
+    fn wrote(&mut self, written: &[u8]) {
+        let _ = written;
+    }
+
+    /// The stream inside has shut its writing side down.
+    fn shut_down(&mut self) {}
+}
+
+/// A stream with a [`Layer`] over it: writes, flushes and shutdowns go through to the
+/// stream inside and the layer hears of them; reads are the layer's to make.
+#[derive(Debug)]
+pub struct Layered<S, L> {
+    inner: S,
+    layer: L,
+}
+
+impl<S, L> Layered<S, L> {
+    /// `layer` over `inner`.
+    pub fn new(inner: S, layer: L) -> Self {
+        Layered { inner, layer }
+    }
+
+    /// The stream inside.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The layer.
+    pub fn layer(&self) -> &L {
+        &self.layer
+    }
+
+    /// The stream inside, the layer dropped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S: AsyncRead + Unpin, L: Layer + Unpin> AsyncRead for Layered<S, L> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        this.layer.poll_read(&mut this.inner, cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin, L: Layer + Unpin> AsyncWrite for Layered<S, L> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let n = ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
+        this.layer.wrote(&buf[..n]);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
+        this.layer.shut_down();
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: WireStamps, L> WireStamps for Layered<S, L> {
+    fn stamped(&self) -> &StampedTcp {
+        self.inner.stamped()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Keeps what was written, reads upper-cased, and notes the shutdown.
+    #[derive(Debug, Default)]
+    struct Loud {
+        written: Vec<u8>,
+        shut: bool,
+    }
+
+    impl Layer for Loud {
+        fn poll_read<S: AsyncRead + Unpin>(
+            &mut self,
+            inner: &mut S,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let before = buf.filled().len();
+            ready!(Pin::new(inner).poll_read(cx, buf))?;
+            buf.filled_mut()[before..].make_ascii_uppercase();
+            Poll::Ready(Ok(()))
+        }
+
+        fn wrote(&mut self, written: &[u8]) {
+            self.written.extend_from_slice(written);
+        }
+
+        fn shut_down(&mut self) {
+            self.shut = true;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_layer_sees_what_crosses_and_the_rest_goes_through() {
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut layered = Layered::new(
+            PlainOrTls::<_, tokio::io::DuplexStream>::Plain(near),
+            Loud::default(),
+        );
+        layered.write_all(b"ping").await.expect("write");
+        layered.shutdown().await.expect("shutdown");
+        let mut got = Vec::new();
+        far.read_to_end(&mut got).await.expect("read");
+        assert_eq!(got, b"ping");
+        assert_eq!(
+            (layered.layer().written.as_slice(), layered.layer().shut),
+            (&b"ping"[..], true)
+        );
+        far.write_all(b"pong").await.expect("write");
+        drop(far);
+        let mut read = Vec::new();
+        layered.read_to_end(&mut read).await.expect("read");
+        assert_eq!(read, b"PONG");
+    }
+}
