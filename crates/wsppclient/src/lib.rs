@@ -45,8 +45,8 @@
 //!   timeouts, the upgrade and its refusal, how long a close may take).
 //! * [`config`] is what a run was asked to do, as plain data: the settings, `ping`'s
 //!   options and output format, the front-end.
-//! * [`proxy`] (the proxy settings, and the `CONNECT` and SOCKS5 tunnels through
-//!   them) and [`tls`] (whom to trust, the key log, the handshake): their settings
+//! * [`proxy`] (the proxy settings in `proxy/route.rs`, and the `CONNECT` and SOCKS5
+//!   tunnels through them in `proxy/tunnel.rs`) and [`tls`] (whom to trust, the key log, the handshake): their settings
 //!   are part of `config`, their tunnels and handshakes what `connect` opens with.
 //!
 //! Below everything, using nothing else of the crate:
