@@ -150,54 +150,32 @@ mod tests {
         b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n";
 
     #[test]
-    fn an_incoming_upgrade_fed_byte_by_byte_matches_one_chunk() {
-        let mut stream = SWITCH.to_vec();
-        stream.extend(frame(true, 0x9, None, b"0123456789abcdef"));
-        stream.extend(frame(false, 0x1, None, b"hel"));
-        stream.extend(frame(true, 0x0, None, b"lo"));
-        stream.extend(frame(true, 0x8, None, b"\x03\xe8bye"));
-
-        let whole = WireParser::new(Direction::Incoming).feed(&stream);
-        let split = feed_bytewise(&mut WireParser::new(Direction::Incoming), &stream);
-        assert_eq!(whole, split);
-
-        let WireEvent::Head(head) = &split[0] else {
-            panic!("a head comes first: {split:?}")
-        };
-        assert_eq!(head.status, Some(101));
-        assert_eq!(head.header("Upgrade"), Some("websocket"));
-        let f = frames(&split);
-        assert_eq!(f.len(), 4);
-        assert_eq!(
-            (f[0].opcode, f[0].fin, f[0].masked, f[0].len),
-            (Opcode::Ping, true, false, 16)
-        );
-        assert_eq!(f[0].preview, b"0123456789abcdef");
-        assert_eq!((f[1].opcode, f[1].fin), (Opcode::Text, false));
-        assert_eq!((f[2].opcode, f[2].fin), (Opcode::Continuation, true));
-        let close = f[3].close().expect("a close frame");
-        assert_eq!(close.code, Some(1000));
-        assert_eq!(close.reason, "bye");
-    }
-
-    #[test]
-    fn outgoing_frames_are_unmasked_for_the_preview() {
-        let key = [0x11, 0x22, 0x33, 0x44];
-        let mut stream = UPGRADE.to_vec();
-        stream.extend(frame(true, 0xA, Some(key), b"pong payload"));
-        stream.extend(frame(true, 0x8, Some(key), b""));
-        let events = feed_bytewise(&mut WireParser::new(Direction::Outgoing), &stream);
-        let f = frames(&events);
-        assert_eq!(f.len(), 2);
-        assert!(f[0].masked);
-        assert_eq!(f[0].preview, b"pong payload");
-        assert_eq!(
-            f[1].close(),
-            Some(CloseInfo {
-                code: None,
-                reason: String::new()
-            })
-        );
+    fn the_stream_turns_to_frames_after_the_upgrade_wherever_it_is_cut() {
+        for (direction, head) in [
+            (Direction::Incoming, SWITCH),
+            (Direction::Outgoing, UPGRADE),
+        ] {
+            let mask = (direction == Direction::Outgoing).then_some([0x11, 0x22, 0x33, 0x44]);
+            let stream = [
+                head,
+                &frame(true, 0x9, mask, b"0123456789abcdef"),
+                &frame(true, 0x8, mask, b""),
+            ]
+            .concat();
+            let whole = WireParser::new(direction).feed(&stream);
+            let split = feed_bytewise(&mut WireParser::new(direction), &stream);
+            assert_eq!(whole, split, "{direction:?}");
+            assert!(matches!(&split[0], WireEvent::Head(_)), "{split:?}");
+            let f = frames(&split);
+            assert_eq!(
+                f.iter().map(|f| (f.opcode, f.masked)).collect::<Vec<_>>(),
+                [
+                    (Opcode::Ping, mask.is_some()),
+                    (Opcode::Close, mask.is_some())
+                ]
+            );
+            assert_eq!(f[0].preview, b"0123456789abcdef");
+        }
     }
 
     #[test]
