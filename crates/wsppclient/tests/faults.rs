@@ -166,18 +166,19 @@ async fn hold_reconnects_across_a_server_restart_and_echoes_on() {
         matches!(&disconnected, EntryKind::Note(t) if t.contains("1001 (Going Away)")),
         "{disconnected:?}"
     );
-    wait_for(
-        &mut rx,
-        &mut seen,
-        note_starting("reconnecting in 100ms (attempt 1)"),
-    )
-    .await;
-    wait_for(
-        &mut rx,
-        &mut seen,
-        note_starting("reconnecting in 200ms (attempt 2)"),
-    )
-    .await;
+    // Each wait is drawn between half its ceiling and the ceiling (jitter).
+    for (attempt, ceiling) in [(1, 100), (2, 200)] {
+        let note = wait_for(&mut rx, &mut seen, note_starting("reconnecting in ")).await;
+        let EntryKind::Note(text) = &note else {
+            panic!("{note:?}")
+        };
+        let ms: u64 = text
+            .strip_prefix("reconnecting in ")
+            .and_then(|rest| rest.strip_suffix(&format!("ms (attempt {attempt})")))
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(ceiling / 2 <= ms && ms <= ceiling, "{text}");
+    }
     let second = Server::start_on(addr, fast_server_config()).await;
     wait_for(&mut rx, &mut seen, note_starting("reconnected after ")).await;
     // The echo goes on, on the new connection.

@@ -28,7 +28,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Once};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -38,7 +38,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::ServerConfig;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{sleep, timeout};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -161,27 +161,69 @@ pub async fn run_with(
 
 /// How long an accept loop waits after a failed accept: doubling from 10 ms to 1 s
 /// while the failures go on, so a process out of descriptors neither spins nor stops.
+///
+/// A single accept that succeeds does not start it again from 10 ms: out of
+/// descriptors, every connection that closes frees one, the next accept takes it, and
+/// the one after fails again. Only a second without failure does. The log says so at
+/// most once a second, with the failures since.
 #[derive(Debug)]
-struct Backoff(Duration);
+struct Backoff {
+    delay: Duration,
+    /// The latest failure, and the latest one logged.
+    failed_at: Option<Instant>,
+    logged_at: Option<Instant>,
+    /// Failures not yet logged.
+    unlogged: u64,
+}
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff(Duration::from_millis(10))
+        Backoff {
+            delay: Self::FIRST,
+            failed_at: None,
+            logged_at: None,
+            unlogged: 0,
+        }
     }
 }
 
 impl Backoff {
-    /// Logs the failure of the `listener` listener's accept and waits.
-    async fn wait_out(&mut self, error: &io::Error, listener: &'static str) {
-        error!(%error, listener, backoff = ?self.0, "accept failed; backing off");
-        sleep(self.0).await;
-        self.0 = (self.0 * 2).min(Duration::from_secs(1));
-    }
+    const FIRST: Duration = Duration::from_millis(10);
+    const MOST: Duration = Duration::from_secs(1);
+    /// How long without failure before the delay starts again from [`Backoff::FIRST`],
+    /// and the least time between two log lines.
+    const CALM: Duration = Duration::from_secs(1);
 
-    fn reset(&mut self) {
-        *self = Backoff::default();
+    /// Logs the failure of the `listener` listener's accept (or counts it for the next
+    /// line) and waits.
+    async fn wait_out(&mut self, error: &io::Error, listener: &'static str) {
+        let now = Instant::now();
+        if self
+            .failed_at
+            .is_none_or(|at| now.duration_since(at) > Self::CALM)
+        {
+            self.delay = Self::FIRST;
+        }
+        self.failed_at = Some(now);
+        self.unlogged += 1;
+        if self
+            .logged_at
+            .is_none_or(|at| now.duration_since(at) >= Self::CALM)
+        {
+            error!(%error, listener, backoff = ?self.delay, failures = self.unlogged, "accept failed; backing off");
+            self.logged_at = Some(now);
+            self.unlogged = 0;
+        }
+        sleep(self.delay).await;
+        self.delay = (self.delay * 2).min(Self::MOST);
     }
 }
+
+/// Refusals (`503` and a close) in progress at once. Each holds a descriptor for up to
+/// [`REFUSE_TIME`]; past this many, a connection over the limit is closed at once
+/// without a word, so that a connect flood costs at most this many descriptors more
+/// than the limit.
+pub const MAX_REFUSALS: usize = 64;
 
 /// Accepts forever; returns only by being dropped.
 async fn accept_loop(listeners: &Listeners, shared: &Arc<ServerState>) {
@@ -191,6 +233,7 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<ServerState>) {
         .saturating_add(shared.config.http_reserve)
         .min(Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(limit));
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     let http = http_builder(&shared.config);
     let mut next_id: u64 = 1;
     let mut backoff = Backoff::default();
@@ -202,7 +245,6 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<ServerState>) {
                 continue;
             }
         };
-        backoff.reset();
         let id = next_id;
         next_id += 1;
         let span = info_span!("conn", client_id = id, %peer, tls = field::Empty);
@@ -221,14 +263,31 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<ServerState>) {
                 );
             }
             Err(_) => {
-                warn!(parent: &span, limit, "connection limit reached; answering 503");
                 shared.metrics.connection_refused();
-                shared
-                    .tasks
-                    .spawn(start_refusal(stream, tls).instrument(span));
+                let Some(refusal) = refusal_slot(&refusals, &span) else {
+                    continue;
+                };
+                warn!(parent: &span, limit, "connection limit reached; answering 503");
+                shared.tasks.spawn(
+                    async move {
+                        start_refusal(stream, tls).await;
+                        drop(refusal);
+                    }
+                    .instrument(span),
+                );
             }
         }
     }
+}
+
+/// One of the [`MAX_REFUSALS`] places for a refusal; `None` when they are all taken, and
+/// the connection (dropped by the caller) is then closed without an answer.
+fn refusal_slot(refusals: &Arc<Semaphore>, span: &tracing::Span) -> Option<OwnedSemaphorePermit> {
+    let slot = Arc::clone(refusals).try_acquire_owned().ok();
+    if slot.is_none() {
+        debug!(parent: span, refusals = MAX_REFUSALS, "over the limit with every refusal under way; closing at once");
+    }
+    slot
 }
 
 /// Connections served at once on the `--metrics-addr` listener: a scraper or two and an
@@ -241,6 +300,7 @@ async fn metrics_loop(listener: Option<&TcpListener>, shared: &Arc<ServerState>)
         return std::future::pending().await;
     };
     let slots = Arc::new(Semaphore::new(METRICS_CONNECTIONS));
+    let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     let http = http_builder(&shared.config);
     let mut backoff = Backoff::default();
     loop {
@@ -251,11 +311,19 @@ async fn metrics_loop(listener: Option<&TcpListener>, shared: &Arc<ServerState>)
                 continue;
             }
         };
-        backoff.reset();
         let span = info_span!("metrics", %peer);
         let Ok(permit) = Arc::clone(&slots).try_acquire_owned() else {
+            let Some(refusal) = refusal_slot(&refusals, &span) else {
+                continue;
+            };
             warn!(parent: &span, limit = METRICS_CONNECTIONS, "metrics connection limit reached; answering 503");
-            shared.tasks.spawn(refuse(stream).instrument(span));
+            shared.tasks.spawn(
+                async move {
+                    refuse(stream).await;
+                    drop(refusal);
+                }
+                .instrument(span),
+            );
             continue;
         };
         let task_shared = Arc::clone(shared);

@@ -838,3 +838,98 @@ async fn fifty_requests_for_every_client_at_once_cost_a_bounded_page_each() {
         2 * REQUESTS
     );
 }
+
+#[tokio::test]
+async fn a_connect_flood_costs_a_bounded_number_of_descriptors() {
+    // The refusals under way at once (wsppsrv's `MAX_REFUSALS`), each holding a
+    // descriptor for up to a second; past them a connection is closed at once.
+    const MAX_REFUSALS: usize = 64;
+    const CONNECTS: usize = 1500;
+    let server = ChildServer::start(&["--max-connections", "10", "--http-reserve", "2"]).await;
+    let idle = server.descriptors();
+    let mut held = Vec::with_capacity(CONNECTS);
+    let mut most = 0;
+    for i in 0..CONNECTS {
+        // Held open without a word: each refused one would keep its refusal waiting for
+        // the client's end for the whole second.
+        match tokio::net::TcpStream::connect(server.addr).await {
+            Ok(stream) => held.push(stream),
+            Err(error) => panic!("connect {i}: {error}"),
+        }
+        if i % 50 == 0 {
+            most = most.max(server.descriptors());
+        }
+    }
+    most = most.max(server.descriptors());
+    let bound = idle + 12 + MAX_REFUSALS + 16;
+    assert!(
+        most <= bound,
+        "{most} descriptors under a flood of {CONNECTS} connects (idle {idle}, bound {bound})"
+    );
+    eprintln!("{CONNECTS} connects: descriptors idle {idle}, at most {most} (bound {bound})");
+    // And the server still answers once the flood is gone.
+    drop(held);
+    let mut answered = false;
+    for _ in 0..100 {
+        if server.get("/clients.json").await.status == 200 {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(answered, "the server answers again after the flood");
+}
+
+#[tokio::test]
+async fn out_of_descriptors_the_server_backs_off_serves_its_sessions_and_recovers() {
+    let server = ChildServer::start_with_fd_limit(64, &["--first-ping-delay", "1h"]).await;
+    let mut session = open_sessions(&server, 1, "").await.remove(0);
+    // Far more connections than the server has descriptors left: the ones it cannot
+    // accept wait in its backlog, and its accepts fail with EMFILE meanwhile.
+    let mut held = Vec::new();
+    for _ in 0..120 {
+        held.push(server.connect().await);
+    }
+    let failing = |log: &[String]| log.iter().filter(|l| l.contains("accept failed")).count();
+    server
+        .wait_for_log(|line| line.contains("accept failed"))
+        .await;
+    let start = Instant::now();
+    let first = failing(&server.log());
+    // Steady pressure: every 100 ms a connection the server holds goes away, so one
+    // accept succeeds and the next fails again. The session it has is served all along.
+    for n in 0..20 {
+        drop(held.remove(0));
+        let text = format!("still here {n}");
+        raw::send(&mut session, TEXT, text.as_bytes()).await;
+        let echo = raw::read_until(&mut session, TEXT).await;
+        assert_eq!(echo.payload, text.as_bytes());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Logged at most once a second (and once more for the edges), not once per failure.
+    let lines = failing(&server.log()) - first;
+    let seconds = start.elapsed().as_secs_f64();
+    eprintln!("out of descriptors: {lines} accept failures logged in {seconds:.1} s");
+    assert!(
+        (lines as f64) <= seconds + 2.0,
+        "{lines} accept failures logged in {seconds:.1} s"
+    );
+    // Descriptors come back: the server accepts and answers again.
+    drop(held);
+    let answered = within(async {
+        loop {
+            let mut stream = server.connect().await;
+            let request = "GET /clients.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+            if stream.write_all(request.as_bytes()).await.is_ok() {
+                let mut answer = Vec::new();
+                let _ = stream.read_to_end(&mut answer).await;
+                if answer.starts_with(b"HTTP/1.1 200") {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let () = answered;
+}

@@ -29,6 +29,19 @@ impl ChildServer {
         ChildServer::spawn(command).await
     }
 
+    /// [`ChildServer::start`] under a soft and hard `RLIMIT_NOFILE` of `limit`, set by
+    /// the shell that then becomes the server.
+    pub async fn start_with_fd_limit(limit: u32, args: &[&str]) -> ChildServer {
+        let mut command = Command::new("bash");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_wsppsrv"))
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args);
+        ChildServer::spawn(command).await
+    }
+
     async fn spawn(mut command: Command) -> ChildServer {
         let mut child = command
             .env("RUST_LOG", "info")
@@ -96,6 +109,13 @@ impl ChildServer {
             .find_map(|line| line.strip_prefix("VmRSS:"))
             .and_then(|value| value.split_whitespace().next()?.parse().ok())
             .expect("VmRSS")
+    }
+
+    /// The server's open descriptors.
+    pub fn descriptors(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
+            .expect("the server's /proc fd")
+            .count()
     }
 
     pub async fn connect(&self) -> TcpStream {
