@@ -51,9 +51,56 @@ pub fn get(addr: SocketAddr, path: &str) -> Result<Fetched> {
     })
 }
 
-/// `GET /clients.json`, parsed.
+/// `GET /clients.json`, parsed: its first page.
 pub fn clients(addr: SocketAddr) -> Result<(Fetched, ClientsReport)> {
-    let fetched = get(addr, wspp::routes::CLIENTS_JSON)?;
-    let report = serde_json::from_slice(&fetched.body).context("parsing /clients.json")?;
+    clients_page(addr, wspp::routes::CLIENTS_JSON)
+}
+
+fn clients_page(addr: SocketAddr, path: &str) -> Result<(Fetched, ClientsReport)> {
+    let fetched = get(addr, path)?;
+    let report =
+        serde_json::from_slice(&fetched.body).with_context(|| format!("parsing {path}"))?;
     Ok((fetched, report))
+}
+
+/// The largest page the server gives (`?limit=`); asking for more is clamped to it.
+pub const LARGEST_PAGE: usize = 1000;
+
+/// What walking every page of `/clients.json` brought back.
+#[derive(Debug)]
+pub struct Listing {
+    /// All the pages' GETs together, each from connect to its last byte.
+    pub elapsed: Duration,
+    /// All the pages' bodies together.
+    pub bytes: usize,
+    /// How many pages it took.
+    pub pages: usize,
+    /// Every client, oldest first, with the first page's `server` summary.
+    pub report: ClientsReport,
+}
+
+/// Every client `/clients.json` lists, page after page along its `next` cursor.
+pub fn all_clients(addr: SocketAddr) -> Result<Listing> {
+    let base = format!("{}?limit={LARGEST_PAGE}", wspp::routes::CLIENTS_JSON);
+    let (first, mut report) = clients_page(addr, &base)?;
+    let (mut elapsed, mut bytes, mut pages) = (first.elapsed, first.body.len(), 1);
+    // The registry holds at most as many clients as the server admits; a cursor that
+    // kept going past any plausible count would be a server bug, not more clients.
+    let mut pages_left = 1_000;
+    while let Some(after) = report.next.take() {
+        pages_left -= 1;
+        anyhow::ensure!(pages_left > 0, "/clients.json's cursor does not end");
+        let (fetched, page) = clients_page(addr, &format!("{base}&after={after}"))?;
+        elapsed += fetched.elapsed;
+        bytes += fetched.body.len();
+        pages += 1;
+        report.clients.extend(page.clients);
+        report.next = page.next;
+    }
+    Ok(Listing {
+        elapsed,
+        bytes,
+        pages,
+        report,
+    })
 }

@@ -3,10 +3,13 @@
 //! The server runs with its default `--ping-interval 1s`; [`crate::hold`] children
 //! connect N clients that answer every ping. Once all are connected and a few seconds
 //! have passed, the server's CPU time is read from `/proc` over a window; then
-//! `/clients.json` and `GET /` are timed with all N listed. The RTTs the server
-//! records come from three `/clients.json` snapshots two seconds apart: in each,
-//! every client's latest RTT (`rtt_last_us`) is one sample, so its p50 and p99 are
-//! across clients at one moment; the median over the snapshots is reported.
+//! `/clients.json` and `GET /` are timed with all N connected. `/clients.json` answers
+//! a page at a time, so a snapshot walks every page along the `next` cursor (the
+//! largest pages the server gives) and its time is all the pages'; `GET /` is the
+//! page's first screen. The RTTs the server records come from three such snapshots
+//! two seconds apart: in each, every client's latest RTT (`rtt_last_us`) is one
+//! sample, so its p50 and p99 are across all clients; the median over the snapshots
+//! is reported.
 //!
 //! `GET /metrics` is timed twice, before the clients connect and with all N: a scrape
 //! reads counters and never the client list, so the two should be the same.
@@ -46,10 +49,12 @@ pub struct LoadResult {
     pub unanswered: u64,
     /// Pings sent over all clients.
     pub pings_sent: u64,
-    /// Median time to serve `/clients.json`.
+    /// Median time to serve every page of `/clients.json`, one after another.
     pub json: Duration,
-    /// Its size in bytes.
+    /// All the pages' size in bytes.
     pub json_bytes: usize,
+    /// How many pages list every client.
+    pub json_pages: usize,
     /// Median time to serve `GET /`.
     pub page: Duration,
     /// Its size in bytes.
@@ -114,12 +119,17 @@ pub fn measure(
     // no snapshot holds an RTT stretched by the previous fetch.
     let mut json_times = Vec::new();
     let (mut p50s, mut p99s) = (Vec::new(), Vec::new());
-    let (mut json_bytes, mut pings_sent, mut answered) = (0, 0, 0);
+    let (mut json_bytes, mut json_pages, mut pings_sent, mut answered) = (0, 0, 0, 0);
     for i in 0..SNAPSHOTS {
         if i > 0 {
             thread::sleep(SNAPSHOT_GAP);
         }
-        let (fetched, report) = http::clients(server.addr)?;
+        let http::Listing {
+            elapsed,
+            bytes,
+            pages,
+            report,
+        } = http::all_clients(server.addr)?;
         ensure!(
             report.server.clients_now == clients as u64,
             "the server lists {} clients, not {clients}",
@@ -136,8 +146,13 @@ pub fn measure(
         p99s.push(nearest_rank(&rtts, 0.99));
         pings_sent = report.clients.iter().map(|c| c.pings_sent).sum();
         answered = report.clients.iter().map(|c| c.pongs_received).sum();
-        json_bytes = fetched.body.len();
-        json_times.push(fetched.elapsed);
+        ensure!(
+            report.clients.len() == clients,
+            "the pages of /clients.json list {} clients, not {clients}",
+            report.clients.len()
+        );
+        (json_bytes, json_pages) = (bytes, pages);
+        json_times.push(elapsed);
     }
     let mut page_times = Vec::new();
     let mut page_bytes = 0;
@@ -164,6 +179,7 @@ pub fn measure(
         pings_sent,
         json: median(&mut json_times),
         json_bytes,
+        json_pages,
         page: median(&mut page_times),
         page_bytes,
         scrape: (scrape_empty, scrape_full),

@@ -243,13 +243,13 @@ impl Results {
                 load.rtt_p99_us < 5_000,
             );
             add(
-                format!("GET / with {n} clients"),
+                format!("GET / (first page) with {n} clients"),
                 "< 100 ms",
                 ms(load.page),
                 load.page < Duration::from_millis(100),
             );
             add(
-                format!("GET /clients.json with {n} clients"),
+                format!("GET /clients.json, all {n} clients page by page"),
                 "< 100 ms",
                 ms(load.json),
                 load.json < Duration::from_millis(100),
