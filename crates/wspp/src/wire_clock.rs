@@ -194,6 +194,14 @@ mod os {
         Ok(false)
     }
 
+    /// Asks for receive stamps on a socket not yet connected, or listening (whose
+    /// connections inherit it).
+    pub(super) fn prepare(socket: &impl std::os::fd::AsFd) -> io::Result<()> {
+        let flags = TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
+            | TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE;
+        setsockopt(socket, sockopt::Timestamping, &flags).map_err(io::Error::from)
+    }
+
     /// Turns transmit stamps on for the writes that follow, or off.
     pub(super) fn stamp_sends(tcp: &TcpStream, on: bool) -> io::Result<()> {
         let flags = if on {
@@ -364,6 +372,23 @@ mod os {
             }));
         }
     }
+}
+
+/// Asks the kernel to stamp what `socket` will receive, before it connects (or on a
+/// listener, whose connections inherit it); [`StampedTcp::wrap`] then asks for the rest.
+///
+/// This is for the first round trip. The kernel does not stamp a received segment
+/// until one socket of the system has asked for stamps, and when it is the first, the
+/// switch is made a moment later by a kernel worker thread (a static key, flipped out
+/// of the asking context), so segments that arrive meanwhile carry no stamp. Asking
+/// before the connection exists gives that worker the TCP and WebSocket handshakes to
+/// run in; a listener that asks keeps stamping on for as long as the server runs.
+/// A refusal is not an error worth stopping for, so none is returned.
+pub fn prepare(socket: &impl std::os::fd::AsFd) {
+    #[cfg(target_os = "linux")]
+    let _ = os::prepare(socket);
+    #[cfg(not(target_os = "linux"))]
+    let _ = socket;
 }
 
 /// A TCP stream whose reads keep the kernel's receive stamp and whose writes keep when

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use hyper::Uri;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio_rustls::client::TlsStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite;
@@ -77,13 +77,30 @@ pub(crate) async fn resolve(addr: &str, timeout: Duration) -> Result<Vec<SocketA
 }
 
 /// Connects to the first of `resolved` that answers (the addresses of `addr`), with
-/// `TCP_NODELAY` set.
+/// `TCP_NODELAY` set, and receive stamps asked for before the connection exists (so
+/// that the first Pong has one: see [`wspp::wire_clock::prepare`]).
 async fn tcp_to(
     addr: &str,
     resolved: &[SocketAddr],
     timeout: Duration,
 ) -> Result<TcpStream, Error> {
-    let stream = tokio::time::timeout(timeout, TcpStream::connect(resolved))
+    let connect = async {
+        let mut last = None;
+        for &to in resolved {
+            let socket = if to.is_ipv4() {
+                TcpSocket::new_v4()?
+            } else {
+                TcpSocket::new_v6()?
+            };
+            wspp::wire_clock::prepare(&socket);
+            match socket.connect(to).await {
+                Ok(stream) => return Ok(stream),
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
+    };
+    let stream = tokio::time::timeout(timeout, connect)
         .await
         .map_err(|_| Error::ConnectTimeout {
             addr: addr.to_owned(),

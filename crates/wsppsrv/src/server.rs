@@ -75,6 +75,9 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     #[cfg(unix)]
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
+    // Inherited by every connection, and keeps the kernel stamping from the first
+    // segment of each (see the function's doc).
+    wspp::wire_clock::prepare(&socket);
     socket.listen(LISTEN_BACKLOG)
 }
 
