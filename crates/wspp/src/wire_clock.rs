@@ -327,6 +327,21 @@ mod os {
         }
     }
 
+    /// Gives up transmit stamps on `tcp` and registers it with tokio afresh, through a
+    /// duplicate of its descriptor: tokio's registration keeps a "write closed" it
+    /// took from the error queue's `EPOLLERR` for good, and would say writable when
+    /// the socket is full. Stamps that came late (the peer's window was shut, so the
+    /// segment left long after its write) are read first, so that the new
+    /// registration does not see the error queue at once.
+    pub(super) fn reregister(tcp: &mut TcpStream) -> io::Result<()> {
+        // Best effort: a refusal leaves stamps on, and this may happen again.
+        let _ = setsockopt(&*tcp, sockopt::Timestamping, &base());
+        sent_stamp(tcp, 0);
+        let dup = std::net::TcpStream::from(std::os::fd::AsFd::as_fd(&*tcp).try_clone_to_owned()?);
+        *tcp = TcpStream::from_std(dup)?;
+        Ok(())
+    }
+
     /// One `send` of `buf`, as tokio's own write makes it.
     pub(super) fn send(tcp: &TcpStream, buf: &[u8]) -> io::Result<usize> {
         Ok(socket::send(tcp.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL)?)
@@ -360,11 +375,11 @@ mod os {
                     blocked += 1;
                     if blocked > 1 {
                         // Said writable twice and full twice: tokio has taken an
-                        // `EPOLLERR` (a transmit stamp it saw before it was read) for
-                        // "closed" and will say writable for good. Yield rather than
-                        // spin here; the buffer drains meanwhile.
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
+                        // `EPOLLERR` (a transmit stamp queued after the write, when
+                        // the segment could not leave at once) for "closed" and will
+                        // say writable for good. The caller registers the socket
+                        // afresh (see `reregister`); "would block" says so.
+                        return Poll::Ready(Err(e));
                     }
                     continue;
                 }
@@ -559,10 +574,24 @@ impl StampedTcp {
                 Out::One(buf) => buf.len(),
                 Out::Many(bufs) => bufs.iter().map(|b| b.len()).sum(),
             };
-            std::task::ready!(os::poll_write_with(tcp, cx, len, || match out {
-                Out::One(buf) => os::send(tcp, buf),
-                Out::Many(bufs) => os::send_vectored(tcp, bufs),
-            }))?
+            loop {
+                let tcp = &self.socket;
+                match std::task::ready!(os::poll_write_with(tcp, cx, len, || match out {
+                    Out::One(buf) => os::send(tcp, buf),
+                    Out::Many(bufs) => os::send_vectored(tcp, bufs),
+                })) {
+                    Ok(done) => break done,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        os::reregister(&mut self.socket)?;
+                        // No more transmit stamps on this socket: a peer that stops
+                        // reading would make every one come late.
+                        self.tx_stamps = false;
+                        self.tx_on = false;
+                        self.want_tx.store(false, Ordering::Relaxed);
+                    }
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }
         };
         #[cfg(not(target_os = "linux"))]
         let (n, at) = loop {
