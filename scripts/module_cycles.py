@@ -4,7 +4,8 @@ Each source file is one module. A module depends on another when its text names 
 into it: `use crate::a::b::Item`, `crate::a::f()`, `super::x`, including the branches of
 grouped imports (`use crate::{a::X, b::{Y, Z}}`). A path is credited to the deepest
 module file it reaches, and a name the crate root re-exports (`pub use a::b::Item;` in
-lib.rs) is credited to the module it comes from, so the facade hides nothing. The crate
+lib.rs, or `pub use child::Item;` in any module) is credited to the module it comes
+from, so a facade hides nothing. The crate
 root itself and `mod x;` declarations are not edges: declaring a child is not using it.
 
 Usage: python3 scripts/module_cycles.py [CRATE...] (all crates when none is named).
@@ -83,6 +84,15 @@ def expand_use_tree(text, start):
 def referenced_paths(text, here):
     """Absolute module paths (lists of names from the crate root) that `text` names."""
     found = []
+    # A child module named by its bare name (`child::f()`, `use child::X`): declaring
+    # it is not an edge, but using what it holds is.
+    for child in re.findall(r"\bmod\s+(" + IDENT + r")\s*;", text):
+        for m in re.finditer(r"(?<![:\w])" + child + r"\s*::\s*\{?", text):
+            if m.group(0).endswith("{"):
+                paths, _ = expand_use_tree(text, m.end() - 1)
+                found.extend(list(here) + [child] + p for p in paths)
+            else:
+                found.append(list(here) + [child])
     # Grouped imports: expand their trees.
     for m in re.finditer(r"\b(crate|super|self)\s*::\s*\{", text):
         paths, _ = expand_use_tree(text, m.end() - 1)
@@ -108,28 +118,36 @@ def absolute(head, rest, here):
     return base + rest
 
 
-def reexports(root_text):
-    """Names the crate root re-exports, mapped to the path they come from."""
+def reexports(text, here, modules):
+    """Names a module (or the crate root, `here == ()`) re-exports with `pub use`,
+    mapped to the absolute path they come from."""
     table = {}
-    for m in re.finditer(r"pub\s+use\s+([^;]+);", root_text):
-        tree = m.group(1).strip()
-        if tree.startswith("crate::"):
-            tree = tree[len("crate::"):]
-        paths, _ = expand_use_tree(tree + ";", 0)
+    for m in re.finditer(r"pub(?:\s*\([^)]*\))?\s+use\s+([^;]+);", text):
+        paths, _ = expand_use_tree(m.group(1).strip() + ";", 0)
         for p in paths:
-            if p and p[-1] != "*":
-                table[p[-1]] = p
+            if not p or p[-1] in ("*", "self"):
+                continue
+            if p[0] in ("crate", "super", "self"):
+                path = absolute(p[0], p[1:], here)
+            elif tuple(here) + (p[0],) in modules:
+                path = list(here) + p
+            else:
+                continue  # another crate's item
+            table[p[-1]] = path
     return table
 
 
-def resolve(path, modules, exports):
-    if len(path) == 1 and path[0] in exports:
-        path = exports[path[0]]
-    best = None
+def resolve(path, modules, exports, depth=0):
+    """The module a path lands in: the deepest module file it reaches, followed
+    through the re-exports of the module it stops at."""
+    best = ()
     for n in range(1, len(path) + 1):
         if tuple(path[:n]) in modules:
             best = tuple(path[:n])
-    return best
+    rest = path[len(best):]
+    if rest and depth < 8 and rest[0] in exports.get(best, {}):
+        return resolve(exports[best][rest[0]] + rest[1:], modules, exports, depth + 1)
+    return best or None
 
 
 def circles(graph):
@@ -190,10 +208,12 @@ def check_crate(crate_dir):
     src = crate_dir / "src"
     modules = module_files(src)
     root = src / "lib.rs" if (src / "lib.rs").exists() else src / "main.rs"
-    exports = reexports(strip_comments_and_strings(root.read_text()))
+    texts = {here: strip_comments_and_strings(file.read_text()) for here, file in modules.items()}
+    exports = {(): reexports(strip_comments_and_strings(root.read_text()), (), modules)}
+    for here, text in texts.items():
+        exports[here] = reexports(text, here, modules)
     graph = {}
-    for here, file in modules.items():
-        text = strip_comments_and_strings(file.read_text())
+    for here, text in texts.items():
         deps = set()
         for path in referenced_paths(text, here):
             target = resolve(path, modules, exports)
@@ -209,21 +229,25 @@ def self_test():
     import tempfile
 
     files = {
-        "lib.rs": "mod a;\nmod b;\nmod c;\nmod d;\npub use d::Thing;\n",
+        "lib.rs": "mod a;\nmod b;\nmod c;\nmod d;\nmod e;\npub use d::Thing;\n",
         # a -> b through a grouped import, b -> a through an inline path.
         "a.rs": "use crate::{x::Y, b::{Z, W}};\n",
         "b.rs": "fn f() { crate::a::g(); }\n",
         # c -> d through the root's re-export, d -> c through `super`.
         "c.rs": "use crate::Thing;\n",
         "d.rs": "// crate::a::nothing in a comment is not an edge\nuse super::c::Other;\n",
+        # e -> e::f by the child's bare name, e::f -> e through `super`.
+        "e.rs": "mod f;\nfn g() { f::h(); }\n",
+        "e/f.rs": "fn h() { super::g(); }\n",
     }
     with tempfile.TemporaryDirectory() as tmp:
         src = pathlib.Path(tmp) / "src"
         src.mkdir()
         for name, text in files.items():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
             (src / name).write_text(text)
         found, _, _ = check_crate(pathlib.Path(tmp))
-    expected = [[("a",), ("b",)], [("c",), ("d",)]]
+    expected = [[("a",), ("b",)], [("c",), ("d",)], [("e",), ("e", "f")]]
     if sorted(found) != expected:
         print(f"module_cycles.py self-test: expected {expected}, found {found}")
         return False
