@@ -41,7 +41,6 @@ use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -75,37 +74,6 @@ impl fmt::Display for Clock {
     }
 }
 
-/// A moment on CLOCK_REALTIME, in nanoseconds since the Unix epoch: the clock of the
-/// kernel's receive stamps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct WireTime(u64);
-
-impl WireTime {
-    /// Now, on CLOCK_REALTIME.
-    pub fn now() -> WireTime {
-        let since = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        WireTime::from_nanos(u64::try_from(since.as_nanos()).unwrap_or(u64::MAX))
-    }
-
-    /// The moment `ns` nanoseconds after the epoch.
-    pub fn from_nanos(ns: u64) -> WireTime {
-        WireTime(ns)
-    }
-
-    /// Nanoseconds since the epoch.
-    pub fn as_nanos(self) -> u64 {
-        self.0
-    }
-
-    /// The time from `earlier` to `self`; `None` if `earlier` is later (the wall clock
-    /// was stepped back between the two).
-    pub fn since(self, earlier: WireTime) -> Option<Duration> {
-        self.0.checked_sub(earlier.0).map(Duration::from_nanos)
-    }
-}
-
 /// When a write met the wire, and on which clock that was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sent {
@@ -129,265 +97,12 @@ impl WireStamps for StampedTcp {
     }
 }
 
-/// Stamps are kept as nanoseconds with 0 for "none yet": an `Option` would double the
-/// bytes every connection holds for them.
-const NONE: u64 = 0;
-
-fn stamp(ns: u64) -> Option<WireTime> {
-    (ns != NONE).then_some(WireTime(ns))
-}
-
 #[cfg(target_os = "linux")]
-mod os {
-    //! Linux: `SO_TIMESTAMPING` (or `SO_TIMESTAMPNS` for receive stamps alone), and
-    //! `recvmsg` through tokio's readiness of the socket.
+mod os;
+mod time;
 
-    use std::io::{self, IoSliceMut};
-    use std::os::fd::AsRawFd;
-    use std::task::{Context, Poll, ready};
-
-    use nix::errno::Errno;
-    use nix::libc;
-    use nix::sys::socket::{
-        self, ControlMessageOwned, MsgFlags, TimestampingFlag, recvmsg, setsockopt, sockopt,
-    };
-    use nix::sys::time::TimeSpec;
-    use tokio::io::{Interest, ReadBuf};
-    use tokio::net::TcpStream;
-
-    /// Room for one `SCM_TIMESTAMPING` control message (three `timespec`s) with its
-    /// header: on the stack, per read.
-    const CONTROL_BYTES: usize = 64;
-
-    /// Room for what one error-queue message carries: the timestamps and the extended
-    /// error with the peer's address (IPv6 at most).
-    const ERRQUEUE_CONTROL_BYTES: usize = 160;
-
-    /// `ee_info` of a stamp taken as the segment went to the device (linux/errqueue.h;
-    /// the libc crate does not name it).
-    const SCM_TSTAMP_SND: u32 = 0;
-
-    /// Stamped sends still waiting in the error queue are read at most this many at a
-    /// time: it holds one per stamped write, and all but the last are stale.
-    const ERRQUEUE_READS: usize = 8;
-
-    /// What a socket always has on: software receive stamps, reported; transmit
-    /// stamps numbered by the byte (`OPT_ID`) and without the packet (`OPT_TSONLY`).
-    fn base() -> TimestampingFlag {
-        TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
-            | TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE
-            | TimestampingFlag::SOF_TIMESTAMPING_OPT_ID
-            | TimestampingFlag::SOF_TIMESTAMPING_OPT_TSONLY
-    }
-
-    /// Asks for receive stamps and readies transmit stamps; `Ok(false)` when only
-    /// receive stamps could be had. The `Err` is why there will be none.
-    ///
-    /// `OPT_ID` numbers bytes from the first one not yet acknowledged, so this must
-    /// come before the first write (or when all written has been acknowledged): byte
-    /// `n` written through [`super::StampedTcp`] is then number `n`.
-    pub(super) fn enable(tcp: &TcpStream) -> io::Result<bool> {
-        if setsockopt(tcp, sockopt::Timestamping, &base()).is_ok() {
-            return Ok(true);
-        }
-        setsockopt(tcp, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)?;
-        Ok(false)
-    }
-
-    /// Asks for receive stamps on a socket not yet connected, or listening (whose
-    /// connections inherit it).
-    pub(super) fn prepare(socket: &impl std::os::fd::AsFd) -> io::Result<()> {
-        let flags = TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
-            | TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE;
-        setsockopt(socket, sockopt::Timestamping, &flags).map_err(io::Error::from)
-    }
-
-    /// Turns transmit stamps on for the writes that follow, or off.
-    pub(super) fn stamp_sends(tcp: &TcpStream, on: bool) -> io::Result<()> {
-        let flags = if on {
-            base() | TimestampingFlag::SOF_TIMESTAMPING_TX_SOFTWARE
-        } else {
-            base()
-        };
-        setsockopt(tcp, sockopt::Timestamping, &flags).map_err(io::Error::from)
-    }
-
-    fn nanos(ts: &TimeSpec) -> u64 {
-        let secs = u64::try_from(ts.tv_sec()).unwrap_or(0);
-        let nanos = u64::try_from(ts.tv_nsec()).unwrap_or(0);
-        secs.saturating_mul(1_000_000_000).saturating_add(nanos)
-    }
-
-    /// Reads the error queue empty (bounded); returns the transmit stamp of the write
-    /// whose last byte is number `key`, in nanoseconds, if it was there.
-    pub(super) fn sent_stamp(tcp: &TcpStream, key: u32) -> Option<u64> {
-        let mut found = None;
-        for _ in 0..ERRQUEUE_READS {
-            let mut control = [0u8; ERRQUEUE_CONTROL_BYTES];
-            // OPT_TSONLY: the message carries no bytes, only its control messages.
-            let mut iov: [IoSliceMut<'_>; 0] = [];
-            let msg = match recvmsg::<()>(
-                tcp.as_raw_fd(),
-                &mut iov,
-                Some(&mut control),
-                MsgFlags::MSG_ERRQUEUE | MsgFlags::MSG_DONTWAIT,
-            ) {
-                Ok(msg) => msg,
-                Err(Errno::EINTR) => continue,
-                Err(_) => break,
-            };
-            let (mut at, mut id) = (None, None);
-            if let Ok(cmsgs) = msg.cmsgs() {
-                for cmsg in cmsgs {
-                    match cmsg {
-                        ControlMessageOwned::ScmTimestampsns(ts) => at = Some(nanos(&ts.system)),
-                        ControlMessageOwned::Ipv4RecvErr(err, _)
-                        | ControlMessageOwned::Ipv6RecvErr(err, _)
-                            if err.ee_origin == libc::SO_EE_ORIGIN_TIMESTAMPING
-                                && err.ee_info == SCM_TSTAMP_SND =>
-                        {
-                            id = Some(err.ee_data);
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            if let (Some(at), Some(id)) = (at, id)
-                && id == key
-                && at != super::NONE
-            {
-                found = Some(at);
-            }
-        }
-        found
-    }
-
-    /// What a read or write did when it returned fewer bytes than asked for.
-    ///
-    /// tokio's own `TcpStream` forgets the socket's readiness after a short read or
-    /// write (the socket is then empty, or full) and waits for the next edge rather
-    /// than make a system call that would find nothing. `try_io` forgets it only when
-    /// the call says "would block", so a short transfer is reported as that, and its
-    /// result carried out beside it: without this, every message read would cost one
-    /// more `recvmsg` that returns `EAGAIN`.
-    fn short<T>(done: &mut Option<T>, n: usize, len: usize, result: T) -> io::Result<T> {
-        if n > 0 && n < len {
-            *done = Some(result);
-            Err(io::ErrorKind::WouldBlock.into())
-        } else {
-            Ok(result)
-        }
-    }
-
-    /// Reads into `buf`; returns the kernel's stamp of the last segment read, in
-    /// nanoseconds (0 when the kernel gave none).
-    pub(super) fn poll_read(
-        tcp: &TcpStream,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<u64>> {
-        if buf.remaining() == 0 {
-            return Poll::Ready(Ok(super::NONE));
-        }
-        loop {
-            ready!(tcp.poll_read_ready(cx))?;
-            // The layers above hand initialised buffers (tungstenite and rustls both
-            // do), so this zeroes nothing on the hot path.
-            let dst = buf.initialize_unfilled();
-            let len = dst.len();
-            let mut done = None;
-            let result = tcp.try_io(Interest::READABLE, || {
-                let mut control = [0u8; CONTROL_BYTES];
-                let mut iov = [IoSliceMut::new(&mut *dst)];
-                let msg = recvmsg::<()>(
-                    tcp.as_raw_fd(),
-                    &mut iov,
-                    Some(&mut control),
-                    MsgFlags::empty(),
-                )?;
-                let mut stamp = super::NONE;
-                if let Ok(cmsgs) = msg.cmsgs() {
-                    for cmsg in cmsgs {
-                        match cmsg {
-                            ControlMessageOwned::ScmTimestampsns(ts) => stamp = nanos(&ts.system),
-                            ControlMessageOwned::ScmTimestampns(ts) => stamp = nanos(&ts),
-                            _ => {}
-                        }
-                    }
-                }
-                short(&mut done, msg.bytes, len, (msg.bytes, stamp))
-            });
-            let (n, stamp) = match (result, done) {
-                (_, Some(done)) | (Ok(done), None) => done,
-                (Err(e), None) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                (Err(e), None) => return Poll::Ready(Err(e)),
-            };
-            buf.advance(n);
-            return Poll::Ready(Ok(stamp));
-        }
-    }
-
-    /// Gives up transmit stamps on `tcp` and registers it with tokio afresh, through a
-    /// duplicate of its descriptor: tokio's registration keeps a "write closed" it
-    /// took from the error queue's `EPOLLERR` for good, and would say writable when
-    /// the socket is full. Stamps that came late (the peer's window was shut, so the
-    /// segment left long after its write) are read first, so that the new
-    /// registration does not see the error queue at once.
-    pub(super) fn reregister(tcp: &mut TcpStream) -> io::Result<()> {
-        // Best effort: a refusal leaves stamps on, and this may happen again.
-        let _ = setsockopt(&*tcp, sockopt::Timestamping, &base());
-        sent_stamp(tcp, 0);
-        let dup = std::net::TcpStream::from(std::os::fd::AsFd::as_fd(&*tcp).try_clone_to_owned()?);
-        *tcp = TcpStream::from_std(dup)?;
-        Ok(())
-    }
-
-    /// One `send` of `buf`, as tokio's own write makes it.
-    pub(super) fn send(tcp: &TcpStream, buf: &[u8]) -> io::Result<usize> {
-        Ok(socket::send(tcp.as_raw_fd(), buf, MsgFlags::MSG_NOSIGNAL)?)
-    }
-
-    /// One `writev` of `bufs`.
-    pub(super) fn send_vectored(tcp: &TcpStream, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        Ok(nix::sys::uio::writev(tcp, bufs)?)
-    }
-
-    /// Writes with `write`, the clock read just before it; returns the bytes written
-    /// and that time.
-    pub(super) fn poll_write_with(
-        tcp: &TcpStream,
-        cx: &mut Context<'_>,
-        len: usize,
-        mut write: impl FnMut() -> io::Result<usize>,
-    ) -> Poll<io::Result<(usize, u64)>> {
-        let mut blocked = 0u8;
-        loop {
-            ready!(tcp.poll_write_ready(cx))?;
-            let mut done = None;
-            let result = tcp.try_io(Interest::WRITABLE, || {
-                let at = super::WireTime::now().as_nanos();
-                let n = write()?;
-                short(&mut done, n, len, (n, at))
-            });
-            return Poll::Ready(Ok(match (result, done) {
-                (_, Some(done)) | (Ok(done), None) => done,
-                (Err(e), None) if e.kind() == io::ErrorKind::WouldBlock => {
-                    blocked += 1;
-                    if blocked > 1 {
-                        // Said writable twice and full twice: tokio has taken an
-                        // `EPOLLERR` (a transmit stamp queued after the write, when
-                        // the segment could not leave at once) for "closed" and will
-                        // say writable for good. The caller registers the socket
-                        // afresh (see `reregister`); "would block" says so.
-                        return Poll::Ready(Err(e));
-                    }
-                    continue;
-                }
-                (Err(e), None) => return Poll::Ready(Err(e)),
-            }));
-        }
-    }
-}
+pub use time::WireTime;
+use time::{NONE, stamp};
 
 /// Asks the kernel to stamp what `socket` will receive, before it connects (or on a
 /// listener, whose connections inherit it); [`StampedTcp::wrap`] then asks for the rest.
@@ -658,6 +373,7 @@ impl AsyncWrite for StampedTcp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test]

@@ -40,6 +40,7 @@ use wspp::wire_clock::StampedTcp;
 use crate::config::Config;
 use crate::error::Error;
 use crate::proxy::{self, ProxyInfo, Route};
+use crate::resolve::resolve;
 use crate::tls::{self, TlsInfo};
 
 /// How long closing waits for the server's Close reply; closing is a courtesy, and
@@ -50,30 +51,6 @@ pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
 pub async fn tcp(addr: &str, timeout: Duration) -> Result<TcpStream, Error> {
     let resolved = resolve(addr, timeout).await?;
     tcp_to(addr, &resolved, timeout).await
-}
-
-/// The addresses `addr` (`HOST:PORT`) resolves to, within `timeout`.
-pub(crate) async fn resolve(addr: &str, timeout: Duration) -> Result<Vec<SocketAddr>, Error> {
-    let timed_out = |_| Error::ConnectTimeout {
-        addr: addr.to_owned(),
-        after: timeout,
-    };
-    let failed = |source| Error::Connect {
-        addr: addr.to_owned(),
-        source,
-    };
-    let found = tokio::time::timeout(timeout, tokio::net::lookup_host(addr))
-        .await
-        .map_err(timed_out)?
-        .map_err(failed)?
-        .collect::<Vec<_>>();
-    if found.is_empty() {
-        return Err(failed(io::Error::new(
-            io::ErrorKind::NotFound,
-            "the name resolves to no address",
-        )));
-    }
-    Ok(found)
 }
 
 /// Connects to the first of `resolved` that answers (the addresses of `addr`), with

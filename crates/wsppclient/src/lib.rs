@@ -58,6 +58,8 @@
 //!   the user's Ctrl-C with 1000; [`backoff`] paces `hold --reconnect`.
 //! * [`duration`] reads durations from the command line and writes them short, one
 //!   way for the whole client; [`hex`] reads and dumps bytes.
+//! * [`resolve`] looks a `HOST:PORT` up within a time limit, for `connect` and the
+//!   proxies' tunnels.
 //! * [`error`] says what went wrong, in one line.
 //! * [`wire`] parses what crossed a connection: HTTP heads and bodies
 //!   (`wire/http.rs`), then WebSocket frames (`wire/frames.rs`).
@@ -80,6 +82,7 @@ pub mod outcome;
 pub mod ping;
 pub mod proxy;
 pub mod requests;
+pub mod resolve;
 pub mod stop;
 pub mod tap;
 pub mod tls;

@@ -102,7 +102,7 @@ pub async fn tunnel(
                 let dst = if remote_dns {
                     destination(target)?
                 } else {
-                    let resolved = crate::connect::resolve(target, limit).await?;
+                    let resolved = crate::resolve::resolve(target, limit).await?;
                     destination(&resolved[0].to_string())?
                 };
                 drive(&mut socks, dst)
