@@ -78,10 +78,16 @@ fn nanos(ts: &TimeSpec) -> u64 {
     secs.saturating_mul(1_000_000_000).saturating_add(nanos)
 }
 
-/// Reads the error queue empty (bounded); returns the transmit stamp of the write
-/// whose last byte is number `key`, in nanoseconds, if it was there.
+/// Reads the error queue up to the transmit stamp of the write whose last byte is
+/// number `key` (bounded), and returns that stamp in nanoseconds, if it was there;
+/// older, stale stamps before it are read and dropped.
 pub(super) fn sent_stamp(tcp: &TcpStream, key: u32) -> Option<u64> {
-    let mut found = None;
+    read_errqueue(tcp, Some(key))
+}
+
+/// Reads the error queue (at most [`ERRQUEUE_READS`] messages) until it is empty or,
+/// with `key`, until that write's stamp, which it returns.
+fn read_errqueue(tcp: &TcpStream, key: Option<u32>) -> Option<u64> {
     for _ in 0..ERRQUEUE_READS {
         let mut control = [0u8; ERRQUEUE_CONTROL_BYTES];
         // OPT_TSONLY: the message carries no bytes, only its control messages.
@@ -113,13 +119,15 @@ pub(super) fn sent_stamp(tcp: &TcpStream, key: u32) -> Option<u64> {
             }
         }
         if let (Some(at), Some(id)) = (at, id)
-            && id == key
+            && Some(id) == key
             && at != NONE
         {
-            found = Some(at);
+            // The queue is in write order and `key` is the last byte written, so
+            // nothing newer can follow: reading on would only meet `EAGAIN`.
+            return Some(at);
         }
     }
-    found
+    None
 }
 
 /// What a read or write did when it returned fewer bytes than asked for.
@@ -196,7 +204,7 @@ pub(super) fn poll_read(
 pub(super) fn reregister(tcp: &mut TcpStream) -> io::Result<()> {
     // Best effort: a refusal leaves stamps on, and this may happen again.
     let _ = setsockopt(&*tcp, sockopt::Timestamping, &base());
-    sent_stamp(tcp, 0);
+    read_errqueue(tcp, None);
     let dup = std::net::TcpStream::from(std::os::fd::AsFd::as_fd(&*tcp).try_clone_to_owned()?);
     *tcp = TcpStream::from_std(dup)?;
     Ok(())
