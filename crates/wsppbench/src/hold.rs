@@ -26,7 +26,7 @@ use tokio::net::TcpSocket;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 use wsppclient::config::Config;
-use wsppclient::connect::{self, WsUrl};
+use wsppclient::net::connect::{self, WsUrl};
 
 use crate::cli::HoldArgs;
 use crate::procs::{self, Child};

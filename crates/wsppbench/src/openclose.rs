@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use tokio::net::TcpSocket;
 use tokio::task::JoinSet;
 use wsppclient::config::Config;
-use wsppclient::connect::{self, WsUrl};
+use wsppclient::net::connect::{self, WsUrl};
 
 use crate::figures::{self, Summary};
 use crate::procs;

@@ -31,8 +31,8 @@ use tokio_tungstenite::tungstenite::Message;
 use wspp::busy_poll::BusyPoll;
 use wspp::rtt_log;
 use wsppclient::config::Config;
-use wsppclient::connect::{self, WsUrl};
-use wsppclient::ping::Pinger;
+use wsppclient::net::connect::{self, WsUrl};
+use wsppclient::probe::Pinger;
 
 use crate::figures::{self, Summary};
 use crate::procs::Child;

@@ -29,8 +29,8 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tracing_subscriber::EnvFilter;
 use wsppclient::config::Config;
-use wsppclient::connect::{self, Stream, WsUrl};
 use wsppclient::error::{self, Error};
+use wsppclient::net::connect::{self, Stream, WsUrl};
 
 /// The agent name the report files its results under.
 const AGENT: &str = "wsppclient";

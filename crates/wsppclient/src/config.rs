@@ -1,6 +1,6 @@
 //! What a run of the client was asked to do, as plain data.
 //!
-//! [`crate::cli`] turns the command line into an [`Invocation`]; tests and other
+//! [`crate::front::cli`] turns the command line into an [`Invocation`]; tests and other
 //! front-ends build one directly, so nothing below the CLI depends on clap.
 
 use std::str::FromStr;
@@ -9,10 +9,10 @@ use std::time::Duration;
 use hyper::header::{HeaderName, HeaderValue};
 use wspp::payload::Encoding;
 
-use crate::catalog::Request;
+use crate::commands::catalog::Request;
 use crate::error::Error;
-use crate::proxy::Proxies;
-use crate::tls::TlsOptions;
+use crate::net::proxy::Proxies;
+use crate::net::tls::TlsOptions;
 
 /// The `User-Agent` sent unless told otherwise; the server's page shows it.
 pub const DEFAULT_USER_AGENT: &str = concat!("wsppclient/", env!("CARGO_PKG_VERSION"));
@@ -29,7 +29,7 @@ pub struct Config {
     /// `HOST:PORT` of the server.
     pub server: String,
     /// Whether wsppsrv may be started in this process when nothing listens on
-    /// `server`: only when the user named no server ([`crate::local_server`]).
+    /// `server`: only when the user named no server ([`crate::front::local_server`]).
     pub start_local_server: bool,
     /// Set once a server runs in this process, so that the menus say so.
     pub server_is_local: bool,
@@ -204,7 +204,7 @@ pub enum PingFormat {
     Stamped,
     /// `--json`: only the summary, as one JSON object.
     Json,
-    /// `--ndjson`: a [`ProbeLine`](crate::ping::output::ProbeLine) per probe as it ends, then the `--json` summary.
+    /// `--ndjson`: a [`ProbeLine`](crate::commands::ping::output::ProbeLine) per probe as it ends, then the `--json` summary.
     Ndjson,
 }
 

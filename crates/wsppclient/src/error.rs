@@ -397,7 +397,8 @@ fn describe_close(code: Option<u16>, reason: &str) -> String {
     let Some(code) = code else {
         return String::new();
     };
-    let name = crate::wire::close_code_name(code).map_or(String::new(), |n| format!(" ({n})"));
+    let name =
+        crate::watch::wire::close_code_name(code).map_or(String::new(), |n| format!(" ({n})"));
     let reason = if reason.is_empty() {
         String::new()
     } else {

@@ -67,27 +67,16 @@
 #![deny(missing_docs)]
 
 pub mod backoff;
-pub mod catalog;
-pub mod cli;
-pub mod clients_table;
+pub mod commands;
 pub mod config;
-pub mod connect;
 pub mod duration;
 pub mod error;
+pub mod front;
 pub mod hex;
-pub mod invoke;
-pub mod local_server;
-pub mod menu;
+pub mod net;
 pub mod outcome;
-pub mod ping;
-pub mod proxy;
-pub mod requests;
-pub mod resolve;
+pub mod probe;
 pub mod stop;
-pub mod tap;
-pub mod tls;
-pub mod transcript;
-pub mod tui;
-pub mod wire;
+pub mod watch;
 
 pub use error::Error;

@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 use tracing_subscriber::EnvFilter;
-use wsppclient::cli;
 use wsppclient::config::FrontEnd;
-use wsppclient::{error, invoke, tui};
+use wsppclient::error;
+use wsppclient::front::cli;
+use wsppclient::front::{invoke, tui};
 
 fn main() -> ExitCode {
     let cli = cli::parse();

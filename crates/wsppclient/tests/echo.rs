@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use wspp::payload::Encoding;
+use wsppclient::commands::ping;
 use wsppclient::config::{Config, Probe, Probes};
-use wsppclient::ping::{self, PingEvent};
+use wsppclient::probe::PingEvent;
 
 use crate::support::{Server, fast_server_config, last_json_line, raw, run_binary, within};
 

@@ -11,8 +11,8 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio_util::sync::CancellationToken;
-use wsppclient::catalog::Request;
-use wsppclient::transcript::{Entry, EntryKind, Transcript};
+use wsppclient::commands::catalog::Request;
+use wsppclient::watch::transcript::{Entry, EntryKind, Transcript};
 
 use crate::support::{HeldPort, Server, fast_server_config, raw, run_binary, within};
 
@@ -153,7 +153,7 @@ async fn hold_reconnects_across_a_server_restart_and_echoes_on() {
     let cancel = CancellationToken::new();
     let hold = tokio::spawn({
         let cancel = cancel.clone();
-        async move { wsppclient::requests::run(Request::Hold, &config, &transcript, &cancel).await }
+        async move { wsppclient::commands::run(Request::Hold, &config, &transcript, &cancel).await }
     });
     let mut seen = Vec::new();
     wait_for(&mut rx, &mut seen, an_echo).await;
@@ -206,7 +206,7 @@ async fn hold_without_reconnect_fails_when_the_server_goes_away() {
     let (transcript, mut rx) = Transcript::new();
     let cancel = CancellationToken::new();
     let hold = tokio::spawn(async move {
-        wsppclient::requests::run(Request::Hold, &config, &transcript, &cancel).await
+        wsppclient::commands::run(Request::Hold, &config, &transcript, &cancel).await
     });
     let mut seen = Vec::new();
     wait_for(&mut rx, &mut seen, an_echo).await;

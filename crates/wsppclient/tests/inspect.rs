@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use wsppclient::Error;
-use wsppclient::catalog::Request;
+use wsppclient::commands::catalog::Request;
 use wsppclient::config::{Config, Outgoing};
 
 use crate::support::{Server, fast_server_config, raw, run_binary, transcript_of};

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use wsppclient::local_server::LocalServer;
+use wsppclient::front::local_server::LocalServer;
 
 use crate::support::{
     Server, assert_open_close_wire, fast_server_config, last_json_line, refused_addr,

@@ -3,7 +3,7 @@
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 use wsppclient::config::Config;
-use wsppclient::menu;
+use wsppclient::front::menu;
 use wsppclient::outcome::Outcome;
 
 use crate::support::{Server, fast_server_config, within};

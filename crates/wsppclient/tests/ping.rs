@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use wspp::payload::PingId;
+use wsppclient::commands::ping;
 use wsppclient::config::Config;
-use wsppclient::connect::WsUrl;
-use wsppclient::ping::{self, PingEvent, Pinger};
+use wsppclient::net::connect::WsUrl;
+use wsppclient::probe::{PingEvent, Pinger};
 
 use crate::support::{
     Server, fast_server_config, last_json_line, raw, refused_addr, run_binary, within,

@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use wsppclient::Error;
-use wsppclient::catalog::Request;
+use wsppclient::commands::catalog::Request;
+use wsppclient::commands::ping;
 use wsppclient::config::Config;
-use wsppclient::ping::{self, PingEvent, PingReport};
-use wsppclient::proxy::{Proxies, ProxyKind};
+use wsppclient::net::proxy::{Proxies, ProxyKind};
+use wsppclient::probe::{PingEvent, PingReport};
 
 use crate::support::proxies::{Answer, Proxy};
 use crate::support::subprotocols::{Choice, SubprotocolServer};

@@ -6,8 +6,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_util::sync::CancellationToken;
 use wsppclient::Error;
-use wsppclient::catalog::Request;
-use wsppclient::transcript::{EntryKind, Transcript};
+use wsppclient::commands::catalog::Request;
+use wsppclient::watch::transcript::{EntryKind, Transcript};
 
 use crate::support::{
     Server, assert_open_close_wire, fast_server_config, raw, refused_addr, run_binary,
@@ -149,7 +149,7 @@ async fn hold_echoes_until_cancelled_then_closes_with_1000() {
     let (transcript, mut rx) = Transcript::new();
     let run = async {
         let transcript = transcript;
-        wsppclient::requests::run(Request::Hold, &config, &transcript, &cancel).await
+        wsppclient::commands::run(Request::Hold, &config, &transcript, &cancel).await
     };
     let watch = async {
         let mut lines = Vec::new();
@@ -304,7 +304,7 @@ async fn hold_answers_the_servers_close_and_reports_it() {
     let (transcript, mut rx) = Transcript::new();
     let run = async {
         let transcript = transcript;
-        wsppclient::requests::run(Request::Hold, &config, &transcript, &cancel).await
+        wsppclient::commands::run(Request::Hold, &config, &transcript, &cancel).await
     };
     let watch = async {
         let mut lines = Vec::new();

@@ -23,9 +23,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use wsppclient::catalog::Request;
+use wsppclient::commands::catalog::Request;
 use wsppclient::config::Config;
-use wsppclient::transcript::{Entry, Transcript};
+use wsppclient::watch::transcript::{Entry, Transcript};
 
 pub mod proxies;
 pub mod subprotocols;
@@ -229,7 +229,7 @@ pub async fn transcript_of(
 ) -> (Result<(), wsppclient::Error>, String) {
     let cancel = CancellationToken::new();
     let (transcript, mut rx) = Transcript::new();
-    let result = within(wsppclient::requests::run(
+    let result = within(wsppclient::commands::run(
         request,
         config,
         &transcript,

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use wsppclient::Error;
-use wsppclient::catalog::Request;
+use wsppclient::commands::catalog::Request;
+use wsppclient::commands::ping;
 use wsppclient::config::Config;
-use wsppclient::ping::{self, PingEvent};
+use wsppclient::probe::{PingEvent, PingReport};
 
 use crate::support::{
     Server, TlsSide, assert_open_close_wire, fast_server_config, last_json_line, raw, run_binary,
@@ -26,7 +27,7 @@ fn pinging(url: String, count: u64, tls: &TlsSide) -> Config {
 }
 
 /// Runs a library ping session to its end; returns its events and report.
-async fn ping_session(config: &Config) -> (Vec<PingEvent>, Result<ping::PingReport, Error>) {
+async fn ping_session(config: &Config) -> (Vec<PingEvent>, Result<PingReport, Error>) {
     let mut events = Vec::new();
     let report = within(ping::ping(config, &CancellationToken::new(), |e| {
         events.push(e.clone())

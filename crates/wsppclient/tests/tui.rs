@@ -11,12 +11,12 @@ use std::time::Instant;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use wsppclient::catalog::Request;
+use wsppclient::commands::catalog::Request;
 use wsppclient::config::Config;
-use wsppclient::transcript::EntryKind;
-use wsppclient::tui::event::{self, NetEvent, Signal};
-use wsppclient::tui::run_state::RunState;
-use wsppclient::tui::{self, App, Event, Exit, Runner};
+use wsppclient::front::tui::event::{self, NetEvent, Signal};
+use wsppclient::front::tui::run_state::RunState;
+use wsppclient::front::tui::{self, App, Event, Exit, Runner};
+use wsppclient::watch::transcript::EntryKind;
 
 use crate::support::{Server, fast_server_config, raw, within};
 

@@ -21,7 +21,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use tokio_tungstenite::tungstenite::error::{Error, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::frame::{Frame, FrameSocket};
-use wsppclient::wire::{FrameFollower, FrameInfo, KEPT_LEN, Opcode};
+use wsppclient::watch::wire::{FrameFollower, FrameInfo, KEPT_LEN, Opcode};
 
 /// One frame to lay out.
 #[derive(Debug, Clone)]

@@ -1,0 +1,211 @@
+//! The catalog of requests the client can fire: one enum, one variant per request.
+//!
+//! The clap subcommands ([`crate::front::cli`]), the numbered menu ([`crate::front::menu`]) and the
+//! terminal UI all list requests from [`Request::ALL`] and take each one's name, route
+//! and texts from here, so the three views cannot drift apart. Adding a request means
+//! adding a variant; the compiler then points at every match that must learn it.
+
+use std::fmt;
+
+use wspp::routes;
+
+/// One request of the menu.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Request {
+    /// `GET /`, then `GET /clients.json` on the same connection.
+    Page,
+    /// `GET /favicon.ico`, refused with 404.
+    Favicon,
+    /// Upgrade on `/openandclosewebsocket`; the server pings, then closes.
+    OpenClose,
+    /// A long-lived `/pingpong` session with an echo every interval.
+    Hold,
+    /// ping(8) over WebSocket.
+    Ping,
+    /// An upgrade without `Sec-WebSocket-Key`.
+    NoKey,
+    /// An upgrade with `Sec-WebSocket-Version: 8`.
+    BadVersion,
+    /// A plain GET of an upgrade route.
+    NoUpgrade,
+    /// Any `ws://` or `wss://` URL: the handshake and every frame, messages sent,
+    /// then the close handshake.
+    Inspect,
+}
+
+impl Request {
+    /// Every request, in menu order.
+    pub const ALL: [Request; 9] = [
+        Request::Page,
+        Request::Favicon,
+        Request::OpenClose,
+        Request::Hold,
+        Request::Ping,
+        Request::NoKey,
+        Request::BadVersion,
+        Request::NoUpgrade,
+        Request::Inspect,
+    ];
+
+    /// A short name for menus.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Request::Page => "clients page",
+            Request::Favicon => "favicon",
+            Request::OpenClose => "open and close",
+            Request::Hold => "hold a session",
+            Request::Ping => "ping",
+            Request::NoKey => "upgrade without a key",
+            Request::BadVersion => "upgrade with version 8",
+            Request::NoUpgrade => "GET without upgrade",
+            Request::Inspect => "inspect any URL",
+        }
+    }
+
+    /// The subcommand that runs it.
+    pub const fn subcommand(self) -> &'static str {
+        match self {
+            Request::Page => "page",
+            Request::Favicon => "favicon",
+            Request::OpenClose => "open-close",
+            Request::Hold => "hold",
+            Request::Ping => "ping",
+            Request::NoKey => "no-key",
+            Request::BadVersion => "bad-version",
+            Request::NoUpgrade => "no-upgrade",
+            Request::Inspect => "inspect",
+        }
+    }
+
+    /// The route it requests first (for `inspect`, the one it inspects when given
+    /// no URL).
+    pub const fn route(self) -> &'static str {
+        match self {
+            Request::Page => routes::PAGE,
+            Request::Favicon => routes::FAVICON,
+            Request::OpenClose => routes::OPEN_AND_CLOSE,
+            Request::Hold
+            | Request::Ping
+            | Request::NoKey
+            | Request::BadVersion
+            | Request::NoUpgrade
+            | Request::Inspect => routes::PINGPONG,
+        }
+    }
+
+    /// What it does, in one line (also the subcommand's help).
+    pub const fn description(self) -> &'static str {
+        match self {
+            Request::Page => {
+                "GET / (the clients page), then /clients.json on the same connection, shown as a table"
+            }
+            Request::Favicon => "GET /favicon.ico, which the server refuses with 404",
+            Request::OpenClose => {
+                "Upgrade to WebSocket, answer the server's pings, and watch it close with 1000"
+            }
+            Request::Hold => {
+                "Keep a /pingpong session open: the server's pings and an echo RTT every interval"
+            }
+            Request::Ping => "ping(8) over WebSocket: Ping frames, each answered by a Pong",
+            Request::NoKey => "Upgrade request without Sec-WebSocket-Key: the server answers 400",
+            Request::BadVersion => {
+                "Upgrade request with Sec-WebSocket-Version: 8: the server answers 426"
+            }
+            Request::NoUpgrade => "Plain GET of /pingpong without upgrade headers: 400",
+            Request::Inspect => {
+                "Any ws:// or wss:// URL: the upgrade and every frame, your messages sent, the server's Pings answered, then Close 1000"
+            }
+        }
+    }
+
+    /// What to look for in a capture, in one line.
+    pub const fn wireshark(self) -> &'static str {
+        match self {
+            Request::Page => {
+                "one TCP handshake, then two HTTP request/response pairs on the kept-alive connection"
+            }
+            Request::Favicon => "a single HTTP GET and its 404 response, then FIN",
+            Request::OpenClose => {
+                "101 Switching Protocols, unmasked Pings from the server, masked Pongs from us, then Close 1000 both ways"
+            }
+            Request::Hold => {
+                "server Pings every interval, our masked Text frames and their unmasked echoes"
+            }
+            Request::Ping => {
+                "masked Ping frames from us, each answered by an unmasked Pong with the same payload"
+            }
+            Request::NoKey => {
+                "Upgrade: websocket without Sec-WebSocket-Key, a 400 answer, and no frames"
+            }
+            Request::BadVersion => {
+                "the 426 Upgrade Required answer carrying Sec-WebSocket-Version: 13"
+            }
+            Request::NoUpgrade => {
+                "a GET of an upgrade route without Upgrade headers, and a 400 answer"
+            }
+            Request::Inspect => {
+                "the upgrade and its answer; after a 101, our masked frames, the server's unmasked ones, and the close handshake"
+            }
+        }
+    }
+
+    /// Whether it runs until stopped (Enter or Ctrl-C) rather than ending by itself.
+    pub const fn runs_until_stopped(self) -> bool {
+        matches!(self, Request::Hold | Request::Ping)
+    }
+
+    /// The request a subcommand name stands for.
+    pub fn from_subcommand(name: &str) -> Option<Request> {
+        Request::ALL.into_iter().find(|r| r.subcommand() == name)
+    }
+}
+
+impl fmt::Display for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn names_are_unique_and_round_trip() {
+        let names: HashSet<_> = Request::ALL.iter().map(|r| r.subcommand()).collect();
+        assert_eq!(names.len(), Request::ALL.len());
+        let labels: HashSet<_> = Request::ALL.iter().map(|r| r.label()).collect();
+        assert_eq!(labels.len(), Request::ALL.len());
+        for request in Request::ALL {
+            assert_eq!(
+                Request::from_subcommand(request.subcommand()),
+                Some(request)
+            );
+        }
+        assert_eq!(Request::from_subcommand("nope"), None);
+    }
+
+    #[test]
+    fn every_route_is_a_shared_constant() {
+        let known = [
+            routes::PAGE,
+            routes::FAVICON,
+            routes::OPEN_AND_CLOSE,
+            routes::PINGPONG,
+        ];
+        for request in Request::ALL {
+            assert!(known.contains(&request.route()), "{request:?}");
+        }
+    }
+
+    #[test]
+    fn texts_are_single_lines() {
+        for request in Request::ALL {
+            for text in [request.label(), request.description(), request.wireshark()] {
+                assert!(!text.is_empty() && !text.contains('\n'), "{request:?}");
+                assert!(!text.ends_with('.'), "{request:?}: {text}");
+            }
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! The command line, parsed with clap's derive API and turned into an [`Invocation`].
+//!
+//! Subcommand names and help texts come from the [`catalog`](crate::commands::catalog), so the
+//! menu and the subcommands cannot disagree; a unit test checks that every catalog
+//! entry has its subcommand. Nothing below this module sees clap: [`Cli::into_invocation`]
+//! hands the library plain data.
+//!
+//! This module holds the global options ([`Cli`]) and what they become; the
+//! subcommands and their own options are in `cli/subcommands.rs` (re-exported
+//! here), the checks of the global options' values in `cli/values.rs`, and the
+//! parsing of durations (`-i 0.2`, `--wait 500ms`) in [`crate::duration`].
+//!
+//! A TLS server is named either way a user reaches for: `--server wss://HOST:PORT`
+//! (or `https://`, pasted from a browser) or `--server HOST:PORT --tls`. With `--tls`
+//! and no `--server`, the default is wsppsrv's default TLS address rather than its
+//! plain one, so `wsppclient --tls ping` works against `wsppsrv --tls-self-signed`.
+//!
+//! Only a server the user did not name may be started in-process
+//! ([`crate::front::local_server`]): `--server` and `WSPP_SERVER` both name one, and
+//! `--no-local-server` forbids it. The hidden `--default-server` (`WSPP_DEFAULT_SERVER`)
+//! moves the unnamed default, which is how the tests avoid port 8080.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser};
+
+use crate::commands::catalog::Request;
+use crate::config::{
+    Config, DEFAULT_USER_AGENT, FrontEnd, Header, Invocation, PingFormat, PingOptions, Probes,
+};
+use crate::net::proxy::Proxies;
+use crate::net::tls::TlsOptions;
+use wsppsrv::docs::DocsCommand;
+
+mod subcommands;
+mod values;
+
+pub use self::subcommands::{CliCommand, HexBytes, InspectArgs, PingArgs, RequestCommand};
+pub use self::values::{ServerArg, parse_server};
+use self::values::{no_proxy_var, parse_header, parse_proxy, parse_subprotocol};
+
+/// The help heading of the options every subcommand takes.
+const GLOBAL: &str = "Global options";
+/// The help heading of the TLS options.
+const TLS: &str = "TLS options (wss://)";
+
+/// A client for wsppsrv: fire requests and watch the WebSocket protocol at work, or
+/// measure latency like ping(8) against any WebSocket server.
+///
+/// Without a subcommand it shows a menu of requests: a terminal UI on a terminal,
+/// a numbered menu otherwise (or with --plain). Exit status: 0 on success, 1 when
+/// `ping` lost pings, 2 on error. Ctrl-C ends `ping` with its summary and 0 or 1 by
+/// loss (as ping(8)), `hold` with 0 and the menus with 130. SIGTERM ends `ping` and
+/// `hold` the same way but with Close 1001 (Going Away) instead of 1000, and 143.
+#[derive(Debug, Parser)]
+#[command(name = "wsppclient", version)]
+pub struct Cli {
+    /// The server to talk to: HOST:PORT, or wss://HOST:PORT for TLS [default: 127.0.0.1:8080, started in this process if nothing listens there; 127.0.0.1:8443 with --tls]
+    #[arg(
+        long,
+        env = "WSPP_SERVER",
+        value_name = "HOST:PORT",
+        value_parser = parse_server,
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub server: Option<ServerArg>,
+
+    /// Never start a server in this process: without --server, wsppclient starts one
+    /// on the default address when nothing listens there
+    #[arg(
+        long,
+        env = "WSPP_NO_LOCAL_SERVER",
+        action = ArgAction::SetTrue,
+        value_parser = BoolishValueParser::new(),
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub no_local_server: bool,
+
+    /// Where to look for (and, if none listens, start) the server when --server is not
+    /// given; the tests point it at a fresh port (127.0.0.1:0) instead of 8080
+    #[arg(
+        long,
+        env = "WSPP_DEFAULT_SERVER",
+        value_name = "IP:PORT",
+        hide = true,
+        global = true
+    )]
+    pub default_server: Option<SocketAddr>,
+
+    /// The server speaks TLS: https:// and wss:// instead of http:// and ws://
+    #[arg(
+        long,
+        env = "WSPP_TLS",
+        action = ArgAction::SetTrue,
+        value_parser = BoolishValueParser::new(),
+        global = true,
+        help_heading = TLS
+    )]
+    pub tls: bool,
+
+    /// Trust only the certificate(s) in this PEM file, not the system's roots (e.g. the one wsppsrv --tls-self-signed writes)
+    #[arg(
+        long,
+        env = "WSPP_CA",
+        value_name = "FILE",
+        global = true,
+        help_heading = TLS
+    )]
+    pub ca: Option<PathBuf>,
+
+    /// Do not verify the server's certificate (a warning says so on stderr)
+    #[arg(
+        short = 'k',
+        long,
+        env = "WSPP_INSECURE",
+        action = ArgAction::SetTrue,
+        value_parser = BoolishValueParser::new(),
+        global = true,
+        help_heading = TLS
+    )]
+    pub insecure: bool,
+
+    /// Append TLS session secrets to FILE so that Wireshark can decrypt the capture
+    #[arg(
+        long,
+        env = "SSLKEYLOGFILE",
+        value_name = "FILE",
+        global = true,
+        help_heading = TLS
+    )]
+    pub key_log: Option<PathBuf>,
+
+    /// Use the numbered menu even on a terminal
+    #[arg(long)]
+    pub plain: bool,
+
+    /// Add a header to every request (repeatable)
+    #[arg(
+        short = 'H',
+        long = "header",
+        value_name = "NAME: VALUE",
+        value_parser = parse_header,
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub headers: Vec<Header>,
+
+    /// The Origin header to send (browsers always send one)
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub origin: Option<String>,
+
+    /// Show every payload also as a hex dump (offset, 16 bytes a line, ASCII) in transcripts
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub hex: bool,
+
+    /// The User-Agent header to send (the server's page shows it)
+    #[arg(
+        long,
+        value_name = "TEXT",
+        default_value = DEFAULT_USER_AGENT,
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub user_agent: String,
+
+    /// Offer this WebSocket subprotocol (Sec-WebSocket-Protocol); repeatable, in order of preference
+    #[arg(
+        long = "subprotocol",
+        value_name = "NAME",
+        value_parser = parse_subprotocol,
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub subprotocols: Vec<String>,
+
+    /// Connect through this proxy: http://HOST:PORT (a CONNECT tunnel; http://USER:PASS@HOST:PORT for Basic auth), socks5:// or socks5h:// [default: HTTPS_PROXY for wss://, HTTP_PROXY for ws://, else ALL_PROXY; NO_PROXY lists hosts reached directly; '' for none]
+    #[arg(
+        long,
+        value_name = "URL",
+        value_parser = parse_proxy,
+        global = true,
+        help_heading = GLOBAL
+    )]
+    pub proxy: Option<String>,
+
+    /// Connect directly, whatever --proxy and the *_PROXY variables say
+    #[arg(long, global = true, help_heading = GLOBAL, conflicts_with = "proxy")]
+    pub no_proxy: bool,
+
+    /// What to run; the menu when absent
+    #[command(subcommand)]
+    pub command: Option<CliCommand>,
+}
+
+/// Parses the process's arguments (exiting with clap's message and status 2 on a bad
+/// one), keeping the order of `inspect`'s messages.
+pub fn parse() -> Cli {
+    from_matches(&Cli::command().get_matches()).unwrap_or_else(|e| e.exit())
+}
+
+/// [`parse`] over given arguments, for tests.
+pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    from_matches(&Cli::command().try_get_matches_from(args)?)
+}
+
+fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
+    let mut cli = Cli::from_arg_matches(matches)?;
+    if let (Some(CliCommand::Request(RequestCommand::Inspect(args))), Some((_, sub))) =
+        (&mut cli.command, matches.subcommand())
+    {
+        args.order_messages(sub);
+    }
+    Ok(cli)
+}
+
+impl Cli {
+    /// The completions or man page asked for, if that is what this command line asks:
+    /// `main` answers those without making an [`Invocation`].
+    pub fn docs(&self) -> Option<&DocsCommand> {
+        match &self.command {
+            Some(CliCommand::Docs(docs)) => Some(docs),
+            _ => None,
+        }
+    }
+
+    /// The plain settings and front-end this command line asks for (see [`Cli::docs`] for
+    /// the subcommands that run nothing).
+    pub fn into_invocation(self) -> Invocation {
+        let scheme_tls = self.server.as_ref().and_then(|s| s.tls);
+        let server_tls = self.tls || scheme_tls == Some(true);
+        let named = self.server.is_some();
+        let server = match (self.server, self.default_server) {
+            (Some(server), _) => server.addr,
+            (None, Some(default)) => default.to_string(),
+            (None, None) if server_tls => wspp::routes::DEFAULT_TLS_ADDR.to_owned(),
+            (None, None) => wspp::routes::DEFAULT_ADDR.to_owned(),
+        };
+        let mut config = Config::new(server);
+        config.start_local_server = !named && !self.no_local_server;
+        config.server_tls = server_tls;
+        config.tls = TlsOptions {
+            ca: self.ca,
+            insecure: self.insecure,
+            // An empty SSLKEYLOGFILE is how people unset it in a shell.
+            key_log: self.key_log.filter(|p| !p.as_os_str().is_empty()),
+        };
+        config.headers = self.headers;
+        config.subprotocols = self.subprotocols;
+        config.proxy = match self.proxy {
+            _ if self.no_proxy => Proxies::direct(),
+            // curl's `-x ''`: no proxy, whatever the environment says.
+            Some(url) if url.is_empty() => Proxies::direct(),
+            Some(url) => Proxies::given(&url, &no_proxy_var()),
+            None => Proxies::from_env(),
+        };
+        config.origin = self.origin;
+        config.user_agent = self.user_agent;
+        config.hex = self.hex;
+        let command = match self.command {
+            Some(CliCommand::Request(command)) => Some(command),
+            // Answered before a run is made (`Cli::docs`); nothing of a run is left.
+            Some(CliCommand::Docs(_)) | None => None,
+        };
+        let front_end = match command {
+            None => FrontEnd::Menu { plain: self.plain },
+            Some(RequestCommand::Hold {
+                interval,
+                reconnect,
+            }) => {
+                config.hold_interval = interval;
+                config.hold_reconnect = reconnect;
+                FrontEnd::Request(Request::Hold)
+            }
+            Some(RequestCommand::Ping(args)) => {
+                let encoding = if args.binary {
+                    wspp::payload::Encoding::Binary
+                } else {
+                    wspp::payload::Encoding::Text
+                };
+                config.ping = PingOptions {
+                    url: args.url,
+                    count: args.count,
+                    deadline: args.deadline,
+                    interval: args.interval,
+                    timeout: args.timeout,
+                    payload_size: usize::from(args.payload_size),
+                    busy_poll: args.busy_poll,
+                    probes: match (args.echo, args.both) {
+                        (_, true) => Probes::Both(encoding),
+                        (true, false) => Probes::Echo(encoding),
+                        (false, false) => Probes::Ping,
+                    },
+                    user_latency: args.user_latency,
+                };
+                let format = if args.json {
+                    PingFormat::Json
+                } else if args.ndjson {
+                    PingFormat::Ndjson
+                } else if args.quiet {
+                    PingFormat::Quiet
+                } else if args.timestamp {
+                    PingFormat::Stamped
+                } else {
+                    PingFormat::Text
+                };
+                FrontEnd::Ping { format }
+            }
+            Some(RequestCommand::Inspect(args)) => {
+                config.inspect = args.into_options();
+                FrontEnd::Request(Request::Inspect)
+            }
+            Some(other) => FrontEnd::Request(other.request()),
+        };
+        Invocation { config, front_end }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,269 @@
+//! The subcommands: one per [`catalog`](crate::commands::catalog) entry, with their own
+//! options (`ping`'s as ping(8) names them, `inspect`'s messages in the order typed),
+//! and the program's help texts that go with them.
+
+use std::time::Duration;
+
+use clap::{ArgGroup, ArgMatches, Args, Subcommand};
+
+use crate::commands::catalog::Request;
+use crate::config::{InspectOptions, Outgoing};
+use crate::duration::{parse_positive_seconds, parse_seconds};
+use wsppsrv::docs::DocsCommand;
+
+/// Every subcommand: the requests, and the two that describe the program.
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    #[allow(missing_docs)]
+    #[command(flatten)]
+    Request(RequestCommand),
+    #[allow(missing_docs)]
+    #[command(flatten)]
+    Docs(DocsCommand),
+}
+
+/// One subcommand per catalog entry.
+#[derive(Debug, Subcommand)]
+pub enum RequestCommand {
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::Page.subcommand(),
+        about = Request::Page.description(),
+        after_help = wireshark_help(Request::Page)
+    )]
+    Page,
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::Favicon.subcommand(),
+        about = Request::Favicon.description(),
+        after_help = wireshark_help(Request::Favicon)
+    )]
+    Favicon,
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::OpenClose.subcommand(),
+        about = Request::OpenClose.description(),
+        after_help = wireshark_help(Request::OpenClose)
+    )]
+    OpenClose,
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::Hold.subcommand(),
+        about = Request::Hold.description(),
+        after_help = wireshark_help(Request::Hold)
+    )]
+    Hold {
+        /// Time between echo messages (seconds, or a duration like 200ms)
+        #[arg(long, value_name = "DURATION", default_value = "1", value_parser = parse_seconds)]
+        interval: Duration,
+        /// When the connection drops or the server closes or restarts, say so and
+        /// reconnect (100 ms back-off doubling to 5 s) until Ctrl-C
+        #[arg(long)]
+        reconnect: bool,
+    },
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::Ping.subcommand(),
+        about = Request::Ping.description(),
+        after_help = format!("{PING_EXIT}\n\n{}", wireshark_help(Request::Ping))
+    )]
+    Ping(PingArgs),
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::NoKey.subcommand(),
+        about = Request::NoKey.description(),
+        after_help = wireshark_help(Request::NoKey)
+    )]
+    NoKey,
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::BadVersion.subcommand(),
+        about = Request::BadVersion.description(),
+        after_help = wireshark_help(Request::BadVersion)
+    )]
+    BadVersion,
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::NoUpgrade.subcommand(),
+        about = Request::NoUpgrade.description(),
+        after_help = wireshark_help(Request::NoUpgrade)
+    )]
+    NoUpgrade,
+    #[allow(missing_docs)]
+    #[command(
+        name = Request::Inspect.subcommand(),
+        about = Request::Inspect.description(),
+        after_help = wireshark_help(Request::Inspect)
+    )]
+    Inspect(InspectArgs),
+}
+
+impl RequestCommand {
+    /// The catalog entry this subcommand runs.
+    pub fn request(&self) -> Request {
+        match self {
+            RequestCommand::Page => Request::Page,
+            RequestCommand::Favicon => Request::Favicon,
+            RequestCommand::OpenClose => Request::OpenClose,
+            RequestCommand::Hold { .. } => Request::Hold,
+            RequestCommand::Ping(_) => Request::Ping,
+            RequestCommand::NoKey => Request::NoKey,
+            RequestCommand::BadVersion => Request::BadVersion,
+            RequestCommand::NoUpgrade => Request::NoUpgrade,
+            RequestCommand::Inspect(_) => Request::Inspect,
+        }
+    }
+}
+
+/// The options of `ping`, named as ping(8) names them.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("echoing").args(["echo", "both"])))]
+pub struct PingArgs {
+    /// The ws:// or wss:// URL to ping [default: ws://SERVER/pingpong, or wss:// with --tls]
+    pub url: Option<String>,
+
+    /// Stop after COUNT pings (each answered or timed out; with --both, COUNT of each;
+    /// with -w, COUNT answers) [default: until Ctrl-C]
+    #[arg(short = 'c', long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+
+    /// Stop SECS after the first ping, whatever the count; pings unanswered then are
+    /// lost. As ping(8): with -c, COUNT answers end the run sooner, and exit status 0
+    /// means COUNT answers (without -c, one) arrived in time
+    #[arg(short = 'w', long, value_name = "SECS", value_parser = parse_positive_seconds)]
+    pub deadline: Option<Duration>,
+
+    /// Seconds between pings (e.g. 0.2); 0 sends the next ping as soon as the previous one is answered
+    #[arg(short = 'i', long, value_name = "SECS", default_value = "1", value_parser = parse_seconds)]
+    pub interval: Duration,
+
+    /// Seconds to wait for each pong before counting the ping as lost
+    #[arg(short = 'W', long, value_name = "SECS", default_value = "5", value_parser = parse_positive_seconds)]
+    pub timeout: Duration,
+
+    /// Bytes of Ping payload (16 to 125: a sequence number, a timestamp, padding)
+    #[arg(short = 's', long = "size", value_name = "BYTES", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(16..=125))]
+    pub payload_size: u16,
+
+    /// Print only one JSON object with the summary (for scripts)
+    #[arg(long, conflicts_with = "ndjson")]
+    pub json: bool,
+
+    /// Print one JSON object per ping as it ends (seq, rtt_ms or lost, unix_time_s,
+    /// kind), then the --json summary as the last line
+    #[arg(long)]
+    pub ndjson: bool,
+
+    /// Quiet: print only the header and the summary
+    #[arg(short = 'q', long, conflicts_with = "ndjson")]
+    pub quiet: bool,
+
+    /// Start each ping's line with the Unix time, [seconds.micros], as ping(8) -D
+    #[arg(short = 'D', long = "timestamp", conflicts_with_all = ["json", "ndjson"])]
+    pub timestamp: bool,
+
+    /// Send Text messages for an echo server to return, instead of Pings, each matched
+    /// to its echo by its content (sequence number and send time): the application's
+    /// round trip rather than the WebSocket layer's
+    #[arg(long, conflicts_with = "both")]
+    pub echo: bool,
+
+    /// With --echo or --both: Binary messages instead of Text
+    #[arg(long, requires = "echoing")]
+    pub binary: bool,
+
+    /// A Ping and an echo message on alternate turns; the summary shows both RTT
+    /// distributions and their difference
+    #[arg(long)]
+    pub both: bool,
+
+    /// Keep polling for SECS (e.g. 0.001 or 1ms) after each ping instead of sleeping
+    /// until the pong wakes us: the RTT then leaves out this machine's own wake-up, for
+    /// a busy core while it polls [default: 0, never]
+    #[arg(long, value_name = "SECS", default_value = "0", hide_default_value = true, value_parser = parse_seconds)]
+    pub busy_poll: Duration,
+
+    /// Print user-to-user RTTs: from handing the Ping over to being handed the Pong,
+    /// this machine's wake-up included [default: the network RTT, from the kernel's
+    /// timestamps, as ping(8) prints]
+    #[arg(short = 'U', long)]
+    pub user_latency: bool,
+}
+
+/// The options of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The ws:// or wss:// URL, path and query as given [default: ws://SERVER/pingpong, or wss:// with --tls]
+    pub url: Option<String>,
+
+    /// Send TEXT as a Text message once upgraded (repeatable; all messages go in the order given)
+    #[arg(long = "send", value_name = "TEXT")]
+    pub send: Vec<String>,
+
+    /// Send bytes written in hex as a Binary message, e.g. 00ff or '00 01 fe' (repeatable)
+    #[arg(long = "send-binary", value_name = "HEX", value_parser = parse_hex)]
+    pub send_binary: Vec<HexBytes>,
+
+    /// How long to listen after the last message before closing with 1000 (seconds, or e.g. 500ms)
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_seconds)]
+    pub wait: Duration,
+
+    /// The messages of --send and --send-binary interleaved as typed (set by [`parse`](crate::front::cli::parse)
+    /// from the argument indices; derive alone keeps each list apart).
+    #[arg(skip)]
+    pub messages: Option<Vec<Outgoing>>,
+}
+
+/// The bytes of one `--send-binary`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HexBytes(pub Vec<u8>);
+
+fn parse_hex(s: &str) -> Result<HexBytes, String> {
+    crate::hex::parse(s).map(HexBytes)
+}
+
+impl InspectArgs {
+    /// Puts --send and --send-binary in the order they were typed.
+    pub(super) fn order_messages(&mut self, matches: &ArgMatches) {
+        let mut indexed: Vec<(usize, Outgoing)> = Vec::new();
+        let index = |id: &str| -> Vec<usize> {
+            matches
+                .indices_of(id)
+                .map(Iterator::collect)
+                .unwrap_or_default()
+        };
+        for (i, text) in index("send").into_iter().zip(&self.send) {
+            indexed.push((i, Outgoing::Text(text.clone())));
+        }
+        for (i, bytes) in index("send_binary").into_iter().zip(&self.send_binary) {
+            indexed.push((i, Outgoing::Binary(bytes.0.clone())));
+        }
+        indexed.sort_by_key(|(i, _)| *i);
+        self.messages = Some(indexed.into_iter().map(|(_, m)| m).collect());
+    }
+
+    pub(super) fn into_options(self) -> InspectOptions {
+        let messages = self.messages.unwrap_or_else(|| {
+            // Without the indices (a `Cli` built by derive alone): texts, then bytes.
+            let texts = self.send.into_iter().map(Outgoing::Text);
+            let bytes = self.send_binary.into_iter().map(|b| Outgoing::Binary(b.0));
+            texts.chain(bytes).collect()
+        });
+        InspectOptions {
+            url: self.url,
+            messages,
+            wait: self.wait,
+        }
+    }
+}
+
+/// What `ping`'s exit status says, and how a signal ends it.
+const PING_EXIT: &str = "Exit status: 0 when every ping was answered (with -w: when COUNT \
+answers, or one without -c, came in time), 1 otherwise, 2 on error. Ctrl-C prints the \
+summary and exits 0 or 1 the same way, as ping(8); SIGTERM closes with 1001 (Going Away) \
+instead of 1000, prints the summary and exits 143.";
+
+fn wireshark_help(request: Request) -> String {
+    format!("In Wireshark: {}.", request.wireshark())
+}

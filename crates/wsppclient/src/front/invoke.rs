@@ -1,0 +1,255 @@
+//! Runs an [`Invocation`], to output and an [`Outcome`]: the glue between the command
+//! line and the library.
+//!
+//! It picks the front-end (the terminal UI or the numbered menu, one request with its
+//! transcript, or ping(8)), wires Ctrl-C and SIGTERM to a [`Stop`], and writes to the `out` it
+//! is given rather than to stdout directly, so tests run it in-process and check what
+//! a user would see. The terminal UI is the exception: it draws on the terminal itself.
+//! Errors are returned, never printed: `main` prints them once, on stderr.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use tokio::io::BufReader;
+use tokio::sync::mpsc;
+
+use crate::commands::ping::{self, output};
+use crate::commands::run_printed;
+use crate::config::{Config, FrontEnd, Invocation, PingFormat};
+use crate::error::Error;
+use crate::front::local_server::{self, LocalServer};
+use crate::front::menu;
+use crate::front::tui;
+use crate::outcome::Outcome;
+use crate::probe::PingEvent;
+use crate::stop::{self, Reason, Stop};
+
+/// How long, after SIGTERM has stopped the server started in this process, the run
+/// may take to notice and end before it is abandoned.
+const TERMINATE_GRACE: Duration = Duration::from_secs(2);
+
+/// Runs what `invocation` asks for, writing to `out`; first starts wsppsrv in this
+/// process if the user named no server and none listens (see [`crate::front::local_server`]),
+/// and stops it at the end.
+pub async fn run(invocation: Invocation, out: &mut (dyn Write + Send)) -> Result<Outcome, Error> {
+    let Invocation {
+        mut config,
+        front_end,
+    } = invocation;
+    let local = match config.server.parse::<SocketAddr>() {
+        Ok(addr) if local_server::wanted(&config, &front_end) => LocalServer::start(addr),
+        _ => None,
+    };
+    let Some(local) = local else {
+        return run_front_end(&config, front_end, out).await;
+    };
+    // On stderr, so that stdout stays the transcript (or ping's JSON).
+    eprintln!("wsppclient: {}", local.notice(&config.server));
+    config.server = local.addr().to_string();
+    config.server_is_local = true;
+    // A server in this very process is reached directly, whatever *_PROXY says: a
+    // proxy elsewhere would dial its own loopback.
+    config.proxy = crate::net::proxy::Proxies::direct();
+    let result = {
+        let work = run_front_end(&config, front_end, out);
+        tokio::pin!(work);
+        tokio::select! {
+            result = &mut work => result,
+            () = stop::terminated() => {
+                // Stopping the server sends our own session its Close 1001, which ends
+                // it the way a separate wsppsrv stopped by SIGTERM would; both run on
+                // this thread, so the session must go on being polled meanwhile.
+                let _ = tokio::join!(
+                    local.stop(),
+                    tokio::time::timeout(TERMINATE_GRACE, &mut work)
+                );
+                return Ok(Outcome::Terminated);
+            }
+        }
+    };
+    local.stop().await;
+    result
+}
+
+/// Runs `front_end` against `config.server`.
+async fn run_front_end(
+    config: &Config,
+    front_end: FrontEnd,
+    out: &mut (dyn Write + Send),
+) -> Result<Outcome, Error> {
+    match front_end {
+        FrontEnd::Menu { plain } if tui::wanted(plain) => tui::run(config).await,
+        FrontEnd::Menu { .. } => {
+            let mut interrupts = forward_interrupts();
+            let input = BufReader::new(tokio::io::stdin());
+            menu::run(config, input, out, &mut interrupts).await
+        }
+        // Ctrl-C ends `hold` with its summary and exit 0; SIGTERM the same way but
+        // with Close 1001 rather than 1000, and 143. With the server in this process,
+        // `run` takes SIGTERM: stopping that server closes the session with 1001.
+        FrontEnd::Request(request) => {
+            let going_away = AtomicBool::new(false);
+            let stop = async {
+                let reason = stop::signalled(!config.server_is_local).await;
+                going_away.store(reason == Reason::GoingAway, Ordering::Relaxed);
+                reason
+            };
+            run_printed(request, config, out, stop).await?;
+            Ok(if going_away.load(Ordering::Relaxed) {
+                Outcome::Terminated
+            } else {
+                Outcome::Success
+            })
+        }
+        FrontEnd::Ping { format } => run_ping(config, format, out).await,
+    }
+}
+
+/// `wsppclient ping`: ping(8)'s output, or JSON as `format` asks.
+///
+/// With `--json` nothing else is printed, so stdout is exactly one JSON object (its
+/// last line, as scripts expect); `--ndjson` prints a JSON object per probe, each
+/// flushed as it ends, and the same summary object last. A connection lost
+/// mid-session still prints the summary first, then fails.
+///
+/// Ctrl-C ends the session as ping(8)'s does: the summary, then exit 0 or 1 by loss.
+/// SIGTERM prints the summary too, after closing with 1001 (Going Away) instead of
+/// 1000, and exits 143 as a process ended by SIGTERM does (as the terminal UI and
+/// wsppclient's in-process server do).
+async fn run_ping(
+    config: &Config,
+    format: PingFormat,
+    out: &mut (dyn Write + Send),
+) -> Result<Outcome, Error> {
+    let stop = Stop::new();
+    let signals = {
+        let stop = stop.clone();
+        let sigterm = !config.server_is_local;
+        tokio::spawn(async move { stop.stop(stop::signalled(sigterm).await) })
+    };
+    let probes = config.ping.probes;
+    let mut url = String::new();
+    let mut local = None;
+    let mut write_error = None;
+    let result = ping::ping(config, &stop, |event| {
+        if write_error.is_some() {
+            return;
+        }
+        let text = match (format, event) {
+            (PingFormat::Json, _) => return,
+            (
+                _,
+                PingEvent::Started {
+                    url: u,
+                    peer,
+                    local: l,
+                    payload_size,
+                    busy_poll,
+                    probes,
+                    setup,
+                },
+            ) => {
+                url.clone_from(u);
+                local = Some(*l);
+                if format == PingFormat::Ndjson {
+                    return;
+                }
+                let mut lines = output::header(u, *peer, *payload_size, *busy_poll, *probes);
+                for line in output::setup_lines(setup) {
+                    lines.push('\n');
+                    lines.push_str(&line);
+                }
+                lines.push('\n');
+                lines.push_str(&output::clock_line(setup));
+                lines
+            }
+            (PingFormat::Quiet, _) => return,
+            (PingFormat::Ndjson, event) => {
+                let lines = output::probe_lines(event, SystemTime::now());
+                if lines.is_empty() {
+                    return;
+                }
+                let mut text = String::new();
+                for line in lines {
+                    match serde_json::to_string(&line) {
+                        Ok(json) => text.push_str(&json),
+                        Err(err) => {
+                            tracing::warn!(error = %err, "cannot write a probe as JSON");
+                            return;
+                        }
+                    }
+                    text.push('\n');
+                }
+                text.pop();
+                text
+            }
+            (PingFormat::Text | PingFormat::Stamped, event) => {
+                let Some(line) = output::event_line(&url, probes, event) else {
+                    return;
+                };
+                if format == PingFormat::Stamped {
+                    output::stamp(SystemTime::now()) + &line
+                } else {
+                    line
+                }
+            }
+        };
+        // Each line as it happens, even into a pipe: a script plots the run live.
+        if let Err(err) = writeln!(out, "{text}").and_then(|()| out.flush()) {
+            // Nobody reads any more (e.g. `| head`): stop pinging.
+            write_error = Some(err);
+            stop.cancel();
+        }
+    })
+    .await;
+    signals.abort();
+    let report = result?;
+    if let Some(err) = write_error {
+        return Err(err.into());
+    }
+    if matches!(format, PingFormat::Json | PingFormat::Ndjson) {
+        writeln!(out, "{}", output::json(&report))?;
+    } else {
+        writeln!(out)?;
+        for line in output::summary(&report) {
+            writeln!(out, "{line}")?;
+        }
+        if let Some(local) = local {
+            writeln!(out, "{}", output::wireshark_filter(local))?;
+        }
+    }
+    out.flush()?;
+    if let Some(err) = report.ended_by {
+        return Err(err);
+    }
+    Ok(if stop.is_going_away() {
+        Outcome::Terminated
+    } else if report.passed() {
+        Outcome::Success
+    } else {
+        Outcome::Loss
+    })
+}
+
+/// Resolves on Ctrl-C; never, if the handler cannot be installed.
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Every Ctrl-C from now on, as a message: the menu needs more than one.
+fn forward_interrupts() -> mpsc::UnboundedReceiver<()> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            interrupted().await;
+            if tx.send(()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}

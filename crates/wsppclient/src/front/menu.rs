@@ -1,0 +1,238 @@
+//! The plain numbered menu: the catalog on stdout, a choice read from stdin.
+//!
+//! It is the fallback when stdin or stdout is not a terminal, or with `--plain`
+//! (the terminal UI, [`crate::front::tui`], is the menu otherwise), so it reads lines, not
+//! keys, and works as well with a pipe as with a person: `printf '3\nq\n' | wsppclient` runs `open-close` and quits. Requests that
+//! run until stopped (`hold`, `ping`) stop at the next line or Ctrl-C and return here.
+//! `inspect` asks for its URL and an optional message, one line each.
+
+use std::io::Write;
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, Lines};
+use tokio::sync::mpsc;
+
+use crate::commands::catalog::Request;
+use crate::commands::run_printed;
+use crate::config::{Config, Outgoing};
+use crate::error::{self, Error};
+use crate::net::connect::WsUrl;
+use crate::outcome::Outcome;
+use crate::stop::Reason;
+
+/// What a line typed at the prompt asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    /// Run this request.
+    Run(Request),
+    /// Leave the menu.
+    Quit,
+    /// Nothing (an empty line): show the menu again.
+    Nothing,
+}
+
+/// Reads a choice: a menu number, a subcommand name, or `q`/`quit`; `None` if unknown.
+pub fn parse_choice(line: &str) -> Option<Choice> {
+    let line = line.trim();
+    if line.is_empty() {
+        return Some(Choice::Nothing);
+    }
+    if matches!(line, "q" | "quit" | "exit") {
+        return Some(Choice::Quit);
+    }
+    if let Ok(n) = line.parse::<usize>() {
+        return n
+            .checked_sub(1)
+            .and_then(|i| Request::ALL.get(i))
+            .map(|&r| Choice::Run(r));
+    }
+    Request::from_subcommand(line).map(Choice::Run)
+}
+
+/// The menu text: one numbered line per catalog entry with its route.
+pub fn render(config: &Config) -> String {
+    let mut out = format!(
+        "wsppclient {} against {}\n",
+        env!("CARGO_PKG_VERSION"),
+        config.server_label()
+    );
+    let width = Request::ALL
+        .iter()
+        .map(|r| r.subcommand().len())
+        .max()
+        .unwrap_or(0);
+    let route_width = Request::ALL
+        .iter()
+        .map(|r| r.route().len())
+        .max()
+        .unwrap_or(0);
+    for (i, request) in Request::ALL.iter().enumerate() {
+        out.push_str(&format!(
+            "  {:>2}) {:<width$}  {:<route_width$}  {}\n",
+            i + 1,
+            request.subcommand(),
+            request.route(),
+            request.description()
+        ));
+    }
+    out.push_str("   q) quit\n");
+    out
+}
+
+/// Shows the menu and runs choices until `q`, end of input (both [`Outcome::Success`])
+/// or Ctrl-C at the prompt ([`Outcome::Interrupted`]). A failed request is shown and
+/// the menu carries on; only failing to write to `out` ends it with an error.
+pub async fn run<R: AsyncBufRead + Unpin>(
+    config: &Config,
+    input: R,
+    out: &mut (dyn Write + Send),
+    interrupts: &mut mpsc::UnboundedReceiver<()>,
+) -> Result<Outcome, Error> {
+    let mut lines = input.lines();
+    write!(out, "{}", render(config))?;
+    loop {
+        write!(
+            out,
+            "choose 1-{} (Enter shows the menu, q quits)> ",
+            Request::ALL.len()
+        )?;
+        out.flush()?;
+        let line = tokio::select! {
+            line = lines.next_line() => line?,
+            Some(()) = interrupts.recv() => {
+                writeln!(out)?;
+                return Ok(Outcome::Interrupted);
+            }
+        };
+        let Some(line) = line else {
+            writeln!(out)?;
+            return Ok(Outcome::Success);
+        };
+        let request = match parse_choice(&line) {
+            Some(Choice::Run(request)) => request,
+            Some(Choice::Quit) => return Ok(Outcome::Success),
+            Some(Choice::Nothing) => {
+                write!(out, "{}", render(config))?;
+                continue;
+            }
+            None => {
+                writeln!(out, "unknown choice {:?}", line.trim())?;
+                continue;
+            }
+        };
+        writeln!(
+            out,
+            "── {}: {}",
+            request.subcommand(),
+            request.description()
+        )?;
+        // `inspect` needs a URL (and may take a message): asked here, one line each.
+        let asked;
+        let config = if request == Request::Inspect {
+            let default_url = WsUrl::for_route(config, request.route())
+                .map(|u| u.text)
+                .unwrap_or_default();
+            let prompt = format!("URL to inspect (Enter: {default_url})> ");
+            let Some(url) = ask(&mut lines, interrupts, out, &prompt).await? else {
+                writeln!(out)?;
+                continue;
+            };
+            let prompt = "a Text message to send (Enter: none)> ";
+            let Some(message) = ask(&mut lines, interrupts, out, prompt).await? else {
+                writeln!(out)?;
+                continue;
+            };
+            asked = inspect_config(config, &url, &message);
+            &asked
+        } else {
+            config
+        };
+        let until_stopped = request.runs_until_stopped();
+        if until_stopped {
+            writeln!(out, "   (press Enter to stop)")?;
+        }
+        let stop = async {
+            if until_stopped {
+                tokio::select! {
+                    _ = lines.next_line() => {}
+                    Some(()) = interrupts.recv() => {}
+                }
+            } else {
+                // Ctrl-C abandons a request that would end by itself anyway.
+                interrupts.recv().await;
+            }
+            Reason::User
+        };
+        if let Err(err) = run_printed(request, config, out, stop).await {
+            if error::is_broken_pipe(&err) {
+                return Err(err);
+            }
+            writeln!(out, "error: {}", error::one_line(&err))?;
+        }
+        writeln!(out)?;
+    }
+}
+
+/// Writes `prompt` and reads one line, trimmed (empty at the end of input); `None`
+/// if Ctrl-C came first.
+async fn ask<R: AsyncBufRead + Unpin>(
+    lines: &mut Lines<R>,
+    interrupts: &mut mpsc::UnboundedReceiver<()>,
+    out: &mut (dyn Write + Send),
+    prompt: &str,
+) -> Result<Option<String>, Error> {
+    write!(out, "{prompt}")?;
+    out.flush()?;
+    tokio::select! {
+        line = lines.next_line() => Ok(Some(line?.unwrap_or_default().trim().to_owned())),
+        Some(()) = interrupts.recv() => Ok(None),
+    }
+}
+
+/// `config` set to inspect `url` (the default when empty) and send `message` (nothing
+/// when empty), listening the usual time after it.
+pub fn inspect_config(config: &Config, url: &str, message: &str) -> Config {
+    let mut config = config.clone();
+    config.inspect.url = (!url.is_empty()).then(|| url.to_owned());
+    config.inspect.messages = if message.is_empty() {
+        Vec::new()
+    } else {
+        vec![Outgoing::Text(message.to_owned())]
+    };
+    config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_are_numbers_names_or_quit() {
+        assert_eq!(parse_choice("1"), Some(Choice::Run(Request::ALL[0])));
+        assert_eq!(
+            parse_choice(&Request::ALL.len().to_string()),
+            Some(Choice::Run(Request::ALL[Request::ALL.len() - 1]))
+        );
+        assert_eq!(
+            parse_choice(" open-close "),
+            Some(Choice::Run(Request::OpenClose))
+        );
+        assert_eq!(parse_choice("q"), Some(Choice::Quit));
+        assert_eq!(parse_choice(""), Some(Choice::Nothing));
+        assert_eq!(parse_choice("0"), None);
+        assert_eq!(parse_choice("99"), None);
+        assert_eq!(parse_choice("dance"), None);
+    }
+
+    #[test]
+    fn the_menu_lists_every_request_with_its_route() {
+        let text = render(&Config::new("h:1"));
+        for (i, request) in Request::ALL.iter().enumerate() {
+            let line = text
+                .lines()
+                .find(|l| l.trim_start().starts_with(&format!("{})", i + 1)))
+                .unwrap_or_else(|| panic!("no line for {request:?}:\n{text}"));
+            assert!(line.contains(request.subcommand()) && line.contains(request.route()));
+        }
+        assert!(text.contains("q) quit"));
+    }
+}

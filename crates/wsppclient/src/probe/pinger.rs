@@ -1,0 +1,350 @@
+//! [`Pinger`]: one connected WebSocket with its [`PingTracker`]s, the layer a
+//! benchmark loop drives directly and the [`super::ping`] session schedules.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::time::Sleep;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use wspp::busy_poll::BusyPoll;
+use wspp::payload::Encoding;
+use wspp::tracker::{Counts, PingTracker, PongOutcome, Rtt};
+use wspp::wire_clock::{Clock, WireStamps, WireTime};
+
+use super::report::Setup;
+use crate::config::{Config, Probe};
+use crate::error::Error;
+use crate::net::connect::{self, CLOSE_WAIT, Stream, WsUrl};
+
+/// One connected WebSocket that pings.
+#[derive(Debug)]
+pub struct Pinger {
+    ws: WebSocketStream<Stream>,
+    /// Every ping sent on `ws` and what became of it.
+    tracker: PingTracker,
+    /// Every echo message sent on `ws`, when echoing ([`Pinger::echo_as`]).
+    echo: Option<PingTracker>,
+    /// What echo messages carry, from [`Pinger::connect`].
+    payload_size: usize,
+    url: WsUrl,
+    peer: SocketAddr,
+    local: SocketAddr,
+    setup: Setup,
+    /// Set once the server's Close arrived: tungstenite has queued the reply, and
+    /// sending a Close of our own is then an error.
+    peer_closed: bool,
+    /// Touched as each Ping leaves; off unless [`Pinger::busy_poll`] turned it on.
+    busy: BusyPoll,
+    /// [`Pinger::ping_once`]'s deadline, kept between calls.
+    timer: Option<Pin<Box<Sleep>>>,
+    /// Probes sent on the kernel's clock whose transmission it did not stamp: timed
+    /// from the clock read just before their write instead.
+    send_unstamped: u64,
+}
+
+impl Pinger {
+    /// Connects to `url` (shaking hands in TLS for `wss://`) and upgrades; each Ping
+    /// will carry `payload_size` bytes.
+    pub async fn connect(config: &Config, url: &WsUrl, payload_size: usize) -> Result<Self, Error> {
+        let (stream, opened) = connect::open(config, &url.endpoint()).await?;
+        let upgrade_start = Instant::now();
+        let (ws, response) = connect::upgrade(stream, config, url).await?;
+        let clock = match (&opened.no_kernel_stamps, config.ping.user_latency) {
+            (None, false) => Clock::Kernel,
+            _ => Clock::User,
+        };
+        let setup = Setup {
+            resolve: opened.resolve,
+            tcp_connect: opened.tcp_connect,
+            proxy: opened.proxy,
+            tls: opened.tls,
+            upgrade: upgrade_start.elapsed(),
+            subprotocol: connect::subprotocol(&response),
+            clock,
+            no_kernel_stamps: opened.no_kernel_stamps,
+        };
+        Ok(Pinger {
+            ws,
+            tracker: PingTracker::new(Instant::now(), payload_size),
+            echo: None,
+            payload_size,
+            url: url.clone(),
+            peer: opened.peer,
+            local: opened.local,
+            setup,
+            peer_closed: false,
+            busy: BusyPoll::off(),
+            timer: None,
+            send_unstamped: 0,
+        })
+    }
+
+    /// From now on, keeps the runtime polling for `budget` after each Ping rather than
+    /// sleeping until its Pong arrives (zero: sleep as usual). Needs the current-thread
+    /// runtime; see [`wspp::busy_poll`].
+    pub fn busy_poll(&mut self, budget: Duration) {
+        self.busy = BusyPoll::start(budget);
+    }
+
+    /// From now on, matches Text ([`Encoding::Text`]) or Binary messages as echoes of
+    /// the ones [`Pinger::send_echo`] sends; other messages count as unrelated.
+    pub fn echo_as(&mut self, encoding: Encoding) {
+        self.echo = Some(PingTracker::with_encoding(
+            Instant::now(),
+            self.payload_size,
+            encoding,
+        ));
+    }
+
+    /// How the connection was opened.
+    pub fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
+    /// The URL this pinger is connected to.
+    pub fn url(&self) -> &WsUrl {
+        &self.url
+    }
+
+    /// The server's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Our address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// What the tracker has counted so far.
+    pub fn counts(&self) -> Counts {
+        self.tracker.counts()
+    }
+
+    /// What the echo tracker has counted so far, when echoing.
+    pub fn echo_counts(&self) -> Option<Counts> {
+        self.echo.as_ref().map(PingTracker::counts)
+    }
+
+    /// Probes of either kind awaiting their answer.
+    pub fn waiting(&self) -> usize {
+        self.tracker.waiting() + self.echo.as_ref().map_or(0, PingTracker::waiting)
+    }
+
+    /// Sends the next probe of kind `probe`; returns its sequence number.
+    pub async fn send(&mut self, probe: Probe) -> Result<u64, Error> {
+        match probe {
+            Probe::Ping => self.send_ping().await,
+            Probe::Echo => self.send_echo().await,
+        }
+    }
+
+    /// Sends the next echo message; returns its sequence number. Fails with
+    /// [`Error::Unexpected`] unless [`Pinger::echo_as`] was called.
+    pub async fn send_echo(&mut self) -> Result<u64, Error> {
+        let Some(tracker) = self.echo.as_mut() else {
+            return Err(Error::Unexpected("echo probes were not set up".into()));
+        };
+        let probe = tracker.ping(Instant::now());
+        let message = match tracker.encoding() {
+            Encoding::Binary => Message::Binary(probe.payload.into()),
+            // The text encoding writes ASCII only.
+            Encoding::Text => Message::text(String::from_utf8_lossy(&probe.payload).into_owned()),
+        };
+        // As for a Ping: the last write carried it.
+        if let (Some(at), Some(tracker)) = (self.send_timed(message).await?, self.echo.as_mut()) {
+            tracker.on_wire(probe.seq, at);
+        }
+        self.busy.touch();
+        Ok(probe.seq)
+    }
+
+    /// Sends the next Ping and returns its sequence number.
+    pub async fn send_ping(&mut self) -> Result<u64, Error> {
+        let ping = self.tracker.ping(Instant::now());
+        // Nothing is batched (`write_buffer_size` 0), so the last write has just
+        // carried this Ping, and its time is the Ping's.
+        if let Some(at) = self.send_timed(Message::Ping(ping.payload.into())).await? {
+            self.tracker.on_wire(ping.seq, at);
+        }
+        self.busy.touch();
+        Ok(ping.seq)
+    }
+
+    /// Sends a probe; returns when the write that carried it met the wire: the
+    /// kernel's transmit stamp when RTTs are on its clock and it gave one.
+    async fn send_timed(&mut self, message: Message) -> Result<Option<WireTime>, Error> {
+        let kernel = self.setup.clock == Clock::Kernel;
+        if kernel {
+            self.ws.get_ref().stamped().stamp_sends();
+        }
+        let result = self.ws.send(message).await;
+        // Asked even after a failure: it ends the request for stamps.
+        let sent = self.ws.get_ref().stamped().sent();
+        result.map_err(|err| Error::lost(&self.url.text, err))?;
+        if kernel && sent.is_some_and(|s| s.clock == Clock::User) {
+            self.send_unstamped += 1;
+        }
+        Ok(sent.map(|s| s.at))
+    }
+
+    /// Probes whose transmission the kernel did not stamp although RTTs are on its
+    /// clock: their send time is the clock read just before their write.
+    pub fn send_unstamped(&self) -> u64 {
+        self.send_unstamped
+    }
+
+    /// Reads until a Pong arrives (or, when echoing, a Text or Binary message) and
+    /// classifies it; returns it with its kind and payload size. Other messages are
+    /// read and dropped (reading is what makes tungstenite answer the server's Pings).
+    /// Cancel-safe: nothing is lost if the future is dropped.
+    pub async fn next_answer(&mut self) -> Result<(Probe, PongOutcome, usize), Error> {
+        loop {
+            match self.ws.next().await {
+                Some(Ok(Message::Pong(payload))) => {
+                    let now = Instant::now();
+                    // The read that completed this Pong was the last one: tungstenite
+                    // parses what it has before it reads more.
+                    let received = self.ws.get_ref().stamped().last_rx();
+                    let outcome = self.tracker.pong(&payload, now, received);
+                    return Ok((Probe::Ping, outcome, payload.len()));
+                }
+                Some(Ok(Message::Text(text))) if self.echo.is_some() => {
+                    let now = Instant::now();
+                    let received = self.ws.get_ref().stamped().last_rx();
+                    if let Some(echo) = self.echo.as_mut() {
+                        let outcome = echo.pong(text.as_bytes(), now, received);
+                        return Ok((Probe::Echo, outcome, text.len()));
+                    }
+                }
+                Some(Ok(Message::Binary(data))) if self.echo.is_some() => {
+                    let now = Instant::now();
+                    let received = self.ws.get_ref().stamped().last_rx();
+                    if let Some(echo) = self.echo.as_mut() {
+                        let outcome = echo.pong(&data, now, received);
+                        return Ok((Probe::Echo, outcome, data.len()));
+                    }
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    self.peer_closed = true;
+                    return Err(Error::Closed {
+                        code: frame.as_ref().map(|f| u16::from(f.code)),
+                        reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
+                    });
+                }
+                Some(Ok(_)) => {}
+                // A server killed mid-session: say so, naming the session.
+                Some(Err(err)) => return Err(Error::lost(&self.url.text, err)),
+                None => return Err(Error::ended(&self.url.text)),
+            }
+        }
+    }
+
+    /// When the oldest waiting probe times out, if one is waiting.
+    pub fn deadline(&self, timeout: Duration) -> Option<Instant> {
+        let echo = self.echo.as_ref().and_then(|e| e.deadline(timeout));
+        match (self.tracker.deadline(timeout), echo) {
+            (Some(ping), Some(echo)) => Some(ping.min(echo)),
+            (ping, echo) => ping.or(echo),
+        }
+    }
+
+    /// Gives up on the probes older than `timeout`; returns their kinds and sequence
+    /// numbers (zero gives up on every one still waiting).
+    pub fn expire(&mut self, timeout: Duration) -> Vec<(Probe, u64)> {
+        let now = Instant::now();
+        let mut expired: Vec<_> = self
+            .tracker
+            .expire(now, timeout)
+            .into_iter()
+            .map(|seq| (Probe::Ping, seq))
+            .collect();
+        if let Some(echo) = self.echo.as_mut() {
+            expired.extend(
+                echo.expire(now, timeout)
+                    .into_iter()
+                    .map(|seq| (Probe::Echo, seq)),
+            );
+        }
+        expired
+    }
+
+    /// The clock this pinger's RTTs are reported on.
+    pub fn clock(&self) -> Clock {
+        self.setup.clock
+    }
+
+    /// One sequential round trip: sends a Ping and waits for its Pong. `None` when no
+    /// pong came within `timeout` (the ping then counts as lost).
+    pub async fn ping_once(&mut self, timeout: Duration) -> Result<Option<Rtt>, Error> {
+        let seq = self.send_ping().await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        // One timer for the pinger's life, moved on for each ping (a later deadline is
+        // cheap to set): a fresh one per ping was a timer-wheel insert and remove on
+        // every round trip.
+        let mut timer = match self.timer.take() {
+            Some(mut timer) => {
+                timer.as_mut().reset(deadline);
+                timer
+            }
+            None => Box::pin(tokio::time::sleep_until(deadline)),
+        };
+        let outcome = loop {
+            tokio::select! {
+                biased;
+                pong = self.next_answer() => match pong {
+                    Err(err) => break Err(err),
+                    Ok((Probe::Ping, PongOutcome::Reply { seq: s, rtt, .. }, _)) if s == seq => {
+                        break Ok(Some(rtt));
+                    }
+                    Ok(_) => {}
+                },
+                () = timer.as_mut() => {
+                    self.expire(timeout);
+                    break Ok(None);
+                }
+            }
+        };
+        self.timer = Some(timer);
+        outcome
+    }
+
+    /// Sends Close 1000 and waits (at most [`CLOSE_WAIT`]) for the server's reply. If
+    /// the server closed first, sends tungstenite's reply to its Close instead.
+    pub async fn close(self) -> Result<(), Error> {
+        self.close_with(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        })
+        .await
+    }
+
+    /// [`Pinger::close`] with `frame` (1001 Going Away on SIGTERM, say).
+    pub async fn close_with(mut self, frame: CloseFrame) -> Result<(), Error> {
+        if self.peer_closed {
+            self.ws.flush().await?;
+        } else {
+            self.ws.close(Some(frame)).await?;
+        }
+        let drain = async {
+            while let Some(msg) = self.ws.next().await {
+                msg?;
+            }
+            Ok::<(), Error>(())
+        };
+        let drained = match tokio::time::timeout(CLOSE_WAIT, drain).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout {
+                what: "the close handshake",
+                after: CLOSE_WAIT,
+            }),
+        };
+        connect::end_transport(&mut self.ws).await;
+        drained
+    }
+}

@@ -1,0 +1,4 @@
+//! TODO
+
+pub mod transcript;
+pub mod wire;
