@@ -25,8 +25,9 @@ use futures_util::StreamExt;
 use tokio::net::TcpSocket;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
-use wsppclient::config::Config;
-use wsppclient::net::connect::{self, WsUrl};
+use wsppclient::net::settings::{DEFAULT_CONNECT_TIMEOUT, Headers, Server};
+use wsppclient::net::upgrade;
+use wsppclient::net::url::WsUrl;
 
 use crate::cli::HoldArgs;
 use crate::procs::{self, Child};
@@ -53,17 +54,21 @@ pub fn run(args: &HoldArgs) -> Result<()> {
         let _ = stop_tx.send(());
     });
     runtime.block_on(async {
-        let config = Arc::new(Config::new(args.addr.to_string()));
-        let url = Arc::new(WsUrl::for_route(&config, &args.route)?);
+        let headers = Arc::new(Headers::default());
+        let url = Arc::new(WsUrl::for_route(
+            &Server::plain(args.addr.to_string()),
+            &args.route,
+        )?);
         let slots = Arc::new(Semaphore::new(args.concurrency.max(1)));
         let (ready_tx, mut ready_rx) = tokio::sync::mpsc::unbounded_channel::<bool>();
         for _ in 0..args.count {
             let slot = Arc::clone(&slots).acquire_owned().await?;
-            let (config, url, ready_tx) = (Arc::clone(&config), Arc::clone(&url), ready_tx.clone());
+            let (headers, url, ready_tx) =
+                (Arc::clone(&headers), Arc::clone(&url), ready_tx.clone());
             let (addr, source) = (args.addr, args.source);
             tokio::spawn(async move {
                 let opened = tokio::time::timeout(OPEN_TIMEOUT, async {
-                    let mut ws = open(addr, source, &config, &url).await?;
+                    let mut ws = open(addr, source, &headers, &url).await?;
                     // The server pings a new /pingpong session at once.
                     while let Some(message) = ws.next().await {
                         if let Message::Ping(_) = message? {
@@ -109,7 +114,7 @@ pub fn run(args: &HoldArgs) -> Result<()> {
 async fn open(
     addr: SocketAddr,
     source: Ipv4Addr,
-    config: &Config,
+    headers: &Headers,
     url: &WsUrl,
 ) -> Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
     let socket = TcpSocket::new_v4()?;
@@ -117,7 +122,7 @@ async fn open(
     socket.bind(SocketAddr::from((source, 0)))?;
     let stream = socket.connect(addr).await?;
     stream.set_nodelay(true)?;
-    let (ws, _) = connect::upgrade(stream, config, url).await?;
+    let (ws, _) = upgrade::upgrade(stream, headers, DEFAULT_CONNECT_TIMEOUT, url).await?;
     Ok(ws)
 }
 

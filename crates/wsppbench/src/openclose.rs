@@ -17,8 +17,9 @@ use anyhow::{Result, ensure};
 use futures_util::StreamExt;
 use tokio::net::TcpSocket;
 use tokio::task::JoinSet;
-use wsppclient::config::Config;
-use wsppclient::net::connect::{self, WsUrl};
+use wsppclient::net::settings::{DEFAULT_CONNECT_TIMEOUT, Headers, Server};
+use wsppclient::net::upgrade;
+use wsppclient::net::url::WsUrl;
 
 use crate::figures::{self, Summary};
 use crate::procs;
@@ -66,14 +67,17 @@ pub async fn measure(
     max_cycles: u64,
     max_time: Duration,
 ) -> Result<OpenCloseRow> {
-    let config = Arc::new(Config::new(addr.to_string()));
-    let url = Arc::new(WsUrl::for_route(&config, wspp::routes::OPEN_AND_CLOSE)?);
+    let headers = Arc::new(Headers::default());
+    let url = Arc::new(WsUrl::for_route(
+        &Server::plain(addr.to_string()),
+        wspp::routes::OPEN_AND_CLOSE,
+    )?);
     let next = Arc::new(AtomicU64::new(0));
     let cpu_before = procs::cpu_time(pid)?;
     let start = Instant::now();
     let mut workers = JoinSet::new();
     for _ in 0..concurrency {
-        let (config, url, next) = (Arc::clone(&config), Arc::clone(&url), Arc::clone(&next));
+        let (headers, url, next) = (Arc::clone(&headers), Arc::clone(&url), Arc::clone(&next));
         workers.spawn(async move {
             let mut histogram = figures::histogram();
             let mut failures = 0u64;
@@ -83,7 +87,7 @@ pub async fn measure(
                     break;
                 }
                 let source = Ipv4Addr::new(127, 0, 1, 1 + (i % SOURCES) as u8);
-                match tokio::time::timeout(CYCLE_TIMEOUT, cycle(addr, source, &config, &url)).await
+                match tokio::time::timeout(CYCLE_TIMEOUT, cycle(addr, source, &headers, &url)).await
                 {
                     Ok(Ok(took)) => figures::record(&mut histogram, took),
                     _ => failures += 1,
@@ -116,7 +120,7 @@ pub async fn measure(
 async fn cycle(
     addr: SocketAddr,
     source: Ipv4Addr,
-    config: &Config,
+    headers: &Headers,
     url: &WsUrl,
 ) -> Result<Duration> {
     let start = Instant::now();
@@ -125,7 +129,7 @@ async fn cycle(
     socket.bind(SocketAddr::from((source, 0)))?;
     let stream = socket.connect(addr).await?;
     stream.set_nodelay(true)?;
-    let (mut ws, _) = connect::upgrade(stream, config, url).await?;
+    let (mut ws, _) = upgrade::upgrade(stream, headers, DEFAULT_CONNECT_TIMEOUT, url).await?;
     // Pings are answered and the Close is echoed by tungstenite as it reads; the
     // stream ends when the server closes the TCP connection.
     while let Some(message) = ws.next().await {

@@ -30,8 +30,10 @@ use hdrhistogram::Histogram;
 use tokio_tungstenite::tungstenite::Message;
 use wspp::busy_poll::BusyPoll;
 use wspp::rtt_log;
-use wsppclient::config::Config;
-use wsppclient::net::connect::{self, WsUrl};
+use wsppclient::net::connect;
+use wsppclient::net::settings::{ConnectSettings, DEFAULT_CONNECT_TIMEOUT, Headers, Server};
+use wsppclient::net::upgrade;
+use wsppclient::net::url::WsUrl;
 use wsppclient::probe::Pinger;
 
 use crate::figures::{self, Summary};
@@ -49,9 +51,9 @@ pub async fn client_view(
     warmup: u64,
     count: u64,
 ) -> Result<Histogram<u64>> {
-    let config = Config::new(addr.to_string());
-    let url = WsUrl::for_route(&config, wspp::routes::PINGPONG)?;
-    let mut pinger = Pinger::connect(&config, &url, wspp::payload::MIN_LEN).await?;
+    let settings = ConnectSettings::new(addr.to_string());
+    let url = WsUrl::for_route(&settings.server, wspp::routes::PINGPONG)?;
+    let mut pinger = Pinger::connect(&settings, &url, wspp::payload::MIN_LEN, false).await?;
     pinger.busy_poll(busy_poll);
     let mut histogram = figures::histogram();
     for i in 0..warmup + count {
@@ -121,10 +123,13 @@ pub async fn answer_server_pings(
     busy_poll: Duration,
     expected: u64,
 ) -> Result<u64> {
-    let config = Config::new(addr.to_string());
-    let url = WsUrl::for_route(&config, wspp::routes::OPEN_AND_CLOSE)?;
-    let stream = connect::tcp(&url.addr, config.connect_timeout).await?;
-    let (mut ws, _) = connect::upgrade(stream, &config, &url).await?;
+    let headers = Headers::default();
+    let url = WsUrl::for_route(
+        &Server::plain(addr.to_string()),
+        wspp::routes::OPEN_AND_CLOSE,
+    )?;
+    let stream = connect::tcp(&url.addr, DEFAULT_CONNECT_TIMEOUT).await?;
+    let (mut ws, _) = upgrade::upgrade(stream, &headers, DEFAULT_CONNECT_TIMEOUT, &url).await?;
     let busy = BusyPoll::start(busy_poll);
     // One bound for the whole run, so that no timer is armed per ping.
     // Generous per ping: a server that schedules each ping on a millisecond timer

@@ -2,8 +2,8 @@
 //! so `scripts/autobahn.sh client` judges the client users run, not a stand-in.
 //!
 //! Every connection goes through [`connect::open`] (`TCP_NODELAY`, the connect
-//! timeout) and [`connect::upgrade`] (the upgrade request with our `User-Agent`, and
-//! [`connect::websocket_config`], the tungstenite settings `ping`, `hold` and
+//! timeout) and [`upgrade::upgrade`] (the upgrade request with our `User-Agent`, and
+//! [`upgrade::websocket_config`], the tungstenite settings `ping`, `hold` and
 //! `open-close` use). Then it does what the Autobahn client protocol asks
 //! (docs/conformance.md): read the case count from `/getCaseCount`, run each case on
 //! `/runCase?case=N&agent=wsppclient` echoing every Text and Binary message unchanged
@@ -28,9 +28,11 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tracing_subscriber::EnvFilter;
-use wsppclient::config::Config;
 use wsppclient::error::{self, Error};
-use wsppclient::net::connect::{self, Stream, WsUrl};
+use wsppclient::net::connect::{self, Stream};
+use wsppclient::net::settings::ConnectSettings;
+use wsppclient::net::upgrade;
+use wsppclient::net::url::WsUrl;
 
 /// The agent name the report files its results under.
 const AGENT: &str = "wsppclient";
@@ -71,12 +73,12 @@ fn main() -> ExitCode {
 /// The whole protocol: count, every case, report.
 async fn run(base: &str) -> Result<(), Error> {
     let url = WsUrl::parse(base)?;
-    let config = Config::new(url.addr.clone());
-    let count = case_count(&config, base).await?;
+    let settings = ConnectSettings::new(url.addr.clone());
+    let count = case_count(&settings, base).await?;
     tracing::info!(count, "running cases");
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={AGENT}");
-        match tokio::time::timeout(CASE_TIMEOUT, echo_case(&config, &url)).await {
+        match tokio::time::timeout(CASE_TIMEOUT, echo_case(&settings, &url)).await {
             Ok(Ok(())) => tracing::debug!(case, "case done"),
             // Expected in the cases that break the protocol on purpose.
             Ok(Err(err)) => {
@@ -85,7 +87,7 @@ async fn run(base: &str) -> Result<(), Error> {
             Err(_) => tracing::warn!(case, "case did not end in time"),
         }
     }
-    let mut ws = open(&config, &format!("{base}/updateReports?agent={AGENT}")).await?;
+    let mut ws = open(&settings, &format!("{base}/updateReports?agent={AGENT}")).await?;
     // The server closes once the report is written.
     while let Some(message) = ws.next().await {
         if let Err(err) = message {
@@ -98,16 +100,17 @@ async fn run(base: &str) -> Result<(), Error> {
 }
 
 /// Connects and upgrades exactly as the client's requests do.
-async fn open(config: &Config, url: &str) -> Result<Socket, Error> {
+async fn open(settings: &ConnectSettings, url: &str) -> Result<Socket, Error> {
     let url = WsUrl::parse(url)?;
-    let (stream, _opened) = connect::open(config, &url.endpoint()).await?;
-    let (ws, _response) = connect::upgrade(stream, config, &url).await?;
+    let (stream, _opened) = connect::open(&settings.dial, &url.endpoint()).await?;
+    let (ws, _response) =
+        upgrade::upgrade(stream, &settings.headers, settings.dial.timeout, &url).await?;
     Ok(ws)
 }
 
 /// `/getCaseCount`: one Text message holding the number.
-async fn case_count(config: &Config, base: &str) -> Result<u32, Error> {
-    let mut ws = open(config, &format!("{base}/getCaseCount")).await?;
+async fn case_count(settings: &ConnectSettings, base: &str) -> Result<u32, Error> {
+    let mut ws = open(settings, &format!("{base}/getCaseCount")).await?;
     while let Some(message) = ws.next().await {
         if let Message::Text(text) = message? {
             return text
@@ -122,8 +125,8 @@ async fn case_count(config: &Config, base: &str) -> Result<u32, Error> {
 /// One case: echo Text and Binary back until the connection ends. tungstenite answers
 /// Pings and Close frames itself as the stream is read; the Close reply goes out with
 /// the next read or flush, so the loop keeps reading after a Close.
-async fn echo_case(config: &Config, url: &str) -> Result<(), Error> {
-    let mut ws = open(config, url).await?;
+async fn echo_case(settings: &ConnectSettings, url: &str) -> Result<(), Error> {
+    let mut ws = open(settings, url).await?;
     while let Some(message) = ws.next().await {
         match message {
             Ok(message @ (Message::Text(_) | Message::Binary(_))) => ws.send(message).await?,

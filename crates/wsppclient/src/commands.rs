@@ -1,9 +1,10 @@
-//! The requests of the [`catalog`](crate::commands::catalog), run over a tapped connection.
+//! The commands the client runs: the requests of the [`catalog`], run over a tapped connection.
 //!
 //! [`run`] is the one entry point for every front-end: it takes a [`Request`], the
-//! shared [`Config`], a [`Transcript`] to report to and a cancellation token, and
+//! [`ConnectSettings`] every connection is opened with, the [`Options`] of the
+//! requests that take some, a [`Transcript`] to report to and a cancellation token, and
 //! returns when the request is over. Each request opens its own TCP connection
-//! (`TCP_NODELAY`) wrapped in a [`Tap`](crate::net::tap::Tap), so the transcript shows what really crossed
+//! (`TCP_NODELAY`) wrapped in a [`Tap`](crate::watch::tap::Tap), so the transcript shows what really crossed
 //! the wire, and ends with the Wireshark display filter that isolates it.
 //!
 //! Against a TLS server the tap sits *inside* TLS: the transcript shows the same HTTP
@@ -36,14 +37,28 @@ use std::io::Write;
 use std::sync::Mutex;
 
 use crate::commands::catalog::Request;
-use crate::config::Config;
 use crate::error::Error;
-use crate::probe::PingEvent;
+use crate::net::settings::ConnectSettings;
+use crate::probe::{PingEvent, Probe};
 use crate::stop::{Reason, Stop};
 use crate::watch::transcript::{EntryKind, Transcript};
 
 use self::ctx::Ctx;
 pub use self::http::fetch_clients;
+pub use self::inspect::{DEFAULT_INSPECT_WAIT, InspectOptions, Outgoing};
+use self::ping::PingOptions;
+pub use self::websocket::{DEFAULT_HOLD_INTERVAL, HoldOptions};
+
+/// What the requests that take options run with; each takes its own part.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `ping`'s.
+    pub ping: PingOptions,
+    /// `inspect`'s.
+    pub inspect: InspectOptions,
+    /// `hold`'s.
+    pub hold: HoldOptions,
+}
 
 /// Runs `request` until it ends or `cancel` fires. Requests that run until stopped
 /// (`hold`, and `ping` without a count) end cleanly when cancelled, with Close 1000,
@@ -54,11 +69,12 @@ pub use self::http::fetch_clients;
 /// show them. Every entry is sent before this returns.
 pub async fn run(
     request: Request,
-    config: &Config,
+    settings: &ConnectSettings,
+    options: &Options,
     transcript: &Transcript,
     cancel: impl Into<Stop>,
 ) -> Result<(), Error> {
-    run_observed(request, config, transcript, cancel, |_| {}).await
+    run_observed(request, settings, options, transcript, cancel, |_| {}).await
 }
 
 /// [`run`], also handing every [`PingEvent`] of a `ping` request to `on_ping` as it
@@ -67,14 +83,15 @@ pub async fn run(
 /// terminal UI's latency pane (a timeout, for one, is only a note in the transcript).
 pub async fn run_observed(
     request: Request,
-    config: &Config,
+    settings: &ConnectSettings,
+    options: &Options,
     transcript: &Transcript,
     cancel: impl Into<Stop>,
     on_ping: impl FnMut(&PingEvent) + Send,
 ) -> Result<(), Error> {
     let cancel: Stop = cancel.into();
     let ctx = Ctx {
-        config,
+        settings,
         transcript,
         cancel: &cancel,
         local: Mutex::new(None),
@@ -87,9 +104,9 @@ pub async fn run_observed(
                 .await
         }
         Request::OpenClose => websocket::open_close(&ctx).await,
-        Request::Hold => websocket::hold(&ctx).await,
-        Request::Inspect => inspect::inspect(&ctx).await,
-        Request::Ping => ping_to_transcript(&ctx, on_ping).await,
+        Request::Hold => websocket::hold(&ctx, &options.hold).await,
+        Request::Inspect => inspect::inspect(&ctx, &options.inspect).await,
+        Request::Ping => ping_to_transcript(&ctx, &options.ping, on_ping).await,
     };
     if let Some(local) = ctx.local() {
         transcript.send(EntryKind::Filter(format!("tcp.port == {}", local.port())));
@@ -100,10 +117,13 @@ pub async fn run_observed(
 
 /// Runs `request`, printing its transcript to `out` as entries arrive. When `stop`
 /// resolves the request is stopped for the reason it gives (a session closes with
-/// 1001 when the process is going away), and still runs to its (bounded) end.
+/// 1001 when the process is going away), and still runs to its (bounded) end. With
+/// `hex`, every payload is also shown as a hex dump.
 pub async fn run_printed(
     request: Request,
-    config: &Config,
+    settings: &ConnectSettings,
+    options: &Options,
+    hex: bool,
     out: &mut (dyn Write + Send),
     stop: impl Future<Output = Reason>,
 ) -> Result<(), Error> {
@@ -113,7 +133,7 @@ pub async fn run_printed(
         // Owning the transcript here means the printer sees the channel close (and
         // stops) as soon as the request has returned.
         let transcript = transcript;
-        let run = run(request, config, &transcript, &cancel);
+        let run = run(request, settings, options, &transcript, &cancel);
         tokio::pin!(run);
         tokio::select! {
             result = &mut run => result,
@@ -125,7 +145,7 @@ pub async fn run_printed(
     };
     let printer = async {
         while let Some(entry) = entries.recv().await {
-            if config.hex {
+            if hex {
                 writeln!(out, "{entry:#}")?;
             } else {
                 writeln!(out, "{entry}")?;
@@ -142,37 +162,21 @@ pub async fn run_printed(
 /// lines, each also handed to `on_ping`.
 async fn ping_to_transcript(
     ctx: &Ctx<'_>,
+    options: &PingOptions,
     mut on_ping: impl FnMut(&PingEvent) + Send,
 ) -> Result<(), Error> {
     let transcript = ctx.transcript;
     let mut url = String::new();
-    let report = ping::ping(ctx.config, ctx.cancel, |event| {
+    let report = ping::ping(ctx.settings, options, ctx.cancel, |event| {
         on_ping(event);
-        if let PingEvent::Started {
-            url: u,
-            peer,
-            local,
-            payload_size,
-            busy_poll,
-            probes,
-            setup,
-        } = event
-        {
-            ctx.set_local(*local);
-            url.clone_from(u);
-            transcript.note(ping::output::header(
-                u,
-                *peer,
-                *payload_size,
-                *busy_poll,
-                *probes,
-            ));
-            for line in ping::output::setup_lines(setup) {
-                transcript.note(line);
-            }
-            transcript.note(ping::output::clock_line(setup));
-        }
         match event {
+            PingEvent::Started { url: u, local, .. } => {
+                ctx.set_local(*local);
+                url.clone_from(u);
+                for line in ping::output::start_lines(event).unwrap_or_default() {
+                    transcript.note(line);
+                }
+            }
             PingEvent::Reply {
                 probe,
                 seq,
@@ -181,13 +185,13 @@ async fn ping_to_transcript(
                 ..
             } => {
                 let answer = match probe {
-                    crate::config::Probe::Ping => "pong",
-                    crate::config::Probe::Echo => "echo",
+                    Probe::Ping => "pong",
+                    Probe::Echo => "echo",
                 };
                 transcript.rtt(answer, *seq, rtt.on(*clock), *clock);
             }
             other => {
-                if let Some(line) = ping::output::event_line(&url, ctx.config.ping.probes, other) {
+                if let Some(line) = ping::output::event_line(&url, options.probes, other) {
                     transcript.note(line);
                 }
             }

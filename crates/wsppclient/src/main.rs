@@ -5,10 +5,9 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 use tracing_subscriber::EnvFilter;
-use wsppclient::config::FrontEnd;
 use wsppclient::error;
-use wsppclient::front::cli;
-use wsppclient::front::{invoke, tui};
+use wsppclient::front::invocation::FrontEnd;
+use wsppclient::front::{cli, invoke, tui};
 
 fn main() -> ExitCode {
     let cli = cli::parse();
@@ -16,8 +15,10 @@ fn main() -> ExitCode {
         return docs.main(cli::Cli::command());
     }
     let invocation = cli.into_invocation();
-    init_logging(matches!(invocation.front_end, FrontEnd::Menu { plain } if tui::wanted(plain)));
-    if invocation.config.tls.insecure {
+    init_logging(
+        matches!(invocation.front_end, FrontEnd::Menu { plain, .. } if tui::wanted(plain)),
+    );
+    if invocation.dial.tls.insecure {
         // Before the terminal UI takes the screen, so it is still there after it leaves.
         eprintln!(
             "wsppclient: warning: --insecure: server certificates are not verified; \

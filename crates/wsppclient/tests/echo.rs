@@ -7,8 +7,10 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use wspp::payload::Encoding;
 use wsppclient::commands::ping;
-use wsppclient::config::{Config, Probe, Probes};
+use wsppclient::commands::ping::PingOptions;
+use wsppclient::net::settings::ConnectSettings;
 use wsppclient::probe::PingEvent;
+use wsppclient::probe::{Probe, Probes};
 
 use crate::support::{Server, fast_server_config, last_json_line, raw, run_binary, within};
 
@@ -126,15 +128,21 @@ async fn unrelated_messages_and_late_echoes_are_counted_never_taken_as_replies()
         }
     })
     .await;
-    let mut config = Config::new("unused:1");
-    config.ping.url = Some(format!("ws://{addr}/"));
-    config.ping.count = Some(3);
-    config.ping.interval = Duration::ZERO;
-    config.ping.probes = Probes::Echo(Encoding::Text);
+    let settings = ConnectSettings::new("unused:1");
+    let options = PingOptions {
+        url: Some(format!("ws://{addr}/")),
+        count: Some(3),
+        interval: Duration::ZERO,
+        probes: Probes::Echo(Encoding::Text),
+        ..PingOptions::default()
+    };
     let mut events = Vec::new();
-    let report = within(ping::ping(&config, &CancellationToken::new(), |e| {
-        events.push(e.clone())
-    }))
+    let report = within(ping::ping(
+        &settings,
+        &options,
+        &CancellationToken::new(),
+        |e| events.push(e.clone()),
+    ))
     .await
     .expect("the session starts");
     assert_eq!(

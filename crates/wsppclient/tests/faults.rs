@@ -7,6 +7,7 @@
 //! is the real wsppsrv, shut down and bound again on its own port.
 
 use std::time::Duration;
+use wsppclient::commands::Options;
 
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -146,14 +147,18 @@ async fn hold_reconnects_across_a_server_restart_and_echoes_on() {
     let held = HeldPort::new();
     let addr = held.addr;
     let first = Server::start_on(addr, fast_server_config()).await;
-    let mut config = first.client_config();
-    config.hold_interval = Duration::from_millis(20);
-    config.hold_reconnect = true;
+    let settings = first.client_settings();
+    let mut options = Options::default();
+    options.hold.interval = Duration::from_millis(20);
+    options.hold.reconnect = true;
     let (transcript, mut rx) = Transcript::new();
     let cancel = CancellationToken::new();
     let hold = tokio::spawn({
         let cancel = cancel.clone();
-        async move { wsppclient::commands::run(Request::Hold, &config, &transcript, &cancel).await }
+        async move {
+            wsppclient::commands::run(Request::Hold, &settings, &options, &transcript, &cancel)
+                .await
+        }
     });
     let mut seen = Vec::new();
     wait_for(&mut rx, &mut seen, an_echo).await;
@@ -201,12 +206,13 @@ async fn hold_reconnects_across_a_server_restart_and_echoes_on() {
 #[tokio::test]
 async fn hold_without_reconnect_fails_when_the_server_goes_away() {
     let server = Server::start(fast_server_config()).await;
-    let mut config = server.client_config();
-    config.hold_interval = Duration::from_millis(20);
+    let settings = server.client_settings();
+    let mut options = Options::default();
+    options.hold.interval = Duration::from_millis(20);
     let (transcript, mut rx) = Transcript::new();
     let cancel = CancellationToken::new();
     let hold = tokio::spawn(async move {
-        wsppclient::commands::run(Request::Hold, &config, &transcript, &cancel).await
+        wsppclient::commands::run(Request::Hold, &settings, &options, &transcript, &cancel).await
     });
     let mut seen = Vec::new();
     wait_for(&mut rx, &mut seen, an_echo).await;

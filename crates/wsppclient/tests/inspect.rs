@@ -7,9 +7,10 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use wsppclient::Error;
 use wsppclient::commands::catalog::Request;
-use wsppclient::config::{Config, Outgoing};
+use wsppclient::commands::{Options, Outgoing};
+use wsppclient::net::settings::ConnectSettings;
 
-use crate::support::{Server, fast_server_config, raw, run_binary, transcript_of};
+use crate::support::{Server, fast_server_config, raw, run_binary, transcript_with};
 
 /// Asserts that `text` holds every one of `wanted`.
 fn contains_all(text: &str, wanted: &[&str]) {
@@ -18,20 +19,26 @@ fn contains_all(text: &str, wanted: &[&str]) {
     }
 }
 
-/// A config that inspects `path` on `addr`, sends `messages` and listens `wait` after.
-fn inspecting(addr: &str, path: &str, messages: Vec<Outgoing>, wait: Duration) -> Config {
-    let mut config = Config::new(addr);
-    config.inspect.url = Some(format!("ws://{addr}{path}"));
-    config.inspect.messages = messages;
-    config.inspect.wait = wait;
-    config
+/// Settings and options that inspect `path` on `addr`, send `messages` and listen
+/// `wait` after.
+fn inspecting(
+    addr: &str,
+    path: &str,
+    messages: Vec<Outgoing>,
+    wait: Duration,
+) -> (ConnectSettings, Options) {
+    let mut options = Options::default();
+    options.inspect.url = Some(format!("ws://{addr}{path}"));
+    options.inspect.messages = messages;
+    options.inspect.wait = wait;
+    (ConnectSettings::new(addr), options)
 }
 
 #[tokio::test]
 async fn inspect_shows_the_upgrade_our_messages_their_echoes_pings_and_close_1000() {
     let server = Server::start(fast_server_config()).await;
     let addr = server.addr.to_string();
-    let config = inspecting(
+    let (settings, options) = inspecting(
         &addr,
         "/pingpong?from=inspect",
         vec![
@@ -40,7 +47,7 @@ async fn inspect_shows_the_upgrade_our_messages_their_echoes_pings_and_close_100
         ],
         Duration::from_millis(200),
     );
-    let (result, text) = transcript_of(Request::Inspect, &config).await;
+    let (result, text) = transcript_with(Request::Inspect, &settings, &options).await;
     result.expect("inspect succeeds");
     contains_all(
         &text,
@@ -156,13 +163,13 @@ async fn a_reset_is_named_1006_with_the_bytes_that_had_arrived() {
     })
     .await;
     let addr = addr.to_string();
-    let config = inspecting(
+    let (settings, options) = inspecting(
         &addr,
         "/",
         vec![Outgoing::Text("hi".into())],
         Duration::from_secs(5),
     );
-    let (result, text) = transcript_of(Request::Inspect, &config).await;
+    let (result, text) = transcript_with(Request::Inspect, &settings, &options).await;
     let Err(Error::AbnormalClosure {
         reset, received, ..
     }) = &result
@@ -226,8 +233,8 @@ async fn a_server_that_closes_with_1011_is_shown_and_fails() {
     })
     .await;
     let addr = addr.to_string();
-    let config = inspecting(&addr, "/", vec![], Duration::from_secs(5));
-    let (result, text) = transcript_of(Request::Inspect, &config).await;
+    let (settings, options) = inspecting(&addr, "/", vec![], Duration::from_secs(5));
+    let (result, text) = transcript_with(Request::Inspect, &settings, &options).await;
     assert!(
         matches!(&result, Err(Error::Closed { code: Some(1011), reason }) if reason == "oops"),
         "{result:?}"

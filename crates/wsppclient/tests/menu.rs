@@ -2,18 +2,32 @@
 
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
-use wsppclient::config::Config;
+use wsppclient::commands::Options;
 use wsppclient::front::menu;
+use wsppclient::net::settings::ConnectSettings;
 use wsppclient::outcome::Outcome;
 
 use crate::support::{Server, fast_server_config, within};
 
-/// Runs the menu on `input` and returns how it ended and what it printed.
-async fn drive(config: &Config, input: &'static [u8]) -> (Outcome, String) {
+/// Runs the menu on `input` with the default options and returns how it ended and
+/// what it printed.
+async fn drive(settings: &ConnectSettings, input: &'static [u8]) -> (Outcome, String) {
+    drive_with(settings, &Options::default(), false, input).await
+}
+
+/// [`drive`] with `options`, and hex dumps when `hex`.
+async fn drive_with(
+    settings: &ConnectSettings,
+    options: &Options,
+    hex: bool,
+    input: &'static [u8],
+) -> (Outcome, String) {
     let (_interrupt, mut interrupts) = mpsc::unbounded_channel();
     let mut out = Vec::new();
     let outcome = within(menu::run(
-        config,
+        settings,
+        options,
+        hex,
         BufReader::new(input),
         &mut out,
         &mut interrupts,
@@ -26,7 +40,7 @@ async fn drive(config: &Config, input: &'static [u8]) -> (Outcome, String) {
 #[tokio::test]
 async fn a_choice_runs_its_request_and_q_quits() {
     let server = Server::start(fast_server_config()).await;
-    let (outcome, out) = drive(&server.client_config(), b"3\nq\n").await;
+    let (outcome, out) = drive(&server.client_settings(), b"3\nq\n").await;
     assert_eq!(outcome, Outcome::Success);
     assert!(
         out.contains(" 3) open-close   /openandclosewebsocket"),
@@ -43,7 +57,7 @@ async fn a_choice_runs_its_request_and_q_quits() {
 #[tokio::test]
 async fn names_work_too_and_unknown_choices_are_named() {
     let server = Server::start(fast_server_config()).await;
-    let (outcome, out) = drive(&server.client_config(), b"dance\nno-upgrade\n").await;
+    let (outcome, out) = drive(&server.client_settings(), b"dance\nno-upgrade\n").await;
     // End of input quits like q.
     assert_eq!(outcome, Outcome::Success);
     assert!(out.contains("unknown choice \"dance\""), "{out}");
@@ -53,7 +67,7 @@ async fn names_work_too_and_unknown_choices_are_named() {
 #[tokio::test]
 async fn hold_stops_at_the_next_line_and_returns_to_the_menu() {
     let server = Server::start(fast_server_config()).await;
-    let (outcome, out) = drive(&server.client_config(), b"hold\n\nfavicon\nq\n").await;
+    let (outcome, out) = drive(&server.client_settings(), b"hold\n\nfavicon\nq\n").await;
     assert_eq!(outcome, Outcome::Success);
     assert!(out.contains("(press Enter to stop)"), "{out}");
     assert!(
@@ -68,7 +82,7 @@ async fn hold_stops_at_the_next_line_and_returns_to_the_menu() {
 async fn a_failed_request_is_shown_and_the_menu_carries_on() {
     let held = crate::support::refused_addr();
     let addr = held.addr;
-    let (outcome, out) = drive(&Config::new(addr.to_string()), b"1\nq\n").await;
+    let (outcome, out) = drive(&ConnectSettings::new(addr.to_string()), b"1\nq\n").await;
     assert_eq!(outcome, Outcome::Success);
     assert!(
         out.contains(&format!("error: cannot connect to {addr}: ")),
@@ -84,7 +98,9 @@ async fn ctrl_c_at_the_prompt_leaves_the_menu() {
     interrupt.send(()).expect("the menu listens");
     let mut out = Vec::new();
     let outcome = within(menu::run(
-        &Config::new("127.0.0.1:1"),
+        &ConnectSettings::new("127.0.0.1:1"),
+        &Options::default(),
+        false,
         BufReader::new(input),
         &mut out,
         &mut interrupts,
@@ -99,15 +115,15 @@ async fn ctrl_c_at_the_prompt_leaves_the_menu() {
 #[tokio::test]
 async fn inspect_asks_for_its_url_and_a_message_and_dumps_hex_with_hex() {
     let server = Server::start(fast_server_config()).await;
-    let mut config = server.client_config();
-    config.inspect.wait = std::time::Duration::from_millis(100);
-    config.hex = true;
+    let settings = server.client_settings();
+    let mut options = Options::default();
+    options.inspect.wait = std::time::Duration::from_millis(100);
     let typed = format!(
         "inspect\nws://{}/pingpong?via=menu\nhello\nq\n",
         server.addr
     );
     let input: &'static [u8] = Box::leak(typed.into_bytes().into_boxed_slice());
-    let (outcome, out) = drive(&config, input).await;
+    let (outcome, out) = drive_with(&settings, &options, true, input).await;
     assert_eq!(outcome, Outcome::Success);
     assert!(
         out.contains(&format!(

@@ -6,18 +6,19 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use wspp::payload::PingId;
 use wsppclient::commands::ping;
-use wsppclient::config::Config;
-use wsppclient::net::connect::WsUrl;
+use wsppclient::commands::ping::PingOptions;
+use wsppclient::net::settings::ConnectSettings;
+use wsppclient::net::url::WsUrl;
 use wsppclient::probe::{PingEvent, Pinger};
 
 use crate::support::{
     Server, fast_server_config, last_json_line, raw, refused_addr, run_binary, within,
 };
 
-fn quick(config: &mut Config, count: u64) {
-    config.ping.count = Some(count);
-    config.ping.interval = Duration::ZERO;
-    config.ping.timeout = Duration::from_secs(5);
+fn quick(options: &mut PingOptions, count: u64) {
+    options.count = Some(count);
+    options.interval = Duration::ZERO;
+    options.timeout = Duration::from_secs(5);
 }
 
 #[tokio::test]
@@ -215,17 +216,25 @@ async fn a_silent_server_loses_every_ping_and_the_binary_exits_1() {
 #[tokio::test]
 async fn timeouts_are_reported_per_ping() {
     let (addr, _peer) = silent_server().await;
-    let mut config = Config::new("unused:1");
-    config.ping.url = Some(format!("ws://{addr}/x"));
-    config.ping.count = Some(2);
-    config.ping.interval = Duration::ZERO;
-    config.ping.timeout = Duration::from_millis(50);
+    let settings = ConnectSettings::new("unused:1");
+    let options = PingOptions {
+        url: Some(format!("ws://{addr}/x")),
+        count: Some(2),
+        interval: Duration::ZERO,
+        timeout: Duration::from_millis(50),
+        ..PingOptions::default()
+    };
     let mut timeouts = Vec::new();
-    let report = within(ping::ping(&config, &CancellationToken::new(), |e| {
-        if let PingEvent::Timeout { seq, .. } = e {
-            timeouts.push(*seq);
-        }
-    }))
+    let report = within(ping::ping(
+        &settings,
+        &options,
+        &CancellationToken::new(),
+        |e| {
+            if let PingEvent::Timeout { seq, .. } = e {
+                timeouts.push(*seq);
+            }
+        },
+    ))
     .await
     .expect("the session starts");
     // With a zero interval the second ping waits for the first to time out.
@@ -263,13 +272,19 @@ async fn unsolicited_and_forged_pongs_are_counted_never_taken_as_replies() {
         }
     })
     .await;
-    let mut config = Config::new("unused:1");
-    config.ping.url = Some(format!("ws://{addr}/"));
-    quick(&mut config, 3);
+    let settings = ConnectSettings::new("unused:1");
+    let mut options = PingOptions {
+        url: Some(format!("ws://{addr}/")),
+        ..PingOptions::default()
+    };
+    quick(&mut options, 3);
     let mut events = Vec::new();
-    let report = within(ping::ping(&config, &CancellationToken::new(), |e| {
-        events.push(e.clone())
-    }))
+    let report = within(ping::ping(
+        &settings,
+        &options,
+        &CancellationToken::new(),
+        |e| events.push(e.clone()),
+    ))
     .await
     .expect("the session starts");
     assert_eq!(report.counts.sent, 3);
@@ -285,7 +300,7 @@ async fn unsolicited_and_forged_pongs_are_counted_never_taken_as_replies() {
         .collect();
     assert_eq!(replies, [0, 1, 2]);
     assert!(events.contains(&PingEvent::Unsolicited {
-        probe: wsppclient::config::Probe::Ping,
+        probe: wsppclient::probe::Probe::Ping,
         bytes: 9
     }));
     within(peer).await.expect("peer task");
@@ -294,11 +309,14 @@ async fn unsolicited_and_forged_pongs_are_counted_never_taken_as_replies() {
 #[tokio::test]
 async fn cancelling_a_session_returns_the_summary_so_far() {
     let server = Server::start(fast_server_config()).await;
-    let mut config = server.client_config();
-    config.ping.interval = Duration::ZERO;
-    config.ping.count = None;
+    let settings = server.client_settings();
+    let options = PingOptions {
+        interval: Duration::ZERO,
+        count: None,
+        ..PingOptions::default()
+    };
     let cancel = CancellationToken::new();
-    let report = within(ping::ping(&config, &cancel, |e| {
+    let report = within(ping::ping(&settings, &options, &cancel, |e| {
         if let PingEvent::Reply { seq: 4, .. } = e {
             cancel.cancel();
         }
@@ -314,12 +332,15 @@ async fn cancelling_a_session_returns_the_summary_so_far() {
 #[tokio::test]
 async fn a_server_going_away_ends_the_session_with_its_close_code() {
     let server = Server::start(fast_server_config()).await;
-    let mut config = server.client_config();
-    config.ping.interval = Duration::from_millis(5);
+    let settings = server.client_settings();
+    let options = PingOptions {
+        interval: Duration::from_millis(5),
+        ..PingOptions::default()
+    };
     let (first_reply, replied) = tokio::sync::oneshot::channel::<()>();
     let mut first_reply = Some(first_reply);
     let session = async {
-        ping::ping(&config, &CancellationToken::new(), |e| {
+        ping::ping(&settings, &options, &CancellationToken::new(), |e| {
             if matches!(e, PingEvent::Reply { .. })
                 && let Some(tx) = first_reply.take()
             {
@@ -347,9 +368,9 @@ async fn a_server_going_away_ends_the_session_with_its_close_code() {
 #[tokio::test]
 async fn a_pinger_gives_each_ping_its_own_timeout() {
     let (addr, _peer) = silent_server().await;
-    let config = Config::new(addr.to_string());
+    let settings = ConnectSettings::new(addr.to_string());
     let url = WsUrl::parse(&format!("ws://{addr}/x")).expect("valid url");
-    let mut pinger = within(Pinger::connect(&config, &url, 16))
+    let mut pinger = within(Pinger::connect(&settings, &url, 16, false))
         .await
         .expect("connect and upgrade");
     for _ in 0..3 {
@@ -370,9 +391,9 @@ async fn a_pinger_gives_each_ping_its_own_timeout() {
 #[tokio::test]
 async fn a_pinger_does_sequential_round_trips() {
     let server = Server::start(fast_server_config()).await;
-    let config = server.client_config();
-    let url = WsUrl::for_route(&config, wspp::routes::PINGPONG).expect("valid url");
-    let mut pinger = within(Pinger::connect(&config, &url, 16))
+    let settings = server.client_settings();
+    let url = WsUrl::for_route(&settings.server, wspp::routes::PINGPONG).expect("valid url");
+    let mut pinger = within(Pinger::connect(&settings, &url, 16, false))
         .await
         .expect("connect and upgrade");
     for _ in 0..20 {

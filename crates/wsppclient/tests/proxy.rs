@@ -11,8 +11,9 @@ use tokio_util::sync::CancellationToken;
 use wsppclient::Error;
 use wsppclient::commands::catalog::Request;
 use wsppclient::commands::ping;
-use wsppclient::config::Config;
+use wsppclient::commands::ping::PingOptions;
 use wsppclient::net::proxy::{Proxies, ProxyKind};
+use wsppclient::net::settings::ConnectSettings;
 use wsppclient::probe::{PingEvent, PingReport};
 
 use crate::support::proxies::{Answer, Proxy};
@@ -23,20 +24,28 @@ use crate::support::{
 };
 
 /// A config pinging `url` `count` times back to back through `proxy`.
-fn pinging(url: String, count: u64, proxy: Proxies) -> Config {
-    let mut config = Config::new("unused:1");
-    config.ping.url = Some(url);
-    config.ping.count = Some(count);
-    config.ping.interval = Duration::ZERO;
-    config.proxy = proxy;
-    config
+fn pinging(url: String, count: u64, proxy: Proxies) -> (ConnectSettings, PingOptions) {
+    let mut settings = ConnectSettings::new("unused:1");
+    let options = PingOptions {
+        url: Some(url),
+        count: Some(count),
+        interval: Duration::ZERO,
+        ..PingOptions::default()
+    };
+    settings.dial.proxy = proxy;
+    (settings, options)
 }
 
-async fn ping_session(config: &Config) -> (Vec<PingEvent>, Result<PingReport, Error>) {
+async fn ping_session(
+    (settings, options): &(ConnectSettings, PingOptions),
+) -> (Vec<PingEvent>, Result<PingReport, Error>) {
     let mut events = Vec::new();
-    let report = within(ping::ping(config, &CancellationToken::new(), |e| {
-        events.push(e.clone())
-    }))
+    let report = within(ping::ping(
+        settings,
+        options,
+        &CancellationToken::new(),
+        |e| events.push(e.clone()),
+    ))
     .await;
     (events, report)
 }
@@ -54,8 +63,8 @@ async fn ws_ping_goes_through_an_http_connect_proxy() {
     let server = Server::start(fast_server_config()).await;
     let proxy = Proxy::http(Answer::Open).await;
     let url = format!("ws://{}/pingpong", server.addr);
-    let config = pinging(url, 3, Proxies::given(&proxy.url("http"), ""));
-    let (events, report) = ping_session(&config).await;
+    let session = pinging(url, 3, Proxies::given(&proxy.url("http"), ""));
+    let (events, report) = ping_session(&session).await;
     let report = report.expect("the session runs");
     assert!(report.all_answered(), "{:?}", report.counts);
     assert_eq!(proxy.tunnels(), 1);
@@ -261,9 +270,9 @@ async fn menu_requests_show_the_connect_exchange_in_their_transcript() {
     })
     .await;
     let proxy = Proxy::http(Answer::Credentials("bob", "pw")).await;
-    let mut config = server.client_config();
-    config.proxy = Proxies::given(&format!("http://bob:pw@{}", proxy.addr), "");
-    let (result, text) = transcript_of(Request::OpenClose, &config).await;
+    let mut settings = server.client_settings();
+    settings.dial.proxy = Proxies::given(&format!("http://bob:pw@{}", proxy.addr), "");
+    let (result, text) = transcript_of(Request::OpenClose, &settings).await;
     result.expect("open-close through the proxy");
     assert!(
         text.contains(&format!(
@@ -288,7 +297,7 @@ async fn menu_requests_show_the_connect_exchange_in_their_transcript() {
     // Then the same wire as without a proxy: the tunnel carries it unchanged.
     assert_open_close_wire(&text, 2);
 
-    let (result, text) = transcript_of(Request::Page, &config).await;
+    let (result, text) = transcript_of(Request::Page, &settings).await;
     result.expect("the page through the proxy");
     assert!(text.contains("← HTTP/1.1 200 OK"), "{text}");
     assert_eq!(proxy.tunnels(), 2);
@@ -301,8 +310,8 @@ async fn socks5_and_socks5h_proxies_carry_the_session() {
     let url = format!("ws://localhost:{}/pingpong", server.addr.port());
 
     // socks5:// resolves the name here and asks for an address.
-    let config = pinging(url.clone(), 2, Proxies::given(&socks.url("socks5"), ""));
-    let (events, report) = ping_session(&config).await;
+    let session = pinging(url.clone(), 2, Proxies::given(&socks.url("socks5"), ""));
+    let (events, report) = ping_session(&session).await;
     assert!(report.expect("the session runs").all_answered());
     assert_eq!(socks.tunnels(), 1);
     let asked = &socks.requests()[0];
@@ -318,8 +327,8 @@ async fn socks5_and_socks5h_proxies_carry_the_session() {
     assert_eq!(info.kind, ProxyKind::Socks5 { remote_dns: false });
 
     // socks5h:// leaves the name to the proxy.
-    let config = pinging(url.clone(), 1, Proxies::given(&socks.url("socks5h"), ""));
-    assert!(ping_session(&config).await.1.expect("runs").all_answered());
+    let session = pinging(url.clone(), 1, Proxies::given(&socks.url("socks5h"), ""));
+    assert!(ping_session(&session).await.1.expect("runs").all_answered());
     assert_eq!(
         socks.requests()[1],
         format!("localhost:{}", server.addr.port())
@@ -328,8 +337,8 @@ async fn socks5_and_socks5h_proxies_carry_the_session() {
     // With a login, and a refused one.
     let guarded = Proxy::socks5(Some(("carol", "pw"))).await;
     let good = format!("socks5h://carol:pw@{}", guarded.addr);
-    let config = pinging(url.clone(), 1, Proxies::given(&good, ""));
-    assert!(ping_session(&config).await.1.expect("runs").all_answered());
+    let session = pinging(url.clone(), 1, Proxies::given(&good, ""));
+    assert!(ping_session(&session).await.1.expect("runs").all_answered());
     assert_eq!(guarded.tunnels(), 1);
     let bad = format!("socks5h://carol:nope@{}", guarded.addr);
     let output = run_binary(&["--proxy", &bad, "ping", &url, "-c", "1"]).await;

@@ -6,7 +6,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_util::sync::CancellationToken;
 use wsppclient::Error;
+use wsppclient::commands::Options;
 use wsppclient::commands::catalog::Request;
+use wsppclient::net::settings::ConnectSettings;
 use wsppclient::watch::transcript::{EntryKind, Transcript};
 
 use crate::support::{
@@ -21,7 +23,7 @@ async fn open_close_shows_every_ping_our_pongs_and_close_1000() {
         ..fast_server_config()
     })
     .await;
-    let (result, text) = transcript_of(Request::OpenClose, &server.client_config()).await;
+    let (result, text) = transcript_of(Request::OpenClose, &server.client_settings()).await;
     result.expect("open-close succeeds");
     // Server frames are unmasked, ours masked: the wire, not tungstenite's view.
     assert_open_close_wire(&text, 2);
@@ -43,9 +45,9 @@ async fn open_close_shows_every_ping_our_pongs_and_close_1000() {
 #[tokio::test]
 async fn broken_upgrades_show_the_servers_refusal() {
     let server = Server::start(fast_server_config()).await;
-    let config = server.client_config();
+    let settings = server.client_settings();
 
-    let (result, text) = transcript_of(Request::NoKey, &config).await;
+    let (result, text) = transcript_of(Request::NoKey, &settings).await;
     result.expect("a refusal is the expected answer");
     // Header names exactly as RFC 6455 spells them, the key left out.
     assert!(
@@ -56,7 +58,7 @@ async fn broken_upgrades_show_the_servers_refusal() {
     assert!(!text.contains("Sec-WebSocket-Key:"), "{text}");
     assert!(text.contains("← HTTP/1.1 400 Bad Request"), "{text}");
 
-    let (result, text) = transcript_of(Request::BadVersion, &config).await;
+    let (result, text) = transcript_of(Request::BadVersion, &settings).await;
     result.expect("a refusal is the expected answer");
     assert!(text.contains("Sec-WebSocket-Key: "), "{text}");
     assert!(text.contains("Sec-WebSocket-Version: 8"), "{text}");
@@ -72,7 +74,7 @@ async fn broken_upgrades_show_the_servers_refusal() {
         "{text}"
     );
 
-    let (result, text) = transcript_of(Request::NoUpgrade, &config).await;
+    let (result, text) = transcript_of(Request::NoUpgrade, &settings).await;
     result.expect("a refusal is the expected answer");
     assert!(
         !text.lines().any(|l| l.trim() == "Upgrade: websocket"),
@@ -81,7 +83,7 @@ async fn broken_upgrades_show_the_servers_refusal() {
     assert!(text.contains("← HTTP/1.1 400 Bad Request"), "{text}");
 
     for request in [Request::NoKey, Request::BadVersion, Request::NoUpgrade] {
-        let (_, text) = transcript_of(request, &config).await;
+        let (_, text) = transcript_of(request, &settings).await;
         assert!(!text.contains(" fin="), "no frames after a refusal: {text}");
     }
 }
@@ -89,7 +91,7 @@ async fn broken_upgrades_show_the_servers_refusal() {
 #[tokio::test]
 async fn favicon_is_refused_with_404() {
     let server = Server::start(fast_server_config()).await;
-    let (result, text) = transcript_of(Request::Favicon, &server.client_config()).await;
+    let (result, text) = transcript_of(Request::Favicon, &server.client_settings()).await;
     result.expect("favicon succeeds");
     assert!(text.contains("→ GET /favicon.ico HTTP/1.1"), "{text}");
     assert!(text.contains("← HTTP/1.1 404 Not Found"), "{text}");
@@ -125,7 +127,7 @@ async fn page_prints_the_connected_clients() {
         }
     }
 
-    let (result, text) = transcript_of(Request::Page, &server.client_config()).await;
+    let (result, text) = transcript_of(Request::Page, &server.client_settings()).await;
     result.expect("page succeeds");
     assert!(text.contains("→ GET / HTTP/1.1"), "{text}");
     assert!(text.contains("→ GET /clients.json HTTP/1.1"), "{text}");
@@ -143,13 +145,14 @@ async fn page_prints_the_connected_clients() {
 #[tokio::test]
 async fn hold_echoes_until_cancelled_then_closes_with_1000() {
     let server = Server::start(fast_server_config()).await;
-    let mut config = server.client_config();
-    config.hold_interval = std::time::Duration::from_millis(10);
+    let settings = server.client_settings();
+    let mut options = Options::default();
+    options.hold.interval = std::time::Duration::from_millis(10);
     let cancel = CancellationToken::new();
     let (transcript, mut rx) = Transcript::new();
     let run = async {
         let transcript = transcript;
-        wsppclient::commands::run(Request::Hold, &config, &transcript, &cancel).await
+        wsppclient::commands::run(Request::Hold, &settings, &options, &transcript, &cancel).await
     };
     let watch = async {
         let mut lines = Vec::new();
@@ -216,8 +219,8 @@ async fn the_transcript_shows_real_fragments_not_reassembled_messages() {
         }
     })
     .await;
-    let config = wsppclient::config::Config::new(addr.to_string());
-    let (result, text) = transcript_of(Request::OpenClose, &config).await;
+    let settings = ConnectSettings::new(addr.to_string());
+    let (result, text) = transcript_of(Request::OpenClose, &settings).await;
     result.expect("open-close succeeds");
     assert!(text.contains("← Text fin=0 mask=0 len=3 \"hel\""), "{text}");
     assert!(
@@ -236,8 +239,8 @@ async fn the_transcript_shows_real_fragments_not_reassembled_messages() {
 #[tokio::test]
 async fn a_refused_connection_is_an_error_without_a_filter() {
     let held = refused_addr();
-    let config = wsppclient::config::Config::new(held.to_string());
-    let (result, text) = transcript_of(Request::Page, &config).await;
+    let settings = ConnectSettings::new(held.to_string());
+    let (result, text) = transcript_of(Request::Page, &settings).await;
     assert!(matches!(result, Err(Error::Connect { .. })), "{result:?}");
     assert!(!text.contains("wireshark filter"), "{text}");
 }
@@ -272,15 +275,16 @@ async fn the_binary_runs_a_request_subcommand() {
 #[tokio::test]
 async fn user_headers_and_origin_go_on_every_kind_of_request() {
     let server = Server::start(fast_server_config()).await;
-    let mut config = server.client_config();
-    config
+    let mut settings = server.client_settings();
+    settings
         .headers
+        .custom
         .push("X-Probe: 42".parse().expect("valid header"));
-    config.origin = Some("http://origin.test".into());
-    config.user_agent = "probe-agent/1".into();
+    settings.headers.origin = Some("http://origin.test".into());
+    settings.headers.user_agent = "probe-agent/1".into();
     // One request per way of writing a request: hyper, hand-written, tungstenite.
     for request in [Request::Favicon, Request::NoKey, Request::OpenClose] {
-        let (result, text) = transcript_of(request, &config).await;
+        let (result, text) = transcript_of(request, &settings).await;
         result.expect("request succeeds");
         let lower = text.to_ascii_lowercase();
         for header in [
@@ -299,12 +303,13 @@ async fn user_headers_and_origin_go_on_every_kind_of_request() {
 #[tokio::test]
 async fn hold_answers_the_servers_close_and_reports_it() {
     let server = Server::start(fast_server_config()).await;
-    let config = server.client_config();
+    let settings = server.client_settings();
     let cancel = CancellationToken::new();
     let (transcript, mut rx) = Transcript::new();
     let run = async {
         let transcript = transcript;
-        wsppclient::commands::run(Request::Hold, &config, &transcript, &cancel).await
+        let options = Options::default();
+        wsppclient::commands::run(Request::Hold, &settings, &options, &transcript, &cancel).await
     };
     let watch = async {
         let mut lines = Vec::new();

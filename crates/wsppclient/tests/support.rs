@@ -23,8 +23,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use wsppclient::commands::Options;
 use wsppclient::commands::catalog::Request;
-use wsppclient::config::Config;
+use wsppclient::net::settings::ConnectSettings;
 use wsppclient::watch::transcript::{Entry, Transcript};
 
 pub mod proxies;
@@ -94,9 +95,9 @@ impl Server {
         }
     }
 
-    /// A client config pointing at this server.
-    pub fn client_config(&self) -> Config {
-        Config::new(self.addr.to_string())
+    /// Connection settings pointing at this server.
+    pub fn client_settings(&self) -> ConnectSettings {
+        ConnectSettings::new(self.addr.to_string())
     }
 
     /// Shuts the server down and waits until `run` has returned.
@@ -222,16 +223,27 @@ pub fn refused_addr() -> HeldPort {
     HeldPort::new()
 }
 
-/// Runs `request` to its end and returns its result and its transcript as text.
+/// Runs `request` with the default options to its end and returns its result and its
+/// transcript as text.
 pub async fn transcript_of(
     request: Request,
-    config: &Config,
+    settings: &ConnectSettings,
+) -> (Result<(), wsppclient::Error>, String) {
+    transcript_with(request, settings, &Options::default()).await
+}
+
+/// [`transcript_of`] with `options`.
+pub async fn transcript_with(
+    request: Request,
+    settings: &ConnectSettings,
+    options: &Options,
 ) -> (Result<(), wsppclient::Error>, String) {
     let cancel = CancellationToken::new();
     let (transcript, mut rx) = Transcript::new();
     let result = within(wsppclient::commands::run(
         request,
-        config,
+        settings,
+        options,
         &transcript,
         &cancel,
     ))

@@ -8,7 +8,8 @@ use tokio_util::sync::CancellationToken;
 use wsppclient::Error;
 use wsppclient::commands::catalog::Request;
 use wsppclient::commands::ping;
-use wsppclient::config::Config;
+use wsppclient::commands::ping::PingOptions;
+use wsppclient::net::settings::ConnectSettings;
 use wsppclient::probe::{PingEvent, PingReport};
 
 use crate::support::{
@@ -17,21 +18,29 @@ use crate::support::{
 };
 
 /// A client config pinging `url` `count` times back to back, trusting `tls.ca`.
-fn pinging(url: String, count: u64, tls: &TlsSide) -> Config {
-    let mut config = Config::new("unused:1");
-    config.ping.url = Some(url);
-    config.ping.count = Some(count);
-    config.ping.interval = Duration::ZERO;
-    config.tls.ca = Some(tls.ca.clone());
-    config
+fn pinging(url: String, count: u64, tls: &TlsSide) -> (ConnectSettings, PingOptions) {
+    let mut settings = ConnectSettings::new("unused:1");
+    let options = PingOptions {
+        url: Some(url),
+        count: Some(count),
+        interval: Duration::ZERO,
+        ..PingOptions::default()
+    };
+    settings.dial.tls.ca = Some(tls.ca.clone());
+    (settings, options)
 }
 
 /// Runs a library ping session to its end; returns its events and report.
-async fn ping_session(config: &Config) -> (Vec<PingEvent>, Result<PingReport, Error>) {
+async fn ping_session(
+    (settings, options): &(ConnectSettings, PingOptions),
+) -> (Vec<PingEvent>, Result<PingReport, Error>) {
     let mut events = Vec::new();
-    let report = within(ping::ping(config, &CancellationToken::new(), |e| {
-        events.push(e.clone())
-    }))
+    let report = within(ping::ping(
+        settings,
+        options,
+        &CancellationToken::new(),
+        |e| events.push(e.clone()),
+    ))
     .await;
     (events, report)
 }
@@ -243,13 +252,13 @@ async fn a_tls12_session_logs_client_random() {
     )
     .await;
     let key_log = temp_file("keys12.log", "");
-    let mut config = pinging(
+    let mut session = pinging(
         format!("wss://localhost:{}/pingpong", tls.addr.port()),
         1,
         &tls,
     );
-    config.tls.key_log = Some(key_log.clone());
-    let (events, report) = ping_session(&config).await;
+    session.0.dial.tls.key_log = Some(key_log.clone());
+    let (events, report) = ping_session(&session).await;
     assert!(report.expect("the session runs").all_answered());
     let Some(PingEvent::Started { setup, .. }) = events.first() else {
         panic!("no start event: {events:?}");
@@ -268,11 +277,11 @@ async fn menu_requests_over_tls_show_plaintext_frames() {
         ..fast_server_config()
     })
     .await;
-    let mut config = Config::new(format!("localhost:{}", tls.addr.port()));
-    config.server_tls = true;
-    config.tls.ca = Some(tls.ca.clone());
+    let mut settings = ConnectSettings::new(format!("localhost:{}", tls.addr.port()));
+    settings.server.tls = true;
+    settings.dial.tls.ca = Some(tls.ca.clone());
 
-    let (result, text) = transcript_of(Request::OpenClose, &config).await;
+    let (result, text) = transcript_of(Request::OpenClose, &settings).await;
     result.expect("open-close over tls");
     assert!(text.contains("tls handshake "), "{text}");
     assert!(
@@ -282,11 +291,11 @@ async fn menu_requests_over_tls_show_plaintext_frames() {
     // The tap is inside TLS: the same HTTP and frames as over plain TCP.
     assert_open_close_wire(&text, 2);
 
-    let (result, text) = transcript_of(Request::Page, &config).await;
+    let (result, text) = transcript_of(Request::Page, &settings).await;
     result.expect("the page over https");
     assert!(text.contains("← HTTP/1.1 200 OK"), "{text}");
 
-    let (result, text) = transcript_of(Request::BadVersion, &config).await;
+    let (result, text) = transcript_of(Request::BadVersion, &settings).await;
     result.expect("a refusal is the expected answer");
     assert!(text.contains("← HTTP/1.1 426 Upgrade Required"), "{text}");
 }
@@ -325,8 +334,8 @@ async fn plain_and_tls_pings_run_side_by_side() {
 #[tokio::test]
 async fn tls_to_a_plain_port_says_the_server_does_not_speak_it() {
     let (server, tls) = Server::start_tls(fast_server_config()).await;
-    let config = pinging(format!("wss://{}/pingpong", server.addr), 1, &tls);
-    let (_, report) = ping_session(&config).await;
+    let session = pinging(format!("wss://{}/pingpong", server.addr), 1, &tls);
+    let (_, report) = ping_session(&session).await;
     let err = report.expect_err("no tls there");
     assert!(matches!(err, Error::NotTls { .. }), "{err:?}");
     assert!(
@@ -346,13 +355,16 @@ async fn a_server_that_never_answers_the_handshake_times_out() {
         std::future::pending::<()>().await;
     })
     .await;
-    let mut config = Config::new("unused:1");
-    config.ping.url = Some(format!("wss://{addr}/pingpong"));
-    config.ping.count = Some(1);
-    config.connect_timeout = Duration::from_millis(200);
+    let mut settings = ConnectSettings::new("unused:1");
+    let options = PingOptions {
+        url: Some(format!("wss://{addr}/pingpong")),
+        count: Some(1),
+        ..PingOptions::default()
+    };
+    settings.dial.timeout = Duration::from_millis(200);
     // Whatever the system trusts, the handshake never gets that far.
-    config.tls.insecure = true;
-    let (_, report) = ping_session(&config).await;
+    settings.dial.tls.insecure = true;
+    let (_, report) = ping_session(&(settings, options)).await;
     let err = report.expect_err("no handshake");
     assert_eq!(
         err.to_string(),
@@ -372,8 +384,8 @@ async fn a_server_hanging_up_without_close_notify_is_an_ordinary_end() {
         drop(tcp);
     })
     .await;
-    let config = config(addr);
-    let (result, text) = transcript_of(Request::OpenClose, &config).await;
+    let settings = config(addr);
+    let (result, text) = transcript_of(Request::OpenClose, &settings).await;
     result.expect("an ordinary end");
     assert!(
         text.contains("the server closed: 1000 (Normal Closure)"),
@@ -397,8 +409,8 @@ async fn the_client_ends_tls_with_close_notify() {
             .expect("the client's close_notify, then the end");
     })
     .await;
-    let config = config(addr);
-    let (result, _) = transcript_of(Request::OpenClose, &config).await;
+    let settings = config(addr);
+    let (result, _) = transcript_of(Request::OpenClose, &settings).await;
     result.expect("an ordinary end");
     within(peer).await.expect("the peer saw close_notify");
 }
@@ -409,18 +421,18 @@ fn raw_tls_server(
     ca_file: &str,
 ) -> (
     std::sync::Arc<rustls::ServerConfig>,
-    impl FnOnce(std::net::SocketAddr) -> Config,
+    impl FnOnce(std::net::SocketAddr) -> ConnectSettings,
 ) {
     let generated = wsppsrv::tls::Identity::self_signed().expect("a certificate");
     let tls_config = generated.identity.server_config().expect("rustls takes it");
     let ca = temp_file(ca_file, &generated.cert_pem);
-    let config = move |addr: std::net::SocketAddr| {
-        let mut config = Config::new(format!("localhost:{}", addr.port()));
-        config.server_tls = true;
-        config.tls.ca = Some(ca);
-        config
+    let settings = move |addr: std::net::SocketAddr| {
+        let mut settings = ConnectSettings::new(format!("localhost:{}", addr.port()));
+        settings.server.tls = true;
+        settings.dial.tls.ca = Some(ca);
+        settings
     };
-    (tls_config, config)
+    (tls_config, settings)
 }
 
 /// The peer's side of an upgrade and a close handshake over TLS: it closes with 1000

@@ -11,11 +11,12 @@ use std::time::Instant;
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use wsppclient::commands::Options;
 use wsppclient::commands::catalog::Request;
-use wsppclient::config::Config;
 use wsppclient::front::tui::event::{self, NetEvent, Signal};
 use wsppclient::front::tui::run_state::RunState;
 use wsppclient::front::tui::{self, App, Event, Exit, Runner};
+use wsppclient::net::settings::ConnectSettings;
 use wsppclient::watch::transcript::EntryKind;
 
 use crate::support::{Server, fast_server_config, raw, within};
@@ -38,14 +39,15 @@ fn run_key(request: Request) -> Event {
 /// `react` returns follow it. Returns the app, the screen drawn from its final state,
 /// and why the loop ended.
 async fn drive(
-    config: Config,
+    settings: ConnectSettings,
+    options: Options,
     first: Vec<Event>,
     mut react: impl FnMut(&Event) -> Vec<Event>,
 ) -> (App, String, Exit) {
     let (runner_tx, mut from_runner) = event::channel();
     let (to_loop, mut events) = event::channel();
-    let mut app = App::new(config.server.clone(), None, Instant::now());
-    let mut runner = Runner::new(config, runner_tx);
+    let mut app = App::new(settings.server.addr.clone(), None, Instant::now());
+    let mut runner = Runner::new(settings, options, runner_tx);
     let mut terminal = Terminal::new(TestBackend::new(100, 30)).expect("a test terminal");
     for event in first {
         to_loop.send(event).expect("the loop is listening");
@@ -89,7 +91,8 @@ fn finished(event: &Event) -> bool {
 async fn open_close_from_the_menu_shows_close_1000_then_q_quits() {
     let server = Server::start(fast_server_config()).await;
     let (app, screen, exit) = within(drive(
-        server.client_config(),
+        server.client_settings(),
+        Options::default(),
         vec![run_key(Request::OpenClose)],
         |event| {
             if finished(event) {
@@ -138,7 +141,8 @@ async fn a_silent_server_leaves_the_ui_responsive_and_esc_cancels() {
     })
     .await;
     let (app, screen, exit) = within(drive(
-        Config::new(addr.to_string()),
+        ConnectSettings::new(addr.to_string()),
+        Options::default(),
         vec![run_key(Request::Page)],
         |event| match event {
             // Connected and waiting for an answer that never comes: the keys still work.
@@ -166,7 +170,8 @@ async fn a_silent_server_leaves_the_ui_responsive_and_esc_cancels() {
 async fn a_refused_connection_is_shown_not_fatal() {
     let addr = crate::support::refused_addr();
     let (app, screen, exit) = within(drive(
-        Config::new(addr.to_string()),
+        ConnectSettings::new(addr.to_string()),
+        Options::default(),
         vec![run_key(Request::OpenClose)],
         |event| {
             if finished(event) {
@@ -189,38 +194,44 @@ async fn hold_shows_echo_rtts_and_the_clients_pane_finds_us() {
         ..fast_server_config()
     })
     .await;
-    let mut config = server.client_config();
-    config.hold_interval = std::time::Duration::from_millis(20);
+    let settings = server.client_settings();
+    let mut options = Options::default();
+    options.hold.interval = std::time::Duration::from_millis(20);
     let mut echoes = 0;
     let mut asked = false;
-    let (app, screen, exit) = within(drive(config, vec![run_key(Request::Hold)], move |event| {
-        match event {
-            Event::Net(NetEvent::Entry { entry, .. })
-                if matches!(entry.kind, EntryKind::Rtt { what: "echo", .. }) =>
-            {
-                echoes += 1;
-                // A few echoes in, the session is registered: refresh the clients.
-                if echoes == 3 && !asked {
-                    asked = true;
-                    return vec![key(KeyCode::Char('r'))];
+    let (app, screen, exit) = within(drive(
+        settings,
+        options,
+        vec![run_key(Request::Hold)],
+        move |event| {
+            match event {
+                Event::Net(NetEvent::Entry { entry, .. })
+                    if matches!(entry.kind, EntryKind::Rtt { what: "echo", .. }) =>
+                {
+                    echoes += 1;
+                    // A few echoes in, the session is registered: refresh the clients.
+                    if echoes == 3 && !asked {
+                        asked = true;
+                        return vec![key(KeyCode::Char('r'))];
+                    }
+                    vec![]
                 }
-                vec![]
+                Event::Net(NetEvent::Clients { result, .. }) => {
+                    let listed = result
+                        .as_ref()
+                        .is_ok_and(|r| r.clients.iter().any(|c| c.route == "/pingpong"));
+                    // Not listed yet (or the fetch failed): ask again.
+                    vec![key(if listed {
+                        KeyCode::Esc
+                    } else {
+                        KeyCode::Char('r')
+                    })]
+                }
+                event if finished(event) => vec![key(KeyCode::Char('q'))],
+                _ => vec![],
             }
-            Event::Net(NetEvent::Clients { result, .. }) => {
-                let listed = result
-                    .as_ref()
-                    .is_ok_and(|r| r.clients.iter().any(|c| c.route == "/pingpong"));
-                // Not listed yet (or the fetch failed): ask again.
-                vec![key(if listed {
-                    KeyCode::Esc
-                } else {
-                    KeyCode::Char('r')
-                })]
-            }
-            event if finished(event) => vec![key(KeyCode::Char('q'))],
-            _ => vec![],
-        }
-    }))
+        },
+    ))
     .await;
     assert_eq!(exit, Exit::Quit);
     let latency = app.latency();
@@ -242,10 +253,11 @@ async fn hold_shows_echo_rtts_and_the_clients_pane_finds_us() {
 #[tokio::test]
 async fn sigterm_ends_a_running_hold_with_close_1001() {
     let (addr, server) = raw::recording_echo().await;
-    let mut config = Config::new(addr.to_string());
-    config.hold_interval = std::time::Duration::from_millis(20);
+    let settings = ConnectSettings::new(addr.to_string());
+    let mut options = Options::default();
+    options.hold.interval = std::time::Duration::from_millis(20);
     let mut signalled = false;
-    let (_, _, exit) = within(drive(config, vec![run_key(Request::Hold)], |event| {
+    let (_, _, exit) = within(drive(settings, options, vec![run_key(Request::Hold)], |event| {
         let echoed = matches!(
             event,
             Event::Net(NetEvent::Entry { entry, .. }) if entry.to_string().contains("echo seq=0")

@@ -15,13 +15,13 @@ use super::ctx::Ctx;
 use super::http::status_text;
 use crate::commands::catalog::Request;
 use crate::error::Error;
-use crate::net::connect::Endpoint;
+use crate::net::url::Endpoint;
 use crate::watch::wire::{Body, Direction, Head, WireEvent, WireParser};
 
 /// Sends the broken upgrade `request` stands for and notes the server's refusal.
 pub(super) async fn broken_upgrade(ctx: &Ctx<'_>, request: Request) -> Result<(), Error> {
     let (bytes, expected) = request_bytes(ctx, request);
-    let mut stream = ctx.connect(&Endpoint::server(ctx.config)).await?;
+    let mut stream = ctx.connect(&Endpoint::server(&ctx.settings.server)).await?;
     stream.write_all(&bytes).await?;
     let (head, body) = read_response(&mut stream).await?;
     // Our half-close shows as FIN in the capture; the server may have closed first.
@@ -78,22 +78,22 @@ fn request_bytes(ctx: &Ctx<'_>, request: Request) -> (Vec<u8>, StatusCode) {
         ),
         _ => (Vec::new(), StatusCode::BAD_REQUEST),
     };
-    let config = ctx.config;
+    let offer = &ctx.settings.headers;
     let mut out = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {}\r\n",
         request.route(),
-        config.server,
-        config.user_agent
+        ctx.settings.server.addr,
+        offer.user_agent
     )
     .into_bytes();
-    if let Some(origin) = &config.origin {
+    if let Some(origin) = &offer.origin {
         out.extend_from_slice(format!("Origin: {origin}\r\n").as_bytes());
     }
     for line in special {
         out.extend_from_slice(line.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    for header in &config.headers {
+    for header in &offer.custom {
         out.extend_from_slice(header.name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(header.value.as_bytes());

@@ -8,18 +8,20 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 
 use crate::commands::ping;
-use crate::config::Config;
 use crate::error::Error;
-use crate::net::connect::{self, Endpoint, Stream};
+use crate::net::connect::{self, Stream};
 use crate::net::proxy::{ProxyInfo, ProxyKind};
-use crate::net::tap::Tap;
+use crate::net::settings::{ConnectSettings, Headers};
+use crate::net::upgrade;
+use crate::net::url::Endpoint;
 use crate::stop::Stop;
+use crate::watch::tap::{self, Tap};
 use crate::watch::transcript::{EntryKind, Transcript};
 use crate::watch::wire::{Direction, Head, WireEvent};
 
 /// What every request needs, borrowed for its duration.
 pub(super) struct Ctx<'a> {
-    pub(super) config: &'a Config,
+    pub(super) settings: &'a ConnectSettings,
     pub(super) transcript: &'a Transcript,
     pub(super) cancel: &'a Stop,
     /// Our end of the request's connection, once open (its port is the Wireshark filter).
@@ -32,7 +34,7 @@ impl Ctx<'_> {
     /// Opens a tapped connection to `endpoint` and notes both ends (and, over TLS, what
     /// the handshake negotiated).
     pub(super) async fn connect(&self, endpoint: &Endpoint) -> Result<Tap<Stream>, Error> {
-        let (stream, opened) = connect::open(self.config, endpoint).await?;
+        let (stream, opened) = connect::open(&self.settings.dial, endpoint).await?;
         let (local, peer) = (opened.local, opened.peer);
         self.set_local(local);
         self.transcript.send(EntryKind::Connected { peer, local });
@@ -48,7 +50,7 @@ impl Ctx<'_> {
                 ));
             }
         }
-        Ok(Tap::new(stream, self.transcript.clone()))
+        Ok(tap::tap(stream, self.transcript.clone()))
     }
 
     /// The proxy's handshake as it went: the `CONNECT` and the proxy's answer as
@@ -110,12 +112,12 @@ impl Ctx<'_> {
 /// `upgraded to WebSocket (101 Switching Protocols, subprotocol chat)`: the server's
 /// answer, and its choice of subprotocol when there was one to make.
 pub(super) fn upgraded_note(
-    config: &Config,
+    offer: &Headers,
     response: &tokio_tungstenite::tungstenite::handshake::client::Response,
 ) -> String {
-    let chosen = match connect::subprotocol(response) {
+    let chosen = match upgrade::subprotocol(response) {
         Some(name) => format!(", subprotocol {name}"),
-        None if config.subprotocols.is_empty() => String::new(),
+        None if offer.offered_subprotocols().is_empty() => String::new(),
         None => ", no subprotocol".to_owned(),
     };
     format!(

@@ -25,14 +25,15 @@ use wspp::routes;
 
 use super::ctx::Ctx;
 use crate::commands::clients_table::{clients_table, unix_ms_now};
-use crate::config::Config;
 use crate::error::Error;
-use crate::net::connect::{self, Endpoint};
+use crate::net::connect;
+use crate::net::settings::ConnectSettings;
+use crate::net::url::Endpoint;
 
 /// `GET /`, then `GET /clients.json` on the same connection, shown as a table.
 pub(super) async fn page(ctx: &Ctx<'_>) -> Result<(), Error> {
     let mut conn = HttpConnection::open(ctx).await?;
-    let (parts, body) = conn.get(ctx.config, routes::PAGE).await?;
+    let (parts, body) = conn.get(ctx.settings, routes::PAGE).await?;
     let kind = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -44,7 +45,7 @@ pub(super) async fn page(ctx: &Ctx<'_>) -> Result<(), Error> {
         body.len()
     ));
 
-    let report = conn.clients_report(ctx.config).await?;
+    let report = conn.clients_report(ctx.settings).await?;
     conn.close().await;
     ctx.transcript.output(clients_table(&report, unix_ms_now()));
     Ok(())
@@ -53,10 +54,11 @@ pub(super) async fn page(ctx: &Ctx<'_>) -> Result<(), Error> {
 /// Fetches the server's clients over a connection of its own (untapped: it is not
 /// part of any request's transcript). Bounded by the connect timeout only; a caller
 /// that must not wait on a silent server puts its own timeout around it.
-pub async fn fetch_clients(config: &Config) -> Result<ClientsReport, Error> {
-    let (stream, _opened) = connect::open(config, &Endpoint::server(config)).await?;
+pub async fn fetch_clients(settings: &ConnectSettings) -> Result<ClientsReport, Error> {
+    let (stream, _opened) =
+        connect::open(&settings.dial, &Endpoint::server(&settings.server)).await?;
     let mut conn = HttpConnection::over(stream).await?;
-    let report = conn.clients_report(config).await;
+    let report = conn.clients_report(settings).await;
     conn.close().await;
     report
 }
@@ -64,7 +66,7 @@ pub async fn fetch_clients(config: &Config) -> Result<ClientsReport, Error> {
 /// `GET /favicon.ico`, which wsppsrv refuses with 404 as browsers see it do.
 pub(super) async fn favicon(ctx: &Ctx<'_>) -> Result<(), Error> {
     let mut conn = HttpConnection::open(ctx).await?;
-    let (parts, _) = conn.get(ctx.config, routes::FAVICON).await?;
+    let (parts, _) = conn.get(ctx.settings, routes::FAVICON).await?;
     conn.close().await;
     let verdict = if parts.status == StatusCode::NOT_FOUND {
         "refused, as wsppsrv does"
@@ -95,7 +97,7 @@ impl Drop for AbortOnDrop {
 impl HttpConnection {
     /// Opens the request's tapped connection to the server.
     async fn open(ctx: &Ctx<'_>) -> Result<HttpConnection, Error> {
-        let tap = ctx.connect(&Endpoint::server(ctx.config)).await?;
+        let tap = ctx.connect(&Endpoint::server(&ctx.settings.server)).await?;
         HttpConnection::over(tap).await
     }
 
@@ -116,13 +118,17 @@ impl HttpConnection {
     }
 
     /// Sends `GET path` with the configured headers and reads the whole answer.
-    async fn get(&mut self, config: &Config, path: &str) -> Result<(Parts, Bytes), Error> {
+    async fn get(
+        &mut self,
+        settings: &ConnectSettings,
+        path: &str,
+    ) -> Result<(Parts, Bytes), Error> {
         let mut request = HttpRequest::get(path).body(Empty::<Bytes>::new())?;
         let headers = request.headers_mut();
-        if let Ok(host) = HeaderValue::from_str(&config.server) {
+        if let Ok(host) = HeaderValue::from_str(&settings.server.addr) {
             headers.insert(header::HOST, host);
         }
-        for (name, value) in config.extra_headers() {
+        for (name, value) in settings.headers.extra_headers() {
             headers.append(name, value);
         }
         self.sender.ready().await?;
@@ -133,8 +139,11 @@ impl HttpConnection {
     }
 
     /// `GET /clients.json`, parsed; a status other than 2xx is an error.
-    pub(super) async fn clients_report(&mut self, config: &Config) -> Result<ClientsReport, Error> {
-        let (parts, body) = self.get(config, routes::CLIENTS_JSON).await?;
+    pub(super) async fn clients_report(
+        &mut self,
+        settings: &ConnectSettings,
+    ) -> Result<ClientsReport, Error> {
+        let (parts, body) = self.get(settings, routes::CLIENTS_JSON).await?;
         if !parts.status.is_success() {
             return Err(Error::Unexpected(format!(
                 "{} answered {}",

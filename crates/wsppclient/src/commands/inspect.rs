@@ -14,7 +14,7 @@
 //! code 1006 with how many bytes had arrived; a server that hangs up before its answer,
 //! or answers in something other than HTTP, is said in words.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncReadExt;
@@ -27,16 +27,50 @@ use wspp::routes;
 
 use super::ctx::Ctx;
 use super::websocket::describe_close;
-use crate::config::Outgoing;
 use crate::error::Error;
-use crate::net::connect::{self, CLOSE_WAIT, Stream, WsUrl};
-use crate::net::tap::Tap;
+use crate::net::connect::{self, CLOSE_WAIT, Stream};
+use crate::net::upgrade;
+use crate::net::url::WsUrl;
+use crate::watch::tap::Tap;
 use crate::watch::wire::{Direction, WireEvent};
 
 /// How long the rest of a refusal's body may take to arrive once its head has.
-const REFUSAL_BODY_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+const REFUSAL_BODY_WAIT: Duration = Duration::from_secs(1);
 /// How many more bytes of a refusal are read at most, looking for the end of its body.
 const REFUSAL_BODY_MAX: usize = 64 * 1024;
+
+/// How long `inspect` listens after its last message before it closes.
+pub const DEFAULT_INSPECT_WAIT: Duration = Duration::from_secs(2);
+
+/// One message `inspect` sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outgoing {
+    /// A Text message (`--send`).
+    Text(String),
+    /// A Binary message (`--send-binary`).
+    Binary(Vec<u8>),
+}
+
+/// What `inspect` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InspectOptions {
+    /// The `ws://` or `wss://` URL; the server's `/pingpong` when absent.
+    pub url: Option<String>,
+    /// The messages to send once upgraded, in order.
+    pub messages: Vec<Outgoing>,
+    /// How long to listen after the last message before closing with 1000.
+    pub wait: Duration,
+}
+
+impl Default for InspectOptions {
+    fn default() -> Self {
+        InspectOptions {
+            url: None,
+            messages: Vec::new(),
+            wait: DEFAULT_INSPECT_WAIT,
+        }
+    }
+}
 
 type Socket<'t> = WebSocketStream<&'t mut Tap<Stream>>;
 
@@ -48,50 +82,27 @@ enum Ended {
     ServerClosed(Option<CloseFrame>),
 }
 
-/// Runs `inspect` on `config.inspect.url` (the server's `/pingpong` when absent).
-pub(super) async fn inspect(ctx: &Ctx<'_>) -> Result<(), Error> {
-    let options = &ctx.config.inspect;
+/// Runs `inspect` on `options.url` (the server's `/pingpong` when absent).
+pub(super) async fn inspect(ctx: &Ctx<'_>, options: &InspectOptions) -> Result<(), Error> {
     let url = match &options.url {
         Some(url) => WsUrl::parse(url)?,
-        None => WsUrl::for_route(ctx.config, routes::PINGPONG)?,
+        None => WsUrl::for_route(&ctx.settings.server, routes::PINGPONG)?,
     };
+    let offer = &ctx.settings.headers;
     let mut tap = ctx.connect(&url.endpoint()).await?;
-    let upgraded = {
-        let request = connect::upgrade_request(ctx.config, &url)?;
-        let handshake = tokio_tungstenite::client_async_with_config(
-            request,
-            &mut tap,
-            Some(connect::websocket_config()),
-        );
-        tokio::select! {
-            upgraded = tokio::time::timeout(ctx.config.connect_timeout, handshake) => upgraded,
-            () = ctx.cancel.cancelled() => return Err(Error::Interrupted),
-        }
+    let upgraded = tokio::select! {
+        upgraded = upgrade::handshake(&mut tap, offer, ctx.settings.dial.timeout, &url) => upgraded,
+        () = ctx.cancel.cancelled() => return Err(Error::Interrupted),
     };
     let (mut ws, response) = match upgraded {
-        Err(_) => {
-            return Err(Error::Timeout {
-                what: "the upgrade",
-                after: ctx.config.connect_timeout,
-            });
-        }
-        Ok(Ok(done)) => done,
-        Ok(Err(tungstenite::Error::Http(mut response))) => {
-            let rest = read_rest_of_refusal(&mut tap).await;
-            response.body_mut().get_or_insert_default().extend(rest);
-            return Err(connect::refusal(&url, &response));
-        }
-        Ok(Err(tungstenite::Error::Protocol(
-            tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(problem),
-        ))) => {
-            let offered = ctx.config.subprotocols.join(", ");
-            return Err(Error::Subprotocol {
-                url: url.text.clone(),
-                problem: connect::subprotocol_problem(&problem, Some(&offered)),
-            });
-        }
-        Ok(Err(other)) => {
-            let err = Error::handshake(&url.text, other, tap.received(), tap.first_received());
+        Ok(done) => done,
+        Err(mut failure) => {
+            if let Some(response) = failure.refusal_mut() {
+                let rest = read_rest_of_refusal(&mut tap).await;
+                response.body_mut().get_or_insert_default().extend(rest);
+            }
+            let wiretap = tap.layer();
+            let err = failure.into_error(&url, offer, wiretap.received(), wiretap.first_received());
             if let Error::NotHttp {
                 answer: Some(answer),
                 ..
@@ -101,7 +112,7 @@ pub(super) async fn inspect(ctx: &Ctx<'_>) -> Result<(), Error> {
                     Direction::Incoming,
                     WireEvent::Problem(format!(
                         "not HTTP: {} bytes, beginning {:?}",
-                        tap.received(),
+                        wiretap.received(),
                         String::from_utf8_lossy(answer)
                     )),
                 );
@@ -110,8 +121,8 @@ pub(super) async fn inspect(ctx: &Ctx<'_>) -> Result<(), Error> {
         }
     };
     ctx.transcript
-        .note(super::ctx::upgraded_note(ctx.config, &response));
-    let result = session(ctx, &mut ws, &url).await;
+        .note(super::ctx::upgraded_note(offer, &response));
+    let result = session(ctx, options, &mut ws, &url).await;
     connect::end_transport(&mut ws).await;
     result
 }
@@ -119,8 +130,12 @@ pub(super) async fn inspect(ctx: &Ctx<'_>) -> Result<(), Error> {
 /// Sends the messages, listens, and closes; an abnormal end is
 /// [`Error::AbnormalClosure`], a server's Close with a code other than 1000 or 1001
 /// is [`Error::Closed`] (both after the transcript has shown them).
-async fn session(ctx: &Ctx<'_>, ws: &mut Socket<'_>, url: &WsUrl) -> Result<(), Error> {
-    let options = &ctx.config.inspect;
+async fn session(
+    ctx: &Ctx<'_>,
+    options: &InspectOptions,
+    ws: &mut Socket<'_>,
+    url: &WsUrl,
+) -> Result<(), Error> {
     let mut ended = None;
     for message in &options.messages {
         let message = match message {
@@ -244,7 +259,7 @@ fn abnormal(ctx: &Ctx<'_>, ws: &Socket<'_>, url: &WsUrl, err: tungstenite::Error
             return err;
         }
     };
-    let received = ws.get_ref().received();
+    let received = ws.get_ref().layer().received();
     ctx.transcript.note(format!(
         "1006 (Abnormal Closure): the server {} without a close frame; {received} bytes had arrived",
         if reset {
@@ -268,7 +283,10 @@ async fn read_rest_of_refusal(tap: &mut Tap<Stream>) -> Vec<u8> {
     let deadline = Instant::now() + REFUSAL_BODY_WAIT;
     let mut buf = [0u8; 4096];
     let mut rest = Vec::new();
-    while !tap.incoming_at_boundary() && !tap.read_closed() && rest.len() < REFUSAL_BODY_MAX {
+    while !tap.layer().incoming_at_boundary()
+        && !tap.layer().read_closed()
+        && rest.len() < REFUSAL_BODY_MAX
+    {
         match tokio::time::timeout_at(deadline.into(), tap.read(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
             Ok(Ok(n)) => rest.extend_from_slice(&buf[..n]),

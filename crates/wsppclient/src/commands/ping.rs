@@ -3,25 +3,23 @@
 //! Two layers, so that the printing front-end, the terminal UI and the benchmark
 //! share one implementation:
 //!
-//! * [`Pinger`] ([`pinger`]): one connected WebSocket with its
+//! * [`Pinger`] (in [`crate::probe`]): one connected WebSocket with its
 //!   [`PingTracker`](wspp::tracker::PingTracker). It sends Ping frames, classifies
 //!   Pongs, and can do one sequential round trip ([`Pinger::ping_once`]), which is
 //!   what a benchmark loop needs.
 //! * [`ping`] (here): the ping(8) session: a Ping every interval (or, with a zero
 //!   interval, as soon as the previous one is answered), a per-ping timeout, a count,
-//!   and Ctrl-C. It reports each [`PingEvent`] through a callback and returns a
-//!   [`PingReport`] (both plain data, in [`report`]); [`output`] turns both into
-//!   ping(8)-style text or JSON. What a session is asked to do,
-//!   [`PingOptions`](crate::config::PingOptions), is part of the client's
-//!   [`config`](crate::config).
+//!   and Ctrl-C, as its [`PingOptions`] ask. It reports each [`PingEvent`] through a
+//!   callback and returns a [`PingReport`] (both plain data, in
+//!   [`crate::probe::report`]); [`output`] turns both into ping(8)-style text or JSON.
 //!
 //! The connection is read all the time, even between pings: a Pong that waits in the
 //! socket would be timed late, and tungstenite only answers the server's own Pings
-//! while it is read. The socket is not tapped (see [`crate::net::tap`]): the measured RTT
+//! while it is read. The socket is not tapped (see [`crate::watch::tap`]): the measured RTT
 //! should be the network's, not the transcript's.
 //!
 //! Over `wss://`, the TLS handshake happens once, before the first Ping; its time is
-//! reported apart ([`Setup`]), next to the TCP connect and the upgrade, and never
+//! reported apart ([`Setup`](crate::probe::Setup)), next to the TCP connect and the upgrade, and never
 //! counted in an RTT.
 //!
 //! A probe need not be a Ping. Against an echo server, `--echo` sends Text (or
@@ -46,36 +44,84 @@ use wspp::rare_event::RareEvent;
 use wspp::stats::Latency;
 use wspp::tracker::PongOutcome;
 
-use crate::config::{Config, Probe, Probes};
 use crate::error::Error;
-use crate::net::connect::WsUrl;
-use crate::probe::{PingEvent, PingReport, Pinger, ProbeStats};
+use crate::net::settings::{ConnectSettings, Server};
+use crate::net::url::WsUrl;
+use crate::probe::{PingEvent, PingReport, Pinger, Probe, ProbeStats, Probes};
 use crate::stop::Stop;
 
-/// The URL `config.ping` asks for: its own, or the server's `/pingpong`.
-pub fn target(config: &Config) -> Result<WsUrl, Error> {
-    match &config.ping.url {
-        Some(url) => WsUrl::parse(url),
-        None => WsUrl::for_route(config, wspp::routes::PINGPONG),
+/// How a ping session runs; the defaults follow ping(8) where it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PingOptions {
+    /// The URL to ping; `None` means `ws://{server}/pingpong`.
+    pub url: Option<String>,
+    /// Stop after this many pings have been answered or given up (of each kind, with
+    /// [`Probes::Both`]); `None` runs until cancelled. With a `deadline`, as in
+    /// ping(8), this many *answers* end the run, lost probes being replaced.
+    pub count: Option<u64>,
+    /// End the run this long after the first probe, whatever the count (ping(8)'s
+    /// `-w`); probes still unanswered then count as lost.
+    pub deadline: Option<Duration>,
+    /// Time between pings; zero sends the next ping as soon as the previous one is
+    /// answered or given up.
+    pub interval: Duration,
+    /// How long a ping may wait for its pong before it counts as lost.
+    pub timeout: Duration,
+    /// Bytes of Ping payload (16..=125; clamped).
+    pub payload_size: usize,
+    /// How long to keep polling the socket after each Ping instead of sleeping until
+    /// the Pong wakes us: takes the client's own wake-up out of the RTT, for a busy
+    /// core while it polls. Zero never polls.
+    pub busy_poll: Duration,
+    /// Pings, echo messages, or both.
+    pub probes: Probes,
+    /// Report user-to-user RTTs (`-U`), the program's own wake-up included, instead
+    /// of the network's.
+    pub user_latency: bool,
+}
+
+impl Default for PingOptions {
+    fn default() -> Self {
+        PingOptions {
+            url: None,
+            count: None,
+            deadline: None,
+            interval: Duration::from_secs(1),
+            // ping(8) waits 10 s; 5 s matches the server's default dead-peer timeout.
+            timeout: Duration::from_secs(5),
+            payload_size: wspp::payload::MIN_LEN,
+            busy_poll: Duration::ZERO,
+            probes: Probes::Ping,
+            user_latency: false,
+        }
     }
 }
 
-/// Runs a ping session as `config.ping` describes, until its count is done, its
+/// The URL `options` asks for: its own, or `server`'s `/pingpong`.
+pub fn target(server: &Server, options: &PingOptions) -> Result<WsUrl, Error> {
+    match &options.url {
+        Some(url) => WsUrl::parse(url),
+        None => WsUrl::for_route(server, wspp::routes::PINGPONG),
+    }
+}
+
+/// Runs a ping session as `options` describe, over a connection `settings` open, until its count is done, its
 /// deadline passes or `stop` fires, reporting each event to `on_event`. Stopped by
 /// [`Stop::go_away`] (SIGTERM), it closes with 1001 rather than 1000.
 ///
 /// Fails only if the session cannot start (bad URL, connection or upgrade refused).
 /// A connection lost later ends the session; the report says so in `ended_by`.
 pub async fn ping(
-    config: &Config,
+    settings: &ConnectSettings,
+    options: &PingOptions,
     stop: impl Into<Stop>,
     mut on_event: impl FnMut(&PingEvent),
 ) -> Result<PingReport, Error> {
     let stop: Stop = stop.into();
-    let options = &config.ping;
-    let url = target(config)?;
+    let url = target(&settings.server, options)?;
+    let connect = Pinger::connect(settings, &url, options.payload_size, options.user_latency);
     let mut pinger = tokio::select! {
-        pinger = Pinger::connect(config, &url, options.payload_size) => pinger?,
+        pinger = connect => pinger?,
         () = stop.cancelled() => return Err(Error::Interrupted),
     };
     pinger.busy_poll(options.busy_poll);

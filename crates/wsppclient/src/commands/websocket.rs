@@ -12,7 +12,7 @@
 //! stdout.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::WebSocketStream;
@@ -25,8 +25,10 @@ use wspp::wire_clock::{Clock, WireStamps, WireTime};
 use super::ctx::Ctx;
 use crate::backoff::Backoff;
 use crate::error::Error;
-use crate::net::connect::{self, CLOSE_WAIT, Stream, WsUrl};
-use crate::net::tap::Tap;
+use crate::net::connect::{self, CLOSE_WAIT, Stream};
+use crate::net::upgrade;
+use crate::net::url::WsUrl;
+use crate::watch::tap::Tap;
 use crate::watch::wire::close_code_name;
 
 /// Echo messages awaiting their echo beyond this many are forgotten (a server that
@@ -35,11 +37,33 @@ const MAX_WAITING_ECHOES: usize = 1024;
 /// The text every echo message starts with; the rest is its sequence number.
 const ECHO_PREFIX: &str = "wspp echo seq=";
 
+/// How often `hold` sends an echo message unless told otherwise.
+pub const DEFAULT_HOLD_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What `hold` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldOptions {
+    /// How often it sends an echo message.
+    pub interval: Duration,
+    /// Whether it reconnects (with back-off, until cancelled) when the connection
+    /// drops or the server closes, instead of failing.
+    pub reconnect: bool,
+}
+
+impl Default for HoldOptions {
+    fn default() -> Self {
+        HoldOptions {
+            interval: DEFAULT_HOLD_INTERVAL,
+            reconnect: false,
+        }
+    }
+}
+
 type Socket = WebSocketStream<Tap<Stream>>;
 
 /// Upgrades on `/openandclosewebsocket` and reads until the server has closed.
 pub(super) async fn open_close(ctx: &Ctx<'_>) -> Result<(), Error> {
-    let url = WsUrl::for_route(ctx.config, routes::OPEN_AND_CLOSE)?;
+    let url = WsUrl::for_route(&ctx.settings.server, routes::OPEN_AND_CLOSE)?;
     let mut ws = upgrade(ctx, &url).await?;
     let result = read_to_close(ctx, &mut ws, &url).await;
     connect::end_transport(&mut ws).await;
@@ -114,20 +138,20 @@ struct Echoes {
 /// server's Close.
 ///
 /// When the session breaks or the server closes it, `hold` fails, unless
-/// `config.hold_reconnect`: then it says so in the transcript and reconnects with
+/// `options.reconnect`: then it says so in the transcript and reconnects with
 /// [`Backoff`] until it is back or cancelled, and the echoes go on. The first
 /// connection is not retried: a wrong address should fail at once, not spin.
-pub(super) async fn hold(ctx: &Ctx<'_>) -> Result<(), Error> {
-    let url = WsUrl::for_route(ctx.config, routes::PINGPONG)?;
+pub(super) async fn hold(ctx: &Ctx<'_>, options: &HoldOptions) -> Result<(), Error> {
+    let url = WsUrl::for_route(&ctx.settings.server, routes::PINGPONG)?;
     let mut ws = upgrade(ctx, &url).await?;
     ctx.transcript.note(format!(
         "echoing a Text message every {}; the server pings on its own schedule",
-        humantime::format_duration(ctx.config.hold_interval)
+        humantime::format_duration(options.interval)
     ));
     let mut echoes = Echoes::default();
     let mut backoff = Backoff::default();
     let result = loop {
-        let ended = hold_session(ctx, &mut ws, &url, &mut echoes).await;
+        let ended = hold_session(ctx, &mut ws, &url, options.interval, &mut echoes).await;
         // After our cancel this sends Close 1000; after the server's Close it sends the
         // reply tungstenite queued. Either way the handshake completes on the wire.
         let closed = match &ended {
@@ -137,7 +161,7 @@ pub(super) async fn hold(ctx: &Ctx<'_>) -> Result<(), Error> {
         };
         connect::end_transport(&mut ws).await;
         let err = match ended {
-            Err(err) if ctx.config.hold_reconnect && err.is_transient() => err,
+            Err(err) if options.reconnect && err.is_transient() => err,
             ended => break closed.and(ended),
         };
         ctx.transcript
@@ -175,9 +199,10 @@ async fn hold_session(
     ctx: &Ctx<'_>,
     ws: &mut Socket,
     url: &WsUrl,
+    interval: Duration,
     echoes: &mut Echoes,
 ) -> Result<(), Error> {
-    let mut ticker = tokio::time::interval(ctx.config.hold_interval);
+    let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -277,9 +302,10 @@ async fn reconnect(
 /// Connects to the server and upgrades on `url`, noting the server's answer.
 async fn upgrade(ctx: &Ctx<'_>, url: &WsUrl) -> Result<Socket, Error> {
     let tap = ctx.connect(&url.endpoint()).await?;
-    let (ws, response) = connect::upgrade(tap, ctx.config, url).await?;
+    let offer = &ctx.settings.headers;
+    let (ws, response) = upgrade::upgrade(tap, offer, ctx.settings.dial.timeout, url).await?;
     ctx.transcript
-        .note(super::ctx::upgraded_note(ctx.config, &response));
+        .note(super::ctx::upgraded_note(offer, &response));
     Ok(ws)
 }
 

@@ -26,11 +26,10 @@ use std::path::PathBuf;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser};
 
-use crate::commands::catalog::Request;
-use crate::config::{
-    Config, DEFAULT_USER_AGENT, FrontEnd, Header, Invocation, PingFormat, PingOptions, Probes,
-};
+use super::invocation::{FrontEnd, Invocation, ServerChoice};
+use crate::commands::Options;
 use crate::net::proxy::Proxies;
+use crate::net::settings::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_USER_AGENT, Dial, Header, Headers};
 use crate::net::tls::TlsOptions;
 use wsppsrv::docs::DocsCommand;
 
@@ -235,91 +234,87 @@ impl Cli {
     /// the subcommands that run nothing).
     pub fn into_invocation(self) -> Invocation {
         let scheme_tls = self.server.as_ref().and_then(|s| s.tls);
-        let server_tls = self.tls || scheme_tls == Some(true);
+        let tls = self.tls || scheme_tls == Some(true);
         let named = self.server.is_some();
-        let server = match (self.server, self.default_server) {
+        let addr = match (self.server, self.default_server) {
             (Some(server), _) => server.addr,
             (None, Some(default)) => default.to_string(),
-            (None, None) if server_tls => wspp::routes::DEFAULT_TLS_ADDR.to_owned(),
+            (None, None) if tls => wspp::routes::DEFAULT_TLS_ADDR.to_owned(),
             (None, None) => wspp::routes::DEFAULT_ADDR.to_owned(),
         };
-        let mut config = Config::new(server);
-        config.start_local_server = !named && !self.no_local_server;
-        config.server_tls = server_tls;
-        config.tls = TlsOptions {
-            ca: self.ca,
-            insecure: self.insecure,
-            // An empty SSLKEYLOGFILE is how people unset it in a shell.
-            key_log: self.key_log.filter(|p| !p.as_os_str().is_empty()),
+        let server = ServerChoice {
+            addr,
+            tls,
+            may_start: !named && !self.no_local_server,
         };
-        config.headers = self.headers;
-        config.subprotocols = self.subprotocols;
-        config.proxy = match self.proxy {
-            _ if self.no_proxy => Proxies::direct(),
-            // curl's `-x ''`: no proxy, whatever the environment says.
-            Some(url) if url.is_empty() => Proxies::direct(),
-            Some(url) => Proxies::given(&url, &no_proxy_var()),
-            None => Proxies::from_env(),
+        let dial = Dial {
+            tls: TlsOptions {
+                ca: self.ca,
+                insecure: self.insecure,
+                // An empty SSLKEYLOGFILE is how people unset it in a shell.
+                key_log: self.key_log.filter(|p| !p.as_os_str().is_empty()),
+            },
+            proxy: match self.proxy {
+                _ if self.no_proxy => Proxies::direct(),
+                // curl's `-x ''`: no proxy, whatever the environment says.
+                Some(url) if url.is_empty() => Proxies::direct(),
+                Some(url) => Proxies::given(&url, &no_proxy_var()),
+                None => Proxies::from_env(),
+            },
+            timeout: DEFAULT_CONNECT_TIMEOUT,
         };
-        config.origin = self.origin;
-        config.user_agent = self.user_agent;
-        config.hex = self.hex;
+        let headers = Headers {
+            custom: self.headers,
+            origin: self.origin,
+            user_agent: self.user_agent,
+            subprotocols: self.subprotocols,
+        };
+        let hex = self.hex;
         let command = match self.command {
             Some(CliCommand::Request(command)) => Some(command),
             // Answered before a run is made (`Cli::docs`); nothing of a run is left.
             Some(CliCommand::Docs(_)) | None => None,
         };
+        let mut options = Options::default();
         let front_end = match command {
-            None => FrontEnd::Menu { plain: self.plain },
-            Some(RequestCommand::Hold {
-                interval,
-                reconnect,
-            }) => {
-                config.hold_interval = interval;
-                config.hold_reconnect = reconnect;
-                FrontEnd::Request(Request::Hold)
-            }
+            None => FrontEnd::Menu {
+                plain: self.plain,
+                options,
+                hex,
+            },
             Some(RequestCommand::Ping(args)) => {
-                let encoding = if args.binary {
-                    wspp::payload::Encoding::Binary
-                } else {
-                    wspp::payload::Encoding::Text
-                };
-                config.ping = PingOptions {
-                    url: args.url,
-                    count: args.count,
-                    deadline: args.deadline,
-                    interval: args.interval,
-                    timeout: args.timeout,
-                    payload_size: usize::from(args.payload_size),
-                    busy_poll: args.busy_poll,
-                    probes: match (args.echo, args.both) {
-                        (_, true) => Probes::Both(encoding),
-                        (true, false) => Probes::Echo(encoding),
-                        (false, false) => Probes::Ping,
-                    },
-                    user_latency: args.user_latency,
-                };
-                let format = if args.json {
-                    PingFormat::Json
-                } else if args.ndjson {
-                    PingFormat::Ndjson
-                } else if args.quiet {
-                    PingFormat::Quiet
-                } else if args.timestamp {
-                    PingFormat::Stamped
-                } else {
-                    PingFormat::Text
-                };
-                FrontEnd::Ping { format }
+                let format = args.format();
+                FrontEnd::Ping {
+                    options: args.into_options(),
+                    format,
+                }
             }
-            Some(RequestCommand::Inspect(args)) => {
-                config.inspect = args.into_options();
-                FrontEnd::Request(Request::Inspect)
+            Some(command) => {
+                let request = command.request();
+                match command {
+                    RequestCommand::Hold {
+                        interval,
+                        reconnect,
+                    } => {
+                        options.hold.interval = interval;
+                        options.hold.reconnect = reconnect;
+                    }
+                    RequestCommand::Inspect(args) => options.inspect = args.into_options(),
+                    _ => {}
+                }
+                FrontEnd::Request {
+                    request,
+                    options,
+                    hex,
+                }
             }
-            Some(other) => FrontEnd::Request(other.request()),
         };
-        Invocation { config, front_end }
+        Invocation {
+            server,
+            dial,
+            headers,
+            front_end,
+        }
     }
 }
 

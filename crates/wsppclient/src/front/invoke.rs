@@ -8,22 +8,22 @@
 //! Errors are returned, never printed: `main` prints them once, on stderr.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use tokio::io::BufReader;
 use tokio::sync::mpsc;
 
-use crate::commands::ping::{self, output};
+use super::invocation::{FrontEnd, Invocation};
+use super::local_server;
+use super::menu;
+use super::tui;
+use crate::commands::ping::output::{self, Live, PingFormat};
+use crate::commands::ping::{self, PingOptions};
 use crate::commands::run_printed;
-use crate::config::{Config, FrontEnd, Invocation, PingFormat};
 use crate::error::Error;
-use crate::front::local_server::{self, LocalServer};
-use crate::front::menu;
-use crate::front::tui;
+use crate::net::settings::ConnectSettings;
 use crate::outcome::Outcome;
-use crate::probe::PingEvent;
 use crate::stop::{self, Reason, Stop};
 
 /// How long, after SIGTERM has stopped the server started in this process, the run
@@ -31,29 +31,26 @@ use crate::stop::{self, Reason, Stop};
 const TERMINATE_GRACE: Duration = Duration::from_secs(2);
 
 /// Runs what `invocation` asks for, writing to `out`; first starts wsppsrv in this
-/// process if the user named no server and none listens (see [`crate::front::local_server`]),
-/// and stops it at the end.
+/// process if the user named no server and none listens (see
+/// [`local_server`]), and stops it at the end.
 pub async fn run(invocation: Invocation, out: &mut (dyn Write + Send)) -> Result<Outcome, Error> {
     let Invocation {
-        mut config,
+        server: choice,
+        dial,
+        headers,
         front_end,
     } = invocation;
-    let local = match config.server.parse::<SocketAddr>() {
-        Ok(addr) if local_server::wanted(&config, &front_end) => LocalServer::start(addr),
-        _ => None,
-    };
+    let (server, local) = local_server::settle(&choice, &front_end);
+    if let Some(local) = &local {
+        // On stderr, so that stdout stays the transcript (or ping's JSON).
+        eprintln!("wsppclient: {}", local.notice(&choice.addr));
+    }
+    let settings = ConnectSettings::with(server, dial, headers);
     let Some(local) = local else {
-        return run_front_end(&config, front_end, out).await;
+        return run_front_end(&settings, front_end, out).await;
     };
-    // On stderr, so that stdout stays the transcript (or ping's JSON).
-    eprintln!("wsppclient: {}", local.notice(&config.server));
-    config.server = local.addr().to_string();
-    config.server_is_local = true;
-    // A server in this very process is reached directly, whatever *_PROXY says: a
-    // proxy elsewhere would dial its own loopback.
-    config.proxy = crate::net::proxy::Proxies::direct();
     let result = {
-        let work = run_front_end(&config, front_end, out);
+        let work = run_front_end(&settings, front_end, out);
         tokio::pin!(work);
         tokio::select! {
             result = &mut work => result,
@@ -73,37 +70,45 @@ pub async fn run(invocation: Invocation, out: &mut (dyn Write + Send)) -> Result
     result
 }
 
-/// Runs `front_end` against `config.server`.
+/// Runs `front_end` against `settings.server`.
 async fn run_front_end(
-    config: &Config,
+    settings: &ConnectSettings,
     front_end: FrontEnd,
     out: &mut (dyn Write + Send),
 ) -> Result<Outcome, Error> {
     match front_end {
-        FrontEnd::Menu { plain } if tui::wanted(plain) => tui::run(config).await,
-        FrontEnd::Menu { .. } => {
+        FrontEnd::Menu {
+            plain,
+            options,
+            hex,
+        } if tui::wanted(plain) => tui::run(settings, options, hex).await,
+        FrontEnd::Menu { options, hex, .. } => {
             let mut interrupts = forward_interrupts();
             let input = BufReader::new(tokio::io::stdin());
-            menu::run(config, input, out, &mut interrupts).await
+            menu::run(settings, &options, hex, input, out, &mut interrupts).await
         }
         // Ctrl-C ends `hold` with its summary and exit 0; SIGTERM the same way but
         // with Close 1001 rather than 1000, and 143. With the server in this process,
         // `run` takes SIGTERM: stopping that server closes the session with 1001.
-        FrontEnd::Request(request) => {
+        FrontEnd::Request {
+            request,
+            options,
+            hex,
+        } => {
             let going_away = AtomicBool::new(false);
             let stop = async {
-                let reason = stop::signalled(!config.server_is_local).await;
+                let reason = stop::signalled(!settings.server.in_process).await;
                 going_away.store(reason == Reason::GoingAway, Ordering::Relaxed);
                 reason
             };
-            run_printed(request, config, out, stop).await?;
+            run_printed(request, settings, &options, hex, out, stop).await?;
             Ok(if going_away.load(Ordering::Relaxed) {
                 Outcome::Terminated
             } else {
                 Outcome::Success
             })
         }
-        FrontEnd::Ping { format } => run_ping(config, format, out).await,
+        FrontEnd::Ping { options, format } => run_ping(settings, &options, format, out).await,
     }
 }
 
@@ -119,82 +124,25 @@ async fn run_front_end(
 /// 1000, and exits 143 as a process ended by SIGTERM does (as the terminal UI and
 /// wsppclient's in-process server do).
 async fn run_ping(
-    config: &Config,
+    settings: &ConnectSettings,
+    options: &PingOptions,
     format: PingFormat,
     out: &mut (dyn Write + Send),
 ) -> Result<Outcome, Error> {
     let stop = Stop::new();
     let signals = {
         let stop = stop.clone();
-        let sigterm = !config.server_is_local;
+        let sigterm = !settings.server.in_process;
         tokio::spawn(async move { stop.stop(stop::signalled(sigterm).await) })
     };
-    let probes = config.ping.probes;
-    let mut url = String::new();
-    let mut local = None;
+    let mut live = Live::new(format, options.probes);
     let mut write_error = None;
-    let result = ping::ping(config, &stop, |event| {
+    let result = ping::ping(settings, options, &stop, |event| {
         if write_error.is_some() {
             return;
         }
-        let text = match (format, event) {
-            (PingFormat::Json, _) => return,
-            (
-                _,
-                PingEvent::Started {
-                    url: u,
-                    peer,
-                    local: l,
-                    payload_size,
-                    busy_poll,
-                    probes,
-                    setup,
-                },
-            ) => {
-                url.clone_from(u);
-                local = Some(*l);
-                if format == PingFormat::Ndjson {
-                    return;
-                }
-                let mut lines = output::header(u, *peer, *payload_size, *busy_poll, *probes);
-                for line in output::setup_lines(setup) {
-                    lines.push('\n');
-                    lines.push_str(&line);
-                }
-                lines.push('\n');
-                lines.push_str(&output::clock_line(setup));
-                lines
-            }
-            (PingFormat::Quiet, _) => return,
-            (PingFormat::Ndjson, event) => {
-                let lines = output::probe_lines(event, SystemTime::now());
-                if lines.is_empty() {
-                    return;
-                }
-                let mut text = String::new();
-                for line in lines {
-                    match serde_json::to_string(&line) {
-                        Ok(json) => text.push_str(&json),
-                        Err(err) => {
-                            tracing::warn!(error = %err, "cannot write a probe as JSON");
-                            return;
-                        }
-                    }
-                    text.push('\n');
-                }
-                text.pop();
-                text
-            }
-            (PingFormat::Text | PingFormat::Stamped, event) => {
-                let Some(line) = output::event_line(&url, probes, event) else {
-                    return;
-                };
-                if format == PingFormat::Stamped {
-                    output::stamp(SystemTime::now()) + &line
-                } else {
-                    line
-                }
-            }
+        let Some(text) = live.line(event, SystemTime::now()) else {
+            return;
         };
         // Each line as it happens, even into a pipe: a script plots the run live.
         if let Err(err) = writeln!(out, "{text}").and_then(|()| out.flush()) {
@@ -216,7 +164,7 @@ async fn run_ping(
         for line in output::summary(&report) {
             writeln!(out, "{line}")?;
         }
-        if let Some(local) = local {
+        if let Some(local) = live.local() {
             writeln!(out, "{}", output::wireshark_filter(local))?;
         }
     }

@@ -22,8 +22,8 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::commands::catalog::Request;
-use crate::config::{Config, FrontEnd};
+use super::invocation::{FrontEnd, ServerChoice};
+use crate::net::settings::Server;
 
 /// How long [`LocalServer::stop`] waits beyond the server's own grace period (in which
 /// its clients answer the Close 1001) before abandoning it.
@@ -39,16 +39,27 @@ pub struct LocalServer {
 
 /// Whether this run may start its own server: the user named none, and what it runs
 /// talks to wsppsrv (`ping URL` and `inspect URL` talk to whatever URL they were
-/// given). Only plain
-/// ws:// is served; a TLS server would need a certificate the client trusts.
-pub fn wanted(config: &Config, front_end: &FrontEnd) -> bool {
-    config.start_local_server
-        && !config.server_tls
-        && match front_end {
-            FrontEnd::Request(Request::Inspect) => config.inspect.url.is_none(),
-            FrontEnd::Menu { .. } | FrontEnd::Request(_) => true,
-            FrontEnd::Ping { .. } => config.ping.url.is_none(),
-        }
+/// given). Only plain ws:// is served; a TLS server would need a certificate the
+/// client trusts.
+pub fn wanted(choice: &ServerChoice, front_end: &FrontEnd) -> bool {
+    choice.may_start && !choice.tls && front_end.uses_server()
+}
+
+/// Where the run's server is: the chosen one, or, when this run may start its own
+/// ([`wanted`]) and nothing listens on the chosen address, the one started here.
+pub fn settle(choice: &ServerChoice, front_end: &FrontEnd) -> (Server, Option<LocalServer>) {
+    let local = match choice.addr.parse::<SocketAddr>() {
+        Ok(addr) if wanted(choice, front_end) => LocalServer::start(addr),
+        _ => None,
+    };
+    let server = Server {
+        addr: local
+            .as_ref()
+            .map_or_else(|| choice.addr.clone(), |l| l.addr().to_string()),
+        tls: choice.tls,
+        in_process: local.is_some(),
+    };
+    (server, local)
 }
 
 impl LocalServer {

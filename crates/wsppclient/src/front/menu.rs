@@ -13,9 +13,10 @@ use tokio::sync::mpsc;
 
 use crate::commands::catalog::Request;
 use crate::commands::run_printed;
-use crate::config::{Config, Outgoing};
+use crate::commands::{Options, Outgoing};
 use crate::error::{self, Error};
-use crate::net::connect::WsUrl;
+use crate::net::settings::{ConnectSettings, Server};
+use crate::net::url::WsUrl;
 use crate::outcome::Outcome;
 use crate::stop::Reason;
 
@@ -49,11 +50,11 @@ pub fn parse_choice(line: &str) -> Option<Choice> {
 }
 
 /// The menu text: one numbered line per catalog entry with its route.
-pub fn render(config: &Config) -> String {
+pub fn render(server: &Server) -> String {
     let mut out = format!(
         "wsppclient {} against {}\n",
         env!("CARGO_PKG_VERSION"),
-        config.server_label()
+        server.label()
     );
     let width = Request::ALL
         .iter()
@@ -82,13 +83,15 @@ pub fn render(config: &Config) -> String {
 /// or Ctrl-C at the prompt ([`Outcome::Interrupted`]). A failed request is shown and
 /// the menu carries on; only failing to write to `out` ends it with an error.
 pub async fn run<R: AsyncBufRead + Unpin>(
-    config: &Config,
+    settings: &ConnectSettings,
+    options: &Options,
+    hex: bool,
     input: R,
     out: &mut (dyn Write + Send),
     interrupts: &mut mpsc::UnboundedReceiver<()>,
 ) -> Result<Outcome, Error> {
     let mut lines = input.lines();
-    write!(out, "{}", render(config))?;
+    write!(out, "{}", render(&settings.server))?;
     loop {
         write!(
             out,
@@ -111,7 +114,7 @@ pub async fn run<R: AsyncBufRead + Unpin>(
             Some(Choice::Run(request)) => request,
             Some(Choice::Quit) => return Ok(Outcome::Success),
             Some(Choice::Nothing) => {
-                write!(out, "{}", render(config))?;
+                write!(out, "{}", render(&settings.server))?;
                 continue;
             }
             None => {
@@ -127,8 +130,8 @@ pub async fn run<R: AsyncBufRead + Unpin>(
         )?;
         // `inspect` needs a URL (and may take a message): asked here, one line each.
         let asked;
-        let config = if request == Request::Inspect {
-            let default_url = WsUrl::for_route(config, request.route())
+        let options = if request == Request::Inspect {
+            let default_url = WsUrl::for_route(&settings.server, request.route())
                 .map(|u| u.text)
                 .unwrap_or_default();
             let prompt = format!("URL to inspect (Enter: {default_url})> ");
@@ -141,10 +144,10 @@ pub async fn run<R: AsyncBufRead + Unpin>(
                 writeln!(out)?;
                 continue;
             };
-            asked = inspect_config(config, &url, &message);
+            asked = inspect_options(options, &url, &message);
             &asked
         } else {
-            config
+            options
         };
         let until_stopped = request.runs_until_stopped();
         if until_stopped {
@@ -162,7 +165,7 @@ pub async fn run<R: AsyncBufRead + Unpin>(
             }
             Reason::User
         };
-        if let Err(err) = run_printed(request, config, out, stop).await {
+        if let Err(err) = run_printed(request, settings, options, hex, out, stop).await {
             if error::is_broken_pipe(&err) {
                 return Err(err);
             }
@@ -188,17 +191,17 @@ async fn ask<R: AsyncBufRead + Unpin>(
     }
 }
 
-/// `config` set to inspect `url` (the default when empty) and send `message` (nothing
-/// when empty), listening the usual time after it.
-pub fn inspect_config(config: &Config, url: &str, message: &str) -> Config {
-    let mut config = config.clone();
-    config.inspect.url = (!url.is_empty()).then(|| url.to_owned());
-    config.inspect.messages = if message.is_empty() {
+/// `options` set to inspect `url` (the default when empty) and send `message`
+/// (nothing when empty), listening the usual time after it.
+pub fn inspect_options(options: &Options, url: &str, message: &str) -> Options {
+    let mut options = options.clone();
+    options.inspect.url = (!url.is_empty()).then(|| url.to_owned());
+    options.inspect.messages = if message.is_empty() {
         Vec::new()
     } else {
         vec![Outgoing::Text(message.to_owned())]
     };
-    config
+    options
 }
 
 #[cfg(test)]
@@ -225,7 +228,7 @@ mod tests {
 
     #[test]
     fn the_menu_lists_every_request_with_its_route() {
-        let text = render(&Config::new("h:1"));
+        let text = render(&Server::plain("h:1"));
         for (i, request) in Request::ALL.iter().enumerate() {
             let line = text
                 .lines()

@@ -60,9 +60,10 @@ use ratatui::layout::Rect;
 pub use self::app::{Action, App, Exit};
 pub use self::event::{Event, EventReceiver, EventSender};
 use self::event::{RunId, Task};
+use crate::commands::Options;
 use crate::commands::catalog::Request;
-use crate::config::Config;
 use crate::error::Error;
+use crate::net::settings::ConnectSettings;
 use crate::outcome::Outcome;
 use crate::stop::Stop;
 
@@ -111,12 +112,17 @@ pub fn open_log() -> io::Result<(PathBuf, File)> {
     Ok((path, file))
 }
 
-/// Runs the terminal UI against `config.server` until the user quits.
+/// Runs the terminal UI against `settings.server` until the user quits, running the
+/// requests with `options` (and payloads also as hex dumps with `hex`).
 ///
 /// Returns [`Outcome::Success`] on `q`, [`Outcome::Interrupted`] on Ctrl-C or
 /// SIGINT, [`Outcome::Terminated`] on SIGTERM. Network errors never end it: they
 /// show in the transcript or the clients pane.
-pub async fn run(config: &Config) -> Result<Outcome, Error> {
+pub async fn run(
+    settings: &ConnectSettings,
+    options: Options,
+    hex: bool,
+) -> Result<Outcome, Error> {
     install_panic_hook();
     GIVEN_BACK.store(false, Ordering::SeqCst);
     // Before `try_init`: if entering the alternate screen fails, raw mode is on already.
@@ -127,9 +133,9 @@ pub async fn run(config: &Config) -> Result<Outcome, Error> {
     let (tx, mut events) = event::channel();
     let reader = event::spawn_terminal_reader(tx.clone(), TICK);
     let signals = event::spawn_signal_listener(tx.clone());
-    let mut app = App::new(config.server_label(), Some(log_path()), Instant::now());
-    app.set_hex(config.hex);
-    let mut runner = Runner::new(config.clone(), tx);
+    let mut app = App::new(settings.server.label(), Some(log_path()), Instant::now());
+    app.set_hex(hex);
+    let mut runner = Runner::new(settings.clone(), options, tx);
     let exit = drive(&mut terminal, &mut app, &mut events, &mut runner).await;
 
     drop(terminal);
@@ -201,7 +207,8 @@ where
 /// tokio tasks that report back through the event channel.
 #[derive(Debug)]
 pub struct Runner {
-    config: Arc<Config>,
+    settings: Arc<ConnectSettings>,
+    options: Arc<Options>,
     tx: EventSender,
     /// The request in flight, with what asks it to stop.
     current: Option<(RunId, Stop, Task)>,
@@ -210,10 +217,11 @@ pub struct Runner {
 }
 
 impl Runner {
-    /// A runner for requests against `config`, reporting on `tx`.
-    pub fn new(config: Config, tx: EventSender) -> Self {
+    /// A runner for requests with `settings` and `options`, reporting on `tx`.
+    pub fn new(settings: ConnectSettings, options: Options, tx: EventSender) -> Self {
         Runner {
-            config: Arc::new(config),
+            settings: Arc::new(settings),
+            options: Arc::new(options),
             tx,
             current: None,
             fetch: None,
@@ -223,11 +231,11 @@ impl Runner {
     /// Carries out `action`.
     pub fn apply(&mut self, action: Action) {
         match action {
-            Action::Run { run, request } => self.start(run, request, Arc::clone(&self.config)),
+            Action::Run { run, request } => self.start(run, request, Arc::clone(&self.options)),
             Action::Inspect { run, url } => {
-                let mut config = (*self.config).clone();
-                config.inspect.url = url;
-                self.start(run, Request::Inspect, Arc::new(config));
+                let mut options = (*self.options).clone();
+                options.inspect.url = url;
+                self.start(run, Request::Inspect, Arc::new(options));
             }
             Action::Cancel { run } => {
                 if let Some((_, cancel, _)) = self.current.as_ref().filter(|c| c.0 == run) {
@@ -242,20 +250,28 @@ impl Runner {
             }
             Action::RefreshClients => {
                 self.fetch = Some(event::spawn_clients_fetch(
-                    Arc::clone(&self.config),
+                    Arc::clone(&self.settings),
                     self.tx.clone(),
                 ));
             }
         }
     }
 
-    /// Starts `request` as run `run` against `config`, dropping any run still in flight.
-    fn start(&mut self, run: RunId, request: Request, config: Arc<Config>) {
+    /// Starts `request` as run `run` with `options`, dropping any run still in flight.
+    fn start(&mut self, run: RunId, request: Request, options: Arc<Options>) {
         if let Some((_, _, task)) = self.current.take() {
             task.abort.abort();
         }
         let cancel = Stop::new();
-        let task = event::spawn_request(run, request, config, cancel.clone(), self.tx.clone());
+        let settings = Arc::clone(&self.settings);
+        let task = event::spawn_request(
+            run,
+            request,
+            settings,
+            options,
+            cancel.clone(),
+            self.tx.clone(),
+        );
         tracing::info!(run, request = request.subcommand(), "request started");
         self.current = Some((run, cancel, task));
     }

@@ -10,7 +10,7 @@
 //!   the variable itself: a path in [`TlsOptions`] lets tests and front-ends choose it
 //!   without touching the process environment, and a file that cannot be opened is an
 //!   error the user sees, not a silent nothing.
-//! * **The transcript** taps the stream *inside* TLS (see [`crate::net::tap`]), so it still
+//! * **The transcript** taps the stream *inside* TLS (see [`crate::watch::tap`]), so it still
 //!   shows HTTP and frames; what TLS itself negotiated (version, cipher suite, key
 //!   exchange, ALPN, SNI) and how long the handshake took is reported as [`TlsInfo`].
 //!

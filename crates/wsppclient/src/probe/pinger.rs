@@ -1,5 +1,5 @@
 //! [`Pinger`]: one connected WebSocket with its [`PingTracker`]s, the layer a
-//! benchmark loop drives directly and the [`super::ping`] session schedules.
+//! benchmark loop drives directly and ping's session schedules.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -16,10 +16,13 @@ use wspp::payload::Encoding;
 use wspp::tracker::{Counts, PingTracker, PongOutcome, Rtt};
 use wspp::wire_clock::{Clock, WireStamps, WireTime};
 
+use super::kinds::Probe;
 use super::report::Setup;
-use crate::config::{Config, Probe};
 use crate::error::Error;
-use crate::net::connect::{self, CLOSE_WAIT, Stream, WsUrl};
+use crate::net::connect::{self, CLOSE_WAIT, Stream};
+use crate::net::settings::ConnectSettings;
+use crate::net::upgrade;
+use crate::net::url::WsUrl;
 
 /// One connected WebSocket that pings.
 #[derive(Debug)]
@@ -49,12 +52,19 @@ pub struct Pinger {
 
 impl Pinger {
     /// Connects to `url` (shaking hands in TLS for `wss://`) and upgrades; each Ping
-    /// will carry `payload_size` bytes.
-    pub async fn connect(config: &Config, url: &WsUrl, payload_size: usize) -> Result<Self, Error> {
-        let (stream, opened) = connect::open(config, &url.endpoint()).await?;
+    /// will carry `payload_size` bytes, and RTTs are reported on the user's clock when
+    /// `user_clock` asks for it (or the kernel will not stamp).
+    pub async fn connect(
+        settings: &ConnectSettings,
+        url: &WsUrl,
+        payload_size: usize,
+        user_clock: bool,
+    ) -> Result<Self, Error> {
+        let (stream, opened) = connect::open(&settings.dial, &url.endpoint()).await?;
         let upgrade_start = Instant::now();
-        let (ws, response) = connect::upgrade(stream, config, url).await?;
-        let clock = match (&opened.no_kernel_stamps, config.ping.user_latency) {
+        let (ws, response) =
+            upgrade::upgrade(stream, &settings.headers, settings.dial.timeout, url).await?;
+        let clock = match (&opened.no_kernel_stamps, user_clock) {
             (None, false) => Clock::Kernel,
             _ => Clock::User,
         };
@@ -64,7 +74,7 @@ impl Pinger {
             proxy: opened.proxy,
             tls: opened.tls,
             upgrade: upgrade_start.elapsed(),
-            subprotocol: connect::subprotocol(&response),
+            subprotocol: upgrade::subprotocol(&response),
             clock,
             no_kernel_stamps: opened.no_kernel_stamps,
         };

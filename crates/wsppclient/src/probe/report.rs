@@ -1,7 +1,7 @@
 //! What a ping session tells its caller: each [`PingEvent`] as it happens, how the
 //! connection was opened ([`Setup`]), and the [`PingReport`] at the end.
 //!
-//! Plain data, apart from the session that produces it, so that [`super::output`]
+//! Plain data, apart from the session that produces it, so that ping's output
 //! and the terminal UI depend on what a session says and not on how it runs.
 
 use std::net::SocketAddr;
@@ -11,9 +11,7 @@ use wspp::stats::Latency;
 use wspp::tracker::{Counts, Rtt};
 use wspp::wire_clock::Clock;
 
-#[cfg(doc)]
-use crate::config::PingOptions;
-use crate::config::{Probe, Probes};
+use super::kinds::{Probe, Probes};
 use crate::error::Error;
 use crate::net::proxy::ProxyInfo;
 use crate::net::tls::TlsInfo;
@@ -142,7 +140,7 @@ pub struct PingReport {
     pub echo: Option<ProbeStats>,
     /// The run's `-c` and `-w`, which decide what counts as success.
     pub count: Option<u64>,
-    /// See [`PingOptions::deadline`].
+    /// The run's deadline (ping's `-w`), when it had one.
     pub deadline: Option<Duration>,
     /// The same pings' user-to-user RTTs.
     pub user_latency: Latency,

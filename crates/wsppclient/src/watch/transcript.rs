@@ -7,7 +7,7 @@
 //! started, so the transcript also shows where the time went.
 //!
 //! The channel is unbounded because entries are produced inside `poll_read` and
-//! `poll_write` of [`crate::net::tap::Tap`], which cannot wait for a slow display; their
+//! `poll_write` of [`crate::watch::tap::Tap`], which cannot wait for a slow display; their
 //! number is bounded by what crosses the wire, which the request itself paces.
 
 use std::fmt;

@@ -3,7 +3,7 @@
 //! tungstenite hands us reassembled messages and answers pings behind our back, and
 //! hyper hands us parsed responses; neither shows what went over the wire. The point
 //! of the transcript is to show exactly that (the real FIN and mask bits, each
-//! control frame, the close code), so [`crate::net::tap`] copies every byte read and
+//! control frame, the close code), so [`crate::watch::tap`] copies every byte read and
 //! written into one [`WireParser`] per direction.
 //!
 //! The parser does no I/O and keeps no clock. It is two readers and the switch

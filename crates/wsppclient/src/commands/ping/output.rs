@@ -8,12 +8,14 @@
 //! `proxy*` fields without a proxy, and `subprotocol` when the server chose none.
 
 mod json;
+mod live;
 mod text;
 
 pub use self::json::{ProbeLine, json, probe_lines};
+pub use self::live::{Live, PingFormat};
 pub use self::text::{
-    clock_line, event_line, header, phases_line, setup_lines, stamp, summary, tls_line,
-    wireshark_filter,
+    clock_line, event_line, header, phases_line, setup_lines, stamp, start_lines, summary,
+    tls_line, wireshark_filter,
 };
 
 #[cfg(test)]

@@ -7,8 +7,11 @@ use std::time::Duration;
 use clap::{ArgGroup, ArgMatches, Args, Subcommand};
 
 use crate::commands::catalog::Request;
-use crate::config::{InspectOptions, Outgoing};
+use crate::commands::ping::PingOptions;
+use crate::commands::ping::output::PingFormat;
+use crate::commands::{InspectOptions, Outgoing};
 use crate::duration::{parse_positive_seconds, parse_seconds};
+use crate::probe::Probes;
 use wsppsrv::docs::DocsCommand;
 
 /// Every subcommand: the requests, and the two that describe the program.
@@ -221,6 +224,47 @@ pub struct HexBytes(pub Vec<u8>);
 
 fn parse_hex(s: &str) -> Result<HexBytes, String> {
     crate::hex::parse(s).map(HexBytes)
+}
+
+impl PingArgs {
+    /// How the session's output is asked to look.
+    pub(super) fn format(&self) -> PingFormat {
+        if self.json {
+            PingFormat::Json
+        } else if self.ndjson {
+            PingFormat::Ndjson
+        } else if self.quiet {
+            PingFormat::Quiet
+        } else if self.timestamp {
+            PingFormat::Stamped
+        } else {
+            PingFormat::Text
+        }
+    }
+
+    /// What the session is asked to do.
+    pub(super) fn into_options(self) -> PingOptions {
+        let encoding = if self.binary {
+            wspp::payload::Encoding::Binary
+        } else {
+            wspp::payload::Encoding::Text
+        };
+        PingOptions {
+            url: self.url,
+            count: self.count,
+            deadline: self.deadline,
+            interval: self.interval,
+            timeout: self.timeout,
+            payload_size: usize::from(self.payload_size),
+            busy_poll: self.busy_poll,
+            probes: match (self.echo, self.both) {
+                (_, true) => Probes::Both(encoding),
+                (true, false) => Probes::Echo(encoding),
+                (false, false) => Probes::Ping,
+            },
+            user_latency: self.user_latency,
+        }
+    }
 }
 
 impl InspectArgs {

@@ -6,12 +6,35 @@ use std::time::Duration;
 use clap::CommandFactory;
 
 use super::*;
-use crate::config::{InspectOptions, Outgoing};
+use crate::commands::catalog::Request;
+use crate::commands::ping::PingOptions;
+use crate::commands::ping::output::PingFormat;
+use crate::commands::{InspectOptions, Options, Outgoing};
 
 fn parse(args: &[&str]) -> Invocation {
     try_parse_from(std::iter::once("wsppclient").chain(args.iter().copied()))
         .expect("valid command line")
         .into_invocation()
+}
+
+/// The request `inv` runs, with its options and whether it dumps payloads in hex.
+fn request(inv: &Invocation) -> (Request, &Options, bool) {
+    match &inv.front_end {
+        FrontEnd::Request {
+            request,
+            options,
+            hex,
+        } => (*request, options, *hex),
+        other => panic!("not a request: {other:?}"),
+    }
+}
+
+/// The ping session `inv` runs, and how it prints.
+fn ping(inv: &Invocation) -> (&PingOptions, PingFormat) {
+    match &inv.front_end {
+        FrontEnd::Ping { options, format } => (options, *format),
+        other => panic!("not ping: {other:?}"),
+    }
 }
 
 #[test]
@@ -29,9 +52,10 @@ fn inspect_keeps_its_messages_in_the_order_typed() {
         "250ms",
         "--hex",
     ]);
-    assert_eq!(inv.front_end, FrontEnd::Request(Request::Inspect));
-    assert!(inv.config.hex);
-    let inspect = &inv.config.inspect;
+    let (asked, options, hex) = request(&inv);
+    assert_eq!(asked, Request::Inspect);
+    assert!(hex);
+    let inspect = &options.inspect;
     assert_eq!(inspect.url.as_deref(), Some("ws://h:1/x?y=1"));
     assert_eq!(
         inspect.messages,
@@ -42,8 +66,8 @@ fn inspect_keeps_its_messages_in_the_order_typed() {
         ]
     );
     assert_eq!(inspect.wait, Duration::from_millis(250));
-    let defaults = parse(&["inspect"]).config.inspect;
-    assert_eq!(defaults, InspectOptions::default());
+    let defaults = parse(&["inspect"]);
+    assert_eq!(request(&defaults).1.inspect, InspectOptions::default());
     let all = ["wsppclient", "inspect", "--send-binary", "abc"];
     assert!(try_parse_from(all).is_err());
 }
@@ -79,7 +103,7 @@ fn subcommands_map_back_to_their_entry() {
     for request in Request::ALL {
         let invocation = parse(&[request.subcommand()]);
         let got = match invocation.front_end {
-            FrontEnd::Request(r) => r,
+            FrontEnd::Request { request, .. } => request,
             FrontEnd::Ping { .. } => Request::Ping,
             FrontEnd::Menu { .. } => panic!("{request:?} parsed as the menu"),
         };
@@ -106,21 +130,16 @@ fn ping_takes_ping8_style_options() {
         "--busy-poll",
         "1ms",
     ]);
-    assert_eq!(
-        inv.front_end,
-        FrontEnd::Ping {
-            format: PingFormat::Json
-        }
-    );
-    assert_eq!(inv.config.server, "h:1");
-    let p = &inv.config.ping;
+    let (p, format) = ping(&inv);
+    assert_eq!(format, PingFormat::Json);
+    assert_eq!(inv.server.addr, "h:1");
     assert_eq!(p.url.as_deref(), Some("ws://x:2/p"));
     assert_eq!(p.count, Some(3));
     assert_eq!(p.interval, Duration::from_millis(200));
     assert_eq!(p.timeout, Duration::from_millis(1500));
     assert_eq!(p.payload_size, 32);
     assert_eq!(p.busy_poll, Duration::from_millis(1));
-    assert_eq!(parse(&["ping"]).config.ping.busy_poll, Duration::ZERO);
+    assert_eq!(ping(&parse(&["ping"])).0.busy_poll, Duration::ZERO);
 }
 
 #[test]
@@ -148,28 +167,26 @@ fn global_options_work_after_the_subcommand() {
         "--origin",
         "http://o",
     ]);
-    assert_eq!(inv.front_end, FrontEnd::Request(Request::Hold));
-    assert_eq!(inv.config.hold_interval, Duration::from_millis(250));
-    assert_eq!(inv.config.headers.len(), 1);
-    assert_eq!(inv.config.origin.as_deref(), Some("http://o"));
+    let (asked, options, _) = request(&inv);
+    assert_eq!(asked, Request::Hold);
+    assert_eq!(options.hold.interval, Duration::from_millis(250));
+    assert_eq!(inv.headers.custom.len(), 1);
+    assert_eq!(inv.headers.origin.as_deref(), Some("http://o"));
 }
 
 #[test]
 fn tls_servers_are_named_by_scheme_or_flag() {
     let plain = parse(&["page"]);
-    assert_eq!(plain.config.server, wspp::routes::DEFAULT_ADDR);
-    assert!(!plain.config.server_tls);
+    assert_eq!(plain.server.addr, wspp::routes::DEFAULT_ADDR);
+    assert!(!plain.server.tls);
 
     let flag = parse(&["--tls", "page"]);
-    assert_eq!(flag.config.server, wspp::routes::DEFAULT_TLS_ADDR);
-    assert!(flag.config.server_tls);
+    assert_eq!(flag.server.addr, wspp::routes::DEFAULT_TLS_ADDR);
+    assert!(flag.server.tls);
 
     let flag_and_addr = parse(&["--server", "h:1", "--tls", "page"]);
     assert_eq!(
-        (
-            flag_and_addr.config.server.as_str(),
-            flag_and_addr.config.server_tls
-        ),
+        (flag_and_addr.server.addr.as_str(), flag_and_addr.server.tls),
         ("h:1", true)
     );
 
@@ -183,7 +200,7 @@ fn tls_servers_are_named_by_scheme_or_flag() {
     ] {
         let inv = parse(&["--server", given, "page"]);
         assert_eq!(
-            (inv.config.server.as_str(), inv.config.server_tls),
+            (inv.server.addr.as_str(), inv.server.tls),
             (addr, tls),
             "{given}"
         );
@@ -229,36 +246,32 @@ fn tls_options_reach_the_config() {
         "keys.log",
     ]);
     assert_eq!(
-        inv.config.tls,
+        inv.dial.tls,
         TlsOptions {
             ca: Some("ca.pem".into()),
             insecure: true,
             key_log: Some("keys.log".into()),
         }
     );
-    assert_eq!(parse(&["page"]).config.tls, TlsOptions::default());
+    assert_eq!(parse(&["page"]).dial.tls, TlsOptions::default());
 }
 
 #[test]
 fn only_an_unnamed_server_may_be_started_here() {
-    assert!(parse(&["page"]).config.start_local_server);
-    assert!(
-        !parse(&["--no-local-server", "page"])
-            .config
-            .start_local_server
-    );
+    assert!(parse(&["page"]).server.may_start);
+    assert!(!parse(&["--no-local-server", "page"]).server.may_start);
     assert!(
         !parse(&["--server", "127.0.0.1:8080", "page"])
-            .config
-            .start_local_server
+            .server
+            .may_start
     );
-    let moved = parse(&["--default-server", "127.0.0.1:0", "page"]).config;
+    let moved = parse(&["--default-server", "127.0.0.1:0", "page"]).server;
     assert_eq!(
-        (moved.server.as_str(), moved.start_local_server),
+        (moved.addr.as_str(), moved.may_start),
         ("127.0.0.1:0", true)
     );
     let named = parse(&["--default-server", "127.0.0.1:0", "--server", "h:1", "page"]);
-    assert_eq!(named.config.server, "h:1");
+    assert_eq!(named.server.addr, "h:1");
 }
 
 #[test]
@@ -271,8 +284,8 @@ fn k_is_insecure_and_subprotocols_keep_their_order() {
         "--subprotocol",
         "chat",
     ]);
-    assert!(inv.config.tls.insecure);
-    assert_eq!(inv.config.subprotocols, ["v2.chat", "chat"]);
+    assert!(inv.dial.tls.insecure);
+    assert_eq!(inv.headers.subprotocols, ["v2.chat", "chat"]);
     for bad in ["a,b", "", "with space", "x;y"] {
         let all = ["wsppclient", "--subprotocol", bad, "ping"];
         assert!(Cli::try_parse_from(all).is_err(), "{bad:?}");
@@ -282,10 +295,10 @@ fn k_is_insecure_and_subprotocols_keep_their_order() {
 #[test]
 fn proxies_are_given_checked_or_turned_off() {
     let inv = parse(&["--proxy", "http://u:p@127.0.0.1:3128", "page"]);
-    let route = inv.config.proxy.route("h:80", false).expect("usable");
+    let route = inv.dial.proxy.route("h:80", false).expect("usable");
     assert_eq!(route.map(|r| r.addr).as_deref(), Some("127.0.0.1:3128"));
-    assert!(parse(&["--proxy", "", "page"]).config.proxy.is_direct());
-    assert!(parse(&["--no-proxy", "page"]).config.proxy.is_direct());
+    assert!(parse(&["--proxy", "", "page"]).dial.proxy.is_direct());
+    assert!(parse(&["--no-proxy", "page"]).dial.proxy.is_direct());
     for bad in ["ftp://h:1", "https://h:1", "http://"] {
         let all = ["wsppclient", "--proxy", bad, "page"];
         assert!(Cli::try_parse_from(all).is_err(), "{bad}");
@@ -318,9 +331,11 @@ fn completions_and_man_run_nothing() {
 
 #[test]
 fn no_subcommand_is_the_menu() {
-    assert_eq!(parse(&[]).front_end, FrontEnd::Menu { plain: false });
-    assert_eq!(
-        parse(&["--plain"]).front_end,
-        FrontEnd::Menu { plain: true }
-    );
+    let menu = |plain| FrontEnd::Menu {
+        plain,
+        options: Options::default(),
+        hex: false,
+    };
+    assert_eq!(parse(&[]).front_end, menu(false));
+    assert_eq!(parse(&["--plain"]).front_end, menu(true));
 }

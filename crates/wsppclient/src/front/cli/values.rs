@@ -2,8 +2,8 @@
 //! a usage error (exit 2, clap's message) before anything connects: the server, a
 //! subprotocol, a proxy, a header.
 
-use crate::config::Header;
 use crate::net::proxy;
+use crate::net::settings::Header;
 
 /// `--server` as given: where, and whether its scheme asked for TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]

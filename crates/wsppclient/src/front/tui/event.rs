@@ -27,11 +27,12 @@ use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinHandle};
 use wspp::clients::ClientsReport;
 
+use crate::commands::Options;
 use crate::commands::catalog::Request;
 use crate::commands::clients_table;
 use crate::commands::{self, fetch_clients};
-use crate::config::Config;
 use crate::error::Error;
+use crate::net::settings::ConnectSettings;
 use crate::probe::PingEvent;
 use crate::stop::Stop;
 use crate::watch::transcript::{Entry, Transcript};
@@ -206,7 +207,8 @@ pub struct Task {
 pub fn spawn_request(
     run: RunId,
     request: Request,
-    config: Arc<Config>,
+    settings: Arc<ConnectSettings>,
+    options: Arc<Options>,
     cancel: Stop,
     tx: EventSender,
 ) -> Task {
@@ -228,10 +230,17 @@ pub fn spawn_request(
             // soon as the request has returned.
             let transcript = transcript;
             let pings = events.clone();
-            commands::run_observed(request, &config, &transcript, &cancel, move |event| {
-                let event = event.clone();
-                let _ = pings.send(Event::Net(NetEvent::Ping { run, event }));
-            })
+            commands::run_observed(
+                request,
+                &settings,
+                &options,
+                &transcript,
+                &cancel,
+                move |event| {
+                    let event = event.clone();
+                    let _ = pings.send(Event::Net(NetEvent::Ping { run, event }));
+                },
+            )
             .await
         };
         let (result, ()) = tokio::join!(work, forward);
@@ -241,10 +250,10 @@ pub fn spawn_request(
 
 /// Fetches `/clients.json` on a task (bounded by [`CLIENTS_TIMEOUT`]) and sends the
 /// outcome as [`NetEvent::Clients`].
-pub fn spawn_clients_fetch(config: Arc<Config>, tx: EventSender) -> Task {
+pub fn spawn_clients_fetch(settings: Arc<ConnectSettings>, tx: EventSender) -> Task {
     let events = tx.clone();
     spawn_watched(tx, "clients refresh", async move {
-        let result = match tokio::time::timeout(CLIENTS_TIMEOUT, fetch_clients(&config)).await {
+        let result = match tokio::time::timeout(CLIENTS_TIMEOUT, fetch_clients(&settings)).await {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout {
                 what: "GET /clients.json",

@@ -343,7 +343,7 @@ mod tests {
                     local: "127.0.0.1:50001".parse().expect("address"),
                     payload_size: 16,
                     busy_poll: Duration::ZERO,
-                    probes: crate::config::Probes::Ping,
+                    probes: crate::probe::Probes::Ping,
                     setup: Box::default(),
                 },
             },
@@ -354,7 +354,7 @@ mod tests {
                 NetEvent::Ping {
                     run: ping,
                     event: PingEvent::Reply {
-                        probe: crate::config::Probe::Ping,
+                        probe: crate::probe::Probe::Ping,
                         seq,
                         rtt: wspp::tracker::Rtt {
                             user: Duration::from_micros(us + 50),
@@ -372,7 +372,7 @@ mod tests {
             NetEvent::Ping {
                 run: ping,
                 event: PingEvent::Timeout {
-                    probe: crate::config::Probe::Ping,
+                    probe: crate::probe::Probe::Ping,
                     seq: 3,
                 },
             },

@@ -9,8 +9,8 @@ use wspp::payload::Encoding;
 use wspp::stats::as_ms;
 use wspp::wire_clock::Clock;
 
-use crate::config::{Probe, Probes};
 use crate::probe::report::{PingEvent, PingReport, ProbeStats};
+use crate::probe::{Probe, Probes};
 
 /// Nanosecond precision is all the clock has; more digits are float noise.
 fn round_ns(ms: f64) -> f64 {

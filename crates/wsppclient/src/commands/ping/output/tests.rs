@@ -9,10 +9,10 @@ use wspp::tracker::{Counts, Rtt};
 use wspp::wire_clock::Clock;
 
 use super::*;
-use crate::config::{Probe, Probes};
 use crate::net::proxy::ProxyInfo;
 use crate::net::tls::TlsInfo;
 use crate::probe::report::{PingEvent, PingReport, ProbeStats, Setup};
+use crate::probe::{Probe, Probes};
 
 fn report(sent: u64, answered: u64, rtts_us: &[u64]) -> PingReport {
     let mut latency = Latency::default();

@@ -9,10 +9,33 @@ use wspp::stats::{Latency, as_ms};
 use wspp::wire_clock::Clock;
 
 use super::json::unix_seconds;
-use crate::config::{Probe, Probes};
 use crate::net::proxy::ProxyInfo;
 use crate::net::tls::TlsInfo;
 use crate::probe::report::{PingEvent, PingReport, ProbeStats, Setup};
+use crate::probe::{Probe, Probes};
+
+/// The lines a session starts with, once connected and before its first probe: the
+/// [`header`], how the connection was opened, and which clock the RTTs are on. `None`
+/// for any other event. The subcommand prints them and the menus' transcript notes
+/// them, in these words both.
+pub fn start_lines(event: &PingEvent) -> Option<Vec<String>> {
+    let PingEvent::Started {
+        url,
+        peer,
+        payload_size,
+        busy_poll,
+        probes,
+        setup,
+        ..
+    } = event
+    else {
+        return None;
+    };
+    let mut lines = vec![header(url, *peer, *payload_size, *busy_poll, *probes)];
+    lines.extend(setup_lines(setup));
+    lines.push(clock_line(setup));
+    Some(lines)
+}
 
 /// The first line, printed once connected:
 /// `PING ws://127.0.0.1:8080/pingpong (127.0.0.1:8080): 16 payload bytes per ping`,

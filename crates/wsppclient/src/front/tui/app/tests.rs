@@ -325,7 +325,7 @@ fn ping_events_feed_the_latency_figures_and_loss() {
             NetEvent::Ping {
                 run: id,
                 event: PingEvent::Reply {
-                    probe: crate::config::Probe::Ping,
+                    probe: crate::probe::Probe::Ping,
                     seq,
                     rtt: wspp::tracker::Rtt {
                         user: ms(rtt + 1),
@@ -343,7 +343,7 @@ fn ping_events_feed_the_latency_figures_and_loss() {
         NetEvent::Ping {
             run: id,
             event: PingEvent::Timeout {
-                probe: crate::config::Probe::Ping,
+                probe: crate::probe::Probe::Ping,
                 seq: 3,
             },
         },

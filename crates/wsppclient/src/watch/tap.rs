@@ -1,5 +1,7 @@
 //! A wiretap on a connection: every byte read or written also goes through a
-//! [`WireParser`], and what it recognises goes to the [`Transcript`].
+//! [`WireParser`], and what it recognises goes to the [`Transcript`]. It is a
+//! [`Layer`] over the connection, so `wspp::stream` does the forwarding and this only
+//! watches.
 //!
 //! hyper and tungstenite read and write through this wrapper without knowing it, so
 //! the transcript shows the bytes they really exchanged (heads, frames, bits) rather
@@ -8,18 +10,25 @@
 //! because its hot path must add nothing to the measured RTT.
 
 use std::io;
-use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, ReadBuf};
+use wspp::stream::{Layer, Layered};
 
-use crate::watch::transcript::Transcript;
-use crate::watch::wire::{Direction, WireParser};
+use super::transcript::Transcript;
+use super::wire::{Direction, WireParser};
 
 /// A stream whose traffic is parsed into a transcript.
+pub type Tap<S> = Layered<S, Wiretap>;
+
+/// `inner`, tapped into `transcript`; both directions start with an HTTP head.
+pub fn tap<S>(inner: S, transcript: Transcript) -> Tap<S> {
+    Layered::new(inner, Wiretap::new(transcript))
+}
+
+/// The [`Layer`] that parses a connection's bytes as they pass.
 #[derive(Debug)]
-pub struct Tap<S> {
-    inner: S,
+pub struct Wiretap {
     /// Parses what we write.
     outgoing: WireParser,
     /// Parses what we read.
@@ -34,14 +43,12 @@ pub struct Tap<S> {
     first_received: Vec<u8>,
 }
 
-/// How many of the first bytes read a [`Tap`] keeps.
+/// How many of the first bytes read a [`Wiretap`] keeps.
 pub const FIRST_BYTES: usize = 64;
 
-impl<S> Tap<S> {
-    /// Wraps `inner`; both directions start with an HTTP head.
-    pub fn new(inner: S, transcript: Transcript) -> Self {
-        Tap {
-            inner,
+impl Wiretap {
+    fn new(transcript: Transcript) -> Self {
+        Wiretap {
             outgoing: WireParser::new(Direction::Outgoing),
             incoming: WireParser::new(Direction::Incoming),
             transcript,
@@ -71,69 +78,48 @@ impl<S> Tap<S> {
     pub fn read_closed(&self) -> bool {
         self.read_closed
     }
-
-    /// The wrapped stream.
-    pub fn get_ref(&self) -> &S {
-        &self.inner
-    }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Tap<S> {
-    fn poll_read(
-        self: Pin<&mut Self>,
+impl Layer for Wiretap {
+    fn poll_read<S: AsyncRead + Unpin>(
+        &mut self,
+        inner: &mut S,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
         let before = buf.filled().len();
         let asked = buf.remaining() > 0;
-        ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        ready!(std::pin::Pin::new(inner).poll_read(cx, buf))?;
         let new = &buf.filled()[before..];
-        this.received += new.len() as u64;
-        let room = FIRST_BYTES.saturating_sub(this.first_received.len());
-        this.first_received
+        self.received += new.len() as u64;
+        let room = FIRST_BYTES.saturating_sub(self.first_received.len());
+        self.first_received
             .extend_from_slice(&new[..room.min(new.len())]);
         let events = if new.is_empty() && asked {
-            if std::mem::replace(&mut this.read_closed, true) {
+            if std::mem::replace(&mut self.read_closed, true) {
                 Vec::new()
             } else {
-                this.incoming.finish()
+                self.incoming.finish()
             }
         } else {
-            this.incoming.feed(new)
+            self.incoming.feed(new)
         };
         for event in events {
-            this.transcript.wire(Direction::Incoming, event);
+            self.transcript.wire(Direction::Incoming, event);
         }
         Poll::Ready(Ok(()))
     }
-}
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Tap<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let n = ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
-        for event in this.outgoing.feed(&buf[..n]) {
-            this.transcript.wire(Direction::Outgoing, event);
+    fn wrote(&mut self, written: &[u8]) {
+        for event in self.outgoing.feed(written) {
+            self.transcript.wire(Direction::Outgoing, event);
         }
-        Poll::Ready(Ok(n))
     }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
-        for event in this.outgoing.finish() {
-            this.transcript.wire(Direction::Outgoing, event);
+    fn shut_down(&mut self) {
+        for event in self.outgoing.finish() {
+            self.transcript.wire(Direction::Outgoing, event);
         }
-        Poll::Ready(Ok(()))
     }
 }
 
@@ -148,7 +134,7 @@ mod tests {
     async fn both_directions_reach_the_transcript() {
         let (client, mut server) = tokio::io::duplex(64);
         let (transcript, mut rx) = Transcript::new();
-        let mut tap = Tap::new(client, transcript);
+        let mut tap = tap(client, transcript);
         tap.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
             .expect("write to duplex");
