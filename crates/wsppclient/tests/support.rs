@@ -22,18 +22,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wsppclient::catalog::Request;
 use wsppclient::config::Config;
 use wsppclient::transcript::{Entry, Transcript};
 
+/// wsppsrv's own suite's in-process server, so that both suites start it one way.
+#[path = "../../wsppsrv/tests/support/in_process.rs"]
+mod in_process;
 pub mod proxies;
 pub mod subprotocols;
 
+pub use in_process::Server;
 pub use wspp::test_util::peer::server as raw;
-pub use wspp::test_util::{init_logging, within};
+pub use wspp::test_util::within;
 
 /// wsppsrv with intervals short enough for tests.
 pub fn fast_server_config() -> wsppsrv::Config {
@@ -44,67 +46,24 @@ pub fn fast_server_config() -> wsppsrv::Config {
     }
 }
 
-/// wsppsrv running in this test's runtime.
-pub struct Server {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
-}
-
 impl Server {
     pub async fn start(config: wsppsrv::Config) -> Server {
-        init_logging();
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
-        Server::serve(listener, config)
+        Server::serve(wsppsrv::Listeners::plain(listener), config)
     }
 
     /// wsppsrv on `addr` through `wsppsrv::bind` (`SO_REUSEADDR`), so that a server
     /// shut down can be started again on the port it had: a restart.
     pub async fn start_on(addr: SocketAddr, config: wsppsrv::Config) -> Server {
-        init_logging();
         let listener = wsppsrv::bind(addr).expect("bind loopback");
-        Server::serve(listener, config)
-    }
-
-    fn serve(listener: TcpListener, config: wsppsrv::Config) -> Server {
-        let addr = listener.local_addr().expect("bound address");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(wsppsrv::run(listener, config, async {
-            let _ = stopped.await;
-        }));
-        Server {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        }
+        Server::serve(wsppsrv::Listeners::plain(listener), config)
     }
 
     /// A client config pointing at this server.
     pub fn client_config(&self) -> Config {
         Config::new(self.addr.to_string())
-    }
-
-    /// Shuts the server down and waits until `run` has returned.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            within(task)
-                .await
-                .expect("server task ended normally")
-                .expect("server ran without error");
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 
@@ -134,7 +93,6 @@ impl Server {
         names: &[&str],
         versions: &[&'static rustls::SupportedProtocolVersion],
     ) -> (Server, TlsSide) {
-        init_logging();
         let generated = wsppsrv::tls::Identity::self_signed_for(names).expect("a certificate");
         let tls_config = generated
             .identity
@@ -143,19 +101,10 @@ impl Server {
         let ca = temp_file("ca.pem", &generated.cert_pem);
         let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let tls = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = plain.local_addr().expect("bound address");
         let tls_addr = tls.local_addr().expect("bound address");
         let listeners = wsppsrv::Listeners::plain(plain)
             .with_tls(wsppsrv::tls::TlsListener::new(tls, tls_config));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(wsppsrv::run_with(listeners, config, async {
-            let _ = stopped.await;
-        }));
-        let server = Server {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        };
+        let server = Server::serve(listeners, config);
         (server, TlsSide { addr: tls_addr, ca })
     }
 }

@@ -1,37 +1,30 @@
 //! What every test file shares: a server started in-process ([`TestServer`]), a raw
-//! HTTP/WebSocket client ([`raw`], from `wspp::test_util`), a well-behaved client to keep beside hostile ones
-//! ([`Bystander`]), and the leak check run after each hostile test
-//! ([`TestServer::wait_until_clean`]).
+//! HTTP/WebSocket client ([`raw`], from `wspp::test_util`), a well-behaved client to
+//! keep beside hostile ones ([`Bystander`]), and the leak check run after each hostile
+//! test ([`TestServer::wait_until_clean`]).
 
 use std::collections::HashSet;
-use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use wspp::clients::ClientsReport;
 use wsppsrv::Config;
 
 /// The `wsppsrv` binary as a child process.
 pub mod child;
+/// wsppsrv in the test's runtime (wsppclient's suite starts it the same way).
+pub mod in_process;
 
-use wspp::test_util::init_logging;
+/// wsppsrv in the test's runtime, with what this suite asks of it below.
+pub use in_process::Server as TestServer;
 pub use wspp::test_util::{PATIENCE, within};
-
-/// A server running in this test's runtime; dropping it shuts the server down.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    done: Option<JoinHandle<io::Result<()>>>,
-}
 
 impl TestServer {
     pub async fn start(config: Config) -> TestServer {
         let listener = wsppsrv::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind loopback");
-        TestServer::start_on(wsppsrv::Listeners::plain(listener), config)
+        TestServer::serve(wsppsrv::Listeners::plain(listener), config)
     }
 
     /// A server with `/metrics` on a listener of its own, whose address is returned.
@@ -40,35 +33,7 @@ impl TestServer {
         let (plain, metrics) = (bind(), bind());
         let metrics_addr = metrics.local_addr().expect("local addr");
         let listeners = wsppsrv::Listeners::plain(plain).with_metrics(metrics);
-        (TestServer::start_on(listeners, config), metrics_addr)
-    }
-
-    /// Serves `listeners`; `addr` is the plain listener's.
-    fn start_on(listeners: wsppsrv::Listeners, config: Config) -> TestServer {
-        init_logging();
-        let addr = listeners
-            .plain
-            .as_ref()
-            .and_then(|l| l.local_addr().ok())
-            .expect("a plain listener");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(wsppsrv::run_with(listeners, config, async {
-            let _ = stopped.await;
-        }));
-        TestServer {
-            addr,
-            stop: Some(stop),
-            done: Some(done),
-        }
-    }
-
-    /// Triggers shutdown and waits for `run` to return.
-    pub async fn shutdown(mut self) -> io::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let done = self.done.take().expect("shut down once");
-        within(done).await.expect("server task panicked")
+        (TestServer::serve(listeners, config), metrics_addr)
     }
 
     /// `GET path` on a fresh connection; returns the whole response.
@@ -248,14 +213,6 @@ impl TestServer {
             }
         })
         .await
-    }
-}
-
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 
@@ -456,7 +413,6 @@ impl TestServer {
     /// A server with plain HTTP on `addr` and TLS next to it, both on `127.0.0.1:0`,
     /// with a certificate generated for `localhost`, `127.0.0.1` and `::1`.
     pub async fn start_tls(config: Config) -> (TestServer, TlsFixture) {
-        init_logging();
         let wsppsrv::tls::SelfSigned { identity, cert_pem } =
             wsppsrv::tls::Identity::self_signed().expect("a certificate");
         let cert = rustls_pki_types::pem::PemObject::from_pem_slice(cert_pem.as_bytes())
@@ -464,19 +420,10 @@ impl TestServer {
         let tls_config = identity.server_config().expect("rustls takes it");
         let plain = wsppsrv::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
         let tls = wsppsrv::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
-        let addr = plain.local_addr().expect("local addr");
         let tls_addr = tls.local_addr().expect("local addr");
         let listeners = wsppsrv::Listeners::plain(plain)
             .with_tls(wsppsrv::tls::TlsListener::new(tls, tls_config));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(wsppsrv::run_with(listeners, config, async {
-            let _ = stopped.await;
-        }));
-        let server = TestServer {
-            addr,
-            stop: Some(stop),
-            done: Some(done),
-        };
+        let server = TestServer::serve(listeners, config);
         let fixture = TlsFixture {
             addr: tls_addr,
             cert,
