@@ -17,7 +17,11 @@
 #   <!-- example exit=2: wsppclient --server 127.0.0.1:1 ping -c 1 -->
 #   <!-- example log until="rtt seq=0": wsppclient hold -->
 #   <!-- example local: wsppclient ping -c 3 -i 0.2 -->
+#   <!-- example local: cargo run -q -p wsppclient -- ping -c 3 -i 0.2 -->
 #
+# `cargo run -q -p PROGRAM -- ARGS`, as a reader who has not installed the programs
+# types it, runs the binary this script built with ARGS: what cargo would run, and
+# with -q it prints nothing of its own.
 # Each example gets a fresh wsppsrv on a free loopback port (a first client is
 # client_id=1, as in a fresh run) and the command runs with WSPP_SERVER pointing at
 # it (and 127.0.0.1:8080 in a URL of the command replaced by its address); its stdout and stderr, interleaved as they happened, follow a `$ COMMAND` line.
@@ -177,16 +181,23 @@ class Server:
         ]
 
 
+def program(argv):
+    """`cargo run -q -p PROGRAM [-- ARGS]` as `PROGRAM ARGS`; anything else as it is."""
+    if argv[:4] == ["cargo", "run", "-q", "-p"] and len(argv) >= 5 and argv[5:6] in ([], ["--"]):
+        return argv[4:5] + argv[6:]
+    return argv
+
+
 def run(n, opts, cmd):
-    argv = shlex.split(cmd)
+    argv = program(shlex.split(cmd))
     if not argv or argv[0] not in PROGRAMS:
-        fail(f"{cmd!r}: an example runs wsppclient or wsppsrv")
+        fail(f"{cmd!r}: an example runs wsppclient or wsppsrv, or `cargo run -q -p` one of them")
     local = "local" in opts
     if "interop" in opts:
         # `{ws}`, `{nonhttp}`, `{hangup}` in the command: the ports it bound, shown as is.
         interop = InteropServer()
         cmd = cmd.format(**interop.ports)
-        argv = shlex.split(cmd)
+        argv = program(shlex.split(cmd))
         local = True
     else:
         interop = None

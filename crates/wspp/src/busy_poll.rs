@@ -4,9 +4,10 @@
 //! On an idle machine, much of a loopback round trip is not the network but two
 //! wake-ups: the process waiting for the answer sleeps, and the kernel must wake its
 //! CPU when the answer arrives (in a VM, an idle vCPU is halted, and waking it costs
-//! an exit to the hypervisor). A raw TCP ping-pong on the benchmark VM takes 13-18 µs
-//! with both ends blocking and 6-9 µs with both ends spinning. A latency tool that
-//! spins while it waits measures the path, not its own wake-up.
+//! an exit to the hypervisor). A raw TCP ping-pong with both ends spinning takes about
+//! half as long as with both ends blocking (docs/benchmarks.md, section 10, has the
+//! figures and how they were measured). A latency tool that spins while it waits
+//! measures the path, not its own wake-up.
 //!
 //! The poller is one task that, while polling is wanted, yields at every turn. A
 //! current-thread runtime with a task that yielded does not sleep: it polls its

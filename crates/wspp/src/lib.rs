@@ -1,16 +1,21 @@
-//! The pieces of wspp that the server and the client must agree on.
+//! The pieces of wspp that the server and the client share.
 //!
-//! wspp measures WebSocket latency with RFC 6455 Ping and Pong control frames. Both
-//! ends do it the same way, so the shared logic lives here, free of I/O and of clocks:
+//! wspp measures WebSocket latency with RFC 6455 Ping and Pong control frames, and
+//! both ends do it the same way. So what the two programs must agree on (paths,
+//! payloads, schemas, frame headers) is defined here once, and so are the parts of
+//! their I/O that both run alike (the layers over a socket, the kernel's timestamps,
+//! busy polling). The modules, top down: each uses only modules listed below it.
 //!
 //! * [`routes`]: the request paths the server answers and the client fires at it,
 //!   plus the default address, so the two programs cannot drift apart.
-//! * [`payload`]: the bytes a Ping carries, so that a Pong can be matched to the
-//!   Ping it answers instead of being trusted blindly.
+//! * [`clients`]: the JSON schema of the server's `/clients.json`.
 //! * [`tracker`]: the bookkeeping of outstanding pings: which pong answers which
 //!   ping, which pings were lost, which pongs were unsolicited or late.
+//! * [`payload`]: the bytes a Ping carries, so that a Pong can be matched to the
+//!   Ping it answers instead of being trusted blindly.
 //! * [`stats`]: latency statistics (min/avg/max/mdev and HDR percentiles).
-//! * [`clients`]: the JSON schema of the server's `/clients.json`.
+//! * [`rtt_log`]: the names in the server's log line of each RTT, which the benchmark
+//!   reads back.
 //! * [`frame`]: WebSocket frame headers read from bytes that arrive in pieces, with
 //!   tungstenite's parser, reserved bits and opcodes kept, for the code that follows
 //!   frames below a WebSocket library (and, for tests, frames laid out by hand).
@@ -20,15 +25,18 @@
 //!   offer to take their own wake-up out of the RTT.
 //! * [`rare_event`]: waiting for shutdown or Ctrl-C from a loop that turns on every
 //!   message, without paying for the wait on every turn.
-//! * [`rtt_log`]: the names in the server's log line of each RTT, which the benchmark
-//!   reads back.
 //! * [`wire_clock`]: the TCP socket under both ends, whose reads carry the kernel's
 //!   receive timestamps, so that an RTT is the network's and names its clock.
 //!
-//! Except in [`busy_poll`], which exists to spend time, and [`wire_clock`], which
-//! exists to read the clock at the system call, every function that needs a time
-//! takes an `Instant` or a `Duration` argument and never reads a clock itself, so the
-//! unit tests are exact.
+//! With the `test-util` feature, `test_util` sits above them all: what the two
+//! programs' integration tests share (a WebSocket peer written from the RFC, bounded
+//! waits). No program links it.
+//!
+//! Only [`stream`], [`busy_poll`], [`rare_event`] and [`wire_clock`] touch a socket or
+//! a task; the rest is plain data and arithmetic. Only [`busy_poll`], which exists to
+//! spend time, and [`wire_clock`], which exists to read the clock at the system call,
+//! read a clock: every other function that needs a time takes an `Instant` or a
+//! `Duration` argument, so the unit tests are exact.
 
 #![deny(missing_docs)]
 
@@ -41,5 +49,7 @@ pub mod routes;
 pub mod rtt_log;
 pub mod stats;
 pub mod stream;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 pub mod tracker;
 pub mod wire_clock;

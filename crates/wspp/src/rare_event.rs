@@ -2,9 +2,9 @@
 //!
 //! A session's `select!` polls each of its futures every time its task wakes, and it
 //! wakes for every pong. A wait on a `CancellationToken` takes two locks per poll (the
-//! token's state, then the waiter list, to re-register a waker it already has): about
-//! 350 instructions on every round trip, for an event that comes once in the life of
-//! the process. [`RareEvent`] polls the wait once, to register the task's waker, and
+//! token's state, then the waiter list, to re-register a waker it already has) on
+//! every round trip, for an event that comes once in the life of the process
+//! (docs/benchmarks.md, section 11, counts what skipping them saves). [`RareEvent`] polls the wait once, to register the task's waker, and
 //! after that only when a cheap check says the event has happened or the task's waker
 //! has changed, which a tokio task's does not. (A waker that does not compare equal to
 //! its own clone, as `block_on`'s may not, only makes every poll go through: slower,

@@ -2,8 +2,8 @@
 //! clock read just before each write system call.
 //!
 //! A round trip timed in user space includes the time this process takes to be woken
-//! up and scheduled once the answer has arrived: on a busy machine, about half of a
-//! loopback RTT. ping(8) avoids that with `SO_TIMESTAMP`: the kernel stamps each packet
+//! up and scheduled once the answer has arrived: on a busy machine, much of a loopback
+//! RTT (docs/benchmarks.md, section 15, has the figures). ping(8) avoids that with `SO_TIMESTAMP`: the kernel stamps each packet
 //! as it arrives, and the RTT runs to that stamp. [`StampedTcp`] does the same under
 //! the WebSocket and TLS layers: it reads with `recvmsg` and keeps the
 //! `SO_TIMESTAMPNS` stamp of the last segment each read consumed, so that when a Pong
@@ -15,8 +15,8 @@
 //! transmit stamp, taken as the segment leaves for the device, read back from the
 //! socket's error queue and matched to the write by the byte count `OPT_ID` gives it.
 //! Reading the clock before the write system call instead leaves the system call and
-//! the whole TCP/IP transmit path inside the RTT: on a small VM about 30 µs of a 60 µs
-//! loopback round trip. Only the writes that carry a probe are stamped: the option is
+//! the whole TCP/IP transmit path inside the RTT, a large share of a loopback round
+//! trip (docs/benchmarks.md, section 15). Only the writes that carry a probe are stamped: the option is
 //! turned on for them and off again before the next other write, so echo traffic and
 //! idle connections pay nothing. Where no stamp comes, the send time is the clock
 //! read immediately before the write, and [`Sent::clock`] says so.

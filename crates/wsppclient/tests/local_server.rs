@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use wsppclient::front::local_server::LocalServer;
 
 use crate::support::{
-    Server, assert_open_close_wire, fast_server_config, last_json_line, refused_addr,
+    Running, Server, assert_open_close_wire, fast_server_config, last_json_line, refused_addr,
     run_binary_with_env, within,
 };
 
@@ -142,43 +142,16 @@ async fn stopping_sends_going_away_to_its_clients() {
 
 #[tokio::test]
 async fn sigterm_stops_the_server_which_says_going_away_to_the_session() {
-    use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
-
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wsppclient"))
-        .args(["hold", "--interval", "20ms"])
-        .env("WSPP_DEFAULT_SERVER", "127.0.0.1:0")
-        .env_remove("WSPP_SERVER")
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the binary starts");
-    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-    let mut seen = String::new();
+    let mut running = Running::start_with_env(
+        &["hold", "--interval", "20ms"],
+        &[("WSPP_DEFAULT_SERVER", OsStr::new("127.0.0.1:0"))],
+    );
     // The first echo: the session is up against the server of its own process.
-    within(async {
-        while !seen.contains("echo seq=0") {
-            let mut line = String::new();
-            if stdout.read_line(&mut line).await.expect("read stdout") == 0 {
-                break;
-            }
-            seen.push_str(&line);
-        }
-    })
-    .await;
-    assert!(seen.contains("echo seq=0"), "{seen}");
-    let pid = child.id().expect("still running").to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let status = within(child.wait()).await.expect("the binary ends");
-    within(stdout.read_to_string(&mut seen))
-        .await
-        .expect("read the rest");
+    let mut seen = running.until(|line| line.contains("echo seq=0")).await;
+    running.signal("TERM").await;
+    let (rest, status, _) = running.finish().await;
+    seen.extend(rest);
+    let seen = seen.join("\n");
     assert_eq!(status.code(), Some(143), "{seen}");
     assert!(
         seen.contains("← Close fin=1 mask=0 len=22 1001 (Going Away)")

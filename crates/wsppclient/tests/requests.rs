@@ -194,9 +194,9 @@ async fn hold_echoes_until_cancelled_then_closes_with_1000() {
 async fn the_transcript_shows_real_fragments_not_reassembled_messages() {
     let (addr, peer) = raw::serve_one(|mut stream| async move {
         raw::accept_upgrade(&mut stream).await;
-        let mut bytes = raw::encode(false, raw::TEXT, b"hel");
-        bytes.extend(raw::encode(true, 0x0, b"lo"));
-        bytes.extend(raw::encode(true, raw::PING, b"abc"));
+        let mut bytes = raw::encode(false, raw::TEXT, b"hel", false);
+        bytes.extend(raw::encode(true, 0x0, b"lo", false));
+        bytes.extend(raw::encode(true, raw::PING, b"abc", false));
         tokio::io::AsyncWriteExt::write_all(&mut stream, &bytes)
             .await
             .expect("send frames");

@@ -2,16 +2,18 @@
 //!
 //! * [`Server`]: the real wsppsrv, in-process on `127.0.0.1:0`; dropping it shuts it down.
 //!   [`Server::start_tls`] adds a TLS listener with a fresh self-signed certificate.
-//! * [`raw`]: hand-written peers on a raw `TcpStream` (a silent WebSocket server, one
-//!   that sends unsolicited pongs, one that refuses the upgrade), so the client is
-//!   also checked against something that is not our own server.
+//! * [`raw`]: the hand-written WebSocket server of `wspp::test_util::peer`, which the
+//!   tests bend into peers that misbehave (a silent server, one that sends unsolicited
+//!   pongs, one that refuses the upgrade), so the client is also checked against
+//!   something that is not our own server.
 //! * [`transcript_of`] runs a request and returns its transcript as text;
 //!   [`run_binary`] runs the built `wsppclient` as a user would.
 //!
 //! * [`proxies`]: an HTTP `CONNECT` proxy and a SOCKS5 proxy that count their tunnels;
 //!   [`subprotocols`]: a WebSocket server that answers `Sec-WebSocket-Protocol`.
 //!
-//! Nothing here sleeps to synchronise: every wait is for an event, bounded by [`within`].
+//! Nothing here sleeps to synchronise: every wait is for an event, bounded by [`within`]
+//! (`wspp::test_util`'s, as both programs' suites are).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,34 +22,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wsppclient::commands::Options;
 use wsppclient::commands::catalog::Request;
 use wsppclient::net::settings::ConnectSettings;
 use wsppclient::watch::transcript::{Entry, Transcript};
 
+/// wsppsrv's own suite's in-process server, so that both suites start it one way.
+#[path = "../../wsppsrv/tests/support/in_process.rs"]
+mod in_process;
 pub mod proxies;
 pub mod subprotocols;
 
-/// How long any awaited event may take before the test fails.
-pub const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Awaits `f`, failing the test if it takes longer than [`PATIENCE`].
-pub async fn within<F: Future>(f: F) -> F::Output {
-    tokio::time::timeout(PATIENCE, f)
-        .await
-        .expect("the test waited too long")
-}
-
-/// Turns on logging (`RUST_LOG`) once per test binary; later calls do nothing.
-pub fn init_logging() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
+pub use in_process::Server;
+pub use wspp::test_util::peer::server as raw;
+pub use wspp::test_util::within;
 
 /// wsppsrv with intervals short enough for tests.
 pub fn fast_server_config() -> wsppsrv::Config {
@@ -58,67 +47,24 @@ pub fn fast_server_config() -> wsppsrv::Config {
     }
 }
 
-/// wsppsrv running in this test's runtime.
-pub struct Server {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<std::io::Result<()>>>,
-}
-
 impl Server {
     pub async fn start(config: wsppsrv::Config) -> Server {
-        init_logging();
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
-        Server::serve(listener, config)
+        Server::serve(wsppsrv::Listeners::plain(listener), config)
     }
 
     /// wsppsrv on `addr` through `wsppsrv::bind` (`SO_REUSEADDR`), so that a server
     /// shut down can be started again on the port it had: a restart.
     pub async fn start_on(addr: SocketAddr, config: wsppsrv::Config) -> Server {
-        init_logging();
         let listener = wsppsrv::bind(addr).expect("bind loopback");
-        Server::serve(listener, config)
-    }
-
-    fn serve(listener: TcpListener, config: wsppsrv::Config) -> Server {
-        let addr = listener.local_addr().expect("bound address");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(wsppsrv::run(listener, config, async {
-            let _ = stopped.await;
-        }));
-        Server {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        }
+        Server::serve(wsppsrv::Listeners::plain(listener), config)
     }
 
     /// Connection settings pointing at this server.
     pub fn client_settings(&self) -> ConnectSettings {
         ConnectSettings::new(self.addr.to_string())
-    }
-
-    /// Shuts the server down and waits until `run` has returned.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            within(task)
-                .await
-                .expect("server task ended normally")
-                .expect("server ran without error");
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 
@@ -148,7 +94,6 @@ impl Server {
         names: &[&str],
         versions: &[&'static rustls::SupportedProtocolVersion],
     ) -> (Server, TlsSide) {
-        init_logging();
         let generated = wsppsrv::tls::Identity::self_signed_for(names).expect("a certificate");
         let tls_config = generated
             .identity
@@ -157,19 +102,10 @@ impl Server {
         let ca = temp_file("ca.pem", &generated.cert_pem);
         let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let tls = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = plain.local_addr().expect("bound address");
         let tls_addr = tls.local_addr().expect("bound address");
         let listeners = wsppsrv::Listeners::plain(plain)
             .with_tls(wsppsrv::tls::TlsListener::new(tls, tls_config));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(wsppsrv::run_with(listeners, config, async {
-            let _ = stopped.await;
-        }));
-        let server = Server {
-            addr,
-            stop: Some(stop),
-            task: Some(task),
-        };
+        let server = Server::serve(listeners, config);
         (server, TlsSide { addr: tls_addr, ca })
     }
 }
@@ -288,26 +224,37 @@ pub async fn run_binary(args: &[&str]) -> Output {
 
 /// [`run_binary`] with extra environment variables (e.g. `SSLKEYLOGFILE`).
 pub async fn run_binary_with_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Output {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wsppclient"))
-        .args(args)
-        .env_remove("WSPP_SERVER")
-        .env_remove("RUST_LOG")
-        .env_remove("SSLKEYLOGFILE")
-        // A proxy of the machine running the tests must not reroute them; a test that
-        // wants one sets it below.
-        .env_remove("ALL_PROXY")
-        .env_remove("all_proxy")
-        .env_remove("HTTP_PROXY")
-        .env_remove("http_proxy")
-        .env_remove("HTTPS_PROXY")
-        .env_remove("https_proxy")
-        .env_remove("NO_PROXY")
-        .env_remove("no_proxy")
-        .envs(env.iter().copied())
+    let child = binary(args, env)
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true)
         .output();
     within(child).await.expect("the binary ran")
+}
+
+/// The `wsppclient` binary with `args` and `env`, in an environment of its own: what
+/// the machine running the tests has set (a server, a log filter, a key log file, a
+/// proxy, which would reroute the tests) is removed, and a test that wants one sets it
+/// in `env`.
+fn binary(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_wsppclient"));
+    command.args(args);
+    for name in [
+        "WSPP_SERVER",
+        "RUST_LOG",
+        "SSLKEYLOGFILE",
+        "ALL_PROXY",
+        "all_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    command
 }
 
 /// The `wsppclient` binary started with `args`, its stdout piped and read line by
@@ -319,11 +266,13 @@ pub struct Running {
 
 impl Running {
     pub fn start(args: &[&str]) -> Running {
+        Running::start_with_env(args, &[])
+    }
+
+    /// [`Running::start`] with extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Running {
         use tokio::io::AsyncBufReadExt;
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_wsppclient"))
-            .args(args)
-            .env_remove("WSPP_SERVER")
-            .env_remove("RUST_LOG")
+        let mut child = binary(args, env)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -389,152 +338,4 @@ pub fn last_json_line(output: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let last = stdout.lines().last().expect("stdout has a line");
     serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {last:?}"))
-}
-
-/// Hand-written WebSocket peers: raw bytes on a `TcpStream` (or a TLS stream over
-/// one), no WebSocket library.
-pub mod raw {
-    use std::net::SocketAddr;
-
-    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-    use tokio::net::{TcpListener, TcpStream};
-    use tokio::task::JoinHandle;
-    use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-
-    pub const TEXT: u8 = 0x1;
-    pub const BINARY: u8 = 0x2;
-    pub const CLOSE: u8 = 0x8;
-    pub const PING: u8 = 0x9;
-    pub const PONG: u8 = 0xA;
-
-    /// Serves one connection with `peer`, on a fresh port.
-    pub async fn serve_one<F, Fut>(peer: F) -> (SocketAddr, JoinHandle<()>)
-    where
-        F: FnOnce(TcpStream) -> Fut + Send + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let addr = listener.local_addr().expect("bound address");
-        let task = tokio::spawn(async move {
-            let (stream, _) = listener.accept().await.expect("accept the client");
-            peer(stream).await;
-        });
-        (addr, task)
-    }
-
-    /// Reads an HTTP head, up to and including the blank line.
-    pub async fn read_head(stream: &mut (impl AsyncRead + AsyncWrite + Unpin)) -> String {
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8; 1];
-            if stream.read_exact(&mut byte).await.is_err() {
-                break;
-            }
-            head.push(byte[0]);
-        }
-        String::from_utf8_lossy(&head).into_owned()
-    }
-
-    /// Reads an upgrade request and accepts it with 101, as RFC 6455 says.
-    pub async fn accept_upgrade(stream: &mut (impl AsyncRead + AsyncWrite + Unpin)) {
-        let head = read_head(stream).await;
-        let key = head
-            .lines()
-            .find_map(|l| {
-                let (name, value) = l.split_once(':')?;
-                name.trim()
-                    .eq_ignore_ascii_case("sec-websocket-key")
-                    .then(|| value.trim().to_owned())
-            })
-            .expect("the client sent a key");
-        let answer = format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-            derive_accept_key(key.as_bytes())
-        );
-        stream.write_all(answer.as_bytes()).await.expect("send 101");
-    }
-
-    /// Answers any request with a bare status line (e.g. `404 Not Found`).
-    pub async fn refuse(stream: &mut TcpStream, status: &str) {
-        read_head(stream).await;
-        let answer = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        let _ = stream.write_all(answer.as_bytes()).await;
-    }
-
-    /// A server frame: never masked.
-    pub fn encode(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        wspp::frame::encode(fin, opcode, None, payload)
-    }
-
-    pub async fn send(
-        stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
-        opcode: u8,
-        payload: &[u8],
-    ) {
-        let _ = stream.write_all(&encode(true, opcode, payload)).await;
-    }
-
-    /// Reads one client frame, checks that it is masked, and unmasks it; `None` at EOF.
-    pub async fn read_frame(
-        stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
-    ) -> Option<(u8, Vec<u8>)> {
-        let mut head = [0u8; 2];
-        stream.read_exact(&mut head).await.ok()?;
-        assert!(head[1] & 0x80 != 0, "client frames must be masked");
-        let len = match head[1] & 0x7F {
-            126 => u64::from(stream.read_u16().await.ok()?),
-            127 => stream.read_u64().await.ok()?,
-            n => u64::from(n),
-        };
-        let mut key = [0u8; 4];
-        stream.read_exact(&mut key).await.ok()?;
-        let mut payload = vec![0u8; usize::try_from(len).expect("small frame")];
-        stream.read_exact(&mut payload).await.ok()?;
-        for (i, b) in payload.iter_mut().enumerate() {
-            *b ^= key[i % 4];
-        }
-        Some((head[0] & 0x0F, payload))
-    }
-
-    /// A WebSocket server for one client that answers Pings, echoes Text and Binary
-    /// messages, and reports the code of the client's Close frame (`None` if the
-    /// connection ended without one).
-    pub async fn recording_echo() -> (SocketAddr, JoinHandle<Option<u16>>) {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
-        let addr = listener.local_addr().expect("bound address");
-        let task = tokio::spawn(async move {
-            let (mut stream, _) = listener.accept().await.expect("accept the client");
-            accept_upgrade(&mut stream).await;
-            while let Some((opcode, payload)) = read_frame(&mut stream).await {
-                match opcode {
-                    PING => send(&mut stream, PONG, &payload).await,
-                    TEXT | BINARY => send(&mut stream, opcode, &payload).await,
-                    CLOSE => {
-                        let code = payload
-                            .first_chunk::<2>()
-                            .map(|code| u16::from_be_bytes(*code));
-                        answer_close(&mut stream, opcode, &payload).await;
-                        return code;
-                    }
-                    _ => {}
-                }
-            }
-            None
-        });
-        (addr, task)
-    }
-
-    /// Echoes a Close and ends, as a server should; true if a Close was handled.
-    pub async fn answer_close(stream: &mut TcpStream, opcode: u8, payload: &[u8]) -> bool {
-        if opcode == CLOSE {
-            send(stream, CLOSE, payload).await;
-            let _ = stream.shutdown().await;
-            return true;
-        }
-        false
-    }
 }

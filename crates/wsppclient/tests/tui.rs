@@ -83,8 +83,13 @@ async fn drive(
     (app, screen, exit)
 }
 
-fn finished(event: &Event) -> bool {
-    matches!(event, Event::Net(NetEvent::Finished { .. }))
+/// Presses `q` once the request has finished: a `react` for [`drive`].
+fn quit_when_finished(event: &Event) -> Vec<Event> {
+    if matches!(event, Event::Net(NetEvent::Finished { .. })) {
+        vec![key(KeyCode::Char('q'))]
+    } else {
+        vec![]
+    }
 }
 
 #[tokio::test]
@@ -94,13 +99,7 @@ async fn open_close_from_the_menu_shows_close_1000_then_q_quits() {
         server.client_settings(),
         Options::default(),
         vec![run_key(Request::OpenClose)],
-        |event| {
-            if finished(event) {
-                vec![key(KeyCode::Char('q'))]
-            } else {
-                vec![]
-            }
-        },
+        quit_when_finished,
     ))
     .await;
     assert_eq!(exit, Exit::Quit);
@@ -151,8 +150,7 @@ async fn a_silent_server_leaves_the_ui_responsive_and_esc_cancels() {
             {
                 vec![key(KeyCode::Down), key(KeyCode::Esc)]
             }
-            event if finished(event) => vec![key(KeyCode::Char('q'))],
-            _ => vec![],
+            event => quit_when_finished(event),
         },
     ))
     .await;
@@ -173,13 +171,7 @@ async fn a_refused_connection_is_shown_not_fatal() {
         ConnectSettings::new(addr.to_string()),
         Options::default(),
         vec![run_key(Request::OpenClose)],
-        |event| {
-            if finished(event) {
-                vec![key(KeyCode::Char('q'))]
-            } else {
-                vec![]
-            }
-        },
+        quit_when_finished,
     ))
     .await;
     assert_eq!(exit, Exit::Quit, "a network error never ends the UI");
@@ -227,8 +219,7 @@ async fn hold_shows_echo_rtts_and_the_clients_pane_finds_us() {
                         KeyCode::Char('r')
                     })]
                 }
-                event if finished(event) => vec![key(KeyCode::Char('q'))],
-                _ => vec![],
+                event => quit_when_finished(event),
             }
         },
     ))

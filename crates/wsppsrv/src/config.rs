@@ -68,7 +68,8 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(2),
             // Any control frame (at most 131 bytes) and any small echo arrives in one
             // read, so pings pay nothing for it. A larger message takes one read per
-            // 512 bytes: the price of ~3.5 KiB less per idle client (docs/benchmarks.md).
+            // 512 bytes: the price of a much smaller idle client, whose read buffer is
+            // resident (docs/benchmarks.md, section 3).
             read_buffer_size: 512,
             busy_poll: Duration::ZERO,
         }

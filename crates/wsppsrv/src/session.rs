@@ -24,7 +24,8 @@
 //! clock read just before its write system call) to the kernel's receive stamp of the
 //! Pong (see [`wspp::wire_clock`]): the network's round
 //! trip, without the time this server takes to wake up and read the Pong, which on a
-//! busy machine is as much again. Each is logged with its clock and the user-to-user
+//! busy machine can be as long as the round trip itself (docs/benchmarks.md, section
+//! 15). Each is logged with its clock and the user-to-user
 //! figure beside it; where the kernel did not stamp, the user clock is the one recorded.
 
 use std::future::poll_fn;
@@ -55,12 +56,16 @@ use crate::transport::{self, Upgrade};
 use crate::untrusted::Untrusted;
 use crate::utf8_guard::{self, InvalidUtf8, Utf8Guard};
 
-/// What a session does once open, which its route decides.
+/// What a session does once open, which its route decides. On either route, each Text
+/// and Binary message the peer sends is echoed back as it came; the peer's Pings are
+/// answered with Pongs (by tungstenite), and its Pongs are matched to our Pings, never
+/// echoed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RouteBehaviour {
     /// Ping `open_close_pings` times, one after the other, then close with 1000.
     OpenAndClose,
-    /// Ping every `ping_interval` until someone leaves; echo every message.
+    /// Ping every `ping_interval` (the first after `first_ping_delay`) until the peer
+    /// closes, stops answering, or the server shuts down.
     PingPong,
 }
 
@@ -144,8 +149,8 @@ pub(crate) async fn start(
     };
     let ending = session.serve().await;
     // Boxed: the close handshake's futures run once, at the end. Inline they would be
-    // part of every session task's allocation for its whole life, which nearly
-    // doubles it (2 KiB instead of 1.2 KiB per idle client).
+    // part of every session task's allocation for its whole life, most of it
+    // (docs/benchmarks.md, section 3, has the sizes).
     Box::pin(session.finish(ending)).await;
 }
 

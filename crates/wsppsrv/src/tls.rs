@@ -11,8 +11,11 @@
 //! task, bounded by the header read timeout: in the accept loop one slow or hostile
 //! client (a handshake costs round trips and CPU) would hold up every other. A failed
 //! handshake is that client's problem, logged at debug, and the connection is dropped.
-//! After it, hyper serves the decrypted stream as it serves a TCP one, and sessions run
-//! on hyper's type-erased `Upgraded`, so nothing above the accept path changes.
+//! After it, hyper serves the decrypted stream as it serves a TCP one: both are one
+//! type, `transport::Transport` (plain or TLS over the stamped socket), so a session
+//! takes its connection back out of hyper's `Upgraded` by downcasting to that type
+//! (`transport::upgraded`) and runs on the TLS stream itself, its kernel timestamps
+//! reachable through it. Nothing above the accept path needs to know which it got.
 //!
 //! The crypto provider is `ring`: rustls' default, aws-lc-rs, needs cmake and minutes of
 //! C compilation, and wspp needs nothing it lacks. ALPN offers `http/1.1` only, because

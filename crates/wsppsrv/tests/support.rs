@@ -1,37 +1,30 @@
 //! What every test file shares: a server started in-process ([`TestServer`]), a raw
-//! HTTP/WebSocket client ([`raw`]), a well-behaved client to keep beside hostile ones
-//! ([`Bystander`]), and the leak check run after each hostile test
-//! ([`TestServer::wait_until_clean`]).
+//! HTTP/WebSocket client ([`raw`], from `wspp::test_util`), a well-behaved client to
+//! keep beside hostile ones ([`Bystander`]), and the leak check run after each hostile
+//! test ([`TestServer::wait_until_clean`]).
 
 use std::collections::HashSet;
-use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use wspp::clients::ClientsReport;
 use wsppsrv::Config;
 
 /// The `wsppsrv` binary as a child process.
 pub mod child;
+/// wsppsrv in the test's runtime (wsppclient's suite starts it the same way).
+pub mod in_process;
 
-/// How long any single awaited event may take before the test fails.
-pub const PATIENCE: Duration = Duration::from_secs(10);
-
-/// A server running in this test's runtime; dropping it shuts the server down.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    done: Option<JoinHandle<io::Result<()>>>,
-}
+/// wsppsrv in the test's runtime, with what this suite asks of it below.
+pub use in_process::Server as TestServer;
+pub use wspp::test_util::{PATIENCE, within};
 
 impl TestServer {
     pub async fn start(config: Config) -> TestServer {
         let listener = wsppsrv::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind loopback");
-        TestServer::start_on(wsppsrv::Listeners::plain(listener), config)
+        TestServer::serve(wsppsrv::Listeners::plain(listener), config)
     }
 
     /// A server with `/metrics` on a listener of its own, whose address is returned.
@@ -40,38 +33,7 @@ impl TestServer {
         let (plain, metrics) = (bind(), bind());
         let metrics_addr = metrics.local_addr().expect("local addr");
         let listeners = wsppsrv::Listeners::plain(plain).with_metrics(metrics);
-        (TestServer::start_on(listeners, config), metrics_addr)
-    }
-
-    /// Serves `listeners`; `addr` is the plain listener's.
-    fn start_on(listeners: wsppsrv::Listeners, config: Config) -> TestServer {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-        let addr = listeners
-            .plain
-            .as_ref()
-            .and_then(|l| l.local_addr().ok())
-            .expect("a plain listener");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(wsppsrv::run_with(listeners, config, async {
-            let _ = stopped.await;
-        }));
-        TestServer {
-            addr,
-            stop: Some(stop),
-            done: Some(done),
-        }
-    }
-
-    /// Triggers shutdown and waits for `run` to return.
-    pub async fn shutdown(mut self) -> io::Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let done = self.done.take().expect("shut down once");
-        within(done).await.expect("server task panicked")
+        (TestServer::serve(listeners, config), metrics_addr)
     }
 
     /// `GET path` on a fresh connection; returns the whole response.
@@ -254,14 +216,6 @@ impl TestServer {
     }
 }
 
-impl Drop for TestServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
-}
-
 /// The text of one `/metrics` answer.
 #[derive(Debug)]
 pub struct Metrics(pub String);
@@ -343,13 +297,6 @@ impl Bystander {
     }
 }
 
-/// Awaits `f`, failing the test if it takes longer than [`PATIENCE`].
-pub async fn within<F: std::future::Future>(f: F) -> F::Output {
-    tokio::time::timeout(PATIENCE, f)
-        .await
-        .expect("timed out waiting")
-}
-
 /// An HTTP response as text.
 #[derive(Debug)]
 pub struct Response {
@@ -383,36 +330,14 @@ impl Response {
     }
 }
 
-/// A WebSocket client written from RFC 6455 alone: it builds and parses frames by hand,
-/// so the tests check the server against the RFC, not against tungstenite.
+/// The hand-written WebSocket client of `wspp::test_util::peer` (it builds and parses
+/// frames by hand, so the tests check the server against the RFC, not against
+/// tungstenite), and what only this suite asks of it: upgrades on a [`TestServer`], a
+/// keep-alive GET, and the kernel's queues of a connection.
 pub mod raw {
+    pub use wspp::test_util::peer::client::*;
+
     use super::*;
-
-    pub const TEXT: u8 = 0x1;
-    pub const BINARY: u8 = 0x2;
-    pub const CLOSE: u8 = 0x8;
-    pub const PING: u8 = 0x9;
-    pub const PONG: u8 = 0xA;
-
-    /// The example key of RFC 6455, 1.3, and the accept value it must produce.
-    pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-    pub const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
-    #[derive(Debug, PartialEq, Eq)]
-    pub struct Frame {
-        pub fin: bool,
-        pub opcode: u8,
-        pub masked: bool,
-        pub payload: Vec<u8>,
-    }
-
-    impl Frame {
-        /// The close code of a Close frame.
-        pub fn close_code(&self) -> Option<u16> {
-            (self.opcode == CLOSE && self.payload.len() >= 2)
-                .then(|| u16::from_be_bytes([self.payload[0], self.payload[1]]))
-        }
-    }
 
     /// Opens a WebSocket on `path` with extra header lines; panics unless 101.
     pub async fn upgrade(server: &TestServer, path: &str, extra: &str) -> TcpStream {
@@ -422,20 +347,6 @@ pub mod raw {
         let accept = Response::parse(head.as_bytes());
         assert_eq!(accept.header("sec-websocket-accept"), Some(ACCEPT));
         stream
-    }
-
-    /// Sends an upgrade request and returns the response head.
-    pub async fn send_upgrade(stream: &mut TcpStream, path: &str, extra: &str) -> String {
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
-             Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-             Sec-WebSocket-Key: {KEY}\r\n{extra}\r\n"
-        );
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .expect("send upgrade");
-        read_head(stream).await
     }
 
     /// `GET path` on `stream`, keeping it open: reads the head and the body its
@@ -458,19 +369,6 @@ pub mod raw {
             .expect("read the body");
         response.body = String::from_utf8_lossy(&body).into_owned();
         response
-    }
-
-    /// Reads byte by byte up to the blank line, so no frame byte is consumed.
-    pub async fn read_head(stream: &mut TcpStream) -> String {
-        let mut head = Vec::new();
-        within(async {
-            while !head.ends_with(b"\r\n\r\n") {
-                let byte = stream.read_u8().await.expect("response head");
-                head.push(byte);
-            }
-        })
-        .await;
-        String::from_utf8(head).expect("ascii head")
     }
 
     /// The bytes the kernel holds for one TCP connection, as `/proc/net/tcp` shows them.
@@ -501,107 +399,6 @@ pub mod raw {
             })
         })
     }
-
-    /// Encodes one frame; client frames are masked unless `masked` is false.
-    pub fn encode(fin: bool, opcode: u8, payload: &[u8], masked: bool) -> Vec<u8> {
-        wspp::frame::encode(
-            fin,
-            opcode,
-            masked.then_some([0x37, 0xfa, 0x21, 0x3d]),
-            payload,
-        )
-    }
-
-    pub async fn send(stream: &mut TcpStream, opcode: u8, payload: &[u8]) {
-        stream
-            .write_all(&encode(true, opcode, payload, true))
-            .await
-            .expect("send frame");
-    }
-
-    /// Reads one frame; `None` at EOF or reset.
-    pub async fn read(stream: &mut TcpStream) -> Option<Frame> {
-        within(async {
-            let mut head = [0u8; 2];
-            stream.read_exact(&mut head).await.ok()?;
-            let masked = head[1] & 0x80 != 0;
-            let len = match head[1] & 0x7f {
-                126 => u64::from(stream.read_u16().await.ok()?),
-                127 => stream.read_u64().await.ok()?,
-                n => u64::from(n),
-            };
-            let mut key = [0u8; 4];
-            if masked {
-                stream.read_exact(&mut key).await.ok()?;
-            }
-            let mut payload = vec![0u8; usize::try_from(len).ok()?];
-            stream.read_exact(&mut payload).await.ok()?;
-            if masked {
-                payload
-                    .iter_mut()
-                    .enumerate()
-                    .for_each(|(i, b)| *b ^= key[i % 4]);
-            }
-            Some(Frame {
-                fin: head[0] & 0x80 != 0,
-                opcode: head[0] & 0x0f,
-                masked,
-                payload,
-            })
-        })
-        .await
-    }
-
-    /// Reads frames until one with `opcode` arrives, answering pings on the way.
-    pub async fn read_until(stream: &mut TcpStream, opcode: u8) -> Frame {
-        loop {
-            let frame = read(stream).await.expect("connection open");
-            if frame.opcode == opcode {
-                return frame;
-            }
-            if frame.opcode == PING {
-                send(stream, PONG, &frame.payload).await;
-            }
-        }
-    }
-
-    /// Reads until EOF, answering pings; returns the Close frame seen, if any.
-    pub async fn read_to_close(stream: &mut TcpStream) -> Option<Frame> {
-        read_to_end(stream)
-            .await
-            .into_iter()
-            .find(|frame| frame.opcode == CLOSE)
-    }
-
-    /// Reads until EOF, answering pings and the first Close; returns every frame read.
-    pub async fn read_to_end(stream: &mut TcpStream) -> Vec<Frame> {
-        let mut frames: Vec<Frame> = Vec::new();
-        let mut closed = false;
-        while let Some(frame) = read(stream).await {
-            match frame.opcode {
-                PING => {
-                    let _ = stream
-                        .write_all(&encode(true, PONG, &frame.payload, true))
-                        .await;
-                }
-                CLOSE if !closed => {
-                    closed = true;
-                    // Complete the handshake, echoing the code as RFC 6455 5.5.1 suggests.
-                    let reply = encode(
-                        true,
-                        CLOSE,
-                        &frame.payload[..frame.payload.len().min(2)],
-                        true,
-                    );
-                    // The server may already have hung up; that is its right.
-                    let _ = stream.write_all(&reply).await;
-                }
-                _ => {}
-            }
-            frames.push(frame);
-        }
-        frames
-    }
 }
 
 /// What a test needs to reach the TLS listener of [`TestServer::start_tls`].
@@ -616,10 +413,6 @@ impl TestServer {
     /// A server with plain HTTP on `addr` and TLS next to it, both on `127.0.0.1:0`,
     /// with a certificate generated for `localhost`, `127.0.0.1` and `::1`.
     pub async fn start_tls(config: Config) -> (TestServer, TlsFixture) {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
         let wsppsrv::tls::SelfSigned { identity, cert_pem } =
             wsppsrv::tls::Identity::self_signed().expect("a certificate");
         let cert = rustls_pki_types::pem::PemObject::from_pem_slice(cert_pem.as_bytes())
@@ -627,19 +420,10 @@ impl TestServer {
         let tls_config = identity.server_config().expect("rustls takes it");
         let plain = wsppsrv::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
         let tls = wsppsrv::bind(SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
-        let addr = plain.local_addr().expect("local addr");
         let tls_addr = tls.local_addr().expect("local addr");
         let listeners = wsppsrv::Listeners::plain(plain)
             .with_tls(wsppsrv::tls::TlsListener::new(tls, tls_config));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let done = tokio::spawn(wsppsrv::run_with(listeners, config, async {
-            let _ = stopped.await;
-        }));
-        let server = TestServer {
-            addr,
-            stop: Some(stop),
-            done: Some(done),
-        };
+        let server = TestServer::serve(listeners, config);
         let fixture = TlsFixture {
             addr: tls_addr,
             cert,

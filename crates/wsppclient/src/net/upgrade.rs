@@ -54,9 +54,10 @@ pub fn subprotocol(response: &Response) -> Option<String> {
 /// so memory is not the concern it is on the server; latency is. Nothing is batched
 /// (`write_buffer_size` 0 writes each frame at once), and the read buffer is 512 bytes
 /// instead of the 128 KiB default: tungstenite zero-fills its whole read buffer before
-/// every read, so the buffer's size is paid per message (at 4 KiB, a third of the
-/// client's instructions per ping went to `memset`), while a Pong is at most 127
-/// bytes. A large message takes one read per 512 bytes, which a client can afford.
+/// every read, so the buffer's size is paid per message (at 4 KiB, `memset` was the
+/// largest share of the client's instructions per ping: docs/benchmarks.md, section
+/// 11), while a Pong is at most 127 bytes. A large message takes one read per 512
+/// bytes, which a client can afford.
 pub fn websocket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(512)
