@@ -54,9 +54,15 @@ impl Pinger {
         let (stream, opened) = connect::open(config, &url.endpoint()).await?;
         let upgrade_start = Instant::now();
         let (ws, response) = connect::upgrade(stream, config, url).await?;
-        let clock = match (&opened.no_kernel_stamps, config.ping.user_latency) {
-            (None, false) => Clock::Kernel,
-            _ => Clock::User,
+        // The kernel's clock is kept under `-U` too: it only changes what is printed.
+        let clock = match opened.no_kernel_stamps {
+            None => Clock::Kernel,
+            Some(_) => Clock::User,
+        };
+        let printed = if config.ping.user_latency {
+            Clock::User
+        } else {
+            clock
         };
         let setup = Setup {
             resolve: opened.resolve,
@@ -66,6 +72,7 @@ impl Pinger {
             upgrade: upgrade_start.elapsed(),
             subprotocol: connect::subprotocol(&response),
             clock,
+            printed,
             no_kernel_stamps: opened.no_kernel_stamps,
         };
         Ok(Pinger {
