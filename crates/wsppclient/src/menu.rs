@@ -153,8 +153,12 @@ pub async fn run<R: AsyncBufRead + Unpin>(
         let stop = async {
             if until_stopped {
                 tokio::select! {
-                    _ = lines.next_line() => {}
+                    // Enter stops it; the end of the input (a pipe that ran dry) is no
+                    // Enter: the request then runs as if nobody pressed one.
+                    Ok(Some(_)) = lines.next_line() => {}
                     Some(()) = interrupts.recv() => {}
+                    // Neither can end it any more (no input, no signal handler): run on.
+                    else => std::future::pending::<()>().await,
                 }
             } else {
                 // Ctrl-C abandons a request that would end by itself anyway.
@@ -172,8 +176,8 @@ pub async fn run<R: AsyncBufRead + Unpin>(
     }
 }
 
-/// Writes `prompt` and reads one line, trimmed (empty at the end of input); `None`
-/// if Ctrl-C came first.
+/// Writes `prompt` and reads one line, trimmed; `None` if Ctrl-C came first or the
+/// input ended (a question nobody answered runs nothing).
 async fn ask<R: AsyncBufRead + Unpin>(
     lines: &mut Lines<R>,
     interrupts: &mut mpsc::UnboundedReceiver<()>,
@@ -183,7 +187,7 @@ async fn ask<R: AsyncBufRead + Unpin>(
     write!(out, "{prompt}")?;
     out.flush()?;
     tokio::select! {
-        line = lines.next_line() => Ok(Some(line?.unwrap_or_default().trim().to_owned())),
+        line = lines.next_line() => Ok(line?.map(|line| line.trim().to_owned())),
         Some(()) = interrupts.recv() => Ok(None),
     }
 }
