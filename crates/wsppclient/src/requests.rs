@@ -39,7 +39,7 @@ use crate::ping::{self, PingEvent};
 use crate::stop::{Reason, Stop};
 use crate::transcript::{EntryKind, Transcript};
 
-use self::ctx::Ctx;
+use self::ctx::{Ctx, Ports};
 pub use self::http::fetch_clients;
 
 /// Runs `request` until it ends or `cancel` fires. Requests that run until stopped
@@ -74,7 +74,7 @@ pub async fn run_observed(
         config,
         transcript,
         cancel: &cancel,
-        local: Mutex::new(None),
+        local: Mutex::new(Ports::default()),
     };
     let result = match request {
         Request::Page => ctx.abandon_on_cancel(http::page(&ctx)).await,
@@ -88,8 +88,13 @@ pub async fn run_observed(
         Request::Inspect => inspect::inspect(&ctx).await,
         Request::Ping => ping_to_transcript(&ctx, on_ping).await,
     };
-    if let Some(local) = ctx.local() {
-        transcript.send(EntryKind::Filter(format!("tcp.port == {}", local.port())));
+    if let Some((filter, left_out)) = ctx.filter() {
+        transcript.send(EntryKind::Filter(filter));
+        if left_out > 0 {
+            transcript.note(format!(
+                "the filter names the last connections' ports; {left_out} earlier ones are left out"
+            ));
+        }
         transcript.note(format!("look for: {}", request.wireshark()));
     }
     result
