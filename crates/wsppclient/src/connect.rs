@@ -282,6 +282,13 @@ impl WsUrl {
                 bad(&format!("no scheme: write it like ws://{url}"))
             });
         }
+        // `ws://` alone or `ws:///path`: `Uri` would only say "empty string".
+        if url
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.is_empty() || rest.starts_with('/'))
+        {
+            return Err(shaped("no host"));
+        }
         let uri = Uri::from_str(url).map_err(|e| shaped(&e.to_string()))?;
         let (tls, default_port) = match uri.scheme_str() {
             Some("ws") => (false, 80),
@@ -498,6 +505,11 @@ mod tests {
             assert!(matches!(err, Error::BadUrl { .. }), "{bad}: {err}");
             assert!(err.to_string().ends_with(URL_SHAPE), "{bad}: {err}");
         }
+        let err = WsUrl::parse("ws://").expect_err("no host");
+        assert!(
+            err.to_string().contains(": no host; expected ws://"),
+            "{err}"
+        );
         let err = WsUrl::parse("x:1/p").expect_err("no scheme");
         assert!(
             err.to_string().ends_with("write it like ws://x:1/p"),

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use clap::builder::TypedValueParser;
 use clap::{ArgGroup, ArgMatches, Args, Subcommand};
 
 use crate::catalog::Request;
@@ -126,9 +125,7 @@ pub struct PingArgs {
 
     /// Stop after COUNT pings (each answered or timed out; with --both, COUNT of each;
     /// with -w, COUNT answers) [default: until Ctrl-C]
-    #[arg(short = 'c', long, allow_negative_numbers = true,
-          // Read as signed, so that `-c -1` is told it is out of range.
-          value_parser = clap::value_parser!(i64).range(1..).try_map(u64::try_from))]
+    #[arg(short = 'c', long, allow_negative_numbers = true, value_parser = parse_count)]
     pub count: Option<u64>,
 
     /// Stop SECS after the first ping, whatever the count; pings unanswered then are
@@ -227,6 +224,15 @@ pub struct InspectArgs {
 /// The bytes of one `--send-binary`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HexBytes(pub Vec<u8>);
+
+/// `-c`: a whole number from 1; `0` and `-1` are told so rather than read as
+/// "unlimited" (which is no `-c` at all).
+fn parse_count(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(count) if count > 0 => Ok(count),
+        _ => Err(format!("{s:?} is not a count: give a whole number from 1")),
+    }
+}
 
 fn parse_hex(s: &str) -> Result<HexBytes, String> {
     crate::hex::parse(s).map(HexBytes)
