@@ -395,6 +395,18 @@ fn both_kinds_sit_side_by_side_with_their_difference() {
         text[6]
     );
 
+    // With -U the table stays on the clock that timed both kinds, and says so.
+    r.setup.printed = Clock::User;
+    let text = summary(&r);
+    assert!(text[4].starts_with("ping           0.100"), "{}", text[4]);
+    assert!(
+        text[7].starts_with(
+            "rtt clock: kernel (network round trip; the reply lines were user-to-user, -U)"
+        ),
+        "{}",
+        text[7]
+    );
+
     let value: serde_json::Value = serde_json::from_str(&json(&r)).expect("valid json");
     assert_eq!(value["probe"], "both");
     assert_eq!(value["rtt_avg_ms"], 0.2, "the top level is the pings'");

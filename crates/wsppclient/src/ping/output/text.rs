@@ -269,18 +269,24 @@ fn leads_user(report: &PingReport) -> bool {
 /// 0.124/0.150/0.210/0.380 ms`, or with `-U` `rtt clock: user (-U); network round
 /// trip p50/p90/p99/p99.9 = …`.
 fn summary_clock(report: &PingReport) -> String {
-    let (lead, other, other_name) = match (report.setup.clock, &report.setup.no_kernel_stamps) {
-        (Clock::Kernel, _) if leads_user(report) => (
+    let (lead, other, other_name) = match report.setup.clock {
+        Clock::Kernel if leads_user(report) => (
             "rtt clock: user (-U)",
             &report.latency,
             "network round trip",
         ),
-        (Clock::Kernel, _) => (
+        // `-U` with both kinds: the table is the kernel's, the reply lines were not.
+        Clock::Kernel if report.setup.printed == Clock::User => (
+            "rtt clock: kernel (network round trip; the reply lines were user-to-user, -U)",
+            &report.user_latency,
+            "user-to-user",
+        ),
+        Clock::Kernel => (
             "rtt clock: kernel (network round trip)",
             &report.user_latency,
             "user-to-user",
         ),
-        (Clock::User, _) => (
+        Clock::User => (
             "rtt clock: user (no kernel timestamps)",
             &report.user_latency,
             "user-to-user",
