@@ -3,8 +3,10 @@
 //! It is the fallback when stdin or stdout is not a terminal, or with `--plain`
 //! (the terminal UI, [`crate::tui`], is the menu otherwise), so it reads lines, not
 //! keys, and works as well with a pipe as with a person: `printf '3\nq\n' | wsppclient` runs `open-close` and quits. Requests that
-//! run until stopped (`hold`, `ping`) stop at the next line or Ctrl-C and return here.
-//! `inspect` asks for its URL and an optional message, one line each.
+//! run until stopped (`hold`, `ping`) stop at the next line or Ctrl-C and return here;
+//! when the input has ended there is no next line, so they run as they would with
+//! nobody at the keyboard (`ping` to its count, or until Ctrl-C). `inspect` asks for its
+//! URL and an optional message, one line each, and runs nothing if the input ends first.
 
 use std::io::Write;
 
