@@ -25,6 +25,8 @@
 //!   offer to take their own wake-up out of the RTT.
 //! * [`rare_event`]: waiting for shutdown or Ctrl-C from a loop that turns on every
 //!   message, without paying for the wait on every turn.
+//! * [`duration`]: the durations both programs read from their command lines, with
+//!   one cap, so that no flag can overflow a clock.
 //! * [`wire_clock`]: the TCP socket under both ends, whose reads carry the kernel's
 //!   receive timestamps, so that an RTT is the network's and names its clock.
 //!
@@ -42,6 +44,7 @@
 
 pub mod busy_poll;
 pub mod clients;
+pub mod duration;
 pub mod frame;
 pub mod payload;
 pub mod rare_event;

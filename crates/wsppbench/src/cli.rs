@@ -190,6 +190,6 @@ pub struct HoldArgs {
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
     /// Exit after this long whatever happens, so a lost parent leaves nothing behind.
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "10m", value_parser = wspp::duration::parse_positive)]
     pub max_time: Duration,
 }

@@ -43,7 +43,7 @@ use crate::probe::{PingEvent, Probe};
 use crate::stop::{Reason, Stop};
 use crate::watch::transcript::{EntryKind, Transcript};
 
-use self::ctx::Ctx;
+use self::ctx::{Ctx, Ports};
 pub use self::http::fetch_clients;
 pub use self::inspect::{DEFAULT_INSPECT_WAIT, InspectOptions, Outgoing};
 use self::ping::PingOptions;
@@ -94,7 +94,7 @@ pub async fn run_observed(
         settings,
         transcript,
         cancel: &cancel,
-        local: Mutex::new(None),
+        local: Mutex::new(Ports::default()),
     };
     let result = match request {
         Request::Page => ctx.abandon_on_cancel(http::page(&ctx)).await,
@@ -108,8 +108,13 @@ pub async fn run_observed(
         Request::Inspect => inspect::inspect(&ctx, &options.inspect).await,
         Request::Ping => ping_to_transcript(&ctx, &options.ping, on_ping).await,
     };
-    if let Some(local) = ctx.local() {
-        transcript.send(EntryKind::Filter(format!("tcp.port == {}", local.port())));
+    if let Some((filter, left_out)) = ctx.filter() {
+        transcript.send(EntryKind::Filter(filter));
+        if left_out > 0 {
+            transcript.note(format!(
+                "the filter names the last connections' ports; {left_out} earlier ones are left out"
+            ));
+        }
         transcript.note(format!("look for: {}", request.wireshark()));
     }
     result

@@ -200,6 +200,20 @@ async fn hold_reconnects_across_a_server_restart_and_echoes_on() {
     let text = seen.join("\n");
     assert!(text.contains(" echoes, rtt min/avg/max = "), "{text}");
     assert!(text.contains("the server answered: 1000"), "{text}");
+    // The filter isolates both connections, not only the last.
+    let filter = text
+        .lines()
+        .find_map(|l| l.split_once("wireshark filter: ").map(|(_, f)| f))
+        .unwrap_or_else(|| panic!("no filter: {text}"));
+    let ports: Vec<u16> = filter
+        .strip_prefix("tcp.port in {")
+        .and_then(|f| f.strip_suffix('}'))
+        .unwrap_or_else(|| panic!("{filter}"))
+        .split(' ')
+        .map(|p| p.parse().expect("a port"))
+        .collect();
+    assert_eq!(ports.len(), 2, "{filter}");
+    assert_ne!(ports[0], ports[1], "{filter}");
     second.shutdown().await;
 }
 

@@ -144,3 +144,28 @@ async fn inspect_asks_for_its_url_and_a_message_and_dumps_hex_with_hex() {
     );
     assert!(out.contains("wireshark filter: tcp.port == "), "{out}");
 }
+
+/// A pipe that ends is not Ctrl-C: a ping chosen last runs as it would with nobody
+/// pressing Enter, here to its count.
+#[tokio::test]
+async fn the_end_of_input_does_not_interrupt_a_ping() {
+    let server = Server::start(fast_server_config()).await;
+    let mut options = Options::default();
+    options.ping.count = Some(2);
+    options.ping.interval = std::time::Duration::ZERO;
+    let (outcome, out) = drive_with(&server.client_settings(), &options, false, b"ping\n").await;
+    assert_eq!(outcome, Outcome::Success);
+    assert!(out.contains("(press Enter to stop)"), "{out}");
+    assert!(!out.contains("interrupted"), "{out}");
+    assert!(out.contains("2 pings sent, 2 pongs received"), "{out}");
+}
+
+/// A question the input ended before answering runs nothing: the menu ends as at `q`.
+#[tokio::test]
+async fn the_end_of_input_at_a_question_runs_nothing() {
+    let server = Server::start(fast_server_config()).await;
+    let (outcome, out) = drive(&server.client_settings(), b"inspect\n").await;
+    assert_eq!(outcome, Outcome::Success);
+    assert!(out.contains("URL to inspect"), "{out}");
+    assert!(!out.contains("→ GET"), "{out}");
+}

@@ -59,9 +59,11 @@ async fn the_binary_pings_wsppsrv_and_exits_0_with_json_last() {
     }
 }
 
-/// `-U` reports the user-to-user RTT, and says so.
+/// `-U` prints the user-to-user RTT on each reply line and leads the summary with it,
+/// and says so; the network's stays beside it, and in the JSON every field keeps its
+/// one meaning: `rtt_*` the kernel's clock, `user_rtt_*` the user's.
 #[tokio::test]
-async fn user_latency_prints_the_user_clock_and_names_it() {
+async fn user_latency_prints_the_user_clock_and_keeps_the_kernels() {
     let server = Server::start(fast_server_config()).await;
     let addr = server.addr.to_string();
     let args = ["--server", &addr, "ping", "-c", "3", "-i", "0", "-U"];
@@ -70,13 +72,21 @@ async fn user_latency_prints_the_user_clock_and_names_it() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.contains("rtt: user-to-user, this machine's wake-up included (-U)")
-            && stdout.contains("rtt clock: user (-U)"),
+            && stdout.contains("rtt clock: user (-U); network round trip p50/p90/p99/p99.9 = "),
         "{stdout}"
     );
     let output = run_binary(&[&args[..], &["--json"]].concat()).await;
     let json = last_json_line(&output);
-    assert_eq!(json["clock"], "user", "{json}");
-    assert_eq!(json["rtt_p50_ms"], json["user_rtt_p50_ms"], "{json}");
+    assert_eq!(json["clock"], "kernel", "{json}");
+    assert!(
+        json["rtt_p50_ms"].as_f64() <= json["user_rtt_p50_ms"].as_f64(),
+        "{json}"
+    );
+    let output = run_binary(&[&args[..], &["--ndjson"]].concat()).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let first: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().unwrap_or_default()).expect("a JSON line");
+    assert_eq!(first["clock"], "kernel", "{stdout}");
 }
 
 /// Busy polling changes how the client waits for a pong, not what it counts.
@@ -180,7 +190,8 @@ async fn bad_urls_exit_2() {
     assert_eq!(http.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&http.stderr).trim_end(),
-        "wsppclient: bad url \"http://127.0.0.1:1/\": expected a ws:// or wss:// URL"
+        "wsppclient: bad url \"http://127.0.0.1:1/\": the scheme is not ws:// or wss://; \
+         expected ws://HOST[:PORT]/PATH or wss://HOST[:PORT]/PATH"
     );
 }
 

@@ -16,6 +16,8 @@ mod echo;
 mod faults;
 /// `ping -q`, `-D`, `-w`, `--ndjson`; Ctrl-C and SIGTERM on `ping` and `hold`.
 mod habits;
+/// Inputs refused with one line: durations, negative numbers, URLs and ports.
+mod inputs;
 /// `inspect`: any URL, against wsppsrv and peers that misbehave.
 mod inspect;
 /// The server started in-process when the user named none and none listens.

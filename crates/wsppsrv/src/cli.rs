@@ -15,6 +15,8 @@ use std::time::Duration;
 use clap::builder::{BoolishValueParser, TypedValueParser};
 use clap::{ArgAction, ArgGroup, Parser};
 
+use wspp::duration::{parse as parse_budget, parse_delay, parse_positive};
+
 use crate::config::Config;
 use crate::docs::DocsCommand;
 use crate::tls::CertSource;
@@ -70,31 +72,37 @@ pub struct Args {
     pub tls_self_signed_cert: Option<PathBuf>,
 
     /// How often /pingpong sessions are pinged (e.g. 1s, 200ms).
-    #[arg(long, env = "WSPP_PING_INTERVAL", default_value = "1s", value_parser = parse_duration)]
+    #[arg(long, env = "WSPP_PING_INTERVAL", default_value = "1s",
+          value_parser = parse_positive, allow_hyphen_values = true)]
     pub ping_interval: Duration,
 
     /// Delay before the first ping of a /pingpong session (0s: at once). Conformance
     /// suites such as Autobahn script every frame and count a server ping as a wrong
     /// answer: scripts/autobahn.sh sets this to an hour.
-    #[arg(long, env = "WSPP_FIRST_PING_DELAY", default_value = "0s", value_parser = parse_delay)]
+    #[arg(long, env = "WSPP_FIRST_PING_DELAY", default_value = "0s",
+          value_parser = parse_delay, allow_hyphen_values = true)]
     pub first_ping_delay: Duration,
 
     /// How long a ping may go unanswered before the peer is dropped.
-    #[arg(long, env = "WSPP_PING_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, env = "WSPP_PING_TIMEOUT", default_value = "5s",
+          value_parser = parse_positive, allow_hyphen_values = true)]
     pub ping_timeout: Duration,
 
     /// Pings sent on /openandclosewebsocket before closing.
-    #[arg(long, env = "WSPP_OPEN_CLOSE_PINGS", default_value_t = Config::default().open_close_pings)]
+    #[arg(long, env = "WSPP_OPEN_CLOSE_PINGS", default_value_t = Config::default().open_close_pings,
+          allow_negative_numbers = true)]
     pub open_close_pings: u32,
 
     /// WebSocket sessions served at once; beyond it an upgrade gets 503.
-    #[arg(long, env = "WSPP_MAX_CONNECTIONS", default_value_t = Config::default().max_connections)]
+    #[arg(long, env = "WSPP_MAX_CONNECTIONS", default_value_t = Config::default().max_connections,
+          allow_negative_numbers = true)]
     pub max_connections: usize,
 
     /// Connections kept for plain HTTP (the page, /clients.json, /metrics) on top of
     /// --max-connections, so the server can still be looked at when sessions fill it;
     /// past both, a connection gets 503 before its request is read.
-    #[arg(long, env = "WSPP_HTTP_RESERVE", default_value_t = Config::default().http_reserve)]
+    #[arg(long, env = "WSPP_HTTP_RESERVE", default_value_t = Config::default().http_reserve,
+          allow_negative_numbers = true)]
     pub http_reserve: usize,
 
     /// Serve /metrics (Prometheus) on this address instead of on --addr, to keep it off
@@ -103,16 +111,19 @@ pub struct Args {
     pub metrics_addr: Option<SocketAddr>,
 
     /// Largest WebSocket message in bytes; larger ones are closed with 1009.
-    #[arg(long, env = "WSPP_MAX_MESSAGE_SIZE", default_value_t = Config::default().max_message_size)]
+    #[arg(long, env = "WSPP_MAX_MESSAGE_SIZE", default_value_t = Config::default().max_message_size,
+          allow_negative_numbers = true)]
     pub max_message_size: usize,
 
     /// How long a client may take to send its request headers.
-    #[arg(long, env = "WSPP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "WSPP_HEADER_TIMEOUT", default_value = "10s",
+          value_parser = parse_positive, allow_hyphen_values = true)]
     pub header_timeout: Duration,
 
     /// Largest request head in bytes (8192 or more); a larger one gets 431.
     #[arg(long, env = "WSPP_MAX_HEADER_BYTES", default_value_t = Config::default().max_header_bytes,
-          value_parser = clap::value_parser!(u32).range(8192..).map(|n| n as usize))]
+          value_parser = clap::value_parser!(u32).range(8192..).map(|n| n as usize),
+          allow_negative_numbers = true)]
     pub max_header_bytes: usize,
 
     /// Origin allowed to open a WebSocket (repeatable; default: every origin).
@@ -124,14 +135,16 @@ pub struct Args {
     pub allowed_origins: Vec<String>,
 
     /// Worker threads; 1 runs everything on one thread, which gives the lowest RTT.
-    #[arg(long, env = "WSPP_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, env = "WSPP_THREADS", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..), allow_negative_numbers = true)]
     pub threads: u16,
 
     /// Keep polling the sockets this long (e.g. 1ms) after each ping sent and each
     /// message read, instead of sleeping until the next one: takes the server's own
     /// wake-up out of its RTTs, for a busy core while it polls (0: never). Needs
     /// --threads 1.
-    #[arg(long, env = "WSPP_BUSY_POLL", default_value = "0s", value_parser = parse_delay)]
+    #[arg(long, env = "WSPP_BUSY_POLL", default_value = "0s",
+          value_parser = parse_budget, allow_hyphen_values = true)]
     pub busy_poll: Duration,
 
     /// Without a subcommand, serve
@@ -183,31 +196,6 @@ impl Args {
                 .unwrap_or_else(CertSource::default_self_signed_path),
         })
     }
-}
-
-/// The longest duration accepted: far beyond any useful period, and far below what
-/// would overflow a clock reading when added to it (which would panic).
-const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
-
-/// A human duration (`250ms`, `1s`, `2m`); zero is refused because every duration here
-/// is a period or a timeout, and zero makes no sense for either.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = parse_delay(s)?;
-    if d.is_zero() {
-        return Err("must be greater than zero".into());
-    }
-    Ok(d)
-}
-
-/// A human duration that may be zero, for delays: zero means "at once".
-pub fn parse_delay(s: &str) -> Result<Duration, String> {
-    // humantime's own words ("expected number at 0") do not say what to write.
-    let d = humantime::parse_duration(s)
-        .map_err(|_| format!("{s:?} is not a duration: write it like 500ms, 2s or 1m"))?;
-    if d > MAX_DURATION {
-        return Err("must be at most 100 years".into());
-    }
-    Ok(d)
 }
 
 #[cfg(test)]
@@ -274,6 +262,29 @@ mod tests {
         let args = Args::try_parse_from(["wsppsrv", "--first-ping-delay", "0s"])
             .expect("a delay may be zero");
         assert_eq!(args.first_ping_delay, Duration::ZERO);
+    }
+
+    #[test]
+    fn durations_are_capped_and_refused_in_one_line() {
+        let args = parse(&["--ping-interval", "0.2"]).expect("plain seconds parse");
+        assert_eq!(args.ping_interval, Duration::from_millis(200));
+        for (flag, value, words) in [
+            ("--ping-interval", "-1", "negative"),
+            ("--ping-timeout", "-5s", "negative"),
+            ("--first-ping-delay", "400d", "at most 365d"),
+            ("--header-timeout", "1e19", "at most 365d"),
+            ("--busy-poll", "NaN", "500ms, 2s or 1m"),
+            ("--ping-interval", "500us", "at least 1ms"),
+            ("--first-ping-delay", "10us", "at least 1ms"),
+        ] {
+            let err = parse(&[flag, value]).expect_err(value).to_string();
+            assert!(err.contains(words), "{flag} {value}: {err}");
+        }
+        // A number below zero is the value's own error, not a flag clap does not know.
+        for flag in ["--max-connections", "--threads", "--max-header-bytes"] {
+            let err = parse(&[flag, "-1"]).expect_err(flag).to_string();
+            assert!(!err.contains("unexpected argument"), "{flag}: {err}");
+        }
     }
 
     #[test]

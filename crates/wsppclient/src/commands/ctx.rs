@@ -24,10 +24,54 @@ pub(super) struct Ctx<'a> {
     pub(super) settings: &'a ConnectSettings,
     pub(super) transcript: &'a Transcript,
     pub(super) cancel: &'a Stop,
-    /// Our end of the request's connection, once open (its port is the Wireshark filter).
-    /// A mutex rather than a `Cell` so that `Ctx` is `Sync` and the request's future
-    /// `Send`: the terminal UI runs requests on spawned tasks. Never held across `.await`.
-    pub(super) local: Mutex<Option<SocketAddr>>,
+    /// Our ends of the request's connections, once open (their ports are the Wireshark
+    /// filter): one, or each of `hold --reconnect`'s. A mutex rather than a `Cell` so
+    /// that `Ctx` is `Sync` and the request's future `Send`: the terminal UI runs
+    /// requests on spawned tasks. Never held across `.await`.
+    pub(super) local: Mutex<Ports>,
+}
+
+/// How many ports the Wireshark filter names at most: a `hold --reconnect` left to run
+/// for days reconnects without end, and a filter is read and pasted by a person.
+const MAX_PORTS: usize = 16;
+
+/// The local ports a request's connections used, in order, the last [`MAX_PORTS`] of
+/// them kept.
+#[derive(Debug, Default)]
+pub(super) struct Ports {
+    recent: std::collections::VecDeque<u16>,
+    /// Every distinct port added, kept or not.
+    added: u64,
+}
+
+impl Ports {
+    fn add(&mut self, port: u16) {
+        if self.recent.contains(&port) {
+            return;
+        }
+        if self.recent.len() == MAX_PORTS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(port);
+        self.added += 1;
+    }
+
+    /// `tcp.port == 5000`, or `tcp.port in {5000 5001}` after reconnections.
+    pub(super) fn filter(&self) -> Option<String> {
+        match self.recent.len() {
+            0 => None,
+            1 => Some(format!("tcp.port == {}", self.recent[0])),
+            _ => {
+                let list: Vec<String> = self.recent.iter().map(u16::to_string).collect();
+                Some(format!("tcp.port in {{{}}}", list.join(" ")))
+            }
+        }
+    }
+
+    /// Ports used but no longer in [`Ports::filter`].
+    pub(super) fn left_out(&self) -> u64 {
+        self.added - self.recent.len() as u64
+    }
 }
 
 impl Ctx<'_> {
@@ -88,13 +132,20 @@ impl Ctx<'_> {
     }
 
     pub(super) fn set_local(&self, local: SocketAddr) {
-        // A poisoned lock only means another thread panicked mid-assignment of a
-        // plain `Option`: the value is still whole, so use it.
-        *self.local.lock().unwrap_or_else(|e| e.into_inner()) = Some(local);
+        self.ports().add(local.port());
     }
 
-    pub(super) fn local(&self) -> Option<SocketAddr> {
-        *self.local.lock().unwrap_or_else(|e| e.into_inner())
+    /// The Wireshark filter of every connection the request opened, and how many
+    /// ports it leaves out (see [`MAX_PORTS`]).
+    pub(super) fn filter(&self) -> Option<(String, u64)> {
+        let ports = self.ports();
+        ports.filter().map(|filter| (filter, ports.left_out()))
+    }
+
+    fn ports(&self) -> std::sync::MutexGuard<'_, Ports> {
+        // A poisoned lock only means another thread panicked while adding a port: the
+        // list is still whole, so use it.
+        self.local.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs a request that has no clean way to stop, dropping it if cancelled.
@@ -125,4 +176,28 @@ pub(super) fn upgraded_note(
         response.status().as_u16(),
         response.status().canonical_reason().unwrap_or("")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filter_covers_every_port_used_up_to_a_bound() {
+        let mut ports = Ports::default();
+        assert_eq!(ports.filter(), None);
+        ports.add(5000);
+        ports.add(5000);
+        assert_eq!(ports.filter().as_deref(), Some("tcp.port == 5000"));
+        ports.add(5001);
+        assert_eq!(ports.filter().as_deref(), Some("tcp.port in {5000 5001}"));
+        assert_eq!(ports.left_out(), 0);
+        for port in 6000..6100 {
+            ports.add(port);
+        }
+        let filter = ports.filter().expect("a filter");
+        assert_eq!(filter.split(' ').count() - 2, MAX_PORTS, "{filter}");
+        assert!(filter.ends_with(" 6099}"), "{filter}");
+        assert_eq!(ports.left_out(), 102 - MAX_PORTS as u64);
+    }
 }

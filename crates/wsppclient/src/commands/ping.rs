@@ -32,9 +32,10 @@
 //! network's, from the kernel's transmit stamp of the Ping (or the clock read just
 //! before its write system call, where none comes) to the kernel's receive stamp of the
 //! Pong (see [`wspp::wire_clock`]), and the user's, from handing the Ping to tungstenite
-//! to being handed the Pong. The first is reported unless `--user-latency` asks for the
-//! second, as ping(8) does with `-U`, or the kernel does not stamp; which one a figure
-//! is on is always said ([`Clock`](wspp::wire_clock::Clock)).
+//! to being handed the Pong. Both are always reported, each under its own name; the
+//! first leads (and is `rtt_*` in the JSON) unless the kernel does not stamp, and
+//! `--user-latency` (ping(8)'s `-U`) only makes the second lead the printed lines;
+//! which clock a figure is on is always said ([`Clock`]).
 
 pub mod output;
 
@@ -43,6 +44,7 @@ use std::time::{Duration, Instant};
 use wspp::rare_event::RareEvent;
 use wspp::stats::Latency;
 use wspp::tracker::PongOutcome;
+use wspp::wire_clock::Clock;
 
 use crate::error::Error;
 use crate::net::settings::{ConnectSettings, Server};
@@ -146,6 +148,7 @@ pub async fn ping(
     let start = Instant::now();
     let run_deadline = options.deadline.map(|d| start + d);
     let clock = pinger.clock();
+    let printed = pinger.setup().printed;
     let mut latency = Latency::default();
     let mut user_latency = Latency::default();
     let mut unstamped = 0;
@@ -234,7 +237,8 @@ pub async fn ping(
                             if Some(&probe) == options.probes.kinds().first() {
                                 user_latency.record(rtt.user);
                             }
-                            on_event(&PingEvent::Reply { probe, seq, rtt, clock: on, bytes, skipped });
+                            let clock = if printed == Clock::User { printed } else { on };
+                            on_event(&PingEvent::Reply { probe, seq, rtt, clock, bytes, skipped });
                         }
                         PongOutcome::Late { seq } => on_event(&PingEvent::Late { probe, seq }),
                         PongOutcome::Unsolicited => {

@@ -8,7 +8,7 @@
 //! This module holds the global options ([`Cli`]) and what they become; the
 //! subcommands and their own options are in `cli/subcommands.rs` (re-exported
 //! here), the checks of the global options' values in `cli/values.rs`, and the
-//! parsing of durations (`-i 0.2`, `--wait 500ms`) in [`crate::duration`].
+//! parsing of durations (`-i 0.2`, `--wait 500ms`) in [`wspp::duration`].
 //!
 //! A TLS server is named either way a user reaches for: `--server wss://HOST:PORT`
 //! (or `https://`, pasted from a browser) or `--server HOST:PORT --tls`. With `--tls`

@@ -3,8 +3,10 @@
 //! It is the fallback when stdin or stdout is not a terminal, or with `--plain`
 //! (the terminal UI, [`crate::front::tui`], is the menu otherwise), so it reads lines, not
 //! keys, and works as well with a pipe as with a person: `printf '3\nq\n' | wsppclient` runs `open-close` and quits. Requests that
-//! run until stopped (`hold`, `ping`) stop at the next line or Ctrl-C and return here.
-//! `inspect` asks for its URL and an optional message, one line each.
+//! run until stopped (`hold`, `ping`) stop at the next line or Ctrl-C and return here;
+//! when the input has ended there is no next line, so they run as they would with
+//! nobody at the keyboard (`ping` to its count, or until Ctrl-C). `inspect` asks for its
+//! URL and an optional message, one line each, and runs nothing if the input ends first.
 
 use std::io::Write;
 
@@ -156,8 +158,12 @@ pub async fn run<R: AsyncBufRead + Unpin>(
         let stop = async {
             if until_stopped {
                 tokio::select! {
-                    _ = lines.next_line() => {}
+                    // Enter stops it; the end of the input (a pipe that ran dry) is no
+                    // Enter: the request then runs as if nobody pressed one.
+                    Ok(Some(_)) = lines.next_line() => {}
                     Some(()) = interrupts.recv() => {}
+                    // Neither can end it any more (no input, no signal handler): run on.
+                    else => std::future::pending::<()>().await,
                 }
             } else {
                 // Ctrl-C abandons a request that would end by itself anyway.
@@ -175,8 +181,8 @@ pub async fn run<R: AsyncBufRead + Unpin>(
     }
 }
 
-/// Writes `prompt` and reads one line, trimmed (empty at the end of input); `None`
-/// if Ctrl-C came first.
+/// Writes `prompt` and reads one line, trimmed; `None` if Ctrl-C came first or the
+/// input ended (a question nobody answered runs nothing).
 async fn ask<R: AsyncBufRead + Unpin>(
     lines: &mut Lines<R>,
     interrupts: &mut mpsc::UnboundedReceiver<()>,
@@ -186,7 +192,7 @@ async fn ask<R: AsyncBufRead + Unpin>(
     write!(out, "{prompt}")?;
     out.flush()?;
     tokio::select! {
-        line = lines.next_line() => Ok(Some(line?.unwrap_or_default().trim().to_owned())),
+        line = lines.next_line() => Ok(line?.map(|line| line.trim().to_owned())),
         Some(()) = interrupts.recv() => Ok(None),
     }
 }

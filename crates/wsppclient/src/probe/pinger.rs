@@ -52,8 +52,8 @@ pub struct Pinger {
 
 impl Pinger {
     /// Connects to `url` (shaking hands in TLS for `wss://`) and upgrades; each Ping
-    /// will carry `payload_size` bytes, and RTTs are reported on the user's clock when
-    /// `user_clock` asks for it (or the kernel will not stamp).
+    /// will carry `payload_size` bytes. RTTs are timed on the kernel's clock where it
+    /// stamps, and printed on the user's when `user_clock` asks for it (`-U`).
     pub async fn connect(
         settings: &ConnectSettings,
         url: &WsUrl,
@@ -64,10 +64,12 @@ impl Pinger {
         let upgrade_start = Instant::now();
         let (ws, response) =
             upgrade::upgrade(stream, &settings.headers, settings.dial.timeout, url).await?;
-        let clock = match (&opened.no_kernel_stamps, user_clock) {
-            (None, false) => Clock::Kernel,
-            _ => Clock::User,
+        // The kernel's clock is kept under `-U` too: it only changes what is printed.
+        let clock = match opened.no_kernel_stamps {
+            None => Clock::Kernel,
+            Some(_) => Clock::User,
         };
+        let printed = if user_clock { Clock::User } else { clock };
         let setup = Setup {
             resolve: opened.resolve,
             tcp_connect: opened.tcp_connect,
@@ -76,6 +78,7 @@ impl Pinger {
             upgrade: upgrade_start.elapsed(),
             subprotocol: upgrade::subprotocol(&response),
             clock,
+            printed,
             no_kernel_stamps: opened.no_kernel_stamps,
         };
         Ok(Pinger {

@@ -31,8 +31,12 @@ pub struct Setup {
     pub upgrade: Duration,
     /// The subprotocol the server chose, if it chose one.
     pub subprotocol: Option<String>,
-    /// The clock RTTs are reported on.
+    /// The clock of the `rtt_*` figures: the kernel's (the network round trip)
+    /// whenever it stamps, `-U` or not, else the user's.
     pub clock: Clock,
+    /// The clock each reply's line and the summary's first RTT lines print: the
+    /// user's with `-U`, else [`Setup::clock`]. The summary gives the other beside it.
+    pub printed: Clock,
     /// Why they are not on the kernel's, when the kernel's was wanted and is missing.
     pub no_kernel_stamps: Option<String>,
 }
@@ -66,8 +70,8 @@ pub enum PingEvent {
         seq: u64,
         /// Its round-trip time, on both clocks.
         rtt: Rtt,
-        /// The clock it is reported on: the session's, unless the kernel did not
-        /// time this one.
+        /// The clock its line prints: the user's with `-U`; else the session's,
+        /// unless the kernel did not time this one.
         clock: Clock,
         /// Payload bytes in the pong.
         bytes: usize,

@@ -10,8 +10,8 @@ use crate::commands::catalog::Request;
 use crate::commands::ping::PingOptions;
 use crate::commands::ping::output::PingFormat;
 use crate::commands::{InspectOptions, Outgoing};
-use crate::duration::{parse_positive_seconds, parse_seconds};
 use crate::probe::Probes;
+use wspp::duration::{parse as parse_budget, parse_delay, parse_positive};
 use wsppsrv::docs::DocsCommand;
 
 /// Every subcommand: the requests, and the two that describe the program.
@@ -57,7 +57,8 @@ pub enum RequestCommand {
     )]
     Hold {
         /// Time between echo messages (seconds, or a duration like 200ms)
-        #[arg(long, value_name = "DURATION", default_value = "1", value_parser = parse_seconds)]
+        #[arg(long, value_name = "DURATION", default_value = "1", value_parser = parse_positive,
+              allow_hyphen_values = true)]
         interval: Duration,
         /// When the connection drops or the server closes or restarts, say so and
         /// reconnect (100 ms back-off doubling to 5 s) until Ctrl-C
@@ -127,26 +128,29 @@ pub struct PingArgs {
 
     /// Stop after COUNT pings (each answered or timed out; with --both, COUNT of each;
     /// with -w, COUNT answers) [default: until Ctrl-C]
-    #[arg(short = 'c', long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short = 'c', long, allow_negative_numbers = true, value_parser = parse_count)]
     pub count: Option<u64>,
 
     /// Stop SECS after the first ping, whatever the count; pings unanswered then are
     /// lost. As ping(8): with -c, COUNT answers end the run sooner, and exit status 0
     /// means COUNT answers (without -c, one) arrived in time
-    #[arg(short = 'w', long, value_name = "SECS", value_parser = parse_positive_seconds)]
+    #[arg(short = 'w', long, value_name = "SECS", value_parser = parse_positive,
+          allow_hyphen_values = true)]
     pub deadline: Option<Duration>,
 
     /// Seconds between pings (e.g. 0.2); 0 sends the next ping as soon as the previous one is answered
-    #[arg(short = 'i', long, value_name = "SECS", default_value = "1", value_parser = parse_seconds)]
+    #[arg(short = 'i', long, value_name = "SECS", default_value = "1", value_parser = parse_delay,
+          allow_hyphen_values = true)]
     pub interval: Duration,
 
     /// Seconds to wait for each pong before counting the ping as lost
-    #[arg(short = 'W', long, value_name = "SECS", default_value = "5", value_parser = parse_positive_seconds)]
+    #[arg(short = 'W', long, value_name = "SECS", default_value = "5", value_parser = parse_positive,
+          allow_hyphen_values = true)]
     pub timeout: Duration,
 
     /// Bytes of Ping payload (16 to 125: a sequence number, a timestamp, padding)
     #[arg(short = 's', long = "size", value_name = "BYTES", default_value_t = 16,
-          value_parser = clap::value_parser!(u16).range(16..=125))]
+          value_parser = clap::value_parser!(u16).range(16..=125), allow_negative_numbers = true)]
     pub payload_size: u16,
 
     /// Print only one JSON object with the summary (for scripts)
@@ -184,7 +188,8 @@ pub struct PingArgs {
     /// Keep polling for SECS (e.g. 0.001 or 1ms) after each ping instead of sleeping
     /// until the pong wakes us: the RTT then leaves out this machine's own wake-up, for
     /// a busy core while it polls [default: 0, never]
-    #[arg(long, value_name = "SECS", default_value = "0", hide_default_value = true, value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECS", default_value = "0", hide_default_value = true, value_parser = parse_budget,
+          allow_hyphen_values = true)]
     pub busy_poll: Duration,
 
     /// Print user-to-user RTTs: from handing the Ping over to being handed the Pong,
@@ -209,7 +214,8 @@ pub struct InspectArgs {
     pub send_binary: Vec<HexBytes>,
 
     /// How long to listen after the last message before closing with 1000 (seconds, or e.g. 500ms)
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_seconds)]
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_delay,
+          allow_hyphen_values = true)]
     pub wait: Duration,
 
     /// The messages of --send and --send-binary interleaved as typed (set by [`parse`](crate::front::cli::parse)
@@ -221,6 +227,15 @@ pub struct InspectArgs {
 /// The bytes of one `--send-binary`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HexBytes(pub Vec<u8>);
+
+/// `-c`: a whole number from 1; `0` and `-1` are told so rather than read as
+/// "unlimited" (which is no `-c` at all).
+fn parse_count(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(count) if count > 0 => Ok(count),
+        _ => Err(format!("{s:?} is not a count: give a whole number from 1")),
+    }
+}
 
 fn parse_hex(s: &str) -> Result<HexBytes, String> {
     crate::hex::parse(s).map(HexBytes)

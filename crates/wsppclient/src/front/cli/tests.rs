@@ -231,7 +231,17 @@ fn a_server_that_is_not_host_port_says_what_is_expected() {
         );
     }
     assert!(parse_server("ws://a b:80").is_err());
-    assert!(parse_server("ws://h:99999").is_err());
+    // The port rule of every URL: said, never replaced by a default.
+    for bad in [
+        "h:99999",
+        "h:0",
+        "ws://h:99999",
+        "wss://h:65536/",
+        "http://h:abc",
+    ] {
+        let err = parse_server(bad).expect_err(bad);
+        assert!(err.contains("from 1 to 65535"), "{bad}: {err}");
+    }
 }
 
 #[test]

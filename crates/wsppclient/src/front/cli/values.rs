@@ -4,6 +4,7 @@
 
 use crate::net::proxy;
 use crate::net::settings::Header;
+use crate::net::url::{port, port_text};
 
 /// `--server` as given: where, and whether its scheme asked for TLS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,9 +21,14 @@ pub struct ServerArg {
 pub fn parse_server(s: &str) -> Result<ServerArg, String> {
     let Some((scheme, rest)) = s.split_once("://") else {
         if !is_host_port(s) {
+            let port_problem = port_text(s)
+                .and_then(|text| port(text).err())
+                .map(|e| format!("{e}; "))
+                .unwrap_or_default();
             return Err(format!(
-                "{s:?} is not a server: give HOST:PORT (127.0.0.1:8080, [::1]:8080, \
-                 localhost:8080) or a ws://, wss://, http:// or https:// URL without a path"
+                "{s:?} is not a server: {port_problem}give HOST:PORT (127.0.0.1:8080, \
+                 [::1]:8080, localhost:8080) or a ws://, wss://, http:// or https:// URL \
+                 without a path"
             ));
         }
         return Ok(ServerArg {
@@ -45,14 +51,12 @@ pub fn parse_server(s: &str) -> Result<ServerArg, String> {
             "give the server as SCHEME://HOST:PORT without a path (ping takes a full URL)".into(),
         );
     }
-    // A port is what follows the last colon, unless that colon is inside [IPv6].
-    let has_port = host_port
-        .rsplit_once(':')
-        .is_some_and(|(_, port)| !port.contains(']'));
-    let addr = if has_port {
-        host_port.to_owned()
-    } else {
-        format!("{host_port}:{default_port}")
+    let addr = match port_text(host_port) {
+        Some(text) => {
+            port(text).map_err(|e| format!("{s:?} is not a server: {e}"))?;
+            host_port.to_owned()
+        }
+        None => format!("{host_port}:{default_port}"),
     };
     if !is_host_port(&addr) {
         return Err(format!(
@@ -68,7 +72,7 @@ pub fn parse_server(s: &str) -> Result<ServerArg, String> {
 /// `HOST:PORT` with a port from 1 to 65535 and a host without spaces; an IPv6 host in
 /// brackets. The name itself is the resolver's to judge, when connecting.
 fn is_host_port(s: &str) -> bool {
-    let Some((host, port)) = s.rsplit_once(':') else {
+    let Some((host, digits)) = s.rsplit_once(':') else {
         return false;
     };
     let host_ok = match host.strip_prefix('[') {
@@ -81,7 +85,7 @@ fn is_host_port(s: &str) -> bool {
                 && !host.contains(char::is_whitespace)
         }
     };
-    host_ok && port.parse::<u16>().is_ok_and(|p| p != 0)
+    host_ok && port(digits).is_ok()
 }
 
 /// A subprotocol name: an HTTP token (RFC 6455, 4.1), since the header lists them

@@ -297,7 +297,7 @@ impl App {
             _ => {}
         }
         if self.input.is_some() {
-            return self.type_url(key.code);
+            return self.type_url(key.code, ctrl);
         }
         if self.help {
             if matches!(key.code, KeyCode::Esc | KeyCode::Char('?')) {
@@ -345,11 +345,14 @@ impl App {
         None
     }
 
-    /// A key while the URL input is open: edit, Enter runs `inspect`, Esc gives up.
-    fn type_url(&mut self, code: KeyCode) -> Option<Action> {
+    /// A key while the URL input is open: edit (Ctrl-U clears the line, as in a
+    /// shell), Enter runs `inspect`, Esc gives up.
+    fn type_url(&mut self, code: KeyCode, ctrl: bool) -> Option<Action> {
         let input = self.input.as_mut()?;
         match code {
-            KeyCode::Char(c) if !c.is_control() => input.push(c),
+            KeyCode::Char('u') if ctrl => input.clear(),
+            // A control key is not a letter of the URL.
+            KeyCode::Char(c) if !ctrl && !c.is_control() => input.push(c),
             KeyCode::Backspace => {
                 input.pop();
             }

@@ -127,10 +127,11 @@ impl Widget for &ClientsView {
 fn render_clients(view: &ClientsView, area: Rect, buf: &mut Buffer) {
     let mut title = vec![Span::raw(" clients ")];
     if let Some(report) = view.report() {
-        title.push(Span::raw(format!(
-            "· {} now · {} total ",
+        // Said in words: `2 now · 4 total` beside our ★ left a reader guessing.
+        title = vec![Span::raw(format!(
+            " clients: {} connected, {} since start ",
             report.server.clients_now, report.server.clients_total
-        )));
+        ))];
         if report.next.is_some() {
             title.push(Span::raw(format!(
                 "· oldest {} shown ",
@@ -294,14 +295,19 @@ pub(super) mod tests {
         let view = two_and_us();
         // The size the pane gets on an 80×24 screen.
         let screen = draw(&view, 40, 8);
+        // What each number counts is said, on the pane's narrowest size too.
         assert!(
-            screen.contains("clients · 2 now · 4 total · ★ you"),
+            screen.contains("clients: 2 connected, 4 since start"),
             "{screen}"
         );
         assert!(screen.contains("★1"), "{screen}");
         assert!(screen.contains("127.0.0.1:50002"), "{screen}");
         // Wide screens show every column, the user agent last (on 200×40).
         let wide = draw(&view, 100, 13);
+        assert!(
+            wide.contains("clients: 2 connected, 4 since start · ★ you"),
+            "{wide}"
+        );
         assert!(wide.contains("0.052/0.040/0.050/0.070"), "{wide}");
         assert!(wide.contains("wsppclient/0.1.0"), "{wide}");
     }

@@ -15,7 +15,7 @@
 //! │▶1 page ││   +0.210ms → GET /openandclosewebsocket HTTP/1.1   │
 //! │ 2 fav… ││  +12.020ms ← Close fin=1 mask=0 len=2 1000 (Norm…  │
 //! └────────┘└────────────────────────────────────────────────────┘
-//! ┌latency · ping──────────────┐┌clients · 2 now · ★ you────────┐
+//! ┌latency · ping──────────────┐┌clients: 2 connected, 4 since s┐
 //! │last 0.052 ms  n 12  loss 0%││id peer            route   rtt  │
 //! │▁▂▁▃▁▂ (recent) ▁▅█▃▁ (hist)││★3 127.0.0.1:5123 /pingp… 0.05 │
 //! └────────────────────────────┘└────────────────────────────────┘
@@ -442,7 +442,7 @@ mod tests {
         );
         let bottom = row(a.latency.y);
         assert!(bottom.contains("latency · ping"), "{screen}");
-        assert!(bottom.contains("clients · 2 now"), "{screen}");
+        assert!(bottom.contains("clients: 2 connected"), "{screen}");
         let left = bottom.find("latency").unwrap_or(usize::MAX);
         let right = bottom.find("clients").unwrap_or(0);
         assert!(left < right, "latency left of clients\n{screen}");

@@ -157,18 +157,21 @@ pub fn probe_lines(event: &PingEvent, now: SystemTime) -> Vec<ProbeLine> {
             probe,
             seq,
             rtt,
-            clock,
             bytes,
             skipped,
+            ..
         } => {
             let mut lines: Vec<ProbeLine> = (seq.saturating_sub(*skipped)..*seq)
                 .map(|s| lost(*probe, s))
                 .collect();
+            // `rtt_ms` is the network's whenever the kernel timed it, whichever clock
+            // the printed line showed (`-U`).
+            let clock = rtt.clock(Clock::Kernel);
             lines.push(ProbeLine {
                 kind: probe.name(),
                 seq: *seq,
-                rtt_ms: Some(round_ns(as_ms(rtt.on(*clock)))),
-                clock: Some(*clock),
+                rtt_ms: Some(round_ns(as_ms(rtt.on(clock)))),
+                clock: Some(clock),
                 user_rtt_ms: Some(round_ns(as_ms(rtt.user))),
                 lost: false,
                 bytes: Some(*bytes),

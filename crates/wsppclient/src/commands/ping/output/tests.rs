@@ -29,6 +29,7 @@ fn report(sent: u64, answered: u64, rtts_us: &[u64]) -> PingReport {
             upgrade: Duration::from_micros(400),
             subprotocol: None,
             clock: Clock::Kernel,
+            printed: Clock::Kernel,
             no_kernel_stamps: None,
         },
         probes: Probes::Ping,
@@ -112,6 +113,38 @@ fn the_summary_has_counts_and_both_rtt_lines() {
         lines[3].starts_with("rtt p50/p90/p99/p99.9 = 0.100/0.300/"),
         "{}",
         lines[3]
+    );
+}
+
+/// `-U` leads with the user's clock and keeps the kernel's beside it; the JSON's
+/// fields mean what they always mean.
+#[test]
+fn user_latency_leads_the_summary_and_keeps_the_kernels_line() {
+    let mut r = report(2, 2, &[100, 300]);
+    r.setup.printed = Clock::User;
+    r.user_latency = Latency::default();
+    for us in [400, 600] {
+        r.user_latency.record(Duration::from_micros(us));
+    }
+    let lines = summary(&r);
+    assert_eq!(
+        lines[2],
+        "rtt min/avg/max/mdev = 0.400/0.500/0.600/0.100 ms"
+    );
+    assert!(
+        lines[4].starts_with(
+            "rtt clock: user (-U); network round trip p50/p90/p99/p99.9 = 0.100/0.300/"
+        ),
+        "{}",
+        lines[4]
+    );
+    let value: serde_json::Value = serde_json::from_str(&json(&r)).expect("valid json");
+    assert_eq!(value["clock"], "kernel");
+    assert_eq!(value["rtt_min_ms"], 0.1);
+    assert_eq!(value["user_rtt_min_ms"], 0.4);
+    assert_eq!(
+        clock_line(&r.setup),
+        "rtt: user-to-user, this machine's wake-up included (-U)"
     );
 }
 
@@ -360,6 +393,18 @@ fn both_kinds_sit_side_by_side_with_their_difference() {
         text[6].starts_with("echo-ping     +0.050    +0.070    +0.100         -"),
         "{}",
         text[6]
+    );
+
+    // With -U the table stays on the clock that timed both kinds, and says so.
+    r.setup.printed = Clock::User;
+    let text = summary(&r);
+    assert!(text[4].starts_with("ping           0.100"), "{}", text[4]);
+    assert!(
+        text[7].starts_with(
+            "rtt clock: kernel (network round trip; the reply lines were user-to-user, -U)"
+        ),
+        "{}",
+        text[7]
     );
 
     let value: serde_json::Value = serde_json::from_str(&json(&r)).expect("valid json");

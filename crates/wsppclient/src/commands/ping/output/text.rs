@@ -108,7 +108,7 @@ pub fn phases_line(setup: &Setup) -> String {
 /// round trip, from kernel timestamps (-U for user-to-user)`; and when the kernel
 /// does not stamp, why.
 pub fn clock_line(setup: &Setup) -> String {
-    match (setup.clock, &setup.no_kernel_stamps) {
+    match (setup.printed, &setup.no_kernel_stamps) {
         (Clock::Kernel, _) => {
             "rtt: network round trip, from kernel timestamps (-U for user-to-user)".to_owned()
         }
@@ -267,6 +267,7 @@ pub fn summary(report: &PingReport) -> Vec<String> {
         lines.push(counts_line(*probe, stats, elapsed));
     }
     match all.as_slice() {
+        [_] if leads_user(report) => lines.extend(rtt_lines(&report.user_latency)),
         [(_, single)] => lines.extend(rtt_lines(&single.latency)),
         [(_, ping), (_, echo)] => lines.extend(rtt_table(&ping.latency, &echo.latency)),
         _ => {}
@@ -277,21 +278,50 @@ pub fn summary(report: &PingReport) -> Vec<String> {
     lines
 }
 
+/// Whether the summary's first RTT lines are on the user's clock although the
+/// kernel's timed the session: `-U`, with one kind of probe (with two, the table of
+/// both kinds stays on the clock that timed both).
+fn leads_user(report: &PingReport) -> bool {
+    report.setup.printed == Clock::User
+        && report.setup.clock == Clock::Kernel
+        && report.probes.kinds().len() == 1
+}
+
 /// Which clock the summary's RTTs are on, and the other clock's percentiles beside
 /// them: `rtt clock: kernel (network round trip); user-to-user p50/p90/p99/p99.9 =
-/// 0.124/0.150/0.210/0.380 ms`.
+/// 0.124/0.150/0.210/0.380 ms`, or with `-U` `rtt clock: user (-U); network round
+/// trip p50/p90/p99/p99.9 = …`.
 fn summary_clock(report: &PingReport) -> String {
-    let mut line = match (report.setup.clock, &report.setup.no_kernel_stamps) {
-        (Clock::Kernel, _) => "rtt clock: kernel (network round trip)".to_owned(),
-        (Clock::User, Some(_)) => "rtt clock: user (no kernel timestamps)".to_owned(),
-        (Clock::User, None) => "rtt clock: user (-U)".to_owned(),
+    let (lead, other, other_name) = match report.setup.clock {
+        Clock::Kernel if leads_user(report) => (
+            "rtt clock: user (-U)",
+            &report.latency,
+            "network round trip",
+        ),
+        // `-U` with both kinds: the table is the kernel's, the reply lines were not.
+        Clock::Kernel if report.setup.printed == Clock::User => (
+            "rtt clock: kernel (network round trip; the reply lines were user-to-user, -U)",
+            &report.user_latency,
+            "user-to-user",
+        ),
+        Clock::Kernel => (
+            "rtt clock: kernel (network round trip)",
+            &report.user_latency,
+            "user-to-user",
+        ),
+        Clock::User => (
+            "rtt clock: user (no kernel timestamps)",
+            &report.user_latency,
+            "user-to-user",
+        ),
     };
-    let u = report.user_latency.summary();
+    let mut line = lead.to_owned();
+    let u = other.summary();
     if report.setup.clock == Clock::Kernel
         && let (Some(p50), Some(p90), Some(p99), Some(p999)) = (u.p50, u.p90, u.p99, u.p999)
     {
         line.push_str(&format!(
-            "; user-to-user p50/p90/p99/p99.9 = {}/{}/{}/{} ms",
+            "; {other_name} p50/p90/p99/p99.9 = {}/{}/{}/{} ms",
             ms(p50),
             ms(p90),
             ms(p99),

@@ -64,15 +64,19 @@ fn run(app: &mut App, request: Request) -> RunId {
     }
 }
 
-#[test]
-fn inspect_opens_a_url_input_that_takes_every_letter() {
-    let (mut app, _) = app();
+/// The digit that picks `inspect` in the requests pane.
+fn inspect_digit() -> char {
     let number = Request::ALL
         .iter()
         .position(|&r| r == Request::Inspect)
         .expect("inspect is in the catalog");
-    let digit = char::from(b'1' + u8::try_from(number).expect("a small index"));
-    assert_eq!(press(&mut app, KeyCode::Char(digit)), None);
+    char::from(b'1' + u8::try_from(number).expect("a small index"))
+}
+
+#[test]
+fn inspect_opens_a_url_input_that_takes_every_letter() {
+    let (mut app, _) = app();
+    assert_eq!(press(&mut app, KeyCode::Char(inspect_digit())), None);
     assert_eq!(app.input(), Some(""));
     for c in "ws://h:1/q?x=1!".chars() {
         assert_eq!(press(&mut app, KeyCode::Char(c)), None);
@@ -111,6 +115,22 @@ fn inspect_opens_a_url_input_that_takes_every_letter() {
         press(&mut app, KeyCode::Enter),
         Some(Action::Inspect { url: None, .. })
     ));
+}
+
+/// Ctrl-U clears the URL line, as in a shell; other control keys type nothing.
+#[test]
+fn ctrl_u_clears_the_url_line() {
+    let (mut app, t0) = app();
+    press(&mut app, KeyCode::Char(inspect_digit()));
+    for c in "ws://wrong".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    assert_eq!(app.update(ctrl('u'), t0), None);
+    assert_eq!(app.input(), Some(""));
+    press(&mut app, KeyCode::Char('w'));
+    app.update(ctrl('w'), t0);
+    assert_eq!(app.input(), Some("w"));
+    assert_eq!(app.exit(), None);
 }
 
 #[test]
