@@ -16,6 +16,8 @@
 //! * [`stats`]: latency statistics (min/avg/max/mdev and HDR percentiles).
 //! * [`rtt_log`]: the names in the server's log line of each RTT, which the benchmark
 //!   reads back.
+//! * [`host`]: the `Host` header of a request as RFC 9112 asks a server to check it,
+//!   for wsppsrv and the client's `listen` alike.
 //! * [`frame`]: WebSocket frame headers read from bytes that arrive in pieces, with
 //!   tungstenite's parser, reserved bits and opcodes kept, for the code that follows
 //!   frames below a WebSocket library (and, for tests, frames laid out by hand).
@@ -46,6 +48,7 @@ pub mod busy_poll;
 pub mod clients;
 pub mod duration;
 pub mod frame;
+pub mod host;
 pub mod payload;
 pub mod rare_event;
 pub mod routes;
