@@ -7,47 +7,22 @@
 use std::ffi::OsStr;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-use wsppclient::Error;
 use wsppclient::commands::catalog::Request;
-use wsppclient::commands::ping;
-use wsppclient::commands::ping::PingOptions;
 use wsppclient::net::proxy::{Proxies, ProxyKind};
-use wsppclient::net::settings::ConnectSettings;
-use wsppclient::probe::{PingEvent, PingReport};
+use wsppclient::probe::PingEvent;
 
 use crate::support::proxies::{Answer, Proxy};
 use crate::support::subprotocols::{Choice, SubprotocolServer};
 use crate::support::{
-    Server, assert_open_close_wire, fast_server_config, last_json_line, refused_addr, run_binary,
-    run_binary_with_env, transcript_of, within,
+    self, Server, Session, assert_open_close_wire, fast_server_config, last_json_line,
+    ping_session, refused_addr, run_binary, run_binary_with_env, transcript_of,
 };
 
-/// A config pinging `url` `count` times back to back through `proxy`.
-fn pinging(url: String, count: u64, proxy: Proxies) -> (ConnectSettings, PingOptions) {
-    let mut settings = ConnectSettings::new("unused:1");
-    let options = PingOptions {
-        url: Some(url),
-        count: Some(count),
-        interval: Duration::ZERO,
-        ..PingOptions::default()
-    };
-    settings.dial.proxy = proxy;
-    (settings, options)
-}
-
-async fn ping_session(
-    (settings, options): &(ConnectSettings, PingOptions),
-) -> (Vec<PingEvent>, Result<PingReport, Error>) {
-    let mut events = Vec::new();
-    let report = within(ping::ping(
-        settings,
-        options,
-        &CancellationToken::new(),
-        |e| events.push(e.clone()),
-    ))
-    .await;
-    (events, report)
+/// A session pinging `url` `count` times back to back through `proxy`.
+fn pinging(url: String, count: u64, proxy: Proxies) -> Session {
+    let mut session = support::pinging(url, count);
+    session.0.dial.proxy = proxy;
+    session
 }
 
 fn stderr(output: &std::process::Output) -> String {

@@ -25,7 +25,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use wsppclient::commands::Options;
 use wsppclient::commands::catalog::Request;
+use wsppclient::commands::ping::{self, PingOptions};
 use wsppclient::net::settings::ConnectSettings;
+use wsppclient::probe::{PingEvent, PingReport};
 use wsppclient::watch::transcript::{Entry, Transcript};
 
 /// wsppsrv's own suite's in-process server, so that both suites start it one way.
@@ -338,4 +340,33 @@ pub fn last_json_line(output: &Output) -> serde_json::Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let last = stdout.lines().last().expect("stdout has a line");
     serde_json::from_str(last).unwrap_or_else(|e| panic!("{e}: {last:?}"))
+}
+
+/// What a library ping session runs with.
+pub type Session = (ConnectSettings, PingOptions);
+
+/// A session pinging `url` `count` times back to back, with the default settings.
+pub fn pinging(url: String, count: u64) -> Session {
+    let options = PingOptions {
+        url: Some(url),
+        count: Some(count),
+        interval: Duration::ZERO,
+        ..PingOptions::default()
+    };
+    (ConnectSettings::new("unused:1"), options)
+}
+
+/// Runs a library ping session to its end; returns its events and report.
+pub async fn ping_session(
+    (settings, options): &Session,
+) -> (Vec<PingEvent>, Result<PingReport, wsppclient::Error>) {
+    let mut events = Vec::new();
+    let report = within(ping::ping(
+        settings,
+        options,
+        &CancellationToken::new(),
+        |e| events.push(e.clone()),
+    ))
+    .await;
+    (events, report)
 }

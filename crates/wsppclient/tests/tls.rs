@@ -4,45 +4,22 @@
 
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
 use wsppclient::Error;
 use wsppclient::commands::catalog::Request;
-use wsppclient::commands::ping;
 use wsppclient::commands::ping::PingOptions;
 use wsppclient::net::settings::ConnectSettings;
-use wsppclient::probe::{PingEvent, PingReport};
+use wsppclient::probe::PingEvent;
 
 use crate::support::{
-    Server, TlsSide, assert_open_close_wire, fast_server_config, last_json_line, raw, run_binary,
-    run_binary_with_env, temp_file, transcript_of, within,
+    self, Server, Session, TlsSide, assert_open_close_wire, fast_server_config, last_json_line,
+    ping_session, raw, run_binary, run_binary_with_env, temp_file, transcript_of, within,
 };
 
-/// A client config pinging `url` `count` times back to back, trusting `tls.ca`.
-fn pinging(url: String, count: u64, tls: &TlsSide) -> (ConnectSettings, PingOptions) {
-    let mut settings = ConnectSettings::new("unused:1");
-    let options = PingOptions {
-        url: Some(url),
-        count: Some(count),
-        interval: Duration::ZERO,
-        ..PingOptions::default()
-    };
-    settings.dial.tls.ca = Some(tls.ca.clone());
-    (settings, options)
-}
-
-/// Runs a library ping session to its end; returns its events and report.
-async fn ping_session(
-    (settings, options): &(ConnectSettings, PingOptions),
-) -> (Vec<PingEvent>, Result<PingReport, Error>) {
-    let mut events = Vec::new();
-    let report = within(ping::ping(
-        settings,
-        options,
-        &CancellationToken::new(),
-        |e| events.push(e.clone()),
-    ))
-    .await;
-    (events, report)
+/// A session pinging `url` `count` times back to back, trusting `tls.ca`.
+fn pinging(url: String, count: u64, tls: &TlsSide) -> Session {
+    let mut session = support::pinging(url, count);
+    session.0.dial.tls.ca = Some(tls.ca.clone());
+    session
 }
 
 #[tokio::test]
