@@ -11,6 +11,7 @@ use wspp::payload::Encoding;
 
 use crate::catalog::Request;
 use crate::error::Error;
+use crate::load::options::{LoadOptions, MergeOptions};
 use crate::proxy::Proxies;
 use crate::tls::TlsOptions;
 
@@ -302,6 +303,11 @@ pub enum FrontEnd {
         /// ping(8)'s lines, fewer of them, stamped, or JSON.
         format: PingFormat,
     },
+    /// `load`: many connections, a line a second, then a summary (boxed: the
+    /// options are most of the enum's size).
+    Load(Box<LoadOptions>),
+    /// `merge`: interval logs added up into one summary.
+    Merge(MergeOptions),
 }
 
 /// A whole run: the settings and what to do with them.

@@ -19,7 +19,7 @@
 //! when this program got round to reading it, over `ws://` and `wss://` alike.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::str::FromStr;
 use std::task::{Context, Poll, ready};
@@ -50,15 +50,18 @@ pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// Opens a TCP connection to `addr` (`HOST:PORT`) with `TCP_NODELAY` set.
 pub async fn tcp(addr: &str, timeout: Duration) -> Result<TcpStream, Error> {
     let resolved = resolve(addr, timeout).await?;
-    tcp_to(addr, &resolved, timeout).await
+    tcp_to(addr, &resolved, None, timeout).await
 }
 
 /// Connects to the first of `resolved` that answers (the addresses of `addr`), with
 /// `TCP_NODELAY` set, and receive stamps asked for before the connection exists (so
-/// that the first Pong has one: see [`wspp::wire_clock::prepare`]).
+/// that the first Pong has one: see [`wspp::wire_clock::prepare`]). From `source`
+/// when given (and of the same family as the address tried): a load generator spreads
+/// its connections over several local addresses, each with its own ephemeral ports.
 async fn tcp_to(
     addr: &str,
     resolved: &[SocketAddr],
+    source: Option<IpAddr>,
     timeout: Duration,
 ) -> Result<TcpStream, Error> {
     let connect = async {
@@ -70,6 +73,9 @@ async fn tcp_to(
                 TcpSocket::new_v6()?
             };
             wspp::wire_clock::prepare(&socket);
+            if let Some(ip) = source.filter(|ip| ip.is_ipv4() == to.is_ipv4()) {
+                socket.bind(SocketAddr::new(ip, 0))?;
+            }
             match socket.connect(to).await {
                 Ok(stream) => return Ok(stream),
                 Err(err) => last = Some(err),
@@ -163,6 +169,15 @@ pub struct Opened {
 /// proxy's tunnel when `config.proxy` names one for it, then TLS if it asks for it,
 /// each step timed apart and bounded by `config.connect_timeout`.
 pub async fn open(config: &Config, endpoint: &Endpoint) -> Result<(Stream, Opened), Error> {
+    open_from(config, endpoint, None).await
+}
+
+/// [`open`] from the local address `source` (any port), when given.
+pub async fn open_from(
+    config: &Config,
+    endpoint: &Endpoint,
+    source: Option<IpAddr>,
+) -> Result<(Stream, Opened), Error> {
     let route = config.proxy.route(&endpoint.addr, endpoint.tls)?;
     let dial = route
         .as_ref()
@@ -173,7 +188,7 @@ pub async fn open(config: &Config, endpoint: &Endpoint) -> Result<(Stream, Opene
         .map_err(|e| through(route.as_ref(), e))?;
     let resolve = start.elapsed();
     let start = Instant::now();
-    let tcp = tcp_to(dial, &resolved, config.connect_timeout)
+    let tcp = tcp_to(dial, &resolved, source, config.connect_timeout)
         .await
         .map_err(|e| through(route.as_ref(), e))?;
     let tcp_connect = start.elapsed();
@@ -381,6 +396,10 @@ pub fn refusal(url: &WsUrl, response: &tungstenite::http::Response<Option<Vec<u8
         url: url.text.clone(),
         status: status.as_u16(),
         reason,
+        retry_after: response
+            .headers()
+            .get(hyper::header::RETRY_AFTER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned()),
     }
 }
 

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 
 use crate::config::{Config, FrontEnd, Invocation, PingFormat};
 use crate::error::Error;
+use crate::load::{self, LoadEvent, LoadFormat, LoadOptions};
 use crate::local_server::{self, LocalServer};
 use crate::menu;
 use crate::outcome::Outcome;
@@ -103,7 +104,75 @@ async fn run_front_end(
             })
         }
         FrontEnd::Ping { format } => run_ping(config, format, out).await,
+        FrontEnd::Load(options) => run_load(config, &options, out).await,
+        FrontEnd::Merge(options) => {
+            let merged = load::merge(&options.files)?;
+            if options.json {
+                writeln!(out, "{}", load::output::merge_json(&merged))?;
+            } else {
+                for line in load::output::merge_summary(&merged) {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            Ok(Outcome::Success)
+        }
     }
+}
+
+/// `wsppclient load`: a line a second on stderr (and with `--ndjson` a JSON object a
+/// second on stdout), then the summary as text or JSON.
+///
+/// Ctrl-C ends the run at once with the summary, exit 0 or 1 as for a run that ended
+/// by itself; SIGTERM the same with Close 1001, and 143.
+async fn run_load(
+    config: &Config,
+    options: &LoadOptions,
+    out: &mut (dyn Write + Send),
+) -> Result<Outcome, Error> {
+    let stop = Stop::new();
+    let signals = {
+        let stop = stop.clone();
+        let sigterm = !config.server_is_local;
+        tokio::spawn(async move { stop.stop(stop::signalled(sigterm).await) })
+    };
+    let mut write_error = None;
+    let result = load::run(config, options, &stop, |event| match event {
+        LoadEvent::Notice(line) => eprintln!("wsppclient: {line}"),
+        LoadEvent::Second(second) => {
+            eprintln!("{}", load::output::progress_line(second));
+            if options.format != LoadFormat::Ndjson || write_error.is_some() {
+                return;
+            }
+            let line = load::output::second_json(second);
+            if let Err(err) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+                // Nobody reads any more (e.g. `| head`): end the run.
+                write_error = Some(err);
+                stop.cancel();
+            }
+        }
+    })
+    .await;
+    signals.abort();
+    let report = result?;
+    if let Some(err) = write_error {
+        return Err(err.into());
+    }
+    if options.format == LoadFormat::Text {
+        writeln!(out)?;
+        for line in load::output::summary(&report) {
+            writeln!(out, "{line}")?;
+        }
+    } else {
+        writeln!(out, "{}", load::output::json(&report))?;
+    }
+    out.flush()?;
+    Ok(if stop.is_going_away() {
+        Outcome::Terminated
+    } else if report.passed() {
+        Outcome::Success
+    } else {
+        Outcome::Loss
+    })
 }
 
 /// `wsppclient ping`: ping(8)'s output, or JSON as `format` asks.

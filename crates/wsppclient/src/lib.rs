@@ -76,6 +76,7 @@ pub mod duration;
 pub mod error;
 pub mod hex;
 pub mod invoke;
+pub mod load;
 pub mod local_server;
 pub mod menu;
 pub mod outcome;

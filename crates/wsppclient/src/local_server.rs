@@ -48,6 +48,8 @@ pub fn wanted(config: &Config, front_end: &FrontEnd) -> bool {
             FrontEnd::Request(Request::Inspect) => config.inspect.url.is_none(),
             FrontEnd::Menu { .. } | FrontEnd::Request(_) => true,
             FrontEnd::Ping { .. } => config.ping.url.is_none(),
+            FrontEnd::Load(options) => options.url.is_none(),
+            FrontEnd::Merge(_) => false,
         }
 }
 

@@ -6,9 +6,13 @@ use std::time::Duration;
 
 use clap::{ArgGroup, ArgMatches, Args, Subcommand};
 
+use std::net::IpAddr;
+use std::path::PathBuf;
+
 use crate::catalog::Request;
 use crate::config::{InspectOptions, Outgoing};
 use crate::duration::{parse_positive_seconds, parse_seconds};
+use crate::load::{LoadFormat, LoadOptions, LoadProbes, MergeOptions};
 use wsppsrv::docs::DocsCommand;
 
 /// Every subcommand: the requests, and the two that describe the program.
@@ -17,6 +21,13 @@ pub enum CliCommand {
     #[allow(missing_docs)]
     #[command(flatten)]
     Request(RequestCommand),
+    /// Open many connections and ping on each of them on schedule, open loop: the
+    /// latency a server gives under load, on the kernel's clock
+    #[command(after_help = LOAD_EXIT)]
+    Load(LoadArgs),
+    /// Add up HdrHistogram interval logs written by `load --hdr-log` (from one
+    /// generator or several) and print the summary of all their round trips
+    Merge(MergeArgs),
     #[allow(missing_docs)]
     #[command(flatten)]
     Docs(DocsCommand),
@@ -257,6 +268,154 @@ impl InspectArgs {
         }
     }
 }
+
+/// The options of `load`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("load_echoing").args(["echo", "both"])))]
+pub struct LoadArgs {
+    /// The ws:// or wss:// URL [default: ws://SERVER/pingpong, or wss:// with --tls]
+    pub url: Option<String>,
+
+    /// Connections to open and hold
+    #[arg(long, value_name = "N", default_value_t = crate::load::options::DEFAULT_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub connections: u32,
+
+    /// Connections opened a second [default: as fast as the server accepts them]
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    pub open_rate: Option<Duration>,
+
+    /// Handshakes in flight at most while opening
+    #[arg(long, value_name = "C", default_value_t = crate::load::options::DEFAULT_OPEN_CONCURRENCY,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub open_concurrency: u32,
+
+    /// How long to send probes (seconds, or e.g. 30s, 2m); then every connection closes
+    /// with 1000 once its last probes are answered or timed out
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_positive_seconds)]
+    pub duration: Duration,
+
+    /// A hard end SECS after the start: probes unanswered then are lost, and the
+    /// connections close at once
+    #[arg(short = 'w', long, value_name = "SECS", value_parser = parse_positive_seconds)]
+    pub deadline: Option<Duration>,
+
+    /// Seconds between two probes on one connection; the connections' probes are
+    /// spread evenly over it
+    #[arg(short = 'i', long, value_name = "SECS", default_value = "1", value_parser = parse_positive_seconds)]
+    pub interval: Duration,
+
+    /// Seconds a probe may wait for its answer before it counts as lost
+    #[arg(short = 'W', long, value_name = "SECS", default_value = "5", value_parser = parse_positive_seconds)]
+    pub timeout: Duration,
+
+    /// Bytes of payload per probe (16 to 125)
+    #[arg(short = 's', long = "size", value_name = "BYTES", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(16..=125))]
+    pub payload_size: u16,
+
+    /// Send Text messages for an echo server to return, instead of Pings
+    #[arg(long, conflicts_with = "both")]
+    pub echo: bool,
+
+    /// With --echo or --both: Binary messages instead of Text
+    #[arg(long, requires = "load_echoing")]
+    pub binary: bool,
+
+    /// A Ping and an echo message on alternate turns (the figures cover both)
+    #[arg(long)]
+    pub both: bool,
+
+    /// Bind the connections to these local addresses in turn (e.g.
+    /// 127.0.0.2,127.0.0.3): each address has its own ephemeral ports
+    #[arg(long = "source", value_name = "ADDR[,ADDR...]", value_delimiter = ',')]
+    pub sources: Vec<IpAddr>,
+
+    /// Write the RTTs (microseconds) to FILE as an HdrHistogram interval log, one
+    /// interval a second
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
+
+    /// Print only the summary, as one JSON object
+    #[arg(long, conflicts_with = "ndjson")]
+    pub json: bool,
+
+    /// Print one JSON object a second, then the --json summary as the last line
+    #[arg(long)]
+    pub ndjson: bool,
+}
+
+/// `--open-rate`: connections a second, as the time between two of them.
+fn parse_rate(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Duration::try_from_secs_f64(1.0 / rate)
+            .map_err(|_| format!("{s:?} is too small a rate")),
+        _ => Err(format!("{s:?} is not a rate: give connections a second, more than 0 (e.g. 500)")),
+    }
+}
+
+impl LoadArgs {
+    /// What the run does.
+    pub(super) fn into_options(self) -> LoadOptions {
+        let encoding = if self.binary {
+            wspp::payload::Encoding::Binary
+        } else {
+            wspp::payload::Encoding::Text
+        };
+        LoadOptions {
+            url: self.url,
+            connections: self.connections,
+            open_every: self.open_rate,
+            open_concurrency: self.open_concurrency,
+            duration: self.duration,
+            deadline: self.deadline,
+            interval: self.interval,
+            timeout: self.timeout,
+            payload_size: usize::from(self.payload_size),
+            probes: match (self.echo, self.both) {
+                (_, true) => LoadProbes::Both(encoding),
+                (true, false) => LoadProbes::Echo(encoding),
+                (false, false) => LoadProbes::Ping,
+            },
+            sources: self.sources,
+            hdr_log: self.hdr_log,
+            format: if self.json {
+                LoadFormat::Json
+            } else if self.ndjson {
+                LoadFormat::Ndjson
+            } else {
+                LoadFormat::Text
+            },
+        }
+    }
+}
+
+/// The options of `merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The interval logs (`load --hdr-log FILE`)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Print the summary as one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl MergeArgs {
+    /// What the merge reads.
+    pub(super) fn into_options(self) -> MergeOptions {
+        MergeOptions {
+            files: self.files,
+            json: self.json,
+        }
+    }
+}
+
+/// What `load`'s exit status says.
+const LOAD_EXIT: &str = "Exit status: 0 when every connection opened and stayed, and every \
+probe was answered; 1 otherwise; 2 on a usage error. Ctrl-C ends the run at once with the \
+summary (connections close with 1000); SIGTERM the same with 1001 (Going Away), and 143.";
 
 /// What `ping`'s exit status says, and how a signal ends it.
 const PING_EXIT: &str = "Exit status: 0 when every ping was answered (with -w: when COUNT \

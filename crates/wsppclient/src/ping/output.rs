@@ -10,10 +10,10 @@
 mod json;
 mod text;
 
-pub use self::json::{ProbeLine, json, probe_lines};
+pub use self::json::{ProbeLine, json, probe_lines, round_ns};
 pub use self::text::{
-    clock_line, event_line, header, phases_line, setup_lines, stamp, summary, tls_line,
-    wireshark_filter,
+    clock_line, event_line, header, ms, phases_line, rtt_lines, setup_lines, stamp, summary,
+    tls_line, wireshark_filter,
 };
 
 #[cfg(test)]

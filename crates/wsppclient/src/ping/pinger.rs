@@ -1,7 +1,7 @@
 //! [`Pinger`]: one connected WebSocket with its [`PingTracker`]s, the layer a
 //! benchmark loop drives directly and the [`super::ping`] session schedules.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
@@ -51,7 +51,17 @@ impl Pinger {
     /// Connects to `url` (shaking hands in TLS for `wss://`) and upgrades; each Ping
     /// will carry `payload_size` bytes.
     pub async fn connect(config: &Config, url: &WsUrl, payload_size: usize) -> Result<Self, Error> {
-        let (stream, opened) = connect::open(config, &url.endpoint()).await?;
+        Pinger::connect_from(config, url, payload_size, None).await
+    }
+
+    /// [`Pinger::connect`] from the local address `source`, when given.
+    pub async fn connect_from(
+        config: &Config,
+        url: &WsUrl,
+        payload_size: usize,
+        source: Option<IpAddr>,
+    ) -> Result<Self, Error> {
+        let (stream, opened) = connect::open_from(config, &url.endpoint(), source).await?;
         let upgrade_start = Instant::now();
         let (ws, response) = connect::upgrade(stream, config, url).await?;
         let clock = match (&opened.no_kernel_stamps, config.ping.user_latency) {

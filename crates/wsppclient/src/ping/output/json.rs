@@ -13,7 +13,7 @@ use crate::config::{Probe, Probes};
 use crate::ping::report::{PingEvent, PingReport, ProbeStats};
 
 /// Nanosecond precision is all the clock has; more digits are float noise.
-fn round_ns(ms: f64) -> f64 {
+pub fn round_ns(ms: f64) -> f64 {
     (ms * 1e6).round() / 1e6
 }
 

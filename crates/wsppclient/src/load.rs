@@ -1,0 +1,249 @@
+//! `wsppclient load`: many connections from one process, each pinging on its own
+//! schedule, and the latency they see, open loop and on the wire's clock.
+//!
+//! The idea, in layers:
+//!
+//! * [`options`]: what a run is asked (how many connections, how fast they open, how
+//!   often each probes, for how long), plain data apart from the connection settings.
+//! * [`connection`]: one task per connection. It opens through the client's usual
+//!   path (`Pinger::connect_from`, so TLS, proxies, headers and the kernel's
+//!   timestamps behave as in `ping`), then sends a probe at each of its times whether
+//!   or not the earlier ones were answered, and counts lateness when the generator
+//!   itself fell behind (coordinated omission).
+//! * [`tally`]: what the tasks count, in a few locked shards summed once a second.
+//! * [`run`] (here): raises the descriptor limit, opens the connections (at
+//!   `--open-rate`, or as fast as the server takes them with at most
+//!   `--open-concurrency` handshakes in flight), reports each second
+//!   ([`report::LoadEvent`]), writes the [`hlog`] interval log, ends the run after its
+//!   duration (or at once on Ctrl-C, SIGTERM or the hard deadline) and returns the
+//!   [`report::LoadReport`]; [`output`] prints both.
+//! * [`system`]: the descriptor limit and the process's CPU time.
+//!
+//! The probes of all connections are spread evenly over one interval (connection `i`
+//! of `N` is due at `i/N` of it), so the generator sends at a steady rate rather than
+//! in a burst each interval.
+
+pub mod connection;
+pub mod hlog;
+pub mod options;
+pub mod output;
+pub mod report;
+pub mod system;
+pub mod tally;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use wspp::wire_clock::Clock;
+
+pub use self::hlog::{Merged, merge};
+pub use self::options::{LoadFormat, LoadOptions, LoadProbes, MergeOptions};
+pub use self::report::{LoadEvent, LoadReport, Second};
+use self::connection::Shared;
+use self::hlog::HdrLog;
+use self::tally::Tally;
+use crate::config::{Config, Probe};
+use crate::connect::WsUrl;
+use crate::error::Error;
+use crate::stop::Stop;
+
+/// How often a run reports.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+/// The URL `options` asks for: its own, or the server's `/pingpong`.
+pub fn target(config: &Config, options: &LoadOptions) -> Result<WsUrl, Error> {
+    match &options.url {
+        Some(url) => WsUrl::parse(url),
+        None => WsUrl::for_route(config, wspp::routes::PINGPONG),
+    }
+}
+
+impl LoadProbes {
+    /// The probe kinds sent in turn.
+    fn kinds(self) -> &'static [Probe] {
+        match self {
+            LoadProbes::Ping => &[Probe::Ping],
+            LoadProbes::Echo(_) => &[Probe::Echo],
+            LoadProbes::Both(_) => &[Probe::Ping, Probe::Echo],
+        }
+    }
+}
+
+/// Runs a load as `options` asks against `config`'s server (or `options.url`), until
+/// its duration is over or `stop` fires, reporting to `on_event` as it goes.
+///
+/// Fails only if the run cannot start (a bad URL, an interval log that cannot be
+/// created); connections that fail are counted, not returned.
+pub async fn run(
+    config: &Config,
+    options: &LoadOptions,
+    stop: &Stop,
+    mut on_event: impl FnMut(&LoadEvent),
+) -> Result<LoadReport, Error> {
+    let url = target(config, options)?;
+    let base = SystemTime::now();
+    let mut hdr_log = options
+        .hdr_log
+        .as_deref()
+        .map(|path| HdrLog::create(path, base))
+        .transpose()?;
+    let asked = u64::from(options.connections);
+    let fds_per_connection = if config.server_is_local { 2 } else { 1 };
+    let mut planned = asked;
+    if let Some(room) = system::raise_fd_limit(fds_per_connection)
+        && room.connections < asked
+    {
+        planned = room.connections;
+        on_event(&LoadEvent::Notice(format!(
+            "the descriptor limit ({}) allows {planned} of the {asked} connections{}; \
+             going on with {planned}",
+            room.limit,
+            if fds_per_connection == 2 {
+                " (two descriptors each with the server in this process)"
+            } else {
+                ""
+            }
+        )));
+    }
+    let (echo, kinds) = match options.probes {
+        LoadProbes::Ping => (None, options.probes.kinds()),
+        LoadProbes::Echo(e) | LoadProbes::Both(e) => (Some(e), options.probes.kinds()),
+    };
+    let start = Instant::now();
+    let cpu_start = system::cpu_time();
+    let shared = Arc::new(Shared {
+        config: config.clone(),
+        url: url.clone(),
+        connections: usize::try_from(planned).unwrap_or(usize::MAX),
+        interval: options.interval,
+        timeout: options.timeout,
+        payload_size: options.payload_size,
+        kinds,
+        echo,
+        sources: options.sources.clone(),
+        origin: start,
+        tally: Tally::default(),
+        finish: CancellationToken::new(),
+        stop: stop.clone(),
+    });
+
+    let work = open_and_wait(Arc::clone(&shared), planned, options);
+    tokio::pin!(work);
+    let finish_at = tokio::time::Instant::from_std(start + options.duration);
+    let hard_at = options.deadline.map(|d| tokio::time::Instant::from_std(start + d));
+    let mut ticks = tokio::time::interval_at(
+        tokio::time::Instant::from_std(start) + REPORT_EVERY,
+        REPORT_EVERY,
+    );
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut total = tally::Window::default();
+    let mut last = (start, cpu_start);
+    let mut report_second = |total: &mut tally::Window,
+                             last: &mut (Instant, Option<Duration>),
+                             on_event: &mut dyn FnMut(&LoadEvent)|
+     -> Result<(), Error> {
+        let now = Instant::now();
+        let cpu = system::cpu_time();
+        let window = shared.tally.take();
+        total.add(&window);
+        let length = now.duration_since(last.0);
+        if let Some(log) = hdr_log.as_mut() {
+            log.write(&window.rtt, last.0.duration_since(start), length)?;
+        }
+        let connections = shared.tally.connections();
+        let second = Second {
+            at: now.duration_since(start),
+            length,
+            open: connections.open,
+            opened: connections.opened,
+            failed: connections.failed(),
+            window,
+            clock: clock_of(connections.user_clock),
+            cpu_pct: cpu
+                .zip(last.1)
+                .map(|(now_cpu, then)| system::cpu_pct(now_cpu.saturating_sub(then), length)),
+        };
+        drop(connections);
+        *last = (now, cpu);
+        on_event(&LoadEvent::Second(Box::new(second)));
+        Ok(())
+    };
+    loop {
+        tokio::select! {
+            () = &mut work => break,
+            _ = ticks.tick() => report_second(&mut total, &mut last, &mut on_event)?,
+            () = tokio::time::sleep_until(finish_at), if !shared.finish.is_cancelled() => {
+                shared.finish.cancel();
+            }
+            () = sleep_until_some(hard_at), if !stop.is_cancelled() => stop.cancel(),
+        }
+    }
+    report_second(&mut total, &mut last, &mut on_event)?;
+    let elapsed = start.elapsed();
+    let cpu_pct = system::cpu_time()
+        .zip(cpu_start)
+        .map(|(end, begin)| system::cpu_pct(end.saturating_sub(begin), elapsed));
+    let opened = shared.tally.connections().clone();
+    Ok(LoadReport {
+        url: url.text,
+        connections: asked,
+        clock: clock_of(opened.user_clock),
+        opened,
+        probes: total,
+        cpu_pct,
+        server_in_process: config.server_is_local,
+        elapsed,
+    })
+}
+
+/// The clock a run's RTTs are on: the kernel's unless a connection had no stamps.
+fn clock_of(user_clock: bool) -> Clock {
+    if user_clock { Clock::User } else { Clock::Kernel }
+}
+
+/// Sleeps until `at`; forever without one.
+async fn sleep_until_some(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Opens `planned` connections, each in its own task, paced by `options`, and waits
+/// until every one has ended.
+async fn open_and_wait(shared: Arc<Shared>, planned: u64, options: &LoadOptions) {
+    let handshakes = Arc::new(Semaphore::new(
+        usize::try_from(options.open_concurrency.max(1)).unwrap_or(1),
+    ));
+    let mut tasks = JoinSet::new();
+    for index in 0..planned {
+        let index = usize::try_from(index).unwrap_or(usize::MAX);
+        if let Some(every) = options.open_every {
+            let at = shared.origin + every.mul_f64(index as f64);
+            tokio::select! {
+                () = tokio::time::sleep_until(at.into()) => {}
+                () = shared.finish.cancelled() => break,
+                () = shared.stop.cancelled() => break,
+            }
+        }
+        let permit = tokio::select! {
+            permit = Arc::clone(&handshakes).acquire_owned() => permit,
+            () = shared.finish.cancelled() => break,
+            () = shared.stop.cancelled() => break,
+        };
+        let Ok(permit) = permit else { break };
+        tasks.spawn(connection::run(Arc::clone(&shared), index, permit));
+        // Reap the connections that already ended, so the set does not keep them.
+        while tasks.try_join_next().is_some() {}
+    }
+    while let Some(done) = tasks.join_next().await {
+        if let Err(err) = done
+            && err.is_panic()
+        {
+            std::panic::resume_unwind(err.into_panic());
+        }
+    }
+}
