@@ -129,12 +129,7 @@ async fn run_load(
     options: &LoadOptions,
     out: &mut (dyn Write + Send),
 ) -> Result<Outcome, Error> {
-    let stop = Stop::new();
-    let signals = {
-        let stop = stop.clone();
-        let sigterm = !config.server_is_local;
-        tokio::spawn(async move { stop.stop(stop::signalled(sigterm).await) })
-    };
+    let (stop, signals) = stop_on_signals(config);
     let mut write_error = None;
     let result = load::run(config, options, &stop, |event| match event {
         LoadEvent::Notice(line) => eprintln!("wsppclient: {line}"),
@@ -143,12 +138,12 @@ async fn run_load(
             if options.format != LoadFormat::Ndjson || write_error.is_some() {
                 return;
             }
-            let line = load::output::second_json(second);
-            if let Err(err) = writeln!(out, "{line}").and_then(|()| out.flush()) {
-                // Nobody reads any more (e.g. `| head`): end the run.
-                write_error = Some(err);
-                stop.cancel();
-            }
+            write_live(
+                out,
+                &load::output::second_json(second),
+                &mut write_error,
+                &stop,
+            );
         }
     })
     .await;
@@ -166,13 +161,7 @@ async fn run_load(
         writeln!(out, "{}", load::output::json(&report))?;
     }
     out.flush()?;
-    Ok(if stop.is_going_away() {
-        Outcome::Terminated
-    } else if report.passed() {
-        Outcome::Success
-    } else {
-        Outcome::Loss
-    })
+    Ok(Outcome::measured(stop.is_going_away(), report.passed()))
 }
 
 /// `wsppclient ping`: ping(8)'s output, or JSON as `format` asks.
@@ -191,12 +180,7 @@ async fn run_ping(
     format: PingFormat,
     out: &mut (dyn Write + Send),
 ) -> Result<Outcome, Error> {
-    let stop = Stop::new();
-    let signals = {
-        let stop = stop.clone();
-        let sigterm = !config.server_is_local;
-        tokio::spawn(async move { stop.stop(stop::signalled(sigterm).await) })
-    };
+    let (stop, signals) = stop_on_signals(config);
     let probes = config.ping.probes;
     let mut url = String::new();
     let mut local = None;
@@ -264,12 +248,7 @@ async fn run_ping(
                 }
             }
         };
-        // Each line as it happens, even into a pipe: a script plots the run live.
-        if let Err(err) = writeln!(out, "{text}").and_then(|()| out.flush()) {
-            // Nobody reads any more (e.g. `| head`): stop pinging.
-            write_error = Some(err);
-            stop.cancel();
-        }
+        write_live(out, &text, &mut write_error, &stop);
     })
     .await;
     signals.abort();
@@ -292,13 +271,35 @@ async fn run_ping(
     if let Some(err) = report.ended_by {
         return Err(err);
     }
-    Ok(if stop.is_going_away() {
-        Outcome::Terminated
-    } else if report.passed() {
-        Outcome::Success
-    } else {
-        Outcome::Loss
-    })
+    Ok(Outcome::measured(stop.is_going_away(), report.passed()))
+}
+
+/// A [`Stop`] that Ctrl-C cancels and SIGTERM sends away, with the task that waits
+/// for them (to abort when the run is over). With the server in this process, `run`
+/// takes SIGTERM: stopping that server closes the sessions with 1001.
+fn stop_on_signals(config: &Config) -> (Stop, tokio::task::JoinHandle<()>) {
+    let stop = Stop::new();
+    let signals = {
+        let stop = stop.clone();
+        let sigterm = !config.server_is_local;
+        tokio::spawn(async move { stop.stop(stop::signalled(sigterm).await) })
+    };
+    (stop, signals)
+}
+
+/// Writes `line` to `out` at once, even into a pipe: a script plots the run live.
+/// When nobody reads any more (e.g. `| head`), keeps the error in `write_error` and
+/// stops the run.
+fn write_live(
+    out: &mut (dyn Write + Send),
+    line: &str,
+    write_error: &mut Option<std::io::Error>,
+    stop: &Stop,
+) {
+    if let Err(err) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        *write_error = Some(err);
+        stop.cancel();
+    }
 }
 
 /// Resolves on Ctrl-C; never, if the handler cannot be installed.

@@ -39,11 +39,11 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use wspp::wire_clock::Clock;
 
+use self::connection::Shared;
+use self::hlog::HdrLog;
 pub use self::hlog::{Merged, merge};
 pub use self::options::{LoadFormat, LoadOptions, LoadProbes, MergeOptions};
 pub use self::report::{LoadEvent, LoadReport, Second};
-use self::connection::Shared;
-use self::hlog::HdrLog;
 use self::tally::Tally;
 use crate::config::{Config, Probe};
 use crate::connect::WsUrl;
@@ -133,7 +133,9 @@ pub async fn run(
     let work = open_and_wait(Arc::clone(&shared), planned, options);
     tokio::pin!(work);
     let finish_at = tokio::time::Instant::from_std(start + options.duration);
-    let hard_at = options.deadline.map(|d| tokio::time::Instant::from_std(start + d));
+    let hard_at = options
+        .deadline
+        .map(|d| tokio::time::Instant::from_std(start + d));
     let mut ticks = tokio::time::interval_at(
         tokio::time::Instant::from_std(start) + REPORT_EVERY,
         REPORT_EVERY,
@@ -201,7 +203,11 @@ pub async fn run(
 
 /// The clock a run's RTTs are on: the kernel's unless a connection had no stamps.
 fn clock_of(user_clock: bool) -> Clock {
-    if user_clock { Clock::User } else { Clock::Kernel }
+    if user_clock {
+        Clock::User
+    } else {
+        Clock::Kernel
+    }
 }
 
 /// Sleeps until `at`; forever without one.

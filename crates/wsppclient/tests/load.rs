@@ -29,7 +29,10 @@ fn assert_ordered(summary: &Value, prefix: &str) {
                 .unwrap_or_else(|| panic!("{prefix}rtt_{name}_ms in {summary}"))
         })
         .collect();
-    assert!(figures.windows(2).all(|w| w[0] <= w[1]), "{prefix}: {figures:?}");
+    assert!(
+        figures.windows(2).all(|w| w[0] <= w[1]),
+        "{prefix}: {figures:?}"
+    );
     assert!(figures[0] > 0.0, "{figures:?}");
 }
 
@@ -70,7 +73,11 @@ async fn a_thousand_connections_open_and_every_probe_is_answered() {
     assert_eq!(summary["clock"], "kernel");
     assert_ordered(&summary, "");
     assert_ordered(&summary, "user_");
-    assert!(summary["generator_cpu_pct"].as_f64().is_some_and(|p| p > 0.0));
+    assert!(
+        summary["generator_cpu_pct"]
+            .as_f64()
+            .is_some_and(|p| p > 0.0)
+    );
     assert!(summary["duration_s"].as_f64().is_some_and(|d| d >= 3.0));
     // The interval log, read back by hdrhistogram's own reader, holds every answer.
     let merged = load::merge(std::slice::from_ref(&hlog)).expect("the log reads back");
@@ -85,7 +92,9 @@ async fn stalling_server() -> std::net::SocketAddr {
     const CYCLE: Duration = Duration::from_secs(2);
     const STALL_FROM: Duration = Duration::from_secs(1);
     const STALL: Duration = Duration::from_millis(300);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = listener.local_addr().expect("bound address");
     let start = Instant::now();
     tokio::spawn(async move {
@@ -137,7 +146,11 @@ async fn a_server_that_stalls_shows_in_the_p90_under_open_loop() {
     let p90 = summary.p90.expect("answers");
     assert!(p90 >= Duration::from_millis(30), "p50 {p50:?}, p90 {p90:?}");
     assert!(p50 < Duration::from_millis(30), "p50 {p50:?}, p90 {p90:?}");
-    assert!(summary.max.is_some_and(|max| max >= Duration::from_millis(200)));
+    assert!(
+        summary
+            .max
+            .is_some_and(|max| max >= Duration::from_millis(200))
+    );
 }
 
 #[tokio::test]
@@ -154,9 +167,14 @@ async fn merge_adds_the_counts_of_several_logs() {
             hdr_log: Some(path.clone()),
             ..LoadOptions::default()
         };
-        let report = within(load::run(&server.client_config(), &options, &Stop::new(), |_| {}))
-            .await
-            .expect("the run starts");
+        let report = within(load::run(
+            &server.client_config(),
+            &options,
+            &Stop::new(),
+            |_| {},
+        ))
+        .await
+        .expect("the run starts");
         assert!(report.probes.received > 0);
         received += report.probes.received;
         paths.push(path);
@@ -186,11 +204,25 @@ async fn a_low_descriptor_limit_is_said_in_one_line_and_the_run_goes_on() {
     let script = "ulimit -n 150 && exec \"$0\" \"$@\"";
     let output = run_binary_under_bash(
         script,
-        &["--server", &addr, "load", "--connections", "500", "--duration", "1", "-i", "0.2", "--json"],
+        &[
+            "--server",
+            &addr,
+            "load",
+            "--connections",
+            "500",
+            "--duration",
+            "1",
+            "-i",
+            "0.2",
+            "--json",
+        ],
     )
     .await;
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let notice: Vec<&str> = stderr.lines().filter(|l| l.contains("descriptor limit")).collect();
+    let notice: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("descriptor limit"))
+        .collect();
     assert_eq!(notice.len(), 1, "{stderr}");
     assert!(notice[0].contains("of the 500 connections"), "{stderr}");
     let summary: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
@@ -221,17 +253,31 @@ async fn stopped_by(signal: &str, code: &str) -> (Value, Option<i32>) {
     let server = Server::start(wsppsrv::Config::default()).await;
     let addr = server.addr.to_string();
     let mut run = Running::start(&[
-        "--server", &addr, "load", "--connections", "20", "--duration", "60", "-i", "0.1", "--ndjson",
+        "--server",
+        &addr,
+        "load",
+        "--connections",
+        "20",
+        "--duration",
+        "60",
+        "-i",
+        "0.1",
+        "--ndjson",
     ]);
     let first = run.line().await.expect("a line a second");
     let first: Value = serde_json::from_str(&first).expect("JSON");
     assert_eq!(first["record"], "second");
     run.signal(signal).await;
     let (rest, status, stderr) = run.finish().await;
-    let last = rest.last().unwrap_or_else(|| panic!("no summary: {stderr}"));
+    let last = rest
+        .last()
+        .unwrap_or_else(|| panic!("no summary: {stderr}"));
     let summary: Value = serde_json::from_str(last).expect("JSON");
     assert_eq!(summary["record"], "summary");
-    assert_eq!(summary["closes"][code], summary["connections_opened"], "{summary}");
+    assert_eq!(
+        summary["closes"][code], summary["connections_opened"],
+        "{summary}"
+    );
     assert!(summary["duration_s"].as_f64().is_some_and(|d| d < 60.0));
     (summary, status.code())
 }

@@ -350,7 +350,9 @@ fn parse_rate(s: &str) -> Result<Duration, String> {
     match s.parse::<f64>() {
         Ok(rate) if rate.is_finite() && rate > 0.0 => Duration::try_from_secs_f64(1.0 / rate)
             .map_err(|_| format!("{s:?} is too small a rate")),
-        _ => Err(format!("{s:?} is not a rate: give connections a second, more than 0 (e.g. 500)")),
+        _ => Err(format!(
+            "{s:?} is not a rate: give connections a second, more than 0 (e.g. 500)"
+        )),
     }
 }
 

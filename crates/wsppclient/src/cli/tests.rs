@@ -354,7 +354,10 @@ fn load_takes_its_options_apart_from_the_connection_settings() {
     assert_eq!(inv.config.server, "h:1");
     assert_eq!(options.connections, 5000);
     assert_eq!(options.open_every, Some(Duration::from_millis(2)));
-    assert_eq!(options.open_concurrency, crate::load::options::DEFAULT_OPEN_CONCURRENCY);
+    assert_eq!(
+        options.open_concurrency,
+        crate::load::options::DEFAULT_OPEN_CONCURRENCY
+    );
     assert_eq!(options.duration, Duration::from_secs(30));
     assert_eq!(options.interval, Duration::from_millis(500));
     assert_eq!(options.timeout, Duration::from_secs(5));
@@ -364,7 +367,10 @@ fn load_takes_its_options_apart_from_the_connection_settings() {
         crate::load::LoadProbes::Echo(wspp::payload::Encoding::Binary)
     );
     assert_eq!(options.format, crate::load::LoadFormat::Ndjson);
-    assert_eq!(options.hdr_log.as_deref(), Some(std::path::Path::new("run.hlog")));
+    assert_eq!(
+        options.hdr_log.as_deref(),
+        Some(std::path::Path::new("run.hlog"))
+    );
     let merge = parse(&["merge", "a.hlog", "b.hlog", "--json"]);
     assert!(matches!(merge.front_end, FrontEnd::Merge(m) if m.files.len() == 2 && m.json));
     for bad in [
@@ -375,7 +381,9 @@ fn load_takes_its_options_apart_from_the_connection_settings() {
         &["load", "--json", "--ndjson"],
         &["merge"],
     ] {
-        let args: Vec<&str> = std::iter::once("wsppclient").chain(bad.iter().copied()).collect();
+        let args: Vec<&str> = std::iter::once("wsppclient")
+            .chain(bad.iter().copied())
+            .collect();
         let err = crate::cli::try_parse_from(args).expect_err(&format!("{bad:?}"));
         assert_eq!(err.exit_code(), 2, "{bad:?}");
     }

@@ -82,8 +82,7 @@ pub async fn run(shared: Arc<Shared>, index: usize, permit: OwnedSemaphorePermit
         0 => None,
         n => Some(shared.sources[index % n]),
     };
-    let connecting =
-        Pinger::connect_from(&shared.config, &shared.url, shared.payload_size, source);
+    let connecting = Pinger::connect_from(&shared.config, &shared.url, shared.payload_size, source);
     let connected = tokio::select! {
         biased;
         () = shared.stop.cancelled() => return,

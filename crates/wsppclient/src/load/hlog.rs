@@ -15,7 +15,9 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, IntervalLogWriterBuilder, LogEntry};
+use hdrhistogram::serialization::interval_log::{
+    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry,
+};
 use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
 use wspp::stats::Latency;
 
@@ -66,7 +68,12 @@ impl HdrLog {
 
     /// Appends the interval that started `start` after the base time and lasted
     /// `length`, holding `rtts`; flushed, so the log can be followed while it grows.
-    pub fn write(&mut self, rtts: &Latency, start: Duration, length: Duration) -> Result<(), Error> {
+    pub fn write(
+        &mut self,
+        rtts: &Latency,
+        start: Duration,
+        length: Duration,
+    ) -> Result<(), Error> {
         let mut us = histogram_us();
         for (rtt, count) in rtts.recorded() {
             let micros = u64::try_from((rtt.as_nanos() + 500) / 1000).unwrap_or(MAX_US);
@@ -86,7 +93,9 @@ impl HdrLog {
 
 impl std::fmt::Debug for HdrLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HdrLog").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("HdrLog")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -117,9 +126,8 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, Error> {
         let bytes = std::fs::read(path).map_err(|e| about(path, e))?;
         let mut base = Duration::ZERO;
         for entry in IntervalLogIterator::new(&bytes) {
-            let entry = entry.map_err(|e| {
-                about(path, format!("not an HdrHistogram interval log ({e:?})"))
-            })?;
+            let entry = entry
+                .map_err(|e| about(path, format!("not an HdrHistogram interval log ({e:?})")))?;
             let interval = match entry {
                 LogEntry::BaseTime(at) => {
                     base = at;
@@ -162,7 +170,8 @@ mod tests {
         for us in [40, 50, 60] {
             second.record(Duration::from_micros(us));
         }
-        log.write(&second, Duration::ZERO, Duration::from_secs(1)).expect("written");
+        log.write(&second, Duration::ZERO, Duration::from_secs(1))
+            .expect("written");
         second.record(Duration::from_millis(3));
         log.write(&second, Duration::from_secs(1), Duration::from_secs(1))
             .expect("written");

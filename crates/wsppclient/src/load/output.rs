@@ -78,9 +78,7 @@ pub fn second_json(second: &Second) -> String {
 /// The `--json` summary (and `--ndjson`'s last line).
 pub fn json(report: &LoadReport) -> String {
     let c = &report.opened;
-    let phase = |latency: &Latency, q: f64| {
-        latency.quantile(q).map(|d| round_ns(as_ms(d)))
-    };
+    let phase = |latency: &Latency, q: f64| latency.quantile(q).map(|d| round_ns(as_ms(d)));
     let mut map = Map::new();
     map.insert("record".into(), json!("summary"));
     map.insert("url".into(), json!(report.url));
@@ -91,7 +89,11 @@ pub fn json(report: &LoadReport) -> String {
     map.insert("retry_after".into(), json!(c.retry_after));
     map.insert("connections_dropped".into(), json!(c.dropped));
     map.insert("closes".into(), json!(c.closes));
-    for (name, latency) in [("tcp_connect", &c.tcp), ("tls_handshake", &c.tls), ("upgrade", &c.upgrade)] {
+    for (name, latency) in [
+        ("tcp_connect", &c.tcp),
+        ("tls_handshake", &c.tls),
+        ("upgrade", &c.upgrade),
+    ] {
         map.insert(format!("{name}_p50_ms"), json!(phase(latency, 0.5)));
         map.insert(format!("{name}_p99_ms"), json!(phase(latency, 0.99)));
     }
@@ -295,11 +297,29 @@ mod tests {
     fn the_json_summary_has_the_documented_keys() {
         let value: Value = serde_json::from_str(&json(&report())).expect("valid json");
         for key in [
-            "connections", "connections_opened", "connections_failed", "failures", "sent",
-            "received", "lost", "late_sends", "rtt_min_ms", "rtt_p50_ms", "rtt_p90_ms",
-            "rtt_p99_ms", "rtt_p999_ms", "rtt_max_ms", "user_rtt_min_ms", "user_rtt_p50_ms",
-            "user_rtt_p90_ms", "user_rtt_p99_ms", "user_rtt_p999_ms", "user_rtt_max_ms",
-            "clock", "generator_cpu_pct", "duration_s",
+            "connections",
+            "connections_opened",
+            "connections_failed",
+            "failures",
+            "sent",
+            "received",
+            "lost",
+            "late_sends",
+            "rtt_min_ms",
+            "rtt_p50_ms",
+            "rtt_p90_ms",
+            "rtt_p99_ms",
+            "rtt_p999_ms",
+            "rtt_max_ms",
+            "user_rtt_min_ms",
+            "user_rtt_p50_ms",
+            "user_rtt_p90_ms",
+            "user_rtt_p99_ms",
+            "user_rtt_p999_ms",
+            "user_rtt_max_ms",
+            "clock",
+            "generator_cpu_pct",
+            "duration_s",
         ] {
             assert!(value.get(key).is_some(), "{key} missing");
         }
@@ -316,9 +336,20 @@ mod tests {
         let report = report();
         assert!(!report.passed());
         let lines = summary(&report);
-        assert!(lines.contains(&"failed: status_503 1 (Retry-After: 1)".to_owned()), "{lines:#?}");
+        assert!(
+            lines.contains(&"failed: status_503 1 (Retry-After: 1)".to_owned()),
+            "{lines:#?}"
+        );
         assert!(lines.contains(&"3 connections: 2 opened, 1 failed, 0 dropped".to_owned()));
-        assert!(lines.iter().any(|l| l.starts_with("rtt p50/p90/p99/p99.9 = 0.050/")));
-        assert!(lines.last().is_some_and(|l| l.starts_with("warning: the generator used 95%")));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("rtt p50/p90/p99/p99.9 = 0.050/"))
+        );
+        assert!(
+            lines
+                .last()
+                .is_some_and(|l| l.starts_with("warning: the generator used 95%"))
+        );
     }
 }

@@ -37,7 +37,7 @@ pub struct Window {
     /// Probes given up on: unanswered after the timeout, overtaken by a newer answer,
     /// or still waiting when the run was cut off.
     pub lost: u64,
-    /// Probes that left later than scheduled (see [`super::LATE_SLACK`]).
+    /// Probes that left later than scheduled (see [`super::connection::LATE_SLACK`]).
     pub late_sends: u64,
     /// How late the latest of them was.
     pub late_max: Duration,
@@ -187,7 +187,9 @@ mod tests {
         for index in 0..6 {
             let mut window = tally.window(index);
             window.sent += 1;
-            window.rtt.record(Duration::from_micros(10 * (index as u64 + 1)));
+            window
+                .rtt
+                .record(Duration::from_micros(10 * (index as u64 + 1)));
         }
         let taken = tally.take();
         assert_eq!((taken.sent, taken.rtt.summary().count), (6, 6));
@@ -208,7 +210,10 @@ mod tests {
             reason: "Service Unavailable".into(),
             retry_after: Some("1".into()),
         };
-        assert_eq!(failure_reason(&busy), ("status_503".into(), Some("1".into())));
+        assert_eq!(
+            failure_reason(&busy),
+            ("status_503".into(), Some("1".into()))
+        );
         let slow = Error::Timeout {
             what: "the upgrade",
             after: Duration::from_secs(5),
