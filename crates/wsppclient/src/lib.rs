@@ -18,6 +18,11 @@
 //! * [`invoke`] runs an invocation: the [`tui`] (or the plain [`menu`] without a
 //!   terminal), one request with its transcript printed, or ping(8)'s output, after
 //!   starting the [`local_server`] when the user named no server and none listens.
+//! * [`load`] is `wsppclient load`: many connections from one process, one task each
+//!   over a [`ping::Pinger`], probing open loop on a fixed schedule, their counts
+//!   summed once a second into a line on stderr, a summary and an HdrHistogram
+//!   interval log; and `merge`, which adds such logs up. Its options
+//!   (`load/options.rs`) sit below [`config`], which names them in the front-end.
 //! * [`tui`] is the terminal UI: one file a pane (`tui/transcript.rs`,
 //!   `tui/latency.rs`, `tui/clients.rs`), under `tui/app.rs` and drawn by
 //!   `tui/ui.rs`. [`menu`] is the numbered menu.

@@ -82,7 +82,15 @@ pub async fn run(shared: Arc<Shared>, index: usize, permit: OwnedSemaphorePermit
         0 => None,
         n => Some(shared.sources[index % n]),
     };
-    let connecting = Pinger::connect_from(&shared.config, &shared.url, shared.payload_size, source);
+    // Boxed: opening (resolve, TCP, a proxy's tunnel, TLS, the upgrade) is by far the
+    // largest state of this task, and a task is as large as its largest state; on the
+    // heap, it is freed once open instead of held for the connection's life.
+    let connecting = Box::pin(Pinger::connect_from(
+        &shared.config,
+        &shared.url,
+        shared.payload_size,
+        source,
+    ));
     let connected = tokio::select! {
         biased;
         () = shared.stop.cancelled() => return,

@@ -105,7 +105,7 @@ pub fn json(report: &LoadReport) -> String {
     Value::Object(map).to_string()
 }
 
-/// The line a second on stderr: `load 3s: 100 open, 0 failed, 100 probes/s, rtt
+/// The line a second on stderr: `load 3.0s: 100 open, 0 failed, 100 probes/s, rtt
 /// p50 0.061 ms p99 0.210 ms, cpu 4.2%`.
 pub fn progress_line(second: &Second) -> String {
     let rate = second.window.sent as f64 / second.length.as_secs_f64().max(1e-3);
@@ -118,8 +118,8 @@ pub fn progress_line(second: &Second) -> String {
         .cpu_pct
         .map_or_else(String::new, |p| format!(", cpu {p:.1}%"));
     format!(
-        "load {}s: {} open, {} failed, {rate:.0} probes/s, {rtt}{cpu}",
-        second.at.as_secs_f64().round(),
+        "load {:.1}s: {} open, {} failed, {rate:.0} probes/s, {rtt}{cpu}",
+        second.at.as_secs_f64(),
         second.open,
         second.failed,
     )
