@@ -154,6 +154,38 @@ async fn a_server_that_stalls_shows_in_the_p90_under_open_loop() {
 }
 
 #[tokio::test]
+async fn a_server_at_capacity_is_counted_by_its_503_and_retry_after() {
+    let server = Server::start(wsppsrv::Config {
+        max_connections: 5,
+        ..wsppsrv::Config::default()
+    })
+    .await;
+    let options = LoadOptions {
+        connections: 8,
+        duration: Duration::from_millis(500),
+        interval: Duration::from_millis(100),
+        ..LoadOptions::default()
+    };
+    let report = within(load::run(
+        &server.client_config(),
+        &options,
+        &Stop::new(),
+        |_| {},
+    ))
+    .await
+    .expect("the run starts");
+    assert_eq!(report.opened.opened, 5);
+    assert_eq!(report.opened.failures.get("status_503"), Some(&3));
+    assert_eq!(report.opened.retry_after.as_deref(), Some("1"));
+    assert!(!report.passed());
+    let text = load::output::summary(&report).join("\n");
+    assert!(
+        text.contains("failed: status_503 3 (Retry-After: 1)"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn merge_adds_the_counts_of_several_logs() {
     let server = Server::start(wsppsrv::Config::default()).await;
     let mut received = 0;
