@@ -18,7 +18,7 @@ use crate::ping::output::{ms, round_ns, rtt_lines};
 
 /// `rtt_min_ms` … `rtt_max_ms` (or with `prefix` `user_`) for `latency`.
 fn rtt_json(prefix: &str, latency: &Latency, map: &mut Map<String, Value>) {
-    let s = latency.summary();
+    let s = clamped(latency);
     let figures = [
         ("min", s.min),
         ("p50", s.p50),
@@ -33,6 +33,17 @@ fn rtt_json(prefix: &str, latency: &Latency, map: &mut Map<String, Value>) {
             json!(value.map(|d| round_ns(as_ms(d)))),
         );
     }
+}
+
+/// `latency`'s summary with its percentiles no larger than its largest sample: a
+/// percentile is its histogram bucket's highest value, which may lie a hair above
+/// the sample it stands for.
+fn clamped(latency: &Latency) -> wspp::stats::Summary {
+    let mut s = latency.summary();
+    for p in [&mut s.p50, &mut s.p90, &mut s.p99, &mut s.p999] {
+        *p = p.zip(s.max).map(|(p, max)| p.min(max));
+    }
+    s
 }
 
 /// The probe counts and both clocks' RTTs of `window`, under their `--json` keys.
@@ -179,7 +190,7 @@ pub fn summary(report: &LoadReport) -> Vec<String> {
         report.elapsed.as_secs_f64()
     ));
     lines.extend(rtt_lines(&p.rtt));
-    let u = p.user.summary();
+    let u = clamped(&p.user);
     let clock = match report.clock {
         Clock::Kernel => "kernel (network round trip)",
         Clock::User => "user (no kernel stamps)",

@@ -76,7 +76,10 @@ impl LoadReport {
 
     /// Why the figures may describe the generator rather than the server, if they may.
     pub fn warning(&self) -> Option<String> {
-        let busy = self.cpu_pct.filter(|&pct| pct > BUSY_CPU_PCT);
+        // Over less than a second, the start-up's own CPU is most of it.
+        let busy = self
+            .cpu_pct
+            .filter(|&pct| pct > BUSY_CPU_PCT && self.elapsed >= Duration::from_secs(1));
         let late = self.probes.late_sends;
         let why = match (busy, late) {
             (None, 0) => return None,
