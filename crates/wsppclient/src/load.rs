@@ -141,49 +141,28 @@ pub async fn run(
         REPORT_EVERY,
     );
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut total = tally::Window::default();
-    let mut last = (start, cpu_start);
-    let mut report_second = |total: &mut tally::Window,
-                             last: &mut (Instant, Option<Duration>),
-                             on_event: &mut dyn FnMut(&LoadEvent)|
-     -> Result<(), Error> {
-        let now = Instant::now();
-        let cpu = system::cpu_time();
-        let window = shared.tally.take();
-        total.add(&window);
-        let length = now.duration_since(last.0);
-        if let Some(log) = hdr_log.as_mut() {
-            log.write(&window.rtt, last.0.duration_since(start), length)?;
-        }
-        let connections = shared.tally.connections();
-        let second = Second {
-            at: now.duration_since(start),
-            length,
-            open: connections.open,
-            opened: connections.opened,
-            failed: connections.failed(),
-            window,
-            clock: clock_of(connections.user_clock),
-            cpu_pct: cpu
-                .zip(last.1)
-                .map(|(now_cpu, then)| system::cpu_pct(now_cpu.saturating_sub(then), length)),
-        };
-        drop(connections);
-        *last = (now, cpu);
-        on_event(&LoadEvent::Second(Box::new(second)));
-        Ok(())
+    let mut reporter = Reporter {
+        shared: Arc::clone(&shared),
+        start,
+        last: (start, cpu_start),
+        sums: Some(Sums {
+            total: tally::Window::default(),
+            spares: tally::fresh_windows(),
+            hdr_log: hdr_log.take(),
+        }),
     };
     loop {
         tokio::select! {
             () = &mut work => break,
-            _ = ticks.tick() => report_second(&mut total, &mut last, &mut on_event)?,
+            _ = ticks.tick() => on_event(&LoadEvent::Second(Box::new(reporter.second().await?))),
             () = tokio::time::sleep_until(finish_at), if !shared.finish.is_cancelled() => {
                 shared.finish.cancel();
             }
             () = sleep_until_some(hard_at), if !stop.is_cancelled() => stop.cancel(),
         }
     }
-    report_second(&mut total, &mut last, &mut on_event)?;
+    on_event(&LoadEvent::Second(Box::new(reporter.second().await?)));
+    let total = reporter.sums.map(|sums| sums.total).unwrap_or_default();
     let elapsed = start.elapsed();
     let cpu_pct = system::cpu_time()
         .zip(cpu_start)
@@ -199,6 +178,77 @@ pub async fn run(
         server_in_process: config.server_is_local,
         elapsed,
     })
+}
+
+/// What the once-a-second report keeps between seconds.
+struct Reporter {
+    shared: Arc<Shared>,
+    /// The run's start.
+    start: Instant,
+    /// When the last second ended, and the CPU time then.
+    last: (Instant, Option<Duration>),
+    /// Handed to the summing thread and back each second; `None` only while there.
+    sums: Option<Sums>,
+}
+
+/// What the summing thread adds to and writes: moved there and back each second.
+struct Sums {
+    /// Every probe so far.
+    total: tally::Window,
+    /// Empty windows, one a shard, to swap in.
+    spares: Vec<tally::Window>,
+    /// The interval log, if asked for.
+    hdr_log: Option<HdrLog>,
+}
+
+impl Reporter {
+    /// The second that just ended. The shards' windows are swapped for empty ones on
+    /// this thread, and summed (and written to the interval log) on a blocking
+    /// thread: walking a few megabytes of histograms here would hold up the
+    /// connections' probes due meanwhile.
+    async fn second(&mut self) -> Result<Second, Error> {
+        let now = Instant::now();
+        let cpu = system::cpu_time();
+        let mut sums = self
+            .sums
+            .take()
+            .expect("the sums come back from the summing thread every second");
+        let taken = self.shared.tally.swap(std::mem::take(&mut sums.spares));
+        let length = now.duration_since(self.last.0);
+        let from = self.last.0.duration_since(self.start);
+        let summing = tokio::task::spawn_blocking(move || {
+            let window = tally::sum(&taken);
+            sums.total.add(&window);
+            sums.spares = tally::fresh_windows();
+            let written = match sums.hdr_log.as_mut() {
+                Some(log) => log.write(&window.rtt, from, length),
+                None => Ok(()),
+            };
+            (window, sums, written)
+        });
+        let (window, sums, written) = match summing.await {
+            Ok(done) => done,
+            // A blocking task cannot be cancelled: this is a panic, to be raised here.
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        };
+        self.sums = Some(sums);
+        written?;
+        let connections = self.shared.tally.connections();
+        let second = Second {
+            at: now.duration_since(self.start),
+            length,
+            open: connections.open,
+            opened: connections.opened,
+            failed: connections.failed(),
+            window,
+            clock: clock_of(connections.user_clock),
+            cpu_pct: cpu
+                .zip(self.last.1)
+                .map(|(now_cpu, then)| system::cpu_pct(now_cpu.saturating_sub(then), length)),
+        };
+        self.last = (now, cpu);
+        Ok(second)
+    }
 }
 
 /// The clock a run's RTTs are on: the kernel's unless a connection had no stamps.

@@ -3,9 +3,10 @@
 //!
 //! Thousands of tasks record into a few shards ([`SHARDS`]), each a short
 //! `std::sync::Mutex` held only to add a sample and never across an `.await`; a task
-//! always uses the same shard. Once a second the report takes each shard's
-//! [`Window`] (leaving an empty one) and sums them: the second's figures, and, added
-//! up, the run's. One lock for every task would be simpler, and on a multi-threaded
+//! always uses the same shard. Once a second the report swaps each shard's
+//! [`Window`] for an empty one and sums them on another thread: the second's figures,
+//! and, added up, the run's. (Summed in place, the histograms' few megabytes held the
+//! connections' thread for 3 ms each second, and the probes due then left late.) One lock for every task would be simpler, and on a multi-threaded
 //! runtime it would be the point where all of them meet; a histogram per task would
 //! cost its few hundred kilobytes thousands of times.
 //!
@@ -127,15 +128,37 @@ impl Tally {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes what every window holds, leaving them empty, summed into one.
-    pub fn take(&self) -> Window {
-        let mut sum = Window::default();
-        for shard in &self.windows {
-            let window = std::mem::take(&mut *shard.lock().unwrap_or_else(PoisonError::into_inner));
-            sum.add(&window);
-        }
-        sum
+    /// Puts `fresh` windows (one a shard: see [`fresh_windows`]) in place of the
+    /// shards' and returns what those held. Each lock is held for a swap, however
+    /// much the window holds: the summing, which walks every histogram, is left to
+    /// the caller, off the thread the connections run on.
+    pub fn swap(&self, fresh: Vec<Window>) -> Vec<Window> {
+        self.windows
+            .iter()
+            .zip(fresh)
+            .map(|(shard, mut window)| {
+                std::mem::swap(
+                    &mut *shard.lock().unwrap_or_else(PoisonError::into_inner),
+                    &mut window,
+                );
+                window
+            })
+            .collect()
     }
+}
+
+/// Empty windows, one a shard, for [`Tally::swap`].
+pub fn fresh_windows() -> Vec<Window> {
+    (0..SHARDS).map(|_| Window::default()).collect()
+}
+
+/// `windows` summed into one.
+pub fn sum(windows: &[Window]) -> Window {
+    let mut sum = Window::default();
+    for window in windows {
+        sum.add(window);
+    }
+    sum
 }
 
 /// The reason a connection attempt failed, as the summary and the JSON name it:
@@ -182,7 +205,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn taking_sums_the_shards_and_empties_them() {
+    fn swapping_takes_every_shard_and_leaves_it_empty() {
         let tally = Tally::default();
         for index in 0..6 {
             let mut window = tally.window(index);
@@ -191,10 +214,10 @@ mod tests {
                 .rtt
                 .record(Duration::from_micros(10 * (index as u64 + 1)));
         }
-        let taken = tally.take();
+        let taken = sum(&tally.swap(fresh_windows()));
         assert_eq!((taken.sent, taken.rtt.summary().count), (6, 6));
         assert_eq!(taken.rtt.summary().max, Some(Duration::from_micros(60)));
-        assert_eq!(tally.take().sent, 0);
+        assert_eq!(sum(&tally.swap(fresh_windows())).sent, 0);
     }
 
     #[test]
