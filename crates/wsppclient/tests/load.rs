@@ -19,6 +19,13 @@ fn log_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(format!("wspp-load-{}-{name}.hlog", std::process::id()))
 }
 
+/// A load run as `options` says against `config`, its lines a second unread.
+async fn run_load(config: &wsppclient::config::Config, options: &LoadOptions) -> load::LoadReport {
+    within(load::run(config, options, &Stop::new(), |_| {}))
+        .await
+        .expect("the run starts")
+}
+
 /// Figures that must be in order: min ≤ p50 ≤ … ≤ max, under `prefix`.
 fn assert_ordered(summary: &Value, prefix: &str) {
     let figures: Vec<f64> = ["min", "p50", "p90", "p99", "p999", "max"]
@@ -132,9 +139,7 @@ async fn a_server_that_stalls_shows_in_the_p90_under_open_loop() {
         ..LoadOptions::default()
     };
     let config = wsppclient::config::Config::new(addr.to_string());
-    let report = within(load::run(&config, &options, &Stop::new(), |_| {}))
-        .await
-        .expect("the run starts");
+    let report = run_load(&config, &options).await;
     assert_eq!(report.opened.opened, 20);
     assert_eq!(report.probes.lost, 0);
     assert_eq!(report.probes.received, report.probes.sent);
@@ -166,14 +171,7 @@ async fn a_server_at_capacity_is_counted_by_its_503_and_retry_after() {
         interval: Duration::from_millis(100),
         ..LoadOptions::default()
     };
-    let report = within(load::run(
-        &server.client_config(),
-        &options,
-        &Stop::new(),
-        |_| {},
-    ))
-    .await
-    .expect("the run starts");
+    let report = run_load(&server.client_config(), &options).await;
     assert_eq!(report.opened.opened, 5);
     assert_eq!(report.opened.failures.get("status_503"), Some(&3));
     assert_eq!(report.opened.retry_after.as_deref(), Some("1"));
@@ -199,14 +197,7 @@ async fn merge_adds_the_counts_of_several_logs() {
             hdr_log: Some(path.clone()),
             ..LoadOptions::default()
         };
-        let report = within(load::run(
-            &server.client_config(),
-            &options,
-            &Stop::new(),
-            |_| {},
-        ))
-        .await
-        .expect("the run starts");
+        let report = run_load(&server.client_config(), &options).await;
         assert!(report.probes.received > 0);
         received += report.probes.received;
         paths.push(path);
