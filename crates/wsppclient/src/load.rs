@@ -32,6 +32,7 @@ pub mod system;
 pub mod tally;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Semaphore;
@@ -72,8 +73,9 @@ impl LoadProbes {
     }
 }
 
-/// Runs a load as `options` asks against `config`'s server (or `options.url`), until
-/// its duration is over or `stop` fires, reporting to `on_event` as it goes.
+/// Runs a load as `options` asks against `config`'s server (or `options.url`): opens
+/// the connections, holds them for the duration once all have been tried (or until
+/// `stop` fires or the hard deadline passes), reporting to `on_event` as it goes.
 ///
 /// Fails only if the run cannot start (a bad URL, an interval log that cannot be
 /// created); connections that fail are counted, not returned.
@@ -126,13 +128,21 @@ pub async fn run(
         sources: options.sources.clone(),
         origin: start,
         tally: Tally::default(),
+        attempted: AtomicUsize::new(0),
+        ramped: CancellationToken::new(),
         finish: CancellationToken::new(),
         stop: stop.clone(),
     });
 
     let work = open_and_wait(Arc::clone(&shared), planned, options);
     tokio::pin!(work);
-    let finish_at = tokio::time::Instant::from_std(start + options.duration);
+    // The duration is the time the connections are held, once all have been tried:
+    // however long opening them takes, the run then has its full length at full load.
+    let held = async {
+        shared.ramped.cancelled().await;
+        tokio::time::sleep(options.duration).await;
+    };
+    tokio::pin!(held);
     let hard_at = options
         .deadline
         .map(|d| tokio::time::Instant::from_std(start + d));
@@ -155,7 +165,7 @@ pub async fn run(
         tokio::select! {
             () = &mut work => break,
             _ = ticks.tick() => on_event(&LoadEvent::Second(Box::new(reporter.second().await?))),
-            () = tokio::time::sleep_until(finish_at), if !shared.finish.is_cancelled() => {
+            () = &mut held, if !shared.finish.is_cancelled() => {
                 shared.finish.cancel();
             }
             () = sleep_until_some(hard_at), if !stop.is_cancelled() => stop.cancel(),

@@ -290,8 +290,9 @@ pub struct LoadArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub open_concurrency: u32,
 
-    /// How long to send probes (seconds, or e.g. 30s, 2m); then every connection closes
-    /// with 1000 once its last probes are answered or timed out
+    /// How long to hold the connections once all have been tried (seconds, or e.g.
+    /// 30s, 2m); then every connection closes with 1000 once its last probes are
+    /// answered or timed out
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_positive_seconds)]
     pub duration: Duration,
 

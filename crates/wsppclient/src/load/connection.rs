@@ -13,6 +13,7 @@
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::OwnedSemaphorePermit;
@@ -57,6 +58,11 @@ pub struct Shared {
     pub origin: Instant,
     /// The counts.
     pub tally: Tally,
+    /// Connection attempts that have ended, opened or failed.
+    pub attempted: AtomicUsize,
+    /// Cancelled once every planned connection has been attempted: the run's
+    /// duration counts from then.
+    pub ramped: CancellationToken,
     /// Cancelled at the end of the run's duration: no more probes; connections close
     /// once those waiting are answered or timed out.
     pub finish: CancellationToken,
@@ -98,6 +104,9 @@ pub async fn run(shared: Arc<Shared>, index: usize, permit: OwnedSemaphorePermit
         connected = connecting => connected,
     };
     drop(permit);
+    if shared.attempted.fetch_add(1, Ordering::Relaxed) + 1 == shared.connections {
+        shared.ramped.cancel();
+    }
     let mut pinger = match connected {
         Ok(pinger) => pinger,
         Err(err) => {

@@ -16,7 +16,7 @@ pub const DEFAULT_CONNECTIONS: u32 = 100;
 /// Handshakes in flight at once when no `--open-rate` paces them: enough to keep a
 /// server's accept queue busy, few enough not to overflow its backlog (often 128).
 pub const DEFAULT_OPEN_CONCURRENCY: u32 = 64;
-/// How long the connections are held and pinged when not told.
+/// How long the connections are held, once opened, when not told.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
 /// How `load` prints what happens.
@@ -55,8 +55,9 @@ pub struct LoadOptions {
     pub open_every: Option<Duration>,
     /// Handshakes in flight at most.
     pub open_concurrency: u32,
-    /// How long the run sends probes, from its start; then the connections close with
-    /// 1000 once their last probes are answered or timed out.
+    /// How long the connections are held once every one has been tried (opened or
+    /// failed; each probes from its own opening); then they close with 1000 once
+    /// their last probes are answered or timed out.
     pub duration: Duration,
     /// A hard end, from the run's start: what is unanswered then is lost, and the
     /// connections close at once.
