@@ -2,7 +2,9 @@
 //! log read back and merged, the descriptor limit, and Ctrl-C and SIGTERM on the
 //! built binary. Each run lasts a few seconds at most.
 
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -93,9 +95,10 @@ async fn a_thousand_connections_open_and_every_probe_is_answered() {
     let _ = std::fs::remove_file(hlog);
 }
 
-/// A WebSocket server that answers Pings, except that for 300 ms of every 2 s
-/// (from 1 s after it starts) it answers nothing, then everything that waited.
-async fn stalling_server() -> std::net::SocketAddr {
+/// A WebSocket server that answers Pings, and the addresses its clients came from.
+/// With `stalls`, for 300 ms of every 2 s (from 1 s after it starts) it answers
+/// nothing, then everything that waited.
+async fn ping_server(stalls: bool) -> (SocketAddr, Arc<Mutex<Vec<IpAddr>>>) {
     const CYCLE: Duration = Duration::from_secs(2);
     const STALL_FROM: Duration = Duration::from_secs(1);
     const STALL: Duration = Duration::from_millis(300);
@@ -103,9 +106,12 @@ async fn stalling_server() -> std::net::SocketAddr {
         .await
         .expect("bind loopback");
     let addr = listener.local_addr().expect("bound address");
+    let peers = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&peers);
     let start = Instant::now();
     tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
+        while let Ok((mut stream, peer)) = listener.accept().await {
+            seen.lock().expect("not poisoned").push(peer.ip());
             tokio::spawn(async move {
                 raw::accept_upgrade(&mut stream).await;
                 while let Some((opcode, payload)) = raw::read_frame(&mut stream).await {
@@ -118,7 +124,7 @@ async fn stalling_server() -> std::net::SocketAddr {
                     let into_cycle = Duration::from_nanos(
                         (start.elapsed().as_nanos() % CYCLE.as_nanos()) as u64,
                     );
-                    if into_cycle >= STALL_FROM && into_cycle < STALL_FROM + STALL {
+                    if stalls && into_cycle >= STALL_FROM && into_cycle < STALL_FROM + STALL {
                         tokio::time::sleep(STALL_FROM + STALL - into_cycle).await;
                     }
                     raw::send(&mut stream, raw::PONG, &payload).await;
@@ -126,12 +132,44 @@ async fn stalling_server() -> std::net::SocketAddr {
             });
         }
     });
-    addr
+    (addr, peers)
+}
+
+#[tokio::test]
+async fn sources_take_turns_as_the_connections_local_addresses() {
+    let (addr, peers) = ping_server(false).await;
+    let options = LoadOptions {
+        connections: 6,
+        duration: Duration::from_millis(300),
+        interval: Duration::from_millis(100),
+        sources: vec![
+            "127.0.0.2".parse().expect("ip"),
+            "127.0.0.3".parse().expect("ip"),
+        ],
+        ..LoadOptions::default()
+    };
+    let report = run_load(&wsppclient::config::Config::new(addr.to_string()), &options).await;
+    assert_eq!(report.opened.opened, 6);
+    assert!(report.passed());
+    let mut seen = peers.lock().expect("not poisoned").clone();
+    seen.sort();
+    let want: Vec<IpAddr> = [
+        "127.0.0.2",
+        "127.0.0.2",
+        "127.0.0.2",
+        "127.0.0.3",
+        "127.0.0.3",
+        "127.0.0.3",
+    ]
+    .iter()
+    .map(|ip| ip.parse().expect("ip"))
+    .collect();
+    assert_eq!(seen, want);
 }
 
 #[tokio::test]
 async fn a_server_that_stalls_shows_in_the_p90_under_open_loop() {
-    let addr = stalling_server().await;
+    let (addr, _) = ping_server(true).await;
     let options = LoadOptions {
         connections: 20,
         duration: Duration::from_secs(2),
