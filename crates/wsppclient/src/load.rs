@@ -119,14 +119,16 @@ pub async fn run(
     let shared = Arc::new(Shared {
         config: config.clone(),
         url: url.clone(),
-        connections: usize::try_from(planned).unwrap_or(usize::MAX),
-        interval: options.interval,
+        schedule: connection::Schedule {
+            origin: start,
+            interval: options.interval,
+            connections: usize::try_from(planned).unwrap_or(usize::MAX),
+        },
         timeout: options.timeout,
         payload_size: options.payload_size,
         kinds,
         echo,
         sources: options.sources.clone(),
-        origin: start,
         tally: Tally::default(),
         attempted: AtomicUsize::new(0),
         ramped: CancellationToken::new(),
@@ -288,7 +290,7 @@ async fn open_and_wait(shared: Arc<Shared>, planned: u64, options: &LoadOptions)
     for index in 0..planned {
         let index = usize::try_from(index).unwrap_or(usize::MAX);
         if let Some(every) = options.open_every {
-            let at = shared.origin + every.mul_f64(index as f64);
+            let at = shared.schedule.origin + every.mul_f64(index as f64);
             tokio::select! {
                 () = tokio::time::sleep_until(at.into()) => {}
                 () = shared.finish.cancelled() => break,

@@ -39,10 +39,8 @@ pub struct Shared {
     pub config: Config,
     /// Where.
     pub url: WsUrl,
-    /// Connections planned: their probes' phases are spread over one interval.
-    pub connections: usize,
-    /// Time between two probes of one connection.
-    pub interval: Duration,
+    /// When each connection's probes are due.
+    pub schedule: Schedule,
     /// How long a probe waits for its answer.
     pub timeout: Duration,
     /// Payload bytes per probe.
@@ -53,9 +51,6 @@ pub struct Shared {
     pub echo: Option<Encoding>,
     /// Local addresses to bind to, in turn by connection index.
     pub sources: Vec<IpAddr>,
-    /// When the schedule starts: probe `k` of connection `i` is due at
-    /// `origin + interval * (k + i / connections)`.
-    pub origin: Instant,
     /// The counts.
     pub tally: Tally,
     /// Connection attempts that have ended, opened or failed.
@@ -104,7 +99,7 @@ pub async fn run(shared: Arc<Shared>, index: usize, permit: OwnedSemaphorePermit
         connected = connecting => connected,
     };
     drop(permit);
-    if shared.attempted.fetch_add(1, Ordering::Relaxed) + 1 == shared.connections {
+    if shared.attempted.fetch_add(1, Ordering::Relaxed) + 1 == shared.schedule.connections {
         shared.ramped.cancel();
     }
     let mut pinger = match connected {
@@ -164,24 +159,40 @@ pub async fn run(shared: Arc<Shared>, index: usize, permit: OwnedSemaphorePermit
     *connections.closes.entry(key).or_default() += 1;
 }
 
-/// When connection `index`'s first probe at or after `now` is due.
-fn first_slot(shared: &Shared, index: usize, now: Instant) -> Instant {
-    let phase = shared
-        .interval
-        .mul_f64(index as f64 / shared.connections.max(1) as f64);
-    let first = shared.origin + phase;
-    if first >= now || shared.interval.is_zero() {
-        return first.max(now);
+/// When the probes of a run's connections are due: probe `k` of connection `i` of
+/// `connections` at `origin + interval * (k + i / connections)`, so that together
+/// they go out at a steady rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// When the run started.
+    pub origin: Instant,
+    /// Time between two probes of one connection.
+    pub interval: Duration,
+    /// Connections planned.
+    pub connections: usize,
+}
+
+impl Schedule {
+    /// When connection `index`'s first probe at or after `now` is due (a connection
+    /// opened late joins its schedule where it stands).
+    pub fn first(&self, index: usize, now: Instant) -> Instant {
+        let phase = self
+            .interval
+            .mul_f64(index as f64 / self.connections.max(1) as f64);
+        let first = self.origin + phase;
+        if first >= now || self.interval.is_zero() {
+            return first.max(now);
+        }
+        let behind = now.duration_since(first).as_secs_f64() / self.interval.as_secs_f64();
+        first + self.interval.mul_f64(behind.ceil())
     }
-    let behind = now.duration_since(first).as_secs_f64() / shared.interval.as_secs_f64();
-    first + shared.interval.mul_f64(behind.ceil())
 }
 
 /// Sends connection `index`'s probes on schedule and takes their answers, until the
 /// run ends or the connection does.
 async fn probe(shared: &Shared, index: usize, pinger: &mut Pinger) -> Ended {
     let clock = pinger.clock();
-    let mut slot = first_slot(shared, index, Instant::now());
+    let mut slot = shared.schedule.first(index, Instant::now());
     let mut turn = 0usize;
     // The probes that left late and are not answered yet, with how late: rare, and
     // few at once.
@@ -214,7 +225,7 @@ async fn probe(shared: &Shared, index: usize, pinger: &mut Pinger) -> Ended {
                 late.push_back((kind, seq, lateness));
             }
             // The schedule is kept: a probe is never skipped to catch up.
-            slot += shared.interval;
+            slot += shared.schedule.interval;
             continue;
         }
         let wake = [(!draining).then_some(slot), pinger.deadline(shared.timeout)]
@@ -261,5 +272,31 @@ async fn probe(shared: &Shared, index: usize, pinger: &mut Pinger) -> Ended {
                 shared.tally.window(index).lost += expired;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connections_probes_are_spread_over_one_interval() {
+        let origin = Instant::now();
+        let schedule = Schedule {
+            origin,
+            interval: Duration::from_millis(100),
+            connections: 4,
+        };
+        let firsts: Vec<Duration> = (0..4).map(|i| schedule.first(i, origin) - origin).collect();
+        let ms = Duration::from_millis;
+        assert_eq!(firsts, [ms(0), ms(25), ms(50), ms(75)]);
+        // Opened 130 ms in, connection 1 joins at 125 ms + 100 ms, its next turn.
+        let late = schedule.first(1, origin + ms(130)) - origin;
+        assert!(
+            late.abs_diff(ms(225)) < Duration::from_micros(1),
+            "{late:?}"
+        );
+        // Not yet due: the first turn stands.
+        assert_eq!(schedule.first(3, origin + ms(10)) - origin, ms(75));
     }
 }
