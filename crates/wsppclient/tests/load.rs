@@ -197,6 +197,40 @@ async fn a_server_that_stalls_shows_in_the_p90_under_open_loop() {
 }
 
 #[tokio::test]
+async fn over_tls_each_connection_shakes_hands_and_its_time_is_counted_apart() {
+    let (_server, tls) = Server::start_tls(wsppsrv::Config::default()).await;
+    let mut config = wsppclient::config::Config::new(format!("localhost:{}", tls.addr.port()));
+    config.server_tls = true;
+    config.tls.ca = Some(tls.ca.clone());
+    let options = LoadOptions {
+        connections: 5,
+        duration: Duration::from_millis(300),
+        interval: Duration::from_millis(100),
+        ..LoadOptions::default()
+    };
+    let report = run_load(&config, &options).await;
+    assert_eq!(report.opened.opened, 5, "{:?}", report.opened.failures);
+    assert!(report.passed());
+    assert!(report.url.starts_with("wss://"), "{}", report.url);
+    assert_eq!(report.opened.tls.summary().count, 5);
+    let summary: Value = serde_json::from_str(&load::output::json(&report)).expect("JSON");
+    assert!(
+        summary["tls_handshake_p50_ms"]
+            .as_f64()
+            .is_some_and(|ms| ms > 0.0)
+    );
+    // Trust withheld: every connection fails on TLS, and says so.
+    config.tls.ca = None;
+    let refused = run_load(&config, &options).await;
+    assert_eq!(
+        refused.opened.failures.get("tls"),
+        Some(&5),
+        "{:?}",
+        refused.opened.failures
+    );
+}
+
+#[tokio::test]
 async fn a_server_at_capacity_is_counted_by_its_503_and_retry_after() {
     let server = Server::start(wsppsrv::Config {
         max_connections: 5,
