@@ -38,6 +38,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use wspp::payload::Encoding;
 use wspp::wire_clock::Clock;
 
 use self::connection::Shared;
@@ -71,6 +72,14 @@ impl LoadProbes {
             LoadProbes::Both(_) => &[Probe::Ping, Probe::Echo],
         }
     }
+
+    /// How echo messages are written, if any are sent.
+    fn echo(self) -> Option<Encoding> {
+        match self {
+            LoadProbes::Ping => None,
+            LoadProbes::Echo(encoding) | LoadProbes::Both(encoding) => Some(encoding),
+        }
+    }
 }
 
 /// Runs a load as `options` asks against `config`'s server (or `options.url`): opens
@@ -87,7 +96,7 @@ pub async fn run(
 ) -> Result<LoadReport, Error> {
     let url = target(config, options)?;
     let base = SystemTime::now();
-    let mut hdr_log = options
+    let hdr_log = options
         .hdr_log
         .as_deref()
         .map(|path| HdrLog::create(path, base))
@@ -110,10 +119,6 @@ pub async fn run(
             }
         )));
     }
-    let (echo, kinds) = match options.probes {
-        LoadProbes::Ping => (None, options.probes.kinds()),
-        LoadProbes::Echo(e) | LoadProbes::Both(e) => (Some(e), options.probes.kinds()),
-    };
     let start = Instant::now();
     let cpu_start = system::cpu_time();
     let shared = Arc::new(Shared {
@@ -126,8 +131,8 @@ pub async fn run(
         },
         timeout: options.timeout,
         payload_size: options.payload_size,
-        kinds,
-        echo,
+        kinds: options.probes.kinds(),
+        echo: options.probes.echo(),
         sources: options.sources.clone(),
         tally: Tally::default(),
         attempted: AtomicUsize::new(0),
@@ -160,7 +165,7 @@ pub async fn run(
         sums: Some(Sums {
             total: tally::Window::default(),
             spares: tally::fresh_windows(),
-            hdr_log: hdr_log.take(),
+            hdr_log,
         }),
     };
     loop {
@@ -194,6 +199,7 @@ pub async fn run(
 
 /// What the once-a-second report keeps between seconds.
 struct Reporter {
+    /// What the connections count into.
     shared: Arc<Shared>,
     /// The run's start.
     start: Instant,
