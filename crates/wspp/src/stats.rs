@@ -187,6 +187,38 @@ impl Latency {
         counts
     }
 
+    /// Adds every sample of `other`, as if each had been recorded here: a load
+    /// generator keeps one accumulator per shard of connections and sums them once a
+    /// second. The last sample becomes `other`'s.
+    pub fn add(&mut self, other: &Latency) {
+        let (mine, theirs) = (&mut self.running, &other.running);
+        if theirs.count == 0 {
+            return;
+        }
+        if mine.count == 0 || theirs.min < mine.min {
+            mine.min = theirs.min;
+        }
+        mine.max = mine.max.max(theirs.max);
+        mine.last = theirs.last;
+        mine.count += theirs.count;
+        mine.sum_ns += theirs.sum_ns;
+        self.sum_sq_ns = self.sum_sq_ns.saturating_add(other.sum_sq_ns);
+        // Both histograms have the same bounds (`Default`), so adding cannot fail.
+        let _ = self.histogram.add(&other.histogram);
+    }
+
+    /// Every distinct value the histogram holds, at its resolution, with how many
+    /// samples it stands for, smallest first: what an export to another histogram
+    /// (of another unit) needs.
+    pub fn recorded(&self) -> impl Iterator<Item = (Duration, u64)> + '_ {
+        self.histogram.iter_recorded().map(|v| {
+            (
+                Duration::from_nanos(self.histogram.median_equivalent(v.value_iterated_to())),
+                v.count_at_value(),
+            )
+        })
+    }
+
     /// Every figure at once.
     pub fn summary(&self) -> Summary {
         Summary {
@@ -236,6 +268,29 @@ mod tests {
         assert_eq!(r.max(), Some(us(30)));
         assert_eq!(r.mean(), Some(us(20)));
         assert_eq!(r.last(), Some(us(20)));
+    }
+
+    #[test]
+    fn adding_accumulators_is_recording_their_samples_in_one() {
+        let (mut a, mut b, mut both) = (Latency::default(), Latency::default(), Latency::default());
+        for v in [30, 10] {
+            a.record(us(v));
+            both.record(us(v));
+        }
+        for v in [5, 50, 20] {
+            b.record(us(v));
+            both.record(us(v));
+        }
+        a.add(&b);
+        a.add(&Latency::default());
+        assert_eq!(a.summary(), both.summary());
+        assert_eq!(a.running().last(), Some(us(20)));
+        let recorded: Vec<_> = a.recorded().collect();
+        assert_eq!(recorded.iter().map(|(_, n)| n).sum::<u64>(), 5);
+        assert!(recorded.windows(2).all(|w| w[0].0 < w[1].0));
+        // Nanosecond samples come back to the histogram's 0.1%.
+        let first = recorded[0].0.as_nanos() as f64;
+        assert!((first - 5_000.0).abs() <= 5.0, "{first}");
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub mod clients_table;
 mod ctx;
 mod http;
 mod inspect;
+pub mod load;
 pub mod ping;
 mod websocket;
 

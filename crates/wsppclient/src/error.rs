@@ -176,6 +176,9 @@ pub enum Error {
         status: u16,
         /// The status text, and the first line of the body if there was one.
         reason: String,
+        /// Its `Retry-After` header, as sent (a 503 from a server at capacity says
+        /// when to come back).
+        retry_after: Option<String>,
     },
     /// The server closed the connection instead of answering the upgrade request.
     #[error("{url}: the server closed the connection {}", unanswered(*.received))]
@@ -479,6 +482,7 @@ mod tests {
                 url: "ws://h/p".into(),
                 status: 404,
                 reason: "Not Found".into(),
+                retry_after: None,
             },
             Error::Timeout {
                 what: "the upgrade",

@@ -18,6 +18,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// How a measuring run (`ping`, `load`) ended: [`Outcome::Terminated`] after
+    /// SIGTERM, otherwise success or loss as `passed` says.
+    pub fn measured(going_away: bool, passed: bool) -> Outcome {
+        match (going_away, passed) {
+            (true, _) => Outcome::Terminated,
+            (false, true) => Outcome::Success,
+            (false, false) => Outcome::Loss,
+        }
+    }
+
     /// The process exit status: 0, 1 (as ping(8) on loss), or the shell's 128 + signal
     /// for a run ended by a signal: 130 (SIGINT, Ctrl-C) and 143 (SIGTERM).
     pub fn exit_code(self) -> u8 {

@@ -36,7 +36,9 @@ use wsppsrv::docs::DocsCommand;
 mod subcommands;
 mod values;
 
-pub use self::subcommands::{CliCommand, HexBytes, InspectArgs, PingArgs, RequestCommand};
+pub use self::subcommands::{
+    CliCommand, HexBytes, InspectArgs, LoadArgs, MergeArgs, PingArgs, RequestCommand,
+};
 pub use self::values::{ServerArg, parse_server};
 use self::values::{no_proxy_var, parse_header, parse_proxy, parse_subprotocol};
 
@@ -272,6 +274,24 @@ impl Cli {
         let hex = self.hex;
         let command = match self.command {
             Some(CliCommand::Request(command)) => Some(command),
+            Some(CliCommand::Load(args)) => {
+                let front_end = FrontEnd::Load(Box::new(args.into_options()));
+                return Invocation {
+                    server,
+                    dial,
+                    headers,
+                    front_end,
+                };
+            }
+            Some(CliCommand::Merge(args)) => {
+                let front_end = FrontEnd::Merge(args.into_options());
+                return Invocation {
+                    server,
+                    dial,
+                    headers,
+                    front_end,
+                };
+            }
             // Answered before a run is made (`Cli::docs`); nothing of a run is left.
             Some(CliCommand::Docs(_)) | None => None,
         };

@@ -9,6 +9,7 @@
 
 use crate::commands::Options;
 use crate::commands::catalog::Request;
+use crate::commands::load::{LoadOptions, MergeOptions};
 use crate::commands::ping::PingOptions;
 use crate::commands::ping::output::PingFormat;
 use crate::net::settings::{Dial, Headers};
@@ -84,6 +85,11 @@ pub enum FrontEnd {
         /// ping(8)'s lines, fewer of them, stamped, or JSON.
         format: PingFormat,
     },
+    /// `load`: many connections, a line a second, then a summary (boxed: the
+    /// options are most of the enum's size).
+    Load(Box<LoadOptions>),
+    /// `merge`: interval logs added up into one summary.
+    Merge(MergeOptions),
 }
 
 impl FrontEnd {
@@ -98,6 +104,8 @@ impl FrontEnd {
             } => options.inspect.url.is_none(),
             FrontEnd::Menu { .. } | FrontEnd::Request { .. } => true,
             FrontEnd::Ping { options, .. } => options.url.is_none(),
+            FrontEnd::Load(options) => options.url.is_none(),
+            FrontEnd::Merge(_) => false,
         }
     }
 }

@@ -18,6 +18,7 @@ use super::invocation::{FrontEnd, Invocation};
 use super::local_server;
 use super::menu;
 use super::tui;
+use crate::commands::load::{self, LoadEvent, LoadFormat, LoadOptions};
 use crate::commands::ping::output::{self, Live, PingFormat};
 use crate::commands::ping::{self, PingOptions};
 use crate::commands::run_printed;
@@ -109,7 +110,64 @@ async fn run_front_end(
             })
         }
         FrontEnd::Ping { options, format } => run_ping(settings, &options, format, out).await,
+        FrontEnd::Load(options) => run_load(settings, &options, out).await,
+        FrontEnd::Merge(options) => {
+            let merged = load::merge(&options.files)?;
+            if options.json {
+                writeln!(out, "{}", load::output::merge_json(&merged))?;
+            } else {
+                for line in load::output::merge_summary(&merged) {
+                    writeln!(out, "{line}")?;
+                }
+            }
+            Ok(Outcome::Success)
+        }
     }
+}
+
+/// `wsppclient load`: a line a second on stderr (and with `--ndjson` a JSON object a
+/// second on stdout), then the summary as text or JSON.
+///
+/// Ctrl-C ends the run at once with the summary, exit 0 or 1 as for a run that ended
+/// by itself; SIGTERM the same with Close 1001, and 143.
+async fn run_load(
+    settings: &ConnectSettings,
+    options: &LoadOptions,
+    out: &mut (dyn Write + Send),
+) -> Result<Outcome, Error> {
+    let (stop, signals) = stop_on_signals(settings);
+    let mut write_error = None;
+    let result = load::run(settings, options, &stop, |event| match event {
+        LoadEvent::Notice(line) => eprintln!("wsppclient: {line}"),
+        LoadEvent::Second(second) => {
+            eprintln!("{}", load::output::progress_line(second));
+            if options.format != LoadFormat::Ndjson || write_error.is_some() {
+                return;
+            }
+            write_live(
+                out,
+                &load::output::second_json(second),
+                &mut write_error,
+                &stop,
+            );
+        }
+    })
+    .await;
+    signals.abort();
+    let report = result?;
+    if let Some(err) = write_error {
+        return Err(err.into());
+    }
+    if options.format == LoadFormat::Text {
+        writeln!(out)?;
+        for line in load::output::summary(&report) {
+            writeln!(out, "{line}")?;
+        }
+    } else {
+        writeln!(out, "{}", load::output::json(&report))?;
+    }
+    out.flush()?;
+    Ok(Outcome::measured(stop.is_going_away(), report.passed()))
 }
 
 /// `wsppclient ping`: ping(8)'s output, or JSON as `format` asks.
@@ -129,12 +187,7 @@ async fn run_ping(
     format: PingFormat,
     out: &mut (dyn Write + Send),
 ) -> Result<Outcome, Error> {
-    let stop = Stop::new();
-    let signals = {
-        let stop = stop.clone();
-        let sigterm = !settings.server.in_process;
-        tokio::spawn(async move { stop.stop(stop::signalled(sigterm).await) })
-    };
+    let (stop, signals) = stop_on_signals(settings);
     let mut live = Live::new(format, options.probes);
     let mut write_error = None;
     let result = ping::ping(settings, options, &stop, |event| {
@@ -144,12 +197,7 @@ async fn run_ping(
         let Some(text) = live.line(event, SystemTime::now()) else {
             return;
         };
-        // Each line as it happens, even into a pipe: a script plots the run live.
-        if let Err(err) = writeln!(out, "{text}").and_then(|()| out.flush()) {
-            // Nobody reads any more (e.g. `| head`): stop pinging.
-            write_error = Some(err);
-            stop.cancel();
-        }
+        write_live(out, &text, &mut write_error, &stop);
     })
     .await;
     signals.abort();
@@ -172,13 +220,35 @@ async fn run_ping(
     if let Some(err) = report.ended_by {
         return Err(err);
     }
-    Ok(if stop.is_going_away() {
-        Outcome::Terminated
-    } else if report.passed() {
-        Outcome::Success
-    } else {
-        Outcome::Loss
-    })
+    Ok(Outcome::measured(stop.is_going_away(), report.passed()))
+}
+
+/// A [`Stop`] that Ctrl-C cancels and SIGTERM sends away, with the task that waits
+/// for them (to abort when the run is over). With the server in this process, `run`
+/// takes SIGTERM: stopping that server closes the sessions with 1001.
+fn stop_on_signals(settings: &ConnectSettings) -> (Stop, tokio::task::JoinHandle<()>) {
+    let stop = Stop::new();
+    let signals = {
+        let stop = stop.clone();
+        let sigterm = !settings.server.in_process;
+        tokio::spawn(async move { stop.stop(stop::signalled(sigterm).await) })
+    };
+    (stop, signals)
+}
+
+/// Writes `line` to `out` at once, even into a pipe: a script plots the run live.
+/// When nobody reads any more (e.g. `| head`), keeps the error in `write_error` and
+/// stops the run.
+fn write_live(
+    out: &mut (dyn Write + Send),
+    line: &str,
+    write_error: &mut Option<std::io::Error>,
+    stop: &Stop,
+) {
+    if let Err(err) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+        *write_error = Some(err);
+        stop.cancel();
+    }
 }
 
 /// Resolves on Ctrl-C; never, if the handler cannot be installed.

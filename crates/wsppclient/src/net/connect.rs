@@ -18,7 +18,7 @@
 //! when this program got round to reading it, over `ws://` and `wss://` alike.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
@@ -44,15 +44,18 @@ pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
 /// Opens a TCP connection to `addr` (`HOST:PORT`) with `TCP_NODELAY` set.
 pub async fn tcp(addr: &str, timeout: Duration) -> Result<TcpStream, Error> {
     let resolved = resolve(addr, timeout).await?;
-    tcp_to(addr, &resolved, timeout).await
+    tcp_to(addr, &resolved, None, timeout).await
 }
 
 /// Connects to the first of `resolved` that answers (the addresses of `addr`), with
 /// `TCP_NODELAY` set, and receive stamps asked for before the connection exists (so
-/// that the first Pong has one: see [`wspp::wire_clock::prepare`]).
+/// that the first Pong has one: see [`wspp::wire_clock::prepare`]). From `source`
+/// when given (and of the same family as the address tried): a load generator spreads
+/// its connections over several local addresses, each with its own ephemeral ports.
 async fn tcp_to(
     addr: &str,
     resolved: &[SocketAddr],
+    source: Option<IpAddr>,
     timeout: Duration,
 ) -> Result<TcpStream, Error> {
     let connect = async {
@@ -64,6 +67,9 @@ async fn tcp_to(
                 TcpSocket::new_v6()?
             };
             wspp::wire_clock::prepare(&socket);
+            if let Some(ip) = source.filter(|ip| ip.is_ipv4() == to.is_ipv4()) {
+                socket.bind(SocketAddr::new(ip, 0))?;
+            }
             match socket.connect(to).await {
                 Ok(stream) => return Ok(stream),
                 Err(err) => last = Some(err),
@@ -138,6 +144,15 @@ pub struct Opened {
 /// proxy's tunnel when `dial.proxy` names one for it, then TLS if it asks for it,
 /// each step timed apart and bounded by `dial.timeout`.
 pub async fn open(dial: &Dial, endpoint: &Endpoint) -> Result<(Stream, Opened), Error> {
+    open_from(dial, endpoint, None).await
+}
+
+/// [`open`] from the local address `source` (any port), when given.
+pub async fn open_from(
+    dial: &Dial,
+    endpoint: &Endpoint,
+    source: Option<IpAddr>,
+) -> Result<(Stream, Opened), Error> {
     let route = dial.proxy.route(&endpoint.addr, endpoint.tls)?;
     let to = route
         .as_ref()
@@ -148,7 +163,7 @@ pub async fn open(dial: &Dial, endpoint: &Endpoint) -> Result<(Stream, Opened), 
         .map_err(|e| through(route.as_ref(), e))?;
     let resolve = start.elapsed();
     let start = Instant::now();
-    let tcp = tcp_to(to, &resolved, dial.timeout)
+    let tcp = tcp_to(to, &resolved, source, dial.timeout)
         .await
         .map_err(|e| through(route.as_ref(), e))?;
     let tcp_connect = start.elapsed();

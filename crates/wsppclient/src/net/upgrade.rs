@@ -168,6 +168,10 @@ fn refusal(url: &WsUrl, response: &tungstenite::http::Response<Option<Vec<u8>>>)
         url: url.text.clone(),
         status: status.as_u16(),
         reason,
+        retry_after: response
+            .headers()
+            .get(hyper::header::RETRY_AFTER)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned()),
     }
 }
 

@@ -1,7 +1,7 @@
 //! [`Pinger`]: one connected WebSocket with its [`PingTracker`]s, the layer a
 //! benchmark loop drives directly and ping's session schedules.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
@@ -60,7 +60,18 @@ impl Pinger {
         payload_size: usize,
         user_clock: bool,
     ) -> Result<Self, Error> {
-        let (stream, opened) = connect::open(&settings.dial, &url.endpoint()).await?;
+        Pinger::connect_from(settings, url, payload_size, user_clock, None).await
+    }
+
+    /// [`Pinger::connect`] from the local address `source`, when given.
+    pub async fn connect_from(
+        settings: &ConnectSettings,
+        url: &WsUrl,
+        payload_size: usize,
+        user_clock: bool,
+        source: Option<IpAddr>,
+    ) -> Result<Self, Error> {
+        let (stream, opened) = connect::open_from(&settings.dial, &url.endpoint(), source).await?;
         let upgrade_start = Instant::now();
         let (ws, response) =
             upgrade::upgrade(stream, &settings.headers, settings.dial.timeout, url).await?;

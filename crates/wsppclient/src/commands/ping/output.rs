@@ -11,11 +11,11 @@ mod json;
 mod live;
 mod text;
 
-pub use self::json::{ProbeLine, json, probe_lines};
+pub use self::json::{ProbeLine, json, probe_lines, round_ns};
 pub use self::live::{Live, PingFormat};
 pub use self::text::{
-    clock_line, event_line, header, phases_line, setup_lines, stamp, start_lines, summary,
-    tls_line, wireshark_filter,
+    clock_line, event_line, header, ms, phases_line, rtt_lines, setup_lines, stamp, start_lines,
+    summary, tls_line, wireshark_filter,
 };
 
 #[cfg(test)]

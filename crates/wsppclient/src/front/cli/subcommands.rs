@@ -6,7 +6,11 @@ use std::time::Duration;
 
 use clap::{ArgGroup, ArgMatches, Args, Subcommand};
 
+use std::net::IpAddr;
+use std::path::PathBuf;
+
 use crate::commands::catalog::Request;
+use crate::commands::load::{LoadFormat, LoadOptions, MergeOptions};
 use crate::commands::ping::PingOptions;
 use crate::commands::ping::output::PingFormat;
 use crate::commands::{InspectOptions, Outgoing};
@@ -20,6 +24,13 @@ pub enum CliCommand {
     #[allow(missing_docs)]
     #[command(flatten)]
     Request(RequestCommand),
+    /// Open many connections and ping on each of them on schedule, open loop: the
+    /// latency a server gives under load, on the kernel's clock
+    #[command(after_help = LOAD_EXIT)]
+    Load(LoadArgs),
+    /// Add up HdrHistogram interval logs written by `load --hdr-log` (from one
+    /// generator or several) and print the summary of all their round trips
+    Merge(MergeArgs),
     #[allow(missing_docs)]
     #[command(flatten)]
     Docs(DocsCommand),
@@ -119,9 +130,54 @@ impl RequestCommand {
     }
 }
 
-/// The options of `ping`, named as ping(8) names them.
+/// What `ping` and `load` send and how long they wait for it, the same flags for both.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("echoing").args(["echo", "both"])))]
+pub struct ProbeArgs {
+    /// Seconds to wait for each answer before counting the probe as lost
+    #[arg(short = 'W', long, value_name = "SECS", default_value = "5", value_parser = parse_positive,
+          allow_hyphen_values = true)]
+    pub timeout: Duration,
+
+    /// Bytes of Ping payload (16 to 125: a sequence number, a timestamp, padding)
+    #[arg(short = 's', long = "size", value_name = "BYTES", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(16..=125), allow_negative_numbers = true)]
+    pub payload_size: u16,
+
+    /// Send Text messages for an echo server to return, instead of Pings, each matched
+    /// to its echo by its content (sequence number and send time): the application's
+    /// round trip rather than the WebSocket layer's
+    #[arg(long, conflicts_with = "both")]
+    pub echo: bool,
+
+    /// With --echo or --both: Binary messages instead of Text
+    #[arg(long, requires = "echoing")]
+    pub binary: bool,
+
+    /// A Ping and an echo message on alternate turns; the summary shows both RTT
+    /// distributions and their difference
+    #[arg(long)]
+    pub both: bool,
+}
+
+impl ProbeArgs {
+    /// Which probes go out.
+    fn probes(&self) -> Probes {
+        let encoding = if self.binary {
+            wspp::payload::Encoding::Binary
+        } else {
+            wspp::payload::Encoding::Text
+        };
+        match (self.echo, self.both) {
+            (_, true) => Probes::Both(encoding),
+            (true, false) => Probes::Echo(encoding),
+            (false, false) => Probes::Ping,
+        }
+    }
+}
+
+/// The options of `ping`, named as ping(8) names them.
+#[derive(Debug, Args)]
 pub struct PingArgs {
     /// The ws:// or wss:// URL to ping [default: ws://SERVER/pingpong, or wss:// with --tls]
     pub url: Option<String>,
@@ -143,15 +199,9 @@ pub struct PingArgs {
           allow_hyphen_values = true)]
     pub interval: Duration,
 
-    /// Seconds to wait for each pong before counting the ping as lost
-    #[arg(short = 'W', long, value_name = "SECS", default_value = "5", value_parser = parse_positive,
-          allow_hyphen_values = true)]
-    pub timeout: Duration,
-
-    /// Bytes of Ping payload (16 to 125: a sequence number, a timestamp, padding)
-    #[arg(short = 's', long = "size", value_name = "BYTES", default_value_t = 16,
-          value_parser = clap::value_parser!(u16).range(16..=125), allow_negative_numbers = true)]
-    pub payload_size: u16,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub probe: ProbeArgs,
 
     /// Print only one JSON object with the summary (for scripts)
     #[arg(long, conflicts_with = "ndjson")]
@@ -169,21 +219,6 @@ pub struct PingArgs {
     /// Start each ping's line with the Unix time, [seconds.micros], as ping(8) -D
     #[arg(short = 'D', long = "timestamp", conflicts_with_all = ["json", "ndjson"])]
     pub timestamp: bool,
-
-    /// Send Text messages for an echo server to return, instead of Pings, each matched
-    /// to its echo by its content (sequence number and send time): the application's
-    /// round trip rather than the WebSocket layer's
-    #[arg(long, conflicts_with = "both")]
-    pub echo: bool,
-
-    /// With --echo or --both: Binary messages instead of Text
-    #[arg(long, requires = "echoing")]
-    pub binary: bool,
-
-    /// A Ping and an echo message on alternate turns; the summary shows both RTT
-    /// distributions and their difference
-    #[arg(long)]
-    pub both: bool,
 
     /// Keep polling for SECS (e.g. 0.001 or 1ms) after each ping instead of sleeping
     /// until the pong wakes us: the RTT then leaves out this machine's own wake-up, for
@@ -259,24 +294,15 @@ impl PingArgs {
 
     /// What the session is asked to do.
     pub(super) fn into_options(self) -> PingOptions {
-        let encoding = if self.binary {
-            wspp::payload::Encoding::Binary
-        } else {
-            wspp::payload::Encoding::Text
-        };
         PingOptions {
             url: self.url,
             count: self.count,
             deadline: self.deadline,
             interval: self.interval,
-            timeout: self.timeout,
-            payload_size: usize::from(self.payload_size),
+            timeout: self.probe.timeout,
+            payload_size: usize::from(self.probe.payload_size),
             busy_poll: self.busy_poll,
-            probes: match (self.echo, self.both) {
-                (_, true) => Probes::Both(encoding),
-                (true, false) => Probes::Echo(encoding),
-                (false, false) => Probes::Ping,
-            },
+            probes: self.probe.probes(),
             user_latency: self.user_latency,
         }
     }
@@ -316,6 +342,133 @@ impl InspectArgs {
         }
     }
 }
+
+/// The options of `load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The ws:// or wss:// URL [default: ws://SERVER/pingpong, or wss:// with --tls]
+    pub url: Option<String>,
+
+    /// Connections to open and hold
+    #[arg(long, value_name = "N", default_value_t = crate::commands::load::options::DEFAULT_CONNECTIONS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub connections: u32,
+
+    /// Connections opened a second [default: as fast as the server accepts them]
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    pub open_rate: Option<Duration>,
+
+    /// Handshakes in flight at most while opening
+    #[arg(long, value_name = "C", default_value_t = crate::commands::load::options::DEFAULT_OPEN_CONCURRENCY,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub open_concurrency: u32,
+
+    /// How long to hold the connections once all have been tried (seconds, or e.g.
+    /// 30s, 2m); then every connection closes with 1000 once its last probes are
+    /// answered or timed out
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_positive,
+          allow_hyphen_values = true)]
+    pub duration: Duration,
+
+    /// A hard end SECS after the start: probes unanswered then are lost, and the
+    /// connections close at once
+    #[arg(short = 'w', long, value_name = "SECS", value_parser = parse_positive,
+          allow_hyphen_values = true)]
+    pub deadline: Option<Duration>,
+
+    /// Seconds between two probes on one connection; the connections' probes are
+    /// spread evenly over it
+    #[arg(short = 'i', long, value_name = "SECS", default_value = "1", value_parser = parse_positive,
+          allow_hyphen_values = true)]
+    pub interval: Duration,
+
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub probe: ProbeArgs,
+
+    /// Bind the connections to these local addresses in turn (e.g.
+    /// 127.0.0.2,127.0.0.3): each address has its own ephemeral ports
+    #[arg(long = "source", value_name = "ADDR[,ADDR...]", value_delimiter = ',')]
+    pub sources: Vec<IpAddr>,
+
+    /// Write the RTTs (microseconds) to FILE as an HdrHistogram interval log, one
+    /// interval a second
+    #[arg(long, value_name = "FILE")]
+    pub hdr_log: Option<PathBuf>,
+
+    /// Print only the summary, as one JSON object
+    #[arg(long, conflicts_with = "ndjson")]
+    pub json: bool,
+
+    /// Print one JSON object a second, then the --json summary as the last line
+    #[arg(long)]
+    pub ndjson: bool,
+}
+
+/// `--open-rate`: connections a second, as the time between two of them.
+fn parse_rate(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Duration::try_from_secs_f64(1.0 / rate)
+            .map_err(|_| format!("{s:?} is too small a rate")),
+        _ => Err(format!(
+            "{s:?} is not a rate: give connections a second, more than 0 (e.g. 500)"
+        )),
+    }
+}
+
+impl LoadArgs {
+    /// What the run does.
+    pub(super) fn into_options(self) -> LoadOptions {
+        LoadOptions {
+            url: self.url,
+            connections: self.connections,
+            open_every: self.open_rate,
+            open_concurrency: self.open_concurrency,
+            duration: self.duration,
+            deadline: self.deadline,
+            interval: self.interval,
+            timeout: self.probe.timeout,
+            payload_size: usize::from(self.probe.payload_size),
+            probes: self.probe.probes(),
+            sources: self.sources,
+            hdr_log: self.hdr_log,
+            format: if self.json {
+                LoadFormat::Json
+            } else if self.ndjson {
+                LoadFormat::Ndjson
+            } else {
+                LoadFormat::Text
+            },
+        }
+    }
+}
+
+/// The options of `merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The interval logs (`load --hdr-log FILE`)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Print the summary as one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl MergeArgs {
+    /// What the merge reads.
+    pub(super) fn into_options(self) -> MergeOptions {
+        MergeOptions {
+            files: self.files,
+            json: self.json,
+        }
+    }
+}
+
+/// What `load`'s exit status says.
+const LOAD_EXIT: &str = "Exit status: 0 when every connection opened and stayed, and every \
+probe was answered; 1 otherwise; 2 on a usage error. Ctrl-C ends the run at once with the \
+summary (connections close with 1000); SIGTERM the same with 1001 (Going Away), and 143.";
 
 /// What `ping`'s exit status says, and how a signal ends it.
 const PING_EXIT: &str = "Exit status: 0 when every ping was answered (with -w: when COUNT \

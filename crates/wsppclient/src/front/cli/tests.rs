@@ -80,10 +80,11 @@ fn the_cli_is_well_formed() {
 #[test]
 fn every_catalog_entry_is_a_subcommand_with_its_help() {
     let cmd = Cli::command();
-    let docs = ["completions", "man"];
+    // The subcommands that are no request of the menu.
+    let others = ["completions", "man", "load", "merge"];
     assert_eq!(
         cmd.get_subcommands()
-            .filter(|sub| !docs.contains(&sub.get_name()))
+            .filter(|sub| !others.contains(&sub.get_name()))
             .count(),
         Request::ALL.len()
     );
@@ -105,7 +106,7 @@ fn subcommands_map_back_to_their_entry() {
         let got = match invocation.front_end {
             FrontEnd::Request { request, .. } => request,
             FrontEnd::Ping { .. } => Request::Ping,
-            FrontEnd::Menu { .. } => panic!("{request:?} parsed as the menu"),
+            other => panic!("{request:?} parsed as {other:?}"),
         };
         assert_eq!(got, request);
     }
@@ -348,4 +349,67 @@ fn no_subcommand_is_the_menu() {
     };
     assert_eq!(parse(&[]).front_end, menu(false));
     assert_eq!(parse(&["--plain"]).front_end, menu(true));
+}
+
+#[test]
+fn load_takes_its_options_apart_from_the_connection_settings() {
+    let inv = parse(&[
+        "--server",
+        "h:1",
+        "load",
+        "--connections",
+        "5000",
+        "--open-rate",
+        "500",
+        "--duration",
+        "30s",
+        "-i",
+        "0.5",
+        "--source",
+        "127.0.0.2,127.0.0.3",
+        "--echo",
+        "--binary",
+        "--hdr-log",
+        "run.hlog",
+        "--ndjson",
+    ]);
+    let FrontEnd::Load(options) = inv.front_end else {
+        panic!("not load: {:?}", inv.front_end);
+    };
+    assert_eq!(inv.server.addr, "h:1");
+    assert_eq!(options.connections, 5000);
+    assert_eq!(options.open_every, Some(Duration::from_millis(2)));
+    assert_eq!(
+        options.open_concurrency,
+        crate::commands::load::options::DEFAULT_OPEN_CONCURRENCY
+    );
+    assert_eq!(options.duration, Duration::from_secs(30));
+    assert_eq!(options.interval, Duration::from_millis(500));
+    assert_eq!(options.timeout, Duration::from_secs(5));
+    assert_eq!(options.sources.len(), 2);
+    assert_eq!(
+        options.probes,
+        crate::probe::Probes::Echo(wspp::payload::Encoding::Binary)
+    );
+    assert_eq!(options.format, crate::commands::load::LoadFormat::Ndjson);
+    assert_eq!(
+        options.hdr_log.as_deref(),
+        Some(std::path::Path::new("run.hlog"))
+    );
+    let merge = parse(&["merge", "a.hlog", "b.hlog", "--json"]);
+    assert!(matches!(merge.front_end, FrontEnd::Merge(m) if m.files.len() == 2 && m.json));
+    for bad in [
+        &["load", "--connections", "0"][..],
+        &["load", "--open-rate", "0"],
+        &["load", "--source", "nowhere"],
+        &["load", "--binary"],
+        &["load", "--json", "--ndjson"],
+        &["merge"],
+    ] {
+        let args: Vec<&str> = std::iter::once("wsppclient")
+            .chain(bad.iter().copied())
+            .collect();
+        let err = super::try_parse_from(args).expect_err(&format!("{bad:?}"));
+        assert_eq!(err.exit_code(), 2, "{bad:?}");
+    }
 }

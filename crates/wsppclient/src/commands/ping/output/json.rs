@@ -13,7 +13,7 @@ use crate::probe::report::{PingEvent, PingReport, ProbeStats};
 use crate::probe::{Probe, Probes};
 
 /// Nanosecond precision is all the clock has; more digits are float noise.
-fn round_ns(ms: f64) -> f64 {
+pub fn round_ns(ms: f64) -> f64 {
     (ms * 1e6).round() / 1e6
 }
 

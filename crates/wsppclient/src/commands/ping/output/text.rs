@@ -346,7 +346,7 @@ fn summary_clock(report: &PingReport) -> String {
 }
 
 /// `rtt min/avg/max/mdev = …` and `rtt p50/p90/p99/p99.9 = …`, when there are RTTs.
-fn rtt_lines(latency: &Latency) -> Vec<String> {
+pub fn rtt_lines(latency: &Latency) -> Vec<String> {
     let mut lines = Vec::new();
     let s = latency.summary();
     if let (Some(min), Some(avg), Some(max), Some(mdev)) = (s.min, s.avg, s.max, s.mdev) {
@@ -425,7 +425,7 @@ pub fn stamp(now: SystemTime) -> String {
 }
 
 /// Milliseconds with microsecond precision, as ping(8) prints small RTTs.
-fn ms(d: Duration) -> String {
+pub fn ms(d: Duration) -> String {
     format!("{:.3}", as_ms(d))
 }
 

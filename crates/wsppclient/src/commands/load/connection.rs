@@ -1,0 +1,304 @@
+//! One connection of a `load` run, in its own task: open it (within the run's
+//! handshake budget), then send a probe at each of its scheduled times, whatever
+//! became of the earlier ones, until the run ends; then close it.
+//!
+//! The probes ride on a [`Pinger`], so they are matched to their answers by payload
+//! and timed on the kernel's clock and the user's exactly as `ping` times them.
+//! Open loop: the connection reads all the time and sends on its own clock; several
+//! probes may wait for their answers at once. When a probe leaves more than
+//! [`LATE_SLACK`] after its time (the generator fell behind), its lateness is added
+//! to its round trip on both clocks: a server that stalled the generator's sends
+//! must not look faster for it (coordinated omission).
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
+use wspp::payload::Encoding;
+use wspp::tracker::PongOutcome;
+
+use super::tally::{Tally, close_key, failure_reason};
+use crate::error::Error;
+use crate::net::settings::ConnectSettings;
+use crate::net::url::WsUrl;
+use crate::probe::Pinger;
+use crate::probe::Probe;
+use crate::stop::Stop;
+
+/// How late a probe may leave before it counts as sent late: tokio's timers fire on
+/// millisecond ticks, so up to a tick of delay is the timer's, not the generator's.
+pub const LATE_SLACK: Duration = Duration::from_millis(2);
+
+/// What every connection of a run shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// How each connection is opened.
+    pub settings: ConnectSettings,
+    /// Where.
+    pub url: WsUrl,
+    /// When each connection's probes are due.
+    pub schedule: Schedule,
+    /// How long a probe waits for its answer.
+    pub timeout: Duration,
+    /// Payload bytes per probe.
+    pub payload_size: usize,
+    /// The probe kinds, sent in turn.
+    pub kinds: &'static [Probe],
+    /// How echo messages are written, when some are sent.
+    pub echo: Option<Encoding>,
+    /// Local addresses to bind to, in turn by connection index.
+    pub sources: Vec<IpAddr>,
+    /// The counts.
+    pub tally: Tally,
+    /// Connection attempts that have ended, opened or failed.
+    pub attempted: AtomicUsize,
+    /// Cancelled once every planned connection has been attempted: the run's
+    /// duration counts from then.
+    pub ramped: CancellationToken,
+    /// Cancelled at the end of the run's duration: no more probes; connections close
+    /// once those waiting are answered or timed out.
+    pub finish: CancellationToken,
+    /// Ctrl-C, SIGTERM or the hard deadline: what waits is lost, connections close now
+    /// (1001 after SIGTERM, 1000 otherwise).
+    pub stop: Stop,
+}
+
+/// How a connection's probing ended.
+enum Ended {
+    /// The run asked it to.
+    Asked,
+    /// The server sent its Close, with this code.
+    ByServer(Option<u16>),
+    /// The connection broke without a Close.
+    Dropped,
+}
+
+/// Opens connection `index` and probes on it until the run ends; `permit` is its
+/// place among the handshakes in flight, given back once it is open.
+pub async fn run(shared: Arc<Shared>, index: usize, permit: OwnedSemaphorePermit) {
+    let source = match shared.sources.len() {
+        0 => None,
+        n => Some(shared.sources[index % n]),
+    };
+    // Boxed: opening (resolve, TCP, a proxy's tunnel, TLS, the upgrade) is by far the
+    // largest state of this task, and a task is as large as its largest state; on the
+    // heap, it is freed once open instead of held for the connection's life.
+    let connecting = Box::pin(Pinger::connect_from(
+        &shared.settings,
+        &shared.url,
+        shared.payload_size,
+        false,
+        source,
+    ));
+    let connected = tokio::select! {
+        biased;
+        () = shared.stop.cancelled() => return,
+        () = shared.finish.cancelled() => return,
+        connected = connecting => connected,
+    };
+    drop(permit);
+    if shared.attempted.fetch_add(1, Ordering::Relaxed) + 1 == shared.schedule.connections {
+        shared.ramped.cancel();
+    }
+    let mut pinger = match connected {
+        Ok(pinger) => pinger,
+        Err(err) => {
+            tracing::debug!(index, error = %crate::error::one_line(&err), "connection failed");
+            let (reason, retry_after) = failure_reason(&err);
+            let mut connections = shared.tally.connections();
+            *connections.failures.entry(reason).or_default() += 1;
+            if retry_after.is_some() {
+                connections.retry_after = retry_after;
+            }
+            return;
+        }
+    };
+    {
+        let setup = pinger.setup();
+        let mut connections = shared.tally.connections();
+        connections.opened += 1;
+        connections.open += 1;
+        connections.tcp.record(setup.tcp_connect);
+        if let Some(tls) = &setup.tls {
+            connections.tls.record(tls.handshake);
+        }
+        connections.upgrade.record(setup.upgrade);
+        connections.user_clock |= setup.clock != wspp::wire_clock::Clock::Kernel;
+    }
+    if let Some(encoding) = shared.echo {
+        pinger.echo_as(encoding);
+    }
+    let ended = probe(&shared, index, &mut pinger).await;
+    let lost = pinger.expire(Duration::ZERO).len() as u64;
+    shared.tally.window(index).lost += lost;
+    let key = match ended {
+        Ended::Asked => {
+            let frame = shared.stop.close_frame("");
+            let code = u16::from(frame.code);
+            // Boxed, as opening is: closing owns the Pinger and its own futures,
+            // and as a state of this task it doubled the task's size (6.6 to 3 KB).
+            if let Err(err) = Box::pin(pinger.close_with(frame)).await {
+                tracing::debug!(index, error = %err, "close handshake did not complete");
+            }
+            close_key(false, Some(code))
+        }
+        Ended::ByServer(code) => {
+            // Sends tungstenite's reply to the server's Close.
+            let _ = Box::pin(pinger.close()).await;
+            close_key(true, code)
+        }
+        Ended::Dropped => close_key(true, None),
+    };
+    let mut connections = shared.tally.connections();
+    connections.open -= 1;
+    if !matches!(ended, Ended::Asked) {
+        connections.dropped += 1;
+    }
+    *connections.closes.entry(key).or_default() += 1;
+}
+
+/// When the probes of a run's connections are due: probe `k` of connection `i` of
+/// `connections` at `origin + interval * (k + i / connections)`, so that together
+/// they go out at a steady rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// When the run started.
+    pub origin: Instant,
+    /// Time between two probes of one connection.
+    pub interval: Duration,
+    /// Connections planned.
+    pub connections: usize,
+}
+
+impl Schedule {
+    /// When connection `index`'s first probe at or after `now` is due (a connection
+    /// opened late joins its schedule where it stands).
+    pub fn first(&self, index: usize, now: Instant) -> Instant {
+        let phase = self
+            .interval
+            .mul_f64(index as f64 / self.connections.max(1) as f64);
+        let first = self.origin + phase;
+        if first >= now || self.interval.is_zero() {
+            return first.max(now);
+        }
+        let behind = now.duration_since(first).as_secs_f64() / self.interval.as_secs_f64();
+        first + self.interval.mul_f64(behind.ceil())
+    }
+}
+
+/// Sends connection `index`'s probes on schedule and takes their answers, until the
+/// run ends or the connection does.
+async fn probe(shared: &Shared, index: usize, pinger: &mut Pinger) -> Ended {
+    let clock = pinger.clock();
+    let mut slot = shared.schedule.first(index, Instant::now());
+    let mut turn = 0usize;
+    // The probes that left late and are not answered yet, with how late: rare, and
+    // few at once.
+    let mut late: VecDeque<(Probe, u64, Duration)> = VecDeque::new();
+    let timer = tokio::time::sleep(Duration::MAX);
+    tokio::pin!(timer);
+    loop {
+        let draining = shared.finish.is_cancelled();
+        if shared.stop.is_cancelled() || (draining && pinger.waiting() == 0) {
+            return Ended::Asked;
+        }
+        let now = Instant::now();
+        if !draining && slot <= now {
+            let kind = shared.kinds[turn % shared.kinds.len()];
+            turn += 1;
+            let seq = match pinger.send(kind).await {
+                Ok(seq) => seq,
+                Err(err) => {
+                    tracing::debug!(index, error = %err, "connection lost while sending");
+                    return Ended::Dropped;
+                }
+            };
+            let lateness = now.duration_since(slot);
+            let mut window = shared.tally.window(index);
+            window.sent += 1;
+            if lateness > LATE_SLACK {
+                window.late_sends += 1;
+                window.late_sum += lateness;
+                window.late_max = window.late_max.max(lateness);
+                late.push_back((kind, seq, lateness));
+            }
+            // The schedule is kept: a probe is never skipped to catch up.
+            slot += shared.schedule.interval;
+            continue;
+        }
+        let wake = [(!draining).then_some(slot), pinger.deadline(shared.timeout)]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(tokio::time::Instant::from_std);
+        if let Some(at) = wake
+            && at != timer.deadline()
+        {
+            timer.as_mut().reset(at);
+        }
+        tokio::select! {
+            biased;
+            () = shared.stop.cancelled() => return Ended::Asked,
+            () = shared.finish.cancelled(), if !draining => {}
+            answer = pinger.next_answer() => match answer {
+                Ok((kind, PongOutcome::Reply { seq, rtt, skipped }, _)) => {
+                    let mut added = Duration::ZERO;
+                    late.retain(|&(k, s, by)| {
+                        let answered = k == kind && s <= seq;
+                        if answered && s == seq {
+                            added = by;
+                        }
+                        !answered
+                    });
+                    let on = rtt.clock(clock);
+                    let mut window = shared.tally.window(index);
+                    window.received += 1;
+                    window.lost += skipped;
+                    window.unstamped += u64::from(on != clock);
+                    window.rtt.record(rtt.on(on) + added);
+                    window.user.record(rtt.user + added);
+                }
+                Ok(_) => {}
+                Err(Error::Closed { code, .. }) => return Ended::ByServer(code),
+                Err(err) => {
+                    tracing::debug!(index, error = %err, "connection lost");
+                    return Ended::Dropped;
+                }
+            },
+            () = &mut timer, if wake.is_some() => {
+                let expired = pinger.expire(shared.timeout).len() as u64;
+                shared.tally.window(index).lost += expired;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connections_probes_are_spread_over_one_interval() {
+        let origin = Instant::now();
+        let schedule = Schedule {
+            origin,
+            interval: Duration::from_millis(100),
+            connections: 4,
+        };
+        let firsts: Vec<Duration> = (0..4).map(|i| schedule.first(i, origin) - origin).collect();
+        let ms = Duration::from_millis;
+        assert_eq!(firsts, [ms(0), ms(25), ms(50), ms(75)]);
+        // Opened 130 ms in, connection 1 joins at 125 ms + 100 ms, its next turn.
+        let late = schedule.first(1, origin + ms(130)) - origin;
+        assert!(
+            late.abs_diff(ms(225)) < Duration::from_micros(1),
+            "{late:?}"
+        );
+        // Not yet due: the first turn stands.
+        assert_eq!(schedule.first(3, origin + ms(10)) - origin, ms(75));
+    }
+}

@@ -1,0 +1,191 @@
+//! The run's RTTs as an HdrHistogram interval log, and logs read back and merged.
+//!
+//! The format is HdrHistogram's own (what its Java `HistogramLogProcessor` and
+//! Python's `hdrhistogram` read): a `BaseTime` header, then one line per second with
+//! the interval's start (seconds after `BaseTime`), its length, its largest value and
+//! the histogram, V2-serialized, deflated and base64-encoded. Values are microseconds,
+//! the unit such logs usually carry, converted from the nanosecond histograms the run
+//! keeps. Logs from several generators, each with its own `BaseTime`, merge by adding
+//! their histograms: one fleet-wide distribution, not an average of percentiles.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::interval_log::{
+    IntervalLogIterator, IntervalLogWriterBuilder, LogEntry,
+};
+use hdrhistogram::serialization::{Deserializer, V2DeflateSerializer};
+use wspp::stats::Latency;
+
+use crate::error::Error;
+
+/// The largest RTT a log holds, in microseconds (an hour, as `wspp::stats`).
+const MAX_US: u64 = 3_600_000_000;
+
+/// A microsecond histogram as the logs hold them.
+fn histogram_us() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_US, 3).expect("constant histogram bounds are valid")
+}
+
+/// An error about the log at `path`, naming it.
+fn about(path: &Path, err: impl std::fmt::Display) -> Error {
+    Error::Io(io::Error::other(format!("{}: {err}", path.display())))
+}
+
+/// An interval log being written, one interval at a time.
+pub struct HdrLog {
+    path: PathBuf,
+    file: BufWriter<File>,
+    serializer: V2DeflateSerializer,
+}
+
+impl HdrLog {
+    /// Creates the log at `path` (replacing any file there), with `base` (the run's
+    /// start) as its `StartTime` and `BaseTime`.
+    pub fn create(path: &Path, base: SystemTime) -> Result<HdrLog, Error> {
+        let file = File::create(path).map_err(|e| about(path, e))?;
+        let mut log = HdrLog {
+            path: path.to_owned(),
+            file: BufWriter::new(file),
+            serializer: V2DeflateSerializer::new(),
+        };
+        IntervalLogWriterBuilder::new()
+            .add_comment(concat!(
+                "wsppclient/",
+                env!("CARGO_PKG_VERSION"),
+                " load: WebSocket round trips in microseconds"
+            ))
+            .with_start_time(base)
+            .with_base_time(base)
+            .begin_log_with(&mut log.file, &mut log.serializer)
+            .map_err(|e| about(path, e))?;
+        Ok(log)
+    }
+
+    /// Appends the interval that started `start` after the base time and lasted
+    /// `length`, holding `rtts`; flushed, so the log can be followed while it grows.
+    pub fn write(
+        &mut self,
+        rtts: &Latency,
+        start: Duration,
+        length: Duration,
+    ) -> Result<(), Error> {
+        let mut us = histogram_us();
+        for (rtt, count) in rtts.recorded() {
+            let micros = u64::try_from((rtt.as_nanos() + 500) / 1000).unwrap_or(MAX_US);
+            us.saturating_record_n(micros.max(1), count);
+        }
+        // A builder without headers writes nothing of its own: each interval goes
+        // through a fresh one because the writer borrows the file it writes.
+        let mut writer = IntervalLogWriterBuilder::new()
+            .begin_log_with(&mut self.file, &mut self.serializer)
+            .map_err(|e| about(&self.path, e))?;
+        writer
+            .write_histogram(&us, start, length, None)
+            .map_err(|e| about(&self.path, e))?;
+        self.file.flush().map_err(|e| about(&self.path, e))
+    }
+}
+
+impl std::fmt::Debug for HdrLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HdrLog")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Interval logs read back and added up.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    /// The logs read.
+    pub files: usize,
+    /// The intervals they held.
+    pub intervals: u64,
+    /// Every RTT of every interval, in microseconds.
+    pub histogram: Histogram<u64>,
+    /// From the earliest interval's start to the latest one's end, on the wall clock.
+    pub span: Duration,
+}
+
+/// Reads the interval logs at `paths` and adds their histograms.
+pub fn merge(paths: &[PathBuf]) -> Result<Merged, Error> {
+    let mut merged = Merged {
+        files: paths.len(),
+        intervals: 0,
+        histogram: histogram_us(),
+        span: Duration::ZERO,
+    };
+    let mut first: Option<Duration> = None;
+    let mut last = Duration::ZERO;
+    for path in paths {
+        let bytes = std::fs::read(path).map_err(|e| about(path, e))?;
+        let mut base = Duration::ZERO;
+        for entry in IntervalLogIterator::new(&bytes) {
+            let entry = entry
+                .map_err(|e| about(path, format!("not an HdrHistogram interval log ({e:?})")))?;
+            let interval = match entry {
+                LogEntry::BaseTime(at) => {
+                    base = at;
+                    continue;
+                }
+                LogEntry::StartTime(_) => continue,
+                LogEntry::Interval(interval) => interval,
+            };
+            let encoded = base64::engine::general_purpose::STANDARD
+                .decode(interval.encoded_histogram())
+                .map_err(|e| about(path, format!("an interval is not base64: {e}")))?;
+            let histogram: Histogram<u64> = Deserializer::new()
+                .deserialize(&mut encoded.as_slice())
+                .map_err(|e| about(path, format!("an interval cannot be read: {e:?}")))?;
+            merged
+                .histogram
+                .add(&histogram)
+                .map_err(|e| about(path, format!("an interval does not fit: {e:?}")))?;
+            merged.intervals += 1;
+            let start = base + interval.start_timestamp();
+            first = Some(first.map_or(start, |f| f.min(start)));
+            last = last.max(start + interval.duration());
+        }
+    }
+    merged.span = first.map_or(Duration::ZERO, |f| last.saturating_sub(f));
+    Ok(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_reads_back_with_its_counts_in_microseconds() {
+        let dir = std::env::temp_dir().join(format!("wspp-hlog-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("one.hlog");
+        let mut log = HdrLog::create(&path, SystemTime::now()).expect("created");
+        let mut second = Latency::default();
+        for us in [40, 50, 60] {
+            second.record(Duration::from_micros(us));
+        }
+        log.write(&second, Duration::ZERO, Duration::from_secs(1))
+            .expect("written");
+        second.record(Duration::from_millis(3));
+        log.write(&second, Duration::from_secs(1), Duration::from_secs(1))
+            .expect("written");
+        drop(log);
+        let merged = merge(&[path.clone(), path.clone()]).expect("merged");
+        assert_eq!((merged.files, merged.intervals), (2, 4));
+        assert_eq!(merged.histogram.len(), 14);
+        assert_eq!(merged.histogram.min(), 40);
+        // 3 ms to the histograms' 0.1%.
+        let max = merged.histogram.max();
+        assert!(max.abs_diff(3000) <= 3, "{max}");
+        assert_eq!(merged.span, Duration::from_secs(2));
+        std::fs::write(&path, "not a log\n").expect("written");
+        assert!(merge(&[path]).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,249 @@
+//! What the connections of a `load` run count, shared between their tasks and the
+//! once-a-second report.
+//!
+//! Thousands of tasks record into a few shards ([`SHARDS`]), each a short
+//! `std::sync::Mutex` held only to add a sample and never across an `.await`; a task
+//! always uses the same shard. Once a second the report swaps each shard's
+//! [`Window`] for an empty one and sums them on another thread: the second's figures,
+//! and, added up, the run's. (Summed in place, the histograms' few megabytes held the
+//! connections' thread for 3 ms each second, and the probes due then left late.) One lock for every task would be simpler, and on a multi-threaded
+//! runtime it would be the point where all of them meet; a histogram per task would
+//! cost its few hundred kilobytes thousands of times.
+//!
+//! Opening and closing a connection happens once in its life, so those counts
+//! ([`Connections`]) sit under one lock.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use wspp::stats::Latency;
+
+use crate::error::Error;
+
+/// How many windows the connections record into.
+pub const SHARDS: usize = 4;
+
+/// What a set of connections did with their probes over some time.
+#[derive(Debug, Clone, Default)]
+pub struct Window {
+    /// RTTs on the run's clock (the kernel's, where it stamped the probe).
+    pub rtt: Latency,
+    /// The same probes on the user's clock.
+    pub user: Latency,
+    /// Probes sent.
+    pub sent: u64,
+    /// Probes answered.
+    pub received: u64,
+    /// Probes given up on: unanswered after the timeout, overtaken by a newer answer,
+    /// or still waiting when the run was cut off.
+    pub lost: u64,
+    /// Probes that left later than scheduled (see [`super::connection::LATE_SLACK`]).
+    pub late_sends: u64,
+    /// How late the latest of them was.
+    pub late_max: Duration,
+    /// How late they were, summed.
+    pub late_sum: Duration,
+    /// Answers on the user's clock although the kernel's was wanted: the kernel did
+    /// not stamp them.
+    pub unstamped: u64,
+}
+
+impl Window {
+    /// Adds `other`'s counts and samples to this one.
+    pub fn add(&mut self, other: &Window) {
+        self.rtt.add(&other.rtt);
+        self.user.add(&other.user);
+        self.sent += other.sent;
+        self.received += other.received;
+        self.lost += other.lost;
+        self.late_sends += other.late_sends;
+        self.late_max = self.late_max.max(other.late_max);
+        self.late_sum += other.late_sum;
+        self.unstamped += other.unstamped;
+    }
+}
+
+/// How the connections opened and ended.
+#[derive(Debug, Clone, Default)]
+pub struct Connections {
+    /// Upgraded to WebSocket.
+    pub opened: u64,
+    /// Not opened, by reason (see [`failure_reason`]).
+    pub failures: BTreeMap<String, u64>,
+    /// The last `Retry-After` a refusal carried.
+    pub retry_after: Option<String>,
+    /// Open now.
+    pub open: u64,
+    /// The TCP connects of the connections opened.
+    pub tcp: Latency,
+    /// Their TLS handshakes, over `wss://`.
+    pub tls: Latency,
+    /// Their upgrades.
+    pub upgrade: Latency,
+    /// How they ended, by who closed first and the code (see [`close_key`]).
+    pub closes: BTreeMap<String, u64>,
+    /// Ended by the server or the network before the run asked them to.
+    pub dropped: u64,
+    /// Whether any connection had no kernel stamps: its RTTs are on the user's clock.
+    pub user_clock: bool,
+}
+
+impl Connections {
+    /// Connection attempts that failed.
+    pub fn failed(&self) -> u64 {
+        self.failures.values().sum()
+    }
+}
+
+/// The counts every connection task records into.
+#[derive(Debug)]
+pub struct Tally {
+    windows: [Mutex<Window>; SHARDS],
+    connections: Mutex<Connections>,
+}
+
+impl Default for Tally {
+    fn default() -> Self {
+        Tally {
+            windows: std::array::from_fn(|_| Mutex::default()),
+            connections: Mutex::default(),
+        }
+    }
+}
+
+impl Tally {
+    /// The window of connection `index`.
+    pub fn window(&self, index: usize) -> MutexGuard<'_, Window> {
+        // A panic elsewhere with the lock held leaves plain counters, still worth having.
+        self.windows[index % SHARDS]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The connection counts.
+    pub fn connections(&self) -> MutexGuard<'_, Connections> {
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Puts `fresh` windows (one a shard: see [`fresh_windows`]) in place of the
+    /// shards' and returns what those held. Each lock is held for a swap, however
+    /// much the window holds: the summing, which walks every histogram, is left to
+    /// the caller, off the thread the connections run on.
+    pub fn swap(&self, fresh: Vec<Window>) -> Vec<Window> {
+        self.windows
+            .iter()
+            .zip(fresh)
+            .map(|(shard, mut window)| {
+                std::mem::swap(
+                    &mut *shard.lock().unwrap_or_else(PoisonError::into_inner),
+                    &mut window,
+                );
+                window
+            })
+            .collect()
+    }
+}
+
+/// Empty windows, one a shard, for [`Tally::swap`].
+pub fn fresh_windows() -> Vec<Window> {
+    (0..SHARDS).map(|_| Window::default()).collect()
+}
+
+/// `windows` summed into one.
+pub fn sum(windows: &[Window]) -> Window {
+    let mut sum = Window::default();
+    for window in windows {
+        sum.add(window);
+    }
+    sum
+}
+
+/// The reason a connection attempt failed, as the summary and the JSON name it:
+/// `refused`, `timeout`, `tls`, `status_503` (the upgrade's answer), or the kind of
+/// error otherwise; with the refusal's `Retry-After`, when it had one.
+pub fn failure_reason(err: &Error) -> (String, Option<String>) {
+    let reason = match err {
+        Error::Connect { source, .. } | Error::ProxyUnreachable { source, .. } => {
+            match source.kind() {
+                std::io::ErrorKind::ConnectionRefused => "refused".to_owned(),
+                std::io::ErrorKind::AddrNotAvailable => "no_local_port".to_owned(),
+                _ => "connect".to_owned(),
+            }
+        }
+        Error::ConnectTimeout { .. } | Error::Timeout { .. } | Error::TlsTimeout { .. } => {
+            "timeout".to_owned()
+        }
+        Error::Tls { .. } | Error::Certificate { .. } | Error::NotTls { .. } => "tls".to_owned(),
+        Error::UpgradeRefused {
+            status,
+            retry_after,
+            ..
+        } => return (format!("status_{status}"), retry_after.clone()),
+        Error::UpgradeUnanswered { .. } | Error::NotHttp { .. } => "no_upgrade".to_owned(),
+        Error::Subprotocol { .. } => "subprotocol".to_owned(),
+        Error::ProxyRefused { .. } | Error::ProxyFailed { .. } => "proxy".to_owned(),
+        _ => "other".to_owned(),
+    };
+    (reason, None)
+}
+
+/// Who closed a connection first, with the code: `client_1000`, `server_1001`, or
+/// `dropped_1006` when no Close frame came (RFC 6455's code for that).
+pub fn close_key(by_server: bool, code: Option<u16>) -> String {
+    match (by_server, code) {
+        (_, None) => "dropped_1006".to_owned(),
+        (false, Some(code)) => format!("client_{code}"),
+        (true, Some(code)) => format!("server_{code}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swapping_takes_every_shard_and_leaves_it_empty() {
+        let tally = Tally::default();
+        for index in 0..6 {
+            let mut window = tally.window(index);
+            window.sent += 1;
+            window
+                .rtt
+                .record(Duration::from_micros(10 * (index as u64 + 1)));
+        }
+        let taken = sum(&tally.swap(fresh_windows()));
+        assert_eq!((taken.sent, taken.rtt.summary().count), (6, 6));
+        assert_eq!(taken.rtt.summary().max, Some(Duration::from_micros(60)));
+        assert_eq!(sum(&tally.swap(fresh_windows())).sent, 0);
+    }
+
+    #[test]
+    fn failures_are_named_by_what_the_user_can_act_on() {
+        let refused = Error::Connect {
+            addr: "h:1".into(),
+            source: std::io::ErrorKind::ConnectionRefused.into(),
+        };
+        assert_eq!(failure_reason(&refused), ("refused".into(), None));
+        let busy = Error::UpgradeRefused {
+            url: "ws://h:1/".into(),
+            status: 503,
+            reason: "Service Unavailable".into(),
+            retry_after: Some("1".into()),
+        };
+        assert_eq!(
+            failure_reason(&busy),
+            ("status_503".into(), Some("1".into()))
+        );
+        let slow = Error::Timeout {
+            what: "the upgrade",
+            after: Duration::from_secs(5),
+        };
+        assert_eq!(failure_reason(&slow).0, "timeout");
+        assert_eq!(close_key(false, Some(1000)), "client_1000");
+        assert_eq!(close_key(true, Some(1001)), "server_1001");
+        assert_eq!(close_key(true, None), "dropped_1006");
+    }
+}

@@ -1,0 +1,390 @@
+//! `load`: a thousand connections against wsppsrv, a server that stalls, the interval
+//! log read back and merged, the descriptor limit, and Ctrl-C and SIGTERM on the
+//! built binary. Each run lasts a few seconds at most.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+use wsppclient::commands::load::{self, LoadFormat, LoadOptions};
+use wsppclient::front::invocation::{FrontEnd, Invocation};
+use wsppclient::net::settings::ConnectSettings;
+use wsppclient::outcome::Outcome;
+use wsppclient::stop::Stop;
+
+use crate::support::{Running, Server, raw, run_binary, within};
+
+/// A fresh path in the temporary directory for an interval log.
+fn log_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("wspp-load-{}-{name}.hlog", std::process::id()))
+}
+
+/// A load run as `options` says with `settings`, its lines a second unread.
+async fn run_load(settings: &ConnectSettings, options: &LoadOptions) -> load::LoadReport {
+    within(load::run(settings, options, &Stop::new(), |_| {}))
+        .await
+        .expect("the run starts")
+}
+
+/// Figures that must be in order: min ≤ p50 ≤ … ≤ max, under `prefix`.
+fn assert_ordered(summary: &Value, prefix: &str) {
+    let figures: Vec<f64> = ["min", "p50", "p90", "p99", "p999", "max"]
+        .iter()
+        .map(|name| {
+            summary[format!("{prefix}rtt_{name}_ms")]
+                .as_f64()
+                .unwrap_or_else(|| panic!("{prefix}rtt_{name}_ms in {summary}"))
+        })
+        .collect();
+    assert!(
+        figures.windows(2).all(|w| w[0] <= w[1]),
+        "{prefix}: {figures:?}"
+    );
+    assert!(figures[0] > 0.0, "{figures:?}");
+}
+
+#[tokio::test]
+async fn a_thousand_connections_open_and_every_probe_is_answered() {
+    let server = Server::start(wsppsrv::Config::default()).await;
+    let hlog = log_path("thousand");
+    let options = LoadOptions {
+        connections: 1000,
+        duration: Duration::from_secs(3),
+        interval: Duration::from_millis(500),
+        hdr_log: Some(hlog.clone()),
+        format: LoadFormat::Json,
+        ..LoadOptions::default()
+    };
+    let invocation = Invocation::new(server.addr.to_string(), FrontEnd::Load(Box::new(options)));
+    let mut out = Vec::new();
+    let outcome = within(wsppclient::front::invoke::run(invocation, &mut out))
+        .await
+        .expect("the run starts");
+    let stdout = String::from_utf8_lossy(&out);
+    let summary: Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    assert_eq!(outcome, Outcome::Success, "{summary}");
+    assert_eq!(summary["record"], "summary");
+    assert_eq!(summary["connections"], 1000);
+    assert_eq!(summary["connections_opened"], 1000, "{summary}");
+    assert_eq!(summary["connections_failed"], 0);
+    assert_eq!(summary["failures"], serde_json::json!({}));
+    assert_eq!(summary["closes"]["client_1000"], 1000, "{summary}");
+    let sent = summary["sent"].as_u64().expect("sent");
+    assert!(sent >= 1000, "{summary}");
+    assert_eq!(summary["received"], sent, "{summary}");
+    assert_eq!(summary["lost"], 0);
+    assert!(summary["late_sends"].is_u64());
+    assert_eq!(summary["clock"], "kernel");
+    assert_ordered(&summary, "");
+    assert_ordered(&summary, "user_");
+    assert!(
+        summary["generator_cpu_pct"]
+            .as_f64()
+            .is_some_and(|p| p > 0.0)
+    );
+    assert!(summary["duration_s"].as_f64().is_some_and(|d| d >= 3.0));
+    // The interval log, read back by hdrhistogram's own reader, holds every answer.
+    let merged = load::merge(std::slice::from_ref(&hlog)).expect("the log reads back");
+    assert_eq!(merged.histogram.len(), sent);
+    assert!(merged.intervals >= 3, "{}", merged.intervals);
+    let _ = std::fs::remove_file(hlog);
+}
+
+/// A WebSocket server that answers Pings, and the addresses its clients came from.
+/// With `stalls`, for 300 ms of every 2 s (from 1 s after it starts) it answers
+/// nothing, then everything that waited.
+async fn ping_server(stalls: bool) -> (SocketAddr, Arc<Mutex<Vec<IpAddr>>>) {
+    const CYCLE: Duration = Duration::from_secs(2);
+    const STALL_FROM: Duration = Duration::from_secs(1);
+    const STALL: Duration = Duration::from_millis(300);
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("bound address");
+    let peers = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&peers);
+    let start = Instant::now();
+    tokio::spawn(async move {
+        while let Ok((mut stream, peer)) = listener.accept().await {
+            seen.lock().expect("not poisoned").push(peer.ip());
+            tokio::spawn(async move {
+                raw::accept_upgrade(&mut stream).await;
+                while let Some((opcode, payload)) = raw::read_frame(&mut stream).await {
+                    if raw::answer_close(&mut stream, opcode, &payload).await {
+                        return;
+                    }
+                    if opcode != raw::PING {
+                        continue;
+                    }
+                    let into_cycle = Duration::from_nanos(
+                        (start.elapsed().as_nanos() % CYCLE.as_nanos()) as u64,
+                    );
+                    if stalls && into_cycle >= STALL_FROM && into_cycle < STALL_FROM + STALL {
+                        tokio::time::sleep(STALL_FROM + STALL - into_cycle).await;
+                    }
+                    raw::send(&mut stream, raw::PONG, &payload).await;
+                }
+            });
+        }
+    });
+    (addr, peers)
+}
+
+#[tokio::test]
+async fn sources_take_turns_as_the_connections_local_addresses() {
+    let (addr, peers) = ping_server(false).await;
+    let options = LoadOptions {
+        connections: 6,
+        duration: Duration::from_millis(300),
+        interval: Duration::from_millis(100),
+        sources: vec![
+            "127.0.0.2".parse().expect("ip"),
+            "127.0.0.3".parse().expect("ip"),
+        ],
+        ..LoadOptions::default()
+    };
+    let report = run_load(&ConnectSettings::new(addr.to_string()), &options).await;
+    assert_eq!(report.opened.opened, 6);
+    assert!(report.passed());
+    let mut seen = peers.lock().expect("not poisoned").clone();
+    seen.sort();
+    let want: Vec<IpAddr> = [
+        "127.0.0.2",
+        "127.0.0.2",
+        "127.0.0.2",
+        "127.0.0.3",
+        "127.0.0.3",
+        "127.0.0.3",
+    ]
+    .iter()
+    .map(|ip| ip.parse().expect("ip"))
+    .collect();
+    assert_eq!(seen, want);
+}
+
+#[tokio::test]
+async fn a_server_that_stalls_shows_in_the_p90_under_open_loop() {
+    let (addr, _) = ping_server(true).await;
+    let options = LoadOptions {
+        connections: 20,
+        duration: Duration::from_secs(2),
+        interval: Duration::from_millis(50),
+        ..LoadOptions::default()
+    };
+    let settings = ConnectSettings::new(addr.to_string());
+    let report = run_load(&settings, &options).await;
+    assert_eq!(report.opened.opened, 20);
+    assert_eq!(report.probes.lost, 0);
+    assert_eq!(report.probes.received, report.probes.sent);
+    // About 15% of the probes met the stall, each delayed by up to 300 ms: the p90
+    // is among them. A closed-loop generator would have sent one probe per
+    // connection into it, and its p90 would not show it.
+    let summary = report.probes.rtt.summary();
+    let p50 = summary.p50.expect("answers");
+    let p90 = summary.p90.expect("answers");
+    assert!(p90 >= Duration::from_millis(30), "p50 {p50:?}, p90 {p90:?}");
+    assert!(p50 < Duration::from_millis(30), "p50 {p50:?}, p90 {p90:?}");
+    assert!(
+        summary
+            .max
+            .is_some_and(|max| max >= Duration::from_millis(200))
+    );
+}
+
+#[tokio::test]
+async fn over_tls_each_connection_shakes_hands_and_its_time_is_counted_apart() {
+    let (_server, tls) = Server::start_tls(wsppsrv::Config::default()).await;
+    let mut settings = ConnectSettings::new(format!("localhost:{}", tls.addr.port()));
+    settings.server.tls = true;
+    settings.dial.tls.ca = Some(tls.ca.clone());
+    let options = LoadOptions {
+        connections: 5,
+        duration: Duration::from_millis(300),
+        interval: Duration::from_millis(100),
+        ..LoadOptions::default()
+    };
+    let report = run_load(&settings, &options).await;
+    assert_eq!(report.opened.opened, 5, "{:?}", report.opened.failures);
+    assert!(report.passed());
+    assert!(report.url.starts_with("wss://"), "{}", report.url);
+    assert_eq!(report.opened.tls.summary().count, 5);
+    let summary: Value = serde_json::from_str(&load::output::json(&report)).expect("JSON");
+    assert!(
+        summary["tls_handshake_p50_ms"]
+            .as_f64()
+            .is_some_and(|ms| ms > 0.0)
+    );
+    // Trust withheld: every connection fails on TLS, and says so.
+    settings.dial.tls.ca = None;
+    let refused = run_load(&settings, &options).await;
+    assert_eq!(
+        refused.opened.failures.get("tls"),
+        Some(&5),
+        "{:?}",
+        refused.opened.failures
+    );
+}
+
+#[tokio::test]
+async fn a_server_at_capacity_is_counted_by_its_503_and_retry_after() {
+    let server = Server::start(wsppsrv::Config {
+        max_connections: 5,
+        ..wsppsrv::Config::default()
+    })
+    .await;
+    let options = LoadOptions {
+        connections: 8,
+        duration: Duration::from_millis(500),
+        interval: Duration::from_millis(100),
+        ..LoadOptions::default()
+    };
+    let report = run_load(&server.client_settings(), &options).await;
+    assert_eq!(report.opened.opened, 5);
+    assert_eq!(report.opened.failures.get("status_503"), Some(&3));
+    assert_eq!(report.opened.retry_after.as_deref(), Some("1"));
+    assert!(!report.passed());
+    let text = load::output::summary(&report).join("\n");
+    assert!(
+        text.contains("failed: status_503 3 (Retry-After: 1)"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn merge_adds_the_counts_of_several_logs() {
+    let server = Server::start(wsppsrv::Config::default()).await;
+    let mut received = 0;
+    let mut paths = Vec::new();
+    for name in ["first", "second"] {
+        let path = log_path(name);
+        let options = LoadOptions {
+            connections: 10,
+            duration: Duration::from_secs(1),
+            interval: Duration::from_millis(100),
+            hdr_log: Some(path.clone()),
+            ..LoadOptions::default()
+        };
+        let report = run_load(&server.client_settings(), &options).await;
+        assert!(report.probes.received > 0);
+        received += report.probes.received;
+        paths.push(path);
+    }
+    let files: Vec<&str> = paths.iter().filter_map(|p| p.to_str()).collect();
+    let mut args = vec!["merge", "--json"];
+    args.extend(&files);
+    let output = run_binary(&args).await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let merged: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    assert_eq!(merged["files"], 2);
+    assert_eq!(merged["received"], received, "{merged}");
+    assert!(merged["rtt_p50_ms"].as_f64().is_some_and(|p| p > 0.0));
+    let text = run_binary(&["merge", files[0]]).await;
+    assert!(String::from_utf8_lossy(&text.stdout).starts_with("1 logs, "));
+    let missing = run_binary(&["merge", "/nonexistent/wspp.hlog"]).await;
+    assert_eq!(missing.status.code(), Some(2));
+    for path in paths {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[tokio::test]
+async fn a_low_descriptor_limit_is_said_in_one_line_and_the_run_goes_on() {
+    let server = Server::start(wsppsrv::Config::default()).await;
+    let addr = server.addr.to_string();
+    let script = "ulimit -n 150 && exec \"$0\" \"$@\"";
+    let output = run_binary_under_bash(
+        script,
+        &[
+            "--server",
+            &addr,
+            "load",
+            "--connections",
+            "500",
+            "--duration",
+            "1",
+            "-i",
+            "0.2",
+            "--json",
+        ],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let notice: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("descriptor limit"))
+        .collect();
+    assert_eq!(notice.len(), 1, "{stderr}");
+    assert!(notice[0].contains("of the 500 connections"), "{stderr}");
+    let summary: Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    let opened = summary["connections_opened"].as_u64().expect("opened");
+    assert!(opened > 0 && opened < 500, "{summary}");
+    assert_eq!(summary["connections_failed"], 0, "{summary}");
+    assert_eq!(output.status.code(), Some(0), "{summary}");
+}
+
+/// The binary started by `bash -c script`, with `args` after it.
+async fn run_binary_under_bash(script: &str, args: &[&str]) -> std::process::Output {
+    let child = tokio::process::Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_wsppclient"))
+        .args(args)
+        .env_remove("WSPP_SERVER")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    within(child).await.expect("the binary ran")
+}
+
+/// `load --ndjson` stopped by `signal` after its first second: the summary comes all
+/// the same, and the connections close with `code`.
+async fn stopped_by(signal: &str, code: &str) -> (Value, Option<i32>) {
+    let server = Server::start(wsppsrv::Config::default()).await;
+    let addr = server.addr.to_string();
+    let mut run = Running::start(&[
+        "--server",
+        &addr,
+        "load",
+        "--connections",
+        "20",
+        "--duration",
+        "60",
+        "-i",
+        "0.1",
+        "--ndjson",
+    ]);
+    let first = run.line().await.expect("a line a second");
+    let first: Value = serde_json::from_str(&first).expect("JSON");
+    assert_eq!(first["record"], "second");
+    run.signal(signal).await;
+    let (rest, status, stderr) = run.finish().await;
+    let last = rest
+        .last()
+        .unwrap_or_else(|| panic!("no summary: {stderr}"));
+    let summary: Value = serde_json::from_str(last).expect("JSON");
+    assert_eq!(summary["record"], "summary");
+    assert_eq!(
+        summary["closes"][code], summary["connections_opened"],
+        "{summary}"
+    );
+    assert!(summary["duration_s"].as_f64().is_some_and(|d| d < 60.0));
+    (summary, status.code())
+}
+
+#[tokio::test]
+async fn ctrl_c_ends_the_run_with_its_summary_and_close_1000() {
+    let (summary, code) = stopped_by("INT", "client_1000").await;
+    // A probe in flight at Ctrl-C counts as lost, as ping(8) counts it.
+    let lost = summary["lost"].as_u64().expect("lost");
+    assert_eq!(code, Some(if lost == 0 { 0 } else { 1 }), "{summary}");
+}
+
+#[tokio::test]
+async fn sigterm_ends_the_run_with_its_summary_and_close_1001() {
+    let (_, code) = stopped_by("TERM", "client_1001").await;
+    assert_eq!(code, Some(143));
+}
