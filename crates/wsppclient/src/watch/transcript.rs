@@ -91,10 +91,20 @@ impl Transcript {
     /// Sends an entry stamped now. A display that has gone away is not an error for
     /// the request, so a closed channel is ignored.
     pub fn send(&self, kind: EntryKind) {
-        let entry = Entry {
+        self.send_entry(self.stamp(kind));
+    }
+
+    /// `kind`, stamped now, to be sent later: an entry held back so that the
+    /// transcript keeps the order of the bytes (see [`crate::watch::tap`]).
+    pub fn stamp(&self, kind: EntryKind) -> Entry {
+        Entry {
             at: self.start.elapsed(),
             kind,
-        };
+        }
+    }
+
+    /// Sends an entry stamped earlier ([`Transcript::stamp`]).
+    pub fn send_entry(&self, entry: Entry) {
         let _ = self.tx.send(entry);
     }
 
