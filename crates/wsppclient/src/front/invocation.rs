@@ -9,6 +9,7 @@
 
 use crate::commands::Options;
 use crate::commands::catalog::Request;
+use crate::commands::listen::ListenOptions;
 use crate::commands::ping::PingOptions;
 use crate::commands::ping::output::PingFormat;
 use crate::net::settings::{Dial, Headers};
@@ -55,8 +56,8 @@ pub struct ServerChoice {
     pub may_start: bool,
 }
 
-/// Which front-end a run uses: the menu, one request printed as its transcript, or
-/// ping(8)'s output.
+/// Which front-end a run uses: the menu, one request printed as its transcript,
+/// ping(8)'s output, or `listen`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrontEnd {
     /// The interactive menu.
@@ -84,6 +85,11 @@ pub enum FrontEnd {
         /// ping(8)'s lines, fewer of them, stamped, or JSON.
         format: PingFormat,
     },
+    /// `listen`: a server, each client's transcript printed.
+    Listen {
+        /// What it does.
+        options: ListenOptions,
+    },
 }
 
 impl FrontEnd {
@@ -98,6 +104,7 @@ impl FrontEnd {
             } => options.inspect.url.is_none(),
             FrontEnd::Menu { .. } | FrontEnd::Request { .. } => true,
             FrontEnd::Ping { options, .. } => options.url.is_none(),
+            FrontEnd::Listen { .. } => false,
         }
     }
 }

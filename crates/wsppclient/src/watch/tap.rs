@@ -62,6 +62,10 @@ pub struct Wiretap {
     held: Vec<Entry>,
     /// When the head that switched the incoming stream to frames was read.
     upgraded_at: Option<Duration>,
+    /// Whether what we read are responses, so that the head that switches the stream
+    /// is the peer's 101 (on a connection we accepted, the 101 is ours, and frames
+    /// read behind the request came before it).
+    reads_responses: bool,
 }
 
 /// How many of the first bytes read a [`Wiretap`] keeps.
@@ -79,6 +83,7 @@ impl Wiretap {
             first_received: Vec::new(),
             held: Vec::new(),
             upgraded_at: None,
+            reads_responses: carries(Direction::Incoming) == Carries::Responses,
         }
     }
 
@@ -150,7 +155,7 @@ impl Layer for Wiretap {
             self.incoming.feed(new)
         };
         // Frames come only after the head that switched the stream, and behind it.
-        let switched = was_http && self.incoming.in_frames();
+        let switched = was_http && self.incoming.in_frames() && self.reads_responses;
         let wire = |event| EntryKind::Wire {
             direction: Direction::Incoming,
             event,

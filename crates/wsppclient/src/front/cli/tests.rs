@@ -105,7 +105,9 @@ fn subcommands_map_back_to_their_entry() {
         let got = match invocation.front_end {
             FrontEnd::Request { request, .. } => request,
             FrontEnd::Ping { .. } => Request::Ping,
-            FrontEnd::Menu { .. } => panic!("{request:?} parsed as the menu"),
+            FrontEnd::Menu { .. } | FrontEnd::Listen { .. } => {
+                panic!("{request:?} parsed as another front-end")
+            }
         };
         assert_eq!(got, request);
     }
