@@ -20,6 +20,8 @@ mod habits;
 mod inputs;
 /// `inspect`: any URL, against wsppsrv and peers that misbehave.
 mod inspect;
+/// `listen`: clients watched from the server's side.
+mod listen;
 /// The server started in-process when the user named none and none listens.
 mod local_server;
 /// The plain numbered menu fed through an in-memory stdin.
