@@ -308,15 +308,10 @@ async fn close_after_closes_with_the_code_asked_for() {
     .await;
     let (mut ws, _) = client(listening.addr, "/", None).await;
     ws.send(Message::text("one")).await.expect("send");
-    let close = within(async {
-        loop {
-            match ws.next().await.expect("open").expect("a message") {
-                Message::Close(frame) => return frame.expect("a code"),
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-    })
-    .await;
+    let close = match within(ws.next()).await.expect("open").expect("a message") {
+        Message::Close(frame) => frame.expect("a code"),
+        other => panic!("unexpected {other:?}"),
+    };
     assert_eq!(u16::from(close.code), 4000);
     assert_eq!(close.reason.as_str(), "after 1 messages (--close-after)");
     while within(ws.next()).await.is_some() {}

@@ -75,19 +75,13 @@ pub(super) fn decide<B>(req: &Request<B>, options: &ListenOptions, full: bool) -
         .iter()
         .find(|name| options.subprotocols.contains(name))
         .cloned();
-    let mut response = Response::new(Body::default());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = response.headers_mut();
-    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(
-        header::SEC_WEBSOCKET_ACCEPT,
-        HeaderValue::from_str(&accept_key).expect("base64 is a valid header value"),
-    );
+    let mut response = wsppsrv::upgrade::switching_protocols(&accept_key);
     if let Some(name) = &chosen
         && let Ok(value) = HeaderValue::from_str(name)
     {
-        h.insert(header::SEC_WEBSOCKET_PROTOCOL, value);
+        response
+            .headers_mut()
+            .insert(header::SEC_WEBSOCKET_PROTOCOL, value);
     }
     let note = match (&chosen, offered.is_empty()) {
         (Some(name), _) => format!(

@@ -51,7 +51,7 @@ pub struct ListenArgs {
     pub refuse: Option<u16>,
 
     /// Close a connection once its client has sent N messages
-    #[arg(long, value_name = "N", value_parser = super::subcommands::parse_count,
+    #[arg(long, value_name = "N", value_parser = super::values::parse_count,
           allow_negative_numbers = true)]
     pub close_after: Option<u64>,
 
@@ -71,13 +71,13 @@ pub struct ListenArgs {
     pub ping_interval: Option<Duration>,
 
     /// At most N WebSocket sessions at once; upgrades beyond them get 503
-    #[arg(long, value_name = "N", value_parser = super::subcommands::parse_count,
+    #[arg(long, value_name = "N", value_parser = super::values::parse_count,
           allow_negative_numbers = true)]
     pub max_clients: Option<u64>,
 
     /// Send the lines typed on standard input to connection N only (the N of its
     /// [N] lines) [default: every open connection]
-    #[arg(long, value_name = "N", value_parser = super::subcommands::parse_count,
+    #[arg(long, value_name = "N", value_parser = super::values::parse_count,
           allow_negative_numbers = true)]
     pub to: Option<u64>,
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{ArgGroup, ArgMatches, Args, Subcommand};
 
+use super::values::parse_count;
 use crate::commands::catalog::Request;
 use crate::commands::ping::PingOptions;
 use crate::commands::ping::output::PingFormat;
@@ -231,15 +232,6 @@ pub struct InspectArgs {
 /// The bytes of one `--send-binary`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HexBytes(pub Vec<u8>);
-
-/// `-c`: a whole number from 1; `0` and `-1` are told so rather than read as
-/// "unlimited" (which is no `-c` at all).
-pub(super) fn parse_count(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(count) if count > 0 => Ok(count),
-        _ => Err(format!("{s:?} is not a count: give a whole number from 1")),
-    }
-}
 
 fn parse_hex(s: &str) -> Result<HexBytes, String> {
     crate::hex::parse(s).map(HexBytes)
