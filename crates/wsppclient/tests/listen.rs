@@ -149,7 +149,10 @@ async fn client(addr: SocketAddr, path: &str, subprotocol: Option<&str>) -> (Cli
 }
 
 /// Reads until the connection ends (answering a Close, as tungstenite does).
-async fn read_to_end(mut ws: Client) {
+async fn read_to_end<S>(mut ws: WebSocketStream<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     within(async { while ws.next().await.is_some() {} }).await;
 }
 
@@ -467,4 +470,75 @@ async fn the_binary_says_where_it_listens_and_ctrl_c_closes_with_1001() {
     assert_eq!(last["code"], 1001);
     assert_eq!(last["by"], "us");
     assert_eq!(last["messages_in"], 1);
+}
+
+#[tokio::test]
+async fn wss_with_a_self_signed_certificate_and_a_key_log() {
+    let cert = crate::support::temp_file("-listen-cert.pem", "");
+    let keys = crate::support::temp_file("-listen-keys.log", "");
+    let listening = Listening::start(ListenOptions {
+        tls: Some(wsppsrv::tls::CertSource::SelfSigned {
+            write_cert_to: cert.clone(),
+        }),
+        key_log: Some(keys.clone()),
+        echo: true,
+        ..ListenOptions::default()
+    })
+    .await;
+    let config = wsppclient::net::tls::client_config(&wsppclient::net::tls::TlsOptions {
+        ca: Some(cert),
+        ..Default::default()
+    })
+    .expect("trust the certificate listen wrote");
+    let tcp = TcpStream::connect(listening.addr).await.expect("connect");
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("a name");
+    let tls = within(tokio_rustls::TlsConnector::from(config).connect(name, tcp))
+        .await
+        .expect("tls handshake");
+    let url = format!("wss://localhost:{}/secure", listening.addr.port());
+    let (mut ws, _) = within(tokio_tungstenite::client_async(url, tls))
+        .await
+        .expect("upgraded");
+    ws.send(Message::text("over tls")).await.expect("send");
+    let echo = within(ws.next()).await.expect("open").expect("the echo");
+    assert_eq!(echo, Message::text("over tls"));
+    let text = listening
+        .until(|t| t.contains("→ Text fin=1 mask=0 len=8 \"over tls\""))
+        .await;
+    assert!(text.contains("tls handshake done: TLSv1_3"), "{text}");
+    assert!(text.contains("SNI localhost"), "{text}");
+    assert!(text.contains("← GET /secure HTTP/1.1"), "{text}");
+    assert!(text.contains("← Text fin=1 mask=1 key="), "{text}");
+    let logged = std::fs::read_to_string(&keys).expect("the key log");
+    assert!(
+        logged.contains("CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
+        "{logged}"
+    );
+    let (_, ()) = tokio::join!(listening.stop(), read_to_end(ws));
+}
+
+#[tokio::test]
+async fn max_clients_answers_503_beyond_the_limit() {
+    let listening = Listening::start(ListenOptions {
+        max_clients: Some(1),
+        ..ListenOptions::default()
+    })
+    .await;
+    let (first, _) = client(listening.addr, "/first", None).await;
+    let stream = TcpStream::connect(listening.addr).await.expect("connect");
+    let refused = within(tokio_tungstenite::client_async(
+        format!("ws://{}/second", listening.addr),
+        stream,
+    ))
+    .await;
+    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
+        panic!("not refused: {refused:?}");
+    };
+    assert_eq!(response.status(), 503);
+    let text = listening.until(|t| t.contains("[2] 127.0.0.1:")).await;
+    assert!(
+        text.contains("[2]") && text.contains("answering 503: --max-clients 1 reached"),
+        "{text}"
+    );
+    let (_, ()) = tokio::join!(listening.stop(), read_to_end(first));
 }

@@ -63,7 +63,7 @@ pub(super) fn decide<B>(req: &Request<B>, options: &ListenOptions, full: bool) -
     }
     if full {
         let limit = options.max_clients.unwrap_or_default();
-        let reason = format!("{limit} clients already connected (--max-clients); try later");
+        let reason = format!("--max-clients {limit} reached; try later");
         return refusal(
             StatusCode::SERVICE_UNAVAILABLE,
             &reason,

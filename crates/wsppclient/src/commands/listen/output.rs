@@ -176,7 +176,12 @@ fn json_event(conn: u64, kind: &EventKind) -> Value {
             "conn": conn,
             "upgraded": summary.upgraded,
             "status": summary.status,
-            "code": summary.closing.as_ref().map_or(Some(1006), |c| c.close.code),
+            // 1006 names a session that ended without a Close frame; a connection
+            // that never upgraded has no code at all.
+            "code": match &summary.closing {
+                Some(closing) => closing.close.code,
+                None => summary.upgraded.then_some(1006),
+            },
             "reason": summary.closing.as_ref().map(|c| c.close.reason.clone()),
             "by": summary.closing.as_ref().map(|c| c.by.as_str()),
             "messages_in": summary.messages_in,
