@@ -21,7 +21,8 @@
 //!    and what a session reports ([`probe::report`]).
 //! 4. [`commands`]: what the client runs. The requests of the [`commands::catalog`]
 //!    over a tapped connection, ping(8)'s session and output ([`commands::ping`]),
-//!    inspect and hold; each command keeps its own options beside it.
+//!    inspect and hold, and [`commands::listen`], a server that shows its clients;
+//!    each command keeps its own options beside it.
 //! 5. [`front`]: how a person asks. The command line ([`front::cli`]) makes an
 //!    [`Invocation`](front::invocation::Invocation), [`front::invoke`] settles the
 //!    server (starting one in this process, [`front::local_server`], when none was

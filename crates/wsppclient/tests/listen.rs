@@ -156,6 +156,19 @@ where
     within(async { while ws.next().await.is_some() {} }).await;
 }
 
+/// The answer to an upgrade on `path` that `listen` refused.
+async fn refused(
+    addr: SocketAddr,
+    path: &str,
+) -> tokio_tungstenite::tungstenite::http::Response<Option<Vec<u8>>> {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let request = format!("ws://{addr}{path}");
+    match within(tokio_tungstenite::client_async(request, stream)).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => *response,
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
 /// The lines of connection `n`.
 fn lines_of(text: &str, n: u64) -> Vec<&str> {
     let label = format!("[{n}] ");
@@ -282,12 +295,7 @@ async fn refuse_answers_the_upgrade_with_its_status_and_a_body() {
         ..ListenOptions::default()
     })
     .await;
-    let stream = TcpStream::connect(listening.addr).await.expect("connect");
-    let request = format!("ws://{}/", listening.addr);
-    let refused = within(tokio_tungstenite::client_async(request, stream)).await;
-    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
-        panic!("not refused: {refused:?}");
-    };
+    let response = refused(listening.addr, "/").await;
     assert_eq!(response.status(), 403);
     let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).into_owned();
     assert_eq!(body, "refused by wsppclient listen --refuse\n");
@@ -525,15 +533,7 @@ async fn max_clients_answers_503_beyond_the_limit() {
     })
     .await;
     let (first, _) = client(listening.addr, "/first", None).await;
-    let stream = TcpStream::connect(listening.addr).await.expect("connect");
-    let refused = within(tokio_tungstenite::client_async(
-        format!("ws://{}/second", listening.addr),
-        stream,
-    ))
-    .await;
-    let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
-        panic!("not refused: {refused:?}");
-    };
+    let response = refused(listening.addr, "/second").await;
     assert_eq!(response.status(), 503);
     let text = listening.until(|t| t.contains("[2] 127.0.0.1:")).await;
     assert!(
