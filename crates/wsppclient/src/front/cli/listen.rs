@@ -75,8 +75,8 @@ pub struct ListenArgs {
           allow_negative_numbers = true)]
     pub max_clients: Option<u64>,
 
-    /// Send the lines typed on standard input to connection N only (the N of its
-    /// [N] lines) [default: every open connection]
+    /// Send the lines typed on standard input to connection N only (the number its
+    /// lines start with) [default: every open connection]
     #[arg(long, value_name = "N", value_parser = super::values::parse_count,
           allow_negative_numbers = true)]
     pub to: Option<u64>,
