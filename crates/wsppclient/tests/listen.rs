@@ -396,6 +396,18 @@ async fn two_clients_keep_separate_labelled_transcripts_and_to_picks_one() {
 }
 
 #[tokio::test]
+async fn a_line_typed_with_no_connection_open_is_said_not_sent() {
+    let mut listening = Listening::start(ListenOptions::default()).await;
+    listening.type_line("anyone?").await;
+    let text = listening.until(|t| t.contains("not sent")).await;
+    assert_eq!(
+        text,
+        "listen: no connection is open; \"anyone?\" not sent\n"
+    );
+    listening.stop().await;
+}
+
+#[tokio::test]
 async fn an_upgrade_without_host_gets_400() {
     let listening = Listening::start(ListenOptions::default()).await;
     let mut stream = TcpStream::connect(listening.addr).await.expect("connect");

@@ -176,7 +176,7 @@ impl Listener {
                 line = lines.next_line(), if reading => match line {
                     Ok(Some(line)) => {
                         if let Some(problem) = send_typed(&open, to, &line) {
-                            writeln!(out, "{problem}")?;
+                            writeln!(out, "{}", printer.notice(&problem))?;
                             out.flush()?;
                         }
                     }
@@ -218,13 +218,9 @@ fn send_typed(
     match to {
         Some(id) => match open.get(&id) {
             Some(typed) if typed.send(line.to_owned()).is_ok() => None,
-            _ => Some(format!(
-                "listen: no connection [{id}] is open; {line:?} not sent"
-            )),
+            _ => Some(format!("no connection [{id}] is open; {line:?} not sent")),
         },
-        None if open.is_empty() => {
-            Some(format!("listen: no connection is open; {line:?} not sent"))
-        }
+        None if open.is_empty() => Some(format!("no connection is open; {line:?} not sent")),
         None => {
             for typed in open.values() {
                 let _ = typed.send(line.to_owned());

@@ -73,6 +73,18 @@ impl Printer {
     }
 }
 
+impl Printer {
+    /// A line of `listen`'s own, of no connection (a typed line it could not send).
+    pub(super) fn notice(&self, text: &str) -> String {
+        match self.format {
+            ListenFormat::Json => {
+                json!({ "event": "note", "conn": null, "text": text }).to_string()
+            }
+            ListenFormat::Text { .. } => format!("listen: {text}"),
+        }
+    }
+}
+
 /// `upgraded; 2 messages in, 1 out; 3 pings, 3 answered, rtt min/avg/max
 /// 0.041/0.052/0.070 ms; closed 1000 (Normal Closure) by the client; 1.204 s`.
 fn summary_text(summary: &Summary) -> String {
