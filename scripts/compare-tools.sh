@@ -507,7 +507,9 @@ yes_if 'Connections: \[5/5\]' "$row" wsstat "wsstat -n 5 $URL (in a terminal)" "
 cells[-1]=${cells[-1]%"$US"*}$US$(grep -ao -m1 'Connections: \[[0-9]*/[0-9]*\]' "$out")
 
 row="Listen as a server"
-cell "$row" wsppclient no "wsppclient --help" "no (wsppsrv is the server)"
+free=$(free_port)
+run 2 "$WSPP" listen "$free"
+yes_if 'listening on ws://' "$row" wsppclient "wsppclient listen $free" "$(first_line)"
 free=$(free_port)
 run 2 "$WEBSOCAT" -s "$free"
 yes_if 'Listening' "$row" websocat "websocat -s $free" "$(first_line)"

@@ -2,7 +2,8 @@
 # Runs the real wsppclient binary against an independent WebSocket server: the Python
 # `websockets` package (PyPI), driven by scripts/interop/server.py, which offers one
 # behaviour per path (echo, a required subprotocol, a refusal with a body, a close with
-# 1011, a TCP reset, ...) and two listeners that do not speak WebSocket (see its doc).
+# 1011, a TCP reset, ...) and two listeners that do not speak WebSocket (see its doc);
+# and `wsppclient listen` against that package's client.
 #
 #   scripts/interop-test.sh            every check
 #   INTEROP_CHECKS='refus*' scripts/interop-test.sh   only the checks whose name matches
@@ -264,6 +265,71 @@ check_inspect_hangup_in_words() {
     expect_rc 2
     expect_one_err_line
     expect_err 'the server closed the connection before answering the upgrade$'
+}
+
+# listen, the other way round: the Python `websockets` client (offering subprotocol chat
+# and, by default, permessage-deflate) connects to `wsppclient listen`, sends text and
+# binary, answers its Pings, receives a line typed on listen's stdin and closes 1000.
+check_listen_python_client() {
+    mkfifo "$scratch/listen.in"
+    "$wsppclient" --subprotocol chat listen 0 --ping-interval 0.1 \
+        <"$scratch/listen.in" >"$scratch/listen.out" 2>"$scratch/listen.err" &
+    local listen_pid=$!
+    pids+=("$listen_pid")
+    exec 7>"$scratch/listen.in"
+    local port=''
+    for _ in $(seq 1 200); do
+        port=$(grep -o 'listening on ws://127.0.0.1:[0-9]*' "$scratch/listen.err" | grep -o '[0-9]*$') && break
+        sleep 0.05
+    done
+    [[ -n "$port" ]] || { rc='' out='' err=$(cat "$scratch/listen.err"); fail "listen printed no address"; }
+    "$venv/bin/python" - "$port" >"$scratch/py.out" 2>&1 <<'PY' &
+import sys
+from websockets.sync.client import connect
+with connect(f"ws://127.0.0.1:{sys.argv[1]}/", subprotocols=["chat"]) as ws:
+    assert ws.subprotocol == "chat", ws.subprotocol
+    ws.send("hello")
+    ws.send(b"\x00\x01\xfe")
+    typed = ws.recv(timeout=10)
+    assert typed == "typed line", typed
+    ws.close(1000, "bye")
+print("client done")
+PY
+    local py_pid=$!
+    for _ in $(seq 1 200); do
+        grep -q 'pong seq=0' "$scratch/listen.out" && break
+        sleep 0.05
+    done
+    echo "typed line" >&7
+    wait "$py_pid"
+    rc=$?
+    out=$(cat "$scratch/listen.out")
+    err=$(cat "$scratch/py.out")
+    [[ $rc == 0 ]] || fail "the Python client failed"
+    for _ in $(seq 1 200); do
+        grep -q 'by the client' "$scratch/listen.out" && break
+        sleep 0.05
+    done
+    kill -INT "$listen_pid"
+    wait "$listen_pid"
+    rc=$?
+    exec 7>&-
+    out=$(cat "$scratch/listen.out")
+    err=$(cat "$scratch/listen.err")
+    expect_rc 0
+    expect_err '^listening on ws://127.0.0.1:[0-9]+/ \(any path\)$'
+    expect_out '^\[1\] +\+[0-9.]+ms ← GET / HTTP/1.1$'
+    expect_out '^\[1\] +Sec-WebSocket-Protocol: chat$'
+    expect_out 'answering 101 with subprotocol chat .*extensions offered \(permessage-deflate.*\) declined'
+    expect_out '^\[1\] .*← Text fin=1 mask=1 key=[0-9a-f]{8} len=5 "hello"$'
+    expect_out '^\[1\] .*← Binary fin=1 mask=1 key=[0-9a-f]{8} len=3 '
+    expect_out '^\[1\] .*→ Ping fin=1 mask=0 len=16 seq=0$'
+    expect_out '^\[1\] .*← Pong fin=1 mask=1 key=[0-9a-f]{8} len=16 seq=0$'
+    expect_out '^\[1\] .*pong seq=0 rtt=[0-9.]+ ms \((kernel|user) clock\)$'
+    expect_out '^\[1\] .*→ Text fin=1 mask=0 len=10 "typed line"$'
+    expect_out '^\[1\] .*← Close fin=1 mask=1 key=[0-9a-f]{8} len=5 1000 \(Normal Closure\) "bye"$'
+    expect_out '^\[1\] .*wireshark filter: tcp.port == [0-9]+$'
+    expect_out '^\[1\] 127.0.0.1:[0-9]+: upgraded; 2 messages in, 1 out; .*closed 1000 \(Normal Closure\) "bye" by the client'
 }
 
 # --- the run -------------------------------------------------------------------------

@@ -160,6 +160,11 @@ impl<S, L> Layered<S, L> {
         &self.layer
     }
 
+    /// The layer, to act on it.
+    pub fn layer_mut(&mut self) -> &mut L {
+        &mut self.layer
+    }
+
     /// The stream inside, the layer dropped.
     pub fn into_inner(self) -> S {
         self.inner

@@ -16,6 +16,7 @@
 //! * `broken`: the deliberately broken upgrades, written byte by byte.
 //! * `websocket`: `open-close` and `hold`, over tokio-tungstenite.
 //! * `inspect`: any URL, the user's messages sent, the close handshake shown.
+//! * [`listen`]: the other way round, a server that shows its clients' transcripts.
 //! * `http` also has [`fetch_clients`], the untapped `GET /clients.json` the terminal
 //!   UI refreshes its clients pane with; the table both show is
 //!   [`crate::commands::clients_table`].
@@ -30,6 +31,7 @@ pub mod clients_table;
 mod ctx;
 mod http;
 mod inspect;
+pub mod listen;
 pub mod load;
 pub mod ping;
 mod websocket;

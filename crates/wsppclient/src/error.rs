@@ -47,6 +47,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// `listen` could not take the address it was given.
+    #[error("cannot listen on {addr}")]
+    Listen {
+        /// The address as given.
+        addr: String,
+        /// What the system said.
+        #[source]
+        source: io::Error,
+    },
     /// The TCP connection was not opened in time.
     #[error("cannot connect to {addr}: no answer within {}", humantime::format_duration(*.after))]
     ConnectTimeout {

@@ -45,6 +45,11 @@ pub fn dump(bytes: &[u8], total: u64) -> Vec<String> {
     lines
 }
 
+/// `bytes` as one run of lower-case hex digits, `00ff`: how JSON carries them.
+pub fn plain(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Bytes written as hex digits, two per byte, optionally separated by spaces, colons
 /// or dashes (`48656c6c6f`, `48 65 6c`, `48:65:6c`), with an optional `0x` prefix.
 pub fn parse(text: &str) -> Result<Vec<u8>, String> {

@@ -21,9 +21,10 @@
 //!    and what a session reports ([`probe::report`]).
 //! 4. [`commands`]: what the client runs. The requests of the [`commands::catalog`]
 //!    over a tapped connection, ping(8)'s session and output ([`commands::ping`]),
-//!    inspect and hold, and the load generator ([`commands::load`]: many
-//!    connections probed open loop, and `merge` of their interval logs); each command
-//!    keeps its own options beside it.
+//!    inspect and hold, the load generator ([`commands::load`]: many connections
+//!    probed open loop, and `merge` of their interval logs), and
+//!    [`commands::listen`], a server that shows its clients; each command keeps its
+//!    own options beside it.
 //! 5. [`front`]: how a person asks. The command line ([`front::cli`]) makes an
 //!    [`Invocation`](front::invocation::Invocation), [`front::invoke`] settles the
 //!    server (starting one in this process, [`front::local_server`], when none was

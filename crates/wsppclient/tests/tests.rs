@@ -20,6 +20,8 @@ mod habits;
 mod inputs;
 /// `inspect`: any URL, against wsppsrv and peers that misbehave.
 mod inspect;
+/// `listen`: clients watched from the server's side.
+mod listen;
 /// `load`: many connections, open loop; its interval log and `merge`; its signals.
 mod load;
 /// The server started in-process when the user named none and none listens.

@@ -185,6 +185,11 @@ pub(crate) fn accept(
         )
         .in_current_span(),
     );
+    switching_protocols(&accept_key)
+}
+
+/// The 101 that completes a handshake [`check`] passed, with its accept key.
+pub fn switching_protocols(accept_key: &str) -> Response<Body> {
     let mut response = Response::new(Body::default());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = response.headers_mut();
@@ -192,7 +197,7 @@ pub(crate) fn accept(
     h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     h.insert(
         header::SEC_WEBSOCKET_ACCEPT,
-        HeaderValue::from_str(&accept_key).expect("base64 is a valid header value"),
+        HeaderValue::from_str(accept_key).expect("base64 is a valid header value"),
     );
     response
 }

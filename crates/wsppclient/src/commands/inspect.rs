@@ -120,8 +120,9 @@ pub(super) async fn inspect(ctx: &Ctx<'_>, options: &InspectOptions) -> Result<(
             return Err(err);
         }
     };
-    ctx.transcript
-        .note(super::ctx::upgraded_note(offer, &response));
+    ws.get_mut()
+        .layer_mut()
+        .note_upgrade(super::ctx::upgraded_note(offer, &response));
     let result = session(ctx, options, &mut ws, &url).await;
     connect::end_transport(&mut ws).await;
     result

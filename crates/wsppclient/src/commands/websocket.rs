@@ -303,9 +303,10 @@ async fn reconnect(
 async fn upgrade(ctx: &Ctx<'_>, url: &WsUrl) -> Result<Socket, Error> {
     let tap = ctx.connect(&url.endpoint()).await?;
     let offer = &ctx.settings.headers;
-    let (ws, response) = upgrade::upgrade(tap, offer, ctx.settings.dial.timeout, url).await?;
-    ctx.transcript
-        .note(super::ctx::upgraded_note(offer, &response));
+    let (mut ws, response) = upgrade::upgrade(tap, offer, ctx.settings.dial.timeout, url).await?;
+    ws.get_mut()
+        .layer_mut()
+        .note_upgrade(super::ctx::upgraded_note(offer, &response));
     Ok(ws)
 }
 

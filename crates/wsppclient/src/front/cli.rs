@@ -6,8 +6,8 @@
 //! hands the library plain data.
 //!
 //! This module holds the global options ([`Cli`]) and what they become; the
-//! subcommands and their own options are in `cli/subcommands.rs` (re-exported
-//! here), the checks of the global options' values in `cli/values.rs`, and the
+//! subcommands and their own options are in `cli/subcommands.rs` and `listen`'s in
+//! `cli/listen.rs` (re-exported here), the checks of the global options' values in `cli/values.rs`, and the
 //! parsing of durations (`-i 0.2`, `--wait 500ms`) in [`wspp::duration`].
 //!
 //! A TLS server is named either way a user reaches for: `--server wss://HOST:PORT`
@@ -33,9 +33,11 @@ use crate::net::settings::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_USER_AGENT, Dial, He
 use crate::net::tls::TlsOptions;
 use wsppsrv::docs::DocsCommand;
 
+mod listen;
 mod subcommands;
 mod values;
 
+pub use self::listen::ListenArgs;
 pub use self::subcommands::{
     CliCommand, HexBytes, InspectArgs, LoadArgs, MergeArgs, PingArgs, RequestCommand,
 };
@@ -168,7 +170,7 @@ pub struct Cli {
     )]
     pub user_agent: String,
 
-    /// Offer this WebSocket subprotocol (Sec-WebSocket-Protocol); repeatable, in order of preference
+    /// Offer this WebSocket subprotocol (Sec-WebSocket-Protocol); repeatable, in order of preference (listen: the ones it accepts)
     #[arg(
         long = "subprotocol",
         value_name = "NAME",
@@ -290,6 +292,16 @@ impl Cli {
                     dial,
                     headers,
                     front_end,
+                };
+            }
+            Some(CliCommand::Listen(args)) => {
+                let key_log = dial.tls.key_log.clone();
+                let options = args.into_options(headers.subprotocols.clone(), key_log, hex);
+                return Invocation {
+                    server,
+                    dial,
+                    headers,
+                    front_end: FrontEnd::Listen { options },
                 };
             }
             // Answered before a run is made (`Cli::docs`); nothing of a run is left.

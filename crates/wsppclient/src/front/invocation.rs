@@ -9,6 +9,7 @@
 
 use crate::commands::Options;
 use crate::commands::catalog::Request;
+use crate::commands::listen::ListenOptions;
 use crate::commands::load::{LoadOptions, MergeOptions};
 use crate::commands::ping::PingOptions;
 use crate::commands::ping::output::PingFormat;
@@ -56,8 +57,8 @@ pub struct ServerChoice {
     pub may_start: bool,
 }
 
-/// Which front-end a run uses: the menu, one request printed as its transcript, or
-/// ping(8)'s output.
+/// Which front-end a run uses: the menu, one request printed as its transcript,
+/// ping(8)'s output, or `listen`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrontEnd {
     /// The interactive menu.
@@ -90,6 +91,11 @@ pub enum FrontEnd {
     Load(Box<LoadOptions>),
     /// `merge`: interval logs added up into one summary.
     Merge(MergeOptions),
+    /// `listen`: a server, each client's transcript printed.
+    Listen {
+        /// What it does.
+        options: ListenOptions,
+    },
 }
 
 impl FrontEnd {
@@ -106,6 +112,7 @@ impl FrontEnd {
             FrontEnd::Ping { options, .. } => options.url.is_none(),
             FrontEnd::Load(options) => options.url.is_none(),
             FrontEnd::Merge(_) => false,
+            FrontEnd::Listen { .. } => false,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! line and the library.
 //!
 //! It picks the front-end (the terminal UI or the numbered menu, one request with its
-//! transcript, or ping(8)), wires Ctrl-C and SIGTERM to a [`Stop`], and writes to the `out` it
+//! transcript, ping(8), or `listen`), wires Ctrl-C and SIGTERM to a [`Stop`], and writes to the `out` it
 //! is given rather than to stdout directly, so tests run it in-process and check what
 //! a user would see. The terminal UI is the exception: it draws on the terminal itself.
 //! Errors are returned, never printed: `main` prints them once, on stderr.
@@ -18,6 +18,7 @@ use super::invocation::{FrontEnd, Invocation};
 use super::local_server;
 use super::menu;
 use super::tui;
+use crate::commands::listen::{ListenOptions, Listener};
 use crate::commands::load::{self, LoadEvent, LoadFormat, LoadOptions};
 use crate::commands::ping::output::{self, Live, PingFormat};
 use crate::commands::ping::{self, PingOptions};
@@ -110,6 +111,7 @@ async fn run_front_end(
             })
         }
         FrontEnd::Ping { options, format } => run_ping(settings, &options, format, out).await,
+        FrontEnd::Listen { options } => run_listen(options, out).await,
         FrontEnd::Load(options) => run_load(settings, &options, out).await,
         FrontEnd::Merge(options) => {
             let merged = load::merge(&options.files)?;
@@ -168,6 +170,28 @@ async fn run_load(
     }
     out.flush()?;
     Ok(Outcome::measured(stop.is_going_away(), report.passed()))
+}
+
+/// `wsppclient listen`: says where it listens on stderr, then serves, reading the
+/// lines to send from stdin, until Ctrl-C (exit 0) or SIGTERM (143).
+async fn run_listen(
+    options: ListenOptions,
+    out: &mut (dyn Write + Send),
+) -> Result<Outcome, Error> {
+    let listener = Listener::bind(options).await?;
+    eprintln!("{}", listener.banner()?);
+    let going_away = AtomicBool::new(false);
+    let stop = async {
+        let reason = stop::signalled(true).await;
+        going_away.store(reason == Reason::GoingAway, Ordering::Relaxed);
+    };
+    let input = BufReader::new(tokio::io::stdin());
+    listener.serve(input, out, stop).await?;
+    Ok(if going_away.load(Ordering::Relaxed) {
+        Outcome::Terminated
+    } else {
+        Outcome::Success
+    })
 }
 
 /// `wsppclient ping`: ping(8)'s output, or JSON as `format` asks.

@@ -125,6 +125,12 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
     Ok(Arc::new(config))
 }
 
+/// The key log at `path`, for a TLS server this client runs (`listen`): the same
+/// file, in the same format, as its connections write.
+pub fn key_log(path: &Path) -> Result<Arc<dyn rustls::KeyLog>, Error> {
+    Ok(Arc::new(KeyLogWriter::open(path)?))
+}
+
 /// The one crypto provider of wspp (see the module doc for why `ring`).
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

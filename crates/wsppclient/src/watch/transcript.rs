@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use wspp::wire_clock::Clock;
 
 use crate::watch::wire::{
-    Body, Direction, FrameInfo, Head, Opcode, PREVIEW_LEN, WireEvent, close_code_name,
+    Body, CloseInfo, Direction, FrameInfo, Head, Opcode, PREVIEW_LEN, WireEvent, close_code_name,
 };
 
 /// One line (or block) of a transcript.
@@ -91,10 +91,20 @@ impl Transcript {
     /// Sends an entry stamped now. A display that has gone away is not an error for
     /// the request, so a closed channel is ignored.
     pub fn send(&self, kind: EntryKind) {
-        let entry = Entry {
+        self.send_entry(self.stamp(kind));
+    }
+
+    /// `kind`, stamped now, to be sent later: an entry held back so that the
+    /// transcript keeps the order of the bytes (see [`crate::watch::tap`]).
+    pub fn stamp(&self, kind: EntryKind) -> Entry {
+        Entry {
             at: self.start.elapsed(),
             kind,
-        };
+        }
+    }
+
+    /// Sends an entry stamped earlier ([`Transcript::stamp`]).
+    pub fn send_entry(&self, entry: Entry) {
         let _ = self.tx.send(entry);
     }
 
@@ -166,7 +176,8 @@ impl fmt::Display for Entry {
                         write_dump(f, &lead, &body.preview, body.len)
                     }
                     WireEvent::Frame(frame) => {
-                        write!(f, "{lead} {arrow} {}", describe_frame(frame))?;
+                        let key = *direction == Direction::Incoming;
+                        write!(f, "{lead} {arrow} {}", describe_frame(frame, key))?;
                         write_dump(f, &lead, &frame.preview, frame.len)
                     }
                     WireEvent::Problem(problem) => write!(f, "{lead} {arrow} ?? {problem}"),
@@ -202,33 +213,29 @@ fn write_head(f: &mut fmt::Formatter<'_>, lead: &str, arrow: &str, head: &Head) 
     Ok(())
 }
 
-/// `Ping fin=1 mask=1 len=16 seq=3`, `Close fin=1 mask=0 len=5 1000 (Normal Closure) "bye"`.
-pub fn describe_frame(frame: &FrameInfo) -> String {
+/// `Ping fin=1 mask=1 len=16 seq=3`, `Close fin=1 mask=0 len=5 1000 (Normal Closure) "bye"`;
+/// with `key`, a masked frame's key too (`mask=1 key=37fa213d`). The transcript shows
+/// the keys of the frames it reads, a client's under `listen`: the frames this program
+/// writes are masked with tungstenite's random keys, of no interest to its user.
+pub fn describe_frame(frame: &FrameInfo, key: bool) -> String {
     let mut out = format!(
-        "{} fin={} mask={} len={}",
+        "{} fin={} mask={}",
         frame.opcode,
         u8::from(frame.fin),
-        u8::from(frame.masked),
-        frame.len
+        u8::from(frame.masked)
     );
+    if let Some(k) = frame.key.filter(|_| key) {
+        out.push_str(&format!(
+            " key={:02x}{:02x}{:02x}{:02x}",
+            k[0], k[1], k[2], k[3]
+        ));
+    }
+    out.push_str(&format!(" len={}", frame.len));
     if frame.rsv != 0 {
         out.push_str(&format!(" rsv={:03b}", frame.rsv));
     }
     let detail = match frame.opcode {
-        Opcode::Close => frame.close().map(|close| {
-            let code = match close.code {
-                Some(code) => match close_code_name(code) {
-                    Some(name) => format!("{code} ({name})"),
-                    None => code.to_string(),
-                },
-                None => "no status code".to_owned(),
-            };
-            if close.reason.is_empty() {
-                code
-            } else {
-                format!("{code} {:?}", close.reason)
-            }
-        }),
+        Opcode::Close => frame.close().as_ref().map(describe_close),
         Opcode::Ping | Opcode::Pong => Some(match wspp::payload::PingId::decode(&frame.preview) {
             Some(id) => format!("seq={}", id.seq),
             None => preview_text(&frame.preview, frame.len),
@@ -241,6 +248,22 @@ pub fn describe_frame(frame: &FrameInfo) -> String {
         out.push_str(&detail);
     }
     out
+}
+
+/// `1000 (Normal Closure) "bye"`, `4000`, `no status code`.
+pub fn describe_close(close: &CloseInfo) -> String {
+    let code = match close.code {
+        Some(code) => match close_code_name(code) {
+            Some(name) => format!("{code} ({name})"),
+            None => code.to_string(),
+        },
+        None => "no status code".to_owned(),
+    };
+    if close.reason.is_empty() {
+        code
+    } else {
+        format!("{code} {:?}", close.reason)
+    }
 }
 
 /// `body 1234 bytes "<!doctype html>…"`.
@@ -280,6 +303,7 @@ mod tests {
             rsv: 0,
             opcode,
             masked,
+            key: masked.then_some([0x37, 0xfa, 0x21, 0x3d]),
             len: payload.len() as u64,
             preview: payload.to_vec(),
         }
@@ -311,8 +335,13 @@ mod tests {
             line.ends_with("← Close fin=1 mask=0 len=5 1000 (Normal Closure) \"bye\""),
             "{line}"
         );
-        let empty = describe_frame(&frame(Opcode::Close, true, b""));
+        let empty = describe_frame(&frame(Opcode::Close, true, b""), false);
         assert_eq!(empty, "Close fin=1 mask=1 len=0 no status code");
+        let keyed = describe_frame(&frame(Opcode::Close, true, b""), true);
+        assert_eq!(
+            keyed,
+            "Close fin=1 mask=1 key=37fa213d len=0 no status code"
+        );
     }
 
     #[test]
@@ -334,11 +363,11 @@ mod tests {
     fn previews_are_escaped_and_marked_when_cut() {
         let mut text = frame(Opcode::Text, true, b"a\nb\"");
         assert_eq!(
-            describe_frame(&text),
+            describe_frame(&text, false),
             "Text fin=1 mask=1 len=4 \"a\\nb\\\"\""
         );
         text.len = 100;
-        assert!(describe_frame(&text).ends_with("…\""));
+        assert!(describe_frame(&text, false).ends_with("…\""));
         let body = Body {
             len: 3,
             preview: b"abc".to_vec(),

@@ -17,7 +17,7 @@ pub mod http;
 pub use frames::{
     CloseInfo, FrameFollower, FrameInfo, KEPT_LEN, Opcode, PREVIEW_LEN, close_code_name,
 };
-pub use http::{Body, Direction, Head, HttpEvent, HttpReader, MAX_HEAD};
+pub use http::{Body, Carries, Direction, Head, HttpEvent, HttpReader, MAX_HEAD};
 
 /// Something complete the parser recognised.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,12 +62,23 @@ enum State {
 }
 
 impl WireParser {
-    /// A parser at the start of a connection (an HTTP head comes first).
+    /// A parser of `direction` at the start of a connection this program opened (an
+    /// HTTP head comes first).
     pub fn new(direction: Direction) -> Self {
+        WireParser::carrying(direction, Carries::opened(direction))
+    }
+
+    /// A parser of `direction`, which carries `carries`, at the start of a connection.
+    pub fn carrying(direction: Direction, carries: Carries) -> Self {
         WireParser {
             direction,
-            state: State::Http(HttpReader::new(direction)),
+            state: State::Http(HttpReader::carrying(carries)),
         }
+    }
+
+    /// Whether the stream has switched to WebSocket frames (or ended after them).
+    pub fn in_frames(&self) -> bool {
+        matches!(self.state, State::Frames(_))
     }
 
     /// Which direction this parser reads.

@@ -1,5 +1,5 @@
-//! The subcommands: one per [`catalog`](crate::commands::catalog) entry, with their own
-//! options (`ping`'s as ping(8) names them, `inspect`'s messages in the order typed),
+//! The subcommands: one per [`catalog`](crate::commands::catalog) entry, and `listen`
+//! (its options in `cli/listen.rs`), with their own options (`ping`'s as ping(8) names them, `inspect`'s messages in the order typed),
 //! and the program's help texts that go with them.
 
 use std::time::Duration;
@@ -9,6 +9,7 @@ use clap::{ArgGroup, ArgMatches, Args, Subcommand};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use super::values::parse_count;
 use crate::commands::catalog::Request;
 use crate::commands::load::{LoadFormat, LoadOptions, MergeOptions};
 use crate::commands::ping::PingOptions;
@@ -34,6 +35,10 @@ pub enum CliCommand {
     #[allow(missing_docs)]
     #[command(flatten)]
     Docs(DocsCommand),
+    /// Listen as a WebSocket server and show each client's transcript: its request,
+    /// our answer, every frame both ways, the close
+    #[command(after_help = super::listen::LISTEN_HELP)]
+    Listen(super::listen::ListenArgs),
 }
 
 /// One subcommand per catalog entry.
@@ -262,15 +267,6 @@ pub struct InspectArgs {
 /// The bytes of one `--send-binary`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HexBytes(pub Vec<u8>);
-
-/// `-c`: a whole number from 1; `0` and `-1` are told so rather than read as
-/// "unlimited" (which is no `-c` at all).
-fn parse_count(s: &str) -> Result<u64, String> {
-    match s.parse::<u64>() {
-        Ok(count) if count > 0 => Ok(count),
-        _ => Err(format!("{s:?} is not a count: give a whole number from 1")),
-    }
-}
 
 fn parse_hex(s: &str) -> Result<HexBytes, String> {
     crate::hex::parse(s).map(HexBytes)

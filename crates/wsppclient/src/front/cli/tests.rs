@@ -80,8 +80,9 @@ fn the_cli_is_well_formed() {
 #[test]
 fn every_catalog_entry_is_a_subcommand_with_its_help() {
     let cmd = Cli::command();
-    // The subcommands that are no request of the menu.
-    let others = ["completions", "man", "load", "merge"];
+    // The subcommands that are no request of the menu: the docs, `load` and `merge`,
+    // and `listen`, which is a server rather than a request.
+    let others = ["completions", "man", "load", "merge", "listen"];
     assert_eq!(
         cmd.get_subcommands()
             .filter(|sub| !others.contains(&sub.get_name()))
@@ -411,5 +412,54 @@ fn load_takes_its_options_apart_from_the_connection_settings() {
             .collect();
         let err = super::try_parse_from(args).expect_err(&format!("{bad:?}"));
         assert_eq!(err.exit_code(), 2, "{bad:?}");
+    }
+}
+
+#[test]
+fn listen_takes_its_options_and_the_global_subprotocols() {
+    let invocation = parse(&[
+        "--subprotocol",
+        "chat",
+        "--hex",
+        "listen",
+        "9002",
+        "--refuse",
+        "403",
+        "--close-after",
+        "2",
+        "--close-code",
+        "4000",
+        "--ping-interval",
+        "500ms",
+        "--max-clients",
+        "3",
+        "--to",
+        "1",
+    ]);
+    let FrontEnd::Listen { options } = invocation.front_end else {
+        panic!("not listen: {:?}", invocation.front_end);
+    };
+    assert_eq!(options.addr, "127.0.0.1:9002");
+    assert_eq!(options.subprotocols, ["chat"]);
+    assert_eq!(options.refuse, Some(403));
+    assert_eq!((options.close_after, options.close_code), (Some(2), 4000));
+    assert_eq!(options.ping_interval, Some(Duration::from_millis(500)));
+    assert_eq!((options.max_clients, options.to), (Some(3), Some(1)));
+    assert_eq!(
+        options.format,
+        crate::commands::listen::ListenFormat::Text { hex: true }
+    );
+    let defaults = parse(&["listen"]);
+    let FrontEnd::Listen { options } = defaults.front_end else {
+        panic!("not listen");
+    };
+    assert_eq!(options.addr, "127.0.0.1:9001");
+    for bad in [
+        &["wsppclient", "listen", "--close-code", "4000"][..],
+        &["wsppclient", "listen", "--tls-cert", "c.pem"],
+        &["wsppclient", "listen", "--refuse", "101"],
+        &["wsppclient", "listen", "host"],
+    ] {
+        assert!(try_parse_from(bad).is_err(), "{bad:?}");
     }
 }

@@ -1,6 +1,7 @@
 //! The values the global options take, checked as they are parsed so that a typo is
 //! a usage error (exit 2, clap's message) before anything connects: the server, a
-//! subprotocol, a proxy, a header.
+//! subprotocol, a proxy, a header; and the counts subcommands take (`ping -c`,
+//! `listen --close-after`).
 
 use crate::net::proxy;
 use crate::net::settings::Header;
@@ -118,4 +119,13 @@ pub(super) fn no_proxy_var() -> String {
 
 pub(super) fn parse_header(s: &str) -> Result<Header, String> {
     s.parse().map_err(|e: crate::error::Error| e.to_string())
+}
+
+/// `-c`: a whole number from 1; `0` and `-1` are told so rather than read as
+/// "unlimited" (which is no `-c` at all).
+pub(super) fn parse_count(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(count) if count > 0 => Ok(count),
+        _ => Err(format!("{s:?} is not a count: give a whole number from 1")),
+    }
 }

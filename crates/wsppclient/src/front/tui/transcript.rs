@@ -299,6 +299,7 @@ pub(super) mod tests {
                     rsv: 0,
                     opcode: Opcode::Close,
                     masked: false,
+                    key: None,
                     len: 2,
                     preview: vec![0x03, 0xe8],
                 }),

@@ -86,6 +86,8 @@ pub struct FrameInfo {
     pub opcode: Opcode,
     /// The MASK bit (set on every client frame, never on a server frame).
     pub masked: bool,
+    /// The masking key, when the MASK bit is set.
+    pub key: Option<[u8; 4]>,
     /// The payload length the header declared.
     pub len: u64,
     /// The first payload bytes, unmasked: all of a control frame, [`KEPT_LEN`] of others.
@@ -273,6 +275,7 @@ fn start_payload(header: Header) -> PayloadState {
             rsv: header.rsv,
             opcode,
             masked: header.mask.is_some(),
+            key: header.mask,
             len: header.len,
             preview: Vec::new(),
         },
@@ -331,6 +334,7 @@ mod tests {
         let f = bytewise(&stream);
         assert_eq!(f.len(), 2);
         assert!(f[0].masked);
+        assert_eq!(f[0].key, Some(key));
         assert_eq!(f[0].preview, b"pong payload");
         assert_eq!(
             f[1].close(),

@@ -2,8 +2,9 @@
 //!
 //! [`HttpReader`] reads one direction's heads (bounded by [`MAX_HEAD`]) and the body
 //! after each (`Content-Length`, chunked, or until the connection ends), and says when
-//! the exchange has switched to WebSocket: outgoing bytes after a request that asks for
-//! `Upgrade: websocket`, incoming bytes only after a `101` response. A body is never
+//! the exchange has switched to WebSocket: requests after one that asks for
+//! `Upgrade: websocket`, responses only after a `101` ([`Carries`]: which one a
+//! direction holds depends on which side opened the connection). A body is never
 //! buffered beyond its preview, and bytes may arrive split at any boundary.
 
 use super::frames::KEPT_LEN;
@@ -13,14 +14,43 @@ pub const MAX_HEAD: usize = 16 * 1024;
 /// The longest chunk-size or trailer line accepted in a chunked body.
 const MAX_CHUNK_LINE: usize = 1024;
 
-/// Which way bytes travel, seen from this client: it decides whether a head is a
-/// request or a response, and so what may follow it.
+/// Which way bytes travel, seen from this program: written by it, or read from its
+/// peer (the server it connected to, or the client it accepted).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
-    /// Written by this client.
+    /// Written by this program.
     Outgoing,
-    /// Read from the server.
+    /// Read from the peer.
     Incoming,
+}
+
+/// Which HTTP messages one direction of a connection carries: the side that opened the
+/// connection sends requests, the side that accepted it responses. It decides what may
+/// follow a head, and when the exchange has switched to WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Carries {
+    /// Requests: the stream turns to frames after one that asks for `Upgrade: websocket`.
+    Requests,
+    /// Responses: the stream turns to frames after a `101`.
+    Responses,
+}
+
+impl Carries {
+    /// What `direction` carries on a connection this program opened.
+    pub fn opened(direction: Direction) -> Carries {
+        match direction {
+            Direction::Outgoing => Carries::Requests,
+            Direction::Incoming => Carries::Responses,
+        }
+    }
+
+    /// What `direction` carries on a connection this program accepted.
+    pub fn accepted(direction: Direction) -> Carries {
+        match direction {
+            Direction::Outgoing => Carries::Responses,
+            Direction::Incoming => Carries::Requests,
+        }
+    }
 }
 
 impl Direction {
@@ -91,8 +121,8 @@ pub enum HttpEvent {
 /// Reads the HTTP messages of one direction until the exchange switches to WebSocket.
 #[derive(Debug)]
 pub struct HttpReader {
-    /// Which direction this reader reads; it decides when the stream turns WebSocket.
-    direction: Direction,
+    /// What this reader reads; it decides when the stream turns WebSocket.
+    carries: Carries,
     state: State,
 }
 
@@ -125,10 +155,16 @@ enum ChunkState {
 }
 
 impl HttpReader {
-    /// A reader at the start of a connection (a head comes first).
+    /// A reader of `direction` at the start of a connection this program opened (a
+    /// head comes first).
     pub fn new(direction: Direction) -> Self {
+        HttpReader::carrying(Carries::opened(direction))
+    }
+
+    /// A reader of the messages `carries` names, at the start of a connection.
+    pub fn carrying(carries: Carries) -> Self {
         HttpReader {
-            direction,
+            carries,
             state: State::Head { buf: Vec::new() },
         }
     }
@@ -228,13 +264,13 @@ impl HttpReader {
     /// What follows a head, by RFC 9112 section 6.3, reduced to what a GET exchange needs.
     fn after_head(&self, head: &Head) -> State {
         let next_head = State::Head { buf: Vec::new() };
-        match self.direction {
-            Direction::Outgoing => {
+        match self.carries {
+            Carries::Requests => {
                 if head.has_token("upgrade", "websocket") {
                     return State::Upgraded;
                 }
             }
-            Direction::Incoming => match head.status {
+            Carries::Responses => match head.status {
                 Some(101) => return State::Upgraded,
                 Some(100..=199 | 204 | 304) => return next_head,
                 _ => {}
@@ -254,7 +290,7 @@ impl HttpReader {
             },
             Some(Err(_)) => State::Opaque,
             // A request without a length has no body; a response runs until the end.
-            None if self.direction == Direction::Outgoing => next_head,
+            None if self.carries == Carries::Requests => next_head,
             None => State::UntilEof {
                 body: empty_body(false),
             },

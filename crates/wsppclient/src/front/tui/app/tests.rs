@@ -142,6 +142,7 @@ fn x_toggles_hex_dumps_of_the_lines_already_there() {
         rsv: 0,
         opcode: Opcode::Binary,
         masked: false,
+        key: None,
         len: 3,
         preview: vec![1, 2, 3],
     };
