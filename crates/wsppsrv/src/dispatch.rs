@@ -23,10 +23,11 @@ use std::sync::Arc;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use tracing::{debug, info};
+use tracing::{Span, debug, field, info};
 use wspp::routes;
 
 use crate::cursor::Cursor;
+use crate::forwarded::Peer;
 use crate::page;
 use crate::reply::{self, Body};
 use crate::session::RouteBehaviour;
@@ -41,6 +42,12 @@ pub(crate) fn dispatch(
     conn: &Arc<Admission>,
 ) -> Response<Body> {
     let (method, uri) = (req.method().clone(), req.uri().clone());
+    if conn.proxy {
+        let peer = Peer::of(conn.peer, req.headers(), &shared.config.trusted_proxies);
+        conn.client_logged.call_once(|| {
+            Span::current().record("peer", field::display(peer.client));
+        });
+    }
     let response = match wspp::host::check(req.headers()) {
         Err(problem) => bad_host(&problem),
         Ok(()) => route(req, shared, conn),

@@ -30,7 +30,8 @@
 //! * [`cursor`]: `?after=&limit=`, which clients the page and `/clients.json` list.
 //! * [`untrusted`]: peer-supplied text, kept to a bounded length and escaped for log
 //!   lines.
-//! * [`config`]: the settings, as plain data, at the bottom.
+//! * [`config`]: the settings, as plain data, at the bottom, and under it
+//!   [`forwarded`]: the trusted proxies' ranges and the client a proxy names.
 //!
 //! On top, for the binary: [`cli`] fills the settings from flags and `WSPP_*`
 //! variables; [`logging`]: its log format and filter; [`shutdown`]: the signals it
@@ -47,6 +48,7 @@ pub mod config;
 pub mod cursor;
 mod dispatch;
 pub mod docs;
+pub mod forwarded;
 mod listeners;
 pub mod logging;
 pub mod metrics;

@@ -190,6 +190,11 @@ fn rows(out: &mut String, shown: &[ClientInfo], total: u64) {
 fn row(out: &mut String, c: &ClientInfo) {
     let _ = write!(out, "<tr><td class=\"num\">{}</td><td>", c.id);
     push_escaped(out, &c.peer);
+    if let Some(via) = &c.via {
+        out.push_str(" <small>via ");
+        push_escaped(out, via);
+        out.push_str("</small>");
+    }
     out.push_str("</td><td class=\"ua\">");
     push_escaped(out, c.user_agent.as_deref().unwrap_or("-"));
     out.push_str("</td><td>");
@@ -307,6 +312,7 @@ mod tests {
         ClientInfo {
             id,
             peer: "127.0.0.1:51000".into(),
+            via: None,
             user_agent: Some(user_agent.into()),
             origin: None,
             route: "/pingpong".into(),

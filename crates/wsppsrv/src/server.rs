@@ -250,7 +250,21 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<ServerState>) {
         };
         let id = next_id;
         next_id += 1;
-        let span = info_span!("conn", client_id = id, %peer, tls = field::Empty);
+        // Behind a trusted proxy, `peer` is the client it names, recorded when its
+        // request is read; `via` is the proxy.
+        let proxy = shared.config.trusts(peer.ip());
+        let span = info_span!(
+            "conn",
+            client_id = id,
+            peer = field::Empty,
+            via = field::Empty,
+            tls = field::Empty
+        );
+        if proxy {
+            span.record("via", field::display(peer));
+        } else {
+            span.record("peer", field::display(peer));
+        }
         if tls.is_some() {
             span.record("tls", true);
         }
@@ -259,7 +273,7 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<ServerState>) {
         }
         match Arc::clone(&slots).try_acquire_owned() {
             Ok(permit) => {
-                let conn = Arc::new(Admission::new(id, peer, tls.is_some(), permit));
+                let conn = Arc::new(Admission::new(id, peer, proxy, tls.is_some(), permit));
                 shared.tasks.spawn(
                     start_connection(stream, tls, conn, Arc::clone(shared), http.clone())
                         .instrument(span),

@@ -6,7 +6,7 @@
 //! up into the accept loop.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -42,6 +42,11 @@ pub(crate) struct Admission {
     /// The connection's number, used as the client id if it upgrades.
     pub(crate) id: u64,
     pub(crate) peer: SocketAddr,
+    /// Whether `peer` is a trusted proxy, whose requests name the client they carry.
+    pub(crate) proxy: bool,
+    /// Set when the connection's log span has been told the client behind the proxy:
+    /// a proxy's connection is one client's (nginx opens one per WebSocket).
+    pub(crate) client_logged: Once,
     /// Whether it arrived on the TLS listener.
     pub(crate) tls: bool,
     /// The connection's slot among all connections (sessions and the HTTP reserve).
@@ -51,11 +56,19 @@ pub(crate) struct Admission {
 }
 
 impl Admission {
-    /// Connection `id` from `peer`, holding `permit` until the last of its tasks ends.
-    pub(crate) fn new(id: u64, peer: SocketAddr, tls: bool, permit: OwnedSemaphorePermit) -> Self {
+    /// Connection `id` from `peer` (a trusted `proxy` or not), holding `permit` until the last of its tasks ends.
+    pub(crate) fn new(
+        id: u64,
+        peer: SocketAddr,
+        proxy: bool,
+        tls: bool,
+        permit: OwnedSemaphorePermit,
+    ) -> Self {
         Admission {
             id,
             peer,
+            proxy,
+            client_logged: Once::new(),
             tls,
             _permit: permit,
         }
