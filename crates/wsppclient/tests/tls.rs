@@ -332,6 +332,20 @@ async fn plain_and_tls_pings_run_side_by_side() {
 }
 
 #[tokio::test]
+async fn plain_to_a_tls_port_suggests_wss() {
+    let (_server, tls) = Server::start_tls(fast_server_config()).await;
+    let url = format!("ws://127.0.0.1:{}/pingpong", tls.addr.port());
+    let output = run_binary(&["ping", &url, "-c", "1"]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("it answered in TLS: a wss:// port?"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
 async fn tls_to_a_plain_port_says_the_server_does_not_speak_it() {
     let (server, tls) = Server::start_tls(fast_server_config()).await;
     let session = pinging(format!("wss://{}/pingpong", server.addr), 1, &tls);
