@@ -147,6 +147,9 @@ pub enum Error {
         answer: String,
         /// What to do about it, if there is something to say.
         hint: &'static str,
+        /// The HTTP `CONNECT` head sent (credentials hidden) and the proxy's answer, as
+        /// lines, for a transcript to show; both empty for SOCKS5.
+        exchange: Box<(Vec<String>, Vec<String>)>,
     },
     /// The proxy's handshake did not complete.
     #[error("the proxy {proxy} did not open a tunnel to {target}: {reason}")]
