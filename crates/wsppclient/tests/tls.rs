@@ -339,8 +339,13 @@ async fn plain_to_a_tls_port_suggests_wss() {
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.ends_with("(a wss:// port?)\n"), "{stderr}");
+    // inspect keeps the answer's first bytes, and sees they are TLS.
+    let output = run_binary(&["inspect", &url]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("it answered in TLS: a wss:// port?"),
+        stderr.ends_with("it answered in TLS: a wss:// port?\n"),
         "{stderr}"
     );
 }

@@ -123,26 +123,30 @@ pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
     Ok(configured(options)?.0)
 }
 
-/// [`client_config`], and the [`Trust`] it verifies with (none with `--insecure`), which
-/// keeps what a refused handshake showed for the words of the refusal.
-fn configured(options: &TlsOptions) -> Result<(Arc<ClientConfig>, Option<Arc<Trust>>), Error> {
+/// [`client_config`], and the [`Trust`] it verifies with, which keeps what a refused
+/// handshake showed for the words of the refusal.
+fn configured(options: &TlsOptions) -> Result<(Arc<ClientConfig>, Arc<Trust>), Error> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::TlsSetup(e.to_string()))?
         .dangerous();
-    let (mut config, trust) = if options.insecure {
-        let config = builder
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-            .with_no_client_auth();
-        (config, None)
+    let checked = if options.insecure {
+        None
     } else {
-        let trust = Arc::new(Trust::new(roots(options.ca.as_deref())?, provider)?);
-        let config = builder
-            .with_custom_certificate_verifier(Arc::clone(&trust) as Arc<dyn ServerCertVerifier>)
-            .with_no_client_auth();
-        (config, Some(trust))
+        Some(Checked::new(
+            roots(options.ca.as_deref())?,
+            Arc::clone(&provider),
+        )?)
     };
+    let trust = Arc::new(Trust {
+        checked,
+        provider,
+        presented: Mutex::new(Vec::new()),
+    });
+    let mut config = builder
+        .with_custom_certificate_verifier(Arc::clone(&trust) as Arc<dyn ServerCertVerifier>)
+        .with_no_client_auth();
     config.alpn_protocols = vec![ALPN_HTTP_1_1.to_vec()];
     if let Some(path) = &options.key_log {
         config.key_log = Arc::new(KeyLogWriter::open(path)?);
@@ -237,7 +241,7 @@ where
         }
         Ok(Err(source)) if refused_certificate(&source).is_some() => {
             let (cause, advice) = refused_certificate(&source)
-                .map(|e| explain_certificate(e, options.ca.as_deref(), trust.as_deref()))
+                .map(|e| explain_certificate(e, options.ca.as_deref(), &trust))
                 .unwrap_or_default();
             return Err(Error::Certificate {
                 addr: addr.to_owned(),
@@ -340,114 +344,154 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The verification of every handshake but `--insecure`'s: webpki's, a certificate
-/// given with `--ca` that is the server's own trusted as such (see the module doc), and
-/// what the server presented kept to explain a refusal.
+/// How every handshake verifies the server: its certificate by [`Checked`], or, with
+/// `--insecure`, not at all; the handshake's signatures always, so the server must
+/// hold the key of the certificate it shows. What the server presented is kept to
+/// explain a refusal.
 #[derive(Debug)]
 struct Trust {
-    webpki: Arc<WebPkiServerVerifier>,
-    roots: Roots,
+    /// `None` with `--insecure`.
+    checked: Option<Checked>,
+    provider: Arc<CryptoProvider>,
     /// The chain the server presented, leaf first; empty until it has.
     presented: Mutex<Vec<CertificateDer<'static>>>,
 }
 
-impl Trust {
+/// A certificate's verification: webpki's, and a certificate given with `--ca` that
+/// is the server's own trusted as such (see the module doc).
+#[derive(Debug)]
+struct Checked {
+    webpki: Arc<WebPkiServerVerifier>,
+    roots: Roots,
+}
+
+impl Checked {
     fn new(roots: Roots, provider: Arc<CryptoProvider>) -> Result<Self, Error> {
         let webpki =
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots.store.clone()), provider)
                 .build()
                 .map_err(|e| Error::TlsSetup(e.to_string()))?;
-        Ok(Trust {
-            webpki,
-            roots,
-            presented: Mutex::new(Vec::new()),
-        })
+        Ok(Checked { webpki, roots })
     }
 
-    /// The server's own certificate, given with `--ca`: its name and dates checked,
-    /// its CA bit not asked about.
-    fn exactly_trusted(
+    fn verify(
         &self,
         end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
         server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        verify_server_name(&ParsedCertificate::try_from(end_entity)?, server_name)?;
-        let parsed = parse(end_entity).ok_or(CertificateError::BadEncoding)?;
-        let at = i64::try_from(now.as_secs())
-            .ok()
-            .and_then(|secs| ASN1Time::from_timestamp(secs).ok())
-            .ok_or(CertificateError::BadEncoding)?;
-        let validity = parsed.validity();
-        if at < validity.not_before {
-            return Err(CertificateError::NotValidYet.into());
+        let verified = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        let given = self.roots.ca.is_some()
+            && self
+                .roots
+                .certs
+                .iter()
+                .any(|c| c.as_ref() == end_entity.as_ref());
+        match verified {
+            Err(_) if given => exactly_trusted(end_entity, server_name, now),
+            verified => verified,
         }
-        if at > validity.not_after {
-            return Err(CertificateError::Expired.into());
-        }
-        Ok(ServerCertVerified::assertion())
     }
+}
 
+impl Trust {
     /// What to say of `err`, where what the server sent tells more than rustls' error:
     /// a trusted certificate of the issuer's name that did not sign it, or a chain
     /// that stops short of the roots. `None` to say what rustls said.
     fn explain(&self, err: &CertificateError) -> Option<(String, String)> {
+        let roots = &self.checked.as_ref()?.roots;
         let presented = lock(&self.presented).clone();
-        let top = parse(presented.last()?)?;
-        let issuer = top.issuer();
-        let tried = match &self.roots.ca {
-            Some(ca) => format!("tried {} ({})", ca.display(), count(self.roots.certs.len())),
-            None => format!(
-                "tried the system's roots ({})",
-                count(self.roots.certs.len())
-            ),
-        };
-        let skip = "or skip verification with -k (--insecure)";
-        match err {
-            CertificateError::BadSignature => {
-                let matched: Vec<String> = self
-                    .roots
-                    .certs
-                    .iter()
-                    .filter_map(|der| parse(der))
-                    .filter(|root| root.subject().as_raw() == issuer.as_raw())
-                    .map(|root| describe(&root))
-                    .collect();
-                if matched.is_empty() {
-                    return None;
-                }
-                Some((
-                    format!(
-                        "is issued by {issuer}, and the trusted certificate of that name did not \
+        explain_chain(err, &presented, roots)
+    }
+}
+
+/// The server's own certificate, given with `--ca`: its name and dates checked, its CA
+/// bit not asked about.
+fn exactly_trusted(
+    end_entity: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+    now: UnixTime,
+) -> Result<ServerCertVerified, rustls::Error> {
+    verify_server_name(&ParsedCertificate::try_from(end_entity)?, server_name)?;
+    let parsed = parse(end_entity).ok_or(CertificateError::BadEncoding)?;
+    let at = i64::try_from(now.as_secs())
+        .ok()
+        .and_then(|secs| ASN1Time::from_timestamp(secs).ok())
+        .ok_or(CertificateError::BadEncoding)?;
+    let validity = parsed.validity();
+    if at < validity.not_before {
+        return Err(CertificateError::NotValidYet.into());
+    }
+    if at > validity.not_after {
+        return Err(CertificateError::Expired.into());
+    }
+    Ok(ServerCertVerified::assertion())
+}
+
+/// [`Trust::explain`] of the chain the server `presented`, against `roots`.
+fn explain_chain(
+    err: &CertificateError,
+    presented: &[CertificateDer<'static>],
+    roots: &Roots,
+) -> Option<(String, String)> {
+    let top = parse(presented.last()?)?;
+    let issuer = top.issuer();
+    let tried = match &roots.ca {
+        Some(ca) => format!("tried {} ({})", ca.display(), count(roots.certs.len())),
+        None => format!("tried the system's roots ({})", count(roots.certs.len())),
+    };
+    let skip = "or skip verification with -k (--insecure)";
+    match err {
+        CertificateError::BadSignature => {
+            let matched: Vec<String> = roots
+                .certs
+                .iter()
+                .filter_map(|der| parse(der))
+                .filter(|root| root.subject().as_raw() == issuer.as_raw())
+                .map(|root| describe(&root))
+                .collect();
+            if matched.is_empty() {
+                return None;
+            }
+            Some((
+                format!(
+                    "is issued by {issuer}, and the trusted certificate of that name did not \
                          sign it ({tried}; matched {})",
-                        matched.join(", ")
-                    ),
-                    format!(
-                        "two certificates share the name: trust the one the server uses with \
+                    matched.join(", ")
+                ),
+                format!(
+                    "two certificates share the name: trust the one the server uses with \
                          --ca FILE (PEM), {skip}"
-                    ),
-                ))
-            }
-            CertificateError::UnknownIssuer
-                if presented.len() == 1 && issuer.as_raw() != top.subject().as_raw() =>
-            {
-                let held = match &self.roots.ca {
-                    Some(_) => format!(", which holds {}", subjects(&self.roots.certs)),
-                    None => String::new(),
-                };
-                Some((
-                    format!(
-                        "is issued by {issuer}, whose certificate the server did not send with \
-                         its own: its chain is incomplete ({tried}{held})"
-                    ),
-                    format!(
-                        "serve the full chain on the server (its certificate, then the \
-                         intermediates, as in fullchain.pem), {skip}"
-                    ),
-                ))
-            }
-            _ => None,
+                ),
+            ))
         }
+        CertificateError::UnknownIssuer
+            if presented.len() == 1 && issuer.as_raw() != top.subject().as_raw() =>
+        {
+            let held = match &roots.ca {
+                Some(_) => format!(", which holds {}", subjects(&roots.certs)),
+                None => String::new(),
+            };
+            Some((
+                format!(
+                    "is issued by {issuer}, whose certificate the server did not send with \
+                         its own: its chain is incomplete ({tried}{held})"
+                ),
+                format!(
+                    "serve the full chain on the server (its certificate, then the \
+                         intermediates, as in fullchain.pem), {skip}"
+                ),
+            ))
+        }
+        _ => None,
     }
 }
 
@@ -464,22 +508,11 @@ impl ServerCertVerifier for Trust {
             .chain(intermediates)
             .map(|c| c.clone().into_owned())
             .collect();
-        let verified = self.webpki.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
-        let given = self.roots.ca.is_some()
-            && self
-                .roots
-                .certs
-                .iter()
-                .any(|c| c.as_ref() == end_entity.as_ref());
-        match verified {
-            Err(_) if given => self.exactly_trusted(end_entity, server_name, now),
-            verified => verified,
+        match &self.checked {
+            Some(checked) => {
+                checked.verify(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            None => Ok(ServerCertVerified::assertion()),
         }
     }
 
@@ -489,7 +522,12 @@ impl ServerCertVerifier for Trust {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -498,11 +536,18 @@ impl ServerCertVerifier for Trust {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -557,56 +602,6 @@ fn count(n: usize) -> String {
     }
 }
 
-/// `--insecure`: any certificate is accepted, but the handshake signatures are still
-/// checked, so the server must hold the key of the certificate it shows.
-#[derive(Debug)]
-struct NoVerification(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for NoVerification {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
 /// The reason rustls refused the server's certificate, if that is what `err` is.
 fn refused_certificate(err: &io::Error) -> Option<&CertificateError> {
     match err.get_ref()?.downcast_ref::<rustls::Error>()? {
@@ -621,10 +616,10 @@ fn refused_certificate(err: &io::Error) -> Option<&CertificateError> {
 fn explain_certificate(
     err: &CertificateError,
     ca: Option<&Path>,
-    trust: Option<&Trust>,
+    trust: &Trust,
 ) -> (String, String) {
     let skip = "or skip verification with -k (--insecure)";
-    if let Some(said) = trust.and_then(|trust| trust.explain(err)) {
+    if let Some(said) = trust.explain(err) {
         return said;
     }
     let trust = match ca {
