@@ -47,29 +47,16 @@ bin=${CARGO_TARGET_DIR:-target}/debug
 
 # --- wsppsrv --------------------------------------------------------------------------
 # A long ping timeout: the Python clients below hold their sessions without answering.
-RUST_LOG=info NO_COLOR=1 "$bin/wsppsrv" --addr 127.0.0.1:0 --trusted-proxy 127.0.0.1/32 \
-    --ping-interval 200ms --ping-timeout 1h 2>"$work/wsppsrv.log" &
-pids+=($!)
-srv_port=
-for ((i = 0; i < WAIT; i++)); do
-    srv_port=$(grep -Eo 'listening addr=127\.0\.0\.1:[0-9]+' "$work/wsppsrv.log" | head -n 1 | cut -d: -f2 || true)
-    [[ -n $srv_port ]] && break
-    sleep 0.1
-done
+start_wsppsrv "$work/wsppsrv.log" "$bin/wsppsrv" --trusted-proxy 127.0.0.1/32 \
+    --ping-interval 200ms --ping-timeout 1h
+srv_port=$wsppsrv_port
 [[ -n $srv_port ]] || die "wsppsrv did not say where it listens: $(cat "$work/wsppsrv.log")"
 say "wsppsrv on 127.0.0.1:$srv_port"
 
 # --- nginx, with the snippet of docs/operations.md -------------------------------------
 # A port nothing listens on; should another program take it first, nginx exits and the
 # wait below says so.
-nginx_port=
-for ((i = 0; i < 50; i++)); do
-    candidate=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
-        nginx_port=$candidate
-        break
-    fi
-done
+nginx_port=$(free_port)
 [[ -n $nginx_port ]] || die "no free port for nginx"
 
 snippet=$(awk '/^```nginx$/ { inside = 1; next } /^```$/ { inside = 0 } inside' docs/operations.md)

@@ -374,31 +374,9 @@ impl Checked {
         Ok(Checked { webpki, roots })
     }
 
-    fn verify(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let verified = self.webpki.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
-        let given = self.roots.ca.is_some()
-            && self
-                .roots
-                .certs
-                .iter()
-                .any(|c| c.as_ref() == end_entity.as_ref());
-        match verified {
-            Err(_) if given => exactly_trusted(end_entity, server_name, now),
-            verified => verified,
-        }
+    /// Whether `cert` is one of the certificates given with `--ca`, byte for byte.
+    fn given(&self, cert: &CertificateDer<'_>) -> bool {
+        self.roots.ca.is_some() && self.roots.certs.iter().any(|c| c.as_ref() == cert.as_ref())
     }
 }
 
@@ -508,11 +486,19 @@ impl ServerCertVerifier for Trust {
             .chain(intermediates)
             .map(|c| c.clone().into_owned())
             .collect();
-        match &self.checked {
-            Some(checked) => {
-                checked.verify(end_entity, intermediates, server_name, ocsp_response, now)
-            }
-            None => Ok(ServerCertVerified::assertion()),
+        let Some(checked) = &self.checked else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let verified = checked.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        match verified {
+            Err(_) if checked.given(end_entity) => exactly_trusted(end_entity, server_name, now),
+            verified => verified,
         }
     }
 
