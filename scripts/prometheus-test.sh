@@ -47,15 +47,8 @@ cargo build --locked --quiet -p wsppsrv -p wsppclient
 bin=${CARGO_TARGET_DIR:-target}/debug
 
 # --- wsppsrv and its clients --------------------------------------------------------
-RUST_LOG=info NO_COLOR=1 "$bin/wsppsrv" --addr 127.0.0.1:0 --ping-interval 200ms \
-    2>"$work/wsppsrv.log" &
-pids+=($!)
-port=
-for ((i = 0; i < WAIT; i++)); do
-    port=$(grep -Eo 'listening addr=127\.0\.0\.1:[0-9]+' "$work/wsppsrv.log" | head -n 1 | cut -d: -f2 || true)
-    [[ -n $port ]] && break
-    sleep 0.1
-done
+start_wsppsrv "$work/wsppsrv.log" "$bin/wsppsrv" --ping-interval 200ms
+port=$wsppsrv_port
 [[ -n $port ]] || die "wsppsrv did not say where it listens: $(cat "$work/wsppsrv.log")"
 say "wsppsrv on 127.0.0.1:$port"
 for ((c = 0; c < CLIENTS; c++)); do
@@ -67,14 +60,7 @@ done
 # --- Prometheus -----------------------------------------------------------------------
 # A port nothing listens on; should another program take it before Prometheus binds,
 # Prometheus exits and the wait below says so.
-prom_port=
-for ((i = 0; i < 50; i++)); do
-    candidate=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$candidate") 2>/dev/null; then
-        prom_port=$candidate
-        break
-    fi
-done
+prom_port=$(free_port)
 [[ -n $prom_port ]] || die "no free port for Prometheus"
 cat >"$work/prometheus.yml" <<EOF
 global:

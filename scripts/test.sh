@@ -14,6 +14,11 @@ cargo test --workspace --locked
 echo "== interop (wsppclient against Python websockets)"
 bash scripts/interop-test.sh
 
+# wsppsrv behind nginx with the snippet of docs/operations.md (installs nginx if
+# missing): the real client's address on the page and in /clients.json.
+echo "== behind nginx"
+bash scripts/nginx-test.sh
+
 # The README's example outputs against fresh runs: the same lines and words (the
 # numbers may differ). Seconds: the debug binaries and the interop venv exist by now.
 echo "== README examples"

@@ -113,10 +113,10 @@ async function until(what, probe) {
 /** The client rows of a page's table, as objects. */
 async function rows(page) {
   const cells = await page.$$eval('#list tbody tr', (trs) =>
-    trs.filter((tr) => tr.cells.length === 11).map((tr) => [...tr.cells].map((td) => td.textContent)),
+    trs.filter((tr) => tr.cells.length === 12).map((tr) => [...tr.cells].map((td) => td.textContent)),
   );
-  return cells.map(([id, peer, ua, route, since, pings, pongs, last, min, avg, max]) => ({
-    id, peer, ua, route, since, pings: Number(pings), pongs: Number(pongs), last, min, avg, max,
+  return cells.map(([id, peer, ua, origin, route, since, pings, pongs, last, min, avg, max]) => ({
+    id, peer, ua, origin, route, since, pings: Number(pings), pongs: Number(pongs), last, min, avg, max,
   }));
 }
 

@@ -45,8 +45,14 @@ pub struct ServerSummary {
 pub struct ClientInfo {
     /// The server's number for this client, unique for the server's life.
     pub id: u64,
-    /// The client's address and port as the server sees it.
+    /// The client's address and port as the server sees it; behind a trusted reverse
+    /// proxy, the client's address as the proxy named it (with a port only when the
+    /// proxy gave one).
     pub peer: String,
+    /// The trusted reverse proxy's address and port, when the client came through one;
+    /// `null` otherwise, and from servers that did not say.
+    #[serde(default)]
+    pub via: Option<String>,
     /// The `User-Agent` the client sent, if any.
     pub user_agent: Option<String>,
     /// The `Origin` the client sent, if any (browsers always send one).
@@ -92,6 +98,7 @@ mod tests {
             clients: vec![ClientInfo {
                 id: 3,
                 peer: "127.0.0.1:50000".into(),
+                via: None,
                 user_agent: Some("test".into()),
                 origin: None,
                 route: "/pingpong".into(),

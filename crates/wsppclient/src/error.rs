@@ -156,6 +156,9 @@ pub enum Error {
         answer: String,
         /// What to do about it, if there is something to say.
         hint: &'static str,
+        /// The HTTP `CONNECT` head sent (credentials hidden) and the proxy's answer, as
+        /// lines, for a transcript to show; both empty for SOCKS5.
+        exchange: Box<(Vec<String>, Vec<String>)>,
     },
     /// The proxy's handshake did not complete.
     #[error("the proxy {proxy} did not open a tunnel to {target}: {reason}")]
@@ -198,7 +201,7 @@ pub enum Error {
         received: u64,
     },
     /// The server answered the upgrade request with something that is not HTTP.
-    #[error("{url}: the server does not speak HTTP: its answer is not an HTTP response{}", first_bytes(.answer))]
+    #[error("{url}: the server does not speak HTTP: {}", not_http(url, .answer))]
     NotHttp {
         /// The URL of the upgrade.
         url: String,
@@ -388,14 +391,28 @@ fn unanswered(received: u64) -> String {
     }
 }
 
-fn first_bytes(answer: &Option<Vec<u8>>) -> String {
+/// What a server that does not speak HTTP answered: a TLS record (the bytes of a TLS
+/// port, as `ws://` reaches it instead of `wss://`), some other beginning, or, where
+/// nobody kept the answer, the likeliest cause for a `ws://` URL, as the reverse
+/// mistake gets "a ws:// port?".
+fn not_http(url: &str, answer: &Option<Vec<u8>>) -> String {
     match answer {
+        Some(bytes) if is_tls_record(bytes) => "it answered in TLS: a wss:// port?".into(),
         Some(bytes) if !bytes.is_empty() => format!(
-            " (it began {:?})",
+            "its answer is not an HTTP response (it began {:?})",
             String::from_utf8_lossy(bytes).trim_end()
         ),
-        _ => String::new(),
+        _ if url.starts_with("ws://") => {
+            "its answer is not an HTTP response (a wss:// port?)".into()
+        }
+        _ => "its answer is not an HTTP response".into(),
     }
+}
+
+/// Whether `bytes` begin as a TLS record does: a content type (change cipher spec,
+/// alert, handshake, application data), then a 3.x version.
+fn is_tls_record(bytes: &[u8]) -> bool {
+    matches!(bytes, [0x14..=0x17, 0x03, 0x00..=0x04, ..])
 }
 
 fn hung_up() -> io::Error {
@@ -563,6 +580,14 @@ mod tests {
             url: "ws://h/p".into(),
             answer: Some(b"SSH-2.0-x\r\n".to_vec()),
         };
+        let alert = Error::NotHttp {
+            url: "ws://h/p".into(),
+            answer: Some(vec![0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32]),
+        };
+        assert_eq!(
+            one_line(&alert),
+            "ws://h/p: the server does not speak HTTP: it answered in TLS: a wss:// port?"
+        );
         assert_eq!(
             one_line(&ssh),
             "ws://h/p: the server does not speak HTTP: its answer is not an HTTP response (it began \"SSH-2.0-x\")"

@@ -407,3 +407,38 @@ async fn a_wrong_choice_of_subprotocol_is_one_line_and_exit_2() {
         "{output:?}"
     );
 }
+
+#[tokio::test]
+async fn inspect_shows_a_refused_connect_before_its_one_line_error() {
+    let server = Server::start(fast_server_config()).await;
+    let url = format!("ws://{}/pingpong", server.addr);
+    let asks = Proxy::http(Answer::Credentials("alice", "s3cret")).await;
+    let wrong_login = format!("http://alice:nope@{}", asks.addr);
+    let output = run_binary(&["--proxy", &wrong_login, "inspect", &url]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let (out, err) = (stdout(&output), stderr(&output));
+    for shown in [
+        format!("CONNECT {} HTTP/1.1", server.addr),
+        "Proxy-Authorization: Basic (hidden)".to_owned(),
+        "HTTP/1.1 407 Proxy Authentication Required".to_owned(),
+    ] {
+        assert!(out.contains(&shown), "{shown:?} in\n{out}");
+    }
+    assert!(!out.contains("nope"), "the password in\n{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.ends_with("it did not accept the credentials given\n"),
+        "{err}"
+    );
+
+    // A proxy that answers 401 to credentials refused them too.
+    let unauthorized = Proxy::http(Answer::Refuse("401 Unauthorized")).await;
+    let login = format!("http://alice:nope@{}", unauthorized.addr);
+    let output = run_binary(&["--proxy", &login, "ping", &url, "-c", "1"]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(
+        stderr(&output).ends_with("401 Unauthorized; it did not accept the credentials given\n"),
+        "{}",
+        stderr(&output)
+    );
+}

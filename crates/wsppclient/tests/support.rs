@@ -101,7 +101,17 @@ impl Server {
             .identity
             .server_config_with_versions(versions)
             .expect("rustls takes it");
-        let ca = temp_file("ca.pem", &generated.cert_pem);
+        Server::start_tls_serving(config, tls_config, &generated.cert_pem).await
+    }
+
+    /// A server whose TLS listener serves `tls_config`; `ca_pem` is what the client is
+    /// given to trust, in [`TlsSide::ca`].
+    pub async fn start_tls_serving(
+        config: wsppsrv::Config,
+        tls_config: std::sync::Arc<rustls::ServerConfig>,
+        ca_pem: &str,
+    ) -> (Server, TlsSide) {
+        let ca = temp_file("ca.pem", ca_pem);
         let plain = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let tls = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let tls_addr = tls.local_addr().expect("bound address");

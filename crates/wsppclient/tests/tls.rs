@@ -309,6 +309,25 @@ async fn plain_and_tls_pings_run_side_by_side() {
 }
 
 #[tokio::test]
+async fn plain_to_a_tls_port_suggests_wss() {
+    let (_server, tls) = Server::start_tls(fast_server_config()).await;
+    let url = format!("ws://127.0.0.1:{}/pingpong", tls.addr.port());
+    let output = run_binary(&["ping", &url, "-c", "1"]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.ends_with("(a wss:// port?)\n"), "{stderr}");
+    // inspect keeps the answer's first bytes, and sees they are TLS.
+    let output = run_binary(&["inspect", &url]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.ends_with("it answered in TLS: a wss:// port?\n"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
 async fn tls_to_a_plain_port_says_the_server_does_not_speak_it() {
     let (server, tls) = Server::start_tls(fast_server_config()).await;
     let session = pinging(format!("wss://{}/pingpong", server.addr), 1, &tls);
@@ -426,4 +445,152 @@ async fn close_handshake_over_tls(
     raw::send(&mut tls, raw::CLOSE, &[0x03, 0xe8]).await;
     let _ = raw::read_frame(&mut tls).await;
     tls
+}
+
+/// Certificates as people make them: `openssl req -x509` marks its certificate CA:TRUE,
+/// private CAs sign through an intermediate, and Debian's snakeoil is CN=localhost.
+mod made_by_hand {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+
+    /// A key and its certificate, as PEM.
+    pub struct Made {
+        pub cert_pem: String,
+        pub key_pem: String,
+    }
+
+    fn params(names: &[&str], cn: &str, ca: bool) -> CertificateParams {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = CertificateParams::new(names).expect("names");
+        params.distinguished_name.push(DnType::CommonName, cn);
+        if ca {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
+        params
+    }
+
+    /// Self-signed with the CA bit set, as `openssl req -x509 -newkey rsa:2048 -addext
+    /// subjectAltName=...` makes it with OpenSSL 3.
+    pub fn openssl_req_x509(names: &[&str], cn: &str) -> Made {
+        self_signed(names, cn, true)
+    }
+
+    /// Self-signed, with the CA bit set or not.
+    pub fn self_signed(names: &[&str], cn: &str, ca: bool) -> Made {
+        let key = KeyPair::generate().expect("a key");
+        let cert = params(names, cn, ca).self_signed(&key).expect("signed");
+        Made {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
+    /// A root, an intermediate it signed, and a leaf for `names` the intermediate
+    /// signed: the root's PEM and the leaf's.
+    pub fn chain(names: &[&str]) -> (String, Made) {
+        let root = CertifiedIssuer::self_signed(
+            params(&[], "wspp test root", true),
+            KeyPair::generate().expect("a key"),
+        )
+        .expect("root");
+        let intermediate = CertifiedIssuer::signed_by(
+            params(&[], "wspp test intermediate", true),
+            KeyPair::generate().expect("a key"),
+            &root,
+        )
+        .expect("intermediate");
+        let key = KeyPair::generate().expect("a key");
+        let leaf = params(names, "wspp test leaf", false)
+            .signed_by(&key, &intermediate)
+            .expect("leaf");
+        (
+            root.pem(),
+            Made {
+                cert_pem: leaf.pem(),
+                key_pem: key.serialize_pem(),
+            },
+        )
+    }
+}
+
+/// A server whose TLS listener serves `made`, trusted (as [`TlsSide::ca`]) by `ca_pem`.
+async fn serving(made: &made_by_hand::Made, ca_pem: &str) -> (Server, TlsSide) {
+    let cert = temp_file("served-cert.pem", &made.cert_pem);
+    let key = temp_file("served-key.pem", &made.key_pem);
+    let identity = wsppsrv::tls::Identity::from_pem_files(&cert, &key).expect("loads");
+    let tls_config = identity.server_config().expect("rustls takes it");
+    Server::start_tls_serving(fast_server_config(), tls_config, ca_pem).await
+}
+
+#[tokio::test]
+async fn the_servers_own_certificate_given_with_ca_is_trusted_whatever_its_ca_bit() {
+    let made = made_by_hand::openssl_req_x509(&["localhost", "127.0.0.1"], "localhost");
+    let (_server, tls) = serving(&made, &made.cert_pem).await;
+    for host in ["localhost", "127.0.0.1"] {
+        let url = format!("wss://{host}:{}/pingpong", tls.addr.port());
+        let (_, report) = ping_session(&pinging(url, 1, &tls)).await;
+        let report = report.unwrap_or_else(|e| panic!("{host}: {e}"));
+        assert!(report.all_answered(), "{host}: {:?}", report.counts);
+    }
+
+    // The name is still checked.
+    let other = made_by_hand::openssl_req_x509(&["wspp.invalid"], "wspp.invalid");
+    let (_server, tls) = serving(&other, &other.cert_pem).await;
+    let url = format!("wss://127.0.0.1:{}/pingpong", tls.addr.port());
+    let output = run_binary(&["--ca", &tls.ca.to_string_lossy(), "ping", &url, "-c", "1"]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is not valid for 127.0.0.1 (it names wspp.invalid)"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_trusted_certificate_that_only_shares_the_issuers_name_is_named() {
+    // The server's certificate says CN=localhost issued it; the trusted store holds
+    // another CN=localhost (Debian's snakeoil is one), which did not.
+    let served = made_by_hand::self_signed(&["localhost"], "localhost", false);
+    let snakeoil = made_by_hand::openssl_req_x509(&["localhost"], "localhost");
+    let (_server, tls) = serving(&served, &served.cert_pem).await;
+    let store = temp_file("system-roots.pem", &snakeoil.cert_pem);
+    let url = format!("wss://localhost:{}/pingpong", tls.addr.port());
+    let output = run_binary_with_env(
+        &["ping", &url, "-c", "1"],
+        &[
+            ("SSL_CERT_FILE", store.as_os_str()),
+            ("SSL_CERT_DIR", std::ffi::OsStr::new("/nonexistent")),
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    for words in [
+        "issued by CN=localhost",
+        "the system's roots",
+        "matched CN=localhost (serial ",
+        "did not sign it",
+        "--ca",
+    ] {
+        assert!(stderr.contains(words), "{words:?} in {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_sends_its_certificate_alone_has_an_incomplete_chain() {
+    let (root_pem, leaf) = made_by_hand::chain(&["localhost"]);
+    let (_server, tls) = serving(&leaf, &root_pem).await;
+    let url = format!("wss://localhost:{}/pingpong", tls.addr.port());
+    let output = run_binary(&["--ca", &tls.ca.to_string_lossy(), "ping", &url, "-c", "1"]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    for words in [
+        "issued by CN=wspp test intermediate",
+        "chain is incomplete",
+        "CN=wspp test root",
+        "full chain",
+    ] {
+        assert!(stderr.contains(words), "{words:?} in {stderr}");
+    }
 }

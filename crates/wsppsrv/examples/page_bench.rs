@@ -67,7 +67,8 @@ fn registry_of(n: usize) -> (Registry, Vec<ClientGuard>) {
         .map(|i| {
             let guard = registry.register(Arrival {
                 id: i as u64 + 1,
-                peer: SocketAddr::from(([127, 0, 0, 1], 1024 + (i % 60_000) as u16)),
+                peer: SocketAddr::from(([127, 0, 0, 1], 1024 + (i % 60_000) as u16)).into(),
+                via: None,
                 user_agent: Some(AGENTS[i % AGENTS.len()].into()),
                 origin: None,
                 route: wspp::routes::PINGPONG,

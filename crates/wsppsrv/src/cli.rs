@@ -134,6 +134,17 @@ pub struct Args {
     )]
     pub allowed_origins: Vec<String>,
 
+    /// A reverse proxy's address or range (repeatable, e.g. 127.0.0.1/32): from it, the
+    /// client is the right-most address of Forwarded or X-Forwarded-For that is not a
+    /// trusted proxy too. From any other peer those headers are ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "WSPP_TRUSTED_PROXIES",
+        value_name = "CIDR",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<crate::forwarded::Cidr>,
+
     /// Worker threads; 1 runs everything on one thread, which gives the lowest RTT.
     #[arg(long, env = "WSPP_THREADS", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..), allow_negative_numbers = true)]
@@ -166,6 +177,7 @@ impl Args {
             header_read_timeout: self.header_timeout,
             max_header_bytes: self.max_header_bytes,
             allowed_origins: self.allowed_origins.clone(),
+            trusted_proxies: self.trusted_proxies.clone(),
             busy_poll: self.busy_poll,
             ..Config::default()
         }
@@ -328,6 +340,29 @@ mod tests {
         ])
         .expect("repeated origins parse");
         assert_eq!(args.config().allowed_origins, ["http://a", "http://b"]);
+    }
+
+    #[test]
+    fn trusted_proxies_repeat_and_a_bad_range_says_its_shape() {
+        let args = parse(&[
+            "--trusted-proxy",
+            "127.0.0.1/32",
+            "--trusted-proxy",
+            "fd00::/8",
+        ])
+        .expect("repeated ranges parse");
+        let ranges: Vec<String> = args
+            .config()
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(ranges, ["127.0.0.1/32", "fd00::/8"]);
+        let error = parse(&["--trusted-proxy", "10.0.0.0/99"]).expect_err("a bad prefix");
+        assert!(
+            error.to_string().contains("write it like 10.0.0.0/8"),
+            "{error}"
+        );
     }
 
     fn parse(args: &[&str]) -> Result<Args, clap::Error> {

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use crate::forwarded::Cidr;
+
 /// Everything `wsppsrv` can be told.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -38,6 +40,9 @@ pub struct Config {
     pub max_header_bytes: usize,
     /// `Origin`s allowed to open a WebSocket; empty means every origin.
     pub allowed_origins: Vec<String>,
+    /// Reverse proxies whose `Forwarded` or `X-Forwarded-For` name the client; from
+    /// any other peer those headers are ignored. Empty: no proxy is believed.
+    pub trusted_proxies: Vec<Cidr>,
     /// How long shutdown waits for sessions to finish their close handshakes.
     pub shutdown_grace: Duration,
     /// Bytes tungstenite reads from the socket at a time. Allocated and zero-filled
@@ -65,6 +70,7 @@ impl Default for Config {
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             shutdown_grace: Duration::from_secs(2),
             // Any control frame (at most 131 bytes) and any small echo arrives in one
             // read, so pings pay nothing for it. A larger message takes one read per
@@ -92,6 +98,13 @@ impl Config {
             .max_write_buffer_size(self.max_message_size.saturating_mul(2).max(64 * 1024))
             .max_message_size(Some(self.max_message_size))
             .max_frame_size(Some(self.max_message_size))
+    }
+
+    /// Whether `peer` is one of the trusted proxies.
+    pub fn trusts(&self, peer: std::net::IpAddr) -> bool {
+        self.trusted_proxies
+            .iter()
+            .any(|range| range.contains(peer))
     }
 
     /// Whether a WebSocket upgrade carrying this `Origin` may proceed.

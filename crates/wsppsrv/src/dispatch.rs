@@ -11,6 +11,10 @@
 //! page and `/clients.json` are the handlers that read it: `?after=&limit=` picks the
 //! clients they list ([`Cursor`]).
 //!
+//! Every request is first asked for its one valid `Host` ([`wspp::host::check`]): RFC
+//! 9112 §3.2 wants 400 for none, several or a malformed one, and a route that answered
+//! anyway would let a forged second `Host` through a proxy that checks only the first.
+//!
 //! `/metrics` is served here unless `--metrics-addr` gives it a listener of its own,
 //! which answers it alone ([`metrics_only`]).
 
@@ -19,10 +23,11 @@ use std::sync::Arc;
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
-use tracing::{debug, info};
+use tracing::{Span, debug, field, info};
 use wspp::routes;
 
 use crate::cursor::Cursor;
+use crate::forwarded::Peer;
 use crate::page;
 use crate::reply::{self, Body};
 use crate::session::RouteBehaviour;
@@ -37,15 +42,15 @@ pub(crate) fn dispatch(
     conn: &Arc<Admission>,
 ) -> Response<Body> {
     let (method, uri) = (req.method().clone(), req.uri().clone());
-    let response = match uri.path() {
-        routes::PAGE => read_only(&method, || html_page(shared, uri.query())),
-        routes::PAGE_SCRIPT => read_only(&method, page_script),
-        routes::CLIENTS_JSON => read_only(&method, || clients_json(shared, uri.query())),
-        routes::METRICS if shared.metrics_on_main => read_only(&method, || metrics(shared)),
-        routes::OPEN_AND_CLOSE => upgrade(req, RouteBehaviour::OpenAndClose, shared, conn),
-        routes::PINGPONG => upgrade(req, RouteBehaviour::PingPong, shared, conn),
-        routes::FAVICON => reply::not_found(),
-        _ => reply::not_found(),
+    if conn.proxy {
+        let peer = Peer::of(conn.peer, req.headers(), &shared.config.trusted_proxies);
+        conn.client_logged.call_once(|| {
+            Span::current().record("peer", field::display(peer.client));
+        });
+    }
+    let response = match wspp::host::check(req.headers()) {
+        Err(problem) => bad_host(&problem),
+        Ok(()) => route(req, shared, conn),
     };
     let status = response.status().as_u16();
     if uri.path() == routes::FAVICON {
@@ -62,11 +67,36 @@ pub(crate) fn dispatch(
     response
 }
 
+/// The route table proper, for a request whose `Host` passed.
+fn route(
+    req: Request<Incoming>,
+    shared: &Arc<ServerState>,
+    conn: &Arc<Admission>,
+) -> Response<Body> {
+    let (method, uri) = (req.method().clone(), req.uri().clone());
+    match uri.path() {
+        routes::PAGE => read_only(&method, || html_page(shared, uri.query())),
+        routes::PAGE_SCRIPT => read_only(&method, page_script),
+        routes::CLIENTS_JSON => read_only(&method, || clients_json(shared, uri.query())),
+        routes::METRICS if shared.metrics_on_main => read_only(&method, || metrics(shared)),
+        routes::OPEN_AND_CLOSE => upgrade(req, RouteBehaviour::OpenAndClose, shared, conn),
+        routes::PINGPONG => upgrade(req, RouteBehaviour::PingPong, shared, conn),
+        routes::FAVICON => reply::not_found(),
+        _ => reply::not_found(),
+    }
+}
+
+/// 400 for a request whose `Host` is missing, repeated or malformed, saying which.
+fn bad_host(problem: &wspp::host::HostProblem) -> Response<Body> {
+    reply::text(StatusCode::BAD_REQUEST, &problem.to_string())
+}
+
 /// What the `--metrics-addr` listener answers: `/metrics`, and 404 for anything else.
 pub(crate) fn metrics_only(req: Request<Incoming>, shared: &ServerState) -> Response<Body> {
-    let response = match req.uri().path() {
-        routes::METRICS => read_only(req.method(), || metrics(shared)),
-        _ => reply::not_found(),
+    let response = match (wspp::host::check(req.headers()), req.uri().path()) {
+        (Err(problem), _) => bad_host(&problem),
+        (Ok(()), routes::METRICS) => read_only(req.method(), || metrics(shared)),
+        (Ok(()), _) => reply::not_found(),
     };
     debug!(method = %req.method(), uri = %Untrusted(&req.uri().to_string()), status = response.status().as_u16(), "request");
     response

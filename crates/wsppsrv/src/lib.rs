@@ -28,9 +28,12 @@
 //! * [`page`]: the HTML page of clients, a page of them at a time, and its optional
 //!   script; `reply`: small response builders.
 //! * [`cursor`]: `?after=&limit=`, which clients the page and `/clients.json` list.
+//! * `log_limit`: one line a second for what clients can repeat at will (failed
+//!   TLS handshakes, sessions gone without a Close), with the count folded in.
 //! * [`untrusted`]: peer-supplied text, kept to a bounded length and escaped for log
 //!   lines.
-//! * [`config`]: the settings, as plain data, at the bottom.
+//! * [`config`]: the settings, as plain data, at the bottom, and under it
+//!   [`forwarded`]: the trusted proxies' ranges and the client a proxy names.
 //!
 //! On top, for the binary: [`cli`] fills the settings from flags and `WSPP_*`
 //! variables; [`logging`]: its log format and filter; [`shutdown`]: the signals it
@@ -47,7 +50,9 @@ pub mod config;
 pub mod cursor;
 mod dispatch;
 pub mod docs;
+pub mod forwarded;
 mod listeners;
+mod log_limit;
 pub mod logging;
 pub mod metrics;
 pub mod page;

@@ -70,6 +70,7 @@ struct MetricsState {
     upgrades: Family<UpgradeLabels, Counter>,
     closes: Family<CloseLabels, Counter>,
     refused: Counter,
+    tls_failures: Family<TlsFailureLabels, Counter>,
 }
 
 /// One route's figures, held by each of its sessions.
@@ -92,6 +93,12 @@ struct RouteLabels {
 struct UpgradeLabels {
     route: &'static str,
     status: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct TlsFailureLabels {
+    /// One of a fixed few, named where the handshake runs.
+    reason: &'static str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
@@ -167,6 +174,12 @@ impl Default for Metrics {
             "Connections answered 503 at once: every connection slot, the HTTP reserve included, was taken",
             refused.clone(),
         );
+        let tls_failures = Family::<TlsFailureLabels, Counter>::default();
+        families.register(
+            "tls_handshake_failures",
+            "TLS handshakes that failed, by reason (not_tls, timeout, closed, the client's alert, ...)",
+            tls_failures.clone(),
+        );
         let routes = SESSION_ROUTES.map(|route| {
             // Listed from the start, so that a rate over the first upgrades starts at 0.
             drop(upgrades.get_or_create(&UpgradeLabels { route, status: 101 }));
@@ -187,6 +200,7 @@ impl Default for Metrics {
                 upgrades,
                 closes,
                 refused,
+                tls_failures,
             }),
         }
     }
@@ -226,6 +240,14 @@ impl Metrics {
     /// Counts a connection refused before its request was read.
     pub fn connection_refused(&self) {
         self.shared.refused.inc();
+    }
+
+    /// Counts a TLS handshake that failed for `reason`.
+    pub fn tls_handshake_failed(&self, reason: &'static str) {
+        self.shared
+            .tls_failures
+            .get_or_create(&TlsFailureLabels { reason })
+            .inc();
     }
 
     /// Writes every figure in the Prometheus text format ([`CONTENT_TYPE`]).

@@ -2,7 +2,7 @@
 //!
 //! [`render`] is a pure function from a report to a string, so the page is complete
 //! without JavaScript (reloading it shows the current set) and is tested without a
-//! server. Every string a client supplied (User-Agent, peer, route) passes through
+//! server. Every string a client supplied (User-Agent, Origin, peer, route) passes through
 //! [`escape`], because the page shows text from strangers. The response also carries
 //! [`CONTENT_SECURITY_POLICY`], which forbids inline script: should an escape ever be
 //! missed, injected markup still cannot run code. That is why the page's optional
@@ -179,7 +179,7 @@ fn rows(out: &mut String, shown: &[ClientInfo], total: u64) {
     if let Some(message) = empty {
         let _ = writeln!(
             out,
-            "<tr><td colspan=\"11\" class=\"empty\">{message}</td></tr>"
+            "<tr><td colspan=\"12\" class=\"empty\">{message}</td></tr>"
         );
     }
     for client in shown {
@@ -190,8 +190,15 @@ fn rows(out: &mut String, shown: &[ClientInfo], total: u64) {
 fn row(out: &mut String, c: &ClientInfo) {
     let _ = write!(out, "<tr><td class=\"num\">{}</td><td>", c.id);
     push_escaped(out, &c.peer);
+    if let Some(via) = &c.via {
+        out.push_str(" <small>via ");
+        push_escaped(out, via);
+        out.push_str("</small>");
+    }
     out.push_str("</td><td class=\"ua\">");
     push_escaped(out, c.user_agent.as_deref().unwrap_or("-"));
+    out.push_str("</td><td>");
+    push_escaped(out, c.origin.as_deref().unwrap_or("-"));
     out.push_str("</td><td>");
     push_escaped(out, &c.route);
     let since = since(c.connected_at_unix_ms);
@@ -307,6 +314,7 @@ mod tests {
         ClientInfo {
             id,
             peer: "127.0.0.1:51000".into(),
+            via: None,
             user_agent: Some(user_agent.into()),
             origin: None,
             route: "/pingpong".into(),

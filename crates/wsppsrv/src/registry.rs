@@ -26,6 +26,7 @@ use wspp::wire_clock::Clock;
 
 use crate::config::Config;
 use crate::cursor::{Cursor, Neighbours};
+use crate::forwarded::ClientAddr;
 use crate::metrics::{Metrics, RouteMetrics};
 
 /// A cheap handle on the registry; clones share one set of clients.
@@ -54,7 +55,8 @@ struct RegistryState {
 #[derive(Debug)]
 struct Entry {
     id: u64,
-    peer: SocketAddr,
+    peer: ClientAddr,
+    via: Option<SocketAddr>,
     user_agent: Option<Box<str>>,
     origin: Option<Box<str>>,
     route: &'static str,
@@ -80,8 +82,10 @@ struct Counters {
 pub struct Arrival {
     /// The connection's id, as in its log span.
     pub id: u64,
-    /// The peer's address.
-    pub peer: SocketAddr,
+    /// The client's address: the TCP peer's, or the one a trusted proxy named.
+    pub peer: ClientAddr,
+    /// The trusted proxy the client came through, if it came through one.
+    pub via: Option<SocketAddr>,
     /// The `User-Agent` header, if any, as [`crate::untrusted::kept`] keeps it.
     pub user_agent: Option<Box<str>>,
     /// The `Origin` header, if any, as [`crate::untrusted::kept`] keeps it.
@@ -168,6 +172,7 @@ impl Registry {
         let entry = Arc::new(Entry {
             id: arrival.id,
             peer: arrival.peer,
+            via: arrival.via,
             user_agent: arrival.user_agent,
             origin: arrival.origin,
             route: arrival.route,
@@ -256,6 +261,7 @@ impl Entry {
         ClientInfo {
             id: self.id,
             peer: self.peer.to_string(),
+            via: self.via.map(|via| via.to_string()),
             user_agent: self.user_agent.as_deref().map(str::to_owned),
             origin: self.origin.as_deref().map(str::to_owned),
             route: self.route.to_owned(),
@@ -295,7 +301,8 @@ mod tests {
     fn arrival(id: u64) -> Arrival {
         Arrival {
             id,
-            peer: SocketAddr::from(([127, 0, 0, 1], 40_000 + id as u16)),
+            peer: SocketAddr::from(([127, 0, 0, 1], 40_000 + id as u16)).into(),
+            via: None,
             user_agent: Some(format!("agent {id}").into()),
             origin: None,
             route: wspp::routes::PINGPONG,

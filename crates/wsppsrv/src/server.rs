@@ -49,10 +49,11 @@ use wspp::wire_clock::StampedTcp;
 use crate::config::Config;
 use crate::dispatch::dispatch;
 use crate::listeners::{Accepted, Listeners};
+use crate::log_limit::LogLimit;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::reply::Body;
-use crate::state::{Admission, ServerState};
+use crate::state::{Admission, Logs, ServerState};
 use crate::tls;
 use crate::transport::Transport;
 
@@ -135,6 +136,7 @@ pub async fn run_with(
         metrics_on_main: listeners.metrics.is_none(),
         shutdown: CancellationToken::new(),
         tasks: TaskTracker::new(),
+        logs: Logs::default(),
     });
     tokio::select! {
         () = accept_loop(&listeners, &shared) => {}
@@ -172,11 +174,9 @@ pub async fn run_with(
 #[derive(Debug)]
 struct Backoff {
     delay: Duration,
-    /// The latest failure, and the latest one logged.
+    /// The latest failure.
     failed_at: Option<Instant>,
-    logged_at: Option<Instant>,
-    /// Failures not yet logged.
-    unlogged: u64,
+    log: LogLimit,
 }
 
 impl Default for Backoff {
@@ -184,8 +184,7 @@ impl Default for Backoff {
         Backoff {
             delay: Self::FIRST,
             failed_at: None,
-            logged_at: None,
-            unlogged: 0,
+            log: LogLimit::default(),
         }
     }
 }
@@ -193,8 +192,7 @@ impl Default for Backoff {
 impl Backoff {
     const FIRST: Duration = Duration::from_millis(10);
     const MOST: Duration = Duration::from_secs(1);
-    /// How long without failure before the delay starts again from [`Backoff::FIRST`],
-    /// and the least time between two log lines.
+    /// How long without failure before the delay starts again from [`Backoff::FIRST`].
     const CALM: Duration = Duration::from_secs(1);
 
     /// Logs the failure of the `listener` listener's accept (or counts it for the next
@@ -208,14 +206,8 @@ impl Backoff {
             self.delay = Self::FIRST;
         }
         self.failed_at = Some(now);
-        self.unlogged += 1;
-        if self
-            .logged_at
-            .is_none_or(|at| now.duration_since(at) >= Self::CALM)
-        {
-            error!(%error, listener, backoff = ?self.delay, failures = self.unlogged, "accept failed; backing off");
-            self.logged_at = Some(now);
-            self.unlogged = 0;
+        if let Some(failures) = self.log.admit(now) {
+            error!(%error, listener, backoff = ?self.delay, failures, "accept failed; backing off");
         }
         sleep(self.delay).await;
         self.delay = (self.delay * 2).min(Self::MOST);
@@ -250,7 +242,21 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<ServerState>) {
         };
         let id = next_id;
         next_id += 1;
-        let span = info_span!("conn", client_id = id, %peer, tls = field::Empty);
+        // Behind a trusted proxy, `peer` is the client it names, recorded when its
+        // request is read; `via` is the proxy.
+        let proxy = shared.config.trusts(peer.ip());
+        let span = info_span!(
+            "conn",
+            client_id = id,
+            peer = field::Empty,
+            via = field::Empty,
+            tls = field::Empty
+        );
+        if proxy {
+            span.record("via", field::display(peer));
+        } else {
+            span.record("peer", field::display(peer));
+        }
         if tls.is_some() {
             span.record("tls", true);
         }
@@ -259,7 +265,7 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<ServerState>) {
         }
         match Arc::clone(&slots).try_acquire_owned() {
             Ok(permit) => {
-                let conn = Arc::new(Admission::new(id, peer, tls.is_some(), permit));
+                let conn = Arc::new(Admission::new(id, peer, proxy, tls.is_some(), permit));
                 shared.tasks.spawn(
                     start_connection(stream, tls, conn, Arc::clone(shared), http.clone())
                         .instrument(span),
@@ -377,10 +383,18 @@ async fn serve_tls(
     let handshake = tokio::select! {
         stream = tls::handshake(tls, stream, limit) => stream,
         // As hyper closes a connection still waiting for its request head.
-        () = shared.shutdown.cancelled() => None,
+        () = shared.shutdown.cancelled() => return,
     };
-    if let Some(stream) = handshake {
-        serve_connection(Transport::Tls(Box::new(stream)), conn, shared, http).await;
+    match handshake {
+        Ok(stream) => {
+            serve_connection(Transport::Tls(Box::new(stream)), conn, shared, http).await;
+        }
+        Err(failure) => {
+            shared.metrics.tls_handshake_failed(failure.reason);
+            if let Some(failures) = shared.logs.tls_failures.lock().admit(Instant::now()) {
+                info!(reason = failure.reason, detail = %failure.detail, failures, "tls handshake failed");
+            }
+        }
     }
 }
 
@@ -390,7 +404,7 @@ async fn start_refusal(stream: TcpStream, tls: Option<Arc<ServerConfig>>) {
     match tls {
         None => refuse(stream).await,
         Some(tls) => {
-            if let Some(stream) = tls::handshake(tls, stream, REFUSE_TIME).await {
+            if let Ok(stream) = tls::handshake(tls, stream, REFUSE_TIME).await {
                 refuse(stream).await;
             }
         }

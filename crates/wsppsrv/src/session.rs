@@ -473,7 +473,29 @@ impl Session {
                     None => info!(code = 1005, by = "peer", "websocket closed without a code"),
                 }
             }
-            Ending::Gone(why) => debug!(why, "websocket gone without a close handshake"),
+            Ending::Gone(why) => {
+                // At info, so an operator sees clients cut off; limited, as a network
+                // cut can end thousands at once.
+                let due = self
+                    .shared
+                    .logs
+                    .gone
+                    .lock()
+                    .admit(std::time::Instant::now());
+                match due {
+                    Some(gone) => info!(
+                        why,
+                        route = self.behaviour.route(),
+                        gone,
+                        "websocket gone without a close handshake"
+                    ),
+                    None => debug!(
+                        why,
+                        route = self.behaviour.route(),
+                        "websocket gone without a close handshake"
+                    ),
+                }
+            }
         }
     }
 }

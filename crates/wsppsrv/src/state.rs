@@ -6,7 +6,7 @@
 //! up into the accept loop.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, Once};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -14,6 +14,7 @@ use tokio_util::task::TaskTracker;
 use wspp::busy_poll::BusyPoll;
 
 use crate::config::Config;
+use crate::log_limit::LogLimit;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 
@@ -34,6 +35,31 @@ pub(crate) struct ServerState {
     pub(crate) metrics_on_main: bool,
     /// One permit per WebSocket session, `config.max_connections` in all.
     pub(crate) sessions: Arc<Semaphore>,
+    /// The log lines every connection may cause, each kind at most once a second.
+    pub(crate) logs: Logs,
+}
+
+/// The limits of the lines any client can cause at will, one per kind of line.
+#[derive(Debug, Default)]
+pub(crate) struct Logs {
+    /// A TLS handshake that failed.
+    pub(crate) tls_failures: Limited,
+    /// A WebSocket gone without a close handshake.
+    pub(crate) gone: Limited,
+}
+
+/// A [`LogLimit`] every task may take its turn at. A std mutex: held only for
+/// [`LogLimit::admit`], never across an `.await`.
+#[derive(Debug, Default)]
+pub(crate) struct Limited(Mutex<LogLimit>);
+
+impl Limited {
+    /// The limit, even after a panic while it was held (it is two plain numbers).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, LogLimit> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// One TCP connection let in under the connection limit: who it is, and its place.
@@ -42,6 +68,11 @@ pub(crate) struct Admission {
     /// The connection's number, used as the client id if it upgrades.
     pub(crate) id: u64,
     pub(crate) peer: SocketAddr,
+    /// Whether `peer` is a trusted proxy, whose requests name the client they carry.
+    pub(crate) proxy: bool,
+    /// Set when the connection's log span has been told the client behind the proxy:
+    /// a proxy's connection is one client's (nginx opens one per WebSocket).
+    pub(crate) client_logged: Once,
     /// Whether it arrived on the TLS listener.
     pub(crate) tls: bool,
     /// The connection's slot among all connections (sessions and the HTTP reserve).
@@ -51,11 +82,19 @@ pub(crate) struct Admission {
 }
 
 impl Admission {
-    /// Connection `id` from `peer`, holding `permit` until the last of its tasks ends.
-    pub(crate) fn new(id: u64, peer: SocketAddr, tls: bool, permit: OwnedSemaphorePermit) -> Self {
+    /// Connection `id` from `peer` (a trusted `proxy` or not), holding `permit` until the last of its tasks ends.
+    pub(crate) fn new(
+        id: u64,
+        peer: SocketAddr,
+        proxy: bool,
+        tls: bool,
+        permit: OwnedSemaphorePermit,
+    ) -> Self {
         Admission {
             id,
             peer,
+            proxy,
+            client_logged: Once::new(),
             tls,
             _permit: permit,
         }

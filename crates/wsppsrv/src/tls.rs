@@ -318,16 +318,71 @@ impl TlsListener {
     }
 }
 
+/// Why a TLS handshake failed: a short, fixed `reason` (the label of
+/// `wspp_tls_handshake_failures_total`) and what rustls said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandshakeFailure {
+    /// `not_tls`, `timeout`, `closed`, `incompatible`, `alert_<name>` for an alert
+    /// the client sent (`alert_unknown_ca`: it distrusts our certificate), or `other`.
+    pub reason: &'static str,
+    /// The error itself, or the time limit.
+    pub detail: String,
+}
+
+impl HandshakeFailure {
+    fn of(error: &io::Error) -> Self {
+        let reason = match error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        {
+            Some(rustls::Error::InvalidMessage(_)) => "not_tls",
+            Some(rustls::Error::AlertReceived(alert)) => alert_reason(*alert),
+            Some(rustls::Error::PeerIncompatible(_) | rustls::Error::NoApplicationProtocol) => {
+                "incompatible"
+            }
+            Some(_) => "other",
+            None => match error.kind() {
+                io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe => "closed",
+                _ => "other",
+            },
+        };
+        HandshakeFailure {
+            reason,
+            detail: error.to_string(),
+        }
+    }
+}
+
+/// The label of an alert a client ends a handshake with: the usual ones by name, so a
+/// dashboard tells "clients distrust our certificate" from the rest; a fixed few, so a
+/// client cannot make a series per alert code.
+fn alert_reason(alert: rustls::AlertDescription) -> &'static str {
+    use rustls::AlertDescription as A;
+    match alert {
+        A::UnknownCA => "alert_unknown_ca",
+        A::BadCertificate => "alert_bad_certificate",
+        A::CertificateUnknown => "alert_certificate_unknown",
+        A::CertificateExpired => "alert_certificate_expired",
+        A::HandshakeFailure => "alert_handshake_failure",
+        A::ProtocolVersion => "alert_protocol_version",
+        A::DecryptError => "alert_decrypt_error",
+        A::NoApplicationProtocol => "alert_no_application_protocol",
+        _ => "alert_other",
+    }
+}
+
 /// Runs the server side of the handshake on `stream`, for at most `limit`.
 ///
-/// `None` when it fails or times out: logged at debug, because a client that cannot
-/// speak TLS (a plain HTTP request on the TLS port, a port scanner, a client that
-/// distrusts our certificate and hangs up) is not the server's fault.
+/// A failure is not the server's fault (a plain HTTP request on the TLS port, a port
+/// scanner, a client that distrusts our certificate and hangs up), so the caller
+/// counts it and logs it as often as it sees fit.
 pub(crate) async fn handshake<S>(
     config: Arc<ServerConfig>,
     stream: S,
     limit: Duration,
-) -> Option<TlsStream<S>>
+) -> Result<TlsStream<S>, HandshakeFailure>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -340,16 +395,13 @@ where
                 sni = session.server_name(),
                 "tls handshake done"
             );
-            Some(tls)
+            Ok(tls)
         }
-        Ok(Err(error)) => {
-            debug!(%error, "tls handshake failed");
-            None
-        }
-        Err(_) => {
-            debug!(?limit, "tls handshake timed out");
-            None
-        }
+        Ok(Err(error)) => Err(HandshakeFailure::of(&error)),
+        Err(_) => Err(HandshakeFailure {
+            reason: "timeout",
+            detail: format!("no handshake within {limit:?}"),
+        }),
     }
 }
 

@@ -18,6 +18,7 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tracing::{Instrument, info};
 
 use crate::config::Config;
+use crate::forwarded::Peer;
 use crate::registry::Arrival;
 use crate::reply::{self, Body};
 use crate::session::{self, RouteBehaviour};
@@ -166,9 +167,11 @@ pub(crate) fn accept(
             .get(name)
             .map(|v| kept(&String::from_utf8_lossy(v.as_bytes())))
     };
+    let from = Peer::of(conn.peer, req.headers(), &shared.config.trusted_proxies);
     let arrival = Arrival {
         id: conn.id,
-        peer: conn.peer,
+        peer: from.client,
+        via: from.via,
         user_agent: text(header::USER_AGENT),
         origin: text(header::ORIGIN),
         route: behaviour.route(),

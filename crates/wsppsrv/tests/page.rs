@@ -165,3 +165,47 @@ async fn the_page_script_is_served_and_read_only() {
     assert_eq!(post.status, 405);
     assert_eq!(post.header("allow"), Some("GET, HEAD"));
 }
+
+/// The page's words as a text browser that adds no space between elements reads them:
+/// tags dropped, entities of spaces decoded, runs of white space folded.
+fn text_of(html: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[tokio::test]
+async fn the_page_shows_origins_and_keeps_words_apart_without_styles() {
+    let server = TestServer::start(patient()).await;
+    let mut sockets = agents(&server, 1).await;
+    let mut ws = raw::upgrade(
+        &server,
+        "/pingpong",
+        "User-Agent: browser\r\nOrigin: http://app.example:8080\r\n",
+    )
+    .await;
+    raw::read_until(&mut ws, PING).await;
+    sockets.push(ws);
+    server.wait_for_clients(|r| r.clients.len() == 2).await;
+    let page = server.get("/").await.body;
+    assert!(page.contains("<th>Origin</th>"), "{page}");
+    assert!(page.contains("<td>http://app.example:8080</td>"), "{page}");
+    let text = text_of(&page);
+    for words in [
+        "2 connected now",
+        "served since start",
+        " up for",
+        "between pings, timeout",
+    ] {
+        assert!(text.contains(words), "{words:?} in {text}");
+    }
+    assert!(!text.contains("2connected"), "{text}");
+}

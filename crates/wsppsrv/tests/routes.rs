@@ -80,3 +80,37 @@ async fn a_plain_get_of_an_upgrade_route_is_400_with_a_reason() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_route_refuses_a_missing_repeated_or_invalid_host() {
+    let server = TestServer::start(Config::default()).await;
+    let upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+                   Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    let cases = [
+        ("", "no Host header"),
+        (
+            "Host: 127.0.0.1:1\r\nHost: evil.example\r\n",
+            "2 Host headers, where one is allowed",
+        ),
+        ("Host: a b\r\n", "Host a b is not HOST[:PORT]"),
+    ];
+    for path in [
+        "/",
+        "/clients.json",
+        "/metrics",
+        "/nope",
+        "/pingpong",
+        "/openandclosewebsocket",
+    ] {
+        for (host, reason) in cases {
+            let response = server
+                .request(&format!(
+                    "GET {path} HTTP/1.1\r\n{host}{upgrade}Connection: close\r\n\r\n"
+                ))
+                .await;
+            assert_eq!(response.status, 400, "{path} {host:?}: {}", response.head);
+            assert_eq!(response.body, format!("{reason}\n"), "{path} {host:?}");
+        }
+    }
+    assert!(server.clients().await.clients.is_empty());
+}

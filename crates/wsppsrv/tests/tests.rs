@@ -9,6 +9,8 @@ mod support;
 
 /// `completions` and `man`: print, do not serve.
 mod docs;
+/// `--trusted-proxy`: the client behind a proxy, and forged headers ignored.
+mod forwarded;
 /// Hostile clients: broken HTTP and frames, floods, deaf and abandoned peers, the
 /// connection limit, origins and log injection; each beside a well-behaved client,
 /// each ending with no client listed and no socket left open.

@@ -214,3 +214,53 @@ async fn nothing_to_listen_on_is_an_error() {
         .expect_err("no listener");
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
 }
+
+/// The `addr=` of a `listening` log line.
+fn logged_addr(line: &str) -> std::net::SocketAddr {
+    line.split_whitespace()
+        .find_map(|field| field.strip_prefix("addr="))
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no addr in {line:?}"))
+}
+
+#[tokio::test]
+async fn failed_handshakes_and_vanished_clients_are_logged_at_the_default_level() {
+    let cert = std::env::temp_dir().join(format!("wsppsrv-logged-{}.pem", std::process::id()));
+    let cert_arg = cert.display().to_string();
+    let server = crate::support::child::ChildServer::start(&[
+        "--tls-self-signed",
+        "--tls-addr",
+        "127.0.0.1:0",
+        "--tls-self-signed-cert",
+        &cert_arg,
+    ])
+    .await;
+    let tls_addr = logged_addr(&server.wait_for_log(|l| l.contains("listening (tls)")).await);
+    for _ in 0..3 {
+        let mut plain = TcpStream::connect(tls_addr).await.expect("connect");
+        plain
+            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .expect("send");
+        assert!(closed_by_peer(&mut plain).await);
+    }
+    server
+        .wait_for_metric("wspp_tls_handshake_failures_total{reason=\"not_tls\"}", 3.0)
+        .await;
+    let failed = server
+        .wait_for_log(|l| l.contains("tls handshake failed"))
+        .await;
+    assert!(failed.contains("reason=\"not_tls\""), "{failed}");
+    assert!(failed.contains("peer=127.0.0.1:"), "{failed}");
+
+    let mut ws = server.connect().await;
+    let head = crate::support::raw::send_upgrade(&mut ws, "/pingpong", "").await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    drop(ws);
+    let gone = server
+        .wait_for_log(|l| l.contains("websocket gone without a close"))
+        .await;
+    assert!(gone.contains("peer=127.0.0.1:"), "{gone}");
+    assert!(gone.contains("route=\"/pingpong\""), "{gone}");
+    let _ = std::fs::remove_file(&cert);
+}

@@ -155,6 +155,7 @@ mod tests {
         ClientInfo {
             id,
             peer: "127.0.0.1:50000".into(),
+            via: None,
             user_agent: ua.map(str::to_owned),
             origin: None,
             route: "/pingpong".into(),

@@ -77,8 +77,36 @@ impl Ports {
 impl Ctx<'_> {
     /// Opens a tapped connection to `endpoint` and notes both ends (and, over TLS, what
     /// the handshake negotiated).
+    ///
+    /// A proxy that refused the tunnel has its `CONNECT` and its answer shown before
+    /// the error returns: what it said is the evidence, as a refused upgrade's is.
     pub(super) async fn connect(&self, endpoint: &Endpoint) -> Result<Tap<Stream>, Error> {
-        let (stream, opened) = connect::open(&self.settings.dial, endpoint).await?;
+        let (stream, opened) = match connect::open(&self.settings.dial, endpoint).await {
+            Ok(opened) => opened,
+            Err(err) => {
+                if let Error::ProxyRefused {
+                    proxy, exchange, ..
+                } = &err
+                    && !exchange.0.is_empty()
+                {
+                    self.transcript
+                        .note(format!("http proxy {proxy}: the tunnel refused"));
+                    for (direction, lines) in [
+                        (Direction::Outgoing, &exchange.0),
+                        (Direction::Incoming, &exchange.1),
+                    ] {
+                        self.transcript.wire(
+                            direction,
+                            WireEvent::Head(Head {
+                                lines: lines.clone(),
+                                status: None,
+                            }),
+                        );
+                    }
+                }
+                return Err(err);
+            }
+        };
         let (local, peer) = (opened.local, opened.peer);
         self.set_local(local);
         self.transcript.send(EntryKind::Connected { peer, local });

@@ -52,6 +52,10 @@ pub async fn tcp(addr: &str, timeout: Duration) -> Result<TcpStream, Error> {
 /// that the first Pong has one: see [`wspp::wire_clock::prepare`]). From `source`
 /// when given (and of the same family as the address tried): a load generator spreads
 /// its connections over several local addresses, each with its own ephemeral ports.
+///
+/// When every address fails, the error names each one with its own failure:
+/// `localhost` is 127.0.0.1 and ::1, and a server listening on only one of them
+/// refuses on the other, so the last failure alone could name the wrong one.
 async fn tcp_to(
     addr: &str,
     resolved: &[SocketAddr],
@@ -59,7 +63,7 @@ async fn tcp_to(
     timeout: Duration,
 ) -> Result<TcpStream, Error> {
     let connect = async {
-        let mut last = None;
+        let mut failures = Vec::new();
         for &to in resolved {
             let socket = if to.is_ipv4() {
                 TcpSocket::new_v4()?
@@ -72,10 +76,10 @@ async fn tcp_to(
             }
             match socket.connect(to).await {
                 Ok(stream) => return Ok(stream),
-                Err(err) => last = Some(err),
+                Err(err) => failures.push((to, err)),
             }
         }
-        Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")))
+        Err(every_failure(failures))
     };
     let stream = tokio::time::timeout(timeout, connect)
         .await
@@ -89,6 +93,25 @@ async fn tcp_to(
         })?;
     stream.set_nodelay(true)?;
     Ok(stream)
+}
+
+/// One error for the failed connects to each address: the system's own when there was
+/// one address, else `tried A (why), B (why)`, of the last one's kind.
+fn every_failure(mut failures: Vec<(SocketAddr, io::Error)>) -> io::Error {
+    if failures.len() <= 1 {
+        return failures.pop().map_or_else(
+            || io::Error::new(io::ErrorKind::NotFound, "no address"),
+            |(_, err)| err,
+        );
+    }
+    let kind = failures
+        .last()
+        .map_or(io::ErrorKind::Other, |(_, err)| err.kind());
+    let tried: Vec<String> = failures
+        .iter()
+        .map(|(to, err)| format!("{to} ({err})"))
+        .collect();
+    io::Error::new(kind, format!("tried {}", tried.join(", ")))
 }
 
 /// A connection: plain TCP, or TLS over it. Reads and writes go to whichever it is
@@ -230,5 +253,51 @@ where
     let shutdown = tokio::io::AsyncWriteExt::shutdown(ws.get_mut());
     if let Ok(Err(error)) = tokio::time::timeout(CLOSE_WAIT, shutdown).await {
         tracing::debug!(%error, "the connection ended before our own end");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loopback address whose port is held bound but not listening: a connect there
+    /// is refused. The socket is returned to keep the port.
+    fn refusing() -> (TcpSocket, SocketAddr) {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("bind");
+        let addr = socket.local_addr().expect("bound address");
+        (socket, addr)
+    }
+
+    #[tokio::test]
+    async fn a_refusal_names_every_address_tried() {
+        let ((_a, first), (_b, second)) = (refusing(), refusing());
+        let err = tcp_to(
+            "localhost:1",
+            &[first, second],
+            None,
+            Duration::from_secs(5),
+        )
+        .await
+        .expect_err("both refuse");
+        let line = crate::error::one_line(&err);
+        assert!(
+            line.starts_with(&format!("cannot connect to localhost:1: tried {first} (")),
+            "{line}"
+        );
+        assert!(line.contains(&format!("), {second} (")), "{line}");
+        assert!(line.contains("refused"), "{line}");
+
+        // One address: the system's words alone, as before.
+        let err = tcp_to(&first.to_string(), &[first], None, Duration::from_secs(5))
+            .await
+            .expect_err("refused");
+        let line = crate::error::one_line(&err);
+        assert!(
+            line.starts_with(&format!("cannot connect to {first}: Connection refused")),
+            "{line}"
+        );
     }
 }

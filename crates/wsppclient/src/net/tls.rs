@@ -20,6 +20,18 @@
 //! `--insecure`, which still checks that the server holds the key of the certificate
 //! it shows, and only skips asking who vouches for it.
 //!
+//! A certificate given with `--ca` that *is* the server's certificate is trusted as
+//! that server's own whatever its CA bit, as curl and Python's `ssl` trust it:
+//! `openssl req -x509` (OpenSSL 3) marks the certificate most people make CA:TRUE,
+//! which webpki refuses as a server's own. Its name and dates are still checked, and
+//! the handshake's signature still proves the server holds its key.
+//!
+//! A refusal names what was tried (the `--ca` file or the system's roots), what
+//! matched the certificate's issuer (a CN=localhost snakeoil in /etc/ssl/certs takes
+//! the place of the CN=localhost a server made for itself), and the one thing to do;
+//! a server that sent its certificate without the intermediate that links it to a
+//! trusted root is told apart as an incomplete chain.
+//!
 //! The crypto provider is `ring`, as in wsppsrv, for the same reason: aws-lc-rs needs
 //! cmake and minutes of C compilation, and buys wspp nothing.
 
@@ -30,7 +42,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{WebPkiServerVerifier, verify_server_name};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::server::ParsedCertificate;
 use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
@@ -39,6 +53,8 @@ use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::time::ASN1Time;
 
 use crate::error::Error;
 
@@ -104,25 +120,38 @@ impl TlsInfo {
 /// has no root certificates (say so, and point at `--ca` and `--insecure`), or when the
 /// key log cannot be opened.
 pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
+    Ok(configured(options)?.0)
+}
+
+/// [`client_config`], and the [`Trust`] it verifies with, which keeps what a refused
+/// handshake showed for the words of the refusal.
+fn configured(options: &TlsOptions) -> Result<(Arc<ClientConfig>, Arc<Trust>), Error> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::TlsSetup(e.to_string()))?;
-    let mut config = if options.insecure {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
-            .with_no_client_auth()
+        .map_err(|e| Error::TlsSetup(e.to_string()))?
+        .dangerous();
+    let checked = if options.insecure {
+        None
     } else {
-        builder
-            .with_root_certificates(roots(options.ca.as_deref())?)
-            .with_no_client_auth()
+        Some(Checked::new(
+            roots(options.ca.as_deref())?,
+            Arc::clone(&provider),
+        )?)
     };
+    let trust = Arc::new(Trust {
+        checked,
+        provider,
+        presented: Mutex::new(Vec::new()),
+    });
+    let mut config = builder
+        .with_custom_certificate_verifier(Arc::clone(&trust) as Arc<dyn ServerCertVerifier>)
+        .with_no_client_auth();
     config.alpn_protocols = vec![ALPN_HTTP_1_1.to_vec()];
     if let Some(path) = &options.key_log {
         config.key_log = Arc::new(KeyLogWriter::open(path)?);
     }
-    Ok(Arc::new(config))
+    Ok((Arc::new(config), trust))
 }
 
 /// The key log at `path`, for a TLS server this client runs (`listen`): the same
@@ -136,9 +165,20 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// The certificates trusted, and where they came from.
+#[derive(Debug)]
+struct Roots {
+    store: RootCertStore,
+    /// Each one as it was read, to name the one a refused certificate matched.
+    certs: Vec<CertificateDer<'static>>,
+    /// The `--ca` file; `None` for the system's roots.
+    ca: Option<PathBuf>,
+}
+
 /// The certificates of `ca`, or else the system's roots.
-fn roots(ca: Option<&Path>) -> Result<RootCertStore, Error> {
+fn roots(ca: Option<&Path>) -> Result<Roots, Error> {
     let mut store = RootCertStore::empty();
+    let mut kept = Vec::new();
     match ca {
         Some(path) => {
             let bad = |reason: String| Error::CaFile {
@@ -153,13 +193,15 @@ fn roots(ca: Option<&Path>) -> Result<RootCertStore, Error> {
                 return Err(bad("no CERTIFICATE block in it".into()));
             }
             for cert in certs {
-                store.add(cert).map_err(|e| bad(e.to_string()))?;
+                store.add(cert.clone()).map_err(|e| bad(e.to_string()))?;
+                kept.push(cert);
             }
         }
         None => {
             // Certificates the system has but rustls cannot parse are skipped, as every
             // TLS client does; only an empty store is worth stopping for.
             let native = rustls_native_certs::load_native_certs();
+            kept.clone_from(&native.certs);
             let (added, _ignored) = store.add_parsable_certificates(native.certs);
             if added == 0 {
                 return Err(Error::TlsSetup(
@@ -170,7 +212,11 @@ fn roots(ca: Option<&Path>) -> Result<RootCertStore, Error> {
             }
         }
     }
-    Ok(store)
+    Ok(Roots {
+        store,
+        certs: kept,
+        ca: ca.map(Path::to_owned),
+    })
 }
 
 /// Runs the client side of the TLS handshake with `addr` (`HOST:PORT`) over `stream`,
@@ -184,7 +230,7 @@ pub async fn handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let config = client_config(options)?;
+    let (config, trust) = configured(options)?;
     let name = server_name(addr)?;
     let sni = match &name {
         ServerName::DnsName(dns) => Some(dns.as_ref().to_owned()),
@@ -201,7 +247,7 @@ where
         }
         Ok(Err(source)) if refused_certificate(&source).is_some() => {
             let (cause, advice) = refused_certificate(&source)
-                .map(|e| explain_certificate(e, options.ca.as_deref()))
+                .map(|e| explain_certificate(e, options.ca.as_deref(), &trust))
                 .unwrap_or_default();
             return Err(Error::Certificate {
                 addr: addr.to_owned(),
@@ -304,21 +350,162 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// `--insecure`: any certificate is accepted, but the handshake signatures are still
-/// checked, so the server must hold the key of the certificate it shows.
+/// How every handshake verifies the server: its certificate by [`Checked`], or, with
+/// `--insecure`, not at all; the handshake's signatures always, so the server must
+/// hold the key of the certificate it shows. What the server presented is kept to
+/// explain a refusal.
 #[derive(Debug)]
-struct NoVerification(Arc<CryptoProvider>);
+struct Trust {
+    /// `None` with `--insecure`.
+    checked: Option<Checked>,
+    provider: Arc<CryptoProvider>,
+    /// The chain the server presented, leaf first; empty until it has.
+    presented: Mutex<Vec<CertificateDer<'static>>>,
+}
 
-impl ServerCertVerifier for NoVerification {
+/// A certificate's verification: webpki's, and a certificate given with `--ca` that
+/// is the server's own trusted as such (see the module doc).
+#[derive(Debug)]
+struct Checked {
+    webpki: Arc<WebPkiServerVerifier>,
+    roots: Roots,
+}
+
+impl Checked {
+    fn new(roots: Roots, provider: Arc<CryptoProvider>) -> Result<Self, Error> {
+        let webpki =
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots.store.clone()), provider)
+                .build()
+                .map_err(|e| Error::TlsSetup(e.to_string()))?;
+        Ok(Checked { webpki, roots })
+    }
+
+    /// Whether `cert` is one of the certificates given with `--ca`, byte for byte.
+    fn given(&self, cert: &CertificateDer<'_>) -> bool {
+        self.roots.ca.is_some() && self.roots.certs.iter().any(|c| c.as_ref() == cert.as_ref())
+    }
+}
+
+impl Trust {
+    /// What to say of `err`, where what the server sent tells more than rustls' error:
+    /// a trusted certificate of the issuer's name that did not sign it, or a chain
+    /// that stops short of the roots. `None` to say what rustls said.
+    fn explain(&self, err: &CertificateError) -> Option<(String, String)> {
+        let roots = &self.checked.as_ref()?.roots;
+        let presented = lock(&self.presented).clone();
+        explain_chain(err, &presented, roots)
+    }
+}
+
+/// The server's own certificate, given with `--ca`: its name and dates checked, its CA
+/// bit not asked about.
+fn exactly_trusted(
+    end_entity: &CertificateDer<'_>,
+    server_name: &ServerName<'_>,
+    now: UnixTime,
+) -> Result<ServerCertVerified, rustls::Error> {
+    verify_server_name(&ParsedCertificate::try_from(end_entity)?, server_name)?;
+    let parsed = parse(end_entity).ok_or(CertificateError::BadEncoding)?;
+    let at = i64::try_from(now.as_secs())
+        .ok()
+        .and_then(|secs| ASN1Time::from_timestamp(secs).ok())
+        .ok_or(CertificateError::BadEncoding)?;
+    let validity = parsed.validity();
+    if at < validity.not_before {
+        return Err(CertificateError::NotValidYet.into());
+    }
+    if at > validity.not_after {
+        return Err(CertificateError::Expired.into());
+    }
+    Ok(ServerCertVerified::assertion())
+}
+
+/// [`Trust::explain`] of the chain the server `presented`, against `roots`.
+fn explain_chain(
+    err: &CertificateError,
+    presented: &[CertificateDer<'static>],
+    roots: &Roots,
+) -> Option<(String, String)> {
+    let top = parse(presented.last()?)?;
+    let issuer = top.issuer();
+    let tried = match &roots.ca {
+        Some(ca) => format!("tried {} ({})", ca.display(), count(roots.certs.len())),
+        None => format!("tried the system's roots ({})", count(roots.certs.len())),
+    };
+    let skip = "or skip verification with -k (--insecure)";
+    match err {
+        CertificateError::BadSignature => {
+            let matched: Vec<String> = roots
+                .certs
+                .iter()
+                .filter_map(|der| parse(der))
+                .filter(|root| root.subject().as_raw() == issuer.as_raw())
+                .map(|root| describe(&root))
+                .collect();
+            if matched.is_empty() {
+                return None;
+            }
+            Some((
+                format!(
+                    "is issued by {issuer}, and the trusted certificate of that name did not \
+                         sign it ({tried}; matched {})",
+                    matched.join(", ")
+                ),
+                format!(
+                    "two certificates share the name: trust the one the server uses with \
+                         --ca FILE (PEM), {skip}"
+                ),
+            ))
+        }
+        CertificateError::UnknownIssuer
+            if presented.len() == 1 && issuer.as_raw() != top.subject().as_raw() =>
+        {
+            let held = match &roots.ca {
+                Some(_) => format!(", which holds {}", subjects(&roots.certs)),
+                None => String::new(),
+            };
+            Some((
+                format!(
+                    "is issued by {issuer}, whose certificate the server did not send with \
+                         its own: its chain is incomplete ({tried}{held})"
+                ),
+                format!(
+                    "serve the full chain on the server (its certificate, then the \
+                         intermediates, as in fullchain.pem), {skip}"
+                ),
+            ))
+        }
+        _ => None,
+    }
+}
+
+impl ServerCertVerifier for Trust {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        *lock(&self.presented) = std::iter::once(end_entity)
+            .chain(intermediates)
+            .map(|c| c.clone().into_owned())
+            .collect();
+        let Some(checked) = &self.checked else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        let verified = checked.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        match verified {
+            Err(_) if checked.given(end_entity) => exactly_trusted(end_entity, server_name, now),
+            verified => verified,
+        }
     }
 
     fn verify_tls12_signature(
@@ -331,7 +518,7 @@ impl ServerCertVerifier for NoVerification {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -345,12 +532,65 @@ impl ServerCertVerifier for NoVerification {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The lock, even after a panic while it was held: it guards a plain copy.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn parse<'a>(der: &'a CertificateDer<'_>) -> Option<X509Certificate<'a>> {
+    x509_parser::parse_x509_certificate(der.as_ref())
+        .ok()
+        .map(|(_, cert)| cert)
+}
+
+/// `CN=localhost (serial 1A:2B:…, valid until 2036-01-01)`: which certificate it is, in
+/// the words `openssl x509 -noout -subject -serial -enddate` shows.
+fn describe(cert: &X509Certificate<'_>) -> String {
+    let until = cert.validity().not_after.to_datetime().date();
+    format!(
+        "{} (serial {}, valid until {until})",
+        cert.subject(),
+        cert.raw_serial_as_string().to_uppercase()
+    )
+}
+
+/// The subjects of a few `certs`, and how many more.
+fn subjects(certs: &[CertificateDer<'_>]) -> String {
+    const SHOWN: usize = 3;
+    let mut names: Vec<String> = certs
+        .iter()
+        .take(SHOWN)
+        .map(|der| {
+            parse(der).map_or_else(
+                || "an unreadable certificate".into(),
+                |c| c.subject().to_string(),
+            )
+        })
+        .collect();
+    if certs.len() > SHOWN {
+        names.push(format!("{} more", certs.len() - SHOWN));
+    }
+    names.join(", ")
+}
+
+fn count(n: usize) -> String {
+    if n == 1 {
+        "1 certificate".into()
+    } else {
+        format!("{n} certificates")
     }
 }
 
@@ -365,8 +605,15 @@ fn refused_certificate(err: &io::Error) -> Option<&CertificateError> {
 /// What is wrong with a refused certificate, and what the user can do about it, in
 /// words: rustls' `UnknownIssuer` tells a newcomer nothing. `-k` is always the last
 /// resort, never the first advice.
-fn explain_certificate(err: &CertificateError, ca: Option<&Path>) -> (String, String) {
+fn explain_certificate(
+    err: &CertificateError,
+    ca: Option<&Path>,
+    trust: &Trust,
+) -> (String, String) {
     let skip = "or skip verification with -k (--insecure)";
+    if let Some(said) = trust.explain(err) {
+        return said;
+    }
     let trust = match ca {
         Some(ca) => format!(
             "{} holds no certificate that signed it: give --ca the server's own \

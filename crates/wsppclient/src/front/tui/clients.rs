@@ -265,6 +265,7 @@ pub(super) mod tests {
                 .map(|(i, peer)| ClientInfo {
                     id: i as u64 + 1,
                     peer: (*peer).to_owned(),
+                    via: None,
                     user_agent: Some("wsppclient/0.1.0".into()),
                     origin: None,
                     route: "/pingpong".into(),

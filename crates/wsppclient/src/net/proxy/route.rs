@@ -1,7 +1,8 @@
 //! Which proxy a connection goes through: `--proxy`, or the environment's
 //! `HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY` and `NO_PROXY` as curl reads them, through
 //! hyper-util's [`Matcher`]; a URL that cannot be used is refused when a connection
-//! would go through it, naming where it came from.
+//! would go through it, naming where it came from. `*` in `NO_PROXY` turns every
+//! proxy off, as in curl.
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -119,6 +120,9 @@ impl Proxies {
     /// `--proxy URL` for every connection, except to the hosts of `no_proxy` (the
     /// `NO_PROXY` list, as curl also applies it to its `--proxy`).
     pub fn given(url: &str, no_proxy: &str) -> Proxies {
+        if bypasses_all(no_proxy) {
+            return Proxies::direct();
+        }
         let good = if check(url).is_ok() { url.trim() } else { "" };
         Proxies::with(
             Matcher::builder()
@@ -152,6 +156,9 @@ impl Proxies {
             return Proxies::direct();
         }
         let no = first(ENV_NO).map(|(_, v)| v).unwrap_or_default();
+        if bypasses_all(&no) {
+            return Proxies::direct();
+        }
         let setting = |chosen: &Option<(&str, String)>| {
             chosen
                 .as_ref()
@@ -242,6 +249,12 @@ impl Proxies {
             login,
         }))
     }
+}
+
+/// Whether a `NO_PROXY` list holds `*`, which curl (and wget, and Python) read as
+/// "no proxy for any host", and hyper-util's matcher reads as a host named `*`.
+fn bypasses_all(no_proxy: &str) -> bool {
+    no_proxy.split(',').any(|entry| entry.trim() == "*")
 }
 
 /// The user name in a proxy URL's `user:pass@`, as given, to show it.
@@ -335,6 +348,29 @@ mod tests {
         assert_eq!(via(&p, "ws.internal.test:80", false), None);
         assert_eq!(via(&p, "10.1.2.3:80", false), None);
         assert!(vars(&[("NO_PROXY", "x")]).is_direct());
+    }
+
+    #[test]
+    fn a_star_in_no_proxy_means_no_proxy_at_all() {
+        for no in ["*", " * ", "internal.test, *"] {
+            let table: &'static [(&'static str, &'static str)] = Box::leak(Box::new([
+                ("HTTP_PROXY", "http://p1:3128"),
+                ("HTTPS_PROXY", "http://p1:3128"),
+                ("no_proxy", no),
+            ]));
+            let p = vars(table);
+            assert!(p.is_direct(), "NO_PROXY={no:?}");
+            assert_eq!(via(&p, "example.test:443", true), None, "NO_PROXY={no:?}");
+            let given = Proxies::given("http://p1:3128", no);
+            assert_eq!(
+                via(&given, "example.test:80", false),
+                None,
+                "NO_PROXY={no:?}"
+            );
+        }
+        // A star inside a name is no wildcard: the proxy still applies.
+        let given = Proxies::given("http://p1:3128", "*.internal.test");
+        assert!(via(&given, "example.test:80", false).is_some());
     }
 
     #[test]

@@ -187,7 +187,7 @@ fn http_failure(
     if let Some(head) = head.filter(|h| h.status.is_some()) {
         let status = head.status.unwrap_or_default();
         let hint = match status {
-            407 if route.has_credentials() => "; it did not accept the credentials given",
+            401 | 407 if route.has_credentials() => "; it did not accept the credentials given",
             407 => "; give the credentials in the proxy URL: http://USER:PASSWORD@HOST:PORT",
             _ => "",
         };
@@ -196,6 +196,10 @@ fn http_failure(
             target: target.to_owned(),
             answer: status_of(head.start_line()),
             hint,
+            exchange: Box::new((
+                hide_credentials(head_lines(Direction::Outgoing, &exchange.sent)),
+                head.lines,
+            )),
         };
     }
     let reason = if !exchange.received.is_empty() {
@@ -247,6 +251,7 @@ fn socks_failure(route: &Route, target: &str, err: &(dyn std::error::Error + 'st
         target,
         answer,
         hint: "",
+        exchange: Box::default(),
     }
 }
 
