@@ -47,7 +47,7 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// `listen` could not take the address it was given.
+    /// `listen` or `load --metrics-addr` could not take the address it was given.
     #[error("cannot listen on {addr}")]
     Listen {
         /// The address as given.

@@ -253,6 +253,113 @@ async fn a_server_at_capacity_is_counted_by_its_503_and_retry_after() {
     );
 }
 
+/// The body of `GET /metrics` from `addr`, read to the end of the connection.
+async fn scrape(addr: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("request");
+    let mut response = String::new();
+    stream
+        .read_to_string(&mut response)
+        .await
+        .expect("response");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+/// The value of the sample written exactly as `series` in a scrape.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_are_served_while_the_run_lasts() {
+    let server = Server::start(wsppsrv::Config::default()).await;
+    let options = LoadOptions {
+        connections: 20,
+        duration: Duration::from_secs(30),
+        interval: Duration::from_millis(100),
+        metrics_addr: Some("127.0.0.1:0".parse().expect("an address")),
+        ..LoadOptions::default()
+    };
+    let stop = Stop::new();
+    let (events, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let settings = server.client_settings();
+    let run = load::run(&settings, &options, &stop, move |event| {
+        let _ = events.send(event.clone());
+    });
+    let scraper = async {
+        let mut addr = None;
+        // The first second in which every connection is open and probes were
+        // answered: its figures are in /metrics before the second is reported.
+        while let Some(event) = heard.recv().await {
+            match event {
+                load::LoadEvent::Serving(bound) => addr = Some(bound),
+                load::LoadEvent::Second(second)
+                    if second.open == 20 && second.window.received > 0 =>
+                {
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let text = scrape(addr.expect("the address is said before the first second")).await;
+        stop.cancel();
+        text
+    };
+    let (report, text) = within(async { tokio::join!(run, scraper) }).await;
+    let report = report.expect("the run starts");
+    assert_eq!(
+        sample(&text, "wsppclient_connections_open"),
+        Some(20.0),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "wsppclient_connections_opened_total"),
+        Some(20.0)
+    );
+    let received = sample(&text, "wsppclient_probes_received_total").expect("received");
+    let sent = sample(&text, "wsppclient_probes_sent_total").expect("sent");
+    assert!(received > 0.0 && sent >= received, "{text}");
+    assert_eq!(
+        sample(&text, "wsppclient_rtt_seconds_count{clock=\"kernel\"}"),
+        Some(received),
+        "{text}"
+    );
+    assert_eq!(
+        sample(&text, "wsppclient_rtt_seconds_count{clock=\"user\"}"),
+        Some(received)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "wsppclient_rtt_seconds_bucket{clock=\"kernel\",le=\"+Inf\"}"
+        ),
+        Some(received)
+    );
+    // What was scraped mid-run is part of the run's totals.
+    assert!(report.probes.received as f64 >= received, "{text}");
+}
+
+#[tokio::test]
+async fn a_metrics_address_in_use_is_said_in_one_line() {
+    let server = Server::start(wsppsrv::Config::default()).await;
+    let taken = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let target = server.addr.to_string();
+    let output = run_binary(&["load", "--server", &target, "--metrics-addr", &addr]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // As for any address the user gave that cannot be used: a usage error.
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn merge_adds_the_counts_of_several_logs() {
     let server = Server::start(wsppsrv::Config::default()).await;

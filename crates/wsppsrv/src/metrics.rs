@@ -366,13 +366,20 @@ impl Default for RttHistogram {
 impl RttHistogram {
     /// Records one RTT.
     pub fn observe(&self, rtt: Duration) {
+        self.observe_many(rtt, 1);
+    }
+
+    /// Records `count` RTTs of `rtt` at once (a histogram of them moved here).
+    pub fn observe_many(&self, rtt: Duration, count: u64) {
         let nanos = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX);
         // The first bucket whose bound is at least `nanos` (`le` is inclusive).
         let at = BOUNDS_NANOS.partition_point(|&bound| bound < nanos);
         let inner = &self.inner;
-        inner.buckets[at].fetch_add(1, Ordering::Relaxed);
-        inner.count.fetch_add(1, Ordering::Relaxed);
-        inner.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+        inner.buckets[at].fetch_add(count, Ordering::Relaxed);
+        inner.count.fetch_add(count, Ordering::Relaxed);
+        inner
+            .sum_nanos
+            .fetch_add(nanos.saturating_mul(count), Ordering::Relaxed);
     }
 
     /// How many RTTs were recorded.

@@ -16,7 +16,8 @@
 //!   `--open-concurrency` handshakes in flight), reports each second
 //!   ([`report::LoadEvent`]), writes the [`hlog`] interval log, ends the run after its
 //!   duration (or at once on Ctrl-C, SIGTERM or the hard deadline) and returns the
-//!   [`report::LoadReport`]; [`output`] prints both.
+//!   [`report::LoadReport`]; [`output`] prints both. With `--metrics-addr` it also
+//!   serves the run's figures to Prometheus ([`metrics`]), updated each second.
 //! * [`system`]: the descriptor limit and the process's CPU time.
 //!
 //! The probes of all connections are spread evenly over one interval (connection `i`
@@ -25,6 +26,7 @@
 
 pub mod connection;
 pub mod hlog;
+pub mod metrics;
 pub mod options;
 pub mod output;
 pub mod report;
@@ -43,6 +45,7 @@ use wspp::wire_clock::Clock;
 use self::connection::Shared;
 use self::hlog::HdrLog;
 pub use self::hlog::{Merged, merge};
+use self::metrics::LoadMetrics;
 pub use self::options::{LoadFormat, LoadOptions, MergeOptions};
 pub use self::report::{LoadEvent, LoadReport, Second};
 use self::tally::Tally;
@@ -81,6 +84,17 @@ pub async fn run(
         .as_deref()
         .map(|path| HdrLog::create(path, base))
         .transpose()?;
+    let exported = match options.metrics_addr {
+        Some(addr) => {
+            let listener = metrics::bind(addr).await?;
+            let bound = listener.local_addr().unwrap_or(addr);
+            let figures = Arc::new(LoadMetrics::default());
+            let serving = tokio::spawn(metrics::serve(listener, Arc::clone(&figures)));
+            on_event(&LoadEvent::Serving(bound));
+            Some((figures, AbortOnDrop(serving)))
+        }
+        None => None,
+    };
     let asked = u64::from(options.connections);
     let fds_per_connection = if settings.server.in_process { 2 } else { 1 };
     let mut planned = asked;
@@ -147,6 +161,7 @@ pub async fn run(
             spares: tally::fresh_windows(),
             hdr_log,
         }),
+        metrics: exported.as_ref().map(|(figures, _)| Arc::clone(figures)),
     };
     loop {
         tokio::select! {
@@ -187,6 +202,8 @@ struct Reporter {
     last: (Instant, Option<Duration>),
     /// Handed to the summing thread and back each second; `None` only while there.
     sums: Option<Sums>,
+    /// What `/metrics` serves, with `--metrics-addr`.
+    metrics: Option<Arc<LoadMetrics>>,
 }
 
 /// What the summing thread adds to and writes: moved there and back each second.
@@ -214,8 +231,13 @@ impl Reporter {
         let taken = self.shared.tally.swap(std::mem::take(&mut sums.spares));
         let length = now.duration_since(self.last.0);
         let from = self.last.0.duration_since(self.start);
+        let metrics = self.metrics.clone();
+        let kernel = !self.shared.tally.connections().user_clock;
         let summing = tokio::task::spawn_blocking(move || {
             let window = tally::sum(&taken);
+            if let Some(metrics) = metrics {
+                metrics.add(&window, kernel);
+            }
             sums.total.add(&window);
             sums.spares = tally::fresh_windows();
             let written = match sums.hdr_log.as_mut() {
@@ -232,6 +254,9 @@ impl Reporter {
         self.sums = Some(sums);
         written?;
         let connections = self.shared.tally.connections();
+        if let Some(metrics) = &self.metrics {
+            metrics.set_connections(&connections);
+        }
         let second = Second {
             at: now.duration_since(self.start),
             length,
@@ -246,6 +271,16 @@ impl Reporter {
         };
         self.last = (now, cpu);
         Ok(second)
+    }
+}
+
+/// A task ended when its handle is dropped: the `/metrics` endpoint lives as long as
+/// the run, whichever way the run ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -141,6 +141,7 @@ async fn run_load(
     let mut write_error = None;
     let result = load::run(settings, options, &stop, |event| match event {
         LoadEvent::Notice(line) => eprintln!("wsppclient: {line}"),
+        LoadEvent::Serving(addr) => eprintln!("wsppclient: serving http://{addr}/metrics"),
         LoadEvent::Second(second) => {
             eprintln!("{}", load::output::progress_line(second));
             if options.format != LoadFormat::Ndjson || write_error.is_some() {

@@ -4,7 +4,7 @@
 //! ([`ConnectSettings`](crate::net::settings::ConnectSettings)) say how each
 //! connection is opened, these say how many, how fast, and what is sent on them.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -61,6 +61,8 @@ pub struct LoadOptions {
     pub sources: Vec<IpAddr>,
     /// Where to write the HdrHistogram interval log of the RTTs, if anywhere.
     pub hdr_log: Option<PathBuf>,
+    /// Where to serve the run's figures to Prometheus (`/metrics`), if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
     /// How the run prints.
     pub format: LoadFormat,
 }
@@ -80,6 +82,7 @@ impl Default for LoadOptions {
             probes: Probes::Ping,
             sources: Vec::new(),
             hdr_log: None,
+            metrics_addr: None,
             format: LoadFormat::Text,
         }
     }

@@ -18,6 +18,8 @@ pub const BUSY_CPU_PCT: f64 = 90.0;
 pub enum LoadEvent {
     /// A line for the user that is no figure: fewer connections fit than asked.
     Notice(String),
+    /// `/metrics` is served on this address (the one bound, when the port was 0).
+    Serving(std::net::SocketAddr),
     /// One second's figures.
     Second(Box<Second>),
 }

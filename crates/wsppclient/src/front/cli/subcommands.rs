@@ -392,6 +392,11 @@ pub struct LoadArgs {
     #[arg(long, value_name = "FILE")]
     pub hdr_log: Option<PathBuf>,
 
+    /// Serve the run's figures to Prometheus at http://ADDR/metrics (e.g.
+    /// 0.0.0.0:9464), updated each second while the run lasts
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
     /// Print only the summary, as one JSON object
     #[arg(long, conflicts_with = "ndjson")]
     pub json: bool,
@@ -428,6 +433,7 @@ impl LoadArgs {
             probes: self.probe.probes(),
             sources: self.sources,
             hdr_log: self.hdr_log,
+            metrics_addr: self.metrics_addr,
             format: if self.json {
                 LoadFormat::Json
             } else if self.ndjson {
