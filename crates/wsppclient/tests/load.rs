@@ -361,6 +361,63 @@ async fn a_metrics_address_in_use_is_said_in_one_line() {
 }
 
 #[tokio::test]
+async fn churn_closes_and_reopens_connections_under_load() {
+    let server = Server::start(wsppsrv::Config::default()).await;
+    let options = LoadOptions {
+        connections: 10,
+        churn_every: Some(Duration::from_millis(50)),
+        duration: Duration::from_millis(1500),
+        interval: Duration::from_millis(50),
+        ..LoadOptions::default()
+    };
+    let report = run_load(&server.client_settings(), &options).await;
+    let c = &report.opened;
+    let counts = (c.opened, c.churned, &c.failures, c.dropped, &c.closes);
+    // 20 a second over at least 1.5 s: every connection had at least one turn.
+    assert!(c.churned >= 10, "{counts:?}");
+    assert_eq!(c.opened, 10 + c.churned, "{counts:?}");
+    assert_eq!((c.failed(), c.dropped, c.open), (0, 0, 0), "{counts:?}");
+    assert_eq!(c.closes.get("client_1000"), Some(&c.opened), "{counts:?}");
+    assert_eq!(report.probes.lost, 0);
+    assert!(report.passed());
+    let json: Value = serde_json::from_str(&load::output::json(&report)).expect("json");
+    assert_eq!(json["connections_churned"], c.churned);
+}
+
+#[tokio::test]
+async fn churn_waits_out_a_refusals_retry_after() {
+    let server = Server::start(wsppsrv::Config {
+        max_connections: 5,
+        ..wsppsrv::Config::default()
+    })
+    .await;
+    // Ten turns a second for each of the 8 connections: a connection that retried at
+    // its turns instead of after the server's Retry-After (1 s) would be refused
+    // about ten times a second.
+    let options = LoadOptions {
+        connections: 8,
+        churn_every: Some(Duration::from_millis(12)),
+        duration: Duration::from_millis(1500),
+        interval: Duration::from_millis(100),
+        ..LoadOptions::default()
+    };
+    let report = run_load(&server.client_settings(), &options).await;
+    let c = &report.opened;
+    let refused = c.failures.get("status_503").copied().unwrap_or(0);
+    let counts = (c.opened, c.churned, &c.failures);
+    assert!(refused >= 3, "{counts:?}");
+    assert_eq!(c.retry_after.as_deref(), Some("1"));
+    // At most one refusal a second per connection, the first at once.
+    let ceiling = 8 * (report.elapsed.as_secs() + 2);
+    assert!(
+        refused <= ceiling,
+        "{refused} refusals in {:?}: {counts:?}",
+        report.elapsed
+    );
+    assert!(c.churned > 0, "{counts:?}");
+}
+
+#[tokio::test]
 async fn merge_adds_the_counts_of_several_logs() {
     let server = Server::start(wsppsrv::Config::default()).await;
     let mut received = 0;

@@ -128,6 +128,12 @@ pub async fn run(
         kinds: options.probes.kinds(),
         echo: options.probes.echo(),
         sources: options.sources.clone(),
+        // Each connection's life is the time the run takes to churn all of them.
+        churn: options.churn_every.map(|every| connection::Schedule {
+            origin: start,
+            interval: every.saturating_mul(u32::try_from(planned).unwrap_or(u32::MAX)),
+            connections: usize::try_from(planned).unwrap_or(usize::MAX),
+        }),
         tally: Tally::default(),
         attempted: AtomicUsize::new(0),
         ramped: CancellationToken::new(),

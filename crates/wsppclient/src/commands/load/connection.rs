@@ -52,6 +52,10 @@ pub struct Shared {
     pub echo: Option<Encoding>,
     /// Local addresses to bind to, in turn by connection index.
     pub sources: Vec<IpAddr>,
+    /// With `--churn`: when each connection closes to open again, on the same pattern
+    /// as the probes (each in turn, spread evenly, so that the run closes its rate
+    /// a second).
+    pub churn: Option<Schedule>,
     /// The counts.
     pub tally: Tally,
     /// Connection attempts that have ended, opened or failed.
@@ -78,45 +82,78 @@ enum Ended {
 }
 
 /// Opens connection `index` and probes on it until the run ends; `permit` is its
-/// place among the handshakes in flight, given back once it is open.
+/// place among the handshakes in flight, given back once it is open. With `--churn`,
+/// the connection closes at each of its turns and opens again.
 pub async fn run(shared: Arc<Shared>, index: usize, permit: OwnedSemaphorePermit) {
-    let source = match shared.sources.len() {
-        0 => None,
-        n => Some(shared.sources[index % n]),
-    };
-    // Boxed: opening (resolve, TCP, a proxy's tunnel, TLS, the upgrade) is by far the
-    // largest state of this task, and a task is as large as its largest state; on the
-    // heap, it is freed once open instead of held for the connection's life.
-    let connecting = Box::pin(Pinger::connect_from(
-        &shared.settings,
-        &shared.url,
-        shared.payload_size,
-        false,
-        source,
-    ));
-    let connected = tokio::select! {
-        biased;
-        () = shared.stop.cancelled() => return,
-        () = shared.finish.cancelled() => return,
-        connected = connecting => connected,
-    };
-    drop(permit);
-    if shared.attempted.fetch_add(1, Ordering::Relaxed) + 1 == shared.schedule.connections {
-        shared.ramped.cancel();
-    }
-    let mut pinger = match connected {
-        Ok(pinger) => pinger,
-        Err(err) => {
-            tracing::debug!(index, error = %crate::error::one_line(&err), "connection failed");
-            let (reason, retry_after) = failure_reason(&err);
-            let mut connections = shared.tally.connections();
-            *connections.failures.entry(reason).or_default() += 1;
-            if retry_after.is_some() {
-                connections.retry_after = retry_after;
+    let mut permit = Some(permit);
+    loop {
+        let source = match shared.sources.len() {
+            0 => None,
+            n => Some(shared.sources[index % n]),
+        };
+        // Boxed: opening (resolve, TCP, a proxy's tunnel, TLS, the upgrade) is by far
+        // the largest state of this task, and a task is as large as its largest state;
+        // on the heap, it is freed once open instead of held for the connection's life.
+        let connecting = Box::pin(Pinger::connect_from(
+            &shared.settings,
+            &shared.url,
+            shared.payload_size,
+            false,
+            source,
+        ));
+        let connected = tokio::select! {
+            biased;
+            () = shared.stop.cancelled() => return,
+            () = shared.finish.cancelled() => return,
+            connected = connecting => connected,
+        };
+        // The first attempt alone counts towards the ramp; reopening holds no permit.
+        if let Some(permit) = permit.take() {
+            drop(permit);
+            if shared.attempted.fetch_add(1, Ordering::Relaxed) + 1 == shared.schedule.connections {
+                shared.ramped.cancel();
             }
+        }
+        let pinger = match connected {
+            Ok(pinger) => pinger,
+            Err(err) => {
+                tracing::debug!(index, error = %crate::error::one_line(&err), "connection failed");
+                let (reason, retry_after) = failure_reason(&err);
+                // Without --churn a connection that failed stays failed.
+                let Some(churn) = shared.churn else {
+                    shared
+                        .tally
+                        .connections()
+                        .count_failure(reason, retry_after);
+                    return;
+                };
+                let now = Instant::now();
+                // A refusal that says when to come back is taken at its word; else the
+                // connection tries again at its next turn.
+                let again = retry_after
+                    .as_deref()
+                    .and_then(retry_after_secs)
+                    .map_or_else(|| churn.first(index, now), |wait| now + wait);
+                shared
+                    .tally
+                    .connections()
+                    .count_failure(reason, retry_after);
+                tokio::select! {
+                    biased;
+                    () = shared.stop.cancelled() => return,
+                    () = shared.finish.cancelled() => return,
+                    () = tokio::time::sleep_until(again.into()) => continue,
+                }
+            }
+        };
+        if !hold(&shared, index, pinger_opened(&shared, pinger)).await {
             return;
         }
-    };
+    }
+}
+
+/// Counts `pinger` as opened and sets it up for the run's probes.
+fn pinger_opened(shared: &Shared, mut pinger: Pinger) -> Pinger {
     {
         let setup = pinger.setup();
         let mut connections = shared.tally.connections();
@@ -132,9 +169,20 @@ pub async fn run(shared: Arc<Shared>, index: usize, permit: OwnedSemaphorePermit
     if let Some(encoding) = shared.echo {
         pinger.echo_as(encoding);
     }
-    let ended = probe(&shared, index, &mut pinger).await;
+    pinger
+}
+
+/// Probes on an open connection until the run ends, the connection does, or (with
+/// `--churn`) its turn to close comes; then closes it. Whether it is to be opened
+/// again: only after a close of its turn.
+async fn hold(shared: &Shared, index: usize, mut pinger: Pinger) -> bool {
+    let closing = shared.churn.map(|churn| churn.first(index, Instant::now()));
+    let ended = probe(shared, index, &mut pinger, closing).await;
     let lost = pinger.expire(Duration::ZERO).len() as u64;
     shared.tally.window(index).lost += lost;
+    let churned = matches!(ended, Ended::Asked)
+        && !shared.finish.is_cancelled()
+        && !shared.stop.is_cancelled();
     let key = match ended {
         Ended::Asked => {
             let frame = shared.stop.close_frame("");
@@ -158,7 +206,15 @@ pub async fn run(shared: Arc<Shared>, index: usize, permit: OwnedSemaphorePermit
     if !matches!(ended, Ended::Asked) {
         connections.dropped += 1;
     }
+    connections.churned += u64::from(churned);
     *connections.closes.entry(key).or_default() += 1;
+    churned
+}
+
+/// A `Retry-After` in seconds (RFC 9110's delay-seconds); `None` for the date form,
+/// which a load generator's clock has no business comparing with a server's.
+fn retry_after_secs(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
 /// When the probes of a run's connections are due: probe `k` of connection `i` of
@@ -191,8 +247,14 @@ impl Schedule {
 }
 
 /// Sends connection `index`'s probes on schedule and takes their answers, until the
-/// run ends or the connection does.
-async fn probe(shared: &Shared, index: usize, pinger: &mut Pinger) -> Ended {
+/// run ends or the connection does, or `closing` (its `--churn` turn) comes: from then on, as at
+/// the run's end, no more probes, and it ends once those waiting are answered or lost.
+async fn probe(
+    shared: &Shared,
+    index: usize,
+    pinger: &mut Pinger,
+    closing: Option<Instant>,
+) -> Ended {
     let clock = pinger.clock();
     let mut slot = shared.schedule.first(index, Instant::now());
     let mut turn = 0usize;
@@ -202,11 +264,11 @@ async fn probe(shared: &Shared, index: usize, pinger: &mut Pinger) -> Ended {
     let timer = tokio::time::sleep(Duration::MAX);
     tokio::pin!(timer);
     loop {
-        let draining = shared.finish.is_cancelled();
+        let now = Instant::now();
+        let draining = shared.finish.is_cancelled() || closing.is_some_and(|at| at <= now);
         if shared.stop.is_cancelled() || (draining && pinger.waiting() == 0) {
             return Ended::Asked;
         }
-        let now = Instant::now();
         if !draining && slot <= now {
             let kind = shared.kinds[turn % shared.kinds.len()];
             turn += 1;
@@ -230,11 +292,15 @@ async fn probe(shared: &Shared, index: usize, pinger: &mut Pinger) -> Ended {
             slot += shared.schedule.interval;
             continue;
         }
-        let wake = [(!draining).then_some(slot), pinger.deadline(shared.timeout)]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(tokio::time::Instant::from_std);
+        let wake = [
+            (!draining).then_some(slot),
+            closing.filter(|_| !draining),
+            pinger.deadline(shared.timeout),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(tokio::time::Instant::from_std);
         if let Some(at) = wake
             && at != timer.deadline()
         {

@@ -49,6 +49,9 @@ pub struct LoadOptions {
     /// A hard end, from the run's start: what is unanswered then is lost, and the
     /// connections close at once.
     pub deadline: Option<Duration>,
+    /// With `--churn R`: the time between two connections closed (1000) and opened
+    /// again, `1/R`.
+    pub churn_every: Option<Duration>,
     /// Time between two probes on one connection.
     pub interval: Duration,
     /// How long a probe may wait for its answer before it counts as lost.
@@ -76,6 +79,7 @@ impl Default for LoadOptions {
             open_concurrency: DEFAULT_OPEN_CONCURRENCY,
             duration: DEFAULT_DURATION,
             deadline: None,
+            churn_every: None,
             interval: Duration::from_secs(1),
             timeout: Duration::from_secs(5),
             payload_size: wspp::payload::MIN_LEN,

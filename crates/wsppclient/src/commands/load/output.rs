@@ -99,6 +99,7 @@ pub fn json(report: &LoadReport) -> String {
     map.insert("failures".into(), json!(c.failures));
     map.insert("retry_after".into(), json!(c.retry_after));
     map.insert("connections_dropped".into(), json!(c.dropped));
+    map.insert("connections_churned".into(), json!(c.churned));
     map.insert("closes".into(), json!(c.closes));
     for (name, latency) in [
         ("tcp_connect", &c.tcp),
@@ -151,11 +152,16 @@ pub fn summary(report: &LoadReport) -> Vec<String> {
     let mut lines = vec![
         format!("--- {} load statistics ---", report.url),
         format!(
-            "{} connections: {} opened, {} failed, {} dropped",
+            "{} connections: {} opened, {} failed, {} dropped{}",
             report.connections,
             c.opened,
             c.failed(),
-            c.dropped
+            c.dropped,
+            if c.churned > 0 {
+                format!(", {} closed and reopened by --churn", c.churned)
+            } else {
+                String::new()
+            }
         ),
     ];
     if !c.failures.is_empty() {

@@ -85,6 +85,8 @@ pub struct Connections {
     pub closes: BTreeMap<String, u64>,
     /// Ended by the server or the network before the run asked them to.
     pub dropped: u64,
+    /// Closed by `--churn` to be opened again.
+    pub churned: u64,
     /// Whether any connection had no kernel stamps: its RTTs are on the user's clock.
     pub user_clock: bool,
 }
@@ -93,6 +95,14 @@ impl Connections {
     /// Connection attempts that failed.
     pub fn failed(&self) -> u64 {
         self.failures.values().sum()
+    }
+
+    /// Counts an attempt that failed for `reason`, with its refusal's `Retry-After`.
+    pub fn count_failure(&mut self, reason: String, retry_after: Option<String>) {
+        *self.failures.entry(reason).or_default() += 1;
+        if retry_after.is_some() {
+            self.retry_after = retry_after;
+        }
     }
 }
 

@@ -378,6 +378,11 @@ pub struct LoadArgs {
           allow_hyphen_values = true)]
     pub interval: Duration,
 
+    /// Close R connections a second with 1000 and open them again (each in turn),
+    /// waiting out a refusal's Retry-After before trying again
+    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    pub churn: Option<Duration>,
+
     #[command(flatten)]
     #[allow(missing_docs)]
     pub probe: ProbeArgs,
@@ -427,6 +432,7 @@ impl LoadArgs {
             open_concurrency: self.open_concurrency,
             duration: self.duration,
             deadline: self.deadline,
+            churn_every: self.churn,
             interval: self.interval,
             timeout: self.probe.timeout,
             payload_size: usize::from(self.probe.payload_size),
