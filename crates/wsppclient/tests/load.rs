@@ -417,6 +417,94 @@ async fn churn_waits_out_a_refusals_retry_after() {
     assert!(c.churned > 0, "{counts:?}");
 }
 
+/// A run of 10 connections against a server shut down once all are open, with
+/// `stop_on_error` as given: the report, and the text summary.
+async fn server_goes_away(stop_on_error: bool) -> (load::LoadReport, String) {
+    let server = Server::start(wsppsrv::Config::default()).await;
+    let options = LoadOptions {
+        connections: 10,
+        duration: Duration::from_secs(60),
+        interval: Duration::from_millis(50),
+        stop_on_error,
+        ..LoadOptions::default()
+    };
+    let settings = server.client_settings();
+    let stop = Stop::new();
+    let (open, mut heard) = tokio::sync::mpsc::unbounded_channel();
+    let run = load::run(&settings, &options, &stop, move |event| {
+        if let load::LoadEvent::Second(second) = event {
+            let _ = open.send(second.open);
+        }
+    });
+    let shut = async {
+        while let Some(open) = heard.recv().await {
+            if open == 10 {
+                break;
+            }
+        }
+        server.shutdown().await;
+    };
+    // A run that outlived its server would last its 60 s: `within` gives it 10.
+    let (report, ()) = within(async { tokio::join!(run, shut) }).await;
+    let report = report.expect("the run starts");
+    let text = load::output::summary(&report).join("\n");
+    (report, text)
+}
+
+#[tokio::test]
+async fn a_server_that_goes_away_is_counted_by_how_each_connection_ended() {
+    let (report, text) = server_goes_away(false).await;
+    let c = &report.opened;
+    assert_eq!((c.opened, c.dropped, c.open), (10, 10, 0), "{text}");
+    // wsppsrv shutting down says Going Away to each of its clients.
+    assert_eq!(c.closes.get("server_1001"), Some(&10), "{text}");
+    assert_eq!(c.stopped_on, None);
+    assert!(!report.passed());
+    assert!(
+        text.contains("10 connections: 10 opened, 0 failed, 10 dropped"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn stop_on_error_ends_the_run_at_the_first_drop() {
+    let (report, text) = server_goes_away(true).await;
+    let c = &report.opened;
+    assert_eq!(c.stopped_on.as_deref(), Some("server_1001"), "{text}");
+    assert_eq!(c.open, 0);
+    assert!(
+        text.contains("stopped at the first error (--stop-on-error): server_1001"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn stop_on_error_ends_the_run_at_the_first_refusal() {
+    let server = Server::start(wsppsrv::Config {
+        max_connections: 5,
+        ..wsppsrv::Config::default()
+    })
+    .await;
+    let options = LoadOptions {
+        connections: 8,
+        open_concurrency: 1,
+        // Without the stop, the five that opened would be held for a minute, past
+        // `within`'s patience.
+        duration: Duration::from_secs(60),
+        interval: Duration::from_millis(50),
+        stop_on_error: true,
+        ..LoadOptions::default()
+    };
+    let report = run_load(&server.client_settings(), &options).await;
+    let c = &report.opened;
+    assert_eq!(c.stopped_on.as_deref(), Some("status_503"));
+    assert_eq!(c.opened, 5);
+    assert_eq!(c.closes.get("client_1000"), Some(&5));
+    assert!(!report.passed());
+    let json: Value = serde_json::from_str(&load::output::json(&report)).expect("json");
+    assert_eq!(json["stopped_on"], "status_503");
+}
+
 #[tokio::test]
 async fn merge_adds_the_counts_of_several_logs() {
     let server = Server::start(wsppsrv::Config::default()).await;

@@ -128,6 +128,7 @@ pub async fn run(
         kinds: options.probes.kinds(),
         echo: options.probes.echo(),
         sources: options.sources.clone(),
+        stop_on_error: options.stop_on_error,
         // Each connection's life is the time the run takes to churn all of them.
         churn: options.churn_every.map(|every| connection::Schedule {
             origin: start,

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use wspp::payload::Encoding;
 use wspp::tracker::PongOutcome;
 
-use super::tally::{Tally, close_key, failure_reason};
+use super::tally::{Connections, Tally, close_key, failure_reason};
 use crate::error::Error;
 use crate::net::settings::ConnectSettings;
 use crate::net::url::WsUrl;
@@ -52,6 +52,8 @@ pub struct Shared {
     pub echo: Option<Encoding>,
     /// Local addresses to bind to, in turn by connection index.
     pub sources: Vec<IpAddr>,
+    /// `--stop-on-error`: the first connection that fails or drops ends the run.
+    pub stop_on_error: bool,
     /// With `--churn`: when each connection closes to open again, on the same pattern
     /// as the probes (each in turn, spread evenly, so that the run closes its rate
     /// a second).
@@ -121,10 +123,7 @@ pub async fn run(shared: Arc<Shared>, index: usize, permit: OwnedSemaphorePermit
                 let (reason, retry_after) = failure_reason(&err);
                 // Without --churn a connection that failed stays failed.
                 let Some(churn) = shared.churn else {
-                    shared
-                        .tally
-                        .connections()
-                        .count_failure(reason, retry_after);
+                    failed(&shared, reason, retry_after);
                     return;
                 };
                 let now = Instant::now();
@@ -134,10 +133,7 @@ pub async fn run(shared: Arc<Shared>, index: usize, permit: OwnedSemaphorePermit
                     .as_deref()
                     .and_then(retry_after_secs)
                     .map_or_else(|| churn.first(index, now), |wait| now + wait);
-                shared
-                    .tally
-                    .connections()
-                    .count_failure(reason, retry_after);
+                failed(&shared, reason, retry_after);
                 tokio::select! {
                     biased;
                     () = shared.stop.cancelled() => return,
@@ -207,8 +203,28 @@ async fn hold(shared: &Shared, index: usize, mut pinger: Pinger) -> bool {
         connections.dropped += 1;
     }
     connections.churned += u64::from(churned);
-    *connections.closes.entry(key).or_default() += 1;
+    *connections.closes.entry(key.clone()).or_default() += 1;
+    if !matches!(ended, Ended::Asked) {
+        error_seen(shared, &mut connections, key);
+    }
     churned
+}
+
+/// Counts an attempt that failed for `reason`.
+fn failed(shared: &Shared, reason: String, retry_after: Option<String>) {
+    let mut connections = shared.tally.connections();
+    connections.count_failure(reason.clone(), retry_after);
+    error_seen(shared, &mut connections, reason);
+}
+
+/// With `--stop-on-error`, ends the run at the first connection that failed or
+/// dropped (`why`, as the summary names it): no more probes or connections, and
+/// those open close once their probes are answered, as at the end of the duration.
+fn error_seen(shared: &Shared, connections: &mut Connections, why: String) {
+    if shared.stop_on_error && connections.stopped_on.is_none() {
+        connections.stopped_on = Some(why);
+        shared.finish.cancel();
+    }
 }
 
 /// A `Retry-After` in seconds (RFC 9110's delay-seconds); `None` for the date form,

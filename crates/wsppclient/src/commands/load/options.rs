@@ -52,6 +52,9 @@ pub struct LoadOptions {
     /// With `--churn R`: the time between two connections closed (1000) and opened
     /// again, `1/R`.
     pub churn_every: Option<Duration>,
+    /// `--stop-on-error`: end the run at the first connection that fails to open or
+    /// is dropped.
+    pub stop_on_error: bool,
     /// Time between two probes on one connection.
     pub interval: Duration,
     /// How long a probe may wait for its answer before it counts as lost.
@@ -80,6 +83,7 @@ impl Default for LoadOptions {
             duration: DEFAULT_DURATION,
             deadline: None,
             churn_every: None,
+            stop_on_error: false,
             interval: Duration::from_secs(1),
             timeout: Duration::from_secs(5),
             payload_size: wspp::payload::MIN_LEN,

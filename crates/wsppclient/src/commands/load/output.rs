@@ -100,6 +100,7 @@ pub fn json(report: &LoadReport) -> String {
     map.insert("retry_after".into(), json!(c.retry_after));
     map.insert("connections_dropped".into(), json!(c.dropped));
     map.insert("connections_churned".into(), json!(c.churned));
+    map.insert("stopped_on".into(), json!(c.stopped_on));
     map.insert("closes".into(), json!(c.closes));
     for (name, latency) in [
         ("tcp_connect", &c.tcp),
@@ -170,6 +171,11 @@ pub fn summary(report: &LoadReport) -> Vec<String> {
             .as_ref()
             .map_or_else(String::new, |r| format!(" (Retry-After: {r})"));
         lines.push(format!("failed: {}{retry}", counts(&c.failures)));
+    }
+    if let Some(why) = &c.stopped_on {
+        lines.push(format!(
+            "stopped at the first error (--stop-on-error): {why}"
+        ));
     }
     let mut phases = Vec::new();
     for (name, latency) in [("tcp", &c.tcp), ("tls", &c.tls), ("upgrade", &c.upgrade)] {

@@ -87,6 +87,9 @@ pub struct Connections {
     pub dropped: u64,
     /// Closed by `--churn` to be opened again.
     pub churned: u64,
+    /// With `--stop-on-error`: the error that ended the run (a failure's reason, or
+    /// how a connection was dropped).
+    pub stopped_on: Option<String>,
     /// Whether any connection had no kernel stamps: its RTTs are on the user's clock.
     pub user_clock: bool,
 }

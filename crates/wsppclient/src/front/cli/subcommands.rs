@@ -383,6 +383,11 @@ pub struct LoadArgs {
     #[arg(long, value_name = "R", value_parser = parse_rate)]
     pub churn: Option<Duration>,
 
+    /// End the run at the first connection that fails to open or is dropped (the
+    /// others close with 1000 once their probes are answered)
+    #[arg(long)]
+    pub stop_on_error: bool,
+
     #[command(flatten)]
     #[allow(missing_docs)]
     pub probe: ProbeArgs,
@@ -433,6 +438,7 @@ impl LoadArgs {
             duration: self.duration,
             deadline: self.deadline,
             churn_every: self.churn,
+            stop_on_error: self.stop_on_error,
             interval: self.interval,
             timeout: self.probe.timeout,
             payload_size: usize::from(self.probe.payload_size),
