@@ -14,6 +14,11 @@ cargo test --workspace --locked
 echo "== interop (wsppclient against Python websockets)"
 bash scripts/interop-test.sh
 
+# `load --hdr-log` read back by an independent reader (Python's hdrhistogram, installed
+# into .cache/load/venv on first use): its count equals the probes received.
+echo "== load interval log (Python hdrhistogram)"
+bash scripts/load-test.sh
+
 # wsppsrv behind nginx with the snippet of docs/operations.md (installs nginx if
 # missing): the real client's address on the page and in /clients.json.
 echo "== behind nginx"
