@@ -62,3 +62,56 @@ start_wsppsrv() {
         sleep 0.1
     done
 }
+
+# work_dir: makes a temporary directory, `$work`, removed on exit once the children
+# are stopped.
+work_dir() {
+    work=$(mktemp -d)
+    # shellcheck disable=SC2064 # $work is fixed now
+    trap "stop_children; rm -rf '$work'" EXIT
+}
+
+# build_binaries: builds wsppsrv and wsppclient (debug) and sets `bin`, their folder.
+build_binaries() {
+    echo "== building wsppsrv and wsppclient"
+    cargo build --locked --quiet -p wsppsrv -p wsppclient
+    bin=${CARGO_TARGET_DIR:-target}/debug
+}
+
+# start_prometheus DIR: starts Prometheus on a free loopback port with
+# DIR/prometheus.yml and its storage in DIR/data (log: DIR/prometheus.log), as one of
+# `pids`, and waits up to 30 s until it is ready; sets `prom_port` and `prom_api`. A
+# port taken between the probe and Prometheus' bind is tried again with another, up to
+# three times. Returns 1 with one line on stderr if it exits or is not ready in time.
+start_prometheus() {
+    local dir=$1 i try pid
+    for ((try = 0; try < 3; try++)); do
+        prom_port=$(free_port)
+        [[ -n $prom_port ]] || { echo "no free port for Prometheus" >&2; return 1; }
+        prometheus --config.file="$dir/prometheus.yml" --storage.tsdb.path="$dir/data" \
+            --web.listen-address="127.0.0.1:$prom_port" >"$dir/prometheus.log" 2>&1 &
+        pid=$!
+        pids+=("$pid")
+        prom_api="http://127.0.0.1:$prom_port/api/v1"
+        for ((i = 0; i < 300; i++)); do
+            curl -fsS "http://127.0.0.1:$prom_port/-/ready" >/dev/null 2>&1 && return 0
+            alive "$pid" || break
+            sleep 0.1
+        done
+        if alive "$pid"; then
+            echo "Prometheus not ready after 30 s: $(tail -n 5 "$dir/prometheus.log")" >&2
+            return 1
+        fi
+        grep -q 'address already in use' "$dir/prometheus.log" || break
+    done
+    echo "Prometheus exited: $(tail -n 5 "$dir/prometheus.log")" >&2
+    return 1
+}
+
+# prom_query PROMQL: the value of the query's first sample from the Prometheus that
+# start_prometheus started, or nothing if it has none.
+prom_query() {
+    curl -fsS "$prom_api/query" --data-urlencode "query=$1" |
+        jq -r 'if .status == "success" and (.data.result | length) > 0
+               then .data.result[0].value[1] else empty end'
+}

@@ -35,16 +35,8 @@ die() {
     exit 1
 }
 
-work=$(mktemp -d)
-cleanup() {
-    stop_children
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "== building wsppsrv and wsppclient"
-cargo build --locked --quiet -p wsppsrv -p wsppclient
-bin=${CARGO_TARGET_DIR:-target}/debug
+work_dir
+build_binaries
 
 # --- three servers, and a metrics port for each generator -----------------------------
 servers=()
@@ -60,8 +52,6 @@ done
 say "wsppsrv on ports ${servers[*]}; the generators' /metrics on ${metrics[*]}"
 
 # --- Prometheus -----------------------------------------------------------------------
-prom_port=$(free_port)
-[[ -n $prom_port ]] || die "no free port for Prometheus"
 {
     printf 'global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n'
     printf 'scrape_configs:\n  - job_name: load\n    static_configs:\n      - targets: ['
@@ -70,25 +60,8 @@ prom_port=$(free_port)
     done
     printf ']\n'
 } >"$work/prometheus.yml"
-prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
-    --web.listen-address="127.0.0.1:$prom_port" >"$work/prometheus.log" 2>&1 &
-prom_pid=$!
-pids+=("$prom_pid")
-api="http://127.0.0.1:$prom_port/api/v1"
-for ((i = 0; i < WAIT; i++)); do
-    curl -fsS "http://127.0.0.1:$prom_port/-/ready" >/dev/null 2>&1 && break
-    kill -0 "$prom_pid" 2>/dev/null || die "Prometheus exited: $(tail -n 5 "$work/prometheus.log")"
-    sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$prom_port/-/ready" >/dev/null || die "Prometheus not ready"
+start_prometheus "$work" || die "Prometheus did not start"
 say "Prometheus $(prometheus --version 2>&1 | head -n 1 | awk '{ print $3 }') on 127.0.0.1:$prom_port"
-
-# query PROMQL: the value of the query's first sample, or nothing if it has none.
-query() {
-    curl -fsS "$api/query" --data-urlencode "query=$1" |
-        jq -r 'if .status == "success" and (.data.result | length) > 0
-               then .data.result[0].value[1] else empty end'
-}
 
 # --- the generators -------------------------------------------------------------------
 generators=()
@@ -103,13 +76,13 @@ done
 say "$GENERATORS generators of $CONNECTIONS connections, pinging each once a second for ${SECONDS_HELD}s"
 
 for ((i = 0; i < WAIT; i++)); do
-    [[ $(query 'count(up{job="load"} == 1)') == "$GENERATORS" ]] && break
+    [[ $(prom_query 'count(up{job="load"} == 1)') == "$GENERATORS" ]] && break
     sleep 0.1
 done
-[[ $(query 'count(up{job="load"} == 1)') == "$GENERATORS" ]] || die "Prometheus does not see the $GENERATORS generators up"
+[[ $(prom_query 'count(up{job="load"} == 1)') == "$GENERATORS" ]] || die "Prometheus does not see the $GENERATORS generators up"
 open=
 for ((i = 0; i < WAIT; i++)); do
-    open=$(query 'sum(wsppclient_connections_open)')
+    open=$(prom_query 'sum(wsppclient_connections_open)')
     [[ $open == $((GENERATORS * CONNECTIONS)) ]] && break
     sleep 0.1
 done
@@ -117,8 +90,8 @@ say "Prometheus sees the generators up, sum(wsppclient_connections_open) = ${ope
 
 # While the run lasts: the fleet's percentiles over the last 10 s, as a dashboard shows them.
 sleep $((SECONDS_HELD / 2))
-live_p50=$(query 'histogram_quantile(0.5, sum by (le) (rate(wsppclient_rtt_seconds_bucket{clock="kernel"}[10s])))')
-live_p99=$(query 'histogram_quantile(0.99, sum by (le) (rate(wsppclient_rtt_seconds_bucket{clock="kernel"}[10s])))')
+live_p50=$(prom_query 'histogram_quantile(0.5, sum by (le) (rate(wsppclient_rtt_seconds_bucket{clock="kernel"}[10s])))')
+live_p99=$(prom_query 'histogram_quantile(0.99, sum by (le) (rate(wsppclient_rtt_seconds_bucket{clock="kernel"}[10s])))')
 say "during the run, last 10 s: p50 ${live_p50:-none} s, p99 ${live_p99:-none} s"
 
 for ((g = 0; g < GENERATORS; g++)); do
@@ -130,9 +103,9 @@ done
 # The whole run: each counter's last value (a counter only grows), summed across the
 # generators. Prometheus' last scrape of each generator may miss its last second.
 whole='sum by (le) (max_over_time(wsppclient_rtt_seconds_bucket{clock="kernel"}[10m]))'
-prom_p50=$(query "histogram_quantile(0.5, $whole)")
-prom_p99=$(query "histogram_quantile(0.99, $whole)")
-prom_count=$(query 'sum(max_over_time(wsppclient_rtt_seconds_count{clock="kernel"}[10m]))')
+prom_p50=$(prom_query "histogram_quantile(0.5, $whole)")
+prom_p99=$(prom_query "histogram_quantile(0.99, $whole)")
+prom_count=$(prom_query 'sum(max_over_time(wsppclient_rtt_seconds_count{clock="kernel"}[10m]))')
 say "Prometheus, whole run: ${prom_count:-none} round trips, p50 ${prom_p50:-none} s, p99 ${prom_p99:-none} s"
 
 "$bin/wsppclient" merge --json "$work"/gen-*.hlog >"$work/merge.json" || die "merge failed"
@@ -142,7 +115,7 @@ say "wsppclient merge: $(jq -r '.received' "$work/merge.json") round trips, p50 
 [[ -n $prom_p99 ]] || die "Prometheus has no p99"
 
 # The bucket that holds merge's p99, from the bounds Prometheus holds.
-read -r low high < <(curl -fsS "$api/query" --data-urlencode "query=$whole" |
+read -r low high < <(curl -fsS "$prom_api/query" --data-urlencode "query=$whole" |
     jq -r '.data.result[].metric.le' | grep -v Inf | sort -g |
     awk -v v="$(awk -v ms="$merge_p99" 'BEGIN { print ms / 1000 }')" '
         { if ($1 < v) low = $1; if (high == "" && $1 >= v) high = $1 }

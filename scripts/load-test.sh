@@ -35,16 +35,8 @@ if [[ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version(
         die "pip install hdrhistogram==$HDRHISTOGRAM_VERSION failed"
 fi
 
-work=$(mktemp -d)
-cleanup() {
-    stop_children
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "== building wsppsrv and wsppclient"
-cargo build --locked --quiet -p wsppsrv -p wsppclient
-bin=${CARGO_TARGET_DIR:-target}/debug
+work_dir
+build_binaries
 
 start_wsppsrv "$work/wsppsrv.log" "$bin/wsppsrv"
 port=$wsppsrv_port

@@ -60,8 +60,6 @@ done
 # --- Prometheus -----------------------------------------------------------------------
 # A port nothing listens on; should another program take it before Prometheus binds,
 # Prometheus exits and the wait below says so.
-prom_port=$(free_port)
-[[ -n $prom_port ]] || die "no free port for Prometheus"
 cat >"$work/prometheus.yml" <<EOF
 global:
   scrape_interval: 1s
@@ -72,32 +70,15 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$port']
 EOF
-prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
-    --web.listen-address="127.0.0.1:$prom_port" >"$work/prometheus.log" 2>&1 &
-prom_pid=$!
-pids+=("$prom_pid")
-api="http://127.0.0.1:$prom_port/api/v1"
-for ((i = 0; i < WAIT; i++)); do
-    curl -fsS "http://127.0.0.1:$prom_port/-/ready" >/dev/null 2>&1 && break
-    kill -0 "$prom_pid" 2>/dev/null || die "Prometheus exited: $(tail -n 5 "$work/prometheus.log")"
-    sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$prom_port/-/ready" >/dev/null || die "Prometheus not ready"
+start_prometheus "$work" || die "Prometheus did not start"
 say "Prometheus $(prometheus --version 2>&1 | head -n 1 | awk '{ print $3 }') on 127.0.0.1:$prom_port, scraping every 1s"
-
-# query PROMQL: the value of the query's first sample, or nothing if it has none.
-query() {
-    curl -fsS "$api/query" --data-urlencode "query=$1" |
-        jq -r 'if .status == "success" and (.data.result | length) > 0
-               then .data.result[0].value[1] else empty end'
-}
 
 # wait_for PROMQL CONDITION: polls until the query's value satisfies the awk CONDITION
 # on `v`, and prints it.
 wait_for() {
     local v
     for ((i = 0; i < WAIT; i++)); do
-        v=$(query "$1")
+        v=$(prom_query "$1")
         if [[ -n $v ]] && awk -v v="$v" "BEGIN { exit !($2) }"; then
             echo "$v"
             return 0

@@ -228,13 +228,19 @@ async fn over_tls_each_connection_shakes_hands_and_its_time_is_counted_apart() {
     );
 }
 
-#[tokio::test]
-async fn a_server_at_capacity_is_counted_by_its_503_and_retry_after() {
-    let server = Server::start(wsppsrv::Config {
+/// wsppsrv with room for five WebSocket connections: the sixth is answered 503 with
+/// `Retry-After: 1`.
+async fn server_of_five() -> Server {
+    Server::start(wsppsrv::Config {
         max_connections: 5,
         ..wsppsrv::Config::default()
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn a_server_at_capacity_is_counted_by_its_503_and_retry_after() {
+    let server = server_of_five().await;
     let options = LoadOptions {
         connections: 8,
         duration: Duration::from_millis(500),
@@ -386,11 +392,7 @@ async fn churn_closes_and_reopens_connections_under_load() {
 
 #[tokio::test]
 async fn churn_waits_out_a_refusals_retry_after() {
-    let server = Server::start(wsppsrv::Config {
-        max_connections: 5,
-        ..wsppsrv::Config::default()
-    })
-    .await;
+    let server = server_of_five().await;
     // Ten turns a second for each of the 8 connections: a connection that retried at
     // its turns instead of after the server's Retry-After (1 s) would be refused
     // about ten times a second.
@@ -480,11 +482,7 @@ async fn stop_on_error_ends_the_run_at_the_first_drop() {
 
 #[tokio::test]
 async fn stop_on_error_ends_the_run_at_the_first_refusal() {
-    let server = Server::start(wsppsrv::Config {
-        max_connections: 5,
-        ..wsppsrv::Config::default()
-    })
-    .await;
+    let server = server_of_five().await;
     let options = LoadOptions {
         connections: 8,
         open_concurrency: 1,
