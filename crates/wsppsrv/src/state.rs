@@ -7,13 +7,16 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use hyper::server::conn::{http1, http2};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wspp::busy_poll::BusyPoll;
 
 use crate::config::Config;
+use crate::http2::Tracked;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 
@@ -34,6 +37,20 @@ pub(crate) struct ServerState {
     pub(crate) metrics_on_main: bool,
     /// One permit per WebSocket session, `config.max_connections` in all.
     pub(crate) sessions: Arc<Semaphore>,
+    /// The HTTP/1.1 driver, shared by every connection (the `--metrics-addr` ones too).
+    pub(crate) http1: http1::Builder,
+    /// The HTTP/2 driver, shared by every connection that speaks it; `None` when
+    /// `config.http2` is off.
+    pub(crate) http2: Option<http2::Builder<Tracked>>,
+    /// The next client id: a connection's, or an HTTP/2 WebSocket stream's.
+    pub(crate) next_id: AtomicU64,
+}
+
+impl ServerState {
+    /// A client id never given before in this server's life.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
 }
 
 /// One TCP connection let in under the connection limit: who it is, and its place.
