@@ -26,6 +26,15 @@ pub fn tap<S>(inner: S, transcript: Transcript) -> Tap<S> {
     Layered::new(inner, Wiretap::new(transcript))
 }
 
+/// `inner`, tapped into `transcript`, where both directions carry WebSocket frames
+/// from the first byte (the stream an extended CONNECT opened over HTTP/2).
+pub fn tap_frames<S>(inner: S, transcript: Transcript) -> Tap<S> {
+    let mut wiretap = Wiretap::new(transcript);
+    wiretap.outgoing = WireParser::frames(Direction::Outgoing);
+    wiretap.incoming = WireParser::frames(Direction::Incoming);
+    Layered::new(inner, wiretap)
+}
+
 /// The [`Layer`] that parses a connection's bytes as they pass.
 #[derive(Debug)]
 pub struct Wiretap {

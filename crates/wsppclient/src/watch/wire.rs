@@ -70,6 +70,15 @@ impl WireParser {
         }
     }
 
+    /// A parser of a stream that carries WebSocket frames from its first byte: an
+    /// HTTP/2 stream after the 200 to its extended CONNECT.
+    pub fn frames(direction: Direction) -> Self {
+        WireParser {
+            direction,
+            state: State::Frames(FrameFollower::new()),
+        }
+    }
+
     /// Which direction this parser reads.
     pub fn direction(&self) -> Direction {
         self.direction
