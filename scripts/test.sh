@@ -24,6 +24,11 @@ bash scripts/load-test.sh
 echo "== behind nginx"
 bash scripts/nginx-test.sh
 
+# WebSockets over HTTP/2 against an independent client: Node's built-in http2 module,
+# over TLS (ALPN h2) and h2c.
+echo "== http/2 (wsppsrv against Node's http2 client)"
+bash scripts/h2-test.sh
+
 # The README's example outputs against fresh runs: the same lines and words (the
 # numbers may differ). Seconds: the debug binaries and the interop venv exist by now.
 echo "== README examples"

@@ -78,6 +78,33 @@ pub struct ClientInfo {
     /// the first pong, and from servers that did not say.
     #[serde(default)]
     pub rtt_clock: Option<Clock>,
+    /// The HTTP version the WebSocket runs over: `"1.1"` (an upgrade, RFC 6455) or
+    /// `"2"` (a stream of an HTTP/2 connection, opened by an extended CONNECT, RFC
+    /// 8441). `null` from servers that did not say.
+    #[serde(default)]
+    pub http_version: Option<HttpVersion>,
+}
+
+/// The HTTP version under a WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HttpVersion {
+    /// HTTP/1.1: the WebSocket took the whole connection over with a 101.
+    #[serde(rename = "1.1")]
+    Http11,
+    /// HTTP/2: the WebSocket is one stream of the connection, opened with a 200 to an
+    /// extended CONNECT; other streams may share the connection.
+    #[serde(rename = "2")]
+    Http2,
+}
+
+impl HttpVersion {
+    /// `"1.1"` or `"2"`, as the JSON, the page and `/metrics` name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpVersion::Http11 => "1.1",
+            HttpVersion::Http2 => "2",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -110,6 +137,7 @@ mod tests {
                 rtt_avg_us: Some(42),
                 rtt_max_us: Some(42),
                 rtt_clock: Some(Clock::Kernel),
+                http_version: Some(HttpVersion::Http2),
             }],
             next: Some(3),
         };
@@ -118,6 +146,7 @@ mod tests {
         assert_eq!(json["clients"][0]["rtt_last_us"], 42);
         assert!(json["clients"][0]["origin"].is_null());
         assert_eq!(json["clients"][0]["rtt_clock"], "kernel");
+        assert_eq!(json["clients"][0]["http_version"], "2");
         assert_eq!(json["next"], 3);
         let back: ClientsReport = serde_json::from_value(json).expect("deserialisable");
         assert_eq!(back, report);

@@ -21,6 +21,8 @@
 //! * [`frame`]: WebSocket frame headers read from bytes that arrive in pieces, with
 //!   tungstenite's parser, reserved bits and opcodes kept, for the code that follows
 //!   frames below a WebSocket library (and, for tests, frames laid out by hand).
+//! * [`h2_settings`]: the SETTINGS an HTTP/2 server opens with, read as they pass
+//!   under the HTTP/2 client, so that a WebSocket over HTTP/2 waits for them.
 //! * [`stream`]: the forwarding of reads and writes through a connection that is
 //!   plain or TLS, and through the layers both programs put over a socket.
 //! * [`busy_poll`]: keeping a runtime awake while an answer is due, which both ends
@@ -36,8 +38,8 @@
 //! programs' integration tests share (a WebSocket peer written from the RFC, bounded
 //! waits). No program links it.
 //!
-//! Only [`stream`], [`busy_poll`], [`rare_event`] and [`wire_clock`] touch a socket or
-//! a task; the rest is plain data and arithmetic. Only [`busy_poll`], which exists to
+//! Only [`h2_settings`], [`stream`], [`busy_poll`], [`rare_event`] and [`wire_clock`]
+//! touch a socket or a task; the rest is plain data and arithmetic. Only [`busy_poll`], which exists to
 //! spend time, and [`wire_clock`], which exists to read the clock at the system call,
 //! read a clock: every other function that needs a time takes an `Instant` or a
 //! `Duration` argument, so the unit tests are exact.
@@ -48,6 +50,7 @@ pub mod busy_poll;
 pub mod clients;
 pub mod duration;
 pub mod frame;
+pub mod h2_settings;
 pub mod host;
 pub mod payload;
 pub mod rare_event;

@@ -117,14 +117,23 @@ impl<S: WireStamps> WireStamps for tokio_rustls::server::TlsStream<S> {
 /// What a [`Layered`] stream does differently from the stream inside it. Every
 /// method has the plain behaviour as its default.
 pub trait Layer {
-    /// A read: by default straight from `inner`.
+    /// A read: by default straight from `inner`, its bytes then shown to [`Layer::read`].
     fn poll_read<S: AsyncRead + Unpin>(
         &mut self,
         inner: &mut S,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        ready!(Pin::new(inner).poll_read(cx, buf))?;
+        self.read(&buf.filled()[before..]);
+        Poll::Ready(Ok(()))
+    }
+
+    /// `read` is what a read by the default [`Layer::poll_read`] brought in (nothing at
+    /// the end of the stream).
+    fn read(&mut self, read: &[u8]) {
+        let _ = read;
     }
 
     /// `written` is what the stream inside took of a write.

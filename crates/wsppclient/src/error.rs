@@ -192,6 +192,23 @@ pub enum Error {
         /// when to come back).
         retry_after: Option<String>,
     },
+    /// The server speaks HTTP/2 but did not enable the extended CONNECT (RFC 8441)
+    /// that opens a WebSocket over it.
+    #[error(
+        "{url}: the server does not accept WebSockets over HTTP/2: it did not send SETTINGS_ENABLE_CONNECT_PROTOCOL"
+    )]
+    NoWebSocketOverHttp2 {
+        /// The URL asked for.
+        url: String,
+    },
+    /// The HTTP/2 connection or its extended CONNECT failed.
+    #[error("{url}: {reason}")]
+    Http2 {
+        /// The URL asked for.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The server closed the connection instead of answering the upgrade request.
     #[error("{url}: the server closed the connection {}", unanswered(*.received))]
     UpgradeUnanswered {
@@ -379,6 +396,7 @@ impl Error {
                 | Error::Interrupted
                 | Error::Request(_)
                 | Error::NotHttp { .. }
+                | Error::NoWebSocketOverHttp2 { .. }
         )
     }
 }

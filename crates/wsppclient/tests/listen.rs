@@ -505,11 +505,12 @@ async fn wss_with_a_self_signed_certificate_and_a_key_log() {
         ..ListenOptions::default()
     })
     .await;
-    let config = wsppclient::net::tls::client_config(&wsppclient::net::tls::TlsOptions {
+    let options = wsppclient::net::tls::TlsOptions {
         ca: Some(cert),
         ..Default::default()
-    })
-    .expect("trust the certificate listen wrote");
+    };
+    let config = wsppclient::net::tls::client_config(&options, wsppclient::net::tls::ALPN_HTTP_1_1)
+        .expect("trust the certificate listen wrote");
     let tcp = TcpStream::connect(listening.addr).await.expect("connect");
     let name = rustls_pki_types::ServerName::try_from("localhost").expect("a name");
     let tls = within(tokio_rustls::TlsConnector::from(config).connect(name, tcp))

@@ -16,6 +16,8 @@ mod echo;
 mod faults;
 /// `ping -q`, `-D`, `-w`, `--ndjson`; Ctrl-C and SIGTERM on `ping` and `hold`.
 mod habits;
+/// `--http2`: WebSockets over HTTP/2, and a server that does not offer them.
+mod http2;
 /// Inputs refused with one line: durations, negative numbers, URLs and ports.
 mod inputs;
 /// `inspect`: any URL, against wsppsrv and peers that misbehave.

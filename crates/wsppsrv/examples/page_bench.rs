@@ -65,14 +65,17 @@ fn registry_of(n: usize) -> (Registry, Vec<ClientGuard>) {
     let registry = Registry::default();
     let guards = (0..n)
         .map(|i| {
-            let guard = registry.register(Arrival {
-                id: i as u64 + 1,
-                peer: SocketAddr::from(([127, 0, 0, 1], 1024 + (i % 60_000) as u16)).into(),
-                via: None,
-                user_agent: Some(AGENTS[i % AGENTS.len()].into()),
-                origin: None,
-                route: wspp::routes::PINGPONG,
-            });
+            let guard = registry.register(
+                Arrival {
+                    id: i as u64 + 1,
+                    peer: SocketAddr::from(([127, 0, 0, 1], 1024 + (i % 60_000) as u16)).into(),
+                    via: None,
+                    user_agent: Some(AGENTS[i % AGENTS.len()].into()),
+                    origin: None,
+                    route: wspp::routes::PINGPONG,
+                },
+                wspp::clients::HttpVersion::Http11,
+            );
             for rtt_us in [80, 45 + (i % 50) as u64, 120] {
                 guard.ping_sent();
                 guard.pong_received(

@@ -158,6 +158,12 @@ pub struct Args {
           value_parser = parse_budget, allow_hyphen_values = true)]
     pub busy_poll: Duration,
 
+    /// Serve HTTP/2 beside HTTP/1.1 (on|off): ALPN h2 on the TLS port, prior knowledge
+    /// (h2c) on the plain port, and WebSockets over either by extended CONNECT (RFC 8441).
+    #[arg(long, env = "WSPP_HTTP2", default_value = "on", value_name = "on|off",
+          action = ArgAction::Set, value_parser = parse_switch)]
+    pub http2: bool,
+
     /// Without a subcommand, serve
     #[command(subcommand)]
     pub command: Option<DocsCommand>,
@@ -179,6 +185,7 @@ impl Args {
             allowed_origins: self.allowed_origins.clone(),
             trusted_proxies: self.trusted_proxies.clone(),
             busy_poll: self.busy_poll,
+            http2: self.http2,
             ..Config::default()
         }
     }
@@ -210,6 +217,15 @@ impl Args {
     }
 }
 
+/// `on` or `off`, as a switch is written on the command line and in a unit file.
+fn parse_switch(value: &str) -> Result<bool, String> {
+    match value {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{value:?} is neither on nor off")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +245,17 @@ mod tests {
         assert_eq!(config.header_read_timeout, default.header_read_timeout);
         assert_eq!(config.first_ping_delay, default.first_ping_delay);
         assert_eq!(config.max_header_bytes, default.max_header_bytes);
+        assert_eq!(config.http2, default.http2);
+    }
+
+    #[test]
+    fn http2_is_a_switch() {
+        assert!(!parse(&["--http2", "off"]).expect("parses").config().http2);
+        assert!(parse(&["--http2", "on"]).expect("parses").config().http2);
+        let err = parse(&["--http2", "yes"])
+            .expect_err("not a switch")
+            .to_string();
+        assert!(err.contains("neither on nor off"), "{err}");
     }
 
     #[test]

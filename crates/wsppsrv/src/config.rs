@@ -53,6 +53,10 @@ pub struct Config {
     /// wake-up out of the RTTs at the price of a busy core while it polls, and needs the
     /// current-thread runtime (see [`wspp::busy_poll`]).
     pub busy_poll: Duration,
+    /// Whether HTTP/2 is served beside HTTP/1.1: ALPN `h2` on the TLS listener, prior
+    /// knowledge (h2c) on the plain one, each with the extended CONNECT of RFC 8441 so
+    /// that WebSockets run over it. Off, both listeners speak HTTP/1.1 alone.
+    pub http2: bool,
 }
 
 impl Default for Config {
@@ -78,6 +82,7 @@ impl Default for Config {
             // resident (docs/benchmarks.md, section 3).
             read_buffer_size: 512,
             busy_poll: Duration::ZERO,
+            http2: true,
         }
     }
 }

@@ -17,16 +17,23 @@
 //!
 //! `/metrics` is served here unless `--metrics-addr` gives it a listener of its own,
 //! which answers it alone ([`metrics_only`]).
+//!
+//! The same table serves HTTP/1.1 and HTTP/2. A WebSocket route takes a GET upgrade
+//! over the one and an extended CONNECT over the other ([`crate::extended_connect`]),
+//! and answers the other method 405; a CONNECT without `:protocol` has no path, and is
+//! refused before the table.
 
 use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderValue};
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode, Version};
 use tracing::{Span, debug, field, info};
+use wspp::clients::HttpVersion;
 use wspp::routes;
 
 use crate::cursor::Cursor;
+use crate::extended_connect;
 use crate::forwarded::Peer;
 use crate::page;
 use crate::reply::{self, Body};
@@ -48,7 +55,7 @@ pub(crate) fn dispatch(
             Span::current().record("peer", field::display(peer.client));
         });
     }
-    let response = match wspp::host::check(req.headers()) {
+    let response = match host(&req) {
         Err(problem) => bad_host(&problem),
         Ok(()) => route(req, shared, conn),
     };
@@ -75,6 +82,9 @@ fn route(
 ) -> Response<Body> {
     let (method, uri) = (req.method().clone(), req.uri().clone());
     match uri.path() {
+        "" if method == Method::CONNECT && req.version() == Version::HTTP_2 => {
+            extended_connect::without_protocol()
+        }
         routes::PAGE => read_only(&method, || html_page(shared, uri.query())),
         routes::PAGE_SCRIPT => read_only(&method, page_script),
         routes::CLIENTS_JSON => read_only(&method, || clients_json(shared, uri.query())),
@@ -86,6 +96,16 @@ fn route(
     }
 }
 
+/// The `Host` check of HTTP/1.1 (RFC 9112 §3.2). HTTP/2 names the host in its
+/// `:authority` pseudo-header instead, which hyper has already parsed into the URI.
+fn host(req: &Request<Incoming>) -> Result<(), wspp::host::HostProblem> {
+    if req.version() == Version::HTTP_11 {
+        wspp::host::check(req.headers())
+    } else {
+        Ok(())
+    }
+}
+
 /// 400 for a request whose `Host` is missing, repeated or malformed, saying which.
 fn bad_host(problem: &wspp::host::HostProblem) -> Response<Body> {
     reply::text(StatusCode::BAD_REQUEST, &problem.to_string())
@@ -93,7 +113,7 @@ fn bad_host(problem: &wspp::host::HostProblem) -> Response<Body> {
 
 /// What the `--metrics-addr` listener answers: `/metrics`, and 404 for anything else.
 pub(crate) fn metrics_only(req: Request<Incoming>, shared: &ServerState) -> Response<Body> {
-    let response = match (wspp::host::check(req.headers()), req.uri().path()) {
+    let response = match (host(&req), req.uri().path()) {
         (Err(problem), _) => bad_host(&problem),
         (Ok(()), routes::METRICS) => read_only(req.method(), || metrics(shared)),
         (Ok(()), _) => reply::not_found(),
@@ -109,10 +129,16 @@ fn upgrade(
     shared: &Arc<ServerState>,
     conn: &Arc<Admission>,
 ) -> Response<Body> {
-    let response = get_only(req, |req| upgrade::accept(req, behaviour, shared, conn));
+    let (version, response) = if req.version() == Version::HTTP_2 {
+        let accept = |req| extended_connect::accept(req, behaviour, shared, conn);
+        (HttpVersion::Http2, only("CONNECT", req, accept))
+    } else {
+        let accept = |req| upgrade::accept(req, behaviour, shared, conn);
+        (HttpVersion::Http11, only("GET", req, accept))
+    };
     shared
         .metrics
-        .upgrade(behaviour.route(), response.status().as_u16());
+        .upgrade(behaviour.route(), version, response.status().as_u16());
     response
 }
 
@@ -135,15 +161,17 @@ fn read_only(method: &Method, answer: impl FnOnce() -> Response<Body>) -> Respon
     }
 }
 
-/// A WebSocket upgrade is a GET (RFC 6455, 4.1).
-fn get_only(
+/// A WebSocket request has one method: a GET upgrade over HTTP/1.1 (RFC 6455, 4.1),
+/// a CONNECT over HTTP/2 (RFC 8441, 4).
+fn only(
+    method: &'static str,
     req: Request<Incoming>,
     answer: impl FnOnce(Request<Incoming>) -> Response<Body>,
 ) -> Response<Body> {
-    if req.method() == Method::GET {
+    if req.method() == method {
         answer(req)
     } else {
-        reply::method_not_allowed("GET")
+        reply::method_not_allowed(method)
     }
 }
 

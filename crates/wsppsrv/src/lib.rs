@@ -4,10 +4,12 @@
 //!
 //! A request flows down through these, each using only the ones after it:
 //!
-//! * `server`: the listener ([`bind`]), the accept loop and hyper's HTTP/1.1 driver,
-//!   with explicit timeouts, limits and graceful shutdown ([`run`]).
+//! * `server`: the listener ([`bind`]), the accept loop and hyper's HTTP/1.1 and
+//!   HTTP/2 drivers, with explicit timeouts, limits and graceful shutdown ([`run`]).
 //! * `dispatch`: the route table, one `match` on the request path, no router.
-//! * [`upgrade`]: the WebSocket handshake's checks, each refusal with its status.
+//! * [`extended_connect`]: a WebSocket over HTTP/2 (RFC 8441), its checks and answers.
+//! * [`upgrade`]: the WebSocket handshake's checks, each refusal with its status, and
+//!   the start of a session, over either HTTP version.
 //! * `session`: one task per WebSocket, pinging and reading concurrently; what it does
 //!   is its route's [`RouteBehaviour`].
 //! * `state`: what those tasks share, made by the accept loop and kept below it: the
@@ -21,7 +23,8 @@
 //! What the steps use, each knowing nothing of the flow above it:
 //!
 //! * [`Listeners`]: plain and TLS side by side, for [`run_with`]; [`tls`]: certificates
-//!   and the TLS handshake.
+//!   and the TLS handshake; `http2`: how a connection is found to speak HTTP/2 (ALPN,
+//!   or the preface on the plain port), and its driver.
 //! * `transport`: the one stream type, plain or TLS over a kernel-stamped socket, that
 //!   hyper serves and a session takes back after the upgrade; `utf8_guard`: fails a
 //!   session on invalid UTF-8 text as soon as it arrives, not when its frame ends.
@@ -50,7 +53,9 @@ pub mod config;
 pub mod cursor;
 mod dispatch;
 pub mod docs;
+pub mod extended_connect;
 pub mod forwarded;
+mod http2;
 mod listeners;
 mod log_limit;
 pub mod logging;

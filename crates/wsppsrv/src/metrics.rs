@@ -33,6 +33,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::{self as prom, Unit};
+use wspp::clients::HttpVersion;
 use wspp::routes;
 
 /// The `Content-Type` of what [`Metrics::encode`] writes: the Prometheus text format.
@@ -55,6 +56,9 @@ pub const RTT_BUCKETS: [f64; 37] = [
 /// The routes a WebSocket session runs on, in the order of [`Metrics::route`]'s table.
 const SESSION_ROUTES: [&str; 2] = [routes::PINGPONG, routes::OPEN_AND_CLOSE];
 
+/// The HTTP versions a WebSocket runs over, in the order of [`RouteMetrics`]' gauges.
+const HTTP_VERSIONS: [HttpVersion; 2] = [HttpVersion::Http11, HttpVersion::Http2];
+
 /// Everything the server counts; clones share the same figures.
 #[derive(Debug, Clone)]
 pub struct Metrics {
@@ -76,7 +80,10 @@ struct MetricsState {
 /// One route's figures, held by each of its sessions.
 #[derive(Debug, Default)]
 pub struct RouteMetrics {
-    connected: Gauge,
+    /// The route these figures are of.
+    route: &'static str,
+    /// Clients connected now, by [`HTTP_VERSIONS`].
+    connected: [Gauge; 2],
     rtt: RttHistogram,
     pings_sent: Counter,
     pongs_received: Counter,
@@ -90,8 +97,16 @@ struct RouteLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ConnectedLabels {
+    route: &'static str,
+    http_version: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct UpgradeLabels {
     route: &'static str,
+    /// `1.1` (answered 101 when accepted) or `2` (an extended CONNECT, answered 200).
+    http_version: &'static str,
     status: u16,
 }
 
@@ -127,7 +142,7 @@ impl Default for Metrics {
             families.register(name, help, family.clone());
             family
         };
-        let connected = Family::<RouteLabels, Gauge>::default();
+        let connected = Family::<ConnectedLabels, Gauge>::default();
         families.register(
             "clients_connected",
             "WebSocket clients connected now",
@@ -159,7 +174,7 @@ impl Default for Metrics {
         let upgrades = Family::<UpgradeLabels, Counter>::default();
         families.register(
             "upgrades",
-            "WebSocket upgrade requests by route and answer: 101, or the refusal's status",
+            "WebSocket upgrade requests by route, HTTP version and answer: 101 (HTTP/1.1) or 200 (HTTP/2), or the refusal's status",
             upgrades.clone(),
         );
         let closes = Family::<CloseLabels, Counter>::default();
@@ -182,10 +197,22 @@ impl Default for Metrics {
         );
         let routes = SESSION_ROUTES.map(|route| {
             // Listed from the start, so that a rate over the first upgrades starts at 0.
-            drop(upgrades.get_or_create(&UpgradeLabels { route, status: 101 }));
+            for version in HTTP_VERSIONS {
+                drop(upgrades.get_or_create(&UpgradeLabels {
+                    route,
+                    http_version: version.as_str(),
+                    status: accepted_status(version),
+                }));
+            }
             let labels = RouteLabels { route };
             Arc::new(RouteMetrics {
-                connected: connected.get_or_create_owned(&labels),
+                route,
+                connected: HTTP_VERSIONS.map(|version| {
+                    connected.get_or_create_owned(&ConnectedLabels {
+                        route,
+                        http_version: version.as_str(),
+                    })
+                }),
                 rtt: rtt.get_or_create_owned(&labels),
                 pings_sent: pings.get_or_create_owned(&labels),
                 pongs_received: pongs.get_or_create_owned(&labels),
@@ -213,11 +240,15 @@ impl Metrics {
         Arc::clone(&self.shared.routes[at])
     }
 
-    /// Counts an answer to an upgrade request on `route`.
-    pub fn upgrade(&self, route: &'static str, status: u16) {
+    /// Counts an answer to an upgrade request on `route` over `version`.
+    pub fn upgrade(&self, route: &'static str, version: HttpVersion, status: u16) {
         self.shared
             .upgrades
-            .get_or_create(&UpgradeLabels { route, status })
+            .get_or_create(&UpgradeLabels {
+                route,
+                http_version: version.as_str(),
+                status,
+            })
             .inc();
     }
 
@@ -261,14 +292,19 @@ impl Metrics {
 }
 
 impl RouteMetrics {
-    /// A client of this route connected.
-    pub fn connected(&self) {
-        self.connected.inc();
+    /// The route these figures are of.
+    pub fn route(&self) -> &'static str {
+        self.route
     }
 
-    /// A client of this route left.
-    pub fn disconnected(&self) {
-        self.connected.dec();
+    /// A client of this route connected over `version`.
+    pub fn connected(&self, version: HttpVersion) {
+        self.connected[version_at(version)].inc();
+    }
+
+    /// A client of this route over `version` left.
+    pub fn disconnected(&self, version: HttpVersion) {
+        self.connected[version_at(version)].dec();
     }
 
     /// A ping went out.
@@ -290,6 +326,22 @@ impl RouteMetrics {
     /// A client was dropped for not answering in time.
     pub fn dropped_silent(&self) {
         self.dropped_silent.inc();
+    }
+}
+
+/// The status a WebSocket accepted over `version` is answered with.
+fn accepted_status(version: HttpVersion) -> u16 {
+    match version {
+        HttpVersion::Http11 => 101,
+        HttpVersion::Http2 => 200,
+    }
+}
+
+/// Where `version` is in [`HTTP_VERSIONS`].
+fn version_at(version: HttpVersion) -> usize {
+    match version {
+        HttpVersion::Http11 => 0,
+        HttpVersion::Http2 => 1,
     }
 }
 
@@ -469,27 +521,41 @@ mod tests {
     fn every_figure_is_labelled_and_counted() {
         let metrics = Metrics::default();
         let route = metrics.route(routes::OPEN_AND_CLOSE);
-        route.connected();
+        route.connected(HttpVersion::Http11);
+        route.connected(HttpVersion::Http2);
         route.ping_sent();
         route.ping_sent();
         route.pong_late();
         route.dropped_silent();
-        metrics.upgrade(routes::PINGPONG, 426);
-        metrics.upgrade(routes::PINGPONG, 426);
+        metrics.upgrade(routes::PINGPONG, HttpVersion::Http11, 426);
+        metrics.upgrade(routes::PINGPONG, HttpVersion::Http11, 426);
+        metrics.upgrade(routes::PINGPONG, HttpVersion::Http2, 400);
         metrics.closed(1000, ClosedBy::Peer);
         metrics.closed(4321, ClosedBy::Peer);
         metrics.closed(1001, ClosedBy::Server);
         metrics.connection_refused();
         let text = metrics.encode();
         let r = "{route=\"/openandclosewebsocket\"}";
+        let h1 = "{route=\"/openandclosewebsocket\",http_version=\"1.1\"}";
+        let h2 = "{route=\"/openandclosewebsocket\",http_version=\"2\"}";
         for (series, value) in [
-            (format!("wspp_clients_connected{r}"), 1.0),
+            (format!("wspp_clients_connected{h1}"), 1.0),
+            (format!("wspp_clients_connected{h2}"), 1.0),
             (format!("wspp_pings_sent_total{r}"), 2.0),
             (format!("wspp_pongs_late_total{r}"), 1.0),
             (format!("wspp_clients_dropped_silent_total{r}"), 1.0),
             (
-                "wspp_upgrades_total{route=\"/pingpong\",status=\"426\"}".into(),
+                "wspp_upgrades_total{route=\"/pingpong\",http_version=\"1.1\",status=\"426\"}"
+                    .into(),
                 2.0,
+            ),
+            (
+                "wspp_upgrades_total{route=\"/pingpong\",http_version=\"2\",status=\"400\"}".into(),
+                1.0,
+            ),
+            (
+                "wspp_upgrades_total{route=\"/pingpong\",http_version=\"2\",status=\"200\"}".into(),
+                0.0,
             ),
             ("wspp_closes_total{code=\"1000\",by=\"peer\"}".into(), 1.0),
             ("wspp_closes_total{code=\"4xxx\",by=\"peer\"}".into(), 1.0),
@@ -498,11 +564,15 @@ mod tests {
         ] {
             assert_eq!(sample(&text, &series), Some(value), "{series} in\n{text}");
         }
-        route.disconnected();
+        route.disconnected(HttpVersion::Http2);
         let text = metrics.encode();
         assert_eq!(
-            sample(&text, &format!("wspp_clients_connected{r}")),
+            sample(&text, &format!("wspp_clients_connected{h2}")),
             Some(0.0)
+        );
+        assert_eq!(
+            sample(&text, &format!("wspp_clients_connected{h1}")),
+            Some(1.0)
         );
     }
 

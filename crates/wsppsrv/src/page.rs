@@ -201,6 +201,10 @@ fn row(out: &mut String, c: &ClientInfo) {
     push_escaped(out, c.origin.as_deref().unwrap_or("-"));
     out.push_str("</td><td>");
     push_escaped(out, &c.route);
+    // Which HTTP the WebSocket runs over, beside its route as the clock is beside the RTT.
+    if let Some(version) = c.http_version {
+        let _ = write!(out, " <small>HTTP/{}</small>", version.as_str());
+    }
     let since = since(c.connected_at_unix_ms);
     // RFC 3339 for machines; for people the same instant without the `T` and the `Z`,
     // since the column heading says UTC.
@@ -287,7 +291,7 @@ fn push_escaped(out: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wspp::clients::ServerSummary;
+    use wspp::clients::{HttpVersion, ServerSummary};
 
     /// A report of `clients`, which claims `total` clients in all.
     fn report_of(clients: Vec<ClientInfo>, total: u64) -> ClientsReport {
@@ -326,6 +330,7 @@ mod tests {
             rtt_avg_us: Some(1500),
             rtt_max_us: None,
             rtt_clock: Some(Clock::Kernel),
+            http_version: Some(HttpVersion::Http2),
         }
     }
 
@@ -375,7 +380,7 @@ mod tests {
             ">4<",
             "127.0.0.1:51000",
             "curl/8",
-            "/pingpong",
+            "/pingpong <small>HTTP/2</small>",
             "datetime=\"1970-01-01T00:00:00Z\">1970-01-01 00:00:00<",
             ">3<",
             ">2<",

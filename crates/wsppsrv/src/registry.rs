@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use wspp::clients::{ClientInfo, ClientsReport, ServerSummary};
+use wspp::clients::{ClientInfo, ClientsReport, HttpVersion, ServerSummary};
 use wspp::stats::Running;
 use wspp::wire_clock::Clock;
 
@@ -59,7 +59,8 @@ struct Entry {
     via: Option<SocketAddr>,
     user_agent: Option<Box<str>>,
     origin: Option<Box<str>>,
-    route: &'static str,
+    // The route is the figures': one field fewer in every entry.
+    http_version: HttpVersion,
     connected_at: SystemTime,
     /// Only this client's session writes here, and a snapshot reads; never contended
     /// by other sessions.
@@ -135,7 +136,7 @@ impl ClientGuard {
 impl Drop for ClientGuard {
     fn drop(&mut self) {
         lock(&self.registry.shared.clients).remove(&self.entry.id);
-        self.entry.figures.disconnected();
+        self.entry.figures.disconnected(self.entry.http_version);
     }
 }
 
@@ -167,21 +168,22 @@ impl Registry {
         }
     }
 
-    /// Lists a client until the returned guard is dropped.
-    pub fn register(&self, arrival: Arrival) -> ClientGuard {
+    /// Lists a client whose WebSocket runs over `http_version` until the returned guard
+    /// is dropped.
+    pub fn register(&self, arrival: Arrival, http_version: HttpVersion) -> ClientGuard {
         let entry = Arc::new(Entry {
             id: arrival.id,
             peer: arrival.peer,
             via: arrival.via,
             user_agent: arrival.user_agent,
             origin: arrival.origin,
-            route: arrival.route,
+            http_version,
             connected_at: SystemTime::now(),
             counters: Mutex::new(Counters::default()),
             figures: self.shared.metrics.route(arrival.route),
         });
         lock(&self.shared.clients).insert(entry.id, Arc::clone(&entry));
-        entry.figures.connected();
+        entry.figures.connected(entry.http_version);
         self.shared.total.fetch_add(1, Ordering::Relaxed);
         ClientGuard {
             registry: self.clone(),
@@ -264,7 +266,7 @@ impl Entry {
             via: self.via.map(|via| via.to_string()),
             user_agent: self.user_agent.as_deref().map(str::to_owned),
             origin: self.origin.as_deref().map(str::to_owned),
-            route: self.route.to_owned(),
+            route: self.figures.route().to_owned(),
             connected_at_unix_ms: self
                 .connected_at
                 .duration_since(UNIX_EPOCH)
@@ -277,6 +279,7 @@ impl Entry {
             rtt_avg_us: us(counters.rtt.mean()),
             rtt_max_us: us(counters.rtt.max()),
             rtt_clock: counters.clock,
+            http_version: Some(self.http_version),
         }
     }
 }
@@ -312,8 +315,8 @@ mod tests {
     #[test]
     fn a_guard_lists_its_client_until_dropped() {
         let registry = Registry::default();
-        let a = registry.register(arrival(1));
-        let b = registry.register(arrival(2));
+        let a = registry.register(arrival(1), HttpVersion::Http11);
+        let b = registry.register(arrival(2), HttpVersion::Http11);
         assert_eq!(registry.len(), 2);
         drop(a);
         let report = registry.report(Cursor::first(Cursor::MAX_LIMIT));
@@ -327,7 +330,7 @@ mod tests {
     #[test]
     fn counters_reach_the_report() {
         let registry = Registry::default();
-        let guard = registry.register(arrival(7));
+        let guard = registry.register(arrival(7), HttpVersion::Http11);
         guard.ping_sent();
         guard.ping_sent();
         guard.pong_received(Duration::from_micros(40), Clock::Kernel);
@@ -348,13 +351,14 @@ mod tests {
         let metrics = Metrics::default();
         let config = Config::default();
         let registry = Registry::new(metrics.clone(), config.ping_interval, config.ping_timeout);
-        let guard = registry.register(arrival(3));
+        let guard = registry.register(arrival(3), HttpVersion::Http11);
         guard.ping_sent();
         guard.pong_received(Duration::from_micros(40), Clock::Kernel);
         let text = metrics.encode();
         let r = "{route=\"/pingpong\"}";
+        let connected = "wspp_clients_connected{route=\"/pingpong\",http_version=\"1.1\"}";
         for series in [
-            format!("wspp_clients_connected{r} 1"),
+            format!("{connected} 1"),
             format!("wspp_pings_sent_total{r} 1"),
             format!("wspp_pongs_received_total{r} 1"),
             format!("wspp_rtt_seconds_count{r} 1"),
@@ -363,14 +367,16 @@ mod tests {
             assert!(text.lines().any(|l| l == series), "{series} in\n{text}");
         }
         drop(guard);
-        let gone = format!("wspp_clients_connected{r} 0");
+        let gone = format!("{connected} 0");
         assert!(metrics.encode().lines().any(|l| l == gone));
     }
 
     #[test]
     fn a_page_copies_only_its_clients_but_counts_all() {
         let registry = Registry::default();
-        let _guards: Vec<_> = (1..=5).map(|id| registry.register(arrival(id))).collect();
+        let _guards: Vec<_> = (1..=5)
+            .map(|id| registry.register(arrival(id), HttpVersion::Http11))
+            .collect();
         let ids = |r: &ClientsReport| r.clients.iter().map(|c| c.id).collect::<Vec<_>>();
         let page = |after, limit| registry.page(Cursor { after, limit });
         let (middle, around) = page(1, 2);
@@ -410,12 +416,14 @@ mod tests {
     #[test]
     fn a_cursor_stays_right_while_clients_come_and_go() {
         let registry = Registry::default();
-        let mut guards: Vec<_> = (1..=4).map(|id| registry.register(arrival(id))).collect();
+        let mut guards: Vec<_> = (1..=4)
+            .map(|id| registry.register(arrival(id), HttpVersion::Http11))
+            .collect();
         let first = registry.report(Cursor { after: 0, limit: 2 });
         assert_eq!(first.next, Some(2));
         // The first two leave and a newer one arrives: the next page is still 3, 4, 5.
         guards.drain(..2);
-        guards.push(registry.register(arrival(5)));
+        guards.push(registry.register(arrival(5), HttpVersion::Http11));
         let next = registry.report(Cursor { after: 2, limit: 3 });
         let ids: Vec<u64> = next.clients.iter().map(|c| c.id).collect();
         assert_eq!((ids, next.next), (vec![3, 4, 5], None));
@@ -424,7 +432,9 @@ mod tests {
     #[test]
     fn clients_are_listed_oldest_first() {
         let registry = Registry::default();
-        let _guards: Vec<_> = [5, 3, 9].map(|id| registry.register(arrival(id))).into();
+        let _guards: Vec<_> = [5, 3, 9]
+            .map(|id| registry.register(arrival(id), HttpVersion::Http11))
+            .into();
         let report = registry.report(Cursor::first(Cursor::MAX_LIMIT));
         let ids: Vec<u64> = report.clients.iter().map(|c| c.id).collect();
         assert_eq!(ids, [3, 5, 9]);

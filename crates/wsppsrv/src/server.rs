@@ -3,7 +3,10 @@
 //! The server is hyper's HTTP/1.1 connection driver under our own accept loop, so every
 //! setting is ours and visible here: `TCP_NODELAY` on each socket (a ping held back by
 //! Nagle's algorithm is a wrong RTT), the header read timeout, the header size limit,
-//! keep-alive, upgrades, and the connection limit.
+//! keep-alive, upgrades, and the connection limit. A connection that speaks HTTP/2
+//! (ALPN `h2`, or the preface on the plain port: see [`crate::http2`]) gets hyper's
+//! HTTP/2 driver instead, on a path of its own, boxed, so that HTTP/1.1 connections
+//! carry nothing of it.
 //!
 //! Two limits: WebSocket sessions (`--max-connections`, checked at the upgrade, which
 //! gets 503 past it) and connections in all, sessions plus `--http-reserve` more, so
@@ -27,6 +30,8 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Once};
 use std::time::{Duration, Instant};
 
@@ -48,6 +53,7 @@ use wspp::wire_clock::StampedTcp;
 
 use crate::config::Config;
 use crate::dispatch::dispatch;
+use crate::http2;
 use crate::listeners::{Accepted, Listeners};
 use crate::log_limit::LogLimit;
 use crate::metrics::Metrics;
@@ -99,7 +105,7 @@ pub async fn run(
 ///
 /// Fails at once if `listeners` holds none.
 pub async fn run_with(
-    listeners: Listeners,
+    mut listeners: Listeners,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
@@ -126,8 +132,15 @@ pub async fn run_with(
     if busy.is_on() {
         info!(budget = ?busy.budget(), "busy polling after each ping and message");
     }
+    if let Some(tls) = listeners.tls.as_mut() {
+        http2::offer_alpn(&mut tls.config, config.http2);
+    }
     let metrics = Metrics::default();
+    let tasks = TaskTracker::new();
     let shared = Arc::new(ServerState {
+        http1: http_builder(&config),
+        http2: config.http2.then(|| http2::builder(&config, &tasks)),
+        next_id: AtomicU64::new(1),
         busy,
         sessions: Arc::new(Semaphore::new(config.max_connections)),
         registry: Registry::new(metrics.clone(), config.ping_interval, config.ping_timeout),
@@ -135,7 +148,7 @@ pub async fn run_with(
         metrics,
         metrics_on_main: listeners.metrics.is_none(),
         shutdown: CancellationToken::new(),
-        tasks: TaskTracker::new(),
+        tasks,
         logs: Logs::default(),
     });
     tokio::select! {
@@ -229,8 +242,6 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<ServerState>) {
         .min(Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(limit));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
-    let http = http_builder(&shared.config);
-    let mut next_id: u64 = 1;
     let mut backoff = Backoff::default();
     loop {
         let Accepted { stream, peer, tls } = match listeners.accept().await {
@@ -240,8 +251,7 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<ServerState>) {
                 continue;
             }
         };
-        let id = next_id;
-        next_id += 1;
+        let id = shared.next_id();
         // Behind a trusted proxy, `peer` is the client it names, recorded when its
         // request is read; `via` is the proxy.
         let proxy = shared.config.trusts(peer.ip());
@@ -267,8 +277,7 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<ServerState>) {
             Ok(permit) => {
                 let conn = Arc::new(Admission::new(id, peer, proxy, tls.is_some(), permit));
                 shared.tasks.spawn(
-                    start_connection(stream, tls, conn, Arc::clone(shared), http.clone())
-                        .instrument(span),
+                    start_connection(stream, tls, conn, Arc::clone(shared)).instrument(span),
                 );
             }
             Err(_) => {
@@ -310,7 +319,6 @@ async fn metrics_loop(listener: Option<&TcpListener>, shared: &Arc<ServerState>)
     };
     let slots = Arc::new(Semaphore::new(METRICS_CONNECTIONS));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
-    let http = http_builder(&shared.config);
     let mut backoff = Backoff::default();
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -340,8 +348,10 @@ async fn metrics_loop(listener: Option<&TcpListener>, shared: &Arc<ServerState>)
             let _held = &permit;
             crate::dispatch::metrics_only(req, &task_shared)
         };
+        let (driver, shutdown) = (Arc::clone(shared), shared.shutdown.clone());
         shared.tasks.spawn(
-            serve_http(stream, shared.shutdown.clone(), http.clone(), answer).instrument(span),
+            async move { serve_http(stream, shutdown, &driver.http1, answer).await }
+                .instrument(span),
         );
     }
 }
@@ -352,7 +362,6 @@ async fn start_connection(
     tls: Option<Arc<ServerConfig>>,
     conn: Arc<Admission>,
     shared: Arc<ServerState>,
-    http: http1::Builder,
 ) {
     let (stream, refused) = StampedTcp::wrap(stream);
     if let Some(why) = refused {
@@ -361,13 +370,23 @@ async fn start_connection(
         SAID.call_once(|| warn!(%why, "no kernel receive timestamps: RTTs are on the user clock"));
     }
     let Some(tls) = tls else {
-        return serve_connection(Transport::Plain(stream), conn, shared, http).await;
+        if shared.http2.is_some() {
+            let limit = shared.config.header_read_timeout;
+            let h2c = tokio::select! {
+                h2c = http2::opens_with_preface(stream.socket(), limit) => h2c,
+                () = shared.shutdown.cancelled() => return,
+            };
+            if h2c {
+                return Box::pin(serve_h2(Transport::Plain(stream), conn, shared)).await;
+            }
+        }
+        return serve_connection(Transport::Plain(stream), conn, shared).await;
     };
     // Boxed: a task's future is as large as its largest path, and the TLS path (the
     // handshake, then HTTP over a TLS stream) is several times the plain one. Inline,
     // every plain connection would pay for it, and the allocator keeps those freed
     // blocks scattered among the sessions' long-lived ones (resident memory).
-    Box::pin(serve_tls(stream, tls, conn, shared, http)).await;
+    Box::pin(serve_tls(stream, tls, conn, shared)).await;
 }
 
 async fn serve_tls(
@@ -375,7 +394,6 @@ async fn serve_tls(
     tls: Arc<ServerConfig>,
     conn: Arc<Admission>,
     shared: Arc<ServerState>,
-    http: http1::Builder,
 ) {
     // The header read timeout bounds the handshake too: in both, a client has yet to
     // say what it wants, and holds a connection slot meanwhile.
@@ -385,16 +403,22 @@ async fn serve_tls(
         // As hyper closes a connection still waiting for its request head.
         () = shared.shutdown.cancelled() => return,
     };
-    match handshake {
-        Ok(stream) => {
-            serve_connection(Transport::Tls(Box::new(stream)), conn, shared, http).await;
-        }
+    let stream = match handshake {
+        Ok(stream) => stream,
         Err(failure) => {
             shared.metrics.tls_handshake_failed(failure.reason);
             if let Some(failures) = shared.logs.tls_failures.lock().admit(Instant::now()) {
                 info!(reason = failure.reason, detail = %failure.detail, failures, "tls handshake failed");
             }
+            return;
         }
+    };
+    let h2 = http2::negotiated(stream.get_ref().1.alpn_protocol());
+    let stream = Transport::Tls(Box::new(stream));
+    if h2 {
+        Box::pin(serve_h2(stream, conn, shared)).await;
+    } else {
+        serve_connection(stream, conn, shared).await;
     }
 }
 
@@ -411,6 +435,8 @@ async fn start_refusal(stream: TcpStream, tls: Option<Arc<ServerConfig>>) {
     }
 }
 
+/// The HTTP/1.1 driver of every connection, kept once in the server's state rather
+/// than copied into each connection's task.
 fn http_builder(config: &Config) -> http1::Builder {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
@@ -422,22 +448,35 @@ fn http_builder(config: &Config) -> http1::Builder {
 
 /// Serves HTTP on `stream`. One concrete type for both listeners: a session takes its
 /// connection back out of hyper by that type ([`crate::transport::upgraded`]).
-async fn serve_connection(
-    stream: Transport,
-    conn: Arc<Admission>,
-    shared: Arc<ServerState>,
-    http: http1::Builder,
-) {
-    let shutdown = shared.shutdown.clone();
-    serve_http(stream, shutdown, http, move |req| {
+async fn serve_connection(stream: Transport, conn: Arc<Admission>, shared: Arc<ServerState>) {
+    let (driver, shutdown) = (Arc::clone(&shared), shared.shutdown.clone());
+    serve_http(stream, shutdown, &driver.http1, move |req| {
         dispatch(req, &shared, &conn)
     })
     .await;
 }
 
+/// Serves HTTP/2 on `stream`: its requests, and its WebSockets, each a stream.
+/// Only called when the server has an HTTP/2 driver.
+async fn serve_h2(stream: Transport, conn: Arc<Admission>, shared: Arc<ServerState>) {
+    let Some(http) = shared.http2.clone() else {
+        return;
+    };
+    let shutdown = shared.shutdown.clone();
+    let service = service_fn(move |req| {
+        let response = dispatch(req, &shared, &conn);
+        async move { Ok::<_, Infallible>(response) }
+    });
+    let connection = http.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    // GOAWAY, then the streams in flight finish: the sessions among them close with
+    // 1001 on the same shutdown.
+    until_shutdown(connection, &shutdown, |c| c.graceful_shutdown()).await;
+}
+
 /// Drives hyper's HTTP/1.1 on `stream`, each request answered by `answer`, until the
 /// client leaves or the server shuts down.
-async fn serve_http<S, F>(stream: S, shutdown: CancellationToken, http: http1::Builder, answer: F)
+async fn serve_http<S, F>(stream: S, shutdown: CancellationToken, http: &http1::Builder, answer: F)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     F: Fn(Request<Incoming>) -> Response<Body> + Send + 'static,
@@ -450,11 +489,26 @@ where
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(connection);
+    // Finishes a request in flight, then closes; an idle connection closes now.
+    until_shutdown(connection, &shutdown, |c| c.graceful_shutdown()).await;
+}
+
+/// Drives `connection` until it ends, or until shutdown, when `graceful` asks it to
+/// finish, and it is driven to its end.
+///
+/// Takes the connection pinned where it is: moved in, it would be stored twice in the
+/// connection task (the caller's copy and this future's), hundreds of bytes a task.
+async fn until_shutdown<C>(
+    mut connection: Pin<&mut C>,
+    shutdown: &CancellationToken,
+    graceful: impl FnOnce(Pin<&mut C>),
+) where
+    C: Future<Output = hyper::Result<()>>,
+{
     let result = tokio::select! {
         result = connection.as_mut() => result,
         () = shutdown.cancelled() => {
-            // Finishes a request in flight, then closes; an idle connection closes now.
-            connection.as_mut().graceful_shutdown();
+            graceful(connection.as_mut());
             connection.await
         }
     };

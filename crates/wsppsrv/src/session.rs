@@ -27,6 +27,10 @@
 //! busy machine can be as long as the round trip itself (docs/benchmarks.md, section
 //! 15). Each is logged with its clock and the user-to-user
 //! figure beside it; where the kernel did not stamp, the user clock is the one recorded.
+//! A session over HTTP/2 is always on the user clock: its frames are a stream's, which
+//! hyper's HTTP/2 layer reads and writes, and no socket of its own is stamped (see
+//! [`crate::transport`]). The same code serves both, compiled once for each stream
+//! type, so an HTTP/1.1 session pays nothing for HTTP/2's.
 
 use std::future::poll_fn;
 use std::sync::{Arc, Once};
@@ -47,12 +51,12 @@ use tracing::{debug, info, warn};
 use wspp::rare_event::RareEvent;
 use wspp::rtt_log;
 use wspp::tracker::{PingTracker, PongOutcome};
-use wspp::wire_clock::{Clock, WireStamps};
+use wspp::wire_clock::{Clock, StampedTcp};
 
 use crate::metrics::ClosedBy;
 use crate::registry::{Arrival, ClientGuard};
 use crate::state::{Admission, ServerState};
-use crate::transport::{self, Upgrade};
+use crate::transport::SessionStream;
 use crate::untrusted::Untrusted;
 use crate::utf8_guard::{self, InvalidUtf8, Utf8Guard};
 
@@ -79,7 +83,7 @@ impl RouteBehaviour {
     }
 }
 
-type Socket = WebSocketStream<Utf8Guard<Upgrade>>;
+type Socket<S> = WebSocketStream<Utf8Guard<S>>;
 
 /// How the main loop ended, and so what the close handshake looks like.
 #[derive(Debug)]
@@ -94,11 +98,12 @@ enum Ending {
     Gone(String),
 }
 
-/// Waits for the upgrade, registers the client and runs the session to its end.
+/// Waits for the upgrade, registers the client and runs the session to its end, on a
+/// stream of type `S` (the caller knows which from the request's HTTP version).
 ///
 /// `conn` keeps the connection's slot alive for as long as the session runs, and
 /// `slot` its place among the `--max-connections` WebSocket sessions.
-pub(crate) async fn start(
+pub(crate) async fn start<S: SessionStream>(
     on_upgrade: OnUpgrade,
     behaviour: RouteBehaviour,
     arrival: Arrival,
@@ -113,12 +118,15 @@ pub(crate) async fn start(
             return;
         }
     };
-    let Some(upgraded) = transport::upgraded(upgraded) else {
+    // One function for the whole session, no `async fn` under it taking the stream and
+    // the arrival: those would be stored twice in the task, once here and once there.
+    // For the same reason the HTTP version is the stream type's, not the arrival's.
+    let Some(stream) = S::from_upgraded(upgraded) else {
         warn!("upgraded connection of an unexpected kind; closing it");
         return;
     };
     let ws = WebSocketStream::from_raw_socket(
-        utf8_guard::guard(upgraded, shared.config.max_message_size),
+        utf8_guard::guard(stream, shared.config.max_message_size),
         Role::Server,
         Some(shared.config.websocket_config()),
     )
@@ -137,7 +145,7 @@ pub(crate) async fn start(
             .map(tracing::field::display),
         "websocket open"
     );
-    let client = shared.registry.register(arrival);
+    let client = shared.registry.register(arrival, S::HTTP_VERSION);
     let mut session = Session {
         ws,
         behaviour,
@@ -154,8 +162,8 @@ pub(crate) async fn start(
     Box::pin(session.finish(ending)).await;
 }
 
-struct Session {
-    ws: Socket,
+struct Session<S> {
+    ws: Socket<S>,
     behaviour: RouteBehaviour,
     /// Keeps the client listed; dropped with the session, whatever ends it.
     client: ClientGuard,
@@ -167,7 +175,7 @@ struct Session {
     shared: Arc<ServerState>,
 }
 
-impl Session {
+impl<S: SessionStream> Session<S> {
     async fn serve(&mut self) -> Ending {
         let config = &self.shared.config;
         let (interval, patience) = (config.ping_interval, config.ping_timeout);
@@ -274,15 +282,17 @@ impl Session {
         // The pong is due within an RTT: poll for it rather than sleep (if asked to).
         self.shared.busy.touch();
         debug!(seq = ping.seq, "ping");
-        self.ws.get_ref().get_ref().stamped().stamp_sends();
+        if let Some(stamps) = self.stamps() {
+            stamps.stamp_sends();
+        }
         let result = self.send(Message::Ping(ping.payload.into())).await;
         // Asked even after a failure: it ends the request for stamps.
-        let sent = self.ws.get_ref().get_ref().stamped().sent();
+        let sent = self.stamps().and_then(StampedTcp::sent);
         result?;
         // Written at once unless the peer stopped reading: the last write carried it.
         if let Some(sent) = sent {
             if sent.clock == Clock::User
-                && self.ws.get_ref().get_ref().stamped().clock() == Clock::Kernel
+                && self.stamps().map(StampedTcp::clock) == Some(Clock::Kernel)
             {
                 debug!(
                     seq = ping.seq,
@@ -300,7 +310,7 @@ impl Session {
     fn pong(&mut self, payload: &[u8]) -> bool {
         // tungstenite parses what it has before it reads more, so the last read is
         // the one that completed this Pong.
-        let received = self.ws.get_ref().get_ref().stamped().last_rx();
+        let received = self.stamps().and_then(StampedTcp::last_rx);
         match self
             .tracker
             .pong(payload, Instant::now().into_std(), received)
@@ -339,6 +349,11 @@ impl Session {
                 false
             }
         }
+    }
+
+    /// The socket that stamps this session's frames, if it has one to itself.
+    fn stamps(&self) -> Option<&StampedTcp> {
+        self.ws.get_ref().get_ref().stamps()
     }
 
     fn open_close_done(&self) -> bool {
@@ -395,11 +410,13 @@ impl Session {
         // answer with a reset (an RST at the end of every wss:// session in a capture).
         // Over plain TCP nothing follows the peer's Close but its FIN, so the socket is
         // released at once instead of being held for a peer that is slow to hang up.
+        // Over HTTP/2 the shutdown ends the stream alone (END_STREAM); the connection
+        // is not the session's to close.
         if let Some(within) = say_goodbye_within {
             let io = ws.get_mut();
             let _ = timeout(within, async {
                 io.shutdown().await?;
-                if conn.tls {
+                if conn.tls && S::OWNS_CONNECTION {
                     let mut sink = [0u8; 512];
                     while io.read(&mut sink).await? > 0 {}
                 }

@@ -6,14 +6,17 @@
 //! up into the accept loop.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once};
 
+use hyper::server::conn::{http1, http2};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use wspp::busy_poll::BusyPoll;
 
 use crate::config::Config;
+use crate::http2::Tracked;
 use crate::log_limit::LogLimit;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
@@ -37,6 +40,20 @@ pub(crate) struct ServerState {
     pub(crate) sessions: Arc<Semaphore>,
     /// The log lines every connection may cause, each kind at most once a second.
     pub(crate) logs: Logs,
+    /// The HTTP/1.1 driver, shared by every connection (the `--metrics-addr` ones too).
+    pub(crate) http1: http1::Builder,
+    /// The HTTP/2 driver, shared by every connection that speaks it; `None` when
+    /// `config.http2` is off.
+    pub(crate) http2: Option<http2::Builder<Tracked>>,
+    /// The next client id: a connection's, or an HTTP/2 WebSocket stream's.
+    pub(crate) next_id: AtomicU64,
+}
+
+impl ServerState {
+    /// A client id never given before in this server's life.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
 }
 
 /// The limits of the lines any client can cause at will, one per kind of line.

@@ -7,15 +7,19 @@
 //!
 //! On success the server answers 101 and spawns the session. It must spawn: the
 //! upgraded connection exists only after hyper has written the 101, which happens
-//! after this handler returns.
+//! after this handler returns. A WebSocket over HTTP/2 starts its session the same way
+//! ([`start_session`]) after checks of its own ([`crate::extended_connect`]).
 
 use std::sync::Arc;
 
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::upgrade::Upgraded;
 use hyper::{Request, Response, StatusCode, Version};
+use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tracing::{Instrument, info};
+use tracing::{Instrument, info, info_span};
+use wspp::clients::HttpVersion;
 
 use crate::config::Config;
 use crate::forwarded::Peer;
@@ -23,6 +27,7 @@ use crate::registry::Arrival;
 use crate::reply::{self, Body};
 use crate::session::{self, RouteBehaviour};
 use crate::state::{Admission, ServerState};
+use crate::transport::Upgrade;
 use crate::untrusted::{Untrusted, kept};
 
 /// Why an upgrade was refused: the status to answer with and a one-line reason.
@@ -109,14 +114,22 @@ pub fn check<B>(req: &Request<B>, config: &Config) -> Result<String, Rejection> 
     if has_body(headers) {
         return Err(Rejection::bad("an upgrade request carries no body"));
     }
+    check_origin(headers, config)?;
+    Ok(derive_accept_key(key.as_bytes()))
+}
+
+/// The `Origin` check of every WebSocket request, whatever its HTTP version: 403 for
+/// an origin not on the allow-list.
+pub(crate) fn check_origin(headers: &HeaderMap, config: &Config) -> Result<(), Rejection> {
     let origin = headers.get(header::ORIGIN).map(HeaderValue::as_bytes);
-    if !config.origin_allowed(origin) {
-        return Err(Rejection {
+    if config.origin_allowed(origin) {
+        Ok(())
+    } else {
+        Err(Rejection {
             status: StatusCode::FORBIDDEN,
             reason: "origin not allowed",
-        });
+        })
     }
-    Ok(derive_accept_key(key.as_bytes()))
 }
 
 /// Answers an upgrade request: 101 and a spawned session, or the refusal: the checks'
@@ -130,64 +143,13 @@ pub(crate) fn accept(
     let accept_key = match check(&req, &shared.config) {
         Ok(key) => key,
         Err(rejection) => {
-            let origin = req.headers().get(header::ORIGIN).map(|v| v.as_bytes());
-            let origin = origin.map(String::from_utf8_lossy);
-            info!(
-                status = rejection.status.as_u16(),
-                reason = rejection.reason,
-                origin = origin
-                    .as_deref()
-                    .map(Untrusted)
-                    .map(tracing::field::display),
-                "upgrade refused"
-            );
+            log_refusal(&req, rejection);
             return rejection.into_response();
         }
     };
-    // Checked after the request, so a client that could not have upgraded anyway hears
-    // why, and counted against the sessions only, so that plain HTTP stays served.
-    let Ok(slot) = Arc::clone(&shared.sessions).try_acquire_owned() else {
-        info!(
-            limit = shared.config.max_connections,
-            "websocket session limit reached; answering 503"
-        );
-        let mut response = reply::text(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many websocket sessions; try later",
-        );
-        let h = response.headers_mut();
-        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        h.insert(header::CONNECTION, HeaderValue::from_static("close"));
-        return response;
-    };
-    // Cut here, before the session starts: a 15 KiB header costs a session no more
-    // than a short one, for its whole life.
-    let text = |name| {
-        req.headers()
-            .get(name)
-            .map(|v| kept(&String::from_utf8_lossy(v.as_bytes())))
-    };
-    let from = Peer::of(conn.peer, req.headers(), &shared.config.trusted_proxies);
-    let arrival = Arrival {
-        id: conn.id,
-        peer: from.client,
-        via: from.via,
-        user_agent: text(header::USER_AGENT),
-        origin: text(header::ORIGIN),
-        route: behaviour.route(),
-    };
-    let on_upgrade = hyper::upgrade::on(&mut req);
-    shared.tasks.spawn(
-        session::start(
-            on_upgrade,
-            behaviour,
-            arrival,
-            Arc::clone(shared),
-            Arc::clone(conn),
-            slot,
-        )
-        .in_current_span(),
-    );
+    if let Some(busy) = start_session(&mut req, behaviour, HttpVersion::Http11, shared, conn) {
+        return busy;
+    }
     switching_protocols(&accept_key)
 }
 
@@ -203,6 +165,90 @@ pub fn switching_protocols(accept_key: &str) -> Response<Body> {
         HeaderValue::from_str(accept_key).expect("base64 is a valid header value"),
     );
     response
+}
+
+/// Logs why a WebSocket request was refused, with its `Origin`.
+pub(crate) fn log_refusal<B>(req: &Request<B>, rejection: Rejection) {
+    let origin = req.headers().get(header::ORIGIN).map(|v| v.as_bytes());
+    let origin = origin.map(String::from_utf8_lossy);
+    info!(
+        status = rejection.status.as_u16(),
+        reason = rejection.reason,
+        origin = origin
+            .as_deref()
+            .map(Untrusted)
+            .map(tracing::field::display),
+        "upgrade refused"
+    );
+}
+
+/// Spawns the session of an accepted WebSocket request, to start once hyper hands
+/// over its stream; what it returns is the 503 to answer instead, when
+/// `--max-connections` sessions are running.
+///
+/// Over HTTP/1.1 the client is its connection, and keeps the connection's id; over
+/// HTTP/2 one connection may carry many WebSockets, so each gets an id of its own,
+/// in a span under its connection's.
+pub(crate) fn start_session(
+    req: &mut Request<Incoming>,
+    behaviour: RouteBehaviour,
+    http_version: HttpVersion,
+    shared: &Arc<ServerState>,
+    conn: &Arc<Admission>,
+) -> Option<Response<Body>> {
+    // Checked after the request, so a client that could not have upgraded anyway hears
+    // why, and counted against the sessions only, so that plain HTTP stays served.
+    let Ok(slot) = Arc::clone(&shared.sessions).try_acquire_owned() else {
+        info!(
+            limit = shared.config.max_connections,
+            "websocket session limit reached; answering 503"
+        );
+        let mut response = reply::text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many websocket sessions; try later",
+        );
+        let h = response.headers_mut();
+        h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        if http_version == HttpVersion::Http11 {
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        return Some(response);
+    };
+    // Cut here, before the session starts: a 15 KiB header costs a session no more
+    // than a short one, for its whole life.
+    let text = |name| {
+        req.headers()
+            .get(name)
+            .map(|v| kept(&String::from_utf8_lossy(v.as_bytes())))
+    };
+    let id = match http_version {
+        HttpVersion::Http11 => conn.id,
+        HttpVersion::Http2 => shared.next_id(),
+    };
+    let from = Peer::of(conn.peer, req.headers(), &shared.config.trusted_proxies);
+    let arrival = Arrival {
+        id,
+        peer: from.client,
+        via: from.via,
+        user_agent: text(header::USER_AGENT),
+        origin: text(header::ORIGIN),
+        route: behaviour.route(),
+    };
+    let on_upgrade = hyper::upgrade::on(req);
+    let (shared_, conn) = (Arc::clone(shared), Arc::clone(conn));
+    match http_version {
+        HttpVersion::Http11 => shared.tasks.spawn(
+            session::start::<Upgrade>(on_upgrade, behaviour, arrival, shared_, conn, slot)
+                .in_current_span(),
+        ),
+        HttpVersion::Http2 => shared.tasks.spawn(
+            session::start::<TokioIo<Upgraded>>(
+                on_upgrade, behaviour, arrival, shared_, conn, slot,
+            )
+            .instrument(info_span!("stream", client_id = id)),
+        ),
+    };
+    None
 }
 
 /// Whether a comma-separated header (in any of its instances) lists `token`.

@@ -749,7 +749,7 @@ async fn peer_text_cannot_forge_log_lines() {
     );
 }
 
-const CONNECTED: &str = "wspp_clients_connected{route=\"/pingpong\"}";
+const CONNECTED: &str = "wspp_clients_connected{route=\"/pingpong\",http_version=\"1.1\"}";
 
 /// Opens `count` `/pingpong` sessions on `server`, each upgrading with `extra` header
 /// lines, and waits until the server counts `count` sessions in all.

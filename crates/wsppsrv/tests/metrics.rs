@@ -21,9 +21,12 @@ fn quiet() -> Config {
 
 const PINGPONG: &str = "{route=\"/pingpong\"}";
 const OPEN_CLOSE: &str = "{route=\"/openandclosewebsocket\"}";
+/// The clients-connected gauges, per route and HTTP version.
+const PINGPONG_H1: &str = "{route=\"/pingpong\",http_version=\"1.1\"}";
+const OPEN_CLOSE_H1: &str = "{route=\"/openandclosewebsocket\",http_version=\"1.1\"}";
 
 fn upgrades(route: &str, status: u16) -> String {
-    format!("wspp_upgrades_total{{route=\"{route}\",status=\"{status}\"}}")
+    format!("wspp_upgrades_total{{route=\"{route}\",http_version=\"1.1\",status=\"{status}\"}}")
 }
 
 fn closes(code: &str, by: &str) -> String {
@@ -34,9 +37,19 @@ fn closes(code: &str, by: &str) -> String {
 async fn a_fresh_server_lists_its_families_at_zero() {
     let server = TestServer::start(quiet()).await;
     let metrics = server.metrics().await;
+    for route in [PINGPONG_H1, OPEN_CLOSE_H1] {
+        assert_eq!(
+            metrics.value(&format!("wspp_clients_connected{route}")),
+            0.0
+        );
+        let over_h2 = route.replace("\"1.1\"", "\"2\"");
+        assert_eq!(
+            metrics.value(&format!("wspp_clients_connected{over_h2}")),
+            0.0
+        );
+    }
     for route in [PINGPONG, OPEN_CLOSE] {
         for name in [
-            "wspp_clients_connected",
             "wspp_rtt_seconds_count",
             "wspp_pings_sent_total",
             "wspp_pongs_received_total",
@@ -47,6 +60,8 @@ async fn a_fresh_server_lists_its_families_at_zero() {
         }
     }
     assert_eq!(metrics.value(&upgrades("/pingpong", 101)), 0.0);
+    let connects = "wspp_upgrades_total{route=\"/pingpong\",http_version=\"2\",status=\"200\"}";
+    assert_eq!(metrics.value(connects), 0.0);
     assert_eq!(metrics.value("wspp_connections_refused_total"), 0.0);
     // HEAD has the headers and no body.
     let head = server
@@ -68,7 +83,7 @@ async fn an_open_and_close_session_moves_its_figures() {
     let close = raw::read_to_close(&mut ws).await.expect("a close");
     assert_eq!(close.close_code(), Some(1000));
     let metrics = server
-        .wait_for_metric(&format!("wspp_clients_connected{OPEN_CLOSE}"), 0.0)
+        .wait_for_metric(&format!("wspp_clients_connected{OPEN_CLOSE_H1}"), 0.0)
         .await;
     assert_eq!(metrics.value(&upgrades("/openandclosewebsocket", 101)), 1.0);
     assert_eq!(
@@ -116,7 +131,7 @@ async fn the_page_and_metrics_agree_for_the_same_clients() {
     let total =
         |f: fn(&wspp::clients::ClientInfo) -> u64| report.clients.iter().map(f).sum::<u64>() as f64;
     assert_eq!(
-        metrics.value(&format!("wspp_clients_connected{PINGPONG}")),
+        metrics.value(&format!("wspp_clients_connected{PINGPONG_H1}")),
         3.0
     );
     assert_eq!(
@@ -144,7 +159,7 @@ async fn the_page_and_metrics_agree_for_the_same_clients() {
         raw::read_to_close(&mut ws).await;
     }
     let metrics = server
-        .wait_for_metric(&format!("wspp_clients_connected{PINGPONG}"), 0.0)
+        .wait_for_metric(&format!("wspp_clients_connected{PINGPONG_H1}"), 0.0)
         .await;
     assert_eq!(metrics.value(&closes("1000", "peer")), 3.0);
     assert_eq!(metrics.value(&upgrades("/pingpong", 101)), 3.0);
@@ -227,7 +242,7 @@ async fn a_silent_client_dropped_moves_its_counter() {
     .await;
     assert_eq!(close.close_code(), Some(1001));
     let metrics = server
-        .wait_for_metric(&format!("wspp_clients_connected{PINGPONG}"), 0.0)
+        .wait_for_metric(&format!("wspp_clients_connected{PINGPONG_H1}"), 0.0)
         .await;
     assert_eq!(
         metrics.value(&format!("wspp_clients_dropped_silent_total{PINGPONG}")),
@@ -283,7 +298,7 @@ async fn close_codes_are_counted_by_code_and_by_whom() {
         .expect("send a reserved opcode");
     raw::read_to_close(&mut ws).await;
     let metrics = server
-        .wait_for_metric(&format!("wspp_clients_connected{PINGPONG}"), 0.0)
+        .wait_for_metric(&format!("wspp_clients_connected{PINGPONG_H1}"), 0.0)
         .await;
     // Application codes share a series per thousand: a peer cannot mint series.
     assert_eq!(metrics.value(&closes("4xxx", "peer")), 2.0);
@@ -308,7 +323,7 @@ async fn at_the_session_limit_the_operator_can_still_look() {
         sessions.push(raw::upgrade(&server, "/pingpong", "").await);
     }
     server
-        .wait_for_metric(&format!("wspp_clients_connected{PINGPONG}"), 2.0)
+        .wait_for_metric(&format!("wspp_clients_connected{PINGPONG_H1}"), 2.0)
         .await;
     for path in ["/", "/clients.json", "/metrics"] {
         let response = server.get(path).await;
@@ -326,7 +341,7 @@ async fn at_the_session_limit_the_operator_can_still_look() {
     assert_eq!(metrics.value("wspp_connections_refused_total"), 0.0);
     // The refusal costs the sessions nothing.
     assert_eq!(
-        metrics.value(&format!("wspp_clients_connected{PINGPONG}")),
+        metrics.value(&format!("wspp_clients_connected{PINGPONG_H1}")),
         2.0
     );
     for mut ws in sessions {
@@ -405,7 +420,7 @@ async fn metrics_addr_serves_metrics_alone_and_the_main_port_none() {
     assert_eq!(response.status, 200, "{}", response.head);
     let metrics = Metrics(response.body);
     assert_eq!(
-        metrics.value(&format!("wspp_clients_connected{PINGPONG}")),
+        metrics.value(&format!("wspp_clients_connected{PINGPONG_H1}")),
         1.0
     );
     assert_eq!(

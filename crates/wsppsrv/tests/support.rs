@@ -409,6 +409,26 @@ pub struct TlsFixture {
     pub cert: rustls_pki_types::CertificateDer<'static>,
 }
 
+impl TlsFixture {
+    /// A TLS connection to the TLS listener, offering `alpn` and verifying the
+    /// certificate for `localhost`.
+    pub async fn connect(&self, alpn: &[&[u8]]) -> tokio_rustls::client::TlsStream<TcpStream> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.cert.clone()).expect("a usable root");
+        let mut config = rustls::ClientConfig::builder_with_provider(wsppsrv::tls::provider())
+            .with_safe_default_protocol_versions()
+            .expect("default versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let tcp = TcpStream::connect(self.addr).await.expect("connect");
+        let name = rustls_pki_types::ServerName::try_from("localhost").expect("a dns name");
+        within(tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp))
+            .await
+            .expect("tls handshake")
+    }
+}
+
 impl TestServer {
     /// A server with plain HTTP on `addr` and TLS next to it, both on `127.0.0.1:0`,
     /// with a certificate generated for `localhost`, `127.0.0.1` and `::1`.

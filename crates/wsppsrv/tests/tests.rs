@@ -15,6 +15,9 @@ mod forwarded;
 /// connection limit, origins and log injection; each beside a well-behaved client,
 /// each ending with no client listed and no socket left open.
 mod hostile;
+/// WebSockets over HTTP/2 (RFC 8441): h2c and ALPN h2, the extended CONNECT and its
+/// refusals, `http2: false`.
+mod http2;
 /// `/metrics`: every counter against the events that move it, the page's numbers
 /// against the same clients', the server at its limit, `--metrics-addr`.
 mod metrics;

@@ -5,15 +5,11 @@
 //! the WebSocket over it tungstenite: the frames themselves are checked against the
 //! RFC over plain TCP in `sessions`; here, what matters is that TLS changes nothing.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use rustls::{ClientConfig, RootCertStore};
-use rustls_pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_tungstenite::tungstenite::Message;
 use wsppsrv::Config;
@@ -22,19 +18,7 @@ use crate::support::{Response, TestServer, TlsFixture, within};
 
 /// A TLS connection to the fixture, verifying its certificate for `localhost`.
 async fn tls_connect(fixture: &TlsFixture) -> TlsStream<TcpStream> {
-    let mut roots = RootCertStore::empty();
-    roots.add(fixture.cert.clone()).expect("a usable root");
-    let mut config = ClientConfig::builder_with_provider(wsppsrv::tls::provider())
-        .with_safe_default_protocol_versions()
-        .expect("default versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let tcp = TcpStream::connect(fixture.addr).await.expect("connect");
-    let name = ServerName::try_from("localhost").expect("a dns name");
-    within(TlsConnector::from(Arc::new(config)).connect(name, tcp))
-        .await
-        .expect("tls handshake")
+    fixture.connect(&[b"http/1.1"]).await
 }
 
 /// `GET path` over TLS with `Connection: close`; the whole response.

@@ -167,6 +167,7 @@ mod tests {
             rtt_avg_us: rtt,
             rtt_max_us: rtt,
             rtt_clock: None,
+            http_version: None,
         }
     }
 

@@ -9,11 +9,12 @@ use std::sync::Mutex;
 
 use crate::commands::ping;
 use crate::error::Error;
-use crate::net::connect::{self, Stream};
+use crate::net::connect::{self, Opened, Stream};
+use crate::net::http2::{self, Carrier};
 use crate::net::proxy::{ProxyInfo, ProxyKind};
 use crate::net::settings::{ConnectSettings, Headers};
 use crate::net::upgrade;
-use crate::net::url::Endpoint;
+use crate::net::url::{Endpoint, WsUrl};
 use crate::stop::Stop;
 use crate::watch::tap::{self, Tap};
 use crate::watch::transcript::{EntryKind, Transcript};
@@ -77,10 +78,52 @@ impl Ports {
 impl Ctx<'_> {
     /// Opens a tapped connection to `endpoint` and notes both ends (and, over TLS, what
     /// the handshake negotiated).
-    ///
-    /// A proxy that refused the tunnel has its `CONNECT` and its answer shown before
-    /// the error returns: what it said is the evidence, as a refused upgrade's is.
-    pub(super) async fn connect(&self, endpoint: &Endpoint) -> Result<Tap<Stream>, Error> {
+    pub(super) async fn connect(&self, endpoint: &Endpoint) -> Result<Tap<Carrier>, Error> {
+        let stream = self.open(endpoint).await?;
+        Ok(tap::tap(Carrier::Left(stream), self.transcript.clone()))
+    }
+
+    /// Opens an HTTP/2 connection for `url` and a WebSocket stream on it by extended
+    /// CONNECT (`--http2`), noting the server's SETTINGS, the CONNECT's pseudo-headers
+    /// and the 200; returns the stream, tapped from its first frame. The HTTP/2 frames
+    /// themselves are binary and not followed: a capture shows them.
+    pub(super) async fn connect_http2(&self, url: &WsUrl) -> Result<Tap<Carrier>, Error> {
+        let stream = self.open(&url.endpoint()).await?;
+        let offer = &self.settings.headers;
+        let (stream, h2) = http2::upgrade(stream, offer, self.settings.dial.timeout, url).await?;
+        let settings: Vec<String> = h2
+            .settings
+            .iter()
+            .map(|&(id, value)| match wspp::h2_settings::setting_name(id) {
+                Some(name) => format!("{name}={value}"),
+                None => format!("{id:#x}={value}"),
+            })
+            .collect();
+        self.transcript
+            .note(format!("← SETTINGS {}", settings.join(" ")));
+        let scheme = if url.tls { "https" } else { "http" };
+        let path = url.uri.path_and_query().map_or("/", |p| p.as_str());
+        let authority = url.uri.authority().map_or("", |a| a.as_str());
+        self.transcript.note(format!(
+            "→ HEADERS :method CONNECT :protocol websocket :scheme {scheme} :authority {authority} :path {path} sec-websocket-version: 13"
+        ));
+        let chosen = h2
+            .subprotocol
+            .map(|s| format!(" sec-websocket-protocol: {s}"))
+            .unwrap_or_default();
+        self.transcript.note(format!(
+            "← HEADERS :status 200{chosen}: the stream is the WebSocket's"
+        ));
+        Ok(tap::tap_frames(
+            Carrier::Right(stream),
+            self.transcript.clone(),
+        ))
+    }
+
+    /// Opens a connection to `endpoint` and notes it. A proxy that refused the tunnel
+    /// has its `CONNECT` and its answer shown before the error returns: what it said is
+    /// the evidence, as a refused upgrade's is.
+    async fn open(&self, endpoint: &Endpoint) -> Result<Stream, Error> {
         let (stream, opened) = match connect::open(&self.settings.dial, endpoint).await {
             Ok(opened) => opened,
             Err(err) => {
@@ -107,6 +150,13 @@ impl Ctx<'_> {
                 return Err(err);
             }
         };
+        self.opened(&opened);
+        Ok(stream)
+    }
+
+    /// Notes both ends of a connection just opened (and, over TLS, what the handshake
+    /// negotiated).
+    fn opened(&self, opened: &Opened) {
         let (local, peer) = (opened.local, opened.peer);
         self.set_local(local);
         self.transcript.send(EntryKind::Connected { peer, local });
@@ -122,7 +172,6 @@ impl Ctx<'_> {
                 ));
             }
         }
-        Ok(tap::tap(stream, self.transcript.clone()))
     }
 
     /// The proxy's handshake as it went: the `CONNECT` and the proxy's answer as

@@ -28,7 +28,8 @@ use wspp::routes;
 use super::ctx::Ctx;
 use super::websocket::describe_close;
 use crate::error::Error;
-use crate::net::connect::{self, CLOSE_WAIT, Stream};
+use crate::net::connect::{self, CLOSE_WAIT};
+use crate::net::http2::{self, Carrier};
 use crate::net::upgrade;
 use crate::net::url::WsUrl;
 use crate::watch::tap::Tap;
@@ -72,7 +73,7 @@ impl Default for InspectOptions {
     }
 }
 
-type Socket<'t> = WebSocketStream<&'t mut Tap<Stream>>;
+type Socket<'t> = WebSocketStream<&'t mut Tap<Carrier>>;
 
 /// How the listening part of a session ended.
 enum Ended {
@@ -89,6 +90,18 @@ pub(super) async fn inspect(ctx: &Ctx<'_>, options: &InspectOptions) -> Result<(
         None => WsUrl::for_route(&ctx.settings.server, routes::PINGPONG)?,
     };
     let offer = &ctx.settings.headers;
+    if ctx.settings.dial.http2 {
+        let mut tap = tokio::select! {
+            tap = ctx.connect_http2(&url) => tap?,
+            () = ctx.cancel.cancelled() => return Err(Error::Interrupted),
+        };
+        ctx.transcript
+            .note("upgraded to WebSocket (200 to the extended CONNECT, RFC 8441)");
+        let mut ws = http2::websocket(&mut tap).await;
+        let result = session(ctx, options, &mut ws, &url).await;
+        connect::end_transport(&mut ws).await;
+        return result;
+    }
     let mut tap = ctx.connect(&url.endpoint()).await?;
     let upgraded = tokio::select! {
         upgraded = upgrade::handshake(&mut tap, offer, ctx.settings.dial.timeout, &url) => upgraded,
@@ -280,7 +293,7 @@ fn abnormal(ctx: &Ctx<'_>, ws: &Socket<'_>, url: &WsUrl, err: tungstenite::Error
 /// connection ends), within [`REFUSAL_BODY_WAIT`] and [`REFUSAL_BODY_MAX`], so that
 /// the transcript shows the body even when it came after the head, and returns what
 /// it read. Then hangs up.
-async fn read_rest_of_refusal(tap: &mut Tap<Stream>) -> Vec<u8> {
+async fn read_rest_of_refusal(tap: &mut Tap<Carrier>) -> Vec<u8> {
     let deadline = Instant::now() + REFUSAL_BODY_WAIT;
     let mut buf = [0u8; 4096];
     let mut rest = Vec::new();

@@ -20,12 +20,13 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use wspp::routes;
 use wspp::stats::{Running, as_ms};
-use wspp::wire_clock::{Clock, WireStamps, WireTime};
+use wspp::wire_clock::{Clock, StampedTcp, WireTime};
 
 use super::ctx::Ctx;
 use crate::backoff::Backoff;
 use crate::error::Error;
-use crate::net::connect::{self, CLOSE_WAIT, Stream};
+use crate::net::connect::{self, CLOSE_WAIT};
+use crate::net::http2::{self, Carrier};
 use crate::net::upgrade;
 use crate::net::url::WsUrl;
 use crate::watch::tap::Tap;
@@ -59,7 +60,7 @@ impl Default for HoldOptions {
     }
 }
 
-type Socket = WebSocketStream<Tap<Stream>>;
+type Socket = WebSocketStream<Tap<Carrier>>;
 
 /// Upgrades on `/openandclosewebsocket` and reads until the server has closed.
 pub(super) async fn open_close(ctx: &Ctx<'_>) -> Result<(), Error> {
@@ -211,7 +212,7 @@ async fn hold_session(
             next = ws.next() => match next {
                 Some(Ok(Message::Text(text))) => {
                     let now = Instant::now();
-                    let received = ws.get_ref().get_ref().stamped().last_rx();
+                    let received = stamps(ws).and_then(StampedTcp::last_rx);
                     let waiting = &mut echoes.waiting;
                     match parse_echo(&text).and_then(|seq| waiting.iter().position(|&(s, ..)| s == seq)) {
                         Some(pos) => {
@@ -249,10 +250,12 @@ async fn hold_session(
                     echoes.waiting.pop_front();
                 }
                 echoes.waiting.push_back((seq, Instant::now(), None));
-                ws.get_ref().get_ref().stamped().stamp_sends();
+                if let Some(stamps) = stamps(ws) {
+                    stamps.stamp_sends();
+                }
                 let result = ws.send(Message::text(format!("{ECHO_PREFIX}{seq}"))).await;
                 // Written at once (nothing is batched): the last write carried it.
-                let sent = ws.get_ref().get_ref().stamped().sent();
+                let sent = stamps(ws).and_then(StampedTcp::sent);
                 result.map_err(|err| Error::lost(&url.text, err))?;
                 if let Some(last) = echoes.waiting.back_mut() {
                     last.2 = sent.map(|s| s.at);
@@ -299,8 +302,18 @@ async fn reconnect(
     }
 }
 
-/// Connects to the server and upgrades on `url`, noting the server's answer.
+/// The socket whose kernel stamps time `ws`'s echoes; none over HTTP/2.
+fn stamps(ws: &Socket) -> Option<&StampedTcp> {
+    http2::stamps(ws.get_ref().get_ref())
+}
+
+/// Connects to the server and upgrades on `url`, noting the server's answer; with
+/// `--http2`, opens the WebSocket as a stream of an HTTP/2 connection instead.
 async fn upgrade(ctx: &Ctx<'_>, url: &WsUrl) -> Result<Socket, Error> {
+    if ctx.settings.dial.http2 {
+        let tap = ctx.connect_http2(url).await?;
+        return Ok(http2::websocket(tap).await);
+    }
     let tap = ctx.connect(&url.endpoint()).await?;
     let offer = &ctx.settings.headers;
     let (mut ws, response) = upgrade::upgrade(tap, offer, ctx.settings.dial.timeout, url).await?;

@@ -194,6 +194,12 @@ pub struct Cli {
     #[arg(long, global = true, help_heading = GLOBAL, conflicts_with = "proxy")]
     pub no_proxy: bool,
 
+    /// Open WebSockets over HTTP/2 (RFC 8441): ALPN h2 over TLS, prior knowledge (h2c)
+    /// over ws://, then an extended CONNECT once the server's SETTINGS allow it (ping,
+    /// hold and inspect)
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub http2: bool,
+
     /// What to run; the menu when absent
     #[command(subcommand)]
     pub command: Option<CliCommand>,
@@ -266,6 +272,7 @@ impl Cli {
                 None => Proxies::from_env(),
             },
             timeout: DEFAULT_CONNECT_TIMEOUT,
+            http2: self.http2,
         };
         let headers = Headers {
             custom: self.headers,

@@ -201,7 +201,13 @@ pub async fn open_from(
     };
     let (tcp, no_kernel_stamps) = StampedTcp::wrap(tcp);
     let (stream, tls) = if endpoint.tls {
-        let (stream, info) = tls::handshake(tcp, &endpoint.addr, &dial.tls, dial.timeout).await?;
+        let alpn = if dial.http2 {
+            tls::ALPN_H2
+        } else {
+            tls::ALPN_HTTP_1_1
+        };
+        let (stream, info) =
+            tls::handshake(tcp, &endpoint.addr, &dial.tls, alpn, dial.timeout).await?;
         (
             Stream::Tls(Box::new(Layered::new(stream, CloseNotifyOptional))),
             Some(info),

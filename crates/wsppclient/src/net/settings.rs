@@ -101,6 +101,9 @@ pub struct Dial {
     pub proxy: Proxies,
     /// How long each step of opening may take.
     pub timeout: Duration,
+    /// Whether WebSockets go over HTTP/2 (`--http2`): ALPN `h2` over TLS, prior
+    /// knowledge over `ws://`, and an extended CONNECT (see [`super::http2`]).
+    pub http2: bool,
 }
 
 impl Default for Dial {
@@ -109,6 +112,7 @@ impl Default for Dial {
             tls: TlsOptions::default(),
             proxy: Proxies::direct(),
             timeout: DEFAULT_CONNECT_TIMEOUT,
+            http2: false,
         }
     }
 }

@@ -58,9 +58,11 @@ use x509_parser::time::ASN1Time;
 
 use crate::error::Error;
 
-/// The ALPN protocol offered: WebSocket upgrades are HTTP/1.1 (RFC 6455; the HTTP/2
-/// form of RFC 8441 is not spoken here).
-const ALPN_HTTP_1_1: &[u8] = b"http/1.1";
+/// The ALPN protocol offered: WebSocket upgrades are HTTP/1.1 (RFC 6455), unless
+/// `--http2` asks for the HTTP/2 form of RFC 8441.
+pub const ALPN_HTTP_1_1: &[u8] = b"http/1.1";
+/// The ALPN protocol id of HTTP/2, offered alone with `--http2`.
+pub const ALPN_H2: &[u8] = b"h2";
 
 /// How `wss://` servers are trusted, and where session secrets go.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -119,13 +121,14 @@ impl TlsInfo {
 /// Fails when the `--ca` file cannot be read or holds no certificate, when the system
 /// has no root certificates (say so, and point at `--ca` and `--insecure`), or when the
 /// key log cannot be opened.
-pub fn client_config(options: &TlsOptions) -> Result<Arc<ClientConfig>, Error> {
-    Ok(configured(options)?.0)
+/// `alpn` is the application protocol offered: `http/1.1`, or `h2` for `--http2`.
+pub fn client_config(options: &TlsOptions, alpn: &[u8]) -> Result<Arc<ClientConfig>, Error> {
+    Ok(configured(options, alpn)?.0)
 }
 
 /// [`client_config`], and the [`Trust`] it verifies with, which keeps what a refused
 /// handshake showed for the words of the refusal.
-fn configured(options: &TlsOptions) -> Result<(Arc<ClientConfig>, Arc<Trust>), Error> {
+fn configured(options: &TlsOptions, alpn: &[u8]) -> Result<(Arc<ClientConfig>, Arc<Trust>), Error> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
@@ -147,7 +150,7 @@ fn configured(options: &TlsOptions) -> Result<(Arc<ClientConfig>, Arc<Trust>), E
     let mut config = builder
         .with_custom_certificate_verifier(Arc::clone(&trust) as Arc<dyn ServerCertVerifier>)
         .with_no_client_auth();
-    config.alpn_protocols = vec![ALPN_HTTP_1_1.to_vec()];
+    config.alpn_protocols = vec![alpn.to_vec()];
     if let Some(path) = &options.key_log {
         config.key_log = Arc::new(KeyLogWriter::open(path)?);
     }
@@ -225,12 +228,13 @@ pub async fn handshake<S>(
     stream: S,
     addr: &str,
     options: &TlsOptions,
+    alpn: &[u8],
     limit: Duration,
 ) -> Result<(TlsStream<S>, TlsInfo), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let (config, trust) = configured(options)?;
+    let (config, trust) = configured(options, alpn)?;
     let name = server_name(addr)?;
     let sni = match &name {
         ServerName::DnsName(dns) => Some(dns.as_ref().to_owned()),

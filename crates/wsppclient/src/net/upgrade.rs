@@ -27,7 +27,13 @@ use crate::error::Error;
 /// choice against the first such header only.
 pub fn request(headers: &Headers, url: &WsUrl) -> Result<UpgradeRequest, Error> {
     let mut request = url.uri.clone().into_client_request()?;
-    let out = request.headers_mut();
+    add_headers(request.headers_mut(), headers)?;
+    Ok(request)
+}
+
+/// Adds `User-Agent`, `Origin`, every `-H` header and the subprotocols offered to a
+/// WebSocket request's headers, over HTTP/1.1 or HTTP/2 alike.
+pub fn add_headers(out: &mut hyper::HeaderMap, headers: &Headers) -> Result<(), Error> {
     for (name, value) in headers.extra_headers() {
         out.append(name, value);
     }
@@ -39,7 +45,7 @@ pub fn request(headers: &Headers, url: &WsUrl) -> Result<UpgradeRequest, Error> 
         })?;
         out.insert(hyper::header::SEC_WEBSOCKET_PROTOCOL, value);
     }
-    Ok(request)
+    Ok(())
 }
 
 /// The subprotocol the server chose in its 101, if it chose one.

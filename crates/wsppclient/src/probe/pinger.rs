@@ -14,12 +14,13 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use wspp::busy_poll::BusyPoll;
 use wspp::payload::Encoding;
 use wspp::tracker::{Counts, PingTracker, PongOutcome, Rtt};
-use wspp::wire_clock::{Clock, WireStamps, WireTime};
+use wspp::wire_clock::{Clock, StampedTcp, WireTime};
 
 use super::kinds::Probe;
 use super::report::Setup;
 use crate::error::Error;
-use crate::net::connect::{self, CLOSE_WAIT, Stream};
+use crate::net::connect::{self, CLOSE_WAIT};
+use crate::net::http2::{self, Carrier};
 use crate::net::settings::ConnectSettings;
 use crate::net::upgrade;
 use crate::net::url::WsUrl;
@@ -27,7 +28,7 @@ use crate::net::url::WsUrl;
 /// One connected WebSocket that pings.
 #[derive(Debug)]
 pub struct Pinger {
-    ws: WebSocketStream<Stream>,
+    ws: WebSocketStream<Carrier>,
     /// Every ping sent on `ws` and what became of it.
     tracker: PingTracker,
     /// Every echo message sent on `ws`, when echoing ([`Pinger::echo_as`]).
@@ -71,10 +72,22 @@ impl Pinger {
         user_clock: bool,
         source: Option<IpAddr>,
     ) -> Result<Self, Error> {
-        let (stream, opened) = connect::open_from(&settings.dial, &url.endpoint(), source).await?;
+        let (stream, mut opened) =
+            connect::open_from(&settings.dial, &url.endpoint(), source).await?;
         let upgrade_start = Instant::now();
-        let (ws, response) =
-            upgrade::upgrade(stream, &settings.headers, settings.dial.timeout, url).await?;
+        let (headers, timeout) = (&settings.headers, settings.dial.timeout);
+        let (ws, subprotocol) = if settings.dial.http2 {
+            let (stream, h2) = http2::upgrade(stream, headers, timeout, url).await?;
+            opened.no_kernel_stamps = Some(http2::NO_STAMPS.to_owned());
+            (
+                http2::websocket(Carrier::Right(stream)).await,
+                h2.subprotocol,
+            )
+        } else {
+            let (ws, response) =
+                upgrade::upgrade(Carrier::Left(stream), headers, timeout, url).await?;
+            (ws, upgrade::subprotocol(&response))
+        };
         // The kernel's clock is kept under `-U` too: it only changes what is printed.
         let clock = match opened.no_kernel_stamps {
             None => Clock::Kernel,
@@ -87,7 +100,7 @@ impl Pinger {
             proxy: opened.proxy,
             tls: opened.tls,
             upgrade: upgrade_start.elapsed(),
-            subprotocol: upgrade::subprotocol(&response),
+            subprotocol,
             clock,
             printed,
             no_kernel_stamps: opened.no_kernel_stamps,
@@ -204,17 +217,22 @@ impl Pinger {
     /// kernel's transmit stamp when RTTs are on its clock and it gave one.
     async fn send_timed(&mut self, message: Message) -> Result<Option<WireTime>, Error> {
         let kernel = self.setup.clock == Clock::Kernel;
-        if kernel {
-            self.ws.get_ref().stamped().stamp_sends();
+        if kernel && let Some(stamps) = self.stamps() {
+            stamps.stamp_sends();
         }
         let result = self.ws.send(message).await;
         // Asked even after a failure: it ends the request for stamps.
-        let sent = self.ws.get_ref().stamped().sent();
+        let sent = self.stamps().and_then(StampedTcp::sent);
         result.map_err(|err| Error::lost(&self.url.text, err))?;
         if kernel && sent.is_some_and(|s| s.clock == Clock::User) {
             self.send_unstamped += 1;
         }
         Ok(sent.map(|s| s.at))
+    }
+
+    /// The socket whose stamps time this WebSocket's frames; none over HTTP/2.
+    fn stamps(&self) -> Option<&StampedTcp> {
+        http2::stamps(self.ws.get_ref())
     }
 
     /// Probes whose transmission the kernel did not stamp although RTTs are on its
@@ -234,13 +252,13 @@ impl Pinger {
                     let now = Instant::now();
                     // The read that completed this Pong was the last one: tungstenite
                     // parses what it has before it reads more.
-                    let received = self.ws.get_ref().stamped().last_rx();
+                    let received = self.stamps().and_then(StampedTcp::last_rx);
                     let outcome = self.tracker.pong(&payload, now, received);
                     return Ok((Probe::Ping, outcome, payload.len()));
                 }
                 Some(Ok(Message::Text(text))) if self.echo.is_some() => {
                     let now = Instant::now();
-                    let received = self.ws.get_ref().stamped().last_rx();
+                    let received = self.stamps().and_then(StampedTcp::last_rx);
                     if let Some(echo) = self.echo.as_mut() {
                         let outcome = echo.pong(text.as_bytes(), now, received);
                         return Ok((Probe::Echo, outcome, text.len()));
@@ -248,7 +266,7 @@ impl Pinger {
                 }
                 Some(Ok(Message::Binary(data))) if self.echo.is_some() => {
                     let now = Instant::now();
-                    let received = self.ws.get_ref().stamped().last_rx();
+                    let received = self.stamps().and_then(StampedTcp::last_rx);
                     if let Some(echo) = self.echo.as_mut() {
                         let outcome = echo.pong(&data, now, received);
                         return Ok((Probe::Echo, outcome, data.len()));

@@ -42,6 +42,15 @@ pub fn tap_accepted<S>(inner: S, transcript: Transcript) -> Tap<S> {
     Layered::new(inner, Wiretap::new(transcript, Carries::accepted))
 }
 
+/// `inner`, tapped into `transcript`, where both directions carry WebSocket frames
+/// from the first byte (the stream an extended CONNECT opened over HTTP/2).
+pub fn tap_frames<S>(inner: S, transcript: Transcript) -> Tap<S> {
+    let mut wiretap = Wiretap::new(transcript, Carries::opened);
+    wiretap.outgoing = WireParser::frames(Direction::Outgoing);
+    wiretap.incoming = WireParser::frames(Direction::Incoming);
+    Layered::new(inner, wiretap)
+}
+
 /// The [`Layer`] that parses a connection's bytes as they pass.
 #[derive(Debug)]
 pub struct Wiretap {

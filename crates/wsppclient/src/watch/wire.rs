@@ -76,6 +76,15 @@ impl WireParser {
         }
     }
 
+    /// A parser of a stream that carries WebSocket frames from its first byte: an
+    /// HTTP/2 stream after the 200 to its extended CONNECT.
+    pub fn frames(direction: Direction) -> Self {
+        WireParser {
+            direction,
+            state: State::Frames(FrameFollower::new()),
+        }
+    }
+
     /// Whether the stream has switched to WebSocket frames (or ended after them).
     pub fn in_frames(&self) -> bool {
         matches!(self.state, State::Frames(_))

@@ -277,6 +277,7 @@ pub(super) mod tests {
                     rtt_avg_us: Some(50),
                     rtt_max_us: Some(70),
                     rtt_clock: None,
+                    http_version: None,
                 })
                 .collect(),
             next: None,
