@@ -161,7 +161,7 @@ await check('the page is complete without JavaScript', async () => {
   assert.equal(response.status(), 200);
   assert.equal(await page.title(), 'wsppsrv: connected clients');
   assert.equal(await page.textContent('#clients-now'), '0');
-  assert.equal(await page.locator('#list thead th').count(), 11);
+  assert.equal(await page.locator('#list thead th').count(), 12);
   assert.match(await page.textContent('#list tbody'), /no WebSocket client is connected/);
   assert.match(await page.textContent('#pager'), /No WebSocket client is connected\. These clients as JSON/);
   assert.equal(await page.getAttribute('#pager a', 'href'), '/clients.json?limit=500');

@@ -8,7 +8,7 @@
 //! On success the server answers 101 and spawns the session. It must spawn: the
 //! upgraded connection exists only after hyper has written the 101, which happens
 //! after this handler returns. A WebSocket over HTTP/2 starts its session the same way
-//! ([`start_session`]) after checks of its own ([`crate::extended_connect`]).
+//! (`start_session`) after checks of its own ([`crate::extended_connect`]).
 
 use std::sync::Arc;
 
