@@ -127,6 +127,29 @@ pub trait Layer {
         Pin::new(inner).poll_read(cx, buf)
     }
 
+    /// A write: by default straight to `inner`, and [`wrote`](Layer::wrote) hears what
+    /// it took. A layer that rewrites what passes may hold bytes back, and then writes
+    /// them out in [`poll_flush`](Layer::poll_flush).
+    fn poll_write<S: AsyncWrite + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let n = ready!(Pin::new(inner).poll_write(cx, buf))?;
+        self.wrote(&buf[..n]);
+        Poll::Ready(Ok(n))
+    }
+
+    /// A flush: by default straight to `inner`.
+    fn poll_flush<S: AsyncWrite + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(inner).poll_flush(cx)
+    }
+
     /// `written` is what the stream inside took of a write.
     fn wrote(&mut self, written: &[u8]) {
         let _ = written;
@@ -184,17 +207,18 @@ impl<S: AsyncWrite + Unpin, L: Layer + Unpin> AsyncWrite for Layered<S, L> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let n = ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
-        this.layer.wrote(&buf[..n]);
-        Poll::Ready(Ok(n))
+        this.layer.poll_write(&mut this.inner, cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        this.layer.poll_flush(&mut this.inner, cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        // What the layer holds back goes out before the writing side closes.
+        ready!(this.layer.poll_flush(&mut this.inner, cx))?;
         ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
         this.layer.shut_down();
         Poll::Ready(Ok(()))
