@@ -159,6 +159,56 @@ pub trait Layer {
     fn shut_down(&mut self) {}
 }
 
+/// A layer that may be absent: without it, everything passes as it is.
+impl<L: Layer> Layer for Option<L> {
+    fn poll_read<S: AsyncRead + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self {
+            Some(layer) => layer.poll_read(inner, cx, buf),
+            None => Pin::new(inner).poll_read(cx, buf),
+        }
+    }
+
+    fn poll_write<S: AsyncWrite + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            Some(layer) => layer.poll_write(inner, cx, buf),
+            None => Pin::new(inner).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush<S: AsyncWrite + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self {
+            Some(layer) => layer.poll_flush(inner, cx),
+            None => Pin::new(inner).poll_flush(cx),
+        }
+    }
+
+    fn wrote(&mut self, written: &[u8]) {
+        if let Some(layer) = self {
+            layer.wrote(written);
+        }
+    }
+
+    fn shut_down(&mut self) {
+        if let Some(layer) = self {
+            layer.shut_down();
+        }
+    }
+}
+
 /// A stream with a [`Layer`] over it: writes, flushes and shutdowns go through to the
 /// stream inside and the layer hears of them; reads are the layer's to make.
 #[derive(Debug)]

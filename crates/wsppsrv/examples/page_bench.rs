@@ -71,6 +71,7 @@ fn registry_of(n: usize) -> (Registry, Vec<ClientGuard>) {
                 user_agent: Some(AGENTS[i % AGENTS.len()].into()),
                 origin: None,
                 route: wspp::routes::PINGPONG,
+                extensions: None,
             });
             for rtt_us in [80, 45 + (i % 50) as u64, 120] {
                 guard.ping_sent();

@@ -147,6 +147,12 @@ pub struct Args {
           value_parser = parse_budget, allow_hyphen_values = true)]
     pub busy_poll: Duration,
 
+    /// Take a client's permessage-deflate offer (RFC 7692): on (as browsers meet it in
+    /// production) or off.
+    #[arg(long, env = "WSPP_DEFLATE", value_name = "on|off", default_value = "on", action = ArgAction::Set,
+          value_parser = parse_on_off)]
+    pub deflate: bool,
+
     /// Without a subcommand, serve
     #[command(subcommand)]
     pub command: Option<DocsCommand>,
@@ -167,6 +173,7 @@ impl Args {
             max_header_bytes: self.max_header_bytes,
             allowed_origins: self.allowed_origins.clone(),
             busy_poll: self.busy_poll,
+            deflate: self.deflate,
             ..Config::default()
         }
     }
@@ -198,6 +205,15 @@ impl Args {
     }
 }
 
+/// `on` or `off`, the words the flag documents.
+fn parse_on_off(value: &str) -> Result<bool, String> {
+    match value {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("expected on or off, not {other:?}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,6 +233,24 @@ mod tests {
         assert_eq!(config.header_read_timeout, default.header_read_timeout);
         assert_eq!(config.first_ping_delay, default.first_ping_delay);
         assert_eq!(config.max_header_bytes, default.max_header_bytes);
+    }
+
+    #[test]
+    fn deflate_is_on_unless_turned_off() {
+        assert!(parse(&[]).expect("parses").config().deflate);
+        assert!(
+            !parse(&["--deflate", "off"])
+                .expect("parses")
+                .config()
+                .deflate
+        );
+        assert!(
+            parse(&["--deflate", "on"])
+                .expect("parses")
+                .config()
+                .deflate
+        );
+        assert!(parse(&["--deflate", "maybe"]).is_err());
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub struct Config {
     /// wake-up out of the RTTs at the price of a busy core while it polls, and needs the
     /// current-thread runtime (see [`wspp::busy_poll`]).
     pub busy_poll: Duration,
+    /// Whether a client's permessage-deflate offer (RFC 7692) is taken. On by default,
+    /// as production servers do, so that a browser's session here is compressed as it
+    /// would be there.
+    pub deflate: bool,
 }
 
 impl Default for Config {
@@ -72,6 +76,7 @@ impl Default for Config {
             // resident (docs/benchmarks.md, section 3).
             read_buffer_size: 512,
             busy_poll: Duration::ZERO,
+            deflate: true,
         }
     }
 }

@@ -58,6 +58,7 @@ struct Entry {
     user_agent: Option<Box<str>>,
     origin: Option<Box<str>>,
     route: &'static str,
+    extensions: Option<Box<str>>,
     connected_at: SystemTime,
     /// Only this client's session writes here, and a snapshot reads; never contended
     /// by other sessions.
@@ -88,6 +89,8 @@ pub struct Arrival {
     pub origin: Option<Box<str>>,
     /// The route upgraded on.
     pub route: &'static str,
+    /// The extensions the upgrade agreed (the 101's `Sec-WebSocket-Extensions`).
+    pub extensions: Option<Box<str>>,
 }
 
 /// A registered client; dropping it removes the client from the registry.
@@ -171,6 +174,7 @@ impl Registry {
             user_agent: arrival.user_agent,
             origin: arrival.origin,
             route: arrival.route,
+            extensions: arrival.extensions,
             connected_at: SystemTime::now(),
             counters: Mutex::new(Counters::default()),
             figures: self.shared.metrics.route(arrival.route),
@@ -259,6 +263,7 @@ impl Entry {
             user_agent: self.user_agent.as_deref().map(str::to_owned),
             origin: self.origin.as_deref().map(str::to_owned),
             route: self.route.to_owned(),
+            extensions: self.extensions.as_deref().unwrap_or_default().to_owned(),
             connected_at_unix_ms: self
                 .connected_at
                 .duration_since(UNIX_EPOCH)
@@ -299,6 +304,7 @@ mod tests {
             user_agent: Some(format!("agent {id}").into()),
             origin: None,
             route: wspp::routes::PINGPONG,
+            extensions: None,
         }
     }
 

@@ -16,6 +16,7 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode, Version};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tracing::{Instrument, info};
+use wspp::deflate::negotiation;
 
 use crate::config::Config;
 use crate::registry::Arrival;
@@ -166,18 +167,30 @@ pub(crate) fn accept(
             .get(name)
             .map(|v| kept(&String::from_utf8_lossy(v.as_bytes())))
     };
+    let deflate = shared
+        .config
+        .deflate
+        .then(|| {
+            let offers = req.headers().get_all(header::SEC_WEBSOCKET_EXTENSIONS);
+            negotiation::respond(offers.iter().filter_map(|v| v.to_str().ok()))
+        })
+        .flatten();
     let arrival = Arrival {
         id: conn.id,
         peer: conn.peer,
         user_agent: text(header::USER_AGENT),
         origin: text(header::ORIGIN),
         route: behaviour.route(),
+        extensions: deflate
+            .as_ref()
+            .map(|(response, _)| response.as_str().into()),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     shared.tasks.spawn(
         session::start(
             on_upgrade,
             behaviour,
+            deflate.as_ref().map(|(_, agreed)| *agreed),
             arrival,
             Arc::clone(shared),
             Arc::clone(conn),
@@ -194,6 +207,12 @@ pub(crate) fn accept(
         header::SEC_WEBSOCKET_ACCEPT,
         HeaderValue::from_str(&accept_key).expect("base64 is a valid header value"),
     );
+    if let Some((extensions, _)) = deflate {
+        h.insert(
+            header::SEC_WEBSOCKET_EXTENSIONS,
+            HeaderValue::from_str(&extensions).expect("the response is made of header tokens"),
+        );
+    }
     response
 }
 
