@@ -18,6 +18,12 @@
 //!   chose for it. Control frames pass as they are. A frame goes out whole once its
 //!   last byte is written, and at the latest on flush.
 //!
+//! The server knows the agreement before its 101 ([`Deflate::new`]). A client learns it
+//! from the 101, which tungstenite reads together with whatever frames came behind it,
+//! so the client's layer goes under the upgrade ([`Deflate::client`]): it reads the
+//! response head through, checks its `Sec-WebSocket-Extensions` against the offer, and
+//! follows the frames from the first byte after the head.
+//!
 //! Anything the layer cannot follow (reserved bits other than a message's RSV1, a
 //! reserved opcode, a data frame inside a message) is passed on as it came and the
 //! layer stops following: tungstenite then refuses it with its own close code, as it
@@ -38,7 +44,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 pub use codec::InvalidDeflate;
 use codec::{Deflater, Inflater, TAIL};
-pub use negotiation::Agreement;
+pub use negotiation::{Agreement, NegotiationError};
 
 use crate::frame::{Header, HeaderReader, MAX_HEADER_LEN, apply_mask, write_header};
 use crate::stream::{Layer, Layered};
@@ -57,20 +63,63 @@ pub fn layer<S>(inner: S, agreement: Agreement) -> Deflated<S> {
     Layered::new(inner, Deflate::new(agreement))
 }
 
+/// The longest response head a client-side layer reads for the extensions; past it,
+/// the layer stands aside and tungstenite refuses the head on its own.
+const MAX_HEAD: usize = 64 * 1024;
+
 /// The permessage-deflate layer: inflates what is read, compresses what is written.
 #[derive(Debug)]
 pub struct Deflate {
     read: Reader,
     write: Writer,
+    /// Client side, until the response head has been read: what was offered, and the
+    /// head so far.
+    awaiting: Option<Box<AwaitingResponse>>,
+    /// What the response's extensions were found to mean, once read.
+    outcome: Option<Result<Option<Agreement>, NegotiationError>>,
+}
+
+#[derive(Debug)]
+struct AwaitingResponse {
+    offered: Vec<String>,
+    head: Vec<u8>,
 }
 
 impl Deflate {
-    /// The layer for what the handshake agreed.
+    /// The layer for what the handshake agreed (the server knows it before its 101).
     pub fn new(agreement: Agreement) -> Self {
         Deflate {
-            read: Reader::new(Inflater::new(agreement.keep_inflate_context)),
-            write: Writer::new(Deflater::new(agreement.deflate_window_bits)),
+            read: Reader::new(Some(Inflater::new(agreement.keep_inflate_context))),
+            write: Writer::new(Some(Deflater::new(agreement.deflate_window_bits))),
+            awaiting: None,
+            outcome: Some(Ok(Some(agreement))),
         }
+    }
+
+    /// Client side, put under the upgrade: bytes pass as they are until the server's
+    /// response head has been read, whose `Sec-WebSocket-Extensions` is then checked
+    /// against `offered` (the request's values of that header). An agreement turns the
+    /// layer on for the frames that follow, in the same read if they came with it;
+    /// anything else leaves it standing aside, the finding kept for [`outcome`].
+    ///
+    /// [`outcome`]: Deflate::outcome
+    pub fn client(offered: Vec<String>) -> Self {
+        Deflate {
+            read: Reader::new(None),
+            write: Writer::new(None),
+            awaiting: Some(Box::new(AwaitingResponse {
+                offered,
+                head: Vec::new(),
+            })),
+            outcome: None,
+        }
+    }
+
+    /// What the handshake agreed: `Ok(None)` for no extension, an error for a response
+    /// that accepted what was not offered or is not allowed; `None` until the response
+    /// head has been read.
+    pub fn outcome(&self) -> Option<&Result<Option<Agreement>, NegotiationError>> {
+        self.outcome.as_ref()
     }
 
     /// Whether no message is half compressed or half inflated and no bytes are held:
@@ -78,6 +127,65 @@ impl Deflate {
     pub fn is_idle(&self) -> bool {
         self.read.is_idle() && self.write.is_idle()
     }
+
+    /// Reads the response head through, then decides.
+    fn poll_read_head<S: AsyncRead + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        ready!(Pin::new(inner).poll_read(cx, buf))?;
+        let Some(awaiting) = self.awaiting.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let new = &buf.filled()[before..];
+        let searched_from = awaiting.head.len().saturating_sub(3);
+        awaiting.head.extend_from_slice(new);
+        let end = awaiting.head[searched_from..]
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|at| searched_from + at + 4);
+        let Some(end) = end else {
+            if awaiting.head.len() > MAX_HEAD || new.is_empty() {
+                self.awaiting = None;
+                self.outcome = Some(Ok(None));
+            }
+            return Poll::Ready(Ok(()));
+        };
+        let head = String::from_utf8_lossy(&awaiting.head[..end]).into_owned();
+        let in_this_read = awaiting.head.len() - end;
+        let offered = std::mem::take(&mut awaiting.offered);
+        self.awaiting = None;
+        // Only a 101 switches to frames; a refusal's body is the caller's to read.
+        let outcome = match head.split(' ').nth(1) {
+            Some("101") => {
+                negotiation::accept(offered.iter().map(String::as_str), extension_values(&head))
+            }
+            _ => Ok(None),
+        };
+        if let Ok(Some(agreement)) = outcome {
+            self.read = Reader::new(Some(Inflater::new(agreement.keep_inflate_context)));
+            self.write = Writer::new(Some(Deflater::new(agreement.deflate_window_bits)));
+            // The frames after the head are the layer's to follow, not the caller's yet.
+            let new = &buf.filled()[before..];
+            self.read.input = new[new.len() - in_this_read..].to_vec();
+            buf.set_filled(buf.filled().len() - in_this_read);
+        }
+        self.outcome = Some(outcome);
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// The values of every `Sec-WebSocket-Extensions` header in an HTTP head.
+fn extension_values(head: &str) -> Vec<&str> {
+    head.split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(name, _)| name.trim().eq_ignore_ascii_case("sec-websocket-extensions"))
+        .map(|(_, value)| value.trim())
+        .collect()
 }
 
 impl Layer for Deflate {
@@ -87,6 +195,13 @@ impl Layer for Deflate {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        if self.awaiting.is_some() {
+            let before = buf.filled().len();
+            ready!(self.poll_read_head(inner, cx, buf))?;
+            if buf.filled().len() > before || self.awaiting.is_some() {
+                return Poll::Ready(Ok(()));
+            }
+        }
         self.read.poll_read(inner, cx, buf)
     }
 
@@ -96,6 +211,9 @@ impl Layer for Deflate {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        if self.write.stands_aside() {
+            return Pin::new(inner).poll_write(cx, buf);
+        }
         ready!(self.write.poll_drain(inner, cx))?;
         self.write.take(buf);
         // Out now if the socket takes it; otherwise on flush.
@@ -179,7 +297,8 @@ enum InMessage {
 struct Reader {
     at: ReadAt,
     message: InMessage,
-    inflater: Inflater,
+    /// `None`: nothing was agreed, and the reader stands aside.
+    inflater: Option<Inflater>,
     /// Bytes read from the socket and not yet followed.
     input: Vec<u8>,
     input_pos: usize,
@@ -192,9 +311,12 @@ struct Reader {
 }
 
 impl Reader {
-    fn new(inflater: Inflater) -> Self {
+    fn new(inflater: Option<Inflater>) -> Self {
         Reader {
-            at: ReadAt::Header(Box::default()),
+            at: match inflater {
+                Some(_) => ReadAt::Header(Box::default()),
+                None => ReadAt::Off,
+            },
             message: InMessage::None,
             inflater,
             input: Vec::new(),
@@ -208,7 +330,7 @@ impl Reader {
 
     fn is_idle(&self) -> bool {
         self.message == InMessage::None
-            && self.inflater.is_idle()
+            && self.inflater.as_ref().is_none_or(Inflater::is_idle)
             && self.input.capacity() == 0
             && self.out.capacity() == 0
             && self.plain.capacity() == 0
@@ -221,6 +343,10 @@ impl Reader {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         loop {
+            if matches!(self.at, ReadAt::Off) && self.input.is_empty() && self.out.is_empty() {
+                // Nothing to follow or hand up: straight from the socket.
+                return Pin::new(inner).poll_read(cx, buf);
+            }
             if self.out_pos < self.out.len() {
                 let n = buf.remaining().min(self.out.len() - self.out_pos);
                 buf.put_slice(&self.out[self.out_pos..self.out_pos + n]);
@@ -317,8 +443,11 @@ impl Reader {
                     }
                     let room = FRAGMENT - self.plain.len();
                     let taken = if n > 0 {
-                        self.inflater
-                            .inflate(&unmasked[..n], &mut self.plain, room)?
+                        inflater(&mut self.inflater).inflate(
+                            &unmasked[..n],
+                            &mut self.plain,
+                            room,
+                        )?
                     } else {
                         0
                     };
@@ -343,11 +472,13 @@ impl Reader {
                     let before = self.plain.len();
                     if *tail_left > 0 {
                         let tail = &TAIL[TAIL.len() - *tail_left..];
-                        *tail_left -= self.inflater.inflate(tail, &mut self.plain, room)?;
+                        *tail_left -=
+                            inflater(&mut self.inflater).inflate(tail, &mut self.plain, room)?;
                     } else {
-                        self.inflater.inflate(&[], &mut self.plain, room)?;
+                        let inflater = inflater(&mut self.inflater);
+                        inflater.inflate(&[], &mut self.plain, room)?;
                         if self.plain.len() == before {
-                            self.inflater.end_message();
+                            inflater.end_message();
                             self.emit(true);
                             self.message = InMessage::None;
                             self.at = ReadAt::Header(Box::default());
@@ -439,6 +570,11 @@ impl Reader {
     }
 }
 
+/// The inflater of a reader that follows frames, which only an agreement makes.
+fn inflater(inflater: &mut Option<Inflater>) -> &mut Inflater {
+    inflater.get_or_insert_with(|| Inflater::new(false))
+}
+
 /// Where the writer is in tungstenite's frames.
 #[derive(Debug)]
 enum WriteAt {
@@ -457,7 +593,8 @@ enum WriteAt {
 #[derive(Debug)]
 struct Writer {
     at: WriteAt,
-    deflater: Deflater,
+    /// `None`: nothing was agreed, and the writer stands aside.
+    deflater: Option<Deflater>,
     /// Inside a data message: its continuation frames carry no RSV1.
     in_message: bool,
     /// The compressed payload of the frame being written.
@@ -468,7 +605,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn new(deflater: Deflater) -> Self {
+    fn new(deflater: Option<Deflater>) -> Self {
         Writer {
             at: WriteAt::Header(Box::default()),
             deflater,
@@ -481,9 +618,14 @@ impl Writer {
 
     fn is_idle(&self) -> bool {
         !self.in_message
-            && self.deflater.is_idle()
+            && self.deflater.as_ref().is_none_or(Deflater::is_idle)
             && self.frame.capacity() == 0
             && self.out.capacity() == 0
+    }
+
+    /// Whether writes go straight to the socket: nothing agreed and nothing held.
+    fn stands_aside(&self) -> bool {
+        self.deflater.is_none() && self.out.is_empty()
     }
 
     /// Writes out what is held.
@@ -537,7 +679,9 @@ impl Writer {
                     if let Some(key) = header.mask {
                         apply_mask(&mut plain[..n], key, *seen);
                     }
-                    self.deflater.compress(&plain[..n], &mut self.frame);
+                    if let Some(deflater) = self.deflater.as_mut() {
+                        deflater.compress(&plain[..n], &mut self.frame);
+                    }
                     input = &input[n..];
                     *seen += n as u64;
                     *left -= n as u64;
@@ -577,7 +721,9 @@ impl Writer {
 
     /// The frame's payload is all in: its compressed frame goes out.
     fn end_frame(&mut self, header: Header) {
-        self.deflater.end_frame(&mut self.frame, header.fin);
+        if let Some(deflater) = self.deflater.as_mut() {
+            deflater.end_frame(&mut self.frame, header.fin);
+        }
         let first = header.opcode != 0x0;
         let out_header = Header {
             rsv: if first { 0b100 } else { 0 },

@@ -40,7 +40,7 @@ const AGENT: &str = "wsppclient";
 /// seconds. A hung case then fails on its own instead of stalling the whole suite.
 const CASE_TIMEOUT: Duration = Duration::from_secs(60);
 
-type Socket = tokio_tungstenite::WebSocketStream<Stream>;
+type Socket = upgrade::Upgraded<Stream>;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()

@@ -63,7 +63,7 @@ impl fmt::Display for NegotiationError {
             NegotiationError::Unsupported(name) => {
                 write!(
                     f,
-                    "the server accepted extension {name:?}, which was not offered"
+                    "the server accepted extension {name:?}, which this client does not implement"
                 )
             }
             NegotiationError::BadParams(why) => {

@@ -172,9 +172,9 @@ async fn what_tungstenite_refuses_reaches_it_as_it_came() {
 #[tokio::test]
 async fn a_message_that_inflates_past_the_limit_is_refused_as_too_big() {
     let (mut server, mut far) = server_under_test().await;
-    // 2 MiB of zeros compress to a few KiB; the limit is 1 MiB.
+    // 2 MiB of zeros compress to a few dozen KiB; the limit is 1 MiB.
     let compressed = codec::compress_message(&vec![0u8; 2 << 20], 15);
-    assert!(compressed.len() < 8 * 1024);
+    assert!(compressed.len() < 64 * 1024);
     far.write_all(&encode(true, 0x42, Some(MASK), &compressed))
         .await
         .expect("write");
@@ -197,4 +197,47 @@ async fn written_frames_carry_rsv1_on_the_first_fragment_only() {
     let mut payload = wire[size..n].to_vec();
     apply_mask(&mut payload, key, 0);
     assert_eq!(payload, [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+}
+
+/// What a client-side layer hands up of a response head followed, in the same read,
+/// by one compressed "Hello", and what it found the extensions to mean.
+async fn client_reads(
+    offered: &str,
+    response: &str,
+) -> (Vec<u8>, Option<Result<Option<Agreement>, NegotiationError>>) {
+    let (near, mut far) = duplex(1 << 16);
+    let mut layered = Layered::new(near, Deflate::client(vec![offered.to_owned()]));
+    let head = format!("HTTP/1.1 101 Switching Protocols\r\n{response}\r\n");
+    let hello = encode(
+        true,
+        0x41,
+        None,
+        &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+    );
+    far.write_all(&[head.as_bytes(), &hello].concat())
+        .await
+        .expect("write");
+    drop(far);
+    let mut got = Vec::new();
+    layered.read_to_end(&mut got).await.expect("read");
+    (got, layered.layer().outcome().cloned())
+}
+
+#[tokio::test]
+async fn a_client_layer_reads_the_head_then_follows_the_frames_after_it() {
+    let response = "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n";
+    let (got, outcome) = client_reads(negotiation::CLIENT_OFFER, response).await;
+    let head_len = got.len() - 7;
+    assert_eq!(&got[head_len..], &encode(true, 0x1, None, b"Hello")[..]);
+    assert_eq!(outcome, Some(Ok(Some(agreement(15, false)))));
+
+    // An extension nobody offered: the layer stands aside, and says why.
+    let (got, outcome) = client_reads("x-mine", "Sec-WebSocket-Extensions: x-other\r\n").await;
+    assert_eq!(got[got.len() - 9..got.len() - 7], [0xc1, 0x07]);
+    assert_eq!(
+        outcome,
+        Some(Err(NegotiationError::Unsupported("x-other".into())))
+    );
+    let (_, outcome) = client_reads(negotiation::CLIENT_OFFER, "").await;
+    assert_eq!(outcome, Some(Ok(None)));
 }

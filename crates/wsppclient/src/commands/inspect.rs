@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncReadExt;
-use tokio_tungstenite::WebSocketStream;
+
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -29,7 +29,7 @@ use super::ctx::Ctx;
 use super::websocket::describe_close;
 use crate::error::Error;
 use crate::net::connect::{self, CLOSE_WAIT, Stream};
-use crate::net::upgrade;
+use crate::net::upgrade::{self, Upgraded};
 use crate::net::url::WsUrl;
 use crate::watch::tap::Tap;
 use crate::watch::wire::{Direction, WireEvent};
@@ -72,7 +72,7 @@ impl Default for InspectOptions {
     }
 }
 
-type Socket<'t> = WebSocketStream<&'t mut Tap<Stream>>;
+type Socket<'t> = Upgraded<&'t mut Tap<Stream>>;
 
 /// How the listening part of a session ended.
 enum Ended {
@@ -259,7 +259,7 @@ fn abnormal(ctx: &Ctx<'_>, ws: &Socket<'_>, url: &WsUrl, err: tungstenite::Error
             return err;
         }
     };
-    let received = ws.get_ref().layer().received();
+    let received = ws.get_ref().get_ref().layer().received();
     ctx.transcript.note(format!(
         "1006 (Abnormal Closure): the server {} without a close frame; {received} bytes had arrived",
         if reset {

@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::WebSocketStream;
+
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use wspp::routes;
@@ -26,7 +26,7 @@ use super::ctx::Ctx;
 use crate::backoff::Backoff;
 use crate::error::Error;
 use crate::net::connect::{self, CLOSE_WAIT, Stream};
-use crate::net::upgrade;
+use crate::net::upgrade::{self, Upgraded};
 use crate::net::url::WsUrl;
 use crate::watch::tap::Tap;
 use crate::watch::wire::close_code_name;
@@ -59,7 +59,7 @@ impl Default for HoldOptions {
     }
 }
 
-type Socket = WebSocketStream<Tap<Stream>>;
+type Socket = Upgraded<Tap<Stream>>;
 
 /// Upgrades on `/openandclosewebsocket` and reads until the server has closed.
 pub(super) async fn open_close(ctx: &Ctx<'_>) -> Result<(), Error> {

@@ -126,6 +126,8 @@ pub struct Headers {
     /// The subprotocols offered (`Sec-WebSocket-Protocol`), in order of preference;
     /// none by default.
     pub subprotocols: Vec<String>,
+    /// Whether the upgrade offers permessage-deflate (RFC 7692), `--deflate`.
+    pub deflate: bool,
 }
 
 impl Default for Headers {
@@ -135,6 +137,7 @@ impl Default for Headers {
             origin: None,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             subprotocols: Vec::new(),
+            deflate: false,
         }
     }
 }

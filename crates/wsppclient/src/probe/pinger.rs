@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::time::Sleep;
-use tokio_tungstenite::WebSocketStream;
+
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -21,13 +21,13 @@ use super::report::Setup;
 use crate::error::Error;
 use crate::net::connect::{self, CLOSE_WAIT, Stream};
 use crate::net::settings::ConnectSettings;
-use crate::net::upgrade;
+use crate::net::upgrade::{self, Upgraded};
 use crate::net::url::WsUrl;
 
 /// One connected WebSocket that pings.
 #[derive(Debug)]
 pub struct Pinger {
-    ws: WebSocketStream<Stream>,
+    ws: Upgraded<Stream>,
     /// Every ping sent on `ws` and what became of it.
     tracker: PingTracker,
     /// Every echo message sent on `ws`, when echoing ([`Pinger::echo_as`]).

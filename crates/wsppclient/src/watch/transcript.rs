@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use wspp::wire_clock::Clock;
 
 use crate::watch::wire::{
-    Body, Direction, FrameInfo, Head, Opcode, PREVIEW_LEN, WireEvent, close_code_name,
+    Body, Direction, FrameInfo, Head, Inflated, Opcode, PREVIEW_LEN, WireEvent, close_code_name,
 };
 
 /// One line (or block) of a transcript.
@@ -167,7 +167,15 @@ impl fmt::Display for Entry {
                     }
                     WireEvent::Frame(frame) => {
                         write!(f, "{lead} {arrow} {}", describe_frame(frame))?;
-                        write_dump(f, &lead, &frame.preview, frame.len)
+                        write_dump(f, &lead, &frame.preview, frame.len)?;
+                        match &frame.inflated {
+                            Some(inflated) => {
+                                let pad = " ".repeat(lead.chars().count() + 3);
+                                write!(f, "\n{pad}{}", describe_inflated(inflated))?;
+                                write_dump(f, &lead, &inflated.preview, inflated.len)
+                            }
+                            None => Ok(()),
+                        }
                     }
                     WireEvent::Problem(problem) => write!(f, "{lead} {arrow} ?? {problem}"),
                 }
@@ -234,6 +242,8 @@ pub fn describe_frame(frame: &FrameInfo) -> String {
             None => preview_text(&frame.preview, frame.len),
         }),
         _ if frame.len == 0 => None,
+        // What it says is on the line under it (`describe_inflated`).
+        _ if frame.inflated.is_some() => Some("compressed".to_owned()),
         _ => Some(preview_text(&frame.preview, frame.len)),
     };
     if let Some(detail) = detail {
@@ -241,6 +251,20 @@ pub fn describe_frame(frame: &FrameInfo) -> String {
         out.push_str(&detail);
     }
     out
+}
+
+/// `inflated 5 bytes "Hello"`, under a compressed frame.
+pub fn describe_inflated(inflated: &Inflated) -> String {
+    let text = format!(
+        "inflated {} bytes {}",
+        inflated.len,
+        preview_text(&inflated.preview, inflated.len)
+    );
+    if inflated.malformed {
+        format!("{text}, then data that is not DEFLATE")
+    } else {
+        text
+    }
 }
 
 /// `body 1234 bytes "<!doctype html>…"`.
@@ -282,6 +306,7 @@ mod tests {
             masked,
             len: payload.len() as u64,
             preview: payload.to_vec(),
+            inflated: None,
         }
     }
 

@@ -301,6 +301,7 @@ pub(super) mod tests {
                     masked: false,
                     len: 2,
                     preview: vec![0x03, 0xe8],
+                    inflated: None,
                 }),
             },
         }

@@ -144,6 +144,7 @@ fn x_toggles_hex_dumps_of_the_lines_already_there() {
         masked: false,
         len: 3,
         preview: vec![1, 2, 3],
+        inflated: None,
     };
     net(
         &mut app,
