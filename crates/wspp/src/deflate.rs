@@ -70,6 +70,13 @@ const MAX_HEAD: usize = 64 * 1024;
 /// The permessage-deflate layer: inflates what is read, compresses what is written.
 #[derive(Debug)]
 pub struct Deflate {
+    /// Boxed: a server holds an `Option<Deflate>` for every session, compressed or
+    /// not, and a box keeps that to one pointer where nothing was agreed.
+    state: Box<State>,
+}
+
+#[derive(Debug)]
+struct State {
     read: Reader,
     write: Writer,
     /// Client side, until the response head has been read: what was offered, and the
@@ -89,10 +96,12 @@ impl Deflate {
     /// The layer for what the handshake agreed (the server knows it before its 101).
     pub fn new(agreement: Agreement) -> Self {
         Deflate {
-            read: Reader::new(Some(Inflater::new(agreement.keep_inflate_context))),
-            write: Writer::new(Some(Deflater::new(agreement.deflate_window_bits))),
-            awaiting: None,
-            outcome: Some(Ok(Some(agreement))),
+            state: Box::new(State {
+                read: Reader::new(Some(Inflater::new(agreement.keep_inflate_context))),
+                write: Writer::new(Some(Deflater::new(agreement.deflate_window_bits))),
+                awaiting: None,
+                outcome: Some(Ok(Some(agreement))),
+            }),
         }
     }
 
@@ -105,13 +114,15 @@ impl Deflate {
     /// [`outcome`]: Deflate::outcome
     pub fn client(offered: Vec<String>) -> Self {
         Deflate {
-            read: Reader::new(None),
-            write: Writer::new(None),
-            awaiting: Some(Box::new(AwaitingResponse {
-                offered,
-                head: Vec::new(),
-            })),
-            outcome: None,
+            state: Box::new(State {
+                read: Reader::new(None),
+                write: Writer::new(None),
+                awaiting: Some(Box::new(AwaitingResponse {
+                    offered,
+                    head: Vec::new(),
+                })),
+                outcome: None,
+            }),
         }
     }
 
@@ -119,13 +130,13 @@ impl Deflate {
     /// that accepted what was not offered or is not allowed; `None` until the response
     /// head has been read.
     pub fn outcome(&self) -> Option<&Result<Option<Agreement>, NegotiationError>> {
-        self.outcome.as_ref()
+        self.state.outcome.as_ref()
     }
 
     /// Whether no message is half compressed or half inflated and no bytes are held:
     /// the state of an idle connection.
     pub fn is_idle(&self) -> bool {
-        self.read.is_idle() && self.write.is_idle()
+        self.state.read.is_idle() && self.state.write.is_idle()
     }
 
     /// Reads the response head through, then decides.
@@ -137,7 +148,7 @@ impl Deflate {
     ) -> Poll<io::Result<()>> {
         let before = buf.filled().len();
         ready!(Pin::new(inner).poll_read(cx, buf))?;
-        let Some(awaiting) = self.awaiting.as_mut() else {
+        let Some(awaiting) = self.state.awaiting.as_mut() else {
             return Poll::Ready(Ok(()));
         };
         let new = &buf.filled()[before..];
@@ -149,15 +160,15 @@ impl Deflate {
             .map(|at| searched_from + at + 4);
         let Some(end) = end else {
             if awaiting.head.len() > MAX_HEAD || new.is_empty() {
-                self.awaiting = None;
-                self.outcome = Some(Ok(None));
+                self.state.awaiting = None;
+                self.state.outcome = Some(Ok(None));
             }
             return Poll::Ready(Ok(()));
         };
         let head = String::from_utf8_lossy(&awaiting.head[..end]).into_owned();
         let in_this_read = awaiting.head.len() - end;
         let offered = std::mem::take(&mut awaiting.offered);
-        self.awaiting = None;
+        self.state.awaiting = None;
         // Only a 101 switches to frames; a refusal's body is the caller's to read.
         let outcome = match head.split(' ').nth(1) {
             Some("101") => {
@@ -166,14 +177,14 @@ impl Deflate {
             _ => Ok(None),
         };
         if let Ok(Some(agreement)) = outcome {
-            self.read = Reader::new(Some(Inflater::new(agreement.keep_inflate_context)));
-            self.write = Writer::new(Some(Deflater::new(agreement.deflate_window_bits)));
+            self.state.read = Reader::new(Some(Inflater::new(agreement.keep_inflate_context)));
+            self.state.write = Writer::new(Some(Deflater::new(agreement.deflate_window_bits)));
             // The frames after the head are the layer's to follow, not the caller's yet.
             let new = &buf.filled()[before..];
-            self.read.input = new[new.len() - in_this_read..].to_vec();
+            self.state.read.input = new[new.len() - in_this_read..].to_vec();
             buf.set_filled(buf.filled().len() - in_this_read);
         }
-        self.outcome = Some(outcome);
+        self.state.outcome = Some(outcome);
         Poll::Ready(Ok(()))
     }
 }
@@ -195,14 +206,14 @@ impl Layer for Deflate {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if self.awaiting.is_some() {
+        if self.state.awaiting.is_some() {
             let before = buf.filled().len();
             ready!(self.poll_read_head(inner, cx, buf))?;
-            if buf.filled().len() > before || self.awaiting.is_some() {
+            if buf.filled().len() > before || self.state.awaiting.is_some() {
                 return Poll::Ready(Ok(()));
             }
         }
-        self.read.poll_read(inner, cx, buf)
+        self.state.read.poll_read(inner, cx, buf)
     }
 
     fn poll_write<S: AsyncWrite + Unpin>(
@@ -211,13 +222,13 @@ impl Layer for Deflate {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if self.write.stands_aside() {
+        if self.state.write.stands_aside() {
             return Pin::new(inner).poll_write(cx, buf);
         }
-        ready!(self.write.poll_drain(inner, cx))?;
-        self.write.take(buf);
+        ready!(self.state.write.poll_drain(inner, cx))?;
+        self.state.write.take(buf);
         // Out now if the socket takes it; otherwise on flush.
-        if let Poll::Ready(Err(e)) = self.write.poll_drain(inner, cx) {
+        if let Poll::Ready(Err(e)) = self.state.write.poll_drain(inner, cx) {
             return Poll::Ready(Err(e));
         }
         Poll::Ready(Ok(buf.len()))
@@ -228,7 +239,7 @@ impl Layer for Deflate {
         inner: &mut S,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
-        ready!(self.write.poll_drain(inner, cx))?;
+        ready!(self.state.write.poll_drain(inner, cx))?;
         Pin::new(inner).poll_flush(cx)
     }
 }

@@ -241,3 +241,11 @@ async fn a_client_layer_reads_the_head_then_follows_the_frames_after_it() {
     let (_, outcome) = client_reads(negotiation::CLIENT_OFFER, "").await;
     assert_eq!(outcome, Some(Ok(None)));
 }
+
+#[test]
+fn a_session_without_the_extension_pays_one_pointer() {
+    assert_eq!(
+        std::mem::size_of::<Option<Deflate>>(),
+        std::mem::size_of::<usize>()
+    );
+}
