@@ -199,6 +199,18 @@ check_inspect_echo_text_and_binary_with_hex() {
     expect_out 'wireshark filter: tcp.port == [0-9]+'
 }
 
+# websockets compresses by default: the offer is taken, each frame inflated in the
+# transcript, and the echo arrives compressed too.
+check_inspect_deflate_shows_compressed_frames_and_their_text() {
+    client --deflate inspect "$(ws_url /echo)" --send hello --wait 0.2
+    expect_rc 0
+    expect_out '^ +sec-websocket-extensions: permessage-deflate; server_no_context_takeover'
+    expect_out '→ Text fin=1 mask=1 len=[0-9]+ rsv=100 compressed'
+    expect_out '← Text fin=1 mask=0 len=[0-9]+ rsv=100 compressed'
+    expect_out '^ +inflated 5 bytes "hello"$'
+    expect_out 'the server answered: 1000 \(Normal Closure\)'
+}
+
 check_inspect_answers_the_servers_ping() {
     client inspect "$(ws_url /ping)" --wait 5
     expect_rc 0

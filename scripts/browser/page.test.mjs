@@ -113,10 +113,10 @@ async function until(what, probe) {
 /** The client rows of a page's table, as objects. */
 async function rows(page) {
   const cells = await page.$$eval('#list tbody tr', (trs) =>
-    trs.filter((tr) => tr.cells.length === 12).map((tr) => [...tr.cells].map((td) => td.textContent)),
+    trs.filter((tr) => tr.cells.length === 13).map((tr) => [...tr.cells].map((td) => td.textContent)),
   );
-  return cells.map(([id, peer, ua, origin, route, since, pings, pongs, last, min, avg, max]) => ({
-    id, peer, ua, origin, route, since, pings: Number(pings), pongs: Number(pongs), last, min, avg, max,
+  return cells.map(([id, peer, ua, origin, route, extensions, since, pings, pongs, last, min, avg, max]) => ({
+    id, peer, ua, origin, route, extensions, since, pings: Number(pings), pongs: Number(pongs), last, min, avg, max,
   }));
 }
 
@@ -161,7 +161,7 @@ await check('the page is complete without JavaScript', async () => {
   assert.equal(response.status(), 200);
   assert.equal(await page.title(), 'wsppsrv: connected clients');
   assert.equal(await page.textContent('#clients-now'), '0');
-  assert.equal(await page.locator('#list thead th').count(), 12);
+  assert.equal(await page.locator('#list thead th').count(), 13);
   assert.match(await page.textContent('#list tbody'), /no WebSocket client is connected/);
   assert.match(await page.textContent('#pager'), /No WebSocket client is connected\. These clients as JSON/);
   assert.equal(await page.getAttribute('#pager a', 'href'), '/clients.json?limit=500');

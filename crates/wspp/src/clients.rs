@@ -59,6 +59,11 @@ pub struct ClientInfo {
     pub origin: Option<String>,
     /// The route it upgraded on (`/pingpong` or `/openandclosewebsocket`).
     pub route: String,
+    /// The extensions the upgrade agreed, as the server's `Sec-WebSocket-Extensions`
+    /// said them (`permessage-deflate; client_no_context_takeover`); empty for none, as
+    /// a browser's `WebSocket.extensions` is.
+    #[serde(default)]
+    pub extensions: String,
     /// When the upgrade completed, in milliseconds since the Unix epoch.
     pub connected_at_unix_ms: u64,
     /// Pings the server has sent to it.
@@ -129,6 +134,7 @@ mod tests {
                 user_agent: Some("test".into()),
                 origin: None,
                 route: "/pingpong".into(),
+                extensions: String::new(),
                 connected_at_unix_ms: 1_700_000_000_000,
                 pings_sent: 2,
                 pongs_received: 1,

@@ -120,15 +120,12 @@ impl HeaderReader {
     }
 }
 
-#[cfg(any(test, feature = "test-util"))]
-/// One frame: FIN bit, `opcode` (reserved bits as given in its high nibble), the
-/// shortest length encoding for `payload`, and the payload masked with `mask` if there
-/// is one (as a client must) or as it is (as a server must).
-pub fn encode(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(14 + payload.len());
-    out.push((u8::from(fin) << 7) | opcode);
-    let mask_bit = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
+/// Appends `header`'s bytes to `out`, its length in the shortest encoding; the payload,
+/// masked with `header.mask` if there is one, is the caller's to append.
+pub fn write_header(out: &mut Vec<u8>, header: &Header) {
+    out.push((u8::from(header.fin) << 7) | ((header.rsv & 0b111) << 4) | (header.opcode & 0xF));
+    let mask_bit = if header.mask.is_some() { 0x80 } else { 0 };
+    match header.len {
         n if n < 126 => out.push(mask_bit | n as u8),
         n if n <= 0xFFFF => {
             out.push(mask_bit | 126);
@@ -136,15 +133,49 @@ pub fn encode(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> V
         }
         n => {
             out.push(mask_bit | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
+            out.extend_from_slice(&n.to_be_bytes());
         }
     }
-    match mask {
-        Some(key) => {
-            out.extend_from_slice(&key);
-            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-        }
-        None => out.extend_from_slice(payload),
+    if let Some(key) = header.mask {
+        out.extend_from_slice(&key);
+    }
+}
+
+/// Masks (or unmasks: it is the same) `payload` in place, `offset` bytes into its
+/// frame's payload, with `key`. Four bytes at a time: it runs over every byte of a
+/// payload that a follower must read, and a byte loop is slow in a debug build.
+pub fn apply_mask(payload: &mut [u8], key: [u8; 4], offset: u64) {
+    let mut key = key;
+    key.rotate_left((offset % 4) as usize);
+    let word = u32::from_ne_bytes(key);
+    let mut words = payload.chunks_exact_mut(4);
+    for w in &mut words {
+        let masked = u32::from_ne_bytes([w[0], w[1], w[2], w[3]]) ^ word;
+        w.copy_from_slice(&masked.to_ne_bytes());
+    }
+    for (b, k) in words.into_remainder().iter_mut().zip(key) {
+        *b ^= k;
+    }
+}
+
+#[cfg(any(test, feature = "test-util"))]
+/// One frame: FIN bit, `opcode` (reserved bits as given in its high nibble), the
+/// shortest length encoding for `payload`, and the payload masked with `mask` if there
+/// is one (as a client must) or as it is (as a server must).
+pub fn encode(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(14 + payload.len());
+    let header = Header {
+        fin,
+        rsv: opcode >> 4,
+        opcode: opcode & 0xF,
+        mask,
+        len: payload.len() as u64,
+    };
+    write_header(&mut out, &header);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if let Some(key) = mask {
+        apply_mask(&mut out[start..], key, 0);
     }
     out
 }
@@ -229,6 +260,22 @@ mod tests {
         let long = encode(true, 0x2, None, &[0; 0x1_0000]);
         assert_eq!(long[..10], [0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0]);
         assert_eq!(long.len(), 10 + 0x1_0000);
+    }
+
+    #[test]
+    fn masking_starts_anywhere_in_the_key() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let plain: Vec<u8> = (0..23).collect();
+        let masked: Vec<u8> = plain
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ key[i % 4])
+            .collect();
+        for start in 0..plain.len() {
+            let mut part = masked[start..].to_vec();
+            apply_mask(&mut part, key, start as u64);
+            assert_eq!(part, plain[start..], "from {start}");
+        }
     }
 
     #[test]

@@ -18,6 +18,9 @@
 //!   reads back.
 //! * [`host`]: the `Host` header of a request as RFC 9112 asks a server to check it,
 //!   for wsppsrv and the client's `listen` alike.
+//! * [`deflate`]: permessage-deflate (RFC 7692) as a layer under tungstenite, which
+//!   has no extensions: the handshake's parameters, and the frames inflated on the way
+//!   in and compressed on the way out.
 //! * [`frame`]: WebSocket frame headers read from bytes that arrive in pieces, with
 //!   tungstenite's parser, reserved bits and opcodes kept, for the code that follows
 //!   frames below a WebSocket library (and, for tests, frames laid out by hand).
@@ -38,8 +41,8 @@
 //! programs' integration tests share (a WebSocket peer written from the RFC, bounded
 //! waits). No program links it.
 //!
-//! Only [`h2_settings`], [`stream`], [`busy_poll`], [`rare_event`] and [`wire_clock`]
-//! touch a socket or a task; the rest is plain data and arithmetic. Only [`busy_poll`], which exists to
+//! Only [`deflate`], [`h2_settings`], [`stream`], [`busy_poll`], [`rare_event`] and
+//! [`wire_clock`] touch a socket or a task; the rest is plain data and arithmetic. Only [`busy_poll`], which exists to
 //! spend time, and [`wire_clock`], which exists to read the clock at the system call,
 //! read a clock: every other function that needs a time takes an `Instant` or a
 //! `Duration` argument, so the unit tests are exact.
@@ -48,6 +51,7 @@
 
 pub mod busy_poll;
 pub mod clients;
+pub mod deflate;
 pub mod duration;
 pub mod frame;
 pub mod h2_settings;

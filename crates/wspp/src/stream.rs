@@ -136,6 +136,29 @@ pub trait Layer {
         let _ = read;
     }
 
+    /// A write: by default straight to `inner`, and [`wrote`](Layer::wrote) hears what
+    /// it took. A layer that rewrites what passes may hold bytes back, and then writes
+    /// them out in [`poll_flush`](Layer::poll_flush).
+    fn poll_write<S: AsyncWrite + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let n = ready!(Pin::new(inner).poll_write(cx, buf))?;
+        self.wrote(&buf[..n]);
+        Poll::Ready(Ok(n))
+    }
+
+    /// A flush: by default straight to `inner`.
+    fn poll_flush<S: AsyncWrite + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(inner).poll_flush(cx)
+    }
+
     /// `written` is what the stream inside took of a write.
     fn wrote(&mut self, written: &[u8]) {
         let _ = written;
@@ -143,6 +166,56 @@ pub trait Layer {
 
     /// The stream inside has shut its writing side down.
     fn shut_down(&mut self) {}
+}
+
+/// A layer that may be absent: without it, everything passes as it is.
+impl<L: Layer> Layer for Option<L> {
+    fn poll_read<S: AsyncRead + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self {
+            Some(layer) => layer.poll_read(inner, cx, buf),
+            None => Pin::new(inner).poll_read(cx, buf),
+        }
+    }
+
+    fn poll_write<S: AsyncWrite + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            Some(layer) => layer.poll_write(inner, cx, buf),
+            None => Pin::new(inner).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush<S: AsyncWrite + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self {
+            Some(layer) => layer.poll_flush(inner, cx),
+            None => Pin::new(inner).poll_flush(cx),
+        }
+    }
+
+    fn wrote(&mut self, written: &[u8]) {
+        if let Some(layer) = self {
+            layer.wrote(written);
+        }
+    }
+
+    fn shut_down(&mut self) {
+        if let Some(layer) = self {
+            layer.shut_down();
+        }
+    }
 }
 
 /// A stream with a [`Layer`] over it: writes, flushes and shutdowns go through to the
@@ -162,6 +235,11 @@ impl<S, L> Layered<S, L> {
     /// The stream inside.
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+
+    /// The stream inside, to change (a layer under another reaches the one above it).
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
     }
 
     /// The layer.
@@ -198,17 +276,18 @@ impl<S: AsyncWrite + Unpin, L: Layer + Unpin> AsyncWrite for Layered<S, L> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        let n = ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
-        this.layer.wrote(&buf[..n]);
-        Poll::Ready(Ok(n))
+        this.layer.poll_write(&mut this.inner, cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        let this = self.get_mut();
+        this.layer.poll_flush(&mut this.inner, cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        // What the layer holds back goes out before the writing side closes.
+        ready!(this.layer.poll_flush(&mut this.inner, cx))?;
         ready!(Pin::new(&mut this.inner).poll_shutdown(cx))?;
         this.layer.shut_down();
         Poll::Ready(Ok(()))

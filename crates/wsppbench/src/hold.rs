@@ -116,7 +116,7 @@ async fn open(
     source: Ipv4Addr,
     headers: &Headers,
     url: &WsUrl,
-) -> Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
+) -> Result<wsppclient::net::upgrade::Upgraded<tokio::net::TcpStream>> {
     let socket = TcpSocket::new_v4()?;
     socket.set_reuseaddr(true)?;
     socket.bind(SocketAddr::from((source, 0)))?;

@@ -7,7 +7,8 @@
 //! `open-close` use). Then it does what the Autobahn client protocol asks
 //! (docs/conformance.md): read the case count from `/getCaseCount`, run each case on
 //! `/runCase?case=N&agent=wsppclient` echoing every Text and Binary message unchanged
-//! until the connection ends, and ask for `/updateReports` at the end.
+//! until the connection ends, and ask for `/updateReports` at the end. Every upgrade
+//! offers permessage-deflate, as `--deflate` does, unless `WSPP_DEFLATE=off`.
 //!
 //! Why an example and not a hidden subcommand: this is test tooling. It has no place in
 //! `wsppclient --help` or the catalog, `cargo test` and `cargo clippy --all-targets`
@@ -40,7 +41,7 @@ const AGENT: &str = "wsppclient";
 /// seconds. A hung case then fails on its own instead of stalling the whole suite.
 const CASE_TIMEOUT: Duration = Duration::from_secs(60);
 
-type Socket = tokio_tungstenite::WebSocketStream<Stream>;
+type Socket = upgrade::Upgraded<Stream>;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -73,7 +74,10 @@ fn main() -> ExitCode {
 /// The whole protocol: count, every case, report.
 async fn run(base: &str) -> Result<(), Error> {
     let url = WsUrl::parse(base)?;
-    let settings = ConnectSettings::new(url.addr.clone());
+    let mut settings = ConnectSettings::new(url.addr.clone());
+    // Offered as `--deflate` offers it, so that the compression cases (12.*, 13.*)
+    // judge the client's own layer; `WSPP_DEFLATE=off` leaves it out, as for the server.
+    settings.headers.deflate = std::env::var("WSPP_DEFLATE").as_deref() != Ok("off");
     let count = case_count(&settings, base).await?;
     tracing::info!(count, "running cases");
     for case in 1..=count {

@@ -179,6 +179,15 @@ pub enum Error {
         /// What is wrong with the choice.
         problem: String,
     },
+    /// The server's 101 accepted an extension this client does not implement, or with
+    /// parameters RFC 7692 does not allow; the connection was closed with 1010.
+    #[error("{url}: {problem}; closed with 1010")]
+    Extension {
+        /// The URL upgraded.
+        url: String,
+        /// What is wrong with the extensions.
+        problem: String,
+    },
     /// The server answered the upgrade request with something other than 101.
     #[error("{url} refused the upgrade: {status} {reason}")]
     UpgradeRefused {
@@ -390,6 +399,7 @@ impl Error {
                 | Error::NotTls { .. }
                 | Error::BadProxy { .. }
                 | Error::Subprotocol { .. }
+                | Error::Extension { .. }
                 | Error::TlsSetup(_)
                 | Error::CaFile { .. }
                 | Error::KeyLog { .. }

@@ -224,3 +224,18 @@ async fn ctrl_c_and_sigterm_end_hold_with_a_close() {
         );
     }
 }
+
+#[tokio::test]
+async fn hold_with_deflate_sends_and_reads_compressed_messages() {
+    let server = Server::start(fast_server_config()).await;
+    let addr = server.addr.to_string();
+    let mut run = Running::start(&["--server", &addr, "--deflate", "hold", "--interval", "0.05"]);
+    let seen = run.until(|l| l.contains("inflated")).await;
+    assert!(
+        seen.iter().any(|l| l.contains("rsv=100 compressed")),
+        "{seen:?}"
+    );
+    run.signal("INT").await;
+    let (_, status, stderr) = run.finish().await;
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}

@@ -351,3 +351,75 @@ async fn inspect_over_wss_shows_the_same_frames_inside_tls() {
         ],
     );
 }
+
+#[tokio::test]
+async fn inspect_with_deflate_shows_each_compressed_frame_and_what_it_inflated_to() {
+    let server = Server::start(fast_server_config()).await;
+    let url = format!("ws://{}/pingpong", server.addr);
+    let output = run_binary(&[
+        "inspect",
+        &url,
+        "--deflate",
+        "--send",
+        "hello",
+        "--wait",
+        "50ms",
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    contains_all(
+        &stdout,
+        &[
+            "sec-websocket-extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover; client_max_window_bits",
+            "sec-websocket-extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\n",
+            "→ Text fin=1 mask=1 len=7 rsv=100 compressed\n               inflated 5 bytes \"hello\"",
+            "← Text fin=1 mask=0 len=7 rsv=100 compressed\n               inflated 5 bytes \"hello\"",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn ping_both_with_deflate_times_compressed_echoes() {
+    let server = Server::start(fast_server_config()).await;
+    let addr = server.addr.to_string();
+    let output = run_binary(&[
+        "--server",
+        &addr,
+        "ping",
+        "--deflate",
+        "--both",
+        "-c",
+        "2",
+        "-i",
+        "0",
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let echoes = stdout.lines().filter(|l| l.contains(": echo seq=")).count();
+    assert_eq!(echoes, 2, "{stdout}");
+}
+
+#[tokio::test]
+async fn an_extension_the_client_does_not_implement_is_closed_with_1010() {
+    let (addr, peer) = raw::serve_one(|mut stream| async move {
+        raw::accept_upgrade_with(&mut stream, "Sec-WebSocket-Extensions: x-mystery\r\n").await;
+        raw::read(&mut stream)
+            .await
+            .and_then(|frame| frame.close_code())
+    })
+    .await;
+    let url = format!("ws://{addr}/");
+    let output = run_binary(&["inspect", "-H", "Sec-WebSocket-Extensions: x-mystery", &url]).await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "wsppclient: {url}: the server accepted extension \"x-mystery\", which this client \
+             does not implement; closed with 1010"
+        )
+    );
+    assert_eq!(peer.await.expect("the peer"), Some(1010));
+}

@@ -73,6 +73,7 @@ fn registry_of(n: usize) -> (Registry, Vec<ClientGuard>) {
                     user_agent: Some(AGENTS[i % AGENTS.len()].into()),
                     origin: None,
                     route: wspp::routes::PINGPONG,
+                    extensions: None,
                 },
                 wspp::clients::HttpVersion::Http11,
             );

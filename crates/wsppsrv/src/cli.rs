@@ -164,6 +164,12 @@ pub struct Args {
           action = ArgAction::Set, value_parser = parse_switch)]
     pub http2: bool,
 
+    /// Take a client's permessage-deflate offer (RFC 7692): on (as browsers meet it in
+    /// production) or off.
+    #[arg(long, env = "WSPP_DEFLATE", value_name = "on|off", default_value = "on", action = ArgAction::Set,
+          value_parser = parse_switch)]
+    pub deflate: bool,
+
     /// Without a subcommand, serve
     #[command(subcommand)]
     pub command: Option<DocsCommand>,
@@ -186,6 +192,7 @@ impl Args {
             trusted_proxies: self.trusted_proxies.clone(),
             busy_poll: self.busy_poll,
             http2: self.http2,
+            deflate: self.deflate,
             ..Config::default()
         }
     }
@@ -256,6 +263,24 @@ mod tests {
             .expect_err("not a switch")
             .to_string();
         assert!(err.contains("neither on nor off"), "{err}");
+    }
+
+    #[test]
+    fn deflate_is_on_unless_turned_off() {
+        assert!(parse(&[]).expect("parses").config().deflate);
+        assert!(
+            !parse(&["--deflate", "off"])
+                .expect("parses")
+                .config()
+                .deflate
+        );
+        assert!(
+            parse(&["--deflate", "on"])
+                .expect("parses")
+                .config()
+                .deflate
+        );
+        assert!(parse(&["--deflate", "maybe"]).is_err());
     }
 
     #[test]

@@ -57,6 +57,11 @@ pub struct Config {
     /// knowledge (h2c) on the plain one, each with the extended CONNECT of RFC 8441 so
     /// that WebSockets run over it. Off, both listeners speak HTTP/1.1 alone.
     pub http2: bool,
+
+    /// Whether a client's permessage-deflate offer (RFC 7692) is taken. On by default,
+    /// as production servers do, so that a browser's session here is compressed as it
+    /// would be there.
+    pub deflate: bool,
 }
 
 impl Default for Config {
@@ -83,6 +88,7 @@ impl Default for Config {
             read_buffer_size: 512,
             busy_poll: Duration::ZERO,
             http2: true,
+            deflate: true,
         }
     }
 }

@@ -63,7 +63,7 @@ pub(crate) fn accept(
         upgrade::log_refusal(&req, rejection);
         return refusal(rejection);
     }
-    upgrade::start_session(&mut req, behaviour, HttpVersion::Http2, shared, conn)
+    upgrade::start_session(&mut req, behaviour, HttpVersion::Http2, None, shared, conn)
         .unwrap_or_else(accepted)
 }
 

@@ -179,7 +179,7 @@ fn rows(out: &mut String, shown: &[ClientInfo], total: u64) {
     if let Some(message) = empty {
         let _ = writeln!(
             out,
-            "<tr><td colspan=\"12\" class=\"empty\">{message}</td></tr>"
+            "<tr><td colspan=\"13\" class=\"empty\">{message}</td></tr>"
         );
     }
     for client in shown {
@@ -205,6 +205,16 @@ fn row(out: &mut String, c: &ClientInfo) {
     if let Some(version) = c.http_version {
         let _ = write!(out, " <small>HTTP/{}</small>", version.as_str());
     }
+    out.push_str("</td><td class=\"ext\">");
+    // The server wrote it, but the page escapes every string in a report alike.
+    push_escaped(
+        out,
+        if c.extensions.is_empty() {
+            "-"
+        } else {
+            &c.extensions
+        },
+    );
     let since = since(c.connected_at_unix_ms);
     // RFC 3339 for machines; for people the same instant without the `T` and the `Z`,
     // since the column heading says UTC.
@@ -322,6 +332,7 @@ mod tests {
             user_agent: Some(user_agent.into()),
             origin: None,
             route: "/pingpong".into(),
+            extensions: String::new(),
             connected_at_unix_ms: 0,
             pings_sent: 3,
             pongs_received: 2,

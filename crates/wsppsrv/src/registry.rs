@@ -61,6 +61,7 @@ struct Entry {
     origin: Option<Box<str>>,
     // The route is the figures': one field fewer in every entry.
     http_version: HttpVersion,
+    extensions: Option<Box<str>>,
     connected_at: SystemTime,
     /// Only this client's session writes here, and a snapshot reads; never contended
     /// by other sessions.
@@ -93,6 +94,8 @@ pub struct Arrival {
     pub origin: Option<Box<str>>,
     /// The route upgraded on.
     pub route: &'static str,
+    /// The extensions the upgrade agreed (the 101's `Sec-WebSocket-Extensions`).
+    pub extensions: Option<Box<str>>,
 }
 
 /// A registered client; dropping it removes the client from the registry.
@@ -178,6 +181,7 @@ impl Registry {
             user_agent: arrival.user_agent,
             origin: arrival.origin,
             http_version,
+            extensions: arrival.extensions,
             connected_at: SystemTime::now(),
             counters: Mutex::new(Counters::default()),
             figures: self.shared.metrics.route(arrival.route),
@@ -267,6 +271,7 @@ impl Entry {
             user_agent: self.user_agent.as_deref().map(str::to_owned),
             origin: self.origin.as_deref().map(str::to_owned),
             route: self.figures.route().to_owned(),
+            extensions: self.extensions.as_deref().unwrap_or_default().to_owned(),
             connected_at_unix_ms: self
                 .connected_at
                 .duration_since(UNIX_EPOCH)
@@ -309,6 +314,7 @@ mod tests {
             user_agent: Some(format!("agent {id}").into()),
             origin: None,
             route: wspp::routes::PINGPONG,
+            extensions: None,
         }
     }
 

@@ -15,6 +15,7 @@
 //! | no pong within `--ping-timeout`    | 1001 Going Away       |
 //! | the peer breaks the protocol       | 1002 Protocol Error   |
 //! | invalid UTF-8 in a text message    | 1007 Invalid Payload  |
+//! | compressed data that is not DEFLATE | 1007 Invalid Payload |
 //! | a message over the size limit      | 1009 Message Too Big  |
 //! | the peer closes                    | the peer's own code   |
 //!
@@ -48,8 +49,10 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tracing::{debug, info, warn};
+use wspp::deflate::{Agreement, Deflate, InvalidDeflate};
 use wspp::rare_event::RareEvent;
 use wspp::rtt_log;
+use wspp::stream::Layered;
 use wspp::tracker::{PingTracker, PongOutcome};
 use wspp::wire_clock::{Clock, StampedTcp};
 
@@ -83,7 +86,9 @@ impl RouteBehaviour {
     }
 }
 
-type Socket<S> = WebSocketStream<Utf8Guard<S>>;
+/// The UTF-8 guard reads the frames tungstenite will, so it sits above the
+/// permessage-deflate layer, which is there when the upgrade agreed on it.
+type Socket<S> = WebSocketStream<Utf8Guard<Layered<S, Option<Deflate>>>>;
 
 /// How the main loop ended, and so what the close handshake looks like.
 #[derive(Debug)]
@@ -106,6 +111,7 @@ enum Ending {
 pub(crate) async fn start<S: SessionStream>(
     on_upgrade: OnUpgrade,
     behaviour: RouteBehaviour,
+    deflate: Option<Agreement>,
     arrival: Arrival,
     shared: Arc<ServerState>,
     conn: Arc<Admission>,
@@ -126,7 +132,10 @@ pub(crate) async fn start<S: SessionStream>(
         return;
     };
     let ws = WebSocketStream::from_raw_socket(
-        utf8_guard::guard(stream, shared.config.max_message_size),
+        utf8_guard::guard(
+            Layered::new(stream, deflate.map(Deflate::new)),
+            shared.config.max_message_size,
+        ),
         Role::Server,
         Some(shared.config.websocket_config()),
     )
@@ -353,7 +362,7 @@ impl<S: SessionStream> Session<S> {
 
     /// The socket that stamps this session's frames, if it has one to itself.
     fn stamps(&self) -> Option<&StampedTcp> {
-        self.ws.get_ref().get_ref().stamps()
+        self.ws.get_ref().get_ref().get_ref().stamps()
     }
 
     fn open_close_done(&self) -> bool {
@@ -524,6 +533,7 @@ fn ending_for(error: WsError) -> Ending {
             return Ending::Gone("connection closed".into());
         }
         WsError::Io(e) if InvalidUtf8::is(e) => (CloseCode::Invalid, "invalid utf-8"),
+        WsError::Io(e) if InvalidDeflate::is(e) => (CloseCode::Invalid, "invalid compressed data"),
         WsError::Io(e) => return Ending::Gone(e.to_string()),
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
             return Ending::Gone("reset without a closing handshake".into());

@@ -20,6 +20,7 @@ use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tracing::{Instrument, info, info_span};
 use wspp::clients::HttpVersion;
+use wspp::deflate::{Agreement, negotiation};
 
 use crate::config::Config;
 use crate::forwarded::Peer;
@@ -147,10 +148,28 @@ pub(crate) fn accept(
             return rejection.into_response();
         }
     };
-    if let Some(busy) = start_session(&mut req, behaviour, HttpVersion::Http11, shared, conn) {
+    // permessage-deflate, when offered and not turned off: the response for the 101,
+    // and what the session's layer keeps to.
+    let deflate = shared
+        .config
+        .deflate
+        .then(|| {
+            let offers = req.headers().get_all(header::SEC_WEBSOCKET_EXTENSIONS);
+            negotiation::respond(offers.iter().filter_map(|v| v.to_str().ok()))
+        })
+        .flatten();
+    let http = HttpVersion::Http11;
+    if let Some(busy) = start_session(&mut req, behaviour, http, deflate.as_ref(), shared, conn) {
         return busy;
     }
-    switching_protocols(&accept_key)
+    let mut response = switching_protocols(&accept_key);
+    if let Some((extensions, _)) = deflate {
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_EXTENSIONS,
+            HeaderValue::from_str(&extensions).expect("the response is made of header tokens"),
+        );
+    }
+    response
 }
 
 /// The 101 that completes a handshake [`check`] passed, with its accept key.
@@ -188,11 +207,13 @@ pub(crate) fn log_refusal<B>(req: &Request<B>, rejection: Rejection) {
 ///
 /// Over HTTP/1.1 the client is its connection, and keeps the connection's id; over
 /// HTTP/2 one connection may carry many WebSockets, so each gets an id of its own,
-/// in a span under its connection's.
+/// in a span under its connection's. `deflate` is the permessage-deflate agreed, with
+/// the response that says so.
 pub(crate) fn start_session(
     req: &mut Request<Incoming>,
     behaviour: RouteBehaviour,
     http_version: HttpVersion,
+    deflate: Option<&(String, Agreement)>,
     shared: &Arc<ServerState>,
     conn: &Arc<Admission>,
 ) -> Option<Response<Body>> {
@@ -233,17 +254,21 @@ pub(crate) fn start_session(
         user_agent: text(header::USER_AGENT),
         origin: text(header::ORIGIN),
         route: behaviour.route(),
+        extensions: deflate
+            .as_ref()
+            .map(|(response, _)| response.as_str().into()),
     };
     let on_upgrade = hyper::upgrade::on(req);
+    let agreed = deflate.map(|(_, agreed)| *agreed);
     let (shared_, conn) = (Arc::clone(shared), Arc::clone(conn));
     match http_version {
         HttpVersion::Http11 => shared.tasks.spawn(
-            session::start::<Upgrade>(on_upgrade, behaviour, arrival, shared_, conn, slot)
+            session::start::<Upgrade>(on_upgrade, behaviour, agreed, arrival, shared_, conn, slot)
                 .in_current_span(),
         ),
         HttpVersion::Http2 => shared.tasks.spawn(
             session::start::<TokioIo<Upgraded>>(
-                on_upgrade, behaviour, arrival, shared_, conn, slot,
+                on_upgrade, behaviour, agreed, arrival, shared_, conn, slot,
             )
             .instrument(info_span!("stream", client_id = id)),
         ),

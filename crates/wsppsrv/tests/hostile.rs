@@ -772,15 +772,33 @@ async fn open_sessions(
 /// What one idle `/pingpong` session costs a fresh server in resident memory, in bytes,
 /// when each upgrades with `user_agent` (and as long an `Origin`, up to what fits).
 async fn idle_session_cost(user_agent: &str, origin: &str) -> f64 {
+    let extra = format!("User-Agent: {user_agent}\r\nOrigin: {origin}\r\n");
+    idle_cost_after(&extra, None).await
+}
+
+/// What one idle `/pingpong` session costs a fresh server in resident memory, in bytes,
+/// when each upgrades with `extra` header lines and, given `message` (a whole frame),
+/// first sends it and reads its echo.
+async fn idle_cost_after(extra: &str, message: Option<&[u8]>) -> f64 {
     const SESSIONS: usize = 500;
     let server = ChildServer::start(&["--first-ping-delay", "1h"]).await;
-    let extra = format!("User-Agent: {user_agent}\r\nOrigin: {origin}\r\n");
+    let server = &server;
+    let open = |count| async move {
+        let mut sessions = open_sessions(server, count, extra).await;
+        if let Some(message) = message {
+            for stream in &mut sessions {
+                stream.write_all(message).await.expect("send");
+                raw::read_until(stream, TEXT).await;
+            }
+        }
+        sessions
+    };
     // A first round made and ended, so that what the runtime allocates once (buffers,
     // the metrics' series) is not counted as the sessions' cost.
-    drop(open_sessions(&server, 50, &extra).await);
+    drop(open(50).await);
     server.wait_for_metric(CONNECTED, 0.0).await;
     let before = server.rss_kib();
-    let sessions = open_sessions(&server, SESSIONS, &extra).await;
+    let sessions = open(SESSIONS).await;
     let after = server.rss_kib();
     drop(sessions);
     after.saturating_sub(before) as f64 * 1024.0 / SESSIONS as f64
@@ -799,6 +817,25 @@ async fn a_15_kb_header_costs_an_idle_session_no_more_memory() {
         hostile <= ordinary + 1024.0,
         "an idle session costs {hostile:.0} bytes with 15 KB headers, {ordinary:.0} with \
          ordinary ones"
+    );
+}
+
+#[tokio::test]
+async fn a_compressed_session_idle_after_a_message_costs_no_more_memory() {
+    let text = "a message worth compressing, ".repeat(40);
+    let compressed = wspp::deflate::codec::compress_message(text.as_bytes(), 15);
+    let deflated = wspp::frame::encode(true, 0x41, Some([1, 2, 3, 4]), &compressed);
+    let plain = wspp::frame::encode(true, 0x1, Some([1, 2, 3, 4]), text.as_bytes());
+    let offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
+    let without = idle_cost_after("", Some(&plain)).await;
+    let with = idle_cost_after(offer, Some(&deflated)).await;
+    // The compressor and decompressor are freed at each message's end; what stays is
+    // the layer's own state and the extensions the page lists. The allowance is the
+    // heap one compressor in flight may leave resident (a few hundred KiB, spread over
+    // 500 sessions); a decompressor kept per session would cost tens of KiB each.
+    assert!(
+        with <= without + 2048.0,
+        "an idle session costs {with:.0} bytes with permessage-deflate, {without:.0} without"
     );
 }
 

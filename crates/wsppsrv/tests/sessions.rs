@@ -227,3 +227,95 @@ async fn only_the_echo_of_our_ping_counts_as_a_pong() {
     assert_eq!(report.clients[0].pings_sent, 1);
     assert_eq!(report.clients[0].pongs_received, 1);
 }
+
+/// Reads one frame as it is on the wire: its header (RSV bits kept) and payload.
+async fn read_wire_frame(stream: &mut tokio::net::TcpStream) -> (wspp::frame::Header, Vec<u8>) {
+    use tokio::io::AsyncReadExt;
+    let mut reader = wspp::frame::HeaderReader::new();
+    let header = loop {
+        let mut byte = [0u8; 1];
+        within(stream.read_exact(&mut byte))
+            .await
+            .expect("a header byte");
+        if let (_, Some(header)) = reader.feed(&byte) {
+            break header;
+        }
+    };
+    let mut payload = vec![0u8; header.len as usize];
+    within(stream.read_exact(&mut payload))
+        .await
+        .expect("the payload");
+    (header, payload)
+}
+
+const OFFER: &str = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+
+#[tokio::test]
+async fn a_client_offering_deflate_gets_compressed_echoes() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start(quiet()).await;
+    let mut stream = server.connect().await;
+    let head = raw::send_upgrade(&mut stream, "/pingpong", OFFER).await;
+    let agreed = "permessage-deflate; client_no_context_takeover";
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("sec-websocket-extensions: {agreed}")),
+        "{head}"
+    );
+    let text = "echo me, echo me, echo me compressed";
+    for _ in 0..2 {
+        let compressed = wspp::deflate::codec::compress_message(text.as_bytes(), 15);
+        let frame = wspp::frame::encode(true, 0x41, Some([1, 2, 3, 4]), &compressed);
+        stream.write_all(&frame).await.expect("send");
+        let (header, payload) = loop {
+            let (header, payload) = read_wire_frame(&mut stream).await;
+            if header.opcode == TEXT {
+                break (header, payload);
+            }
+        };
+        assert_eq!((header.rsv, header.mask), (0b100, None), "{header:?}");
+        assert!(payload.len() < text.len(), "compressed: {payload:02x?}");
+        let echoed = wspp::deflate::codec::inflate_message(&payload).expect("deflate");
+        assert_eq!(echoed, text.as_bytes());
+    }
+    let report = server
+        .wait_for_clients(|r| r.clients.iter().any(|c| !c.extensions.is_empty()))
+        .await;
+    assert_eq!(report.clients[0].extensions, agreed);
+}
+
+#[tokio::test]
+async fn with_deflate_off_the_offer_is_declined() {
+    let server = TestServer::start(Config {
+        deflate: false,
+        ..quiet()
+    })
+    .await;
+    let mut stream = server.connect().await;
+    let head = raw::send_upgrade(&mut stream, "/pingpong", OFFER).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(
+        !head
+            .to_ascii_lowercase()
+            .contains("sec-websocket-extensions"),
+        "{head}"
+    );
+    raw::send(&mut stream, TEXT, b"plain").await;
+    assert_eq!(raw::read_until(&mut stream, TEXT).await.payload, b"plain");
+    let report = server.wait_for_clients(|r| r.clients.len() == 1).await;
+    assert_eq!(report.clients[0].extensions, "");
+}
+
+#[tokio::test]
+async fn malformed_compressed_data_is_closed_with_1007() {
+    use tokio::io::AsyncWriteExt;
+    let server = TestServer::start(quiet()).await;
+    let mut stream = server.connect().await;
+    raw::send_upgrade(&mut stream, "/pingpong", OFFER).await;
+    let frame = wspp::frame::encode(true, 0x41, Some([1, 2, 3, 4]), &[0xff, 0xff, 0xff]);
+    stream.write_all(&frame).await.expect("send");
+    let close = raw::read_to_close(&mut stream)
+        .await
+        .expect("a close frame");
+    assert_eq!(close.close_code(), Some(1007));
+}

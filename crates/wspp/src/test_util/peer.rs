@@ -239,6 +239,14 @@ pub mod server {
 
     /// Reads an upgrade request and accepts it with 101, as RFC 6455, 4.2.2 says.
     pub async fn accept_upgrade(stream: &mut (impl AsyncRead + AsyncWrite + Unpin)) {
+        accept_upgrade_with(stream, "").await;
+    }
+
+    /// [`accept_upgrade`], the 101 carrying `extra` header lines (each ending in CRLF).
+    pub async fn accept_upgrade_with(
+        stream: &mut (impl AsyncRead + AsyncWrite + Unpin),
+        extra: &str,
+    ) {
         let head = read_head(stream).await;
         let key = head
             .lines()
@@ -250,7 +258,7 @@ pub mod server {
             })
             .expect("the client sent a key");
         let answer = format!(
-            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{extra}\r\n",
             derive_accept_key(key.as_bytes())
         );
         stream.write_all(answer.as_bytes()).await.expect("send 101");

@@ -159,6 +159,7 @@ mod tests {
             user_agent: ua.map(str::to_owned),
             origin: None,
             route: "/pingpong".into(),
+            extensions: String::new(),
             connected_at_unix_ms: 1_000_000,
             pings_sent: 12,
             pongs_received: 11,

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncReadExt;
-use tokio_tungstenite::WebSocketStream;
+
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
@@ -30,7 +30,7 @@ use super::websocket::describe_close;
 use crate::error::Error;
 use crate::net::connect::{self, CLOSE_WAIT};
 use crate::net::http2::{self, Carrier};
-use crate::net::upgrade;
+use crate::net::upgrade::{self, Upgraded};
 use crate::net::url::WsUrl;
 use crate::watch::tap::Tap;
 use crate::watch::wire::{Direction, WireEvent};
@@ -73,7 +73,7 @@ impl Default for InspectOptions {
     }
 }
 
-type Socket<'t> = WebSocketStream<&'t mut Tap<Carrier>>;
+type Socket<'t> = Upgraded<&'t mut Tap<Carrier>>;
 
 /// How the listening part of a session ended.
 enum Ended {
@@ -134,6 +134,7 @@ pub(super) async fn inspect(ctx: &Ctx<'_>, options: &InspectOptions) -> Result<(
         }
     };
     ws.get_mut()
+        .get_mut()
         .layer_mut()
         .note_upgrade(super::ctx::upgraded_note(offer, &response));
     let result = session(ctx, options, &mut ws, &url).await;
@@ -273,7 +274,7 @@ fn abnormal(ctx: &Ctx<'_>, ws: &Socket<'_>, url: &WsUrl, err: tungstenite::Error
             return err;
         }
     };
-    let received = ws.get_ref().layer().received();
+    let received = ws.get_ref().get_ref().layer().received();
     ctx.transcript.note(format!(
         "1006 (Abnormal Closure): the server {} without a close frame; {received} bytes had arrived",
         if reset {

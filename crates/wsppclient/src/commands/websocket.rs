@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
-use tokio_tungstenite::WebSocketStream;
+
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use wspp::routes;
@@ -27,7 +27,7 @@ use crate::backoff::Backoff;
 use crate::error::Error;
 use crate::net::connect::{self, CLOSE_WAIT};
 use crate::net::http2::{self, Carrier};
-use crate::net::upgrade;
+use crate::net::upgrade::{self, Upgraded};
 use crate::net::url::WsUrl;
 use crate::watch::tap::Tap;
 use crate::watch::wire::close_code_name;
@@ -60,7 +60,7 @@ impl Default for HoldOptions {
     }
 }
 
-type Socket = WebSocketStream<Tap<Carrier>>;
+type Socket = Upgraded<Tap<Carrier>>;
 
 /// Upgrades on `/openandclosewebsocket` and reads until the server has closed.
 pub(super) async fn open_close(ctx: &Ctx<'_>) -> Result<(), Error> {
@@ -304,7 +304,7 @@ async fn reconnect(
 
 /// The socket whose kernel stamps time `ws`'s echoes; none over HTTP/2.
 fn stamps(ws: &Socket) -> Option<&StampedTcp> {
-    http2::stamps(ws.get_ref().get_ref())
+    http2::stamps(ws.get_ref().get_ref().get_ref())
 }
 
 /// Connects to the server and upgrades on `url`, noting the server's answer; with
@@ -318,6 +318,7 @@ async fn upgrade(ctx: &Ctx<'_>, url: &WsUrl) -> Result<Socket, Error> {
     let offer = &ctx.settings.headers;
     let (mut ws, response) = upgrade::upgrade(tap, offer, ctx.settings.dial.timeout, url).await?;
     ws.get_mut()
+        .get_mut()
         .layer_mut()
         .note_upgrade(super::ctx::upgraded_note(offer, &response));
     Ok(ws)

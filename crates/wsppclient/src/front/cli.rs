@@ -180,6 +180,10 @@ pub struct Cli {
     )]
     pub subprotocols: Vec<String>,
 
+    /// Offer permessage-deflate (RFC 7692): messages compressed both ways if the server agrees, as browsers offer it
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    pub deflate: bool,
+
     /// Connect through this proxy: http://HOST:PORT (a CONNECT tunnel; http://USER:PASS@HOST:PORT for Basic auth), socks5:// or socks5h:// [default: HTTPS_PROXY for wss://, HTTP_PROXY for ws://, else ALL_PROXY; NO_PROXY lists hosts reached directly; '' for none]
     #[arg(
         long,
@@ -279,6 +283,7 @@ impl Cli {
             origin: self.origin,
             user_agent: self.user_agent,
             subprotocols: self.subprotocols,
+            deflate: self.deflate,
         };
         let hex = self.hex;
         let command = match self.command {

@@ -162,10 +162,11 @@ where
 
 /// The client side of a WebSocket on `stream`, an extended CONNECT's stream already
 /// open: no handshake is left to make.
-pub async fn websocket<S>(stream: S) -> WebSocketStream<S>
+pub async fn websocket<S>(stream: S) -> super::upgrade::Upgraded<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let stream = Layered::new(stream, None);
     WebSocketStream::from_raw_socket(stream, Role::Client, Some(websocket_config())).await
 }
 

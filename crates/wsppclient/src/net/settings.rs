@@ -130,6 +130,8 @@ pub struct Headers {
     /// The subprotocols offered (`Sec-WebSocket-Protocol`), in order of preference;
     /// none by default.
     pub subprotocols: Vec<String>,
+    /// Whether the upgrade offers permessage-deflate (RFC 7692), `--deflate`.
+    pub deflate: bool,
 }
 
 impl Default for Headers {
@@ -139,6 +141,7 @@ impl Default for Headers {
             origin: None,
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             subprotocols: Vec::new(),
+            deflate: false,
         }
     }
 }

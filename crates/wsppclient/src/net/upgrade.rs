@@ -6,6 +6,13 @@
 //! `ping`, `hold` and `open-close` call [`upgrade`]; `inspect` calls [`handshake`],
 //! which keeps the failure as it came so that the transcript can show the rest of a
 //! refusal first, then puts it in the same words.
+//!
+//! Every upgrade goes through a [`Deflate`] layer put under tungstenite, which has no
+//! extensions: it reads the 101's `Sec-WebSocket-Extensions` against what the request
+//! offered (`--deflate`, or a `-H` header), and compresses and inflates the messages
+//! when permessage-deflate was agreed. A server that accepts what this client does not
+//! implement is answered with Close 1010 (RFC 6455, 7.4.1) and an error that says so,
+//! before its first frame could be misread as a protocol error.
 
 use std::time::Duration;
 
@@ -14,7 +21,11 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::{Request as UpgradeRequest, Response};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use wspp::deflate::{Deflate, NegotiationError, negotiation};
+use wspp::stream::Layered;
 
 use super::settings::Headers;
 use super::url::WsUrl;
@@ -45,7 +56,28 @@ pub fn add_headers(out: &mut hyper::HeaderMap, headers: &Headers) -> Result<(), 
         })?;
         out.insert(hyper::header::SEC_WEBSOCKET_PROTOCOL, value);
     }
+    if headers.deflate {
+        out.append(
+            hyper::header::SEC_WEBSOCKET_EXTENSIONS,
+            hyper::header::HeaderValue::from_static(negotiation::CLIENT_OFFER),
+        );
+    }
     Ok(())
+}
+
+/// A WebSocket over `S`, with the layer that carries its extensions: there for an
+/// HTTP/1.1 upgrade (it reads the 101 to learn what was agreed), none over HTTP/2.
+pub type Upgraded<S> = WebSocketStream<Layered<S, Option<Deflate>>>;
+
+/// The extensions the server agreed in its 101, as it said them; empty for none.
+pub fn extensions(response: &Response) -> String {
+    response
+        .headers()
+        .get_all(hyper::header::SEC_WEBSOCKET_EXTENSIONS)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The subprotocol the server chose in its 101, if it chose one.
@@ -77,7 +109,7 @@ pub async fn upgrade<S>(
     headers: &Headers,
     timeout: Duration,
     url: &WsUrl,
-) -> Result<(WebSocketStream<S>, Response), Error>
+) -> Result<(Upgraded<S>, Response), Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -96,19 +128,37 @@ pub async fn handshake<S>(
     headers: &Headers,
     timeout: Duration,
     url: &WsUrl,
-) -> Result<(WebSocketStream<S>, Response), Failure>
+) -> Result<(Upgraded<S>, Response), Failure>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let request = request(headers, url).map_err(Failure::Request)?;
+    let offered = request
+        .headers()
+        .get_all(hyper::header::SEC_WEBSOCKET_EXTENSIONS)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    let stream = Layered::new(stream, Some(Deflate::client(offered)));
     let handshake =
         tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()));
-    match tokio::time::timeout(timeout, handshake).await {
-        Err(_) => Err(Failure::TimedOut(timeout)),
-        Ok(Ok(done)) => Ok(done),
-        Ok(Err(tungstenite::Error::Http(response))) => Err(Failure::Refused(response)),
-        Ok(Err(other)) => Err(Failure::Handshake(other)),
+    let (mut ws, response) = match tokio::time::timeout(timeout, handshake).await {
+        Err(_) => return Err(Failure::TimedOut(timeout)),
+        Ok(Ok(done)) => done,
+        Ok(Err(tungstenite::Error::Http(response))) => return Err(Failure::Refused(response)),
+        Ok(Err(other)) => return Err(Failure::Handshake(other)),
+    };
+    if let Some(Err(problem)) = ws.get_ref().layer().as_ref().and_then(Deflate::outcome) {
+        let problem = problem.clone();
+        // Fail the connection as RFC 6455 (7.4.1) has it: the server must hear why.
+        let frame = CloseFrame {
+            code: CloseCode::Extension,
+            reason: "unsupported extension".into(),
+        };
+        let _ = tokio::time::timeout(super::connect::CLOSE_WAIT, ws.close(Some(frame))).await;
+        return Err(Failure::Extension(problem));
     }
+    Ok((ws, response))
 }
 
 /// How an upgrade failed, before it is put in words.
@@ -122,6 +172,9 @@ pub enum Failure {
     Refused(Box<tungstenite::http::Response<Option<Vec<u8>>>>),
     /// Anything else tungstenite found wrong.
     Handshake(tungstenite::Error),
+    /// The server accepted an extension this client does not implement, or with
+    /// parameters it may not give; the connection was closed with 1010.
+    Extension(NegotiationError),
 }
 
 impl Failure {
@@ -150,6 +203,10 @@ impl Failure {
             )) => Error::Subprotocol {
                 url: url.text.clone(),
                 problem: subprotocol_problem(&problem, &headers.offered_subprotocols()),
+            },
+            Failure::Extension(problem) => Error::Extension {
+                url: url.text.clone(),
+                problem: problem.to_string(),
             },
             Failure::Handshake(other) => Error::handshake(&url.text, other, received, first),
         }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
 use tokio::time::Sleep;
-use tokio_tungstenite::WebSocketStream;
+
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -22,13 +22,13 @@ use crate::error::Error;
 use crate::net::connect::{self, CLOSE_WAIT};
 use crate::net::http2::{self, Carrier};
 use crate::net::settings::ConnectSettings;
-use crate::net::upgrade;
+use crate::net::upgrade::{self, Upgraded};
 use crate::net::url::WsUrl;
 
 /// One connected WebSocket that pings.
 #[derive(Debug)]
 pub struct Pinger {
-    ws: WebSocketStream<Carrier>,
+    ws: Upgraded<Carrier>,
     /// Every ping sent on `ws` and what became of it.
     tracker: PingTracker,
     /// Every echo message sent on `ws`, when echoing ([`Pinger::echo_as`]).
@@ -232,7 +232,7 @@ impl Pinger {
 
     /// The socket whose stamps time this WebSocket's frames; none over HTTP/2.
     fn stamps(&self) -> Option<&StampedTcp> {
-        http2::stamps(self.ws.get_ref())
+        http2::stamps(self.ws.get_ref().get_ref())
     }
 
     /// Probes whose transmission the kernel did not stamp although RTTs are on its

@@ -18,7 +18,8 @@ use tokio::sync::mpsc;
 use wspp::wire_clock::Clock;
 
 use crate::watch::wire::{
-    Body, CloseInfo, Direction, FrameInfo, Head, Opcode, PREVIEW_LEN, WireEvent, close_code_name,
+    Body, CloseInfo, Direction, FrameInfo, Head, Inflated, Opcode, PREVIEW_LEN, WireEvent,
+    close_code_name,
 };
 
 /// One line (or block) of a transcript.
@@ -178,7 +179,15 @@ impl fmt::Display for Entry {
                     WireEvent::Frame(frame) => {
                         let key = *direction == Direction::Incoming;
                         write!(f, "{lead} {arrow} {}", describe_frame(frame, key))?;
-                        write_dump(f, &lead, &frame.preview, frame.len)
+                        write_dump(f, &lead, &frame.preview, frame.len)?;
+                        match &frame.inflated {
+                            Some(inflated) => {
+                                let pad = " ".repeat(lead.chars().count() + 3);
+                                write!(f, "\n{pad}{}", describe_inflated(inflated))?;
+                                write_dump(f, &lead, &inflated.preview, inflated.len)
+                            }
+                            None => Ok(()),
+                        }
                     }
                     WireEvent::Problem(problem) => write!(f, "{lead} {arrow} ?? {problem}"),
                 }
@@ -241,6 +250,8 @@ pub fn describe_frame(frame: &FrameInfo, key: bool) -> String {
             None => preview_text(&frame.preview, frame.len),
         }),
         _ if frame.len == 0 => None,
+        // What it says is on the line under it (`describe_inflated`).
+        _ if frame.inflated.is_some() => Some("compressed".to_owned()),
         _ => Some(preview_text(&frame.preview, frame.len)),
     };
     if let Some(detail) = detail {
@@ -263,6 +274,20 @@ pub fn describe_close(close: &CloseInfo) -> String {
         code
     } else {
         format!("{code} {:?}", close.reason)
+    }
+}
+
+/// `inflated 5 bytes "Hello"`, under a compressed frame.
+pub fn describe_inflated(inflated: &Inflated) -> String {
+    let text = format!(
+        "inflated {} bytes {}",
+        inflated.len,
+        preview_text(&inflated.preview, inflated.len)
+    );
+    if inflated.malformed {
+        format!("{text}, then data that is not DEFLATE")
+    } else {
+        text
     }
 }
 
@@ -306,6 +331,7 @@ mod tests {
             key: masked.then_some([0x37, 0xfa, 0x21, 0x3d]),
             len: payload.len() as u64,
             preview: payload.to_vec(),
+            inflated: None,
         }
     }
 

@@ -15,7 +15,7 @@ pub mod frames;
 pub mod http;
 
 pub use frames::{
-    CloseInfo, FrameFollower, FrameInfo, KEPT_LEN, Opcode, PREVIEW_LEN, close_code_name,
+    CloseInfo, FrameFollower, FrameInfo, Inflated, KEPT_LEN, Opcode, PREVIEW_LEN, close_code_name,
 };
 pub use http::{Body, Carries, Direction, Head, HttpEvent, HttpReader, MAX_HEAD};
 

@@ -269,6 +269,7 @@ pub(super) mod tests {
                     user_agent: Some("wsppclient/0.1.0".into()),
                     origin: None,
                     route: "/pingpong".into(),
+                    extensions: String::new(),
                     connected_at_unix_ms: 1_000,
                     pings_sent: 3,
                     pongs_received: 3,

@@ -302,6 +302,7 @@ pub(super) mod tests {
                     key: None,
                     len: 2,
                     preview: vec![0x03, 0xe8],
+                    inflated: None,
                 }),
             },
         }

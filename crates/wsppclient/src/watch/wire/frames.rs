@@ -6,9 +6,16 @@
 //! buffered beyond its preview, so a huge frame costs no memory, and bytes may arrive
 //! split at any boundary. Headers are decoded by [`wspp::frame`], as the server's
 //! UTF-8 check decodes them, with tungstenite's parser.
+//!
+//! A data message whose first frame has RSV1 set is compressed (permessage-deflate,
+//! RFC 7692, the one extension that uses the bit): each of its frames is inflated as it
+//! passes ([`wspp::deflate::codec`]), and reported with what it inflated to beside
+//! what the wire carried. The decompressor is kept from message to message, which
+//! reads a peer that carries its context over and one that does not alike.
 
 use std::fmt;
 
+use wspp::deflate::codec::{Inflater, TAIL};
 use wspp::frame::{Header, HeaderReader};
 
 /// How many payload bytes of a data frame or an HTTP body a one-line preview shows.
@@ -92,6 +99,26 @@ pub struct FrameInfo {
     pub len: u64,
     /// The first payload bytes, unmasked: all of a control frame, [`KEPT_LEN`] of others.
     pub preview: Vec<u8>,
+    /// For a frame of a compressed message, what its payload inflated to.
+    pub inflated: Option<Inflated>,
+}
+
+/// What a compressed frame's payload inflated to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inflated {
+    /// How many bytes it inflated to.
+    pub len: u64,
+    /// The first of them, [`KEPT_LEN`] at most.
+    pub preview: Vec<u8>,
+    /// Whether the payload was not valid DEFLATE (inflation stopped there).
+    pub malformed: bool,
+}
+
+impl Inflated {
+    /// Whether [`Inflated::preview`] is all of it.
+    pub fn preview_is_whole(&self) -> bool {
+        self.preview.len() as u64 == self.len
+    }
 }
 
 impl FrameInfo {
@@ -153,6 +180,11 @@ pub fn close_code_name(code: u16) -> Option<&'static str> {
 #[derive(Debug)]
 pub struct FrameFollower {
     state: FrameState,
+    /// Inside a data message whose final frame has not passed: whether it is
+    /// compressed.
+    message: Option<bool>,
+    /// The decompressor, made at the first compressed message.
+    inflater: Option<Inflater>,
 }
 
 #[derive(Debug)]
@@ -171,6 +203,8 @@ struct PayloadState {
     seen: u64,
     /// Preview bytes to keep.
     keep: usize,
+    /// Whether the payload is compressed, to inflate as it passes.
+    compressed: bool,
 }
 
 impl Default for FrameFollower {
@@ -184,6 +218,63 @@ impl FrameFollower {
     pub fn new() -> Self {
         FrameFollower {
             state: FrameState::Header(HeaderReader::new()),
+            message: None,
+            inflater: None,
+        }
+    }
+
+    /// Notes the message a frame belongs to, and whether its payload is compressed.
+    fn start_frame(&mut self, header: &Header) -> bool {
+        let compressed = match header.opcode {
+            0x1 | 0x2 => header.rsv & 0b100 != 0,
+            0x0 => self.message.unwrap_or(false),
+            _ => return false,
+        };
+        self.message = (!header.fin).then_some(compressed);
+        if compressed {
+            self.inflater.get_or_insert_with(|| Inflater::new(true));
+        }
+        compressed
+    }
+
+    /// Inflates `payload` (unmasked) into `into`, keeping [`KEPT_LEN`] bytes of it.
+    fn inflate(&mut self, payload: &[u8], into: &mut Inflated) {
+        let Some(inflater) = self.inflater.as_mut() else {
+            return;
+        };
+        let mut input = payload;
+        let mut scratch = Vec::new();
+        while !into.malformed {
+            scratch.clear();
+            match inflater.inflate(input, &mut scratch, 16 * 1024) {
+                Ok(taken) => input = &input[taken..],
+                Err(_) => {
+                    into.malformed = true;
+                    // The stream cannot be followed past bad data: start afresh.
+                    *inflater = Inflater::new(true);
+                }
+            }
+            into.len += scratch.len() as u64;
+            let room = KEPT_LEN.saturating_sub(into.preview.len());
+            into.preview
+                .extend_from_slice(&scratch[..room.min(scratch.len())]);
+            if input.is_empty() && scratch.is_empty() {
+                break;
+            }
+        }
+    }
+
+    /// The frame `frame` has passed whole: if it ends a compressed message, the tail
+    /// the sender took off goes back in.
+    fn end_frame(&mut self, frame: &mut FrameInfo) {
+        if let Some(mut inflated) = frame.inflated.take() {
+            if frame.fin {
+                self.inflate(&TAIL, &mut inflated);
+                if let Some(inflater) = self.inflater.as_mut() {
+                    inflater.end_message();
+                }
+            }
+            frame.inflated = Some(inflated);
         }
     }
 
@@ -212,9 +303,11 @@ impl FrameFollower {
                 let Some(header) = header else {
                     return (used, None);
                 };
-                let payload = start_payload(header);
+                let compressed = self.start_frame(&header);
+                let mut payload = start_payload(header, compressed);
                 if payload.frame.len == 0 {
-                    *self = FrameFollower::new();
+                    self.state = FrameState::Header(HeaderReader::new());
+                    self.end_frame(&mut payload.frame);
                     return (used, Some(payload.frame));
                 }
                 self.state = FrameState::Payload(payload);
@@ -230,16 +323,34 @@ impl FrameFollower {
                     let key = p.mask.map_or(0, |m| m[p.frame.preview.len() % 4]);
                     p.frame.preview.push(b ^ key);
                 }
-                p.seen += take as u64;
-                if p.seen == p.frame.len {
-                    let frame = FrameInfo {
-                        preview: std::mem::take(&mut p.frame.preview),
-                        ..p.frame
-                    };
-                    *self = FrameFollower::new();
-                    return (take, Some(frame));
+                let mut inflated = None;
+                if p.compressed {
+                    let mut plain = bytes[..take].to_vec();
+                    if let Some(key) = p.mask {
+                        wspp::frame::apply_mask(&mut plain, key, p.seen);
+                    }
+                    inflated = Some((plain, p.frame.inflated.take().unwrap_or_default()));
                 }
-                (take, None)
+                p.seen += take as u64;
+                let done = p.seen == p.frame.len;
+                let mut frame = done.then(|| FrameInfo {
+                    preview: std::mem::take(&mut p.frame.preview),
+                    ..p.frame.clone()
+                });
+                if let Some((plain, mut so_far)) = inflated {
+                    self.inflate(&plain, &mut so_far);
+                    match (&mut frame, &mut self.state) {
+                        (Some(frame), _) => frame.inflated = Some(so_far),
+                        (None, FrameState::Payload(p)) => p.frame.inflated = Some(so_far),
+                        (None, FrameState::Header(_)) => {}
+                    }
+                }
+                let Some(mut frame) = frame else {
+                    return (take, None);
+                };
+                self.state = FrameState::Header(HeaderReader::new());
+                self.end_frame(&mut frame);
+                (take, Some(frame))
             }
         }
     }
@@ -262,7 +373,7 @@ impl FrameFollower {
 }
 
 /// What the follower keeps of the frame `header` starts.
-fn start_payload(header: Header) -> PayloadState {
+fn start_payload(header: Header, compressed: bool) -> PayloadState {
     let opcode = Opcode::from_bits(header.opcode);
     let keep = if opcode.is_control() {
         CONTROL_PREVIEW_LEN
@@ -278,10 +389,12 @@ fn start_payload(header: Header) -> PayloadState {
             key: header.mask,
             len: header.len,
             preview: Vec::new(),
+            inflated: compressed.then(Inflated::default),
         },
         mask: header.mask,
         seen: 0,
         keep,
+        compressed,
     }
 }
 
@@ -371,6 +484,43 @@ mod tests {
         );
         assert_eq!(f[1].opcode, Opcode::Reserved(3));
         assert_eq!(f[1].opcode.to_string(), "reserved 0x3");
+    }
+
+    #[test]
+    fn compressed_frames_are_inflated_beside_their_wire_bytes() {
+        let key = [0x11, 0x22, 0x33, 0x44];
+        let text = "compress me, compress me, compress me";
+        let compressed = wspp::deflate::codec::compress_message(text.as_bytes(), 15);
+        let (one, two) = compressed.split_at(compressed.len() / 2);
+        let stream = [
+            // RFC 7692, 7.2.3.1: "Hello".
+            frame(
+                true,
+                0x41,
+                None,
+                &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
+            ),
+            frame(false, 0x41, Some(key), one),
+            frame(true, 0x9, Some(key), b"between"),
+            frame(true, 0x0, Some(key), two),
+            frame(true, 0x1, None, b"plain"),
+            frame(true, 0x42, None, &[0xff, 0xff]),
+        ]
+        .concat();
+        let f = bytewise(&stream);
+        assert_eq!(f.len(), 6);
+        let inflated = |i: usize| {
+            f[i].inflated
+                .as_ref()
+                .map(|x| (x.preview.clone(), x.malformed))
+        };
+        assert_eq!((f[0].rsv, f[0].len), (0b100, 7));
+        assert_eq!(inflated(0), Some((b"Hello".to_vec(), false)));
+        let (first, _) = inflated(1).expect("compressed");
+        let (second, _) = inflated(3).expect("compressed");
+        assert_eq!([first, second].concat(), text.as_bytes());
+        assert_eq!((inflated(2), inflated(4)), (None, None));
+        assert_eq!(inflated(5).map(|(_, bad)| bad), Some(true));
     }
 
     #[test]

@@ -145,6 +145,7 @@ fn x_toggles_hex_dumps_of_the_lines_already_there() {
         key: None,
         len: 3,
         preview: vec![1, 2, 3],
+        inflated: None,
     };
     net(
         &mut app,
