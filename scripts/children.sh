@@ -74,7 +74,7 @@ work_dir() {
 # build_binaries: builds wsppsrv and wsppclient (debug) and sets `bin`, their folder.
 build_binaries() {
     echo "== building wsppsrv and wsppclient"
-    cargo build --locked --quiet -p wsppsrv -p wsppclient
+    cargo build --locked --quiet -p wsppsrv -p wsppclient || return 1
     bin=${CARGO_TARGET_DIR:-target}/debug
 }
 

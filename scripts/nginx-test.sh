@@ -34,16 +34,8 @@ die() {
     exit 2
 }
 
-work=$(mktemp -d)
-cleanup() {
-    stop_children
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "== building wsppsrv and wsppclient"
-cargo build --locked --quiet -p wsppsrv -p wsppclient || die "build failed"
-bin=${CARGO_TARGET_DIR:-target}/debug
+work_dir
+build_binaries || die "build failed"
 
 # --- wsppsrv --------------------------------------------------------------------------
 # A long ping timeout: the Python clients below hold their sessions without answering.

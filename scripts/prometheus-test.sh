@@ -35,16 +35,8 @@ die() {
     exit 1
 }
 
-work=$(mktemp -d)
-cleanup() {
-    stop_children
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-echo "== building wsppsrv and wsppclient"
-cargo build --locked --quiet -p wsppsrv -p wsppclient
-bin=${CARGO_TARGET_DIR:-target}/debug
+work_dir
+build_binaries
 
 # --- wsppsrv and its clients --------------------------------------------------------
 start_wsppsrv "$work/wsppsrv.log" "$bin/wsppsrv" --ping-interval 200ms
