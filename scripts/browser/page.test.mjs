@@ -115,9 +115,13 @@ async function rows(page) {
   const cells = await page.$$eval('#list tbody tr', (trs) =>
     trs.filter((tr) => tr.cells.length === 13).map((tr) => [...tr.cells].map((td) => td.textContent)),
   );
-  return cells.map(([id, peer, ua, origin, route, extensions, since, pings, pongs, last, min, avg, max]) => ({
-    id, peer, ua, origin, route, extensions, since, pings: Number(pings), pongs: Number(pongs), last, min, avg, max,
-  }));
+  // The route cell also names the HTTP version the WebSocket runs over (`/pingpong HTTP/1.1`).
+  return cells.map(([id, peer, ua, origin, routeCell, extensions, since, pings, pongs, last, min, avg, max]) => {
+    const [route, http] = routeCell.split(' HTTP/');
+    return {
+      id, peer, ua, origin, route, http, extensions, since, pings: Number(pings), pongs: Number(pongs), last, min, avg, max,
+    };
+  });
 }
 
 const measured = (rtt) => /^\d+(\.\d+)? (µs|ms)$/.test(rtt);
@@ -234,6 +238,7 @@ await check('a hostile User-Agent is shown as text and runs nothing', async () =
   const shownOn = async (page) => {
     const row = await until('the hostile row', async () => (await rows(page)).find((r) => r.ua === HOSTILE_UA));
     assert.equal(row.route, '/pingpong');
+    assert.equal(row.http, '1.1', 'the page over plain HTTP connects its WebSocket over HTTP/1.1');
     assert.equal(await page.locator('#list img').count(), 0, 'no <img> element in the list');
   };
   await b.reload(); // rendered by the server into a fresh page
