@@ -351,7 +351,7 @@ pub struct LoadArgs {
     pub connections: u32,
 
     /// Connections opened a second [default: as fast as the server accepts them]
-    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    #[arg(long, value_name = "R", value_parser = parse_rate, allow_negative_numbers = true)]
     pub open_rate: Option<Duration>,
 
     /// Handshakes in flight at most while opening
@@ -380,7 +380,7 @@ pub struct LoadArgs {
 
     /// Close R connections a second with 1000 and open them again (each in turn),
     /// waiting out a refusal's Retry-After before trying again
-    #[arg(long, value_name = "R", value_parser = parse_rate)]
+    #[arg(long, value_name = "R", value_parser = parse_rate, allow_negative_numbers = true)]
     pub churn: Option<Duration>,
 
     /// End the run at the first connection that fails to open or is dropped (the

@@ -413,6 +413,11 @@ fn load_takes_its_options_apart_from_the_connection_settings() {
         let err = super::try_parse_from(args).expect_err(&format!("{bad:?}"));
         assert_eq!(err.exit_code(), 2, "{bad:?}");
     }
+    // A negative rate gets the rate's own words, not clap's "unexpected argument".
+    for flag in ["--open-rate", "--churn"] {
+        let err = super::try_parse_from(["wsppclient", "load", flag, "-5"]).expect_err(flag);
+        assert!(err.to_string().contains("is not a rate"), "{flag}: {err}");
+    }
 }
 
 #[test]
