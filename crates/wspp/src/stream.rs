@@ -218,6 +218,54 @@ impl<L: Layer> Layer for Option<L> {
     }
 }
 
+/// Bytes read past an upgrade request before the upgrade (a client that did not wait
+/// for the 101: hyper read its first frames with the request), served before the
+/// stream's own, so that the layers above see the stream whole.
+#[derive(Debug)]
+pub struct EarlyBytes(Option<Box<Early>>);
+
+/// Boxed: nearly always empty, and kept for the session's whole life.
+#[derive(Debug)]
+struct Early {
+    bytes: Box<[u8]>,
+    served: usize,
+}
+
+impl EarlyBytes {
+    /// A copy of `early` to serve first. Copied: hyper hands a view of its read
+    /// buffer, which a long request head made as large as that head, and a view holds
+    /// all of it.
+    pub fn new(early: &[u8]) -> Self {
+        EarlyBytes((!early.is_empty()).then(|| {
+            Box::new(Early {
+                bytes: early.into(),
+                served: 0,
+            })
+        }))
+    }
+}
+
+impl Layer for EarlyBytes {
+    fn poll_read<S: AsyncRead + Unpin>(
+        &mut self,
+        inner: &mut S,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let Some(early) = self.0.as_mut() {
+            let left = &early.bytes[early.served..];
+            let n = left.len().min(buf.remaining());
+            buf.put_slice(&left[..n]);
+            early.served += n;
+            if early.served == early.bytes.len() {
+                self.0 = None;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(inner).poll_read(cx, buf)
+    }
+}
+
 /// A stream with a [`Layer`] over it: writes, flushes and shutdowns go through to the
 /// stream inside and the layer hears of them; reads are the layer's to make.
 #[derive(Debug)]

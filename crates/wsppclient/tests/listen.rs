@@ -555,3 +555,130 @@ async fn max_clients_answers_503_beyond_the_limit() {
     );
     let (_, ()) = tokio::join!(listening.stop(), read_to_end(first));
 }
+
+/// Chromium's offer, word for word.
+const BROWSER_OFFER: &str = "permessage-deflate; client_max_window_bits";
+
+#[tokio::test]
+async fn deflate_takes_a_browsers_offer_and_shows_each_compressed_frame_inflated() {
+    use wspp::test_util::peer::client as peer;
+    let listening = Listening::start(ListenOptions {
+        deflate: true,
+        echo: true,
+        ..ListenOptions::default()
+    })
+    .await;
+    let mut tcp = TcpStream::connect(listening.addr).await.expect("connect");
+    // The first compressed message rides with the request, as a client that does not
+    // wait for the 101 sends it: hyper reads it with the head, and the layer must
+    // still see it first.
+    let message = "hello hello hello";
+    let compressed = wspp::deflate::codec::compress_message(message.as_bytes(), 15);
+    let rsv1_text = 0x40 | peer::TEXT;
+    let mut bytes = format!(
+        "GET /chat HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: {}\r\nOrigin: http://127.0.0.1\r\n\
+         Sec-WebSocket-Extensions: {BROWSER_OFFER}\r\n\r\n",
+        peer::KEY
+    )
+    .into_bytes();
+    bytes.extend(peer::encode(true, rsv1_text, &compressed, true));
+    tcp.write_all(&bytes).await.expect("send");
+    let head = peer::read_head(&mut tcp).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(
+        head.contains(
+            "sec-websocket-extensions: permessage-deflate; client_no_context_takeover\r\n"
+        ),
+        "{head}"
+    );
+    let echo = peer::read(&mut tcp).await.expect("the echo");
+    assert_eq!((echo.opcode, echo.masked), (peer::TEXT, false));
+    assert_ne!(echo.payload, message.as_bytes(), "the echo is compressed");
+    peer::send(&mut tcp, peer::CLOSE, &1000u16.to_be_bytes()).await;
+    assert_eq!(
+        peer::read_to_close(&mut tcp)
+            .await
+            .and_then(|f| f.close_code()),
+        Some(1000)
+    );
+    let text = listening.until(|t| t.contains("by the client")).await;
+    let lines = lines_of(&text, 1);
+    assert!(
+        has(&lines, &["Sec-WebSocket-Extensions: ", BROWSER_OFFER]),
+        "{text}"
+    );
+    assert!(
+        has(
+            &lines,
+            &[
+                "answering 101; extensions offered (permessage-deflate; client_max_window_bits), \
+                 answered permessage-deflate; client_no_context_takeover"
+            ]
+        ),
+        "{text}"
+    );
+    assert!(
+        has(&lines, &["101 Switching Protocols, permessage-deflate)"]),
+        "{text}"
+    );
+    let wire_len = format!("len={} rsv=100 compressed", compressed.len());
+    let inflated = format!("inflated 17 bytes \"{message}\"");
+    for arrow in ["← Text fin=1 mask=1 key=37fa213d ", "→ Text fin=1 mask=0 "] {
+        let at = lines
+            .iter()
+            .position(|l| l.contains(arrow) && l.contains(&wire_len))
+            .unwrap_or_else(|| panic!("no {arrow}{wire_len}:\n{text}"));
+        assert!(lines[at + 1].contains(&inflated), "{text}");
+    }
+    listening.stop().await;
+}
+
+#[tokio::test]
+async fn our_client_offering_deflate_is_declined_without_deflate_and_answered_with_it() {
+    use wsppclient::net::settings::Headers;
+    use wsppclient::net::url::WsUrl;
+    for deflate in [false, true] {
+        let listening = Listening::start(ListenOptions {
+            deflate,
+            echo: true,
+            ..ListenOptions::default()
+        })
+        .await;
+        let tcp = TcpStream::connect(listening.addr).await.expect("connect");
+        let url = WsUrl::parse(&format!("ws://{}/", listening.addr)).expect("a url");
+        let headers = Headers {
+            deflate: true,
+            ..Headers::default()
+        };
+        let (mut ws, response) =
+            wsppclient::net::upgrade::upgrade(tcp, &headers, Duration::from_secs(5), &url)
+                .await
+                .expect("upgraded");
+        assert_eq!(
+            response.headers().contains_key("sec-websocket-extensions"),
+            deflate
+        );
+        ws.send(Message::text("hello")).await.expect("send");
+        let echo = within(ws.next()).await.expect("open").expect("the echo");
+        assert_eq!(echo, Message::text("hello"), "deflate: {deflate}");
+        ws.close(None).await.expect("close");
+        while within(ws.next()).await.is_some() {}
+        let text = listening.until(|t| t.contains("by the client")).await;
+        let (rsv, said) = if deflate {
+            ("rsv=100 compressed", "answered permessage-deflate")
+        } else {
+            (
+                "len=5 \"hello\"",
+                "declined: none is spoken here without --deflate",
+            )
+        };
+        assert!(text.contains(said), "{text}");
+        assert!(
+            has(&lines_of(&text, 1), &["← Text fin=1 mask=1", rsv]),
+            "{text}"
+        );
+        listening.stop().await;
+    }
+}

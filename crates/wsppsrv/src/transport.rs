@@ -13,16 +13,12 @@
 //! the connection's segments, which carry every stream's frames, read by hyper's HTTP/2
 //! layer and not by the session.
 
-use std::io;
-use std::task::{Context, Poll};
-
-use bytes::{Buf, Bytes};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::server::TlsStream;
 use wspp::clients::HttpVersion;
-use wspp::stream::{Layer, Layered, PlainOrTls};
+use wspp::stream::{EarlyBytes, Layered, PlainOrTls};
 use wspp::wire_clock::{StampedTcp, WireStamps};
 
 /// An accepted connection, plain (`http://`, `ws://`) or TLS (`https://`, `wss://`),
@@ -83,34 +79,6 @@ impl SessionStream for TokioIo<Upgraded> {
 /// `None` if hyper served something else: an HTTP/2 stream is not a connection.
 fn upgraded(upgraded: Upgraded) -> Option<Upgrade> {
     let parts = upgraded.downcast::<TokioIo<Transport>>().ok()?;
-    // Boxed: nearly always empty, and kept for the session's whole life.
-    // Copied: the buffer is a view of hyper's read buffer, which a long request
-    // head made as large as that head, and a view holds all of it.
-    let early =
-        (!parts.read_buf.is_empty()).then(|| Box::new(Bytes::copy_from_slice(&parts.read_buf)));
-    Some(Layered::new(parts.io.into_inner(), EarlyBytes(early)))
-}
-
-/// Bytes hyper read past the upgrade request, served before the socket's own.
-#[derive(Debug)]
-pub(crate) struct EarlyBytes(Option<Box<Bytes>>);
-
-impl Layer for EarlyBytes {
-    fn poll_read<S: AsyncRead + Unpin>(
-        &mut self,
-        inner: &mut S,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if let Some(early) = self.0.as_mut() {
-            let n = early.len().min(buf.remaining());
-            buf.put_slice(&early[..n]);
-            early.advance(n);
-            if early.is_empty() {
-                self.0 = None;
-            }
-            return Poll::Ready(Ok(()));
-        }
-        std::pin::Pin::new(inner).poll_read(cx, buf)
-    }
+    let early = EarlyBytes::new(&parts.read_buf);
+    Some(Layered::new(parts.io.into_inner(), early))
 }

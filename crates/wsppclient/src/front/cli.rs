@@ -180,7 +180,7 @@ pub struct Cli {
     )]
     pub subprotocols: Vec<String>,
 
-    /// Offer permessage-deflate (RFC 7692): messages compressed both ways if the server agrees, as browsers offer it
+    /// Offer permessage-deflate (RFC 7692): messages compressed both ways if the server agrees, as browsers offer it (listen: take a client's offer)
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub deflate: bool,
 
@@ -308,7 +308,8 @@ impl Cli {
             }
             Some(CliCommand::Listen(args)) => {
                 let key_log = dial.tls.key_log.clone();
-                let options = args.into_options(headers.subprotocols.clone(), key_log, hex);
+                let options =
+                    args.into_options(headers.subprotocols.clone(), headers.deflate, key_log, hex);
                 return Invocation {
                     server,
                     dial,

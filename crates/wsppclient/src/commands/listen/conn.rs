@@ -5,8 +5,10 @@
 //! hyper serves the tapped stream, so the request head in the transcript is the one
 //! that arrived, byte for byte, and our answer the one that left. After the 101 the
 //! session takes the tapped stream back out of hyper, with whatever hyper had read
-//! past the request (a client that did not wait for our answer), and tungstenite
-//! speaks WebSocket over it, still tapped.
+//! past the request (a client that did not wait for our answer) served first, and
+//! tungstenite speaks WebSocket over it, still tapped: with permessage-deflate agreed,
+//! through the same [`Deflate`] layer wsppsrv uses, so the tap below it sees the
+//! compressed frames as they crossed the wire.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -25,7 +27,8 @@ use tokio_rustls::TlsAcceptor;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_util::sync::CancellationToken;
-use wspp::stream::PlainOrTls;
+use wspp::deflate::{Agreement, Deflate};
+use wspp::stream::{EarlyBytes, Layered, PlainOrTls};
 use wspp::wire_clock::StampedTcp;
 
 use super::event::{Event, EventKind, Summary};
@@ -60,6 +63,8 @@ struct Upgrade {
     permit: Option<OwnedSemaphorePermit>,
     /// The subprotocol our 101 chose.
     subprotocol: Option<String>,
+    /// permessage-deflate, when our 101 took it.
+    deflate: Option<Agreement>,
 }
 
 /// Serves connection number `id` to its end and reports it, ending with its summary.
@@ -187,6 +192,7 @@ async fn handshake(
         on_upgrade,
         permit,
         subprotocol,
+        deflate,
     }) = lock(&upgrade).take()
     else {
         match served {
@@ -209,15 +215,18 @@ async fn handshake(
             return None;
         }
     };
-    let mut ws = WebSocketStream::from_partially_read(
-        parts.io.into_inner(),
-        parts.read_buf.to_vec(),
+    let early = Layered::new(parts.io.into_inner(), EarlyBytes::new(&parts.read_buf));
+    let mut ws = WebSocketStream::from_raw_socket(
+        Layered::new(early, deflate.map(Deflate::new)),
         Role::Server,
         None,
     )
     .await;
-    let chosen = subprotocol.map_or_else(String::new, |name| format!(", subprotocol {name}"));
-    ws.get_mut().layer_mut().note_upgrade(format!(
+    let mut chosen = subprotocol.map_or_else(String::new, |name| format!(", subprotocol {name}"));
+    if deflate.is_some() {
+        chosen.push_str(", permessage-deflate");
+    }
+    session::tap_mut(&mut ws).layer_mut().note_upgrade(format!(
         "upgraded to WebSocket (101 Switching Protocols{chosen})"
     ));
     Some((ws, permit))
@@ -242,6 +251,7 @@ fn answer(
             on_upgrade: hyper::upgrade::on(req),
             permit: permit.and_then(Result::ok),
             subprotocol: decision.subprotocol,
+            deflate: decision.deflate,
         });
     }
     decision.response

@@ -6,13 +6,16 @@
 //! the WebSocket handshake's own ([`wsppsrv::upgrade::check`], with its 400 and 426
 //! and their reasons). Only then come the answers the user chose: a refusal
 //! (`--refuse`), 503 beyond `--max-clients`, or 101 with the first subprotocol the
-//! client offered that we speak. Every refusal closes the connection, so that what
-//! follows it on the wire is not read as another request.
+//! client offered that we speak, and with `--deflate` the answer to its
+//! permessage-deflate offer that wsppsrv gives ([`negotiation::respond`]). Every
+//! refusal closes the connection, so that what follows it on the wire is not read as
+//! another request.
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Request, Response, StatusCode};
+use wspp::deflate::{Agreement, negotiation};
 
 use super::options::ListenOptions;
 
@@ -28,6 +31,8 @@ pub(super) struct Decision {
     pub upgrades: bool,
     /// The subprotocol chosen, when it upgrades with one.
     pub subprotocol: Option<String>,
+    /// permessage-deflate, when it upgrades with it.
+    pub deflate: Option<Agreement>,
     /// Why we answer as we do.
     pub note: String,
 }
@@ -49,6 +54,7 @@ pub(super) fn decide<B>(req: &Request<B>, options: &ListenOptions, full: bool) -
                 response,
                 upgrades: false,
                 subprotocol: None,
+                deflate: None,
             };
         }
     };
@@ -100,18 +106,37 @@ pub(super) fn decide<B>(req: &Request<B>, options: &ListenOptions, full: bool) -
         .iter()
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .collect::<Vec<_>>();
-    let note = if extensions.is_empty() {
-        note
-    } else {
-        format!(
-            "{note}; extensions offered ({}) declined: none is spoken here",
+    let taken = options
+        .deflate
+        .then(|| negotiation::respond(extensions.iter().map(String::as_str)))
+        .flatten();
+    let note = match (&taken, extensions.is_empty()) {
+        (_, true) => note,
+        (Some((answer, _)), false) => format!(
+            "{note}; extensions offered ({}), answered {answer}",
             extensions.join(", ")
-        )
+        ),
+        (None, false) if options.deflate => format!(
+            "{note}; extensions offered ({}) declined: no permessage-deflate offer we can take",
+            extensions.join(", ")
+        ),
+        (None, false) => format!(
+            "{note}; extensions offered ({}) declined: none is spoken here without --deflate",
+            extensions.join(", ")
+        ),
     };
+    if let Some((answer, _)) = &taken
+        && let Ok(value) = HeaderValue::from_str(answer)
+    {
+        response
+            .headers_mut()
+            .insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
+    }
     Decision {
         response,
         upgrades: true,
         subprotocol: chosen,
+        deflate: taken.map(|(_, agreed)| agreed),
         note,
     }
 }
@@ -151,6 +176,7 @@ fn refusal(status: StatusCode, reason: &str, note: String) -> Decision {
         response,
         upgrades: false,
         subprotocol: None,
+        deflate: None,
         note,
     }
 }
@@ -245,6 +271,59 @@ mod tests {
             none.note.contains("none of those offered (x)"),
             "{}",
             none.note
+        );
+    }
+
+    #[test]
+    fn permessage_deflate_is_answered_only_with_deflate() {
+        let chromium = || {
+            upgrade().header(
+                "Sec-WebSocket-Extensions",
+                "permessage-deflate; client_max_window_bits",
+            )
+        };
+        let declined = decide_on(chromium(), &ListenOptions::default());
+        assert_eq!(declined.deflate, None);
+        assert!(
+            declined
+                .response
+                .headers()
+                .get("sec-websocket-extensions")
+                .is_none()
+        );
+        assert!(
+            declined
+                .note
+                .contains("declined: none is spoken here without --deflate"),
+            "{}",
+            declined.note
+        );
+        let options = ListenOptions {
+            deflate: true,
+            ..ListenOptions::default()
+        };
+        let taken = decide_on(chromium(), &options);
+        assert_eq!(
+            taken.response.headers()["sec-websocket-extensions"],
+            "permessage-deflate; client_no_context_takeover"
+        );
+        assert_eq!(taken.deflate.map(|a| a.deflate_window_bits), Some(15));
+        assert!(
+            taken
+                .note
+                .ends_with("answered permessage-deflate; client_no_context_takeover"),
+            "{}",
+            taken.note
+        );
+        let other = decide_on(
+            upgrade().header("Sec-WebSocket-Extensions", "x-webkit-deflate-frame"),
+            &options,
+        );
+        assert_eq!(other.deflate, None);
+        assert!(
+            other.note.contains("no permessage-deflate offer"),
+            "{}",
+            other.note
         );
     }
 

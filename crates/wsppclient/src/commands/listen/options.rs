@@ -45,6 +45,8 @@ pub struct ListenOptions {
     pub close_code: u16,
     /// Send every message back as it came.
     pub echo: bool,
+    /// Take a client's permessage-deflate offer (RFC 7692) rather than decline it.
+    pub deflate: bool,
     /// Ping each client this often, and show its round trip.
     pub ping_interval: Option<Duration>,
     /// Open WebSocket sessions at most; upgrades beyond them get 503.
@@ -68,6 +70,7 @@ impl Default for ListenOptions {
             close_after: None,
             close_code: DEFAULT_CLOSE_CODE,
             echo: false,
+            deflate: false,
             ping_interval: None,
             max_clients: None,
             show_cookies: false,

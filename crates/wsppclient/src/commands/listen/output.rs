@@ -231,6 +231,12 @@ fn json_entry(conn: u64, entry: &Entry) -> Value {
                 "len": frame.len, "payload": String::from_utf8_lossy(&frame.preview),
                 "payload_hex": crate::hex::plain(&frame.preview),
                 "payload_whole": frame.preview_is_whole(),
+                // A compressed frame's payload is DEFLATE: what it says is here.
+                "inflated": frame.inflated.as_ref().map(|inflated| json!({
+                    "len": inflated.len,
+                    "payload": String::from_utf8_lossy(&inflated.preview),
+                    "malformed": inflated.malformed,
+                })),
             }),
             WireEvent::Problem(problem) => json!({
                 "event": "problem", "conn": conn, "at_ms": at_ms, "direction": direction(d),

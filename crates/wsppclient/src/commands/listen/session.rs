@@ -17,7 +17,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_util::sync::CancellationToken;
-use wspp::stream::PlainOrTls;
+use wspp::deflate::{Deflate, InvalidDeflate};
+use wspp::stream::{EarlyBytes, Layered, PlainOrTls};
 use wspp::tracker::{PingTracker, PongOutcome};
 use wspp::wire_clock::{Clock, StampedTcp, WireStamps};
 
@@ -31,8 +32,20 @@ use crate::watch::wire::CloseInfo;
 /// An accepted connection: plain or TLS over a kernel-stamped socket.
 pub(super) type Transport = PlainOrTls<StampedTcp, tokio_rustls::server::TlsStream<StampedTcp>>;
 
-/// The WebSocket over the tapped connection.
-pub(super) type Socket = WebSocketStream<Tap<Transport>>;
+/// The WebSocket over the tapped connection: first the bytes hyper read past the
+/// request, then permessage-deflate when the 101 took it.
+pub(super) type Socket =
+    WebSocketStream<Layered<Layered<Tap<Transport>, EarlyBytes>, Option<Deflate>>>;
+
+/// The tap under a session's layers.
+pub(super) fn tap(ws: &Socket) -> &Tap<Transport> {
+    ws.get_ref().get_ref().get_ref()
+}
+
+/// The tap under a session's layers, to act on it.
+pub(super) fn tap_mut(ws: &mut Socket) -> &mut Tap<Transport> {
+    ws.get_mut().get_mut().get_mut()
+}
 
 /// How the loop ended.
 enum Ending {
@@ -134,7 +147,7 @@ async fn serve(
                     }
                 }
                 Some(Ok(Message::Pong(payload))) => {
-                    let received = ws.get_ref().stamped().last_rx();
+                    let received = tap(ws).stamped().last_rx();
                     if let PongOutcome::Reply { seq, rtt, .. } = tracker.pong(&payload, Instant::now(), received) {
                         let clock = rtt.clock(Clock::Kernel);
                         let on_clock = rtt.on(clock);
@@ -160,10 +173,10 @@ async fn serve(
 /// Sends the next Ping, asking the kernel when it met the wire.
 async fn ping(ws: &mut Socket, tracker: &mut PingTracker) -> Result<(), tungstenite::Error> {
     let ping = tracker.ping(Instant::now());
-    ws.get_ref().stamped().stamp_sends();
+    tap(ws).stamped().stamp_sends();
     let result = ws.send(Message::Ping(ping.payload.into())).await;
     // Asked even after a failure: it ends the request for stamps.
-    let sent = ws.get_ref().stamped().sent();
+    let sent = tap(ws).stamped().sent();
     result?;
     if let Some(sent) = sent {
         tracker.on_wire(ping.seq, sent.at);
@@ -172,7 +185,7 @@ async fn ping(ws: &mut Socket, tracker: &mut PingTracker) -> Result<(), tungsten
 }
 
 /// A client that broke the protocol: said, and closed with 1002 (tungstenite's
-/// errors for a peer's bad frames), or gone if the connection itself failed.
+/// errors for a peer's bad frames; 1007 for bad UTF-8 or bad compressed data), or gone if the connection itself failed.
 fn broke(ws: &Socket, transcript: &Transcript, err: tungstenite::Error) -> Ending {
     match err {
         tungstenite::Error::Protocol(problem) => {
@@ -187,6 +200,10 @@ fn broke(ws: &Socket, transcript: &Transcript, err: tungstenite::Error) -> Endin
             transcript.note(format!("the client's message is too big: {problem}"));
             Ending::Ours(CloseCode::Size, "message too big".into())
         }
+        tungstenite::Error::Io(err) if InvalidDeflate::is(&err) => {
+            transcript.note("the client sent a compressed message that is not DEFLATE");
+            Ending::Ours(CloseCode::Invalid, "invalid compressed data".into())
+        }
         _ => gone(ws, transcript),
     }
 }
@@ -195,7 +212,7 @@ fn broke(ws: &Socket, transcript: &Transcript, err: tungstenite::Error) -> Endin
 fn gone(ws: &Socket, transcript: &Transcript) -> Ending {
     transcript.note(format!(
         "1006 (Abnormal Closure): the client went without a close frame; {} bytes had arrived",
-        ws.get_ref().layer().received()
+        tap(ws).layer().received()
     ));
     Ending::Gone
 }

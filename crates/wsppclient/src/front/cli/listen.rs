@@ -92,11 +92,12 @@ pub struct ListenArgs {
 }
 
 impl ListenArgs {
-    /// What `listen` is asked to do; `subprotocols`, `key_log` and `hex` are the
-    /// global options'.
+    /// What `listen` is asked to do; `subprotocols`, `deflate`, `key_log` and `hex`
+    /// are the global options'.
     pub(super) fn into_options(
         self,
         subprotocols: Vec<String>,
+        deflate: bool,
         key_log: Option<PathBuf>,
         hex: bool,
     ) -> ListenOptions {
@@ -116,6 +117,7 @@ impl ListenArgs {
             close_after: self.close_after,
             close_code: self.close_code,
             echo: self.echo,
+            deflate,
             ping_interval: self.ping_interval,
             max_clients: self
                 .max_clients

@@ -428,6 +428,7 @@ fn listen_takes_its_options_and_the_global_subprotocols() {
         "--hex",
         "listen",
         "9002",
+        "--deflate",
         "--refuse",
         "403",
         "--close-after",
@@ -446,6 +447,7 @@ fn listen_takes_its_options_and_the_global_subprotocols() {
     };
     assert_eq!(options.addr, "127.0.0.1:9002");
     assert_eq!(options.subprotocols, ["chat"]);
+    assert!(options.deflate);
     assert_eq!(options.refuse, Some(403));
     assert_eq!((options.close_after, options.close_code), (Some(2), 4000));
     assert_eq!(options.ping_interval, Some(Duration::from_millis(500)));
@@ -459,6 +461,7 @@ fn listen_takes_its_options_and_the_global_subprotocols() {
         panic!("not listen");
     };
     assert_eq!(options.addr, "127.0.0.1:9001");
+    assert!(!options.deflate);
     for bad in [
         &["wsppclient", "listen", "--close-code", "4000"][..],
         &["wsppclient", "listen", "--tls-cert", "c.pem"],
