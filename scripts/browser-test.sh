@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# End-to-end test of wsppsrv's clients page in a real browser.
+# End-to-end test of wsppsrv's clients page, and of wsppclient listen, in a real browser.
 #
 # Installs Debian's chromium (if /usr/bin/chromium is missing) and playwright-core
 # (from scripts/browser/package-lock.json, into scripts/browser/node_modules), builds
-# wsppsrv, starts it on a free loopback port, and runs scripts/browser/page.test.mjs,
-# which drives headless Chromium through the page and takes two screenshots: into
-# target/screenshots/ by default, so a test run leaves the work tree alone, or over
-# img/page.png and img/page-phone.png with --update-screenshots. The last line is
-# "N passed, M failed"; the exit status is non-zero on any failure.
+# wsppsrv and wsppclient, starts wsppsrv on a free loopback port, and runs
+# scripts/browser/page.test.mjs, which drives headless Chromium through the page and
+# takes two screenshots: into target/screenshots/ by default, so a test run leaves the
+# work tree alone, or over img/page.png and img/page-phone.png with
+# --update-screenshots. Then `wsppclient --deflate listen` on another free port, and
+# scripts/browser/listen.test.mjs, whose Chromium connects to it. Each test file ends
+# with "N passed, M failed"; the exit status is non-zero on any failure.
 #
 # Needs Node.js 20 or later, and root (or sudo) only to install chromium.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+# shellcheck source=scripts/children.sh
+source scripts/children.sh
 
 shots="$root/target/screenshots"
 if [ "${1:-}" = "--update-screenshots" ]; then
@@ -40,8 +44,8 @@ fi
 # browser of its own.
 npm ci --prefix scripts/browser --no-audit --no-fund --loglevel=error >&2
 
-cargo build -p wsppsrv >&2
-server="${CARGO_TARGET_DIR:-$root/target}/debug/wsppsrv"
+build_binaries >&2
+server="$bin/wsppsrv"
 
 work=$(mktemp -d)
 log="$work/server.log"
@@ -49,6 +53,7 @@ server_pid=
 
 finish() {
   local status=$?
+  stop_children
   if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
     kill -TERM "$server_pid"
     wait "$server_pid" || true
@@ -81,8 +86,45 @@ if [ -z "$addr" ]; then
   exit 1
 fi
 
+# listen_test: `wsppclient --deflate listen` on a free port, its transcript in a file,
+# and Chromium's WebSocket to it (scripts/browser/listen.test.mjs reads the transcript).
+listen_test() {
+  local port out="$work/listen.out" err="$work/listen.err" pid i status=0
+  port=$(free_port)
+  if [ -z "$port" ]; then
+    echo "browser-test: no free port for listen" >&2
+    return 1
+  fi
+  "$bin/wsppclient" --deflate listen "127.0.0.1:$port" </dev/null >"$out" 2>"$err" &
+  pid=$!
+  pids+=("$pid")
+  for ((i = 0; i < 100; i++)); do
+    grep -q '^listening on ' "$err" && break
+    if ! alive "$pid"; then
+      echo "browser-test: listen exited: $(cat "$err")" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  if ! grep -q '^listening on ' "$err"; then
+    echo "browser-test: listen did not say where it listens within 10 s" >&2
+    return 1
+  fi
+  LISTEN_PORT="$port" LISTEN_OUT="$out" CHROMIUM="$chromium" \
+    node scripts/browser/listen.test.mjs || status=1
+  stop_child "$pid" INT
+  if [ "$status" -ne 0 ]; then
+    echo "browser-test: listen printed:" >&2
+    tail -n 60 "$out" >&2
+  fi
+  return "$status"
+}
+
+status=0
 WSPP_URL="http://$addr" \
   CHROMIUM="$chromium" \
   SCREENSHOT="$shots/page.png" \
   PHONE_SCREENSHOT="$shots/page-phone.png" \
-  node scripts/browser/page.test.mjs
+  node scripts/browser/page.test.mjs || status=1
+listen_test || status=1
+exit "$status"

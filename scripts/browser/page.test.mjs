@@ -13,6 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { FLAGS, PATIENCE_MS, check, report, until } from './harness.mjs';
 
 const BASE = process.env.WSPP_URL;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -23,23 +24,7 @@ if (!BASE) {
   process.exit(2);
 }
 
-// The flags this machine's Chromium needs: no sandbox as root, and no background
-// traffic, which a closed network refuses. Playwright's own defaults are left out
-// (ignoreDefaultArgs), so the browser runs with exactly these, a fresh profile, and
-// the pipe Playwright drives it through.
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const HOSTILE_UA = '<img src=x onerror=alert(1)>';
-// How long any one awaited event may take.
-const PATIENCE_MS = 15_000;
 
 // A stuck browser must not hang CI: give up on the whole run after five minutes.
 setTimeout(() => {
@@ -90,26 +75,6 @@ async function launch(label, options = {}) {
   return context;
 }
 
-/** Polls `probe` until it returns a truthy value, which it returns. */
-async function until(what, probe) {
-  const deadline = Date.now() + PATIENCE_MS;
-  let last;
-  for (;;) {
-    try {
-      last = await probe();
-      if (last) {
-        return last;
-      }
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what} (last: ${last})`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /** The client rows of a page's table, as objects. */
 async function rows(page) {
   const cells = await page.$$eval('#list tbody tr', (trs) =>
@@ -132,20 +97,6 @@ async function clientsJson() {
   const response = await fetch(`${BASE}/clients.json`);
   assert.equal(response.status, 200);
   return response.json();
-}
-
-let passed = 0;
-let failed = 0;
-async function check(name, body) {
-  try {
-    await body();
-    passed += 1;
-    console.log(`ok - ${name}`);
-  } catch (error) {
-    failed += 1;
-    console.log(`not ok - ${name}`);
-    console.log(String(error && error.stack ? error.stack : error).replace(/^/gm, '    '));
-  }
 }
 
 // The state the story passes along.
@@ -337,5 +288,4 @@ await check('nothing ran that should not: no dialog, page error, console error o
 for (const cleanup of cleanups) {
   await cleanup();
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exitCode = failed === 0 ? 0 : 1;
+report();
