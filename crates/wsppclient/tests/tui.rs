@@ -155,7 +155,11 @@ async fn a_silent_server_leaves_the_ui_responsive_and_esc_cancels() {
     ))
     .await;
     assert_eq!(exit, Exit::Quit);
-    assert_eq!(app.selected(), Request::ALL[1], "the Down key was handled");
+    assert_eq!(
+        app.selected(),
+        wsppclient::commands::catalog::MenuEntry::ALL[1],
+        "the Down key was handled"
+    );
     assert!(
         matches!(app.run().map(|r| r.state), Some(RunState::Ended { .. })),
         "{:?}",

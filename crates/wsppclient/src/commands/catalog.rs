@@ -4,10 +4,15 @@
 //! terminal UI all list requests from [`Request::ALL`] and take each one's name, route
 //! and texts from here, so the three views cannot drift apart. Adding a request means
 //! adding a variant; the compiler then points at every match that must learn it.
+//!
+//! The two menus also offer `listen`, which is no request to the server but a server
+//! for clients to connect to: [`MenuEntry`] lists it after the requests.
 
 use std::fmt;
 
 use wspp::routes;
+
+use super::listen::DEFAULT_LISTEN_ADDR;
 
 /// One request of the menu.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -160,6 +165,72 @@ impl Request {
     }
 }
 
+/// An entry of the menus: a request, or `listen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MenuEntry {
+    /// A request to the server.
+    Request(Request),
+    /// `listen` on [`DEFAULT_LISTEN_ADDR`], with its defaults otherwise.
+    Listen,
+}
+
+impl MenuEntry {
+    /// Every entry, in menu order: the requests, then `listen`.
+    pub const ALL: [MenuEntry; 10] = [
+        MenuEntry::Request(Request::ALL[0]),
+        MenuEntry::Request(Request::ALL[1]),
+        MenuEntry::Request(Request::ALL[2]),
+        MenuEntry::Request(Request::ALL[3]),
+        MenuEntry::Request(Request::ALL[4]),
+        MenuEntry::Request(Request::ALL[5]),
+        MenuEntry::Request(Request::ALL[6]),
+        MenuEntry::Request(Request::ALL[7]),
+        MenuEntry::Request(Request::ALL[8]),
+        MenuEntry::Listen,
+    ];
+
+    /// The subcommand that runs it.
+    pub const fn subcommand(self) -> &'static str {
+        match self {
+            MenuEntry::Request(request) => request.subcommand(),
+            MenuEntry::Listen => "listen",
+        }
+    }
+
+    /// What the menus show beside it: the route it requests, or where it listens.
+    pub const fn place(self) -> &'static str {
+        match self {
+            MenuEntry::Request(request) => request.route(),
+            MenuEntry::Listen => DEFAULT_LISTEN_ADDR,
+        }
+    }
+
+    /// What it does, in one line.
+    pub const fn description(self) -> &'static str {
+        match self {
+            MenuEntry::Request(request) => request.description(),
+            MenuEntry::Listen => {
+                "Listen as a server on any path: each client's request, our answer and every frame both ways"
+            }
+        }
+    }
+
+    /// What to look for in a capture, in one line.
+    pub const fn wireshark(self) -> &'static str {
+        match self {
+            MenuEntry::Request(request) => request.wireshark(),
+            MenuEntry::Listen => {
+                "the client's upgrade and masked frames, our 101 and unmasked answers; tcp.port names each connection"
+            }
+        }
+    }
+
+    /// The entry a subcommand name stands for.
+    pub fn from_subcommand(name: &str) -> Option<MenuEntry> {
+        MenuEntry::ALL.into_iter().find(|e| e.subcommand() == name)
+    }
+}
+
 impl fmt::Display for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.label())
@@ -184,6 +255,24 @@ mod tests {
             );
         }
         assert_eq!(Request::from_subcommand("nope"), None);
+    }
+
+    #[test]
+    fn the_menus_list_every_request_then_listen() {
+        let requests: Vec<_> = MenuEntry::ALL
+            .iter()
+            .filter_map(|e| match e {
+                MenuEntry::Request(r) => Some(*r),
+                MenuEntry::Listen => None,
+            })
+            .collect();
+        assert_eq!(requests, Request::ALL);
+        assert_eq!(MenuEntry::ALL.last(), Some(&MenuEntry::Listen));
+        assert_eq!(
+            MenuEntry::from_subcommand("listen"),
+            Some(MenuEntry::Listen)
+        );
+        assert_eq!(MenuEntry::Listen.place(), "127.0.0.1:9001");
     }
 
     #[test]

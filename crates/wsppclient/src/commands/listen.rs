@@ -14,10 +14,12 @@
 //! every open connection as Text (or to one). Several clients may talk at once:
 //! every line of output names its connection.
 //!
-//! The parts, bottom up: [`options`] (what to do), `event` (what connections report),
+//! The parts, bottom up: [`options`] (what to do), [`event`] (what connections report),
 //! `handshake` (the answer to a request, a pure function), `session` (one
 //! WebSocket), `conn` (one connection, accept to summary), `output` (lines or JSON);
-//! the accept loop, here, is the only part that knows them all.
+//! the accept loop, here, is the only part that knows them all. It hands each event to
+//! whoever serves ([`Listener::serve_with`]): the printer, for the command line, or
+//! the terminal UI's listen pane.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -32,7 +34,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 
 mod conn;
-mod event;
+pub mod event;
 mod handshake;
 pub mod options;
 mod output;
@@ -129,10 +131,33 @@ impl Listener {
         out: &mut (dyn Write + Send),
         stop: impl Future<Output = ()>,
     ) -> Result<(), Error> {
+        let mut printer = Printer::new(self.options.format, self.options.show_cookies);
+        self.serve_with(input, stop, |report| {
+            let lines = match report {
+                Report::Event(event) => printer.lines(event),
+                Report::Notice(text) => vec![printer.notice(&text)],
+            };
+            for line in lines {
+                writeln!(out, "{line}")?;
+            }
+            // Each event as it happens, even into a pipe: someone is watching.
+            out.flush()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// [`Listener::serve`], each event handed to `report` as it comes rather than
+    /// printed; an error from `report` ends the serving.
+    pub async fn serve_with(
+        self,
+        input: impl AsyncBufRead + Unpin,
+        stop: impl Future<Output = ()>,
+        mut report: impl FnMut(Report) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         use tokio::io::AsyncBufReadExt;
         let (events_tx, mut events) = mpsc::unbounded_channel();
         let to = self.options.to;
-        let mut printer = Printer::new(self.options.format, self.options.show_cookies);
         let shared = Arc::new(Shared {
             sessions: self
                 .options
@@ -176,8 +201,7 @@ impl Listener {
                 line = lines.next_line(), if reading => match line {
                     Ok(Some(line)) => {
                         if let Some(problem) = send_typed(&open, to, &line) {
-                            writeln!(out, "{}", printer.notice(&problem))?;
-                            out.flush()?;
+                            report(Report::Notice(problem))?;
                         }
                     }
                     // The end of input ends the typing, not the serving.
@@ -187,25 +211,25 @@ impl Listener {
                     if let EventKind::Ended(_) = event.kind {
                         open.remove(&event.conn);
                     }
-                    print(&mut printer, event, out)?;
+                    report(Report::Event(event))?;
                 }
             }
         }
         // What the connections said before they were cut off.
         while let Ok(event) = events.try_recv() {
-            print(&mut printer, event, out)?;
+            report(Report::Event(event))?;
         }
         Ok(())
     }
 }
 
-fn print(printer: &mut Printer, event: Event, out: &mut (dyn Write + Send)) -> Result<(), Error> {
-    for line in printer.lines(event) {
-        writeln!(out, "{line}")?;
-    }
-    // Each event as it happens, even into a pipe: someone is watching.
-    out.flush()?;
-    Ok(())
+/// What serving reports, as it happens.
+#[derive(Debug)]
+pub enum Report {
+    /// A connection's news.
+    Event(Event),
+    /// A line of `listen`'s own, of no connection (a typed line it could not send).
+    Notice(String),
 }
 
 /// Sends a typed line to the connection `to`, or to every open one; what went wrong,

@@ -7,13 +7,16 @@
 //! when the input has ended there is no next line, so they run as they would with
 //! nobody at the keyboard (`ping` to its count, or until Ctrl-C). `inspect` asks for its
 //! URL and an optional message, one line each, and runs nothing if the input ends first.
+//! `listen`, the last entry, serves on its default address until the next line or
+//! Ctrl-C: the lines typed meanwhile stop it rather than go to its clients.
 
 use std::io::Write;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, Lines};
 use tokio::sync::mpsc;
 
-use crate::commands::catalog::Request;
+use crate::commands::catalog::{MenuEntry, Request};
+use crate::commands::listen::{ListenFormat, ListenOptions, Listener};
 use crate::commands::run_printed;
 use crate::commands::{Options, Outgoing};
 use crate::error::{self, Error};
@@ -27,6 +30,8 @@ use crate::stop::Reason;
 pub enum Choice {
     /// Run this request.
     Run(Request),
+    /// Run `listen`.
+    Listen,
     /// Leave the menu.
     Quit,
     /// Nothing (an empty line): show the menu again.
@@ -42,39 +47,43 @@ pub fn parse_choice(line: &str) -> Option<Choice> {
     if matches!(line, "q" | "quit" | "exit") {
         return Some(Choice::Quit);
     }
-    if let Ok(n) = line.parse::<usize>() {
-        return n
+    let entry = match line.parse::<usize>() {
+        Ok(n) => n
             .checked_sub(1)
-            .and_then(|i| Request::ALL.get(i))
-            .map(|&r| Choice::Run(r));
-    }
-    Request::from_subcommand(line).map(Choice::Run)
+            .and_then(|i| MenuEntry::ALL.get(i))
+            .copied(),
+        Err(_) => MenuEntry::from_subcommand(line),
+    };
+    entry.map(|entry| match entry {
+        MenuEntry::Request(request) => Choice::Run(request),
+        MenuEntry::Listen => Choice::Listen,
+    })
 }
 
-/// The menu text: one numbered line per catalog entry with its route.
+/// The menu text: one numbered line per entry with its route (where `listen` listens).
 pub fn render(server: &Server) -> String {
     let mut out = format!(
         "wsppclient {} against {}\n",
         env!("CARGO_PKG_VERSION"),
         server.label()
     );
-    let width = Request::ALL
+    let width = MenuEntry::ALL
         .iter()
         .map(|r| r.subcommand().len())
         .max()
         .unwrap_or(0);
-    let route_width = Request::ALL
+    let route_width = MenuEntry::ALL
         .iter()
-        .map(|r| r.route().len())
+        .map(|r| r.place().len())
         .max()
         .unwrap_or(0);
-    for (i, request) in Request::ALL.iter().enumerate() {
+    for (i, entry) in MenuEntry::ALL.iter().enumerate() {
         out.push_str(&format!(
             "  {:>2}) {:<width$}  {:<route_width$}  {}\n",
             i + 1,
-            request.subcommand(),
-            request.route(),
-            request.description()
+            entry.subcommand(),
+            entry.place(),
+            entry.description()
         ));
     }
     out.push_str("   q) quit\n");
@@ -98,7 +107,7 @@ pub async fn run<R: AsyncBufRead + Unpin>(
         write!(
             out,
             "choose 1-{} (Enter shows the menu, q quits)> ",
-            Request::ALL.len()
+            MenuEntry::ALL.len()
         )?;
         out.flush()?;
         let line = tokio::select! {
@@ -114,6 +123,10 @@ pub async fn run<R: AsyncBufRead + Unpin>(
         };
         let request = match parse_choice(&line) {
             Some(Choice::Run(request)) => request,
+            Some(Choice::Listen) => {
+                listen(settings, hex, &mut lines, interrupts, out).await?;
+                continue;
+            }
             Some(Choice::Quit) => return Ok(Outcome::Success),
             Some(Choice::Nothing) => {
                 write!(out, "{}", render(&settings.server))?;
@@ -181,6 +194,46 @@ pub async fn run<R: AsyncBufRead + Unpin>(
     }
 }
 
+/// Runs `listen` on its default address (with `--deflate` and `--hex` as given) until
+/// the next line or Ctrl-C. A failure is shown and the menu carries on, as a
+/// request's is.
+async fn listen<R: AsyncBufRead + Unpin>(
+    settings: &ConnectSettings,
+    hex: bool,
+    lines: &mut Lines<R>,
+    interrupts: &mut mpsc::UnboundedReceiver<()>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), Error> {
+    writeln!(out, "── listen: {}", MenuEntry::Listen.description())?;
+    let options = ListenOptions {
+        deflate: settings.headers.deflate,
+        format: ListenFormat::Text { hex },
+        ..ListenOptions::default()
+    };
+    let served = async {
+        let listener = Listener::bind(options).await?;
+        writeln!(out, "{}", listener.banner()?)?;
+        writeln!(out, "   (press Enter to stop)")?;
+        let stop = async {
+            tokio::select! {
+                Ok(Some(_)) = lines.next_line() => {}
+                Some(()) = interrupts.recv() => {}
+                else => std::future::pending::<()>().await,
+            }
+        };
+        listener.serve(tokio::io::empty(), &mut *out, stop).await
+    }
+    .await;
+    if let Err(err) = served {
+        if error::is_broken_pipe(&err) {
+            return Err(err);
+        }
+        writeln!(out, "error: {}", error::one_line(&err))?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
 /// Writes `prompt` and reads one line, trimmed; `None` if Ctrl-C came first or the
 /// input ended (a question nobody answered runs nothing).
 async fn ask<R: AsyncBufRead + Unpin>(
@@ -222,6 +275,11 @@ mod tests {
             Some(Choice::Run(Request::ALL[Request::ALL.len() - 1]))
         );
         assert_eq!(
+            parse_choice(&MenuEntry::ALL.len().to_string()),
+            Some(Choice::Listen)
+        );
+        assert_eq!(parse_choice("listen"), Some(Choice::Listen));
+        assert_eq!(
             parse_choice(" open-close "),
             Some(Choice::Run(Request::OpenClose))
         );
@@ -235,13 +293,18 @@ mod tests {
     #[test]
     fn the_menu_lists_every_request_with_its_route() {
         let text = render(&Server::plain("h:1"));
-        for (i, request) in Request::ALL.iter().enumerate() {
+        for (i, entry) in MenuEntry::ALL.iter().enumerate() {
             let line = text
                 .lines()
                 .find(|l| l.trim_start().starts_with(&format!("{})", i + 1)))
-                .unwrap_or_else(|| panic!("no line for {request:?}:\n{text}"));
-            assert!(line.contains(request.subcommand()) && line.contains(request.route()));
+                .unwrap_or_else(|| panic!("no line for {entry:?}:\n{text}"));
+            assert!(line.contains(entry.subcommand()) && line.contains(entry.place()));
         }
+        assert!(
+            text.lines()
+                .any(|l| l.contains("10) listen") && l.contains("127.0.0.1:9001")),
+            "{text}"
+        );
         assert!(text.contains("q) quit"));
     }
 }

@@ -15,7 +15,9 @@
 //! * [`pane`]: the box every pane is drawn in.
 //! * The panes, each one file with its state, its widget and its tests, so that a
 //!   change to one pane touches one file: [`transcript`] (the run's lines, scrolled),
-//!   [`latency`] (figures, sparkline, histogram), [`clients`] (the server's table).
+//!   [`latency`] (figures, sparkline, histogram), [`clients`] (the server's table),
+//!   [`listen`] (while `listen` runs: its connections, and the selected one's
+//!   transcript, in the transcript's place).
 //! * [`app`]: the app over the panes: the menu selection, the input line, pausing,
 //!   the help, and [`App::update`], which applies an event, routes news and keys to
 //!   the panes, and returns an [`Action`] instead of doing I/O, so it is tested
@@ -40,6 +42,7 @@ pub mod app;
 pub mod clients;
 pub mod event;
 pub mod latency;
+pub mod listen;
 pub mod pane;
 pub mod run_state;
 pub mod transcript;
@@ -62,6 +65,7 @@ pub use self::event::{Event, EventReceiver, EventSender};
 use self::event::{RunId, Task};
 use crate::commands::Options;
 use crate::commands::catalog::Request;
+use crate::commands::listen::ListenOptions;
 use crate::error::Error;
 use crate::net::settings::ConnectSettings;
 use crate::outcome::Outcome;
@@ -247,6 +251,19 @@ impl Runner {
                     cancel.cancel();
                     task.abort.abort();
                 }
+            }
+            Action::Listen { run } => {
+                if let Some((_, _, task)) = self.current.take() {
+                    task.abort.abort();
+                }
+                let options = ListenOptions {
+                    deflate: self.settings.headers.deflate,
+                    ..ListenOptions::default()
+                };
+                let cancel = Stop::new();
+                let task = event::spawn_listen(run, options, cancel.clone(), self.tx.clone());
+                tracing::info!(run, "listen started");
+                self.current = Some((run, cancel, task));
             }
             Action::RefreshClients => {
                 self.fetch = Some(event::spawn_clients_fetch(

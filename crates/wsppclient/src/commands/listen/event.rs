@@ -1,7 +1,8 @@
 //! What the connections of `listen` tell the loop that prints: each connection's
 //! transcript entries, labelled with the connection, and how it ended.
 //!
-//! Below both the connections and the printer, so neither knows the other.
+//! Below both the connections and the printer (or the terminal UI's listen pane), so
+//! neither knows the other.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -81,6 +82,22 @@ pub struct Summary {
     pub closing: Option<Closing>,
     /// How long the connection lasted.
     pub lasted: Duration,
+}
+
+impl Summary {
+    /// How it ended, in a word or two: `closed 1000`, `1006` (no Close frame),
+    /// `answered 403` (not upgraded), or `ended` (no request answered).
+    pub fn outcome(&self) -> String {
+        match (&self.closing, self.upgraded, self.status) {
+            (Some(closing), _, _) => match closing.close.code {
+                Some(code) => format!("closed {code}"),
+                None => "closed".to_owned(),
+            },
+            (None, true, _) => "1006".to_owned(),
+            (None, false, Some(status)) => format!("answered {status}"),
+            (None, false, None) => "ended".to_owned(),
+        }
+    }
 }
 
 /// Round trips, reduced to what a summary line says of them.

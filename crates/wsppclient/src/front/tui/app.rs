@@ -16,7 +16,9 @@
 //!   fed from typed [`PingEvent`]s and from `hold`'s transcript [`EntryKind::Rtt`]
 //!   entries;
 //! * [`ClientsView`] ([`super::clients`]): the latest `/clients.json` and its refresh
-//!   schedule, and the addresses of our own connections, so the user finds themselves.
+//!   schedule, and the addresses of our own connections, so the user finds themselves;
+//! * [`ListenView`] ([`super::listen`]): while the run is `listen`, its connections
+//!   and their transcripts, shown in the transcript's place; Tab moves between them.
 //!
 //! The tests are in `app/tests.rs`: they drive [`App::update`] with keys and news and
 //! read what it changed, which takes as many lines again as the app itself.
@@ -28,11 +30,12 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::clients::ClientsView;
-use super::event::{Event, NetEvent, RunId, Signal};
+use super::event::{Event, ListenNews, NetEvent, RunId, Signal};
 use super::latency::LatencyView;
+use super::listen::ListenView;
 use super::run_state::{Ending, Run, RunState};
 use super::transcript::TranscriptView;
-use crate::commands::catalog::Request;
+use crate::commands::catalog::{MenuEntry, Request};
 use crate::error::{self, Error};
 use crate::probe::PingEvent;
 use crate::watch::transcript::{Entry, EntryKind};
@@ -62,6 +65,11 @@ pub enum Action {
     },
     /// Fetch `/clients.json`.
     RefreshClients,
+    /// Start `listen` (on its default address), numbered `run`.
+    Listen {
+        /// Its number: later events carry it.
+        run: RunId,
+    },
     /// Start `inspect` on `url` (the server's `/pingpong` when `None`), numbered `run`.
     Inspect {
         /// Its number: later events carry it.
@@ -93,7 +101,7 @@ pub struct App {
     server: String,
     /// Where the logs go while the UI owns the terminal (shown in the help).
     log_path: Option<PathBuf>,
-    /// Index into [`Request::ALL`] of the highlighted entry.
+    /// Index into [`MenuEntry::ALL`] of the highlighted entry.
     selected: usize,
     /// The current or latest run.
     run: Option<Run>,
@@ -105,6 +113,8 @@ pub struct App {
     latency: LatencyView,
     /// The latest clients list and the refresh schedule.
     clients: ClientsView,
+    /// The latest `listen`'s connections (emptied when a run starts).
+    listen: ListenView,
     /// While set, network news waits in `held` instead of changing the panes.
     paused: bool,
     /// Network news received while paused, in arrival order.
@@ -137,6 +147,7 @@ impl App {
             transcript: TranscriptView::default(),
             latency: LatencyView::default(),
             clients: ClientsView::new(now),
+            listen: ListenView::default(),
             paused: false,
             held: VecDeque::new(),
             help: false,
@@ -159,9 +170,9 @@ impl App {
         self.log_path.as_ref()
     }
 
-    /// The highlighted request.
-    pub fn selected(&self) -> Request {
-        Request::ALL[self.selected]
+    /// The highlighted entry.
+    pub fn selected(&self) -> MenuEntry {
+        MenuEntry::ALL[self.selected]
     }
 
     /// The current or latest run.
@@ -172,6 +183,19 @@ impl App {
     /// The transcript pane's content.
     pub fn transcript(&self) -> &TranscriptView {
         &self.transcript
+    }
+
+    /// The listen pane's content.
+    pub fn listen(&self) -> &ListenView {
+        &self.listen
+    }
+
+    /// Whether the current or latest run is `listen`, whose pane then takes the
+    /// transcript's place.
+    pub fn shows_listen(&self) -> bool {
+        self.run
+            .as_ref()
+            .is_some_and(|r| r.request == MenuEntry::Listen)
     }
 
     /// The latency pane's content.
@@ -202,6 +226,7 @@ impl App {
     /// Shows every payload also as a hex dump (`--hex`; the `x` key toggles it).
     pub fn set_hex(&mut self, hex: bool) {
         self.transcript.set_hex(hex);
+        self.listen.set_hex(hex);
     }
 
     /// The status line's message, if one is current.
@@ -305,7 +330,8 @@ impl App {
             }
             return None;
         }
-        let count = Request::ALL.len();
+        let count = MenuEntry::ALL.len();
+        let page = self.page.saturating_sub(1).max(1);
         match key.code {
             KeyCode::Char('?') => self.help = true,
             KeyCode::Up | KeyCode::Char('k') => self.selected = (self.selected + count - 1) % count,
@@ -319,6 +345,9 @@ impl App {
                 }
             }
             KeyCode::Esc | KeyCode::Char('c') => return self.cancel(),
+            KeyCode::Tab | KeyCode::BackTab if self.shows_listen() => {
+                self.listen.select_next(key.code == KeyCode::BackTab);
+            }
             KeyCode::Char('p') => self.toggle_pause(),
             KeyCode::Char('x') => {
                 let hex = !self.transcript.hex();
@@ -332,17 +361,23 @@ impl App {
                 }
                 return action;
             }
-            KeyCode::PageUp => self
-                .transcript
-                .scroll_up(self.page.saturating_sub(1).max(1)),
-            KeyCode::PageDown => self
-                .transcript
-                .scroll_down(self.page.saturating_sub(1).max(1)),
-            KeyCode::Home => self.transcript.scroll_up(usize::MAX),
-            KeyCode::End => self.transcript.scroll_down(usize::MAX),
+            KeyCode::PageUp => self.scroll(true, page),
+            KeyCode::PageDown => self.scroll(false, page),
+            KeyCode::Home => self.scroll(true, usize::MAX),
+            KeyCode::End => self.scroll(false, usize::MAX),
             _ => {}
         }
         None
+    }
+
+    /// Scrolls the transcript shown (the selected connection's, under `listen`).
+    fn scroll(&mut self, up: bool, lines: usize) {
+        match (self.shows_listen(), up) {
+            (true, true) => self.listen.scroll_up(lines),
+            (true, false) => self.listen.scroll_down(lines),
+            (false, true) => self.transcript.scroll_up(lines),
+            (false, false) => self.transcript.scroll_down(lines),
+        }
     }
 
     /// A key while the URL input is open: edit (Ctrl-U clears the line, as in a
@@ -360,7 +395,7 @@ impl App {
             KeyCode::Enter => {
                 let url = self.input.take().unwrap_or_default().trim().to_owned();
                 self.last_url.clone_from(&url);
-                let (run, _) = self.begin(Request::Inspect)?;
+                let run = self.begin(MenuEntry::Request(Request::Inspect))?;
                 let url = (!url.is_empty()).then_some(url);
                 return Some(Action::Inspect { run, url });
             }
@@ -369,18 +404,26 @@ impl App {
         None
     }
 
-    /// Starts the selected request, unless one is in flight; `inspect` first opens
+    /// Starts the selected entry, unless a run is in flight; `inspect` first opens
     /// the input line for its URL.
     fn start(&mut self) -> Option<Action> {
-        if self.selected() == Request::Inspect {
-            self.resume();
-            if !self.refuse_while_running() {
-                self.input = Some(self.last_url.clone());
+        match self.selected() {
+            MenuEntry::Request(Request::Inspect) => {
+                self.resume();
+                if !self.refuse_while_running() {
+                    self.input = Some(self.last_url.clone());
+                }
+                None
             }
-            return None;
+            entry @ MenuEntry::Request(request) => {
+                let run = self.begin(entry)?;
+                Some(Action::Run { run, request })
+            }
+            MenuEntry::Listen => {
+                let run = self.begin(MenuEntry::Listen)?;
+                Some(Action::Listen { run })
+            }
         }
-        let (run, request) = self.begin(self.selected())?;
-        Some(Action::Run { run, request })
     }
 
     /// Whether a run is in flight (then says so on the status line).
@@ -397,7 +440,7 @@ impl App {
     }
 
     /// Makes `request` the current run, unless one is in flight.
-    fn begin(&mut self, request: Request) -> Option<(RunId, Request)> {
+    fn begin(&mut self, request: MenuEntry) -> Option<RunId> {
         // Held news may hold the end of the current run; a new run starts from the present.
         self.resume();
         if self.refuse_while_running() {
@@ -412,11 +455,12 @@ impl App {
             state: RunState::Running,
         });
         self.transcript.clear();
+        self.listen.clear();
         self.clients.clear_own();
-        if matches!(request, Request::Ping | Request::Hold) {
+        if let MenuEntry::Request(request @ (Request::Ping | Request::Hold)) = request {
             self.latency.reset(request);
         }
-        Some((id, request))
+        Some(id)
     }
 
     /// Esc: stops the run; a second Esc while it winds down drops it.
@@ -464,9 +508,16 @@ impl App {
             NetEvent::Clients { result, at_unix_ms } => self.clients.received(result, at_unix_ms),
             NetEvent::Entry { run, entry } if self.is_current(run) => self.entry(&entry),
             NetEvent::Ping { run, event } if self.is_current(run) => self.ping(&event),
+            NetEvent::Listen { run, news } if self.is_current(run) => match news {
+                ListenNews::Listening(banner) => self.listen.listening(banner),
+                ListenNews::Connection(event) => self.listen.event(&event),
+            },
             NetEvent::Finished { run, result } if self.is_current(run) => self.finished(result),
             // News of an abandoned run.
-            NetEvent::Entry { .. } | NetEvent::Ping { .. } | NetEvent::Finished { .. } => {}
+            NetEvent::Entry { .. }
+            | NetEvent::Ping { .. }
+            | NetEvent::Listen { .. }
+            | NetEvent::Finished { .. } => {}
         }
     }
 

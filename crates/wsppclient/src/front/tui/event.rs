@@ -10,8 +10,8 @@
 //!   (elapsed times, the periodic clients refresh);
 //! * [`spawn_signal_listener`]: SIGTERM and SIGINT sent by another process (in raw
 //!   mode the user's own Ctrl-C is a key, not a signal);
-//! * [`spawn_request`] and [`spawn_clients_fetch`]: the network work, on tokio tasks,
-//!   reporting through [`NetEvent`]s.
+//! * [`spawn_request`], [`spawn_listen`] and [`spawn_clients_fetch`]: the network
+//!   work, on tokio tasks, reporting through [`NetEvent`]s.
 //!
 //! Every producer stops by itself once the receiver is gone. Network tasks run under
 //! a watcher that turns a panic into [`Event::Crashed`]: ratatui's panic hook has
@@ -30,6 +30,8 @@ use wspp::clients::ClientsReport;
 use crate::commands::Options;
 use crate::commands::catalog::Request;
 use crate::commands::clients_table;
+use crate::commands::listen::event::Event as ListenEvent;
+use crate::commands::listen::{ListenOptions, Listener, Report};
 use crate::commands::{self, fetch_clients};
 use crate::error::Error;
 use crate::net::settings::ConnectSettings;
@@ -89,6 +91,13 @@ pub enum NetEvent {
         /// The event.
         event: PingEvent,
     },
+    /// News of run `run`, a `listen`.
+    Listen {
+        /// The run it belongs to.
+        run: RunId,
+        /// The news.
+        news: ListenNews,
+    },
     /// Run `run` is over; every entry of it was sent before this.
     Finished {
         /// The run that ended.
@@ -104,6 +113,15 @@ pub enum NetEvent {
         /// count from here).
         at_unix_ms: u64,
     },
+}
+
+/// What a `listen` run reports.
+#[derive(Debug)]
+pub enum ListenNews {
+    /// It is bound: where it listens (the line the command line prints first).
+    Listening(String),
+    /// One of its connections' news.
+    Connection(ListenEvent),
 }
 
 /// The sending half; network tasks and producers each hold a clone.
@@ -244,6 +262,33 @@ pub fn spawn_request(
             .await
         };
         let (result, ()) = tokio::join!(work, forward);
+        let _ = events.send(Event::Net(NetEvent::Finished { run, result }));
+    })
+}
+
+/// Runs `listen` with `options` as run `run` on a task: where it listens, then each
+/// connection's news, go to `tx` as they happen, then [`NetEvent::Finished`]. `cancel`
+/// stops it: every connection is closed with 1001.
+pub fn spawn_listen(run: RunId, options: ListenOptions, cancel: Stop, tx: EventSender) -> Task {
+    let events = tx.clone();
+    spawn_watched(tx, "listen", async move {
+        let send = |news| {
+            let _ = events.send(Event::Net(NetEvent::Listen { run, news }));
+        };
+        let result = async {
+            let listener = Listener::bind(options).await?;
+            send(ListenNews::Listening(listener.banner()?));
+            // No input: the UI types nothing to the clients, so no notice comes either.
+            listener
+                .serve_with(tokio::io::empty(), cancel.cancelled(), |report| {
+                    if let Report::Event(event) = report {
+                        send(ListenNews::Connection(event));
+                    }
+                    Ok(())
+                })
+                .await
+        }
+        .await;
         let _ = events.send(Event::Net(NetEvent::Finished { run, result }));
     })
 }

@@ -1,4 +1,5 @@
-//! The run the terminal UI shows: which request, since when, and how it stands.
+//! The run the terminal UI shows: which request (or `listen`), since when, and how it
+//! stands.
 //!
 //! The app starts, cancels and ends runs; the transcript pane names the run in its
 //! title. Both read it from here, below them.
@@ -6,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use super::event::RunId;
-use crate::commands::catalog::Request;
+use crate::commands::catalog::MenuEntry;
 
 /// How a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +43,8 @@ pub enum Ending {
 pub struct Run {
     /// Its number.
     pub id: RunId,
-    /// What it runs.
-    pub request: Request,
+    /// What it runs: a request, or `listen`.
+    pub request: MenuEntry,
     /// When it started.
     pub started: Instant,
     /// How it stands.

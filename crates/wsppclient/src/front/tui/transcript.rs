@@ -284,7 +284,7 @@ pub(super) mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::commands::catalog::Request;
+    use crate::commands::catalog::{MenuEntry, Request};
     use crate::front::tui::pane::draw;
     use crate::watch::wire::{FrameInfo, Opcode};
 
@@ -319,7 +319,7 @@ pub(super) mod tests {
         let started = Instant::now();
         let run = Run {
             id: 1,
-            request: Request::OpenClose,
+            request: MenuEntry::Request(Request::OpenClose),
             started,
             state: RunState::Ended {
                 after: Duration::from_millis(3),

@@ -1,7 +1,8 @@
 //! Drawing the terminal UI: `impl Widget for &App`, the frame that places the panes.
 //!
-//! Each pane draws itself (the widgets in [`super::transcript`], [`super::latency`]
-//! and [`super::clients`]); here are the layout and what belongs to no pane: the
+//! Each pane draws itself (the widgets in [`super::transcript`], [`super::latency`],
+//! [`super::clients`] and, in the transcript's place while `listen` runs,
+//! [`super::listen`]); here are the layout and what belongs to no pane: the
 //! menu, the selected request's details, the status line and the help.
 //! Rendering only reads the [`App`] (hence `&App`: drawing can never change state)
 //! and writes a buffer: it never waits, so the loop draws after every batch of
@@ -33,9 +34,10 @@ use ratatui::widgets::{
 };
 
 use super::app::App;
+use super::listen::ListenPane;
 use super::pane::pane;
 use super::transcript::TranscriptPane;
-use crate::commands::catalog::Request;
+use crate::commands::catalog::MenuEntry;
 
 /// Where each pane goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,10 +75,11 @@ pub fn areas(area: Rect) -> Areas {
         Constraint::Length(1),
     ])
     .areas(area);
-    // The bottom row needs room for three figures and a chart; the transcript gets the
-    // rest, and below 8 + 6 rows the bottom row goes (the top needs 6 to show anything).
-    let bottom_rows = if body.height >= 8 + 6 {
-        (body.height * 2 / 5).clamp(8, 16).min(body.height - 6)
+    // The bottom row needs room for three figures and a chart; the top gets the rest,
+    // which on 80×24 is just the whole menu, listen included; below 7 + 6 rows the
+    // bottom row goes (the top needs 6 to show anything).
+    let bottom_rows = if body.height >= 7 + 6 {
+        (body.height * 2 / 5).clamp(7, 16).min(body.height - 6)
     } else {
         0
     };
@@ -110,12 +113,22 @@ impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let areas = areas(area);
         render_menu(self, areas.menu, buf);
-        TranscriptPane {
-            view: self.transcript(),
-            run: self.run(),
-            now: self.now(),
+        if self.shows_listen() {
+            ListenPane {
+                view: self.listen(),
+                fallback: self.transcript(),
+                run: self.run(),
+                now: self.now(),
+            }
+            .render(areas.transcript, buf);
+        } else {
+            TranscriptPane {
+                view: self.transcript(),
+                run: self.run(),
+                now: self.now(),
+            }
+            .render(areas.transcript, buf);
         }
-        .render(areas.transcript, buf);
         self.latency().render(areas.latency, buf);
         self.clients().render(areas.clients, buf);
         render_details(self.selected(), areas.details, buf);
@@ -129,16 +142,22 @@ impl Widget for &App {
 fn render_menu(app: &App, area: Rect, buf: &mut Buffer) {
     let wide = area.width >= MENU_WITH_ROUTES;
     let active = app.run().filter(|r| r.is_active()).map(|r| r.request);
-    let items: Vec<ListItem> = Request::ALL
+    let items: Vec<ListItem> = MenuEntry::ALL
         .iter()
         .enumerate()
         .map(|(i, &request)| {
+            // Keys 1-9 run the first nine; the rest are reached with the arrows.
+            let number = if i < 9 {
+                format!("{} ", i + 1)
+            } else {
+                "  ".to_owned()
+            };
             let mut spans = vec![
-                Span::raw(format!("{} ", i + 1)).dark_gray(),
+                Span::raw(number).dark_gray(),
                 Span::raw(format!("{:<11}", request.subcommand())),
             ];
             if wide {
-                spans.push(Span::raw(format!(" {}", request.route())).dark_gray());
+                spans.push(Span::raw(format!(" {}", request.place())).dark_gray());
             }
             if active == Some(request) {
                 spans.push(Span::raw(" ●").green());
@@ -150,15 +169,19 @@ fn render_menu(app: &App, area: Rect, buf: &mut Buffer) {
         .block(pane(" requests "))
         .highlight_symbol("▶ ")
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD));
-    let selected = Request::ALL.iter().position(|&r| r == app.selected());
+    let selected = MenuEntry::ALL.iter().position(|&r| r == app.selected());
     let mut state = ListState::default().with_selected(selected);
     StatefulWidget::render(list, area, buf, &mut state);
 }
 
-fn render_details(request: Request, area: Rect, buf: &mut Buffer) {
+fn render_details(request: MenuEntry, area: Rect, buf: &mut Buffer) {
+    let place = match request {
+        MenuEntry::Request(request) => format!("· GET {} ", request.route()),
+        MenuEntry::Listen => format!("· on ws://{}/ ", request.place()),
+    };
     let title = Line::from(vec![
         Span::raw(format!(" {} ", request.subcommand())).bold(),
-        Span::raw(format!("· GET {} ", request.route())).cyan(),
+        Span::raw(place).cyan(),
     ]);
     let block = Block::new()
         .borders(Borders::TOP)
@@ -257,6 +280,7 @@ fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
         ("", "inspect asks for a ws:// or wss:// URL first"),
         ("Esc  c", "stop the running request; again: drop it"),
         ("PgUp PgDn", "scroll the transcript"),
+        ("Tab", "listen: the next connection (Shift-Tab: previous)"),
         ("Home End", "its first line; follow new lines"),
         ("p", "pause updates (news waits, none is lost)"),
         ("x", "hex dumps of every payload on/off"),
@@ -296,6 +320,7 @@ mod tests {
 
     use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 
+    use crate::commands::catalog::Request;
     use crate::front::tui::app::Action;
     use crate::front::tui::clients::tests::report;
     use crate::front::tui::event::{Event, NetEvent};
@@ -315,7 +340,7 @@ mod tests {
     }
 
     fn start(app: &mut App, request: Request) -> u64 {
-        while app.selected() != request {
+        while app.selected() != MenuEntry::Request(request) {
             key(app, KeyCode::Down);
         }
         match key(app, KeyCode::Enter) {
@@ -534,7 +559,57 @@ mod tests {
             }
         }
         // Every request fits in the menu, and the transcript has room to read.
-        assert!(usize::from(a.menu.height) >= Request::ALL.len() + 2);
+        assert!(usize::from(a.menu.height) >= MenuEntry::ALL.len() + 2);
         assert!(transcript_rows(Rect::new(0, 0, 80, 24)) >= 8);
+    }
+
+    #[test]
+    fn listen_shows_its_connections_beside_the_selected_ones_transcript() {
+        use crate::front::tui::event::ListenNews;
+        use crate::front::tui::listen::tests::upgraded;
+
+        let mut app = App::new("127.0.0.1:8080", None, Instant::now());
+        while app.selected() != MenuEntry::Listen {
+            key(&mut app, KeyCode::Up);
+        }
+        let screen = draw(&app, 120, 30);
+        assert!(screen.contains("▶   listen"), "{screen}");
+        assert!(
+            screen.contains("listen · on ws://127.0.0.1:9001/"),
+            "{screen}"
+        );
+        let Some(Action::Listen { run }) = key(&mut app, KeyCode::Enter) else {
+            panic!("listen did not start");
+        };
+        let banner = "listening on ws://127.0.0.1:9001/ (any path)".to_owned();
+        news(
+            &mut app,
+            NetEvent::Listen {
+                run,
+                news: ListenNews::Listening(banner),
+            },
+        );
+        let waiting = draw(&app, 120, 30);
+        assert!(waiting.contains("waiting for a client"), "{waiting}");
+        for event in upgraded(1, 40001).into_iter().chain(upgraded(2, 40002)) {
+            news(
+                &mut app,
+                NetEvent::Listen {
+                    run,
+                    news: ListenNews::Connection(event),
+                },
+            );
+        }
+        let screen = draw(&app, 120, 30);
+        assert!(screen.contains("connections (2)"), "{screen}");
+        assert!(screen.contains("▶[1] 127.0.0.1:40001  open"), "{screen}");
+        assert!(screen.contains("GET /from-40001"), "{screen}");
+        assert!(screen.contains("listen · running"), "{screen}");
+        key(&mut app, KeyCode::Tab);
+        let screen = draw(&app, 120, 30);
+        assert!(screen.contains("▶[2] 127.0.0.1:40002"), "{screen}");
+        assert!(screen.contains("GET /from-40002"), "{screen}");
+        assert!(!screen.contains("GET /from-40001"), "{screen}");
+        assert_eq!(key(&mut app, KeyCode::Esc), Some(Action::Cancel { run }));
     }
 }

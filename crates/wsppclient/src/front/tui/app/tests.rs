@@ -55,7 +55,7 @@ fn ms(n: u64) -> Duration {
 
 /// Selects `request` with the arrow keys and runs it; returns its run id.
 fn run(app: &mut App, request: Request) -> RunId {
-    while app.selected() != request {
+    while app.selected() != MenuEntry::Request(request) {
         press(app, KeyCode::Down);
     }
     match press(app, KeyCode::Enter) {
@@ -182,17 +182,18 @@ fn x_toggles_hex_dumps_of_the_lines_already_there() {
 #[test]
 fn arrows_and_jk_move_through_the_menu_and_wrap() {
     let (mut app, _) = app();
-    assert_eq!(app.selected(), Request::ALL[0]);
+    assert_eq!(app.selected(), MenuEntry::ALL[0]);
     press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Char('j'));
-    assert_eq!(app.selected(), Request::ALL[2]);
+    assert_eq!(app.selected(), MenuEntry::ALL[2]);
     press(&mut app, KeyCode::Char('k'));
-    assert_eq!(app.selected(), Request::ALL[1]);
+    assert_eq!(app.selected(), MenuEntry::ALL[1]);
     press(&mut app, KeyCode::Up);
     press(&mut app, KeyCode::Up);
-    assert_eq!(app.selected(), Request::ALL[Request::ALL.len() - 1]);
+    // The last entry is listen, after the requests.
+    assert_eq!(app.selected(), MenuEntry::Listen);
     press(&mut app, KeyCode::Down);
-    assert_eq!(app.selected(), Request::ALL[0]);
+    assert_eq!(app.selected(), MenuEntry::ALL[0]);
 }
 
 #[test]
@@ -202,7 +203,7 @@ fn key_releases_are_ignored() {
     release.kind = KeyEventKind::Release;
     release.state = KeyEventState::NONE;
     app.update(Event::Terminal(TermEvent::Key(release)), t0);
-    assert_eq!(app.selected(), Request::ALL[0]);
+    assert_eq!(app.selected(), MenuEntry::ALL[0]);
 }
 
 #[test]
@@ -560,4 +561,70 @@ fn help_q_ctrl_c_and_signals() {
     let (mut app, _) = self::app();
     app.update(Event::Signal(Signal::Terminate), t0);
     assert_eq!(app.exit(), Some(&Exit::Terminate));
+}
+
+/// Starts `listen` from the menu; its run id.
+fn listen(app: &mut App) -> RunId {
+    while app.selected() != MenuEntry::Listen {
+        press(app, KeyCode::Up);
+    }
+    match press(app, KeyCode::Enter) {
+        Some(Action::Listen { run }) => run,
+        other => panic!("expected listen, got {other:?}"),
+    }
+}
+
+fn listen_news(app: &mut App, run: RunId, events: Vec<crate::commands::listen::event::Event>) {
+    for event in events {
+        net(
+            app,
+            NetEvent::Listen {
+                run,
+                news: ListenNews::Connection(event),
+            },
+        );
+    }
+}
+
+#[test]
+fn listen_runs_from_the_menu_and_tab_moves_between_its_connections() {
+    use crate::front::tui::listen::tests::upgraded;
+
+    let (mut app, _) = app();
+    let id = listen(&mut app);
+    assert!(app.shows_listen());
+    assert_eq!(app.run().map(|r| r.request), Some(MenuEntry::Listen));
+    // A request cannot start while listen serves.
+    assert_eq!(press(&mut app, KeyCode::Char('1')), None);
+    assert!(
+        app.notice()
+            .is_some_and(|n| n.contains("listen is still running"))
+    );
+    listen_news(&mut app, id, upgraded(1, 40001));
+    listen_news(&mut app, id, upgraded(2, 40002));
+    let view = app.listen();
+    assert_eq!(view.connections().len(), 2);
+    assert_eq!(view.selected().map(|c| c.id), Some(1));
+    press(&mut app, KeyCode::Tab);
+    assert_eq!(app.listen().selected().map(|c| c.id), Some(2));
+    press(&mut app, KeyCode::BackTab);
+    assert_eq!(app.listen().selected().map(|c| c.id), Some(1));
+    // News of another run is not listen's.
+    listen_news(&mut app, id + 1, upgraded(3, 40003));
+    assert_eq!(app.listen().connections().len(), 2);
+    assert_eq!(
+        press(&mut app, KeyCode::Esc),
+        Some(Action::Cancel { run: id })
+    );
+    net(
+        &mut app,
+        NetEvent::Finished {
+            run: id,
+            result: Ok(()),
+        },
+    );
+    // The next run takes the transcript's place back, and empties the list.
+    run(&mut app, Request::OpenClose);
+    assert!(!app.shows_listen());
+    assert!(app.listen().connections().is_empty());
 }
