@@ -319,6 +319,17 @@ pub(crate) mod tests {
         ]
     }
 
+    /// The pane drawn on the room it gets beside the menu of a wide screen.
+    fn screen_of(view: &ListenView) -> String {
+        let pane = ListenPane {
+            view,
+            fallback: &TranscriptView::default(),
+            run: None,
+            now: Instant::now(),
+        };
+        draw(pane, 110, 8)
+    }
+
     fn view_of(events: &[Event]) -> ListenView {
         let mut view = ListenView::default();
         view.listening("listening on ws://127.0.0.1:9001/ (any path)".into());
@@ -340,16 +351,7 @@ pub(crate) mod tests {
             }),
         });
         let view = view_of(&events);
-        let screen = draw(
-            ListenPane {
-                view: &view,
-                fallback: &TranscriptView::default(),
-                run: None,
-                now: Instant::now(),
-            },
-            110,
-            8,
-        );
+        let screen = screen_of(&view);
         assert!(screen.contains("connections (2)"), "{screen}");
         assert!(screen.contains("▶[1] 127.0.0.1:40001  open"), "{screen}");
         assert!(
@@ -367,16 +369,7 @@ pub(crate) mod tests {
         let mut view = view_of(&events);
         view.select_next(false);
         assert_eq!(view.selected().map(|c| c.id), Some(2));
-        let screen = draw(
-            ListenPane {
-                view: &view,
-                fallback: &TranscriptView::default(),
-                run: None,
-                now: Instant::now(),
-            },
-            110,
-            8,
-        );
+        let screen = screen_of(&view);
         assert!(screen.contains("GET /from-40002"), "{screen}");
         view.select_next(false);
         assert_eq!(view.selected().map(|c| c.id), Some(1));
@@ -387,16 +380,7 @@ pub(crate) mod tests {
     #[test]
     fn frames_are_counted_and_an_empty_list_says_where_it_listens() {
         let empty = view_of(&[]);
-        let screen = draw(
-            ListenPane {
-                view: &empty,
-                fallback: &TranscriptView::default(),
-                run: None,
-                now: Instant::now(),
-            },
-            110,
-            8,
-        );
+        let screen = screen_of(&empty);
         assert!(screen.contains("ws://127.0.0.1:9001/"), "{screen}");
         let mut events = upgraded(1, 40001);
         events.push(Event {

@@ -581,24 +581,21 @@ mod tests {
         let Some(Action::Listen { run }) = key(&mut app, KeyCode::Enter) else {
             panic!("listen did not start");
         };
+        let tell = |app: &mut App, listen_news| {
+            news(
+                app,
+                NetEvent::Listen {
+                    run,
+                    news: listen_news,
+                },
+            );
+        };
         let banner = "listening on ws://127.0.0.1:9001/ (any path)".to_owned();
-        news(
-            &mut app,
-            NetEvent::Listen {
-                run,
-                news: ListenNews::Listening(banner),
-            },
-        );
+        tell(&mut app, ListenNews::Listening(banner));
         let waiting = draw(&app, 120, 30);
         assert!(waiting.contains("waiting for a client"), "{waiting}");
         for event in upgraded(1, 40001).into_iter().chain(upgraded(2, 40002)) {
-            news(
-                &mut app,
-                NetEvent::Listen {
-                    run,
-                    news: ListenNews::Connection(event),
-                },
-            );
+            tell(&mut app, ListenNews::Connection(event));
         }
         let screen = draw(&app, 120, 30);
         assert!(screen.contains("connections (2)"), "{screen}");
