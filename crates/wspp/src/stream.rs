@@ -404,4 +404,27 @@ mod tests {
         layered.read_to_end(&mut read).await.expect("read");
         assert_eq!(read, b"PONG");
     }
+
+    #[tokio::test]
+    async fn early_bytes_come_first_then_the_streams_own() {
+        let (near, mut far) = tokio::io::duplex(64);
+        let mut layered = Layered::new(near, EarlyBytes::new(b"early "));
+        far.write_all(b"late").await.expect("write");
+        drop(far);
+        // A small buffer: the early bytes are served across reads.
+        let mut read = Vec::new();
+        let mut chunk = [0u8; 4];
+        loop {
+            let n = layered.read(&mut chunk).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            read.extend_from_slice(&chunk[..n]);
+        }
+        assert_eq!(read, b"early late");
+        assert!(
+            EarlyBytes::new(b"").0.is_none(),
+            "nothing early holds nothing"
+        );
+    }
 }
