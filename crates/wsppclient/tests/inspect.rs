@@ -421,5 +421,21 @@ async fn an_extension_the_client_does_not_implement_is_closed_with_1010() {
              does not implement; closed with 1010"
         )
     );
+    // The transcript warns at the 101, before the Close that fails the connection.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let at = |needle: &str| {
+        stdout
+            .find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{stdout}"))
+    };
+    let (answer, warning, close) = (
+        at("← HTTP/1.1 101 Switching Protocols"),
+        at(
+            "   warning: the server accepted extension \"x-mystery\", which this client does not \
+            implement: failing the connection with 1010 (Mandatory Extension)\n",
+        ),
+        at("→ Close fin=1 mask=1 len=23 1010 (Mandatory Extension) \"unsupported extension\""),
+    );
+    assert!(answer < warning && warning < close, "{stdout}");
     assert_eq!(peer.await.expect("the peer"), Some(1010));
 }

@@ -418,3 +418,43 @@ async fn a_pinger_does_sequential_round_trips() {
     assert_eq!((counts.sent, counts.answered, counts.lost), (20, 20, 0));
     within(pinger.close()).await.expect("close handshake");
 }
+
+#[tokio::test]
+async fn an_extension_offered_with_h_and_accepted_is_closed_with_1010_not_misread() {
+    // The server takes the offer and its first frame uses the extension (RSV1), as
+    // Python `websockets` and Node `ws` do with a raw permessage-deflate offer to a
+    // client that cannot inflate: the client fails the connection over the extension,
+    // never over the reserved bit.
+    let (addr, peer) = raw::serve_one(|mut stream| async move {
+        raw::accept_upgrade_with(&mut stream, "Sec-WebSocket-Extensions: x-mystery\r\n").await;
+        raw::send(&mut stream, 0x41, b"uses the extension").await;
+        loop {
+            match raw::read(&mut stream).await {
+                Some(frame) if frame.close_code().is_some() => break frame.close_code(),
+                Some(_) => {}
+                None => break None,
+            }
+        }
+    })
+    .await;
+    let url = format!("ws://{addr}/");
+    let output = run_binary(&[
+        "-H",
+        "Sec-WebSocket-Extensions: x-mystery",
+        "ping",
+        "-c",
+        "1",
+        &url,
+    ])
+    .await;
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "wsppclient: {url}: the server accepted extension \"x-mystery\", which this client \
+             does not implement; closed with 1010"
+        )
+    );
+    assert_eq!(peer.await.expect("the peer"), Some(1010));
+}
