@@ -25,9 +25,11 @@ use flate2::{Compress, Compression, Decompress};
 /// connections; more than that are freed when given back.
 const MAX_SPARES: usize = 4;
 
-/// The spare states, each compressor with the window it was made for.
+/// The spare states, each compressor with the window it was made for. Boxed as the
+/// codec holds them, so that they move between the two without being boxed again.
 struct Spares {
     deflaters: Vec<(u8, Box<Compress>)>,
+    #[allow(clippy::vec_box)]
     inflaters: Vec<Box<Decompress>>,
 }
 
