@@ -12,7 +12,8 @@ use wsppclient::net::url::WsUrl;
 use wsppclient::probe::{PingEvent, Pinger};
 
 use crate::support::{
-    Server, fast_server_config, last_json_line, raw, refused_addr, run_binary, within,
+    Server, assert_refused_x_mystery, fast_server_config, last_json_line, raw, refused_addr,
+    run_binary, within,
 };
 
 fn quick(options: &mut PingOptions, count: u64) {
@@ -447,14 +448,6 @@ async fn an_extension_offered_with_h_and_accepted_is_closed_with_1010_not_misrea
         &url,
     ])
     .await;
-    assert_eq!(output.status.code(), Some(2), "{output:?}");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        stderr.trim_end(),
-        format!(
-            "wsppclient: {url}: the server accepted extension \"x-mystery\", which this client \
-             does not implement; closed with 1010"
-        )
-    );
+    assert_refused_x_mystery(&output, &url);
     assert_eq!(peer.await.expect("the peer"), Some(1010));
 }
