@@ -402,29 +402,31 @@ scratch=$(mktemp -d)
 source "$root/scripts/children.sh"
 trap 'stop_children; rm -rf "$scratch"' EXIT
 
-"$venv/bin/python" "$root/scripts/interop/server.py" >"$scratch/server.out" 2>"$scratch/server.err" &
-server_pid=$!
-pids+=("$server_pid")
-for _ in $(seq 1 200); do
-    grep -q '^ports ' "$scratch/server.out" && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$scratch/server.err" >&2; die "the server exited before listening"; }
-    sleep 0.05
-done
-ports=$(grep '^ports ' "$scratch/server.out") || die "the server printed no ports in 10 s"
+# serve NAME WHAT PATTERN COMMAND...: starts COMMAND as one of `pids`, its stdout in
+# $scratch/NAME.out and stderr in $scratch/NAME.err, and waits up to 10 s for a line
+# of its stdout matching PATTERN (where it says its ports).
+serve() {
+    local name=$1 what=$2 pattern=$3 pid
+    shift 3
+    "$@" >"$scratch/$name.out" 2>"$scratch/$name.err" &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 1 200); do
+        grep -q "$pattern" "$scratch/$name.out" && return
+        kill -0 "$pid" 2>/dev/null || { cat "$scratch/$name.err" >&2; die "$what exited before listening"; }
+        sleep 0.05
+    done
+    die "$what printed no ports in 10 s"
+}
+
+serve server "the server" '^ports ' "$venv/bin/python" "$root/scripts/interop/server.py"
+ports=$(grep '^ports ' "$scratch/server.out")
 port_of() { grep -o "$1=[0-9]*" <<<"$ports" | cut -d= -f2; }
 WS_PORT=$(port_of ws)
 NONHTTP_PORT=$(port_of nonhttp)
 HANGUP_PORT=$(port_of hangup)
-
-node "$root/scripts/interop/ws-server.mjs" "$node_modules" >"$scratch/node.out" 2>"$scratch/node.err" &
-node_pid=$!
-pids+=("$node_pid")
-for _ in $(seq 1 200); do
-    grep -q '^port ' "$scratch/node.out" && break
-    kill -0 "$node_pid" 2>/dev/null || { cat "$scratch/node.err" >&2; die "the ws server exited before listening"; }
-    sleep 0.05
-done
-NODE_WS_PORT=$(grep -o '^port [0-9]*' "$scratch/node.out" | cut -d' ' -f2) || die "the ws server printed no port in 10 s"
+serve node "the ws server" '^port ' node "$root/scripts/interop/ws-server.mjs" "$node_modules"
+NODE_WS_PORT=$(grep -o '^port [0-9]*' "$scratch/node.out" | cut -d' ' -f2)
 export WS_PORT NONHTTP_PORT HANGUP_PORT NODE_WS_PORT
 
 passed=0
