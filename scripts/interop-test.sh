@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs the real wsppclient binary against an independent WebSocket server: the Python
+# Runs the real wsppclient binary against independent WebSocket servers: the Python
 # `websockets` package (PyPI), driven by scripts/interop/server.py, which offers one
 # behaviour per path (echo, a required subprotocol, a refusal with a body, a close with
 # 1011, a TCP reset, ...) and two listeners that do not speak WebSocket (see its doc);
-# and `wsppclient listen` against that package's client.
+# Node's `ws` package (npm) with permessage-deflate on, an echo server
+# (scripts/interop/ws-server.mjs); and `wsppclient listen` against the Python client.
 #
 #   scripts/interop-test.sh            every check
 #   INTEROP_CHECKS='refus*' scripts/interop-test.sh   only the checks whose name matches
@@ -14,18 +15,21 @@
 # in $out and its stderr in $err, and then the expect_* helpers, which fail the check
 # with one line saying what differed.
 #
-# The venv lives under .cache/interop/ (gitignored), made once and reused while the
-# pinned version stays the same. Prints one line per check and `N passed, N failed`;
-# exit status 1 when a check failed, 2 when the run itself broke.
+# The venv and `ws` live under .cache/interop/ (gitignored), installed once and reused
+# while the pinned versions stay the same; `ws` needs Node.js and npm. Prints one line
+# per check and `N passed, N failed`; exit status 1 when a check failed, 2 when the
+# run itself broke.
 set -uo pipefail
 
 readonly WEBSOCKETS_VERSION=17.4
+readonly WS_VERSION=8.23.1
 # No single wsppclient run here should take more than a few seconds.
 readonly CLIENT_TIMEOUT=30
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache="$root/.cache/interop"
 venv="$cache/venv"
+node_modules="$cache/node/node_modules"
 
 die() { echo "interop: $*" >&2; exit 2; }
 
@@ -41,6 +45,17 @@ setup_venv() {
         die "pip install websockets==$WEBSOCKETS_VERSION failed"
 }
 
+setup_ws() {
+    if [[ "$(node -p "require('$node_modules/ws/package.json').version" 2>/dev/null)" == "$WS_VERSION" ]]; then
+        return
+    fi
+    command -v npm >/dev/null || die "npm is missing (Debian: apt-get install npm)"
+    echo "interop: installing ws $WS_VERSION into $cache/node" >&2
+    mkdir -p "$cache/node"
+    npm install --silent --no-audit --no-fund --prefix "$cache/node" "ws@$WS_VERSION" >&2 ||
+        die "npm install ws@$WS_VERSION failed"
+}
+
 # --- what the checks use -------------------------------------------------------------
 
 # client ARGS...: runs wsppclient; sets $rc, $out and $err.
@@ -52,6 +67,8 @@ client() {
 
 # The URL of a path on the WebSocket server.
 ws_url() { echo "ws://127.0.0.1:$WS_PORT$1"; }
+# The URL of a path on the Node `ws` server.
+node_url() { echo "ws://127.0.0.1:$NODE_WS_PORT$1"; }
 
 fail() {
     echo "$*"
@@ -211,6 +228,32 @@ check_inspect_deflate_shows_compressed_frames_and_their_text() {
     expect_out 'the server answered: 1000 \(Normal Closure\)'
 }
 
+# Node `ws` with `perMessageDeflate: true` takes the offer; it inflates what the client
+# compressed, and compresses only messages of 1024 bytes or more (its default
+# threshold), so "hello" comes back plain.
+check_inspect_deflate_node_ws() {
+    client --deflate inspect "$(node_url /echo)" --send hello --wait 0.2
+    expect_rc 0
+    expect_out '^ +Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover'
+    expect_out '→ Text fin=1 mask=1 len=[0-9]+ rsv=100 compressed'
+    expect_out '^ +inflated 5 bytes "hello"$'
+    expect_out '← Text fin=1 mask=0 len=5 "hello"$'
+    expect_out 'the server answered: 1000 \(Normal Closure\)'
+}
+
+# Past ws's threshold its echo comes compressed too, and the client inflates it.
+check_inspect_deflate_node_ws_compressed_echo() {
+    local long
+    long=$(printf 'hello %.0s' $(seq 1 200))
+    client --deflate inspect "$(node_url /echo)" --send "$long" --wait 0.2
+    expect_rc 0
+    expect_out '→ Text fin=1 mask=1 len=[0-9]+ rsv=100 compressed'
+    expect_out '← Text fin=1 mask=0 len=[0-9]+ rsv=100 compressed'
+    [[ $(grep -Ec '^ +inflated 1200 bytes "hello hello' <<<"$out") == 2 ]] ||
+        fail "stdout has not two frames inflated to the 1200 bytes sent"
+    expect_out 'the server answered: 1000 \(Normal Closure\)'
+}
+
 check_inspect_answers_the_servers_ping() {
     client inspect "$(ws_url /ping)" --wait 5
     expect_rc 0
@@ -347,6 +390,8 @@ PY
 # --- the run -------------------------------------------------------------------------
 
 setup_venv
+command -v node >/dev/null || die "node is needed for the ws server (Debian: apt-get install nodejs npm)"
+setup_ws
 
 echo "interop: building wsppclient" >&2
 (cd "$root" && cargo build --quiet -p wsppclient --locked) || die "cargo build -p wsppclient failed"
@@ -357,20 +402,32 @@ scratch=$(mktemp -d)
 source "$root/scripts/children.sh"
 trap 'stop_children; rm -rf "$scratch"' EXIT
 
-"$venv/bin/python" "$root/scripts/interop/server.py" >"$scratch/server.out" 2>"$scratch/server.err" &
-server_pid=$!
-pids+=("$server_pid")
-for _ in $(seq 1 200); do
-    grep -q '^ports ' "$scratch/server.out" && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$scratch/server.err" >&2; die "the server exited before listening"; }
-    sleep 0.05
-done
-ports=$(grep '^ports ' "$scratch/server.out") || die "the server printed no ports in 10 s"
+# serve NAME WHAT PATTERN COMMAND...: starts COMMAND as one of `pids`, its stdout in
+# $scratch/NAME.out and stderr in $scratch/NAME.err, and waits up to 10 s for a line
+# of its stdout matching PATTERN (where it says its ports).
+serve() {
+    local name=$1 what=$2 pattern=$3 pid
+    shift 3
+    "$@" >"$scratch/$name.out" 2>"$scratch/$name.err" &
+    pid=$!
+    pids+=("$pid")
+    for _ in $(seq 1 200); do
+        grep -q "$pattern" "$scratch/$name.out" && return
+        kill -0 "$pid" 2>/dev/null || { cat "$scratch/$name.err" >&2; die "$what exited before listening"; }
+        sleep 0.05
+    done
+    die "$what printed no ports in 10 s"
+}
+
+serve server "the server" '^ports ' "$venv/bin/python" "$root/scripts/interop/server.py"
+ports=$(grep '^ports ' "$scratch/server.out")
 port_of() { grep -o "$1=[0-9]*" <<<"$ports" | cut -d= -f2; }
 WS_PORT=$(port_of ws)
 NONHTTP_PORT=$(port_of nonhttp)
 HANGUP_PORT=$(port_of hangup)
-export WS_PORT NONHTTP_PORT HANGUP_PORT
+serve node "the ws server" '^port ' node "$root/scripts/interop/ws-server.mjs" "$node_modules"
+NODE_WS_PORT=$(grep -o '^port [0-9]*' "$scratch/node.out" | cut -d' ' -f2)
+export WS_PORT NONHTTP_PORT HANGUP_PORT NODE_WS_PORT
 
 passed=0
 failed=0

@@ -162,6 +162,43 @@ await check('the page measures an application-level echo RTT', async () => {
   assert.ok(min <= avg && avg <= max, `min ${min} <= avg ${avg} <= max ${max}`);
 });
 
+// Chromium offers permessage-deflate on every WebSocket, and wsppsrv takes it by
+// default: what the browser says it got, /clients.json and the page say too. A socket
+// of its own, closed again, so the checks after it count the same clients.
+await check('a browser WebSocket negotiates permessage-deflate, and the list says so', async () => {
+  const before = new Set((await clientsJson()).clients.map((c) => c.id));
+  const extensions = await a.evaluate(
+    () =>
+      new Promise((resolve, reject) => {
+        const ws = new WebSocket(`ws://${location.host}/pingpong`);
+        ws.addEventListener('open', () => {
+          window.deflateCheck = ws;
+          resolve(ws.extensions);
+        });
+        ws.addEventListener('error', () => reject(new Error('the WebSocket failed')));
+      }),
+  );
+  assert.match(extensions, /^permessage-deflate(;|$)/, `ws.extensions: ${extensions}`);
+  const listed = await until('the new socket in /clients.json', async () =>
+    (await clientsJson()).clients.find((c) => !before.has(c.id) && c.user_agent === ua),
+  );
+  assert.equal(listed.extensions, extensions, '/clients.json says what the browser got');
+  // The page's own socket got the same, and its row shows it.
+  const row = await until('the rows with extensions', async () => {
+    await a.click('#refresh');
+    return (await rows(a)).find((r) => r.id === String(listed.id));
+  });
+  assert.equal(row.extensions, extensions);
+  assert.ok(
+    (await rows(a)).filter((r) => r.ua === ua).every((r) => r.extensions.startsWith('permessage-deflate')),
+    "the page's own socket negotiated it too",
+  );
+  await a.evaluate(() => window.deflateCheck.close(1000));
+  await until('the socket gone from the list', async () =>
+    !(await clientsJson()).clients.some((c) => c.id === listed.id),
+  );
+});
+
 await check('a second tab sees the first on a plain page load, and a reload updates it', async () => {
   b = await main.newPage();
   await b.goto(BASE);

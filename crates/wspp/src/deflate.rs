@@ -29,12 +29,13 @@
 //! layer stops following: tungstenite then refuses it with its own close code, as it
 //! would without the extension.
 //!
-//! Buffers are freed as soon as they are empty, and the compression state at the end
-//! of each message, so a connection between messages holds no more than the layer's
-//! own few dozen bytes.
+//! Buffers are freed as soon as they are empty, and the compression state given back
+//! at the end of each message (to a few process-wide spares, `spares`), so a
+//! connection between messages holds no more than the layer's own few dozen bytes.
 
 pub mod codec;
 pub mod negotiation;
+mod spares;
 
 use std::io;
 use std::pin::Pin;

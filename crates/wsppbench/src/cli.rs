@@ -189,6 +189,10 @@ pub struct HoldArgs {
     /// Connections being opened at once.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
+    /// Offer permessage-deflate (failing a connection the server does not take it on),
+    /// and send one message and read its echo before idling.
+    #[arg(long)]
+    pub deflate: bool,
     /// Exit after this long whatever happens, so a lost parent leaves nothing behind.
     #[arg(long, default_value = "10m", value_parser = wspp::duration::parse_positive)]
     pub max_time: Duration,

@@ -10,6 +10,11 @@
 //! first Ping (so the server-side session is running, buffers and all), prints
 //! `ready OK FAILED`, then holds everything, answering pings, until its stdin closes
 //! or `--max-time` passes. Every wait is bounded.
+//!
+//! With `--deflate` each connection offers permessage-deflate, fails unless the server
+//! takes it, and after the first ping sends one Text message and reads its echo before
+//! it idles: the server has then made (and should have freed) a decompressor and a
+//! compressor for it, which is the state an idle compressed connection is measured in.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -20,8 +25,8 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
-use futures_util::StreamExt;
+use anyhow::{Context, Result, bail, ensure};
+use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpSocket;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
@@ -41,6 +46,29 @@ const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
 /// instead of 0.5 s to open.
 const PER_PROCESS: usize = 5_000;
 
+/// The message a `--deflate` connection sends once: text that compresses, as a chat
+/// message or a JSON event would.
+const DEFLATE_MESSAGE: &str = "one message, so that a compressor and a decompressor have existed";
+
+/// Whether held connections offer permessage-deflate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// No extension offered.
+    Off,
+    /// permessage-deflate offered and taken, and one message echoed before idling.
+    Deflate,
+}
+
+impl Compression {
+    /// How a table names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Compression::Off => "none",
+            Compression::Deflate => "permessage-deflate",
+        }
+    }
+}
+
 /// `wsppbench hold`: runs in the child.
 pub fn run(args: &HoldArgs) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -54,7 +82,10 @@ pub fn run(args: &HoldArgs) -> Result<()> {
         let _ = stop_tx.send(());
     });
     runtime.block_on(async {
-        let headers = Arc::new(Headers::default());
+        let headers = Arc::new(Headers {
+            deflate: args.deflate,
+            ..Headers::default()
+        });
         let url = Arc::new(WsUrl::for_route(
             &Server::plain(args.addr.to_string()),
             &args.route,
@@ -70,12 +101,12 @@ pub fn run(args: &HoldArgs) -> Result<()> {
                 let opened = tokio::time::timeout(OPEN_TIMEOUT, async {
                     let mut ws = open(addr, source, &headers, &url).await?;
                     // The server pings a new /pingpong session at once.
-                    while let Some(message) = ws.next().await {
-                        if let Message::Ping(_) = message? {
-                            return anyhow::Ok(ws);
-                        }
+                    wait_for(&mut ws, |m| matches!(m, Message::Ping(_))).await?;
+                    if headers.deflate {
+                        ws.send(Message::text(DEFLATE_MESSAGE)).await?;
+                        wait_for(&mut ws, |m| matches!(m, Message::Text(_))).await?;
                     }
-                    bail!("closed before the first ping")
+                    anyhow::Ok(ws)
                 })
                 .await;
                 drop(slot);
@@ -110,20 +141,36 @@ pub fn run(args: &HoldArgs) -> Result<()> {
     })
 }
 
-/// One upgraded connection from `source`.
-async fn open(
-    addr: SocketAddr,
-    source: Ipv4Addr,
-    headers: &Headers,
-    url: &WsUrl,
-) -> Result<wsppclient::net::upgrade::Upgraded<tokio::net::TcpStream>> {
+type Held = upgrade::Upgraded<tokio::net::TcpStream>;
+
+/// One upgraded connection from `source`; with `headers.deflate`, one the server took
+/// permessage-deflate on.
+async fn open(addr: SocketAddr, source: Ipv4Addr, headers: &Headers, url: &WsUrl) -> Result<Held> {
     let socket = TcpSocket::new_v4()?;
     socket.set_reuseaddr(true)?;
     socket.bind(SocketAddr::from((source, 0)))?;
     let stream = socket.connect(addr).await?;
     stream.set_nodelay(true)?;
-    let (ws, _) = upgrade::upgrade(stream, headers, DEFAULT_CONNECT_TIMEOUT, url).await?;
+    let (ws, response) = upgrade::upgrade(stream, headers, DEFAULT_CONNECT_TIMEOUT, url).await?;
+    if headers.deflate {
+        let agreed = upgrade::extensions(&response);
+        // A server that declined would be measured without what is being measured.
+        ensure!(
+            agreed.starts_with(wspp::deflate::negotiation::NAME),
+            "the server did not take permessage-deflate (extensions: {agreed:?})"
+        );
+    }
     Ok(ws)
+}
+
+/// Reads (answering pings) until a message `wanted` takes.
+async fn wait_for(ws: &mut Held, wanted: impl Fn(&Message) -> bool) -> Result<()> {
+    while let Some(message) = ws.next().await {
+        if wanted(&message?) {
+            return Ok(());
+        }
+    }
+    bail!("closed before the message waited for")
 }
 
 /// A loopback source address no earlier `hold` child of this run has used
@@ -149,7 +196,12 @@ pub struct Holders {
 
 impl Holders {
     /// Opens `count` connections to `route`, waits until all are open or failed.
-    pub fn open(addr: SocketAddr, route: &str, count: usize) -> Result<Holders> {
+    pub fn open(
+        addr: SocketAddr,
+        route: &str,
+        count: usize,
+        compression: Compression,
+    ) -> Result<Holders> {
         let exe = procs::self_exe()?;
         let processes = count.div_ceil(PER_PROCESS).max(1);
         let started = Instant::now();
@@ -168,6 +220,7 @@ impl Holders {
                 .arg(share.to_string())
                 .arg("--source")
                 .arg(fresh_source_address().to_string())
+                .args((compression == Compression::Deflate).then_some("--deflate"))
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped());
             let mut child = Child::spawn(command, "a hold child")?;

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Result, ensure};
 
-use crate::hold::Holders;
+use crate::hold::{Compression, Holders};
 use crate::http;
 use crate::procs::{self, ServerSpec};
 
@@ -100,7 +100,12 @@ pub fn measure(
     let server = spec.start()?;
     let pid = server.child.pid();
     let (scrape_empty, _) = scrape(server.addr, 0)?;
-    let holders = Holders::open(server.addr, wspp::routes::PINGPONG, clients)?;
+    let holders = Holders::open(
+        server.addr,
+        wspp::routes::PINGPONG,
+        clients,
+        Compression::Off,
+    )?;
     ensure!(
         holders.ok == clients,
         "{} of {clients} connections failed to open",

@@ -9,6 +9,13 @@
 //!
 //! The server pings once at connect and then every hour: "idle" means idle. The
 //! figure is read one second after the last connection saw its first ping.
+//!
+//! Each count is measured twice: with plain clients, then with clients that negotiate
+//! permessage-deflate and each send one message and read its echo before idling
+//! ([`Compression::Deflate`]). The server makes a compressor and a decompressor for
+//! that message (hundreds of KiB together) and must have freed them once it is over:
+//! the two figures differ only by what compression leaves behind on an idle
+//! connection.
 
 use std::net::SocketAddr;
 use std::thread;
@@ -16,7 +23,7 @@ use std::time::Duration;
 
 use anyhow::{Result, ensure};
 
-use crate::hold::Holders;
+use crate::hold::{Compression, Holders};
 use crate::http;
 use crate::procs::{self, ServerSpec};
 
@@ -25,6 +32,8 @@ use crate::procs::{self, ServerSpec};
 pub struct MemoryRow {
     /// Connections asked for.
     pub clients: usize,
+    /// What the clients negotiated.
+    pub compression: Compression,
     /// Server RSS before, KiB.
     pub rss_before_kib: u64,
     /// Server RSS with every client connected, KiB.
@@ -41,7 +50,7 @@ impl MemoryRow {
 }
 
 /// Measures the server's RSS with `clients` idle connections.
-pub fn measure(server: &ServerSpec, clients: usize) -> Result<MemoryRow> {
+pub fn measure(server: &ServerSpec, clients: usize, compression: Compression) -> Result<MemoryRow> {
     let limit = (clients + 64).to_string();
     let spec = server.with(&[
         "--ping-interval",
@@ -53,9 +62,9 @@ pub fn measure(server: &ServerSpec, clients: usize) -> Result<MemoryRow> {
     ]);
     let server = spec.start()?;
     let pid = server.child.pid();
-    warm_up(server.addr)?;
+    warm_up(server.addr, compression)?;
     let rss_before_kib = procs::rss_kib(pid)?;
-    let holders = Holders::open(server.addr, wspp::routes::PINGPONG, clients)?;
+    let holders = Holders::open(server.addr, wspp::routes::PINGPONG, clients, compression)?;
     ensure!(
         holders.ok == clients,
         "{} of {clients} connections failed to open",
@@ -70,19 +79,32 @@ pub fn measure(server: &ServerSpec, clients: usize) -> Result<MemoryRow> {
         "the server lists {} clients, not {clients}",
         report.server.clients_now
     );
+    if compression == Compression::Deflate {
+        let plain = report
+            .clients
+            .iter()
+            .filter(|c| !c.extensions.starts_with(wspp::deflate::negotiation::NAME))
+            .count();
+        ensure!(
+            plain == 0,
+            "the server lists {plain} clients without permessage-deflate"
+        );
+    }
     holders.close()?;
     server.child.stop(Duration::from_secs(10))?;
     Ok(MemoryRow {
         clients,
+        compression,
         rss_before_kib,
         rss_after_kib,
         open_time,
     })
 }
 
-/// One connection opened and closed, and one page served, before the baseline.
-fn warm_up(addr: SocketAddr) -> Result<()> {
-    Holders::open(addr, wspp::routes::PINGPONG, 1)?.close()?;
+/// One connection opened and closed (compressing as the measured ones will), and one
+/// page served, before the baseline.
+fn warm_up(addr: SocketAddr, compression: Compression) -> Result<()> {
+    Holders::open(addr, wspp::routes::PINGPONG, 1, compression)?.close()?;
     http::clients(addr)?;
     thread::sleep(Duration::from_millis(300));
     Ok(())

@@ -10,6 +10,7 @@ use anyhow::Result;
 use hdrhistogram::Histogram;
 
 use crate::figures::{Summary, histogram, median, median5, ms, spread, thousands};
+use crate::hold::Compression;
 use crate::load::LoadResult;
 use crate::memory::MemoryRow;
 use crate::openclose::OpenCloseRow;
@@ -220,8 +221,12 @@ impl Results {
         for row in &self.memory {
             add(
                 format!(
-                    "idle memory at {} connections",
-                    thousands(row.clients as u64)
+                    "idle memory at {} connections{}",
+                    thousands(row.clients as u64),
+                    match row.compression {
+                        Compression::Off => "",
+                        Compression::Deflate => ", permessage-deflate",
+                    }
                 ),
                 "≤ 4 KiB/conn",
                 format!("{:.2} KiB", row.per_connection_kib()),

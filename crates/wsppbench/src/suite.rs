@@ -24,6 +24,7 @@ use anyhow::{Context, Result, bail, ensure};
 
 use crate::cli::{FloorKind, RunArgs, Section};
 use crate::figures::{self, Summary};
+use crate::hold::Compression;
 use crate::load;
 use crate::memory;
 use crate::openclose;
@@ -178,8 +179,13 @@ pub fn run(args: &RunArgs) -> Result<bool> {
                      scripts/bench.sh raises it",
                     n as u64 + FD_SLACK
                 );
-                println!("memory: {n} idle connections...");
-                rows.push(memory::measure(&server, n)?);
+                for compression in [Compression::Off, Compression::Deflate] {
+                    println!(
+                        "memory: {n} idle connections, compression {}...",
+                        compression.label()
+                    );
+                    rows.push(memory::measure(&server, n, compression)?);
+                }
             }
             Ok(rows)
         })();

@@ -42,6 +42,7 @@ pub fn of(results: &Results) -> Vec<Table> {
             "Idle memory per /pingpong connection (server RSS)".into(),
             &[
                 "connections",
+                "compression",
                 "RSS before",
                 "RSS with clients",
                 "per connection",
@@ -51,6 +52,7 @@ pub fn of(results: &Results) -> Vec<Table> {
         for row in &results.memory {
             t.rows.push(vec![
                 thousands(row.clients as u64),
+                row.compression.label().to_owned(),
                 format!("{:.1} MiB", row.rss_before_kib as f64 / 1024.0),
                 format!("{:.1} MiB", row.rss_after_kib as f64 / 1024.0),
                 format!("{:.2} KiB", row.per_connection_kib()),

@@ -10,7 +10,9 @@ use wsppclient::commands::catalog::Request;
 use wsppclient::commands::{Options, Outgoing};
 use wsppclient::net::settings::ConnectSettings;
 
-use crate::support::{Server, fast_server_config, raw, run_binary, transcript_with};
+use crate::support::{
+    Server, assert_refused_x_mystery, fast_server_config, raw, run_binary, transcript_with,
+};
 
 /// Asserts that `text` holds every one of `wanted`.
 fn contains_all(text: &str, wanted: &[&str]) {
@@ -412,14 +414,22 @@ async fn an_extension_the_client_does_not_implement_is_closed_with_1010() {
     .await;
     let url = format!("ws://{addr}/");
     let output = run_binary(&["inspect", "-H", "Sec-WebSocket-Extensions: x-mystery", &url]).await;
-    assert_eq!(output.status.code(), Some(2), "{output:?}");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        stderr.trim_end(),
-        format!(
-            "wsppclient: {url}: the server accepted extension \"x-mystery\", which this client \
-             does not implement; closed with 1010"
-        )
+    assert_refused_x_mystery(&output, &url);
+    // The transcript warns at the 101, before the Close that fails the connection.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let at = |needle: &str| {
+        stdout
+            .find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in:\n{stdout}"))
+    };
+    let (answer, warning, close) = (
+        at("← HTTP/1.1 101 Switching Protocols"),
+        at(
+            "   warning: the server accepted extension \"x-mystery\", which this client does not \
+            implement: failing the connection with 1010 (Mandatory Extension)\n",
+        ),
+        at("→ Close fin=1 mask=1 len=23 1010 (Mandatory Extension) \"unsupported extension\""),
     );
+    assert!(answer < warning && warning < close, "{stdout}");
     assert_eq!(peer.await.expect("the peer"), Some(1010));
 }

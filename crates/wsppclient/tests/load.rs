@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::net::TcpListener;
+use wspp::payload::Encoding;
 use wsppclient::commands::load::{self, LoadFormat, LoadOptions};
 use wsppclient::front::invocation::{FrontEnd, Invocation};
 use wsppclient::net::settings::ConnectSettings;
 use wsppclient::outcome::Outcome;
+use wsppclient::probe::Probes;
 use wsppclient::stop::Stop;
 
 use crate::support::{Running, Server, raw, run_binary, within};
@@ -131,6 +133,103 @@ async fn ping_server(stalls: bool) -> (SocketAddr, Arc<Mutex<Vec<IpAddr>>>) {
         }
     });
     (addr, peers)
+}
+
+/// What [`deflate_echo_server`] received: data frames compressed (RSV1) and not.
+#[derive(Debug, Default)]
+struct DataFrames {
+    compressed: u64,
+    plain: u64,
+}
+
+/// A WebSocket server that takes a permessage-deflate offer and echoes each message
+/// compressed; it checks that each compressed message inflates, and counts the data
+/// frames that came compressed and those that did not.
+async fn deflate_echo_server() -> (SocketAddr, Arc<Mutex<DataFrames>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use wspp::deflate::codec::{compress_message, inflate_message};
+    use wspp::frame::{apply_mask, decode, encode};
+
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("bound address");
+    let counts = Arc::new(Mutex::new(DataFrames::default()));
+    let seen = Arc::clone(&counts);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let seen = Arc::clone(&seen);
+            tokio::spawn(async move {
+                raw::accept_upgrade_with(
+                    &mut stream,
+                    "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; \
+                     client_no_context_takeover\r\n",
+                )
+                .await;
+                let mut input = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    while let Some((header, at)) = decode(&input) {
+                        let end = at + header.len as usize;
+                        if input.len() < end {
+                            break;
+                        }
+                        let mut payload = input[at..end].to_vec();
+                        input.drain(..end);
+                        if let Some(key) = header.mask {
+                            apply_mask(&mut payload, key, 0);
+                        }
+                        let reply = match (header.opcode, header.rsv) {
+                            (raw::CLOSE, _) => {
+                                raw::send(&mut stream, raw::CLOSE, &payload).await;
+                                return;
+                            }
+                            (raw::PING, _) => encode(true, raw::PONG, None, &payload),
+                            (opcode, 0b100) => {
+                                seen.lock().expect("not poisoned").compressed += 1;
+                                let plain = inflate_message(&payload).expect("valid DEFLATE");
+                                let compressed = compress_message(&plain, 15);
+                                encode(true, 0x40 | opcode, None, &compressed)
+                            }
+                            (opcode, _) => {
+                                seen.lock().expect("not poisoned").plain += 1;
+                                encode(true, opcode, None, &payload)
+                            }
+                        };
+                        if stream.write_all(&reply).await.is_err() {
+                            return;
+                        }
+                    }
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => input.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            });
+        }
+    });
+    (addr, counts)
+}
+
+#[tokio::test]
+async fn deflate_echo_probes_go_and_come_back_compressed() {
+    let (addr, counts) = deflate_echo_server().await;
+    let mut settings = ConnectSettings::new(addr.to_string());
+    settings.headers.deflate = true;
+    let options = LoadOptions {
+        connections: 4,
+        duration: Duration::from_millis(300),
+        interval: Duration::from_millis(50),
+        probes: Probes::Echo(Encoding::Text),
+        ..LoadOptions::default()
+    };
+    let report = run_load(&settings, &options).await;
+    assert!(report.passed(), "{report:?}");
+    assert_eq!(report.probes.received, report.probes.sent);
+    // Every probe went compressed, and its compressed echo was inflated and matched.
+    let counts = counts.lock().expect("not poisoned");
+    assert_eq!(counts.compressed, report.probes.sent, "{counts:?}");
+    assert_eq!(counts.plain, 0, "{counts:?}");
 }
 
 #[tokio::test]

@@ -12,7 +12,8 @@ use wsppclient::net::url::WsUrl;
 use wsppclient::probe::{PingEvent, Pinger};
 
 use crate::support::{
-    Server, fast_server_config, last_json_line, raw, refused_addr, run_binary, within,
+    Server, assert_refused_x_mystery, fast_server_config, last_json_line, raw, refused_addr,
+    run_binary, within,
 };
 
 fn quick(options: &mut PingOptions, count: u64) {
@@ -417,4 +418,36 @@ async fn a_pinger_does_sequential_round_trips() {
     let counts = pinger.counts();
     assert_eq!((counts.sent, counts.answered, counts.lost), (20, 20, 0));
     within(pinger.close()).await.expect("close handshake");
+}
+
+#[tokio::test]
+async fn an_extension_offered_with_h_and_accepted_is_closed_with_1010_not_misread() {
+    // The server takes the offer and its first frame uses the extension (RSV1), as
+    // Python `websockets` and Node `ws` do with a raw permessage-deflate offer to a
+    // client that cannot inflate: the client fails the connection over the extension,
+    // never over the reserved bit.
+    let (addr, peer) = raw::serve_one(|mut stream| async move {
+        raw::accept_upgrade_with(&mut stream, "Sec-WebSocket-Extensions: x-mystery\r\n").await;
+        raw::send(&mut stream, 0x41, b"uses the extension").await;
+        loop {
+            match raw::read(&mut stream).await {
+                Some(frame) if frame.close_code().is_some() => break frame.close_code(),
+                Some(_) => {}
+                None => break None,
+            }
+        }
+    })
+    .await;
+    let url = format!("ws://{addr}/");
+    let output = run_binary(&[
+        "-H",
+        "Sec-WebSocket-Extensions: x-mystery",
+        "ping",
+        "-c",
+        "1",
+        &url,
+    ])
+    .await;
+    assert_refused_x_mystery(&output, &url);
+    assert_eq!(peer.await.expect("the peer"), Some(1010));
 }

@@ -230,6 +230,20 @@ pub fn assert_open_close_wire(text: &str, pings: usize) {
     assert!(text.contains("1000 (Normal Closure)"), "{text}");
 }
 
+/// Asserts that the binary failed with exit status 2 and the one line for a server at
+/// `url` that accepted extension `x-mystery`, which the client does not implement.
+pub fn assert_refused_x_mystery(output: &Output, url: &str) {
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "wsppclient: {url}: the server accepted extension \"x-mystery\", which this client \
+             does not implement; closed with 1010"
+        )
+    );
+}
+
 pub async fn run_binary(args: &[&str]) -> Output {
     run_binary_with_env(args, &[]).await
 }

@@ -3,14 +3,18 @@
 //! taken off its end by the sender and put back by the receiver.
 //!
 //! The state (a compressor is a few hundred KiB, a decompressor its 32 KiB window and
-//! more) exists only while a message is being compressed or inflated: it is made at
-//! the message's first byte and dropped at its end, unless the peer carries its
+//! more) is held only while a message is being compressed or inflated: it is taken at
+//! the message's first byte and given back at its end, unless the peer carries its
 //! context over from one message to the next, which only the decompressor must follow.
+//! It is taken from and given back to the process's few [`spares`](super::spares),
+//! not allocated and freed per message.
 
 use std::fmt;
 use std::io;
 
-use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
+use flate2::{Compress, Decompress, FlushCompress, FlushDecompress, Status};
+
+use super::spares;
 
 /// The empty stored block a sync flush ends with: taken off each message's end by the
 /// sender, put back by the receiver.
@@ -75,9 +79,7 @@ impl Inflater {
         if self.ended {
             return Ok(input.len());
         }
-        let state = self
-            .state
-            .get_or_insert_with(|| Box::new(Decompress::new_with_window_bits(false, 15)));
+        let state = self.state.get_or_insert_with(spares::inflater);
         let start = out.len();
         out.resize(start + room, 0);
         let (in_before, out_before) = (state.total_in(), state.total_out());
@@ -101,8 +103,10 @@ impl Inflater {
     /// The message is over (its tail inflated and drained): the state goes, unless the
     /// peer keeps its context and the stream did not end.
     pub fn end_message(&mut self) {
-        if !self.keep_context || self.ended {
-            self.state = None;
+        if (!self.keep_context || self.ended)
+            && let Some(state) = self.state.take()
+        {
+            spares::give_back_inflater(state);
         }
         self.ended = false;
     }
@@ -110,6 +114,16 @@ impl Inflater {
     /// Whether it holds no decompressor.
     pub fn is_idle(&self) -> bool {
         self.state.is_none()
+    }
+}
+
+impl Drop for Inflater {
+    /// A connection that ends in the middle of a message (or keeps its peer's context)
+    /// gives its decompressor back too.
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            spares::give_back_inflater(state);
+        }
     }
 }
 
@@ -132,18 +146,7 @@ impl Deflater {
 
     fn state(&mut self) -> &mut Compress {
         let bits = self.window_bits;
-        self.state.get_or_insert_with(|| {
-            // zlib cannot compress with a 256-byte window; stored blocks refer to
-            // nothing, so they fit any window.
-            let compress = if bits < 9 {
-                Compress::new_with_window_bits(Compression::none(), false, 9)
-            } else {
-                // The fastest level: wspp measures round trips, and a message that
-                // waits on its compressor adds that wait to its RTT.
-                Compress::new_with_window_bits(Compression::fast(), false, bits)
-            };
-            Box::new(compress)
-        })
+        self.state.get_or_insert_with(|| spares::deflater(bits))
     }
 
     /// Compresses `input` into `out` (nothing flushed yet).
@@ -175,13 +178,24 @@ impl Deflater {
             if out.ends_with(&TAIL) {
                 out.truncate(out.len() - TAIL.len());
             }
-            self.state = None;
+            if let Some(state) = self.state.take() {
+                spares::give_back_deflater(self.window_bits, state);
+            }
         }
     }
 
     /// Whether it holds no compressor.
     pub fn is_idle(&self) -> bool {
         self.state.is_none()
+    }
+}
+
+impl Drop for Deflater {
+    /// A connection that ends in the middle of a message gives its compressor back too.
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            spares::give_back_deflater(self.window_bits, state);
+        }
     }
 }
 

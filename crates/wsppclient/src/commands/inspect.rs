@@ -104,7 +104,7 @@ pub(super) async fn inspect(ctx: &Ctx<'_>, options: &InspectOptions) -> Result<(
     }
     let mut tap = ctx.connect(&url.endpoint()).await?;
     let upgraded = tokio::select! {
-        upgraded = upgrade::handshake(&mut tap, offer, ctx.settings.dial.timeout, &url) => upgraded,
+        upgraded = upgrade::handshake(&mut tap, offer, ctx.settings.dial.timeout, &url, Some(ctx.transcript)) => upgraded,
         () = ctx.cancel.cancelled() => return Err(Error::Interrupted),
     };
     let (mut ws, response) = match upgraded {

@@ -316,7 +316,10 @@ async fn upgrade(ctx: &Ctx<'_>, url: &WsUrl) -> Result<Socket, Error> {
     }
     let tap = ctx.connect(&url.endpoint()).await?;
     let offer = &ctx.settings.headers;
-    let (mut ws, response) = upgrade::upgrade(tap, offer, ctx.settings.dial.timeout, url).await?;
+    let timeout = ctx.settings.dial.timeout;
+    let (mut ws, response) = upgrade::handshake(tap, offer, timeout, url, Some(ctx.transcript))
+        .await
+        .map_err(|failure| failure.into_error(url, offer, 0, &[]))?;
     ws.get_mut()
         .get_mut()
         .layer_mut()

@@ -12,7 +12,8 @@
 //! offered (`--deflate`, or a `-H` header), and compresses and inflates the messages
 //! when permessage-deflate was agreed. A server that accepts what this client does not
 //! implement is answered with Close 1010 (RFC 6455, 7.4.1) and an error that says so,
-//! before its first frame could be misread as a protocol error.
+//! before its first frame could be misread as a protocol error; a request with a
+//! transcript says so there too, under the 101 and before the Close.
 
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ use wspp::stream::Layered;
 use super::settings::Headers;
 use super::url::WsUrl;
 use crate::error::Error;
+use crate::watch::transcript::Transcript;
 
 /// The upgrade request for `url`: tungstenite's standard handshake headers, then
 /// `User-Agent`, `Origin` and every `-H` header, and the `--subprotocol` names in one
@@ -113,7 +115,7 @@ pub async fn upgrade<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    handshake(stream, headers, timeout, url)
+    handshake(stream, headers, timeout, url, None)
         .await
         .map_err(|failure| failure.into_error(url, headers, 0, &[]))
 }
@@ -122,12 +124,14 @@ where
 /// connection before saying what went wrong (`inspect` reads the rest of a refusal's
 /// body, and knows what the server had sent). Every caller ends with
 /// [`Failure::into_error`], so a refusal, a timeout or a subprotocol problem reads the
-/// same whichever request met it.
+/// same whichever request met it. With a `transcript`, a 101 that accepted an
+/// extension this client does not implement gets a warning there before the Close.
 pub async fn handshake<S>(
     stream: S,
     headers: &Headers,
     timeout: Duration,
     url: &WsUrl,
+    transcript: Option<&Transcript>,
 ) -> Result<(Upgraded<S>, Response), Failure>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -150,6 +154,11 @@ where
     };
     if let Some(Err(problem)) = ws.get_ref().layer().as_ref().and_then(Deflate::outcome) {
         let problem = problem.clone();
+        if let Some(transcript) = transcript {
+            transcript.note(format!(
+                "warning: {problem}: failing the connection with 1010 (Mandatory Extension)"
+            ));
+        }
         // Fail the connection as RFC 6455 (7.4.1) has it: the server must hear why.
         let frame = CloseFrame {
             code: CloseCode::Extension,
