@@ -2,7 +2,7 @@
 //!
 //! Each pane draws itself (the widgets in [`super::transcript`], [`super::latency`],
 //! [`super::clients`] and, in the transcript's place while `listen` runs,
-//! [`super::listen`]); here are the layout and what belongs to no pane: the
+//! [`super::listen`], in the latency pane's while `load` runs, [`super::load`]); here are the layout and what belongs to no pane: the
 //! menu, the selected request's details, the status line and the help.
 //! Rendering only reads the [`App`] (hence `&App`: drawing can never change state)
 //! and writes a buffer: it never waits, so the loop draws after every batch of
@@ -76,10 +76,15 @@ pub fn areas(area: Rect) -> Areas {
     ])
     .areas(area);
     // The bottom row needs room for three figures and a chart; the top gets the rest,
-    // which on 80×24 is just the whole menu, listen included; below 7 + 6 rows the
-    // bottom row goes (the top needs 6 to show anything).
-    let bottom_rows = if body.height >= 7 + 6 {
-        (body.height * 2 / 5).clamp(7, 16).min(body.height - 6)
+    // and at least the whole menu (listen and load included) while the bottom keeps
+    // 6 rows, as on 80×24; below 6 + 6 rows the bottom row goes (the top needs 6 to
+    // show anything).
+    let menu_rows = u16::try_from(MenuEntry::ALL.len() + 2).unwrap_or(u16::MAX);
+    let bottom_rows = if body.height >= 6 + 6 {
+        (body.height * 2 / 5)
+            .clamp(6, 16)
+            .min(body.height.saturating_sub(menu_rows).max(6))
+            .min(body.height - 6)
     } else {
         0
     };
@@ -129,7 +134,11 @@ impl Widget for &App {
             }
             .render(areas.transcript, buf);
         }
-        self.latency().render(areas.latency, buf);
+        if self.shows_load() {
+            self.load().render(areas.latency, buf);
+        } else {
+            self.latency().render(areas.latency, buf);
+        }
         self.clients().render(areas.clients, buf);
         render_details(self.selected(), areas.details, buf);
         render_status(self, areas.status, buf);
@@ -178,6 +187,7 @@ fn render_details(request: MenuEntry, area: Rect, buf: &mut Buffer) {
     let place = match request {
         MenuEntry::Request(request) => format!("· GET {} ", request.route()),
         MenuEntry::Listen => format!("· on ws://{}/ ", request.place()),
+        MenuEntry::Load => format!("· GET {} ×100 ", request.place()),
     };
     let title = Line::from(vec![
         Span::raw(format!(" {} ", request.subcommand())).bold(),

@@ -1,0 +1,176 @@
+//! The load pane: while `load` runs (and after, until another run), its counters and
+//! its latency over time, one p50 and one p99 a second, in the latency pane's place.
+//!
+//! [`LoadView`] keeps each second's [`SecondFigures`] (the counts and the two
+//! percentiles, not the histograms) up to [`SECONDS_LIMIT`], and the probe counts
+//! summed over the run. The two sparklines share one scale, so the gap between the
+//! median and the tail reads off the chart; a second with no answer shows as `·`.
+//! The run's text (each second's line, then the summary) goes to the transcript, as
+//! the command line prints it.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline, Widget, Wrap};
+
+use super::latency::{ms, nanos};
+use super::pane::pane;
+use crate::commands::load::SecondFigures;
+
+/// Seconds kept for the charts (wider than any terminal).
+pub const SECONDS_LIMIT: usize = 512;
+
+/// The load pane's content: the latest `load`'s seconds and totals.
+#[derive(Debug, Default)]
+pub struct LoadView {
+    /// The latest seconds, oldest first.
+    seconds: VecDeque<SecondFigures>,
+    /// Probes sent, answered, lost and sent late over the whole run.
+    totals: Totals,
+}
+
+/// Probe counts summed over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Probes sent.
+    pub sent: u64,
+    /// Probes answered.
+    pub received: u64,
+    /// Probes given up on.
+    pub lost: u64,
+    /// Probes that left later than scheduled.
+    pub late_sends: u64,
+}
+
+impl LoadView {
+    /// The latest seconds, oldest first.
+    pub fn seconds(&self) -> &VecDeque<SecondFigures> {
+        &self.seconds
+    }
+
+    /// The probe counts of the run so far.
+    pub fn totals(&self) -> Totals {
+        self.totals
+    }
+
+    pub(super) fn clear(&mut self) {
+        *self = LoadView::default();
+    }
+
+    /// Adds the second that just ended.
+    pub(super) fn second(&mut self, second: SecondFigures) {
+        self.totals.sent += second.sent;
+        self.totals.received += second.received;
+        self.totals.lost += second.lost;
+        self.totals.late_sends += second.late_sends;
+        if self.seconds.len() == SECONDS_LIMIT {
+            self.seconds.pop_front();
+        }
+        self.seconds.push_back(second);
+    }
+}
+
+impl Widget for &LoadView {
+    fn render(self, area: Rect, buf: &mut Buffer) {
+        render_load(self, area, buf);
+    }
+}
+
+fn render_load(view: &LoadView, area: Rect, buf: &mut Buffer) {
+    let latest = view.seconds.back();
+    let clock = latest
+        .map(|s| format!(" · {} clock", s.clock))
+        .unwrap_or_default();
+    let block = pane(format!(" latency over time · load{clock} "));
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let Some(latest) = latest else {
+        Paragraph::new("opening the connections; the first second's figures come in a second…")
+            .dark_gray()
+            .wrap(Wrap { trim: true })
+            .render(inner, buf);
+        return;
+    };
+    let label = |text: &'static str| Span::raw(text).dark_gray();
+    let t = view.totals;
+    let cpu = latest
+        .cpu_pct
+        .map_or_else(|| "-".to_owned(), |p| format!("{p:.1}%"));
+    let counters = vec![
+        Line::from(vec![
+            label("open "),
+            Span::raw(latest.open.to_string()).bold(),
+            label(" failed "),
+            Span::raw(latest.failed.to_string()).fg(red_if(latest.failed > 0)),
+            label(" cpu "),
+            Span::raw(cpu),
+            Span::raw(format!("  at {:.0}s", latest.at.as_secs_f64())).dark_gray(),
+        ]),
+        Line::from(vec![
+            label("sent "),
+            Span::raw(t.sent.to_string()),
+            label(" recv "),
+            Span::raw(t.received.to_string()),
+            label(" lost "),
+            Span::raw(t.lost.to_string()).fg(red_if(t.lost > 0)),
+            label(" late "),
+            Span::raw(t.late_sends.to_string()).fg(red_if(t.late_sends > 0)),
+        ]),
+    ];
+    let [text_area, charts] =
+        Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(inner);
+    Paragraph::new(counters).render(text_area, buf);
+    if charts.height == 0 {
+        return;
+    }
+    let [p50_area, p99_area] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(charts);
+    // One scale for both: the highest p99 in view.
+    let width = usize::from(charts.width);
+    let tail = view.seconds.len().saturating_sub(width);
+    let shown: Vec<&SecondFigures> = view.seconds.iter().skip(tail).collect();
+    let top = shown
+        .iter()
+        .filter_map(|s| s.p99.or(s.p50))
+        .max()
+        .map_or(1, nanos);
+    for (name, area, pick, color) in [
+        (
+            "p50",
+            p50_area,
+            (|s: &SecondFigures| s.p50) as fn(&SecondFigures) -> Option<Duration>,
+            Color::Green,
+        ),
+        ("p99", p99_area, |s: &SecondFigures| s.p99, Color::Yellow),
+    ] {
+        let figure = pick(latest).map_or_else(|| "-".to_owned(), ms);
+        let samples: Vec<Option<u64>> = shown.iter().map(|s| pick(s).map(nanos)).collect();
+        let (caption, chart) = if area.height >= 2 {
+            let [caption, chart] =
+                Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+            (caption, chart)
+        } else {
+            // One row: the figure on the left, the chart on the rest.
+            let [caption, chart] =
+                Layout::horizontal([Constraint::Length(14), Constraint::Min(0)]).areas(area);
+            (caption, chart)
+        };
+        Line::from(vec![label(name), Span::raw(format!(" {figure} ms"))])
+            .render(caption, buf);
+        Sparkline::default()
+            .data(samples)
+            .max(top)
+            .style(Style::new().fg(color))
+            .absent_value_symbol("·")
+            .absent_value_style(Style::new().fg(Color::DarkGray))
+            .render(chart, buf);
+    }
+}
+
+fn red_if(bad: bool) -> Color {
+    if bad { Color::Red } else { Color::Reset }
+}
