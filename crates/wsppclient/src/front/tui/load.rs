@@ -85,7 +85,7 @@ fn render_load(view: &LoadView, area: Rect, buf: &mut Buffer) {
     let clock = latest
         .map(|s| format!(" · {} clock", s.clock))
         .unwrap_or_default();
-    let block = pane(format!(" latency over time · load{clock} "));
+    let block = pane(format!(" latency · load{clock} "));
     let inner = block.inner(area);
     block.render(area, buf);
     let Some(latest) = latest else {
@@ -159,8 +159,7 @@ fn render_load(view: &LoadView, area: Rect, buf: &mut Buffer) {
                 Layout::horizontal([Constraint::Length(14), Constraint::Min(0)]).areas(area);
             (caption, chart)
         };
-        Line::from(vec![label(name), Span::raw(format!(" {figure} ms"))])
-            .render(caption, buf);
+        Line::from(vec![label(name), Span::raw(format!(" {figure} ms"))]).render(caption, buf);
         Sparkline::default()
             .data(samples)
             .max(top)
@@ -173,4 +172,111 @@ fn render_load(view: &LoadView, area: Rect, buf: &mut Buffer) {
 
 fn red_if(bad: bool) -> Color {
     if bad { Color::Red } else { Color::Reset }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use wspp::wire_clock::Clock;
+
+    use crate::front::tui::pane::draw;
+
+    /// Second `n` of a run of 100 connections: 100 probes, p50 `p50_us` and p99
+    /// `p99_us` (no answer at all when `None`), one lost.
+    pub(crate) fn second(n: u64, rtt_us: Option<(u64, u64)>) -> SecondFigures {
+        SecondFigures {
+            at: Duration::from_secs(n),
+            length: Duration::from_secs(1),
+            open: 100,
+            opened: 100,
+            failed: 2,
+            sent: 100,
+            received: if rtt_us.is_some() { 99 } else { 0 },
+            lost: 1,
+            late_sends: 0,
+            p50: rtt_us.map(|(p50, _)| Duration::from_micros(p50)),
+            p99: rtt_us.map(|(_, p99)| Duration::from_micros(p99)),
+            clock: Clock::Kernel,
+            cpu_pct: Some(4.25),
+        }
+    }
+
+    fn view_of(seconds: &[SecondFigures]) -> LoadView {
+        let mut view = LoadView::default();
+        for second in seconds {
+            view.second(*second);
+        }
+        view
+    }
+
+    #[test]
+    fn the_pane_shows_the_counters_and_the_latest_percentiles() {
+        let view = view_of(&[
+            second(1, Some((60, 200))),
+            second(2, None),
+            second(3, Some((61, 210))),
+        ]);
+        assert_eq!(
+            view.totals(),
+            Totals {
+                sent: 300,
+                received: 198,
+                lost: 3,
+                late_sends: 0
+            }
+        );
+        // The size the pane gets on an 80×24 screen.
+        let screen = draw(&view, 40, 6);
+        assert!(screen.contains("latency · load · kernel clock"), "{screen}");
+        assert!(
+            screen.contains("open 100 failed 2 cpu 4.2%  at 3s"),
+            "{screen}"
+        );
+        assert!(
+            screen.contains("sent 300 recv 198 lost 3 late 0"),
+            "{screen}"
+        );
+        assert!(screen.contains("p50 0.061 ms"), "{screen}");
+        assert!(screen.contains("p99 0.210 ms"), "{screen}");
+        // The second without an answer is a dot in both charts.
+        assert!(screen.contains('·'), "{screen}");
+    }
+
+    #[test]
+    fn both_charts_share_the_p99_scale() {
+        let view = view_of(&[second(1, Some((100, 1000))), second(2, Some((100, 1000)))]);
+        // Captions on their own rows, two chart rows each.
+        let screen = draw(&view, 40, 10);
+        let rows: Vec<&str> = screen.lines().collect();
+        let row_of = |text: &str| {
+            rows.iter()
+                .position(|r| r.contains(text))
+                .unwrap_or_else(|| panic!("{text} missing\n{screen}"))
+        };
+        let p50_chart = rows[row_of("p50 0.100 ms") + 1..row_of("p99 1.000 ms")].join("\n");
+        let p99_chart = rows[row_of("p99 1.000 ms") + 1..].join("\n");
+        // The p99 fills its rows; the p50, a tenth of it, barely shows.
+        assert!(p99_chart.contains('█'), "{screen}");
+        assert!(!p50_chart.contains('█'), "{screen}");
+    }
+
+    #[test]
+    fn before_the_first_second_the_pane_says_what_comes() {
+        let screen = draw(&LoadView::default(), 40, 6);
+        assert!(screen.contains("opening the connections"), "{screen}");
+    }
+
+    #[test]
+    fn the_seconds_are_bounded_and_every_size_draws() {
+        let mut view = LoadView::default();
+        for n in 0..(SECONDS_LIMIT as u64 + 10) {
+            view.second(second(n, Some((50, 90))));
+        }
+        assert_eq!(view.seconds().len(), SECONDS_LIMIT);
+        assert_eq!(view.seconds()[0].at, Duration::from_secs(10));
+        assert_eq!(view.totals().sent, 100 * (SECONDS_LIMIT as u64 + 10));
+        for (w, h) in [(40, 6), (10, 3), (1, 1), (0, 0), (150, 16)] {
+            draw(&view, w, h);
+        }
+    }
 }

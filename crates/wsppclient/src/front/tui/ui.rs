@@ -619,4 +619,52 @@ mod tests {
         assert!(!screen.contains("GET /from-40001"), "{screen}");
         assert_eq!(key(&mut app, KeyCode::Esc), Some(Action::Cancel { run }));
     }
+
+    #[test]
+    fn load_shows_its_latency_over_time_in_the_latency_panes_place() {
+        use crate::front::tui::event::LoadNews;
+        use crate::front::tui::load::tests::second;
+
+        let mut app = busy_app();
+        let ping = app.run().map(|r| r.id).expect("the ping");
+        news(
+            &mut app,
+            NetEvent::Finished {
+                run: ping,
+                result: Ok(()),
+            },
+        );
+        while app.selected() != MenuEntry::Load {
+            key(&mut app, KeyCode::Up);
+        }
+        let screen = draw(&app, 80, 24);
+        assert!(screen.contains("▶   load"), "{screen}");
+        let Some(Action::Load { run }) = key(&mut app, KeyCode::Enter) else {
+            panic!("load did not start");
+        };
+        for n in 1..=3 {
+            news(
+                &mut app,
+                NetEvent::Load {
+                    run,
+                    news: LoadNews::Second(second(n, Some((60, 200)))),
+                },
+            );
+        }
+        let screen = draw(&app, 80, 24);
+        let a = areas(Rect::new(0, 0, 80, 24));
+        let row = |y: u16| screen.lines().nth(usize::from(y)).unwrap_or_default();
+        assert!(
+            row(a.transcript.y).contains("transcript · load · running"),
+            "{screen}"
+        );
+        assert!(
+            row(a.latency.y).contains("latency · load · kernel clock"),
+            "{screen}"
+        );
+        assert!(screen.contains("p99 0.200 ms"), "{screen}");
+        assert!(screen.contains("load 3.0s: 100 open"), "{screen}");
+        // The ping's figures wait for the next ping or hold.
+        assert!(!screen.contains("latency · ping"), "{screen}");
+    }
 }
