@@ -197,13 +197,8 @@ pub async fn run<R: AsyncBufRead + Unpin>(
             }
             Reason::User
         };
-        if let Err(err) = run_printed(request, settings, options, hex, out, stop).await {
-            if error::is_broken_pipe(&err) {
-                return Err(err);
-            }
-            writeln!(out, "error: {}", error::one_line(&err))?;
-        }
-        writeln!(out)?;
+        let result = run_printed(request, settings, options, hex, out, stop).await;
+        show_end(result, out)?;
     }
 }
 
@@ -237,14 +232,7 @@ async fn listen<R: AsyncBufRead + Unpin>(
         listener.serve(tokio::io::empty(), &mut *out, stop).await
     }
     .await;
-    if let Err(err) = served {
-        if error::is_broken_pipe(&err) {
-            return Err(err);
-        }
-        writeln!(out, "error: {}", error::one_line(&err))?;
-    }
-    writeln!(out)?;
-    Ok(())
+    show_end(served, out)
 }
 
 /// Runs `load` with the menu's defaults, printed as the subcommand prints it, until
@@ -273,6 +261,13 @@ async fn load<R: AsyncBufRead + Unpin>(
             }
         }
     };
+    show_end(result, out)
+}
+
+/// Ends what a choice printed: its error, if it failed, then a blank line. Only a
+/// reader that went away (a broken pipe) ends the menu; any other failure is shown
+/// and the menu carries on.
+fn show_end<T>(result: Result<T, Error>, out: &mut (dyn Write + Send)) -> Result<(), Error> {
     if let Err(err) = result {
         if error::is_broken_pipe(&err) {
             return Err(err);
