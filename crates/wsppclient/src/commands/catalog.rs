@@ -286,6 +286,14 @@ mod tests {
         );
         assert_eq!(MenuEntry::from_subcommand("load"), Some(MenuEntry::Load));
         assert_eq!(MenuEntry::Load.place(), routes::PINGPONG);
+        // The text says what the menus run.
+        let menu_load = crate::commands::load::LoadOptions::for_menu();
+        let says = format!(
+            "{} connections to /pingpong for {} s",
+            menu_load.connections,
+            menu_load.duration.as_secs()
+        );
+        assert!(MenuEntry::Load.description().starts_with(&says));
         let names: HashSet<_> = MenuEntry::ALL.iter().map(|e| e.subcommand()).collect();
         assert_eq!(names.len(), MenuEntry::ALL.len());
         assert_eq!(

@@ -38,6 +38,7 @@ use super::listen::ListenPane;
 use super::pane::pane;
 use super::transcript::TranscriptPane;
 use crate::commands::catalog::MenuEntry;
+use crate::commands::load::LoadOptions;
 
 /// Where each pane goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,7 +188,11 @@ fn render_details(request: MenuEntry, area: Rect, buf: &mut Buffer) {
     let place = match request {
         MenuEntry::Request(request) => format!("· GET {} ", request.route()),
         MenuEntry::Listen => format!("· on ws://{}/ ", request.place()),
-        MenuEntry::Load => format!("· GET {} ×100 ", request.place()),
+        MenuEntry::Load => format!(
+            "· GET {} ×{} ",
+            request.place(),
+            LoadOptions::for_menu().connections
+        ),
     };
     let title = Line::from(vec![
         Span::raw(format!(" {} ", request.subcommand())).bold(),
