@@ -9,7 +9,6 @@
 //! the command line prints it.
 
 use std::collections::VecDeque;
-use std::time::Duration;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -129,44 +128,64 @@ fn render_load(view: &LoadView, area: Rect, buf: &mut Buffer) {
     }
     let [p50_area, p99_area] =
         Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(charts);
-    // One scale for both: the highest p99 in view.
-    let width = usize::from(charts.width);
-    let tail = view.seconds.len().saturating_sub(width);
-    let shown: Vec<&SecondFigures> = view.seconds.iter().skip(tail).collect();
-    let top = shown
-        .iter()
+    let (p50_caption, p50_chart) = captioned(p50_area);
+    let (p99_caption, p99_chart) = captioned(p99_area);
+    // The latest seconds that fit, both charts on one scale: the highest p99 in view.
+    let tail = view
+        .seconds
+        .len()
+        .saturating_sub(usize::from(p99_chart.width));
+    let shown = || view.seconds.iter().skip(tail);
+    let top = shown()
         .filter_map(|s| s.p99.or(s.p50))
         .max()
         .map_or(1, nanos);
-    for (name, area, pick, color) in [
+    for (name, caption, chart, now, series, color) in [
         (
             "p50",
-            p50_area,
-            (|s: &SecondFigures| s.p50) as fn(&SecondFigures) -> Option<Duration>,
+            p50_caption,
+            p50_chart,
+            latest.p50,
+            shown().map(|s| s.p50).collect::<Vec<_>>(),
             Color::Green,
         ),
-        ("p99", p99_area, |s: &SecondFigures| s.p99, Color::Yellow),
+        (
+            "p99",
+            p99_caption,
+            p99_chart,
+            latest.p99,
+            shown().map(|s| s.p99).collect(),
+            Color::Yellow,
+        ),
     ] {
-        let figure = pick(latest).map_or_else(|| "-".to_owned(), ms);
-        let samples: Vec<Option<u64>> = shown.iter().map(|s| pick(s).map(nanos)).collect();
-        let (caption, chart) = if area.height >= 2 {
-            let [caption, chart] =
-                Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-            (caption, chart)
-        } else {
-            // One row: the figure on the left, the chart on the rest.
-            let [caption, chart] =
-                Layout::horizontal([Constraint::Length(14), Constraint::Min(0)]).areas(area);
-            (caption, chart)
-        };
+        let figure = now.map_or_else(|| "-".to_owned(), ms);
         Line::from(vec![label(name), Span::raw(format!(" {figure} ms"))]).render(caption, buf);
         Sparkline::default()
-            .data(samples)
+            .data(
+                series
+                    .into_iter()
+                    .map(|rtt| rtt.map(nanos))
+                    .collect::<Vec<_>>(),
+            )
             .max(top)
             .style(Style::new().fg(color))
             .absent_value_symbol("·")
             .absent_value_style(Style::new().fg(Color::DarkGray))
             .render(chart, buf);
+    }
+}
+
+/// Splits a chart's area into a caption and the chart: a row above it when there is
+/// room, else the left of its one row.
+fn captioned(area: Rect) -> (Rect, Rect) {
+    if area.height >= 2 {
+        let [caption, chart] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+        (caption, chart)
+    } else {
+        let [caption, chart] =
+            Layout::horizontal([Constraint::Length(14), Constraint::Min(0)]).areas(area);
+        (caption, chart)
     }
 }
 
@@ -177,6 +196,8 @@ fn red_if(bad: bool) -> Color {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use std::time::Duration;
+
     use wspp::wire_clock::Clock;
 
     use crate::front::tui::pane::draw;
@@ -258,6 +279,23 @@ pub(crate) mod tests {
         // The p99 fills its rows; the p50, a tenth of it, barely shows.
         assert!(p99_chart.contains('█'), "{screen}");
         assert!(!p50_chart.contains('█'), "{screen}");
+    }
+
+    #[test]
+    fn the_charts_show_the_latest_seconds_that_fit() {
+        let mut seconds: Vec<_> = (1..=100).map(|n| second(n, Some((60, 200)))).collect();
+        seconds.push(second(101, None));
+        let view = view_of(&seconds);
+        // On 80×24 each chart has one row, its caption on the left.
+        let screen = draw(&view, 40, 6);
+        let p99_row = screen
+            .lines()
+            .find(|l| l.contains("p99"))
+            .unwrap_or_else(|| panic!("no p99 row\n{screen}"));
+        assert!(
+            p99_row.trim_end_matches(['│', ' ']).ends_with('·'),
+            "{screen}"
+        );
     }
 
     #[test]
