@@ -3,7 +3,7 @@
 # binary in a real pseudo-terminal (tmux, 80x24) against a real wsppsrv on a free
 # loopback port.
 #
-#   1. start the UI; see listen in the menu; run open-close; see its close 1000 in the transcript;
+#   1. start the UI; see listen and load in the menu; run open-close; see its close 1000 in the transcript;
 #      quit with q; the terminal is given back (alternate screen left, cursor
 #      shown, icanon and echo on) and the exit status is 0;
 #   2. the same after Ctrl-C during a hold (exit status 130);
@@ -142,6 +142,7 @@ echo "== 1: open-close, then q"
 check "the terminal UI starts in the alternate screen" start_ui
 check "the menu lists open-close" screen_has 'open-close'
 check "the menu lists listen, after the requests, on 80x24" screen_has '│ +listen '
+check "the menu lists load, last, on 80x24" screen_has '│ +load '
 t send-keys -t smoke 3
 check "open-close shows close 1000 in the transcript" \
     wait_for 20 screen_has 'closed: 1000|Close fin=1 mask=[01] len=[0-9]+ 1000'

@@ -7,11 +7,13 @@
 //! settings, so that nothing changes them afterwards, then hands them to the chosen
 //! front-end: the terminal UI ([`tui`], one file a pane), the numbered [`menu`] when
 //! there is no terminal, one request with its transcript printed, or ping(8)'s
-//! output.
+//! output. `load` prints through [`load_printer`], which the subcommand and the
+//! numbered menu share.
 
 pub mod cli;
 pub mod invocation;
 pub mod invoke;
+pub mod load_printer;
 pub mod local_server;
 pub mod menu;
 pub mod tui;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use wspp::payload::Encoding;
-use wsppclient::commands::load::{self, LoadFormat, LoadOptions};
+use wsppclient::commands::load::{self, LoadEvent, LoadFormat, LoadOptions};
 use wsppclient::front::invocation::{FrontEnd, Invocation};
 use wsppclient::net::settings::ConnectSettings;
 use wsppclient::outcome::Outcome;
@@ -93,6 +93,53 @@ async fn a_thousand_connections_open_and_every_probe_is_answered() {
     assert_eq!(merged.histogram.len(), sent);
     assert!(merged.intervals >= 3, "{}", merged.intervals);
     let _ = std::fs::remove_file(hlog);
+}
+
+/// The hook a display follows the run by (the terminal UI's load pane): a record
+/// each second, whose counts add up to the summary's.
+#[tokio::test]
+async fn each_second_reaches_the_hook_and_the_seconds_add_up_to_the_summary() {
+    let server = Server::start(wsppsrv::Config::default()).await;
+    let options = LoadOptions {
+        connections: 5,
+        duration: Duration::from_millis(1500),
+        interval: Duration::from_millis(100),
+        ..LoadOptions::default()
+    };
+    let mut seconds = Vec::new();
+    let report = within(load::run(
+        &server.client_settings(),
+        &options,
+        &Stop::new(),
+        |event| {
+            if let LoadEvent::Second(second) = event {
+                seconds.push(second.figures());
+            }
+        },
+    ))
+    .await
+    .expect("the run starts");
+    // A second's record at 1 s at least, and the last one's at the end.
+    assert!(seconds.len() >= 2, "{seconds:#?}");
+    assert!(
+        seconds.windows(2).all(|w| w[0].at < w[1].at),
+        "{seconds:#?}"
+    );
+    let last = seconds.last().expect("a second");
+    assert_eq!(last.opened, 5, "{last:?}");
+    assert_eq!(last.failed, 0, "{last:?}");
+    let sum = |pick: fn(&load::SecondFigures) -> u64| seconds.iter().map(pick).sum::<u64>();
+    assert_eq!(sum(|s| s.sent), report.probes.sent);
+    assert_eq!(sum(|s| s.received), report.probes.received);
+    assert_eq!(sum(|s| s.lost), report.probes.lost);
+    assert!(report.probes.received >= 5, "{report:?}");
+    // The first full second was busy: five connections, ten probes a second each.
+    let first = &seconds[0];
+    assert!(first.sent > 0 && first.received > 0, "{first:?}");
+    let (Some(p50), Some(p99)) = (first.p50, first.p99) else {
+        panic!("no percentiles in {first:?}");
+    };
+    assert!(p50 <= p99, "{first:?}");
 }
 
 /// A WebSocket server that answers Pings, and the addresses its clients came from.

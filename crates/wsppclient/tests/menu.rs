@@ -169,3 +169,28 @@ async fn the_end_of_input_at_a_question_runs_nothing() {
     assert!(out.contains("URL to inspect"), "{out}");
     assert!(!out.contains("→ GET"), "{out}");
 }
+
+/// `load` from the numbered menu prints what the subcommand prints; the next line
+/// stops it (here at once), and the menu carries on.
+#[tokio::test]
+async fn load_prints_its_summary_and_the_next_line_stops_it() {
+    let server = Server::start(fast_server_config()).await;
+    let (outcome, out) = drive(&server.client_settings(), b"11\n\nfavicon\nq\n").await;
+    assert_eq!(outcome, Outcome::Success);
+    assert!(out.contains("11) load"), "{out}");
+    assert!(
+        out.contains("── load: 100 connections to /pingpong"),
+        "{out}"
+    );
+    assert!(out.contains("(press Enter to stop)"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "--- ws://{}/pingpong load statistics ---",
+            server.addr
+        )),
+        "{out}"
+    );
+    assert!(out.contains("100 connections: "), "{out}");
+    // Back at the menu, the next choice ran.
+    assert!(out.contains("← HTTP/1.1 404 Not Found"), "{out}");
+}

@@ -13,7 +13,7 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use wsppclient::commands::Options;
 use wsppclient::commands::catalog::Request;
-use wsppclient::front::tui::event::{self, NetEvent, Signal};
+use wsppclient::front::tui::event::{self, LoadNews, NetEvent, Signal};
 use wsppclient::front::tui::run_state::RunState;
 use wsppclient::front::tui::{self, App, Event, Exit, Runner};
 use wsppclient::net::settings::ConnectSettings;
@@ -267,4 +267,58 @@ async fn sigterm_ends_a_running_hold_with_close_1001() {
     .await;
     assert_eq!(exit, Exit::Terminate);
     assert_eq!(within(server).await.expect("server task"), Some(1001));
+}
+
+/// `load` from the menu (the last entry: Up from the first): its seconds feed the
+/// load pane; Esc after the first one stops it, its connections closed with 1000, and
+/// its summary is in the transcript.
+#[tokio::test]
+async fn load_runs_from_the_menu_and_esc_stops_it_with_its_summary() {
+    let server = Server::start(wsppsrv::Config::default()).await;
+    let mut stopped = false;
+    let (app, screen, exit) = within(drive(
+        server.client_settings(),
+        Options::default(),
+        vec![key(KeyCode::Up), key(KeyCode::Enter)],
+        move |event| match event {
+            Event::Net(NetEvent::Load {
+                news: LoadNews::Second(_),
+                ..
+            }) if !stopped => {
+                stopped = true;
+                vec![key(KeyCode::Esc)]
+            }
+            event => quit_when_finished(event),
+        },
+    ))
+    .await;
+    assert_eq!(exit, Exit::Quit);
+    assert!(app.shows_load());
+    let first = *app.load().seconds().front().expect("a second");
+    assert_eq!(first.opened, 100, "{first:?}");
+    assert!(app.load().totals().received > 0, "{screen}");
+    assert!(screen.contains("latency · load"), "{screen}");
+    assert!(screen.contains("transcript · load · done in"), "{screen}");
+    let lines: Vec<&str> = app
+        .transcript()
+        .lines()
+        .iter()
+        .map(|l| l.text.as_str())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("load 1.0s: 100 open, 0 failed")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("100 connections: 100 opened, 0 failed, 0 dropped")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("closes: client_1000 100")),
+        "{lines:#?}"
+    );
 }

@@ -6,7 +6,8 @@
 //! adding a variant; the compiler then points at every match that must learn it.
 //!
 //! The two menus also offer `listen`, which is no request to the server but a server
-//! for clients to connect to: [`MenuEntry`] lists it after the requests.
+//! for clients to connect to, and `load`, many connections at once rather than one
+//! request: [`MenuEntry`] lists them after the requests.
 
 use std::fmt;
 
@@ -172,11 +173,14 @@ pub enum MenuEntry {
     Request(Request),
     /// `listen` on [`DEFAULT_LISTEN_ADDR`], with its defaults otherwise.
     Listen,
+    /// `load` on the server's `/pingpong`, as
+    /// [`LoadOptions::for_menu`](super::load::LoadOptions::for_menu) says.
+    Load,
 }
 
 impl MenuEntry {
-    /// Every entry, in menu order: the requests, then `listen`.
-    pub const ALL: [MenuEntry; 10] = [
+    /// Every entry, in menu order: the requests, then `listen` and `load`.
+    pub const ALL: [MenuEntry; 11] = [
         MenuEntry::Request(Request::ALL[0]),
         MenuEntry::Request(Request::ALL[1]),
         MenuEntry::Request(Request::ALL[2]),
@@ -187,6 +191,7 @@ impl MenuEntry {
         MenuEntry::Request(Request::ALL[7]),
         MenuEntry::Request(Request::ALL[8]),
         MenuEntry::Listen,
+        MenuEntry::Load,
     ];
 
     /// The subcommand that runs it.
@@ -194,6 +199,7 @@ impl MenuEntry {
         match self {
             MenuEntry::Request(request) => request.subcommand(),
             MenuEntry::Listen => "listen",
+            MenuEntry::Load => "load",
         }
     }
 
@@ -202,6 +208,7 @@ impl MenuEntry {
         match self {
             MenuEntry::Request(request) => request.route(),
             MenuEntry::Listen => DEFAULT_LISTEN_ADDR,
+            MenuEntry::Load => routes::PINGPONG,
         }
     }
 
@@ -212,6 +219,9 @@ impl MenuEntry {
             MenuEntry::Listen => {
                 "Listen as a server on any path: each client's request, our answer and every frame both ways"
             }
+            MenuEntry::Load => {
+                "100 connections to /pingpong for 30 s, each pinging every second (open loop): p50/p99 each second, then the summary"
+            }
         }
     }
 
@@ -221,6 +231,9 @@ impl MenuEntry {
             MenuEntry::Request(request) => request.wireshark(),
             MenuEntry::Listen => {
                 "the client's upgrade and masked frames, our 101 and unmasked answers; tcp.port names each connection"
+            }
+            MenuEntry::Load => {
+                "100 upgrades, then masked Pings spread evenly over each second and their Pongs; Close 1000 from us at the end"
             }
         }
     }
@@ -258,16 +271,31 @@ mod tests {
     }
 
     #[test]
-    fn the_menus_list_every_request_then_listen() {
+    fn the_menus_list_every_request_then_listen_and_load() {
         let requests: Vec<_> = MenuEntry::ALL
             .iter()
             .filter_map(|e| match e {
                 MenuEntry::Request(r) => Some(*r),
-                MenuEntry::Listen => None,
+                MenuEntry::Listen | MenuEntry::Load => None,
             })
             .collect();
         assert_eq!(requests, Request::ALL);
-        assert_eq!(MenuEntry::ALL.last(), Some(&MenuEntry::Listen));
+        assert_eq!(
+            MenuEntry::ALL[Request::ALL.len()..],
+            [MenuEntry::Listen, MenuEntry::Load]
+        );
+        assert_eq!(MenuEntry::from_subcommand("load"), Some(MenuEntry::Load));
+        assert_eq!(MenuEntry::Load.place(), routes::PINGPONG);
+        // The text says what the menus run.
+        let menu_load = crate::commands::load::LoadOptions::for_menu();
+        let says = format!(
+            "{} connections to /pingpong for {} s",
+            menu_load.connections,
+            menu_load.duration.as_secs()
+        );
+        assert!(MenuEntry::Load.description().starts_with(&says));
+        let names: HashSet<_> = MenuEntry::ALL.iter().map(|e| e.subcommand()).collect();
+        assert_eq!(names.len(), MenuEntry::ALL.len());
         assert_eq!(
             MenuEntry::from_subcommand("listen"),
             Some(MenuEntry::Listen)

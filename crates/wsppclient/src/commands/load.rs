@@ -13,8 +13,9 @@
 //! * [`tally`]: what the tasks count, in a few locked shards summed once a second.
 //! * [`run`] (here): raises the descriptor limit, opens the connections (at
 //!   `--open-rate`, or as fast as the server takes them with at most
-//!   `--open-concurrency` handshakes in flight), reports each second
-//!   ([`report::LoadEvent`]), writes the [`hlog`] interval log, ends the run after its
+//!   `--open-concurrency` handshakes in flight), reports each second to its caller's
+//!   hook ([`report::LoadEvent`]; a display that plots the run keeps
+//!   [`report::SecondFigures`]), writes the [`hlog`] interval log, ends the run after its
 //!   duration (or at once on Ctrl-C, SIGTERM or the hard deadline) and returns the
 //!   [`report::LoadReport`]; [`output`] prints both. With `--metrics-addr` it also
 //!   serves the run's figures to Prometheus ([`metrics`]), updated each second.
@@ -47,7 +48,7 @@ use self::hlog::HdrLog;
 pub use self::hlog::{Merged, merge};
 use self::metrics::LoadMetrics;
 pub use self::options::{LoadFormat, LoadOptions, MergeOptions};
-pub use self::report::{LoadEvent, LoadReport, Second};
+pub use self::report::{LoadEvent, LoadReport, Second, SecondFigures};
 use self::tally::Tally;
 use crate::error::Error;
 use crate::net::settings::{ConnectSettings, Server};

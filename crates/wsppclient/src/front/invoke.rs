@@ -15,11 +15,12 @@ use tokio::io::BufReader;
 use tokio::sync::mpsc;
 
 use super::invocation::{FrontEnd, Invocation};
+use super::load_printer::{self, write_live};
 use super::local_server;
 use super::menu;
 use super::tui;
 use crate::commands::listen::{ListenOptions, Listener};
-use crate::commands::load::{self, LoadEvent, LoadFormat, LoadOptions};
+use crate::commands::load::{self, LoadOptions};
 use crate::commands::ping::output::{self, Live, PingFormat};
 use crate::commands::ping::{self, PingOptions};
 use crate::commands::run_printed;
@@ -138,38 +139,9 @@ async fn run_load(
     out: &mut (dyn Write + Send),
 ) -> Result<Outcome, Error> {
     let (stop, signals) = stop_on_signals(settings);
-    let mut write_error = None;
-    let result = load::run(settings, options, &stop, |event| match event {
-        LoadEvent::Notice(line) => eprintln!("wsppclient: {line}"),
-        LoadEvent::Serving(addr) => eprintln!("wsppclient: serving http://{addr}/metrics"),
-        LoadEvent::Second(second) => {
-            eprintln!("{}", load::output::progress_line(second));
-            if options.format != LoadFormat::Ndjson || write_error.is_some() {
-                return;
-            }
-            write_live(
-                out,
-                &load::output::second_json(second),
-                &mut write_error,
-                &stop,
-            );
-        }
-    })
-    .await;
+    let result = load_printer::run_printed(settings, options, &stop, out).await;
     signals.abort();
     let report = result?;
-    if let Some(err) = write_error {
-        return Err(err.into());
-    }
-    if options.format == LoadFormat::Text {
-        writeln!(out)?;
-        for line in load::output::summary(&report) {
-            writeln!(out, "{line}")?;
-        }
-    } else {
-        writeln!(out, "{}", load::output::json(&report))?;
-    }
-    out.flush()?;
     Ok(Outcome::measured(stop.is_going_away(), report.passed()))
 }
 
@@ -259,21 +231,6 @@ fn stop_on_signals(settings: &ConnectSettings) -> (Stop, tokio::task::JoinHandle
         tokio::spawn(async move { stop.stop(stop::signalled(sigterm).await) })
     };
     (stop, signals)
-}
-
-/// Writes `line` to `out` at once, even into a pipe: a script plots the run live.
-/// When nobody reads any more (e.g. `| head`), keeps the error in `write_error` and
-/// stops the run.
-fn write_live(
-    out: &mut (dyn Write + Send),
-    line: &str,
-    write_error: &mut Option<std::io::Error>,
-    stop: &Stop,
-) {
-    if let Err(err) = writeln!(out, "{line}").and_then(|()| out.flush()) {
-        *write_error = Some(err);
-        stop.cancel();
-    }
 }
 
 /// Resolves on Ctrl-C; never, if the handler cannot be installed.

@@ -7,8 +7,11 @@
 //! when the input has ended there is no next line, so they run as they would with
 //! nobody at the keyboard (`ping` to its count, or until Ctrl-C). `inspect` asks for its
 //! URL and an optional message, one line each, and runs nothing if the input ends first.
-//! `listen`, the last entry, serves on its default address until the next line or
-//! Ctrl-C: the lines typed meanwhile stop it rather than go to its clients.
+//! `listen` serves on its default address until the next line or Ctrl-C: the lines
+//! typed meanwhile stop it rather than go to its clients. `load`, the last entry, runs
+//! as the subcommand would with the menu's defaults ([`LoadOptions::for_menu`]) and
+//! prints what the subcommand prints (a line a second on stderr, then the summary);
+//! the next line or Ctrl-C ends it early, closing its connections with 1000.
 
 use std::io::Write;
 
@@ -17,13 +20,16 @@ use tokio::sync::mpsc;
 
 use crate::commands::catalog::{MenuEntry, Request};
 use crate::commands::listen::{ListenFormat, ListenOptions, Listener};
+use crate::commands::load::LoadOptions;
 use crate::commands::run_printed;
 use crate::commands::{Options, Outgoing};
 use crate::error::{self, Error};
 use crate::net::settings::{ConnectSettings, Server};
 use crate::net::url::WsUrl;
 use crate::outcome::Outcome;
-use crate::stop::Reason;
+use crate::stop::{Reason, Stop};
+
+use super::load_printer;
 
 /// What a line typed at the prompt asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +38,8 @@ pub enum Choice {
     Run(Request),
     /// Run `listen`.
     Listen,
+    /// Run `load`.
+    Load,
     /// Leave the menu.
     Quit,
     /// Nothing (an empty line): show the menu again.
@@ -57,6 +65,7 @@ pub fn parse_choice(line: &str) -> Option<Choice> {
     entry.map(|entry| match entry {
         MenuEntry::Request(request) => Choice::Run(request),
         MenuEntry::Listen => Choice::Listen,
+        MenuEntry::Load => Choice::Load,
     })
 }
 
@@ -127,6 +136,10 @@ pub async fn run<R: AsyncBufRead + Unpin>(
                 listen(settings, hex, &mut lines, interrupts, out).await?;
                 continue;
             }
+            Some(Choice::Load) => {
+                load(settings, &mut lines, interrupts, out).await?;
+                continue;
+            }
             Some(Choice::Quit) => return Ok(Outcome::Success),
             Some(Choice::Nothing) => {
                 write!(out, "{}", render(&settings.server))?;
@@ -184,13 +197,8 @@ pub async fn run<R: AsyncBufRead + Unpin>(
             }
             Reason::User
         };
-        if let Err(err) = run_printed(request, settings, options, hex, out, stop).await {
-            if error::is_broken_pipe(&err) {
-                return Err(err);
-            }
-            writeln!(out, "error: {}", error::one_line(&err))?;
-        }
-        writeln!(out)?;
+        let result = run_printed(request, settings, options, hex, out, stop).await;
+        show_end(result, out)?;
     }
 }
 
@@ -224,7 +232,43 @@ async fn listen<R: AsyncBufRead + Unpin>(
         listener.serve(tokio::io::empty(), &mut *out, stop).await
     }
     .await;
-    if let Err(err) = served {
+    show_end(served, out)
+}
+
+/// Runs `load` with the menu's defaults, printed as the subcommand prints it, until
+/// it ends or the next line or Ctrl-C stops it. A failure is shown and the menu
+/// carries on.
+async fn load<R: AsyncBufRead + Unpin>(
+    settings: &ConnectSettings,
+    lines: &mut Lines<R>,
+    interrupts: &mut mpsc::UnboundedReceiver<()>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), Error> {
+    writeln!(out, "── load: {}", MenuEntry::Load.description())?;
+    writeln!(out, "   (press Enter to stop)")?;
+    out.flush()?;
+    let stop = Stop::new();
+    let options = LoadOptions::for_menu();
+    let result = {
+        let run = load_printer::run_printed(settings, &options, &stop, &mut *out);
+        tokio::pin!(run);
+        loop {
+            tokio::select! {
+                result = &mut run => break result,
+                // As for `hold`: the end of the input is no Enter, the run goes on.
+                Ok(Some(_)) = lines.next_line(), if !stop.is_cancelled() => stop.cancel(),
+                Some(()) = interrupts.recv(), if !stop.is_cancelled() => stop.cancel(),
+            }
+        }
+    };
+    show_end(result, out)
+}
+
+/// Ends what a choice printed: its error, if it failed, then a blank line. Only a
+/// reader that went away (a broken pipe) ends the menu; any other failure is shown
+/// and the menu carries on.
+fn show_end<T>(result: Result<T, Error>, out: &mut (dyn Write + Send)) -> Result<(), Error> {
+    if let Err(err) = result {
         if error::is_broken_pipe(&err) {
             return Err(err);
         }
@@ -276,9 +320,11 @@ mod tests {
         );
         assert_eq!(
             parse_choice(&MenuEntry::ALL.len().to_string()),
-            Some(Choice::Listen)
+            Some(Choice::Load)
         );
         assert_eq!(parse_choice("listen"), Some(Choice::Listen));
+        assert_eq!(parse_choice("11"), Some(Choice::Load));
+        assert_eq!(parse_choice("load"), Some(Choice::Load));
         assert_eq!(
             parse_choice(" open-close "),
             Some(Choice::Run(Request::OpenClose))
@@ -303,6 +349,11 @@ mod tests {
         assert!(
             text.lines()
                 .any(|l| l.contains("10) listen") && l.contains("127.0.0.1:9001")),
+            "{text}"
+        );
+        assert!(
+            text.lines()
+                .any(|l| l.contains("11) load") && l.contains("/pingpong")),
             "{text}"
         );
         assert!(text.contains("q) quit"));

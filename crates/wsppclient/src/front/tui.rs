@@ -17,7 +17,8 @@
 //!   change to one pane touches one file: [`transcript`] (the run's lines, scrolled),
 //!   [`latency`] (figures, sparkline, histogram), [`clients`] (the server's table),
 //!   [`listen`] (while `listen` runs: its connections, and the selected one's
-//!   transcript, in the transcript's place).
+//!   transcript, in the transcript's place), [`load`] (while `load` runs: its counters
+//!   and its p50 and p99 a second, in the latency pane's place).
 //! * [`app`]: the app over the panes: the menu selection, the input line, pausing,
 //!   the help, and [`App::update`], which applies an event, routes news and keys to
 //!   the panes, and returns an [`Action`] instead of doing I/O, so it is tested
@@ -43,6 +44,7 @@ pub mod clients;
 pub mod event;
 pub mod latency;
 pub mod listen;
+pub mod load;
 pub mod pane;
 pub mod run_state;
 pub mod transcript;
@@ -66,6 +68,7 @@ use self::event::{RunId, Task};
 use crate::commands::Options;
 use crate::commands::catalog::Request;
 use crate::commands::listen::ListenOptions;
+use crate::commands::load::LoadOptions;
 use crate::error::Error;
 use crate::net::settings::ConnectSettings;
 use crate::outcome::Outcome;
@@ -253,9 +256,7 @@ impl Runner {
                 }
             }
             Action::Listen { run } => {
-                if let Some((_, _, task)) = self.current.take() {
-                    task.abort.abort();
-                }
+                self.drop_current();
                 let options = ListenOptions {
                     deflate: self.settings.headers.deflate,
                     ..ListenOptions::default()
@@ -263,6 +264,19 @@ impl Runner {
                 let cancel = Stop::new();
                 let task = event::spawn_listen(run, options, cancel.clone(), self.tx.clone());
                 tracing::info!(run, "listen started");
+                self.current = Some((run, cancel, task));
+            }
+            Action::Load { run } => {
+                self.drop_current();
+                let cancel = Stop::new();
+                let task = event::spawn_load(
+                    run,
+                    Arc::clone(&self.settings),
+                    LoadOptions::for_menu(),
+                    cancel.clone(),
+                    self.tx.clone(),
+                );
+                tracing::info!(run, "load started");
                 self.current = Some((run, cancel, task));
             }
             Action::RefreshClients => {
@@ -274,11 +288,16 @@ impl Runner {
         }
     }
 
-    /// Starts `request` as run `run` with `options`, dropping any run still in flight.
-    fn start(&mut self, run: RunId, request: Request, options: Arc<Options>) {
+    /// Drops the run in flight, if any, without waiting for it.
+    fn drop_current(&mut self) {
         if let Some((_, _, task)) = self.current.take() {
             task.abort.abort();
         }
+    }
+
+    /// Starts `request` as run `run` with `options`, dropping any run still in flight.
+    fn start(&mut self, run: RunId, request: Request, options: Arc<Options>) {
+        self.drop_current();
         let cancel = Stop::new();
         let settings = Arc::clone(&self.settings);
         let task = event::spawn_request(

@@ -96,6 +96,22 @@ impl Default for LoadOptions {
     }
 }
 
+/// How long the menus' `load` runs: long enough to watch its seconds go by, short
+/// enough to end by itself if nobody stops it.
+pub const MENU_DURATION: Duration = Duration::from_secs(30);
+
+impl LoadOptions {
+    /// What the menus' `load` entry runs: the command's defaults (100 connections, a
+    /// probe a second on each, the server's `/pingpong`), held for [`MENU_DURATION`].
+    /// The connection settings (server, TLS, proxy, headers) are the global flags'.
+    pub fn for_menu() -> Self {
+        LoadOptions {
+            duration: MENU_DURATION,
+            ..LoadOptions::default()
+        }
+    }
+}
+
 /// What `merge` reads and how it prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergeOptions {

@@ -12,7 +12,7 @@ use wspp::stats::{Latency, as_ms};
 use wspp::wire_clock::Clock;
 
 use super::hlog::Merged;
-use super::report::{LoadReport, Second};
+use super::report::{LoadReport, Second, SecondFigures};
 use super::tally::Window;
 use crate::commands::ping::output::{ms, round_ns, rtt_lines};
 
@@ -120,10 +120,9 @@ pub fn json(report: &LoadReport) -> String {
 
 /// The line a second on stderr: `load 3.0s: 100 open, 0 failed, 100 probes/s, rtt
 /// p50 0.061 ms p99 0.210 ms, cpu 4.2%`.
-pub fn progress_line(second: &Second) -> String {
-    let rate = second.window.sent as f64 / second.length.as_secs_f64().max(1e-3);
-    let rtt = second.window.rtt.summary();
-    let rtt = match (rtt.p50, rtt.p99) {
+pub fn progress_line(second: &SecondFigures) -> String {
+    let rate = second.sent as f64 / second.length.as_secs_f64().max(1e-3);
+    let rtt = match (second.p50, second.p99) {
         (Some(p50), Some(p99)) => format!("rtt p50 {} ms p99 {} ms", ms(p50), ms(p99)),
         _ => "no answers".to_owned(),
     };

@@ -45,6 +45,61 @@ pub struct Second {
     pub cpu_pct: Option<f64>,
 }
 
+impl Second {
+    /// Its counts and percentiles, without the histograms.
+    pub fn figures(&self) -> SecondFigures {
+        let rtt = self.window.rtt.summary();
+        SecondFigures {
+            at: self.at,
+            length: self.length,
+            open: self.open,
+            opened: self.opened,
+            failed: self.failed,
+            sent: self.window.sent,
+            received: self.window.received,
+            lost: self.window.lost,
+            late_sends: self.window.late_sends,
+            p50: rtt.p50,
+            p99: rtt.p99,
+            clock: self.clock,
+            cpu_pct: self.cpu_pct,
+        }
+    }
+}
+
+/// What a display that follows a run second by second keeps of a [`Second`]: its
+/// counts and its p50 and p99, without the histograms (each a few hundred kilobytes,
+/// too much to keep a copy of every second).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SecondFigures {
+    /// From the run's start to the end of this second.
+    pub at: Duration,
+    /// How long this interval was.
+    pub length: Duration,
+    /// Connections open at its end.
+    pub open: u64,
+    /// Connections opened so far.
+    pub opened: u64,
+    /// Connection attempts failed so far.
+    pub failed: u64,
+    /// Probes sent in this second.
+    pub sent: u64,
+    /// Probes answered in it.
+    pub received: u64,
+    /// Probes given up on in it.
+    pub lost: u64,
+    /// Probes that left late in it.
+    pub late_sends: u64,
+    /// This second's median RTT, if any probe was answered.
+    pub p50: Option<Duration>,
+    /// This second's 99th percentile RTT, if any probe was answered.
+    pub p99: Option<Duration>,
+    /// The clock of the RTTs.
+    pub clock: Clock,
+    /// CPU this process used in this second, as a share of one core.
+    pub cpu_pct: Option<f64>,
+}
+
 /// The outcome of a run.
 #[derive(Debug, Clone)]
 pub struct LoadReport {

@@ -18,7 +18,10 @@
 //! * [`ClientsView`] ([`super::clients`]): the latest `/clients.json` and its refresh
 //!   schedule, and the addresses of our own connections, so the user finds themselves;
 //! * [`ListenView`] ([`super::listen`]): while the run is `listen`, its connections
-//!   and their transcripts, shown in the transcript's place; Tab moves between them.
+//!   and their transcripts, shown in the transcript's place; Tab moves between them;
+//! * [`LoadView`] ([`super::load`]): while the run is `load`, its counters and its
+//!   p50 and p99 a second, shown in the latency pane's place; its lines a second and
+//!   its summary go to the transcript, as the command line prints them.
 //!
 //! The tests are in `app/tests.rs`: they drive [`App::update`] with keys and news and
 //! read what it changed, which takes as many lines again as the app itself.
@@ -30,12 +33,14 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::clients::ClientsView;
-use super::event::{Event, ListenNews, NetEvent, RunId, Signal};
+use super::event::{Event, ListenNews, LoadNews, NetEvent, RunId, Signal};
 use super::latency::LatencyView;
 use super::listen::ListenView;
+use super::load::LoadView;
 use super::run_state::{Ending, Run, RunState};
 use super::transcript::TranscriptView;
 use crate::commands::catalog::{MenuEntry, Request};
+use crate::commands::load::output as load_output;
 use crate::error::{self, Error};
 use crate::probe::PingEvent;
 use crate::watch::transcript::{Entry, EntryKind};
@@ -67,6 +72,11 @@ pub enum Action {
     RefreshClients,
     /// Start `listen` (on its default address), numbered `run`.
     Listen {
+        /// Its number: later events carry it.
+        run: RunId,
+    },
+    /// Start `load` against the server with the menu's defaults, numbered `run`.
+    Load {
         /// Its number: later events carry it.
         run: RunId,
     },
@@ -115,6 +125,8 @@ pub struct App {
     clients: ClientsView,
     /// The latest `listen`'s connections (emptied when a run starts).
     listen: ListenView,
+    /// The latest `load`'s seconds (emptied when a run starts).
+    load: LoadView,
     /// While set, network news waits in `held` instead of changing the panes.
     paused: bool,
     /// Network news received while paused, in arrival order.
@@ -148,6 +160,7 @@ impl App {
             latency: LatencyView::default(),
             clients: ClientsView::new(now),
             listen: ListenView::default(),
+            load: LoadView::default(),
             paused: false,
             held: VecDeque::new(),
             help: false,
@@ -196,6 +209,19 @@ impl App {
         self.run
             .as_ref()
             .is_some_and(|r| r.request == MenuEntry::Listen)
+    }
+
+    /// The load pane's content.
+    pub fn load(&self) -> &LoadView {
+        &self.load
+    }
+
+    /// Whether the current or latest run is `load`, whose pane then takes the
+    /// latency pane's place.
+    pub fn shows_load(&self) -> bool {
+        self.run
+            .as_ref()
+            .is_some_and(|r| r.request == MenuEntry::Load)
     }
 
     /// The latency pane's content.
@@ -423,6 +449,10 @@ impl App {
                 let run = self.begin(MenuEntry::Listen)?;
                 Some(Action::Listen { run })
             }
+            MenuEntry::Load => {
+                let run = self.begin(MenuEntry::Load)?;
+                Some(Action::Load { run })
+            }
         }
     }
 
@@ -456,6 +486,7 @@ impl App {
         });
         self.transcript.clear();
         self.listen.clear();
+        self.load.clear();
         self.clients.clear_own();
         if let MenuEntry::Request(request @ (Request::Ping | Request::Hold)) = request {
             self.latency.reset(request);
@@ -512,11 +543,13 @@ impl App {
                 ListenNews::Listening(banner) => self.listen.listening(banner),
                 ListenNews::Connection(event) => self.listen.event(&event),
             },
+            NetEvent::Load { run, news } if self.is_current(run) => self.load_news(news),
             NetEvent::Finished { run, result } if self.is_current(run) => self.finished(result),
             // News of an abandoned run.
             NetEvent::Entry { .. }
             | NetEvent::Ping { .. }
             | NetEvent::Listen { .. }
+            | NetEvent::Load { .. }
             | NetEvent::Finished { .. } => {}
         }
     }
@@ -553,6 +586,22 @@ impl App {
             }
             PingEvent::Timeout { .. } => self.latency.record_lost(1),
             PingEvent::Late { .. } | PingEvent::Unsolicited { .. } => {}
+        }
+    }
+
+    /// A `load`'s news: the figures to its pane, the lines the command line prints
+    /// to the transcript.
+    fn load_news(&mut self, news: LoadNews) {
+        match news {
+            LoadNews::Notice(line) => self.push_own(EntryKind::Note(line)),
+            LoadNews::Second(second) => {
+                self.push_own(EntryKind::Note(load_output::progress_line(&second)));
+                self.load.second(second);
+            }
+            LoadNews::Summary(report) => {
+                let summary = load_output::summary(&report).join("\n");
+                self.push_own(EntryKind::Output(summary));
+            }
         }
     }
 

@@ -10,8 +10,8 @@
 //!   (elapsed times, the periodic clients refresh);
 //! * [`spawn_signal_listener`]: SIGTERM and SIGINT sent by another process (in raw
 //!   mode the user's own Ctrl-C is a key, not a signal);
-//! * [`spawn_request`], [`spawn_listen`] and [`spawn_clients_fetch`]: the network
-//!   work, on tokio tasks, reporting through [`NetEvent`]s.
+//! * [`spawn_request`], [`spawn_listen`], [`spawn_load`] and [`spawn_clients_fetch`]:
+//!   the network work, on tokio tasks, reporting through [`NetEvent`]s.
 //!
 //! Every producer stops by itself once the receiver is gone. Network tasks run under
 //! a watcher that turns a panic into [`Event::Crashed`]: ratatui's panic hook has
@@ -32,6 +32,7 @@ use crate::commands::catalog::Request;
 use crate::commands::clients_table;
 use crate::commands::listen::event::Event as ListenEvent;
 use crate::commands::listen::{ListenOptions, Listener, Report};
+use crate::commands::load::{self, LoadEvent, LoadOptions, LoadReport, SecondFigures};
 use crate::commands::{self, fetch_clients};
 use crate::error::Error;
 use crate::net::settings::ConnectSettings;
@@ -98,6 +99,13 @@ pub enum NetEvent {
         /// The news.
         news: ListenNews,
     },
+    /// News of run `run`, a `load`.
+    Load {
+        /// The run it belongs to.
+        run: RunId,
+        /// The news.
+        news: LoadNews,
+    },
     /// Run `run` is over; every entry of it was sent before this.
     Finished {
         /// The run that ended.
@@ -122,6 +130,17 @@ pub enum ListenNews {
     Listening(String),
     /// One of its connections' news.
     Connection(ListenEvent),
+}
+
+/// What a `load` run reports.
+#[derive(Debug)]
+pub enum LoadNews {
+    /// A line for the user that is no figure (fewer connections fit than asked).
+    Notice(String),
+    /// A second's figures, as they come (a second apart).
+    Second(SecondFigures),
+    /// The run is over: its report (the summary), just before it finishes.
+    Summary(Box<LoadReport>),
 }
 
 /// The sending half; network tasks and producers each hold a clone.
@@ -289,6 +308,35 @@ pub fn spawn_listen(run: RunId, options: ListenOptions, cancel: Stop, tx: EventS
                 .await
         }
         .await;
+        let _ = events.send(Event::Net(NetEvent::Finished { run, result }));
+    })
+}
+
+/// Runs `load` with `options` against `settings`' server as run `run` on a task: each
+/// second's figures go to `tx` as the engine reports them, then the report, then
+/// [`NetEvent::Finished`]. `cancel` ends it at once with its summary, every connection
+/// closed with 1000 (1001 when it went away).
+pub fn spawn_load(
+    run: RunId,
+    settings: Arc<ConnectSettings>,
+    options: LoadOptions,
+    cancel: Stop,
+    tx: EventSender,
+) -> Task {
+    let events = tx.clone();
+    spawn_watched(tx, "load", async move {
+        let send = |news| {
+            let _ = events.send(Event::Net(NetEvent::Load { run, news }));
+        };
+        let result = load::run(&settings, &options, &cancel, |event| match event {
+            LoadEvent::Notice(line) => send(LoadNews::Notice(line.clone())),
+            LoadEvent::Serving(addr) => {
+                send(LoadNews::Notice(format!("serving http://{addr}/metrics")));
+            }
+            LoadEvent::Second(second) => send(LoadNews::Second(second.figures())),
+        })
+        .await
+        .map(|report| send(LoadNews::Summary(Box::new(report))));
         let _ = events.send(Event::Net(NetEvent::Finished { run, result }));
     })
 }

@@ -235,11 +235,11 @@ fn captioned(area: Rect) -> (Rect, Rect) {
 }
 
 /// Milliseconds with microsecond precision, as ping(8) prints small RTTs.
-fn ms(d: Duration) -> String {
+pub(super) fn ms(d: Duration) -> String {
     format!("{:.3}", as_ms(d))
 }
 
-fn nanos(d: Duration) -> u64 {
+pub(super) fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Each pane draws itself (the widgets in [`super::transcript`], [`super::latency`],
 //! [`super::clients`] and, in the transcript's place while `listen` runs,
-//! [`super::listen`]); here are the layout and what belongs to no pane: the
+//! [`super::listen`], in the latency pane's while `load` runs, [`super::load`]); here are the layout and what belongs to no pane: the
 //! menu, the selected request's details, the status line and the help.
 //! Rendering only reads the [`App`] (hence `&App`: drawing can never change state)
 //! and writes a buffer: it never waits, so the loop draws after every batch of
@@ -38,6 +38,7 @@ use super::listen::ListenPane;
 use super::pane::pane;
 use super::transcript::TranscriptPane;
 use crate::commands::catalog::MenuEntry;
+use crate::commands::load::LoadOptions;
 
 /// Where each pane goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,10 +77,15 @@ pub fn areas(area: Rect) -> Areas {
     ])
     .areas(area);
     // The bottom row needs room for three figures and a chart; the top gets the rest,
-    // which on 80×24 is just the whole menu, listen included; below 7 + 6 rows the
-    // bottom row goes (the top needs 6 to show anything).
-    let bottom_rows = if body.height >= 7 + 6 {
-        (body.height * 2 / 5).clamp(7, 16).min(body.height - 6)
+    // and at least the whole menu (listen and load included) while the bottom keeps
+    // 6 rows, as on 80×24; below 6 + 6 rows the bottom row goes (the top needs 6 to
+    // show anything).
+    let menu_rows = u16::try_from(MenuEntry::ALL.len() + 2).unwrap_or(u16::MAX);
+    let bottom_rows = if body.height >= 6 + 6 {
+        (body.height * 2 / 5)
+            .clamp(6, 16)
+            .min(body.height.saturating_sub(menu_rows).max(6))
+            .min(body.height - 6)
     } else {
         0
     };
@@ -129,7 +135,11 @@ impl Widget for &App {
             }
             .render(areas.transcript, buf);
         }
-        self.latency().render(areas.latency, buf);
+        if self.shows_load() {
+            self.load().render(areas.latency, buf);
+        } else {
+            self.latency().render(areas.latency, buf);
+        }
         self.clients().render(areas.clients, buf);
         render_details(self.selected(), areas.details, buf);
         render_status(self, areas.status, buf);
@@ -178,6 +188,11 @@ fn render_details(request: MenuEntry, area: Rect, buf: &mut Buffer) {
     let place = match request {
         MenuEntry::Request(request) => format!("· GET {} ", request.route()),
         MenuEntry::Listen => format!("· on ws://{}/ ", request.place()),
+        MenuEntry::Load => format!(
+            "· GET {} ×{} ",
+            request.place(),
+            LoadOptions::for_menu().connections
+        ),
     };
     let title = Line::from(vec![
         Span::raw(format!(" {} ", request.subcommand())).bold(),
@@ -608,5 +623,53 @@ mod tests {
         assert!(screen.contains("GET /from-40002"), "{screen}");
         assert!(!screen.contains("GET /from-40001"), "{screen}");
         assert_eq!(key(&mut app, KeyCode::Esc), Some(Action::Cancel { run }));
+    }
+
+    #[test]
+    fn load_shows_its_latency_over_time_in_the_latency_panes_place() {
+        use crate::front::tui::event::LoadNews;
+        use crate::front::tui::load::tests::second;
+
+        let mut app = busy_app();
+        let ping = app.run().map(|r| r.id).expect("the ping");
+        news(
+            &mut app,
+            NetEvent::Finished {
+                run: ping,
+                result: Ok(()),
+            },
+        );
+        while app.selected() != MenuEntry::Load {
+            key(&mut app, KeyCode::Up);
+        }
+        let screen = draw(&app, 80, 24);
+        assert!(screen.contains("▶   load"), "{screen}");
+        let Some(Action::Load { run }) = key(&mut app, KeyCode::Enter) else {
+            panic!("load did not start");
+        };
+        for n in 1..=3 {
+            news(
+                &mut app,
+                NetEvent::Load {
+                    run,
+                    news: LoadNews::Second(second(n, Some((60, 200)))),
+                },
+            );
+        }
+        let screen = draw(&app, 80, 24);
+        let a = areas(Rect::new(0, 0, 80, 24));
+        let row = |y: u16| screen.lines().nth(usize::from(y)).unwrap_or_default();
+        assert!(
+            row(a.transcript.y).contains("transcript · load · running"),
+            "{screen}"
+        );
+        assert!(
+            row(a.latency.y).contains("latency · load · kernel clock"),
+            "{screen}"
+        );
+        assert!(screen.contains("p99 0.200 ms"), "{screen}");
+        assert!(screen.contains("load 3.0s: 100 open"), "{screen}");
+        // The ping's figures wait for the next ping or hold.
+        assert!(!screen.contains("latency · ping"), "{screen}");
     }
 }

@@ -163,12 +163,7 @@ fn x_toggles_hex_dumps_of_the_lines_already_there() {
     assert_eq!(app.transcript().lines().len(), 1);
     press(&mut app, KeyCode::Char('x'));
     assert!(app.transcript().hex());
-    let lines: Vec<_> = app
-        .transcript()
-        .lines()
-        .iter()
-        .map(|l| l.text.clone())
-        .collect();
+    let lines = transcript_texts(&app);
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(
         lines[1].trim_start().starts_with("0000  01 02 03"),
@@ -190,8 +185,11 @@ fn arrows_and_jk_move_through_the_menu_and_wrap() {
     assert_eq!(app.selected(), MenuEntry::ALL[1]);
     press(&mut app, KeyCode::Up);
     press(&mut app, KeyCode::Up);
-    // The last entry is listen, after the requests.
+    // The last entries are listen and load, after the requests.
+    assert_eq!(app.selected(), MenuEntry::Load);
+    press(&mut app, KeyCode::Up);
     assert_eq!(app.selected(), MenuEntry::Listen);
+    press(&mut app, KeyCode::Down);
     press(&mut app, KeyCode::Down);
     assert_eq!(app.selected(), MenuEntry::ALL[0]);
 }
@@ -563,15 +561,36 @@ fn help_q_ctrl_c_and_signals() {
     assert_eq!(app.exit(), Some(&Exit::Terminate));
 }
 
-/// Starts `listen` from the menu; its run id.
-fn listen(app: &mut App) -> RunId {
-    while app.selected() != MenuEntry::Listen {
+/// Starts `entry`, one of the entries after the requests (Up reaches them first),
+/// and checks that it is the run and that no request starts meanwhile; the action
+/// it asked for.
+fn start_entry(app: &mut App, entry: MenuEntry) -> Option<Action> {
+    while app.selected() != entry {
         press(app, KeyCode::Up);
     }
-    match press(app, KeyCode::Enter) {
+    let action = press(app, KeyCode::Enter);
+    assert_eq!(app.run().map(|r| r.request), Some(entry));
+    assert_eq!(press(app, KeyCode::Char('1')), None);
+    let running = format!("{} is still running", entry.subcommand());
+    assert!(app.notice().is_some_and(|n| n.contains(&running)));
+    action
+}
+
+/// Starts `listen` from the menu; its run id.
+fn listen(app: &mut App) -> RunId {
+    match start_entry(app, MenuEntry::Listen) {
         Some(Action::Listen { run }) => run,
         other => panic!("expected listen, got {other:?}"),
     }
+}
+
+/// The transcript's lines, as text.
+fn transcript_texts(app: &App) -> Vec<String> {
+    app.transcript()
+        .lines()
+        .iter()
+        .map(|l| l.text.clone())
+        .collect()
 }
 
 fn listen_news(app: &mut App, run: RunId, events: Vec<crate::commands::listen::event::Event>) {
@@ -593,13 +612,6 @@ fn listen_runs_from_the_menu_and_tab_moves_between_its_connections() {
     let (mut app, _) = app();
     let id = listen(&mut app);
     assert!(app.shows_listen());
-    assert_eq!(app.run().map(|r| r.request), Some(MenuEntry::Listen));
-    // A request cannot start while listen serves.
-    assert_eq!(press(&mut app, KeyCode::Char('1')), None);
-    assert!(
-        app.notice()
-            .is_some_and(|n| n.contains("listen is still running"))
-    );
     listen_news(&mut app, id, upgraded(1, 40001));
     listen_news(&mut app, id, upgraded(2, 40002));
     let view = app.listen();
@@ -627,4 +639,77 @@ fn listen_runs_from_the_menu_and_tab_moves_between_its_connections() {
     run(&mut app, Request::OpenClose);
     assert!(!app.shows_listen());
     assert!(app.listen().connections().is_empty());
+}
+
+fn load_news(app: &mut App, run: RunId, news: LoadNews) {
+    net(app, NetEvent::Load { run, news });
+}
+
+#[test]
+fn load_runs_from_the_menu_feeds_its_pane_and_ends_with_its_summary() {
+    use crate::commands::load::LoadReport;
+    use crate::front::tui::load::tests::second;
+
+    let (mut app, _) = app();
+    let Some(Action::Load { run: id }) = start_entry(&mut app, MenuEntry::Load) else {
+        panic!("load did not start");
+    };
+    assert!(app.shows_load());
+    load_news(&mut app, id, LoadNews::Notice("fewer fit".into()));
+    load_news(&mut app, id, LoadNews::Second(second(1, Some((60, 200)))));
+    load_news(&mut app, id, LoadNews::Second(second(2, Some((70, 300)))));
+    // News of another run is not this load's.
+    load_news(&mut app, id + 1, LoadNews::Second(second(3, None)));
+    assert_eq!(app.load().seconds().len(), 2);
+    assert_eq!(app.load().totals().sent, 200);
+    let texts = transcript_texts(&app);
+    assert!(texts.iter().any(|t| t.contains("fewer fit")), "{texts:#?}");
+    // Each second's line, as the command line prints it on stderr.
+    assert!(
+        texts.iter().any(|t| t.contains(
+            "load 2.0s: 100 open, 2 failed, 100 probes/s, rtt p50 0.070 ms p99 0.300 ms, cpu 4.2%"
+        )),
+        "{texts:#?}"
+    );
+    assert_eq!(
+        press(&mut app, KeyCode::Esc),
+        Some(Action::Cancel { run: id })
+    );
+    let report = LoadReport {
+        url: "ws://127.0.0.1:8080/pingpong".into(),
+        connections: 100,
+        opened: crate::commands::load::tally::Connections::default(),
+        probes: crate::commands::load::tally::Window::default(),
+        clock: Clock::Kernel,
+        cpu_pct: None,
+        server_in_process: false,
+        elapsed: ms(2500),
+    };
+    load_news(&mut app, id, LoadNews::Summary(Box::new(report)));
+    net(
+        &mut app,
+        NetEvent::Finished {
+            run: id,
+            result: Ok(()),
+        },
+    );
+    assert!(matches!(
+        app.run().map(|r| r.state),
+        Some(RunState::Ended {
+            how: Ending::Done,
+            ..
+        })
+    ));
+    let texts = transcript_texts(&app);
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("--- ws://127.0.0.1:8080/pingpong load statistics ---")),
+        "{texts:#?}"
+    );
+    // The pane stays until the next run, which empties it.
+    assert!(app.shows_load());
+    run(&mut app, Request::OpenClose);
+    assert!(!app.shows_load());
+    assert!(app.load().seconds().is_empty());
 }
