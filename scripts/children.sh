@@ -115,3 +115,31 @@ prom_query() {
         jq -r 'if .status == "success" and (.data.result | length) > 0
                then .data.result[0].value[1] else empty end'
 }
+
+# start_load_target LOG CONNECTIONS: for a load benchmark of CONNECTIONS connections,
+# builds the release binaries and starts the release wsppsrv on a free loopback port,
+# as one of `pids`, and waits up to 30 s until it accepts connections. It logs
+# warnings only, to LOG (a line per session would cost it more than the load), and
+# pings its sessions once an hour, so that the Pings on the wire and the server's CPU
+# are the generator's. Sets `bin`, `port` and `server` (its PID); returns 1 with one
+# line on stderr when it cannot.
+start_load_target() {
+    local log=$1 connections=$2 i
+    echo "== building release binaries"
+    cargo build --locked --quiet --release -p wsppsrv -p wsppclient ||
+        { echo "the release build failed" >&2; return 1; }
+    bin=${CARGO_TARGET_DIR:-target}/release
+    port=$(free_port)
+    [[ -n $port ]] || { echo "no free loopback port" >&2; return 1; }
+    RUST_LOG=warn "$bin/wsppsrv" --addr "127.0.0.1:$port" --max-connections $((connections + 100)) \
+        --ping-interval 1h 2>"$log" &
+    server=$!
+    pids+=("$server")
+    for ((i = 0; i < 300; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        alive "$server" || { echo "wsppsrv exited: $(tr '\n' ' ' <"$log")" >&2; return 1; }
+        sleep 0.1
+    done
+    echo "wsppsrv did not listen on 127.0.0.1:$port within 30 s" >&2
+    return 1
+}

@@ -19,6 +19,13 @@ bash scripts/interop-test.sh
 echo "== load interval log (Python hdrhistogram)"
 bash scripts/load-test.sh
 
+# `load` against a path that goes silent: wsppsrv in a network namespace made for the
+# test, its packets dropped by an nftables rule (installs nftables if missing) for a
+# few seconds; probes count as lost, nothing hangs, connections recover or are counted
+# dropped. Says "skipped" in one line where namespaces or nft are not allowed.
+echo "== load through a silent path (network namespace, nftables)"
+bash scripts/silent-path-test.sh
+
 # wsppsrv behind nginx with the snippet of docs/operations.md (installs nginx if
 # missing): the real client's address on the page and in /clients.json.
 echo "== behind nginx"

@@ -110,7 +110,11 @@ impl Deflate {
     /// response head has been read, whose `Sec-WebSocket-Extensions` is then checked
     /// against `offered` (the request's values of that header). An agreement turns the
     /// layer on for the frames that follow, in the same read if they came with it;
-    /// anything else leaves it standing aside, the finding kept for [`outcome`].
+    /// anything else leaves it standing aside, the finding kept for [`outcome`]. After
+    /// a 101, a read returns the head alone, the frames that came with it on the next
+    /// read: tungstenite hands what its handshake read past the head to the WebSocket
+    /// as its read buffer, 4 KiB of capacity whatever the configured size, so a
+    /// caller that leaves nothing there can start the WebSocket on a buffer of its own.
     ///
     /// [`outcome`]: Deflate::outcome
     pub fn client(offered: Vec<String>) -> Self {
@@ -171,16 +175,21 @@ impl Deflate {
         let offered = std::mem::take(&mut awaiting.offered);
         self.state.awaiting = None;
         // Only a 101 switches to frames; a refusal's body is the caller's to read.
-        let outcome = match head.split(' ').nth(1) {
-            Some("101") => {
-                negotiation::accept(offered.iter().map(String::as_str), extension_values(&head))
-            }
-            _ => Ok(None),
+        let switched = head.split(' ').nth(1) == Some("101");
+        let outcome = if switched {
+            negotiation::accept(offered.iter().map(String::as_str), extension_values(&head))
+        } else {
+            Ok(None)
         };
         if let Ok(Some(agreement)) = outcome {
             self.state.read = Reader::new(Some(Inflater::new(agreement.keep_inflate_context)));
             self.state.write = Writer::new(Some(Deflater::new(agreement.deflate_window_bits)));
-            // The frames after the head are the layer's to follow, not the caller's yet.
+        }
+        if switched && in_this_read > 0 {
+            // The frames after the head go up on the next read, followed by the layer
+            // when compression was agreed, passed on as they are when not: the
+            // handshake reads the head alone, and leaves no bytes behind in its own
+            // buffer that the WebSocket would have to inherit (see `Deflate::client`).
             let new = &buf.filled()[before..];
             self.state.read.input = new[new.len() - in_this_read..].to_vec();
             buf.set_filled(buf.filled().len() - in_this_read);

@@ -242,6 +242,28 @@ async fn a_client_layer_reads_the_head_then_follows_the_frames_after_it() {
     assert_eq!(outcome, Some(Ok(None)));
 }
 
+#[tokio::test]
+async fn after_a_101_the_head_comes_alone_and_the_frames_on_the_next_read() {
+    let (near, mut far) = duplex(1 << 16);
+    let mut layered = Layered::new(
+        near,
+        Deflate::client(vec![negotiation::CLIENT_OFFER.into()]),
+    );
+    let head = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+    let ping = encode(true, 0x9, None, b"first");
+    far.write_all(&[head.as_bytes(), &ping].concat())
+        .await
+        .expect("write");
+    // Whatever the handshake reads past the head, tungstenite keeps as the
+    // WebSocket's buffer: the head must come alone, the Ping after it as it came.
+    let mut buf = [0u8; 4096];
+    let n = layered.read(&mut buf).await.expect("read the head");
+    assert_eq!(&buf[..n], head.as_bytes());
+    let n = layered.read(&mut buf).await.expect("read the ping");
+    assert_eq!(&buf[..n], &ping[..]);
+    assert_eq!(layered.layer().outcome().cloned(), Some(Ok(None)));
+}
+
 #[test]
 fn a_session_without_the_extension_pays_one_pointer() {
     assert_eq!(

@@ -118,7 +118,7 @@ pub async fn run(
     let cpu_start = system::cpu_time();
     let shared = Arc::new(Shared {
         settings: settings.clone(),
-        url: url.clone(),
+        url: Arc::new(url.clone()),
         schedule: connection::Schedule {
             origin: start,
             interval: options.interval,

@@ -23,8 +23,8 @@ use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::{Request as UpgradeRequest, Response};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use wspp::deflate::{Deflate, NegotiationError, negotiation};
 use wspp::stream::Layered;
 
@@ -167,6 +167,15 @@ where
         let _ = tokio::time::timeout(super::connect::CLOSE_WAIT, ws.close(Some(frame))).await;
         return Err(Failure::Extension(problem));
     }
+    // tungstenite makes what its handshake read past the response head the
+    // WebSocket's read buffer, and keeps that buffer's 4 KiB capacity for the
+    // connection's life, whatever `read_buffer_size` says: the largest share of a
+    // `load` connection's memory. The layer under it held those bytes back (see
+    // `Deflate::client`), so a WebSocket started afresh on the same stream, with the
+    // configured 512 bytes, misses none of them.
+    let ws =
+        WebSocketStream::from_raw_socket(ws.into_inner(), Role::Client, Some(websocket_config()))
+            .await;
     Ok((ws, response))
 }
 

@@ -3,6 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
@@ -31,11 +32,13 @@ pub struct Pinger {
     ws: Upgraded<Carrier>,
     /// Every ping sent on `ws` and what became of it.
     tracker: PingTracker,
-    /// Every echo message sent on `ws`, when echoing ([`Pinger::echo_as`]).
-    echo: Option<PingTracker>,
+    /// Every echo message sent on `ws`, when echoing ([`Pinger::echo_as`]). Boxed:
+    /// most pingers never echo, and `load` holds thousands of them.
+    echo: Option<Box<PingTracker>>,
     /// What echo messages carry, from [`Pinger::connect`].
     payload_size: usize,
-    url: WsUrl,
+    /// Shared, not copied: the connections of a `load` run all hold the same one.
+    url: Arc<WsUrl>,
     peer: SocketAddr,
     local: SocketAddr,
     setup: Setup,
@@ -61,13 +64,15 @@ impl Pinger {
         payload_size: usize,
         user_clock: bool,
     ) -> Result<Self, Error> {
-        Pinger::connect_from(settings, url, payload_size, user_clock, None).await
+        let url = Arc::new(url.clone());
+        Pinger::connect_from(settings, &url, payload_size, user_clock, None).await
     }
 
-    /// [`Pinger::connect`] from the local address `source`, when given.
+    /// [`Pinger::connect`] from the local address `source`, when given, to a `url`
+    /// the pinger shares with its caller.
     pub async fn connect_from(
         settings: &ConnectSettings,
-        url: &WsUrl,
+        url: &Arc<WsUrl>,
         payload_size: usize,
         user_clock: bool,
         source: Option<IpAddr>,
@@ -110,7 +115,7 @@ impl Pinger {
             tracker: PingTracker::new(Instant::now(), payload_size),
             echo: None,
             payload_size,
-            url: url.clone(),
+            url: Arc::clone(url),
             peer: opened.peer,
             local: opened.local,
             setup,
@@ -131,11 +136,11 @@ impl Pinger {
     /// From now on, matches Text ([`Encoding::Text`]) or Binary messages as echoes of
     /// the ones [`Pinger::send_echo`] sends; other messages count as unrelated.
     pub fn echo_as(&mut self, encoding: Encoding) {
-        self.echo = Some(PingTracker::with_encoding(
+        self.echo = Some(Box::new(PingTracker::with_encoding(
             Instant::now(),
             self.payload_size,
             encoding,
-        ));
+        )));
     }
 
     /// How the connection was opened.
@@ -165,12 +170,12 @@ impl Pinger {
 
     /// What the echo tracker has counted so far, when echoing.
     pub fn echo_counts(&self) -> Option<Counts> {
-        self.echo.as_ref().map(PingTracker::counts)
+        self.echo.as_deref().map(PingTracker::counts)
     }
 
     /// Probes of either kind awaiting their answer.
     pub fn waiting(&self) -> usize {
-        self.tracker.waiting() + self.echo.as_ref().map_or(0, PingTracker::waiting)
+        self.tracker.waiting() + self.echo.as_deref().map_or(0, PingTracker::waiting)
     }
 
     /// Sends the next probe of kind `probe`; returns its sequence number.

@@ -38,8 +38,8 @@ pub const LATE_SLACK: Duration = Duration::from_millis(2);
 pub struct Shared {
     /// How each connection is opened.
     pub settings: ConnectSettings,
-    /// Where.
-    pub url: WsUrl,
+    /// Where; each connection's `Pinger` holds it too.
+    pub url: Arc<WsUrl>,
     /// When each connection's probes are due.
     pub schedule: Schedule,
     /// How long a probe waits for its answer.
