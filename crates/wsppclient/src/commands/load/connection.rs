@@ -342,6 +342,7 @@ async fn probe(
                     window.lost += skipped;
                     window.unstamped += u64::from(on != clock);
                     window.rtt.record(rtt.on(on) + added);
+                    window.uncorrected.record(rtt.on(on));
                     window.user.record(rtt.user + added);
                 }
                 Ok(_) => {}

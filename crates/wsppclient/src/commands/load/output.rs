@@ -16,7 +16,8 @@ use super::report::{LoadReport, Second, SecondFigures};
 use super::tally::Window;
 use crate::commands::ping::output::{ms, round_ns, rtt_lines};
 
-/// `rtt_min_ms` … `rtt_max_ms` (or with `prefix` `user_`) for `latency`.
+/// `rtt_min_ms` … `rtt_max_ms` (or with `prefix` `user_` or `uncorrected_`) for
+/// `latency`.
 fn rtt_json(prefix: &str, latency: &Latency, map: &mut Map<String, Value>) {
     let s = clamped(latency);
     let figures = [
@@ -58,6 +59,7 @@ fn window_json(window: &Window, clock: Clock, map: &mut Map<String, Value>) {
     );
     rtt_json("", &window.rtt, map);
     rtt_json("user_", &window.user, map);
+    rtt_json("uncorrected_", &window.uncorrected, map);
     map.insert("clock".into(), json!(clock));
     map.insert("unstamped".into(), json!(window.unstamped));
 }
@@ -201,6 +203,15 @@ pub fn summary(report: &LoadReport) -> Vec<String> {
         report.elapsed.as_secs_f64()
     ));
     lines.extend(rtt_lines(&p.rtt));
+    // The figures above include each late probe's lateness; the wire never saw it.
+    let a = clamped(&p.uncorrected);
+    if let (true, Some(p50), Some(p99)) = (p.late_sends > 0, a.p50, a.p99) {
+        lines.push(format!(
+            "uncorrected (from each probe's real send, as the wire sees it) p50/p99 = {}/{} ms",
+            ms(p50),
+            ms(p99)
+        ));
+    }
     let u = clamped(&p.user);
     let clock = match report.clock {
         Clock::Kernel => "kernel (network round trip)",
@@ -294,6 +305,7 @@ mod tests {
         for us in [40, 50, 60] {
             probes.rtt.record(Duration::from_micros(us));
             probes.user.record(Duration::from_micros(us + 20));
+            probes.uncorrected.record(Duration::from_micros(us));
         }
         (probes.sent, probes.received, probes.lost) = (4, 3, 1);
         let mut opened = Connections {
@@ -339,6 +351,8 @@ mod tests {
             "user_rtt_p99_ms",
             "user_rtt_p999_ms",
             "user_rtt_max_ms",
+            "uncorrected_rtt_p50_ms",
+            "uncorrected_rtt_p99_ms",
             "clock",
             "generator_cpu_pct",
             "duration_s",
@@ -373,5 +387,26 @@ mod tests {
                 .last()
                 .is_some_and(|l| l.starts_with("warning: the generator used 95%"))
         );
+    }
+
+    #[test]
+    fn late_sends_bring_the_uncorrected_figures_into_the_summary() {
+        let mut report = report();
+        assert!(!summary(&report).iter().any(|l| l.starts_with("uncorrected")));
+        // One probe left 5 ms late: the corrected figures carry it, the wire's do not.
+        report.probes.late_sends = 1;
+        report.probes.rtt.record(Duration::from_micros(5_070));
+        report.probes.uncorrected.record(Duration::from_micros(70));
+        let lines = summary(&report);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("uncorrected (from each probe's real send")
+                    && l.ends_with("/0.070 ms")),
+            "{lines:#?}"
+        );
+        let value: Value = serde_json::from_str(&json(&report)).expect("valid json");
+        assert_eq!(value["uncorrected_rtt_max_ms"], 0.07);
+        assert_eq!(value["rtt_max_ms"], 5.07);
     }
 }

@@ -31,6 +31,9 @@ pub struct Window {
     pub rtt: Latency,
     /// The same probes on the user's clock.
     pub user: Latency,
+    /// The same probes on the run's clock, timed from when each really left, without
+    /// its lateness: what the wire sees, and what a capture's Ping-to-Pong times match.
+    pub uncorrected: Latency,
     /// Probes sent.
     pub sent: u64,
     /// Probes answered.
@@ -54,6 +57,7 @@ impl Window {
     pub fn add(&mut self, other: &Window) {
         self.rtt.add(&other.rtt);
         self.user.add(&other.user);
+        self.uncorrected.add(&other.uncorrected);
         self.sent += other.sent;
         self.received += other.received;
         self.lost += other.lost;
