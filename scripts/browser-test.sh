@@ -9,6 +9,10 @@
 # img/page.png and img/page-phone.png with --update-screenshots. The last line is
 # "N passed, M failed"; the exit status is non-zero on any failure.
 #
+# Then, on a second wsppsrv serving TLS with a self-signed certificate,
+# scripts/browser/http2.test.mjs loads the page over HTTPS/2 and connects its
+# WebSocket over HTTP/2 (RFC 8441).
+#
 # Needs Node.js 20 or later, and root (or sudo) only to install chromium.
 set -euo pipefail
 
@@ -46,13 +50,16 @@ server="${CARGO_TARGET_DIR:-$root/target}/debug/wsppsrv"
 work=$(mktemp -d)
 log="$work/server.log"
 server_pid=
+tls_server_pid=
 
 finish() {
-  local status=$?
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid"
-    wait "$server_pid" || true
-  fi
+  local status=$? pid
+  for pid in "$server_pid" "$tls_server_pid"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid"
+      wait "$pid" || true
+    fi
+  done
   if [ "$status" -ne 0 ] && [ -s "$log" ]; then
     echo "browser-test: the server's log ends with:" >&2
     tail -n 40 "$log" >&2
@@ -86,3 +93,27 @@ WSPP_URL="http://$addr" \
   SCREENSHOT="$shots/page.png" \
   PHONE_SCREENSHOT="$shots/page-phone.png" \
   node scripts/browser/page.test.mjs
+
+# HTTP/2 over TLS: a server of its own, so that the story above keeps its counts.
+log="$work/tls-server.log"
+NO_COLOR=1 RUST_LOG=info "$server" --addr 127.0.0.1:0 --tls-self-signed --tls-addr 127.0.0.1:0 \
+  --tls-self-signed-cert "$work/cert.pem" --ping-interval 500ms >"$log" 2>&1 &
+tls_server_pid=$!
+tls_port=
+for _ in $(seq 100); do
+  tls_port=$(sed -e 's/\x1b\[[0-9;]*m//g' -n -e 's/.*listening (tls) addr=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)
+  [ -n "$tls_port" ] && break
+  if ! kill -0 "$tls_server_pid" 2>/dev/null; then
+    echo "browser-test: wsppsrv with TLS exited before listening" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+if [ -z "$tls_port" ]; then
+  echo "browser-test: wsppsrv with TLS did not log its address within 10 s" >&2
+  exit 1
+fi
+
+WSPP_TLS_URL="https://localhost:$tls_port" \
+  CHROMIUM="$chromium" \
+  node scripts/browser/http2.test.mjs
