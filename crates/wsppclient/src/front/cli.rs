@@ -200,7 +200,7 @@ pub struct Cli {
 
     /// Open WebSockets over HTTP/2 (RFC 8441): ALPN h2 over TLS, prior knowledge (h2c)
     /// over ws://, then an extended CONNECT once the server's SETTINGS allow it (ping,
-    /// hold and inspect)
+    /// hold, inspect and load)
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub http2: bool,
 
