@@ -353,7 +353,7 @@ pub struct LoadArgs {
     /// With --http2: WebSockets per HTTP/2 connection, each on a stream of its own
     /// (--connections counts WebSockets: --connections 1000 --streams 100 opens 10
     /// HTTP/2 connections) [default: 1]
-    #[arg(long, value_name = "N", requires = "http2", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub streams: Option<u32>,
 
     /// Connections opened a second [default: as fast as the server accepts them]
