@@ -69,24 +69,30 @@ finish() {
 }
 trap finish EXIT
 
+# listened PID LISTENER: the address the server PID logs for LISTENER (`listening` or
+# `listening (tls)`) in $log, once it has; fails if it exits first or takes over 10 s.
+listened() {
+  local pid=$1 listener=$2 found=
+  for _ in $(seq 100); do
+    found=$(sed -e 's/\x1b\[[0-9;]*m//g' -n -e "s/.*$listener addr=\([0-9.]*:[0-9]*\).*/\1/p" "$log" | head -n 1)
+    [ -n "$found" ] && break
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "browser-test: wsppsrv exited before listening" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  if [ -z "$found" ]; then
+    echo "browser-test: wsppsrv did not log its address within 10 s" >&2
+    return 1
+  fi
+  echo "$found"
+}
+
 # Port 0: the kernel picks a free port, and the server logs the address it got.
 NO_COLOR=1 RUST_LOG=info "$server" --addr 127.0.0.1:0 --ping-interval 500ms >"$log" 2>&1 &
 server_pid=$!
-
-addr=
-for _ in $(seq 100); do
-  addr=$(sed -e 's/\x1b\[[0-9;]*m//g' -n -e 's/.*listening addr=\([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1)
-  [ -n "$addr" ] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "browser-test: wsppsrv exited before listening" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [ -z "$addr" ]; then
-  echo "browser-test: wsppsrv did not log its address within 10 s" >&2
-  exit 1
-fi
+addr=$(listened "$server_pid" listening)
 
 WSPP_URL="http://$addr" \
   CHROMIUM="$chromium" \
@@ -99,21 +105,8 @@ log="$work/tls-server.log"
 NO_COLOR=1 RUST_LOG=info "$server" --addr 127.0.0.1:0 --tls-self-signed --tls-addr 127.0.0.1:0 \
   --tls-self-signed-cert "$work/cert.pem" --ping-interval 500ms >"$log" 2>&1 &
 tls_server_pid=$!
-tls_port=
-for _ in $(seq 100); do
-  tls_port=$(sed -e 's/\x1b\[[0-9;]*m//g' -n -e 's/.*listening (tls) addr=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$log" | head -n 1)
-  [ -n "$tls_port" ] && break
-  if ! kill -0 "$tls_server_pid" 2>/dev/null; then
-    echo "browser-test: wsppsrv with TLS exited before listening" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [ -z "$tls_port" ]; then
-  echo "browser-test: wsppsrv with TLS did not log its address within 10 s" >&2
-  exit 1
-fi
+tls_addr=$(listened "$tls_server_pid" "listening (tls)")
 
-WSPP_TLS_URL="https://localhost:$tls_port" \
+WSPP_TLS_URL="https://localhost:${tls_addr##*:}" \
   CHROMIUM="$chromium" \
   node scripts/browser/http2.test.mjs

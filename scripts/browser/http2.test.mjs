@@ -11,6 +11,8 @@
 import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
+import { check, summary } from './check.mjs';
+
 const BASE = process.env.WSPP_TLS_URL;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 if (!BASE) {
@@ -23,20 +25,6 @@ setTimeout(() => {
   console.log('http2.test.mjs: gave up after 2 minutes');
   process.exit(1);
 }, 120_000).unref();
-
-let passed = 0;
-let failed = 0;
-async function check(name, body) {
-  try {
-    await body();
-    passed += 1;
-    console.log(`ok - ${name}`);
-  } catch (error) {
-    failed += 1;
-    console.log(`not ok - ${name}`);
-    console.log(String(error && error.stack ? error.stack : error).replace(/^/gm, '    '));
-  }
-}
 
 // No sandbox as root, no QUIC (HTTP/3 would take the page elsewhere), and the
 // self-signed certificate accepted, which leaves HTTP/2 on: the browser still
@@ -79,5 +67,4 @@ await check('"Connect this browser" opens its WebSocket over HTTP/2: /clients.js
 });
 
 await browser.close();
-console.log(`${passed} passed, ${failed} failed`);
-process.exitCode = failed === 0 ? 0 : 1;
+process.exitCode = summary();

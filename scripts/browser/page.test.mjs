@@ -14,6 +14,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
 
+import { check, summary } from './check.mjs';
+
 const BASE = process.env.WSPP_URL;
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SCREENSHOT = process.env.SCREENSHOT || '';
@@ -132,20 +134,6 @@ async function clientsJson() {
   const response = await fetch(`${BASE}/clients.json`);
   assert.equal(response.status, 200);
   return response.json();
-}
-
-let passed = 0;
-let failed = 0;
-async function check(name, body) {
-  try {
-    await body();
-    passed += 1;
-    console.log(`ok - ${name}`);
-  } catch (error) {
-    failed += 1;
-    console.log(`not ok - ${name}`);
-    console.log(String(error && error.stack ? error.stack : error).replace(/^/gm, '    '));
-  }
 }
 
 // The state the story passes along.
@@ -337,5 +325,4 @@ await check('nothing ran that should not: no dialog, page error, console error o
 for (const cleanup of cleanups) {
   await cleanup();
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exitCode = failed === 0 ? 0 : 1;
+process.exitCode = summary();
