@@ -11,6 +11,10 @@
 # scripts/browser/listen.test.mjs, whose Chromium connects to it. Each test file ends
 # with "N passed, M failed"; the exit status is non-zero on any failure.
 #
+# Then, on a second wsppsrv serving TLS with a self-signed certificate,
+# scripts/browser/http2.test.mjs loads the page over HTTPS/2 and connects its
+# WebSocket over HTTP/2 (RFC 8441).
+#
 # Needs Node.js 20 or later, and root (or sudo) only to install chromium.
 set -euo pipefail
 
@@ -50,14 +54,17 @@ server="$bin/wsppsrv"
 work=$(mktemp -d)
 log="$work/server.log"
 server_pid=
+tls_server_pid=
 
 finish() {
-  local status=$?
+  local status=$? pid
   stop_children
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid"
-    wait "$server_pid" || true
-  fi
+  for pid in "$server_pid" "$tls_server_pid"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid"
+      wait "$pid" || true
+    fi
+  done
   if [ "$status" -ne 0 ] && [ -s "$log" ]; then
     echo "browser-test: the server's log ends with:" >&2
     tail -n 40 "$log" >&2
@@ -67,24 +74,30 @@ finish() {
 }
 trap finish EXIT
 
+# listened PID LISTENER: the address the server PID logs for LISTENER (`listening` or
+# `listening (tls)`) in $log, once it has; fails if it exits first or takes over 10 s.
+listened() {
+  local pid=$1 listener=$2 found=
+  for _ in $(seq 100); do
+    found=$(sed -e 's/\x1b\[[0-9;]*m//g' -n -e "s/.*$listener addr=\([0-9.]*:[0-9]*\).*/\1/p" "$log" | head -n 1)
+    [ -n "$found" ] && break
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "browser-test: wsppsrv exited before listening" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  if [ -z "$found" ]; then
+    echo "browser-test: wsppsrv did not log its address within 10 s" >&2
+    return 1
+  fi
+  echo "$found"
+}
+
 # Port 0: the kernel picks a free port, and the server logs the address it got.
 NO_COLOR=1 RUST_LOG=info "$server" --addr 127.0.0.1:0 --ping-interval 500ms >"$log" 2>&1 &
 server_pid=$!
-
-addr=
-for _ in $(seq 100); do
-  addr=$(sed -e 's/\x1b\[[0-9;]*m//g' -n -e 's/.*listening addr=\([0-9.]*:[0-9]*\).*/\1/p' "$log" | head -n 1)
-  [ -n "$addr" ] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "browser-test: wsppsrv exited before listening" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [ -z "$addr" ]; then
-  echo "browser-test: wsppsrv did not log its address within 10 s" >&2
-  exit 1
-fi
+addr=$(listened "$server_pid" listening)
 
 # listen_test: `wsppclient --deflate listen` on a free port, its transcript in a file,
 # and Chromium's WebSocket to it (scripts/browser/listen.test.mjs reads the transcript).
@@ -127,4 +140,15 @@ WSPP_URL="http://$addr" \
   PHONE_SCREENSHOT="$shots/page-phone.png" \
   node scripts/browser/page.test.mjs || status=1
 listen_test || status=1
+
+# HTTP/2 over TLS: a server of its own, so that the story above keeps its counts.
+log="$work/tls-server.log"
+NO_COLOR=1 RUST_LOG=info "$server" --addr 127.0.0.1:0 --tls-self-signed --tls-addr 127.0.0.1:0 \
+  --tls-self-signed-cert "$work/cert.pem" --ping-interval 500ms >"$log" 2>&1 &
+tls_server_pid=$!
+tls_addr=$(listened "$tls_server_pid" "listening (tls)")
+
+WSPP_TLS_URL="https://localhost:${tls_addr##*:}" \
+  CHROMIUM="$chromium" \
+  node scripts/browser/http2.test.mjs || status=1
 exit "$status"

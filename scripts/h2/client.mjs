@@ -1,14 +1,15 @@
 // An HTTP/2 WebSocket client written on Node's built-in `http2` module, owing nothing
 // to wspp: it opens /pingpong with an extended CONNECT (RFC 8441), lays out and reads
-// the WebSocket frames inside the stream by hand (RFC 6455), and prints one line per
-// check, `ok NAME` or `FAIL NAME: why`. scripts/h2-test.sh runs it against wsppsrv.
+// the WebSocket frames inside the stream by hand (RFC 6455: websocket.mjs), and prints
+// one line per check, `ok NAME` or `FAIL NAME: why`. scripts/h2-test.sh runs it
+// against wsppsrv.
 //
 //   node client.mjs URL [CA_FILE]     URL: http://HOST:PORT (h2c) or https://HOST:PORT
 //
 // Exit status 0 when every check passed, 1 otherwise.
 import http2 from 'node:http2';
 import { readFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { Frames, frame as wsFrame, TEXT, CLOSE, PING, PONG } from './websocket.mjs';
 
 const [url, caFile] = process.argv.slice(2);
 const label = url.startsWith('https:') ? 'h2' : 'h2c';
@@ -26,50 +27,7 @@ const within = (promise, what, ms = 5000) =>
     new Promise((_, reject) => setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)),
   ]);
 
-// A client's frame: FIN set, masked with a fresh key (RFC 6455, 5.3).
-function frame(opcode, payload) {
-  const key = randomBytes(4);
-  const head = payload.length < 126
-    ? Buffer.from([0x80 | opcode, 0x80 | payload.length])
-    : Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
-  const masked = Buffer.from(payload.map((b, i) => b ^ key[i % 4]));
-  return Buffer.concat([head, key, masked]);
-}
-
-// Frames as they arrive in DATA frames of any size: each resolves the oldest waiter.
-class Frames {
-  constructor(stream) {
-    this.buf = Buffer.alloc(0);
-    this.queue = [];
-    this.waiters = [];
-    stream.on('data', (chunk) => {
-      this.buf = Buffer.concat([this.buf, chunk]);
-      for (let f = this.parse(); f; f = this.parse()) {
-        const waiter = this.waiters.shift();
-        if (waiter) waiter(f); else this.queue.push(f);
-      }
-    });
-  }
-  parse() {
-    if (this.buf.length < 2) return null;
-    const masked = (this.buf[1] & 0x80) !== 0;
-    let len = this.buf[1] & 0x7f;
-    let at = 2;
-    if (len === 126) { if (this.buf.length < 4) return null; len = this.buf.readUInt16BE(2); at = 4; }
-    if (len === 127) { if (this.buf.length < 10) return null; len = Number(this.buf.readBigUInt64BE(2)); at = 10; }
-    if (masked) at += 4;
-    if (this.buf.length < at + len) return null;
-    const f = { fin: (this.buf[0] & 0x80) !== 0, opcode: this.buf[0] & 0x0f, masked, payload: this.buf.subarray(at, at + len) };
-    this.buf = this.buf.subarray(at + len);
-    return f;
-  }
-  next() {
-    const f = this.queue.shift();
-    return f ? Promise.resolve(f) : new Promise((resolve) => this.waiters.push(resolve));
-  }
-}
-
-const PING = 0x9, PONG = 0xa, TEXT = 0x1, CLOSE = 0x8;
+const frame = (opcode, payload) => wsFrame(opcode, payload, { mask: true });
 
 async function main() {
   const options = caFile ? { ca: readFileSync(caFile) } : {};

@@ -115,6 +115,10 @@ pub enum Command {
     /// Echo 2-byte messages on one TCP connection: the floor's server side.
     #[command(hide = true)]
     FloorServer(FloorServerArgs),
+    /// The blocking-std floor alone, for a run outside the suite to take its ratios
+    /// against: prints `P50 P90 P99 P999 MAX` (µs).
+    #[command(hide = true)]
+    FloorClient(FloorClientArgs),
     /// Open many WebSocket connections and hold them, answering pings.
     #[command(hide = true)]
     Hold(HoldArgs),
@@ -154,6 +158,20 @@ pub struct FloorServerArgs {
     /// The implementation to echo with.
     #[arg(long, value_enum)]
     pub kind: FloorKind,
+}
+
+/// `floor-client`: prints `P50 P90 P99 P999 MAX` (µs) of the std floor.
+#[derive(Debug, Args)]
+pub struct FloorClientArgs {
+    /// The core the echo server runs on (this process stays where it was started).
+    #[arg(long)]
+    pub server_cpu: Option<usize>,
+    /// Round trips before the measured ones.
+    #[arg(long, default_value_t = 2000)]
+    pub warmup: u64,
+    /// Measured round trips.
+    #[arg(long)]
+    pub count: u64,
 }
 
 /// `reference-client`: prints `P50 P90 P99 P999 MAX` (µs) after its pings.

@@ -56,6 +56,12 @@ impl Summary {
     pub fn ratios(&self, floor: f64) -> [f64; 5] {
         self.values().map(|v| v / floor)
     }
+
+    /// The five figures in µs, space-separated: what a child process measuring for the
+    /// suite (or a script) prints.
+    pub fn line(&self) -> String {
+        self.values().map(|v| v.to_string()).join(" ")
+    }
 }
 
 /// The median of each of five figures over rounds.

@@ -22,7 +22,7 @@ use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wspp::busy_poll::BusyPoll;
 
-use crate::cli::FloorKind;
+use crate::cli::{FloorClientArgs, FloorKind};
 use crate::figures;
 use crate::procs::{self, Child};
 
@@ -33,6 +33,23 @@ const MESSAGE: [u8; 2] = *b"wp";
 pub const BUSY_POLL: Duration = Duration::from_millis(1);
 /// How long one round trip may take before the run is abandoned.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// `floor-client`: the std floor, measured against its echo server on
+/// `args.server_cpu`, printed as [`figures::Summary::line`].
+pub fn client(args: &FloorClientArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let floor = measure(
+        &runtime,
+        FloorKind::Std,
+        args.server_cpu,
+        args.warmup,
+        args.count,
+    )?;
+    println!("{}", figures::Summary::of(&floor).line());
+    Ok(())
+}
 
 /// `floor-server`: binds a free loopback port, prints `port N`, echoes on the first
 /// connection until it closes.

@@ -3,7 +3,8 @@
 //! Run without a subcommand it measures everything in one go on loopback and writes the
 //! figures (see [`suite`]). The hidden subcommands are the pieces it starts as child
 //! processes, so that the peer under test never shares a process, a runtime or a core
-//! with the side that measures it: the raw-TCP floor's echo server ([`floor`]), the
+//! with the side that measures it: the raw-TCP floor's echo server ([`floor`]; its
+//! client alone too, for a run outside the suite to take its ratios against), the
 //! idle-connection load generator ([`hold`]) and the reference client
 //! ([`reference`](mod@reference)).
 //!
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
     let subcommand = cli.command.is_some();
     let result = match cli.command {
         Some(cli::Command::FloorServer(args)) => floor::serve(args.kind).map(|()| true),
+        Some(cli::Command::FloorClient(args)) => floor::client(&args).map(|()| true),
         Some(cli::Command::Hold(args)) => hold::run(&args).map(|()| true),
         Some(cli::Command::ReferenceClient(args)) => reference::run(&args).map(|()| true),
         Some(cli::Command::FidelityPlot(args)) => {

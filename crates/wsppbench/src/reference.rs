@@ -40,8 +40,7 @@ pub fn run(args: &ReferenceArgs) -> Result<()> {
         .enable_all()
         .build()?;
     let histogram = runtime.block_on(ping_loop(args.addr, args.warmup, args.count))?;
-    let s = Summary::of(&histogram);
-    println!("{} {} {} {} {}", s.p50, s.p90, s.p99, s.p999, s.max);
+    println!("{}", Summary::of(&histogram).line());
     Ok(())
 }
 

@@ -12,5 +12,5 @@ pub mod pinger;
 pub mod report;
 
 pub use self::kinds::{Probe, Probes};
-pub use self::pinger::Pinger;
+pub use self::pinger::{Http2Connection, Pinger};
 pub use self::report::{PingEvent, PingReport, ProbeStats, Setup};

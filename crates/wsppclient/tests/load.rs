@@ -784,3 +784,66 @@ async fn sigterm_ends_the_run_with_its_summary_and_close_1001() {
     let (_, code) = stopped_by("TERM", "client_1001").await;
     assert_eq!(code, Some(143));
 }
+
+/// The server's `/clients.json`, asked over HTTP/1.1 on a connection of its own.
+async fn clients_json(addr: SocketAddr) -> wspp::clients::ClientsReport {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    tcp.write_all(b"GET /clients.json?limit=100 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("send");
+    let mut answer = Vec::new();
+    tcp.read_to_end(&mut answer).await.expect("the answer");
+    let answer = String::from_utf8(answer).expect("text");
+    let (_, body) = answer.split_once("\r\n\r\n").expect("a head and a body");
+    serde_json::from_str(body).expect("the clients list")
+}
+
+#[tokio::test]
+async fn http2_streams_put_that_many_websockets_on_each_connection() {
+    let server = Server::start(wsppsrv::Config::default()).await;
+    let mut settings = server.client_settings();
+    settings.dial.http2 = true;
+    let options = LoadOptions {
+        connections: 10,
+        streams: 4,
+        duration: Duration::from_secs(30),
+        interval: Duration::from_millis(100),
+        ..LoadOptions::default()
+    };
+    let stop = Stop::new();
+    let run = tokio::spawn({
+        let stop = stop.clone();
+        async move { load::run(&settings, &options, &stop, |_| {}).await }
+    });
+    // All ten listed and answering: then they are grouped by the port they came from.
+    let report = within(async {
+        loop {
+            let report = clients_json(server.addr).await;
+            if report.clients.len() == 10 && report.clients.iter().all(|c| c.pongs_received > 0) {
+                return report;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let mut per_port = std::collections::BTreeMap::<String, usize>::new();
+    for client in &report.clients {
+        assert_eq!(client.http_version, Some(wspp::clients::HttpVersion::Http2));
+        *per_port.entry(client.peer.clone()).or_default() += 1;
+    }
+    let mut groups: Vec<usize> = per_port.into_values().collect();
+    groups.sort_unstable();
+    assert_eq!(groups, [2, 4, 4], "ten WebSockets, four to a connection");
+    stop.cancel();
+    let report = within(run)
+        .await
+        .expect("the run's task")
+        .expect("the run starts");
+    assert_eq!(report.opened.opened, 10, "{:?}", report.opened.failures);
+    assert_eq!(
+        report.opened.tcp.summary().count,
+        3,
+        "a TCP connection counted once, by the WebSocket that opened it"
+    );
+}

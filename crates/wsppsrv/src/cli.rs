@@ -115,7 +115,7 @@ pub struct Args {
           allow_negative_numbers = true)]
     pub max_message_size: usize,
 
-    /// How long a client may take to send its request headers.
+    /// How long a client may take to send its request headers; also how long an HTTP/2 connection with no stream open is kept.
     #[arg(long, env = "WSPP_HEADER_TIMEOUT", default_value = "10s",
           value_parser = parse_positive, allow_hyphen_values = true)]
     pub header_timeout: Duration,

@@ -33,7 +33,9 @@ pub struct Config {
     pub http_reserve: usize,
     /// The largest WebSocket message (and frame) accepted; a larger one closes with 1009.
     pub max_message_size: usize,
-    /// How long a client may take to send a complete request head.
+    /// How long a client may take to send a complete request head (on a keep-alive
+    /// connection, counted from the previous answer). Also the idle timeout of an HTTP/2
+    /// connection: with no request and no stream open for that long, it gets GOAWAY.
     pub header_read_timeout: Duration,
     /// The largest request head; a larger one gets 431. hyper's floor is 8 KiB: a
     /// smaller value counts as 8 KiB.

@@ -15,16 +15,23 @@
 //! open WebSockets on this connection. Every WebSocket route of the server handles such
 //! a CONNECT (see [`crate::extended_connect`]); a server that advertised the setting
 //! without handling it would break its clients' WebSockets.
+//!
+//! An HTTP/2 connection is closed (GOAWAY) once it has carried nothing for the header
+//! read timeout, as an idle HTTP/1.1 connection is closed by hyper when no request
+//! head arrives within it: hyper's HTTP/2 has no such timer, and a client that sent
+//! the preface and then nothing would otherwise hold a connection slot for ever
+//! ([`idle`]).
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hyper::server::conn::http2;
 use hyper_util::rt::TokioTimer;
 use rustls::ServerConfig;
 use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio::time::{Instant, sleep_until, timeout};
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
@@ -98,6 +105,57 @@ pub(crate) async fn opens_with_preface(socket: &TcpStream, limit: Duration) -> b
 
 fn is_preface_start(bytes: &[u8]) -> bool {
     bytes.len() > 1 && PREFACE.starts_with(bytes)
+}
+
+/// When an HTTP/2 connection last received a request: written by its service, read by
+/// [`idle`], both in the connection's task (an atomic only because the service must
+/// be `Sync`).
+#[derive(Debug)]
+pub(crate) struct Requests {
+    /// When the connection began.
+    origin: Instant,
+    /// The last request's arrival, in milliseconds after `origin`; 0 before any.
+    last_ms: AtomicU64,
+}
+
+impl Requests {
+    pub(crate) fn new() -> Self {
+        Requests {
+            origin: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Notes a request arriving now.
+    pub(crate) fn arrived(&self) {
+        let ms = u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.origin + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// Resolves once the connection has had no request for `limit` and, each time it is
+/// looked at, no stream still open (`open_streams`: a WebSocket runs on its stream long
+/// after its request). A connection whose streams are open is looked at again a
+/// `limit` later, so one is closed between one and two `limit`s after its last
+/// WebSocket ends; one that never opens a stream, exactly `limit` after its preface.
+pub(crate) async fn idle(requests: &Requests, open_streams: impl Fn() -> bool, limit: Duration) {
+    let mut deadline = requests.last() + limit;
+    loop {
+        sleep_until(deadline).await;
+        if open_streams() {
+            deadline = Instant::now() + limit;
+            continue;
+        }
+        let quiet_until = requests.last() + limit;
+        if quiet_until <= Instant::now() {
+            return;
+        }
+        deadline = quiet_until;
+    }
 }
 
 #[cfg(test)]

@@ -462,16 +462,29 @@ async fn serve_h2(stream: Transport, conn: Arc<Admission>, shared: Arc<ServerSta
     let Some(http) = shared.http2.clone() else {
         return;
     };
-    let shutdown = shared.shutdown.clone();
+    let (shutdown, limit) = (shared.shutdown.clone(), shared.config.header_read_timeout);
+    let requests = Arc::new(http2::Requests::new());
+    // Each WebSocket session on this connection holds a clone of its admission for its
+    // whole life; the two beyond them are the service's and this one.
+    let (admission, noted) = (Arc::clone(&conn), Arc::clone(&requests));
     let service = service_fn(move |req| {
+        noted.arrived();
         let response = dispatch(req, &shared, &conn);
         async move { Ok::<_, Infallible>(response) }
     });
     let connection = http.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
-    // GOAWAY, then the streams in flight finish: the sessions among them close with
-    // 1001 on the same shutdown.
-    until_shutdown(connection, &shutdown, |c| c.graceful_shutdown()).await;
+    let stop = async {
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            () = http2::idle(&requests, || Arc::strong_count(&admission) > 2, limit) => {
+                debug!(?limit, "idle http/2 connection: closing it with goaway");
+            }
+        }
+    };
+    // GOAWAY, then the streams in flight finish: on shutdown, the sessions among them
+    // close with 1001; an idle connection has none.
+    until_shutdown(connection, stop, |c| c.graceful_shutdown()).await;
 }
 
 /// Drives hyper's HTTP/1.1 on `stream`, each request answered by `answer`, until the
@@ -490,24 +503,24 @@ where
         .with_upgrades();
     tokio::pin!(connection);
     // Finishes a request in flight, then closes; an idle connection closes now.
-    until_shutdown(connection, &shutdown, |c| c.graceful_shutdown()).await;
+    until_shutdown(connection, shutdown.cancelled(), |c| c.graceful_shutdown()).await;
 }
 
-/// Drives `connection` until it ends, or until shutdown, when `graceful` asks it to
-/// finish, and it is driven to its end.
+/// Drives `connection` until it ends, or until `stop` (shutdown, or an HTTP/2
+/// connection gone idle), when `graceful` asks it to finish, and it is driven to its end.
 ///
 /// Takes the connection pinned where it is: moved in, it would be stored twice in the
 /// connection task (the caller's copy and this future's), hundreds of bytes a task.
 async fn until_shutdown<C>(
     mut connection: Pin<&mut C>,
-    shutdown: &CancellationToken,
+    stop: impl Future<Output = ()>,
     graceful: impl FnOnce(Pin<&mut C>),
 ) where
     C: Future<Output = hyper::Result<()>>,
 {
     let result = tokio::select! {
         result = connection.as_mut() => result,
-        () = shutdown.cancelled() => {
+        () = stop => {
             graceful(connection.as_mut());
             connection.await
         }

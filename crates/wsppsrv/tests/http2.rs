@@ -4,6 +4,9 @@
 //! The frames inside the stream are written and read by the hand-made peer of
 //! `wspp::test_util` (masked out, unmasked in), as over HTTP/1.1 in `sessions`: only
 //! what carries them changes.
+//!
+//! The idle timeout is watched at the frame level by a raw peer: the GOAWAY it gets,
+//! then the end of the connection.
 
 use bytes::Bytes;
 use http_body_util::Empty;
@@ -11,7 +14,9 @@ use hyper::client::conn::http2::{self, SendRequest};
 use hyper::ext::Protocol;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::io::{AsyncRead, AsyncWrite};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wspp::clients::HttpVersion;
 use wspp::h2_settings;
@@ -27,15 +32,30 @@ async fn h2<T>(io: T) -> (SendRequest<Empty<Bytes>>, bool)
 where
     T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let (send, enabled, _) = h2_driven(io).await;
+    (send, enabled)
+}
+
+/// [`h2`], and the task driving the connection: it ends when the server closes it.
+async fn h2_driven<T>(
+    io: T,
+) -> (
+    SendRequest<Empty<Bytes>>,
+    bool,
+    tokio::task::JoinHandle<hyper::Result<()>>,
+)
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (watch, mut settings) = h2_settings::watch();
     let io = TokioIo::new(Layered::new(io, watch));
     let (send, conn) = within(http2::handshake(TokioExecutor::new(), io))
         .await
         .expect("an HTTP/2 handshake");
-    tokio::spawn(conn);
+    let driver = tokio::spawn(conn);
     let first = within(settings.wait()).await;
     let enabled = first.is_some_and(|frame| frame.enables_connect_protocol());
-    (send, enabled)
+    (send, enabled, driver)
 }
 
 /// An extended CONNECT to `path` with `version` as `sec-websocket-version`.
@@ -206,4 +226,102 @@ async fn with_http2_off_neither_port_speaks_it() {
         refused.is_err(),
         "an HTTP/1.1 server does not answer a preface"
     );
+}
+
+/// A short header timeout, which is also the HTTP/2 connection's idle timeout.
+fn idle_config() -> Config {
+    Config {
+        header_read_timeout: Duration::from_millis(300),
+        ping_interval: Duration::from_millis(50),
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn a_connection_that_opens_no_stream_gets_goaway_after_the_header_timeout() {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    // Frame types and the ACK flag (RFC 9113, 6).
+    const SETTINGS: u8 = 0x4;
+    const PING: u8 = 0x6;
+    const GOAWAY: u8 = 0x7;
+    const ACK: u8 = 0x1;
+    let server = TestServer::start(idle_config()).await;
+    let mut tcp = server.connect().await;
+    tcp.write_all(PREFACE).await.expect("send");
+    tcp.write_all(&[0, 0, 0, SETTINGS, 0, 0, 0, 0, 0])
+        .await
+        .expect("send");
+    // Every frame until the server hangs up; its SETTINGS and PINGs acknowledged, as
+    // a graceful GOAWAY waits for a PING's acknowledgement before its last word.
+    let mut goaways = Vec::new();
+    within(async {
+        let mut head = [0u8; 9];
+        while tcp.read_exact(&mut head).await.is_ok() {
+            let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+            let mut payload = vec![0; len];
+            tcp.read_exact(&mut payload).await.expect("a whole frame");
+            let ack = match (head[3], head[4] & ACK) {
+                (SETTINGS, 0) => Some([0, 0, 0, SETTINGS, ACK, 0, 0, 0, 0].to_vec()),
+                (PING, 0) => Some([&[0, 0, 8, PING, ACK, 0, 0, 0, 0], &payload[..]].concat()),
+                (GOAWAY, _) => {
+                    let code = u32::from_be_bytes(payload[4..8].try_into().expect("4 bytes"));
+                    goaways.push(code);
+                    None
+                }
+                _ => None,
+            };
+            if let Some(ack) = ack {
+                // The server may be gone already: its end is what is waited for.
+                let _ = tcp.write_all(&ack).await;
+            }
+        }
+    })
+    .await;
+    assert!(!goaways.is_empty(), "the server said GOAWAY before closing");
+    assert!(
+        goaways.iter().all(|&code| code == 0),
+        "NO_ERROR: {goaways:?}"
+    );
+    server.wait_until_clean().await;
+}
+
+#[tokio::test]
+async fn an_open_websocket_keeps_its_connection_and_its_end_lets_it_go_idle() {
+    let config = idle_config();
+    let server = TestServer::start(config.clone()).await;
+    let tcp = TcpStream::connect(server.addr).await.expect("connect");
+    let (mut h2, enabled, driver) = h2_driven(tcp).await;
+    assert!(enabled);
+    let response = send(
+        &mut h2,
+        connect(&server.addr.to_string(), "/pingpong", "13"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut ws = TokioIo::new(
+        within(hyper::upgrade::on(response))
+            .await
+            .expect("the stream is handed over on a 200"),
+    );
+    // The server's own pinger spaces these out: they span more than twice the idle
+    // timeout, which would have closed the connection had the stream not counted.
+    let pings = 2 * config.header_read_timeout.as_millis() / config.ping_interval.as_millis() + 4;
+    for _ in 0..pings {
+        let ping = peer::client::read_until(&mut ws, PING).await;
+        peer::client::send(&mut ws, PONG, &ping.payload).await;
+    }
+    // Still open, and still taking streams: no GOAWAY was sent meanwhile.
+    let list = Request::get(format!("http://{}/clients.json", server.addr))
+        .body(Empty::new())
+        .expect("a valid request");
+    assert_eq!(send(&mut h2, list).await.status(), StatusCode::OK);
+    peer::client::send(&mut ws, CLOSE, &1000u16.to_be_bytes()).await;
+    let close = peer::client::read_until(&mut ws, CLOSE).await;
+    assert_eq!(close.close_code(), Some(1000));
+    drop(ws);
+    within(driver)
+        .await
+        .expect("the driver task ran")
+        .expect("the server closed the idle connection cleanly");
+    server.wait_until_clean().await;
 }

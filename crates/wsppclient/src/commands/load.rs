@@ -130,6 +130,12 @@ pub async fn run(
         echo: options.probes.echo(),
         sources: options.sources.clone(),
         stop_on_error: options.stop_on_error,
+        http2_groups: (settings.dial.http2 && options.streams > 1).then(|| {
+            connection::Http2Groups::new(
+                usize::try_from(planned).unwrap_or(usize::MAX),
+                usize::try_from(options.streams).unwrap_or(usize::MAX),
+            )
+        }),
         // Each connection's life is the time the run takes to churn all of them.
         churn: options.churn_every.map(|every| connection::Schedule {
             origin: start,

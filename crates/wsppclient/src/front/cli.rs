@@ -200,7 +200,7 @@ pub struct Cli {
 
     /// Open WebSockets over HTTP/2 (RFC 8441): ALPN h2 over TLS, prior knowledge (h2c)
     /// over ws://, then an extended CONNECT once the server's SETTINGS allow it (ping,
-    /// hold and inspect)
+    /// hold, inspect and load)
     #[arg(long, global = true, help_heading = GLOBAL)]
     pub http2: bool,
 
@@ -226,6 +226,17 @@ where
 
 fn from_matches(matches: &ArgMatches) -> Result<Cli, clap::Error> {
     let mut cli = Cli::from_arg_matches(matches)?;
+    // Here, not as clap's `requires`: that does not see a global --http2 given before
+    // the subcommand.
+    if let Some(CliCommand::Load(args)) = &cli.command
+        && args.streams.is_some()
+        && !cli.http2
+    {
+        return Err(Cli::command().error(
+            clap::error::ErrorKind::MissingRequiredArgument,
+            "--streams puts WebSockets on shared HTTP/2 connections: it needs --http2",
+        ));
+    }
     if let (Some(CliCommand::Request(RequestCommand::Inspect(args))), Some((_, sub))) =
         (&mut cli.command, matches.subcommand())
     {

@@ -77,87 +77,134 @@ pub async fn upgrade<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let bounded = |what| Error::Timeout {
-        what,
-        after: timeout,
-    };
-    let (watch, mut first) = h2_settings::watch();
-    let io = TokioIo::new(Layered::new(stream, watch));
-    let (mut send, connection) = tokio::time::timeout(
-        timeout,
-        http2::Builder::new(TokioExecutor::new()).handshake::<_, Empty<Bytes>>(io),
-    )
-    .await
-    .map_err(|_| bounded("the HTTP/2 handshake"))?
-    .map_err(|e| not_http2(url, &e.to_string()))?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::debug!(%error, "the http/2 connection ended with an error");
-        }
-    });
-    let settings = match tokio::time::timeout(timeout, first.wait())
+    Connection::handshake(stream, timeout, url)
+        .await?
+        .open(headers, timeout, url)
         .await
-        .map_err(|_| bounded("the server's HTTP/2 SETTINGS"))?
+}
+
+/// An HTTP/2 connection whose server enabled the extended CONNECT: each
+/// [`Connection::open`] is a WebSocket on a stream of its own, so that many share one
+/// TCP connection (`load --streams`). hyper drives the connection in a task, which
+/// ends when the server closes it or every clone of this is dropped.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    send: http2::SendRequest<Empty<Bytes>>,
+    /// The server's SETTINGS, `(identifier, value)` as sent.
+    settings: Vec<(u16, u32)>,
+}
+
+impl Connection {
+    /// The HTTP/2 handshake on `stream`, and the server's SETTINGS, which must enable
+    /// the extended CONNECT. Each wait is bounded by `timeout`.
+    pub async fn handshake<S>(stream: S, timeout: Duration, url: &WsUrl) -> Result<Self, Error>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        None => {
-            return Err(not_http2(
-                url,
-                "it closed the connection without a SETTINGS frame",
-            ));
-        }
-        Some(FirstFrame::Other(kind)) => {
-            return Err(not_http2(
-                url,
-                &format!("its first frame was of type {kind:#x}, not SETTINGS"),
-            ));
-        }
-        Some(frame) if !frame.enables_connect_protocol() => {
-            return Err(Error::NoWebSocketOverHttp2 {
-                url: url.text.clone(),
-            });
-        }
-        Some(FirstFrame::Settings(settings)) => settings,
-    };
-    let request = connect_request(headers, url)?;
-    let response = tokio::time::timeout(timeout, async {
-        send.ready().await?;
-        send.send_request(request).await
-    })
-    .await
-    .map_err(|_| bounded("the answer to the extended CONNECT"))?
-    .map_err(|e| Error::Http2 {
-        url: url.text.clone(),
-        reason: e.to_string(),
-    })?;
-    if response.status() != StatusCode::OK {
-        let status = response.status();
-        return Err(Error::UpgradeRefused {
-            url: url.text.clone(),
-            status: status.as_u16(),
-            reason: status.canonical_reason().unwrap_or("").to_owned(),
-            retry_after: response
-                .headers()
-                .get(hyper::header::RETRY_AFTER)
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned()),
-        });
-    }
-    let subprotocol = response
-        .headers()
-        .get(SEC_WEBSOCKET_PROTOCOL)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned());
-    let upgraded = hyper::upgrade::on(response)
+        let bounded = |what| Error::Timeout {
+            what,
+            after: timeout,
+        };
+        let (watch, mut first) = h2_settings::watch();
+        let io = TokioIo::new(Layered::new(stream, watch));
+        let (send, connection) = tokio::time::timeout(
+            timeout,
+            http2::Builder::new(TokioExecutor::new()).handshake::<_, Empty<Bytes>>(io),
+        )
         .await
+        .map_err(|_| bounded("the HTTP/2 handshake"))?
+        .map_err(|e| not_http2(url, &e.to_string()))?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "the http/2 connection ended with an error");
+            }
+        });
+        let settings = match tokio::time::timeout(timeout, first.wait())
+            .await
+            .map_err(|_| bounded("the server's HTTP/2 SETTINGS"))?
+        {
+            None => {
+                return Err(not_http2(
+                    url,
+                    "it closed the connection without a SETTINGS frame",
+                ));
+            }
+            Some(FirstFrame::Other(kind)) => {
+                return Err(not_http2(
+                    url,
+                    &format!("its first frame was of type {kind:#x}, not SETTINGS"),
+                ));
+            }
+            Some(frame) if !frame.enables_connect_protocol() => {
+                return Err(Error::NoWebSocketOverHttp2 {
+                    url: url.text.clone(),
+                });
+            }
+            Some(FirstFrame::Settings(settings)) => settings,
+        };
+        Ok(Connection { send, settings })
+    }
+
+    /// Whether the connection has ended (the server closed it, or it broke): no
+    /// stream opens on it any more.
+    pub fn is_closed(&self) -> bool {
+        self.send.is_closed()
+    }
+
+    /// Opens a WebSocket on a new stream: the extended CONNECT for `url` with the
+    /// user's headers and subprotocols, answered 200 within `timeout`; returns the
+    /// stream for the caller to run the WebSocket on ([`websocket`]).
+    pub async fn open(
+        &self,
+        headers: &Headers,
+        timeout: Duration,
+        url: &WsUrl,
+    ) -> Result<(TokioIo<Upgraded>, Opened), Error> {
+        let request = connect_request(headers, url)?;
+        let mut send = self.send.clone();
+        let response = tokio::time::timeout(timeout, async {
+            send.ready().await?;
+            send.send_request(request).await
+        })
+        .await
+        .map_err(|_| Error::Timeout {
+            what: "the answer to the extended CONNECT",
+            after: timeout,
+        })?
         .map_err(|e| Error::Http2 {
             url: url.text.clone(),
             reason: e.to_string(),
         })?;
-    Ok((
-        TokioIo::new(upgraded),
-        Opened {
-            settings,
-            subprotocol,
-        },
-    ))
+        if response.status() != StatusCode::OK {
+            let status = response.status();
+            return Err(Error::UpgradeRefused {
+                url: url.text.clone(),
+                status: status.as_u16(),
+                reason: status.canonical_reason().unwrap_or("").to_owned(),
+                retry_after: response
+                    .headers()
+                    .get(hyper::header::RETRY_AFTER)
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned()),
+            });
+        }
+        let subprotocol = response
+            .headers()
+            .get(SEC_WEBSOCKET_PROTOCOL)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned());
+        let upgraded = hyper::upgrade::on(response)
+            .await
+            .map_err(|e| Error::Http2 {
+                url: url.text.clone(),
+                reason: e.to_string(),
+            })?;
+        Ok((
+            TokioIo::new(upgraded),
+            Opened {
+                settings: self.settings.clone(),
+                subprotocol,
+            },
+        ))
+    }
 }
 
 /// The client side of a WebSocket on `stream`, an extended CONNECT's stream already

@@ -26,6 +26,43 @@ use crate::net::settings::ConnectSettings;
 use crate::net::upgrade::{self, Upgraded};
 use crate::net::url::WsUrl;
 
+/// An HTTP/2 connection on which Pingers open their WebSockets, each on a stream of
+/// its own ([`Pinger::on_stream`]): `load --streams` puts several on one connection.
+#[derive(Debug)]
+pub struct Http2Connection {
+    http2: http2::Connection,
+    /// How the TCP (and TLS) connection under it was opened.
+    opened: connect::Opened,
+    /// The HTTP/2 handshake, up to the server's SETTINGS.
+    handshake: Duration,
+}
+
+impl Http2Connection {
+    /// Opens a connection to `url` (from the local address `source`, when given) and
+    /// shakes hands in HTTP/2: ALPN `h2` over TLS, prior knowledge otherwise.
+    pub async fn dial(
+        settings: &ConnectSettings,
+        url: &WsUrl,
+        source: Option<IpAddr>,
+    ) -> Result<Self, Error> {
+        let (stream, mut opened) =
+            connect::open_from(&settings.dial, &url.endpoint(), source).await?;
+        let start = Instant::now();
+        let http2 = http2::Connection::handshake(stream, settings.dial.timeout, url).await?;
+        opened.no_kernel_stamps = Some(http2::NO_STAMPS.to_owned());
+        Ok(Http2Connection {
+            http2,
+            opened,
+            handshake: start.elapsed(),
+        })
+    }
+
+    /// Whether the connection has ended: no WebSocket opens on it any more.
+    pub fn is_closed(&self) -> bool {
+        self.http2.is_closed()
+    }
+}
+
 /// One connected WebSocket that pings.
 #[derive(Debug)]
 pub struct Pinger {
@@ -77,22 +114,69 @@ impl Pinger {
         user_clock: bool,
         source: Option<IpAddr>,
     ) -> Result<Self, Error> {
-        let (stream, mut opened) =
-            connect::open_from(&settings.dial, &url.endpoint(), source).await?;
+        if settings.dial.http2 {
+            let connection = Http2Connection::dial(settings, url, source).await?;
+            return Pinger::on_stream(&connection, true, settings, url, payload_size, user_clock)
+                .await;
+        }
+        let (stream, opened) = connect::open_from(&settings.dial, &url.endpoint(), source).await?;
         let upgrade_start = Instant::now();
         let (headers, timeout) = (&settings.headers, settings.dial.timeout);
-        let (ws, subprotocol) = if settings.dial.http2 {
-            let (stream, h2) = http2::upgrade(stream, headers, timeout, url).await?;
-            opened.no_kernel_stamps = Some(http2::NO_STAMPS.to_owned());
-            (
-                http2::websocket(Carrier::Right(stream)).await,
-                h2.subprotocol,
-            )
-        } else {
-            let (ws, response) =
-                upgrade::upgrade(Carrier::Left(stream), headers, timeout, url).await?;
-            (ws, upgrade::subprotocol(&response))
-        };
+        let (ws, response) = upgrade::upgrade(Carrier::Left(stream), headers, timeout, url).await?;
+        let subprotocol = upgrade::subprotocol(&response);
+        let upgrade = upgrade_start.elapsed();
+        Ok(Pinger::new(
+            ws,
+            subprotocol,
+            opened,
+            upgrade,
+            url,
+            payload_size,
+            user_clock,
+        ))
+    }
+
+    /// A WebSocket on a new stream of `connection`, opened by an extended CONNECT.
+    /// Its setup is the connection's, the upgrade being the CONNECT's round trip, and
+    /// also the connection's HTTP/2 handshake when `with_handshake` (the connection's
+    /// first WebSocket).
+    pub async fn on_stream(
+        connection: &Http2Connection,
+        with_handshake: bool,
+        settings: &ConnectSettings,
+        url: &WsUrl,
+        payload_size: usize,
+        user_clock: bool,
+    ) -> Result<Self, Error> {
+        let start = Instant::now();
+        let (headers, timeout) = (&settings.headers, settings.dial.timeout);
+        let (stream, h2) = connection.http2.open(headers, timeout, url).await?;
+        let ws = http2::websocket(Carrier::Right(stream)).await;
+        let mut upgrade = start.elapsed();
+        if with_handshake {
+            upgrade += connection.handshake;
+        }
+        let opened = connection.opened.clone();
+        Ok(Pinger::new(
+            ws,
+            h2.subprotocol,
+            opened,
+            upgrade,
+            url,
+            payload_size,
+            user_clock,
+        ))
+    }
+
+    fn new(
+        ws: Upgraded<Carrier>,
+        subprotocol: Option<String>,
+        opened: connect::Opened,
+        upgrade: Duration,
+        url: &WsUrl,
+        payload_size: usize,
+        user_clock: bool,
+    ) -> Self {
         // The kernel's clock is kept under `-U` too: it only changes what is printed.
         let clock = match opened.no_kernel_stamps {
             None => Clock::Kernel,
@@ -104,13 +188,13 @@ impl Pinger {
             tcp_connect: opened.tcp_connect,
             proxy: opened.proxy,
             tls: opened.tls,
-            upgrade: upgrade_start.elapsed(),
+            upgrade,
             subprotocol,
             clock,
             printed,
             no_kernel_stamps: opened.no_kernel_stamps,
         };
-        Ok(Pinger {
+        Pinger {
             ws,
             tracker: PingTracker::new(Instant::now(), payload_size),
             echo: None,
@@ -123,7 +207,7 @@ impl Pinger {
             busy: BusyPoll::off(),
             timer: None,
             send_unstamped: 0,
-        })
+        }
     }
 
     /// From now on, keeps the runtime polling for `budget` after each Ping rather than

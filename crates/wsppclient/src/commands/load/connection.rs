@@ -9,6 +9,11 @@
 //! [`LATE_SLACK`] after its time (the generator fell behind), its lateness is added
 //! to its round trip on both clocks: a server that stalled the generator's sends
 //! must not look faster for it (coordinated omission).
+//!
+//! With `--http2 --streams N`, a "connection" of the run is one WebSocket: connection
+//! `i` opens its WebSocket as a stream of the run's HTTP/2 connection `i / N`
+//! ([`Http2Groups`]), which the first of its group to need it opens; the group's
+//! TCP (and TLS) setup is counted once, by that one.
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -16,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{Mutex, OwnedSemaphorePermit};
 use tokio_util::sync::CancellationToken;
 use wspp::payload::Encoding;
 use wspp::tracker::PongOutcome;
@@ -25,8 +30,7 @@ use super::tally::{Connections, Tally, close_key, failure_reason};
 use crate::error::Error;
 use crate::net::settings::ConnectSettings;
 use crate::net::url::WsUrl;
-use crate::probe::Pinger;
-use crate::probe::Probe;
+use crate::probe::{Http2Connection, Pinger, Probe};
 use crate::stop::Stop;
 
 /// How late a probe may leave before it counts as sent late: tokio's timers fire on
@@ -54,6 +58,9 @@ pub struct Shared {
     pub sources: Vec<IpAddr>,
     /// `--stop-on-error`: the first connection that fails or drops ends the run.
     pub stop_on_error: bool,
+    /// With `--http2 --streams N` (N above 1): the HTTP/2 connections the
+    /// WebSockets share.
+    pub http2_groups: Option<Http2Groups>,
     /// With `--churn`: when each connection closes to open again, on the same pattern
     /// as the probes (each in turn, spread evenly, so that the run closes its rate
     /// a second).
@@ -96,13 +103,7 @@ pub async fn run(shared: Arc<Shared>, index: usize, permit: OwnedSemaphorePermit
         // Boxed: opening (resolve, TCP, a proxy's tunnel, TLS, the upgrade) is by far
         // the largest state of this task, and a task is as large as its largest state;
         // on the heap, it is freed once open instead of held for the connection's life.
-        let connecting = Box::pin(Pinger::connect_from(
-            &shared.settings,
-            &shared.url,
-            shared.payload_size,
-            false,
-            source,
-        ));
+        let connecting = Box::pin(open(&shared, index, source));
         let connected = tokio::select! {
             biased;
             () = shared.stop.cancelled() => return,
@@ -116,8 +117,8 @@ pub async fn run(shared: Arc<Shared>, index: usize, permit: OwnedSemaphorePermit
                 shared.ramped.cancel();
             }
         }
-        let pinger = match connected {
-            Ok(pinger) => pinger,
+        let (pinger, dialled) = match connected {
+            Ok(opened) => opened,
             Err(err) => {
                 tracing::debug!(index, error = %crate::error::one_line(&err), "connection failed");
                 let (reason, retry_after) = failure_reason(&err);
@@ -142,22 +143,89 @@ pub async fn run(shared: Arc<Shared>, index: usize, permit: OwnedSemaphorePermit
                 }
             }
         };
-        if !hold(&shared, index, pinger_opened(&shared, pinger)).await {
+        if !hold(&shared, index, pinger_opened(&shared, pinger, dialled)).await {
             return;
         }
     }
 }
 
-/// Counts `pinger` as opened and sets it up for the run's probes.
-fn pinger_opened(shared: &Shared, mut pinger: Pinger) -> Pinger {
+/// The WebSockets of a run over shared HTTP/2 connections (`--streams N`): `N` of
+/// them to a connection, in the order of their index.
+#[derive(Debug)]
+pub struct Http2Groups {
+    /// WebSockets per connection.
+    streams: usize,
+    /// Connection `g`, once opened: a tokio mutex, held while it is being opened, so
+    /// that the rest of its group waits for it instead of opening their own.
+    connections: Vec<Mutex<Option<Arc<Http2Connection>>>>,
+}
+
+impl Http2Groups {
+    /// Room for `websockets` WebSockets, `streams` to a connection.
+    pub fn new(websockets: usize, streams: usize) -> Self {
+        let streams = streams.max(1);
+        Http2Groups {
+            streams,
+            connections: (0..websockets.div_ceil(streams))
+                .map(|_| Mutex::new(None))
+                .collect(),
+        }
+    }
+}
+
+/// Opens connection `index`'s WebSocket: on a connection of its own, or, over shared
+/// HTTP/2 connections, on its group's, which it opens first if the group has none (or
+/// the one it had has ended). Whether it opened a TCP connection.
+async fn open(
+    shared: &Shared,
+    index: usize,
+    source: Option<IpAddr>,
+) -> Result<(Pinger, bool), Error> {
+    let (settings, url) = (&shared.settings, &shared.url);
+    let Some(groups) = &shared.http2_groups else {
+        let pinger = Pinger::connect_from(settings, url, shared.payload_size, false, source);
+        return Ok((pinger.await?, true));
+    };
+    let (connection, dialled) = {
+        let Some(group) = groups.connections.get(index / groups.streams) else {
+            return Err(Error::Unexpected(format!(
+                "connection {index} is beyond the run's HTTP/2 connections"
+            )));
+        };
+        let mut group = group.lock().await;
+        match group.as_ref().filter(|c| !c.is_closed()) {
+            Some(connection) => (Arc::clone(connection), false),
+            None => {
+                let connection = Arc::new(Http2Connection::dial(settings, url, source).await?);
+                *group = Some(Arc::clone(&connection));
+                (connection, true)
+            }
+        }
+    };
+    let pinger = Pinger::on_stream(
+        &connection,
+        dialled,
+        settings,
+        url,
+        shared.payload_size,
+        false,
+    );
+    Ok((pinger.await?, dialled))
+}
+
+/// Counts `pinger` as opened and sets it up for the run's probes; its TCP connection
+/// (and TLS handshake) too when it `dialled` one rather than sharing another's.
+fn pinger_opened(shared: &Shared, mut pinger: Pinger, dialled: bool) -> Pinger {
     {
         let setup = pinger.setup();
         let mut connections = shared.tally.connections();
         connections.opened += 1;
         connections.open += 1;
-        connections.tcp.record(setup.tcp_connect);
-        if let Some(tls) = &setup.tls {
-            connections.tls.record(tls.handshake);
+        if dialled {
+            connections.tcp.record(setup.tcp_connect);
+            if let Some(tls) = &setup.tls {
+                connections.tls.record(tls.handshake);
+            }
         }
         connections.upgrade.record(setup.upgrade);
         connections.user_clock |= setup.clock != wspp::wire_clock::Clock::Kernel;

@@ -35,8 +35,12 @@ pub enum LoadFormat {
 pub struct LoadOptions {
     /// The URL; the server's `/pingpong` when absent (the same rule as `ping`).
     pub url: Option<String>,
-    /// Connections to open and hold.
+    /// WebSockets to open and hold.
     pub connections: u32,
+    /// WebSockets per HTTP/2 connection (`--streams`, with `--http2`): the
+    /// `connections` go in groups of this many onto one connection each, the last
+    /// group with what is left; 1 gives each its own.
+    pub streams: u32,
     /// Time between two connection attempts (`--open-rate`'s inverse); `None` opens
     /// as fast as the server accepts, `open_concurrency` handshakes at a time.
     pub open_every: Option<Duration>,
@@ -78,6 +82,7 @@ impl Default for LoadOptions {
         LoadOptions {
             url: None,
             connections: DEFAULT_CONNECTIONS,
+            streams: 1,
             open_every: None,
             open_concurrency: DEFAULT_OPEN_CONCURRENCY,
             duration: DEFAULT_DURATION,

@@ -350,6 +350,12 @@ pub struct LoadArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub connections: u32,
 
+    /// With --http2: WebSockets per HTTP/2 connection, each on a stream of its own
+    /// (--connections counts WebSockets: --connections 1000 --streams 100 opens 10
+    /// HTTP/2 connections) [default: 1]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub streams: Option<u32>,
+
     /// Connections opened a second [default: as fast as the server accepts them]
     #[arg(long, value_name = "R", value_parser = parse_rate, allow_negative_numbers = true)]
     pub open_rate: Option<Duration>,
@@ -433,6 +439,7 @@ impl LoadArgs {
         LoadOptions {
             url: self.url,
             connections: self.connections,
+            streams: self.streams.unwrap_or(1),
             open_every: self.open_rate,
             open_concurrency: self.open_concurrency,
             duration: self.duration,

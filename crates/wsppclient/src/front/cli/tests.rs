@@ -471,3 +471,29 @@ fn listen_takes_its_options_and_the_global_subprotocols() {
         assert!(try_parse_from(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn load_streams_need_http2_before_or_after_the_subcommand() {
+    for args in [
+        &["wsppclient", "--http2", "load", "--streams", "4"][..],
+        &["wsppclient", "load", "--http2", "--streams", "4"][..],
+    ] {
+        let inv = try_parse_from(args).expect("parses").into_invocation();
+        let FrontEnd::Load(options) = inv.front_end else {
+            panic!("not load: {:?}", inv.front_end);
+        };
+        assert!(inv.dial.http2);
+        assert_eq!(options.streams, 4);
+    }
+    let err = try_parse_from(["wsppclient", "load", "--streams", "4"])
+        .expect_err("--streams without --http2");
+    assert_eq!(err.exit_code(), 2);
+    assert!(err.to_string().contains("it needs --http2"), "{err}");
+    let FrontEnd::Load(options) = parse(&["load"]).front_end else {
+        panic!("not load");
+    };
+    assert_eq!(
+        options.streams, 1,
+        "a connection of its own for each WebSocket"
+    );
+}
