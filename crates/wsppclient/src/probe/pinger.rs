@@ -144,7 +144,7 @@ impl Pinger {
         connection: &Http2Connection,
         with_handshake: bool,
         settings: &ConnectSettings,
-        url: &WsUrl,
+        url: &Arc<WsUrl>,
         payload_size: usize,
         user_clock: bool,
     ) -> Result<Self, Error> {
@@ -173,7 +173,7 @@ impl Pinger {
         subprotocol: Option<String>,
         opened: connect::Opened,
         upgrade: Duration,
-        url: &WsUrl,
+        url: &Arc<WsUrl>,
         payload_size: usize,
         user_clock: bool,
     ) -> Self {
