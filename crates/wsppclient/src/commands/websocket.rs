@@ -304,7 +304,7 @@ async fn reconnect(
 
 /// The socket whose kernel stamps time `ws`'s echoes; none over HTTP/2.
 fn stamps(ws: &Socket) -> Option<&StampedTcp> {
-    http2::stamps(ws.get_ref().get_ref().get_ref())
+    http2::stamps(upgrade::transport(ws).get_ref())
 }
 
 /// Connects to the server and upgrades on `url`, noting the server's answer; with
@@ -317,8 +317,7 @@ async fn upgrade(ctx: &Ctx<'_>, url: &WsUrl) -> Result<Socket, Error> {
     let tap = ctx.connect(&url.endpoint()).await?;
     let offer = &ctx.settings.headers;
     let (mut ws, response) = upgrade::upgrade(tap, offer, ctx.settings.dial.timeout, url).await?;
-    ws.get_mut()
-        .get_mut()
+    upgrade::transport_mut(&mut ws)
         .layer_mut()
         .note_upgrade(super::ctx::upgraded_note(offer, &response));
     Ok(ws)
