@@ -110,24 +110,34 @@ pub struct Merged {
     pub histogram: Histogram<u64>,
     /// From the earliest interval's start to the latest one's end, on the wall clock.
     pub span: Duration,
+    /// The earliest interval's start, after the epoch; none before the first interval.
+    first: Option<Duration>,
+    /// The latest interval's end, after the epoch.
+    last: Duration,
 }
 
-/// Reads the interval logs at `paths` and adds their histograms.
-pub fn merge(paths: &[PathBuf]) -> Result<Merged, Error> {
-    let mut merged = Merged {
-        files: paths.len(),
-        intervals: 0,
-        histogram: histogram_us(),
-        span: Duration::ZERO,
-    };
-    let mut first: Option<Duration> = None;
-    let mut last = Duration::ZERO;
-    for path in paths {
-        let bytes = std::fs::read(path).map_err(|e| about(path, e))?;
+impl Default for Merged {
+    fn default() -> Self {
+        Merged {
+            files: 0,
+            intervals: 0,
+            histogram: histogram_us(),
+            span: Duration::ZERO,
+            first: None,
+            last: Duration::ZERO,
+        }
+    }
+}
+
+impl Merged {
+    /// Adds the intervals of one log, given as its bytes: what `merge` reads from
+    /// another generator's file, so nothing in it is trusted. On an error, what the
+    /// log held before the bad line may have been added.
+    pub fn add_log(&mut self, log: &[u8]) -> Result<(), String> {
+        self.files += 1;
         let mut base = Duration::ZERO;
-        for entry in IntervalLogIterator::new(&bytes) {
-            let entry = entry
-                .map_err(|e| about(path, format!("not an HdrHistogram interval log ({e:?})")))?;
+        for entry in IntervalLogIterator::new(log) {
+            let entry = entry.map_err(|e| format!("not an HdrHistogram interval log ({e:?})"))?;
             let interval = match entry {
                 LogEntry::BaseTime(at) => {
                     base = at;
@@ -138,21 +148,32 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, Error> {
             };
             let encoded = base64::engine::general_purpose::STANDARD
                 .decode(interval.encoded_histogram())
-                .map_err(|e| about(path, format!("an interval is not base64: {e}")))?;
+                .map_err(|e| format!("an interval is not base64: {e}"))?;
             let histogram: Histogram<u64> = Deserializer::new()
                 .deserialize(&mut encoded.as_slice())
-                .map_err(|e| about(path, format!("an interval cannot be read: {e:?}")))?;
-            merged
-                .histogram
+                .map_err(|e| format!("an interval cannot be read: {e:?}"))?;
+            self.histogram
                 .add(&histogram)
-                .map_err(|e| about(path, format!("an interval does not fit: {e:?}")))?;
-            merged.intervals += 1;
+                .map_err(|e| format!("an interval does not fit: {e:?}"))?;
+            self.intervals += 1;
             let start = base + interval.start_timestamp();
-            first = Some(first.map_or(start, |f| f.min(start)));
-            last = last.max(start + interval.duration());
+            self.first = Some(self.first.map_or(start, |f| f.min(start)));
+            self.last = self.last.max(start + interval.duration());
         }
+        self.span = self
+            .first
+            .map_or(Duration::ZERO, |f| self.last.saturating_sub(f));
+        Ok(())
     }
-    merged.span = first.map_or(Duration::ZERO, |f| last.saturating_sub(f));
+}
+
+/// Reads the interval logs at `paths` and adds their histograms.
+pub fn merge(paths: &[PathBuf]) -> Result<Merged, Error> {
+    let mut merged = Merged::default();
+    for path in paths {
+        let bytes = std::fs::read(path).map_err(|e| about(path, e))?;
+        merged.add_log(&bytes).map_err(|e| about(path, e))?;
+    }
     Ok(merged)
 }
 
