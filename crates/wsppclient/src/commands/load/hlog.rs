@@ -156,9 +156,14 @@ impl Merged {
                 .add(&histogram)
                 .map_err(|e| format!("an interval does not fit: {e:?}"))?;
             self.intervals += 1;
-            let start = base + interval.start_timestamp();
+            // The times are a peer's digits: any u64 of seconds parses, and a sum past
+            // what a Duration holds would panic.
+            let (start, end) = base
+                .checked_add(interval.start_timestamp())
+                .and_then(|start| Some((start, start.checked_add(interval.duration())?)))
+                .ok_or("an interval's time is out of range")?;
             self.first = Some(self.first.map_or(start, |f| f.min(start)));
-            self.last = self.last.max(start + interval.duration());
+            self.last = self.last.max(end);
         }
         self.span = self
             .first
@@ -208,5 +213,21 @@ mod tests {
         std::fs::write(&path, "not a log\n").expect("written");
         assert!(merge(&[path]).is_err());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn times_past_the_clock_are_refused_not_added() {
+        let interval = "0.000,1.000,0.000,HISTFAAAAB94nJNpmSzMwMDAyAABzFAazL82eQmD/QeoCABVgwSI\n";
+        for log in [
+            format!(
+                "#[BaseTime: 18446744073709551615.000 (seconds since epoch)]\n1.000,{}",
+                &interval[6..]
+            ),
+            format!("18446744073709551615.000,{}", &interval[6..]),
+        ] {
+            let mut merged = Merged::default();
+            let refused = merged.add_log(log.as_bytes()).expect_err("out of range");
+            assert!(refused.contains("out of range"), "{refused}");
+        }
     }
 }
