@@ -9,6 +9,13 @@ cd "$(dirname "$0")/.."
 echo "== cargo test"
 cargo test --workspace --locked
 
+# Every parser of a peer's bytes fuzzed for about 20 s a target (cargo-fuzz; installs a
+# nightly toolchain and cargo-fuzz on first use): a smoke run that fails on any crash,
+# early because the targets are cheap next to the network steps below. Long runs:
+# scripts/fuzz.sh SECONDS.
+echo "== fuzz smoke run"
+bash scripts/fuzz.sh 20
+
 # wsppclient's real binary against an independent server (Python websockets, installed
 # into .cache/interop/venv on first use).
 echo "== interop (wsppclient against Python websockets)"

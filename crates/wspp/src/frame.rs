@@ -3,9 +3,9 @@
 //! them as the wire carried them.
 //!
 //! Two readers follow frames below a WebSocket library rather than through it: the
-//! client's wire transcript, which shows every bit, and the server's fail-fast UTF-8
-//! check, which must know where text payload starts before tungstenite has the whole
-//! frame. Both decode headers here, with tungstenite's own [`FrameHeader::parse`], so
+//! client's wire transcript, which shows every bit, and the fail-fast UTF-8 guard of
+//! both ends, which must know where text payload starts before tungstenite has the
+//! whole frame. Both decode headers here, with tungstenite's own [`FrameHeader::parse`], so
 //! that the three cannot disagree on where a frame starts or how long it is. This
 //! module adds what `parse` does not do: it refuses a reserved opcode with an error
 //! that keeps only the opcode, where a follower must still know the rest of the header

@@ -18,6 +18,8 @@
 //!   reads back.
 //! * [`host`]: the `Host` header of a request as RFC 9112 asks a server to check it,
 //!   for wsppsrv and the client's `listen` alike.
+//! * [`utf8_guard`]: the text of a peer's messages checked as its bytes arrive, so
+//!   that invalid UTF-8 fails the connection before its frame ends, at either end.
 //! * [`deflate`]: permessage-deflate (RFC 7692) as a layer under tungstenite, which
 //!   has no extensions: the handshake's parameters, and the frames inflated on the way
 //!   in and compressed on the way out.
@@ -41,7 +43,7 @@
 //! programs' integration tests share (a WebSocket peer written from the RFC, bounded
 //! waits). No program links it.
 //!
-//! Only [`deflate`], [`h2_settings`], [`stream`], [`busy_poll`], [`rare_event`] and
+//! Only [`utf8_guard`], [`deflate`], [`h2_settings`], [`stream`], [`busy_poll`], [`rare_event`] and
 //! [`wire_clock`] touch a socket or a task; the rest is plain data and arithmetic. Only [`busy_poll`], which exists to
 //! spend time, and [`wire_clock`], which exists to read the clock at the system call,
 //! read a clock: every other function that needs a time takes an `Instant` or a
@@ -65,4 +67,5 @@ pub mod stream;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 pub mod tracker;
+pub mod utf8_guard;
 pub mod wire_clock;

@@ -2,7 +2,7 @@
 //!
 //! Both programs wrap their sockets: a connection is plain TCP or TLS over it
 //! ([`PlainOrTls`]), and some layers watch or bend what crosses a connection without
-//! being a protocol of their own ([`Layered`]): the server's fail-fast UTF-8 check,
+//! being a protocol of their own ([`Layered`]): the fail-fast UTF-8 check of both ends,
 //! the bytes hyper read past an upgrade request, the record of a proxy's handshake,
 //! a TLS peer that hangs up without `close_notify`. Each used to forward
 //! `AsyncRead` and `AsyncWrite` by hand; here the forwarding is written once, and a

@@ -96,6 +96,31 @@ async fn open_close_reports_a_server_that_vanishes_and_exits_2() {
     }
 }
 
+/// A server that starts a long text frame with bytes that are not UTF-8 and sends no
+/// more of it: the client must fail at once, not wait for the frame's end (RFC 6455,
+/// 8.1; Autobahn 6.4.3), as the server does with a client's text.
+#[tokio::test]
+async fn invalid_utf8_from_the_server_fails_before_its_frame_ends() {
+    let (addr, _task) = raw::serve_one(|mut stream: TcpStream| async move {
+        raw::accept_upgrade(&mut stream).await;
+        // A text frame declaring 1 MiB, of which only the first, impossible bytes come.
+        let mut start = vec![0x81, 127];
+        start.extend_from_slice(&(1u64 << 20).to_be_bytes());
+        start.extend_from_slice(&[b'o', b'k', 0xf4, 0x90]);
+        tokio::io::AsyncWriteExt::write_all(&mut stream, &start)
+            .await
+            .expect("send the frame's start");
+        // Held open until the client goes: only its own verdict can end the test.
+        while raw::read_frame(&mut stream).await.is_some() {}
+    })
+    .await;
+    let url = format!("ws://{addr}/pingpong");
+    let output = run_binary(&["ping", &url, "-c", "1", "-W", "30"]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "stderr {stderr:?}");
+    assert!(stderr.contains("invalid utf-8"), "{stderr:?}");
+}
+
 #[tokio::test]
 async fn a_fin_without_close_reads_as_a_hang_up() {
     let addr = vanishing_server(1, Vanish::Fin).await;

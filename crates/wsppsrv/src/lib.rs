@@ -26,8 +26,7 @@
 //!   and the TLS handshake; `http2`: how a connection is found to speak HTTP/2 (ALPN,
 //!   or the preface on the plain port), and its driver.
 //! * `transport`: the one stream type, plain or TLS over a kernel-stamped socket, that
-//!   hyper serves and a session takes back after the upgrade; `utf8_guard`: fails a
-//!   session on invalid UTF-8 text as soon as it arrives, not when its frame ends.
+//!   hyper serves and a session takes back after the upgrade.
 //! * [`page`]: the HTML page of clients, a page of them at a time, and its optional
 //!   script; `reply`: small response builders.
 //! * [`cursor`]: `?after=&limit=`, which clients the page and `/clients.json` list.
@@ -71,7 +70,6 @@ pub mod tls;
 mod transport;
 pub mod untrusted;
 pub mod upgrade;
-mod utf8_guard;
 
 pub use config::Config;
 pub use listeners::Listeners;

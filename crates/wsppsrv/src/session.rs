@@ -54,6 +54,7 @@ use wspp::rare_event::RareEvent;
 use wspp::rtt_log;
 use wspp::stream::Layered;
 use wspp::tracker::{PingTracker, PongOutcome};
+use wspp::utf8_guard::{self, Guarded, InvalidUtf8};
 use wspp::wire_clock::{Clock, StampedTcp};
 
 use crate::metrics::ClosedBy;
@@ -61,7 +62,6 @@ use crate::registry::{Arrival, ClientGuard};
 use crate::state::{Admission, ServerState};
 use crate::transport::SessionStream;
 use crate::untrusted::Untrusted;
-use crate::utf8_guard::{self, InvalidUtf8, Utf8Guard};
 
 /// What a session does once open, which its route decides. On either route, each Text
 /// and Binary message the peer sends is echoed back as it came; the peer's Pings are
@@ -88,7 +88,7 @@ impl RouteBehaviour {
 
 /// The UTF-8 guard reads the frames tungstenite will, so it sits above the
 /// permessage-deflate layer, which is there when the upgrade agreed on it.
-type Socket<S> = WebSocketStream<Utf8Guard<Layered<S, Option<Deflate>>>>;
+type Socket<S> = WebSocketStream<Guarded<Layered<S, Option<Deflate>>>>;
 
 /// How the main loop ended, and so what the close handshake looks like.
 #[derive(Debug)]
@@ -134,6 +134,7 @@ pub(crate) async fn start<S: SessionStream>(
     let ws = WebSocketStream::from_raw_socket(
         utf8_guard::guard(
             Layered::new(stream, deflate.map(Deflate::new)),
+            Role::Server,
             shared.config.max_message_size,
         ),
         Role::Server,

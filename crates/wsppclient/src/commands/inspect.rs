@@ -133,8 +133,7 @@ pub(super) async fn inspect(ctx: &Ctx<'_>, options: &InspectOptions) -> Result<(
             return Err(err);
         }
     };
-    ws.get_mut()
-        .get_mut()
+    upgrade::transport_mut(&mut ws)
         .layer_mut()
         .note_upgrade(super::ctx::upgraded_note(offer, &response));
     let result = session(ctx, options, &mut ws, &url).await;
@@ -274,7 +273,7 @@ fn abnormal(ctx: &Ctx<'_>, ws: &Socket<'_>, url: &WsUrl, err: tungstenite::Error
             return err;
         }
     };
-    let received = ws.get_ref().get_ref().layer().received();
+    let received = upgrade::transport(ws).layer().received();
     ctx.transcript.note(format!(
         "1006 (Abnormal Closure): the server {} without a close frame; {received} bytes had arrived",
         if reset {

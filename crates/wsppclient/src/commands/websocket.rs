@@ -304,7 +304,7 @@ async fn reconnect(
 
 /// The socket whose kernel stamps time `ws`'s echoes; none over HTTP/2.
 fn stamps(ws: &Socket) -> Option<&StampedTcp> {
-    http2::stamps(ws.get_ref().get_ref().get_ref())
+    http2::stamps(upgrade::transport(ws).get_ref())
 }
 
 /// Connects to the server and upgrades on `url`, noting the server's answer; with
@@ -320,8 +320,7 @@ async fn upgrade(ctx: &Ctx<'_>, url: &WsUrl) -> Result<Socket, Error> {
     let (mut ws, response) = upgrade::handshake(tap, offer, timeout, url, Some(ctx.transcript))
         .await
         .map_err(|failure| failure.into_error(url, offer, 0, &[]))?;
-    ws.get_mut()
-        .get_mut()
+    upgrade::transport_mut(&mut ws)
         .layer_mut()
         .note_upgrade(super::ctx::upgraded_note(offer, &response));
     Ok(ws)

@@ -213,7 +213,7 @@ pub async fn websocket<S>(stream: S) -> super::upgrade::Upgraded<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let stream = Layered::new(stream, None);
+    let stream = super::upgrade::layers(stream);
     WebSocketStream::from_raw_socket(stream, Role::Client, Some(websocket_config())).await
 }
 

@@ -13,7 +13,9 @@
 //! when permessage-deflate was agreed. A server that accepts what this client does not
 //! implement is answered with Close 1010 (RFC 6455, 7.4.1) and an error that says so,
 //! before its first frame could be misread as a protocol error; a request with a
-//! transcript says so there too, under the 101 and before the Close.
+//! transcript says so there too, under the 101 and before the Close. Above it, the
+//! [`Utf8Guard`] fails a read as soon as a text message is known not to be UTF-8,
+//! before its frame ends (RFC 6455, 8.1), as the server does with a client's text.
 
 use std::time::Duration;
 
@@ -27,6 +29,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use wspp::deflate::{Deflate, NegotiationError, negotiation};
 use wspp::stream::Layered;
+use wspp::utf8_guard::{Guarded, Utf8Guard};
 
 use super::settings::Headers;
 use super::url::WsUrl;
@@ -67,9 +70,37 @@ pub fn add_headers(out: &mut hyper::HeaderMap, headers: &Headers) -> Result<(), 
     Ok(())
 }
 
-/// A WebSocket over `S`, with the layer that carries its extensions: there for an
-/// HTTP/1.1 upgrade (it reads the 101 to learn what was agreed), none over HTTP/2.
-pub type Upgraded<S> = WebSocketStream<Layered<S, Option<Deflate>>>;
+/// A WebSocket over `S`, with the layer that carries its extensions (there for an
+/// HTTP/1.1 upgrade, which reads the 101 to learn what was agreed; none over HTTP/2)
+/// and above it the UTF-8 guard, which must read the frames tungstenite will.
+pub type Upgraded<S> = WebSocketStream<Guarded<Layered<S, Option<Deflate>>>>;
+
+/// The layers of a WebSocket over `stream`, without a handshake to make: an extended
+/// CONNECT's stream, already open.
+pub fn layers<S>(stream: S) -> Guarded<Layered<S, Option<Deflate>>> {
+    Layered::new(
+        Layered::new(stream, None),
+        Utf8Guard::new(Role::Client, max_frame()),
+    )
+}
+
+/// The stream under an upgraded WebSocket's layers.
+pub fn transport<S: AsyncRead + AsyncWrite + Unpin>(ws: &Upgraded<S>) -> &S {
+    ws.get_ref().get_ref().get_ref()
+}
+
+/// The stream under an upgraded WebSocket's layers, to change.
+pub fn transport_mut<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut Upgraded<S>) -> &mut S {
+    ws.get_mut().get_mut().get_mut()
+}
+
+/// The frame size tungstenite refuses past, which the UTF-8 guard must know: it leaves
+/// such a frame to tungstenite's own error.
+fn max_frame() -> u64 {
+    websocket_config()
+        .max_frame_size
+        .map_or(u64::MAX, |n| n as u64)
+}
 
 /// The extensions the server agreed in its 101, as it said them; empty for none.
 pub fn extensions(response: &Response) -> String {
@@ -143,7 +174,10 @@ where
         .iter()
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .collect();
-    let stream = Layered::new(stream, Some(Deflate::client(offered)));
+    let stream = Layered::new(
+        Layered::new(stream, Some(Deflate::client(offered))),
+        Utf8Guard::after_response(max_frame()),
+    );
     let handshake =
         tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()));
     let (mut ws, response) = match tokio::time::timeout(timeout, handshake).await {
@@ -152,7 +186,13 @@ where
         Ok(Err(tungstenite::Error::Http(response))) => return Err(Failure::Refused(response)),
         Ok(Err(other)) => return Err(Failure::Handshake(other)),
     };
-    if let Some(Err(problem)) = ws.get_ref().layer().as_ref().and_then(Deflate::outcome) {
+    if let Some(Err(problem)) = ws
+        .get_ref()
+        .get_ref()
+        .layer()
+        .as_ref()
+        .and_then(Deflate::outcome)
+    {
         let problem = problem.clone();
         if let Some(transcript) = transcript {
             transcript.note(format!(

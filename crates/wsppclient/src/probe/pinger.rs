@@ -321,7 +321,7 @@ impl Pinger {
 
     /// The socket whose stamps time this WebSocket's frames; none over HTTP/2.
     fn stamps(&self) -> Option<&StampedTcp> {
-        http2::stamps(self.ws.get_ref().get_ref())
+        http2::stamps(upgrade::transport(&self.ws))
     }
 
     /// Probes whose transmission the kernel did not stamp although RTTs are on its

@@ -110,24 +110,34 @@ pub struct Merged {
     pub histogram: Histogram<u64>,
     /// From the earliest interval's start to the latest one's end, on the wall clock.
     pub span: Duration,
+    /// The earliest interval's start, after the epoch; none before the first interval.
+    first: Option<Duration>,
+    /// The latest interval's end, after the epoch.
+    last: Duration,
 }
 
-/// Reads the interval logs at `paths` and adds their histograms.
-pub fn merge(paths: &[PathBuf]) -> Result<Merged, Error> {
-    let mut merged = Merged {
-        files: paths.len(),
-        intervals: 0,
-        histogram: histogram_us(),
-        span: Duration::ZERO,
-    };
-    let mut first: Option<Duration> = None;
-    let mut last = Duration::ZERO;
-    for path in paths {
-        let bytes = std::fs::read(path).map_err(|e| about(path, e))?;
+impl Default for Merged {
+    fn default() -> Self {
+        Merged {
+            files: 0,
+            intervals: 0,
+            histogram: histogram_us(),
+            span: Duration::ZERO,
+            first: None,
+            last: Duration::ZERO,
+        }
+    }
+}
+
+impl Merged {
+    /// Adds the intervals of one log, given as its bytes: what `merge` reads from
+    /// another generator's file, so nothing in it is trusted. On an error, what the
+    /// log held before the bad line may have been added.
+    pub fn add_log(&mut self, log: &[u8]) -> Result<(), String> {
+        self.files += 1;
         let mut base = Duration::ZERO;
-        for entry in IntervalLogIterator::new(&bytes) {
-            let entry = entry
-                .map_err(|e| about(path, format!("not an HdrHistogram interval log ({e:?})")))?;
+        for entry in IntervalLogIterator::new(log) {
+            let entry = entry.map_err(|e| format!("not an HdrHistogram interval log ({e:?})"))?;
             let interval = match entry {
                 LogEntry::BaseTime(at) => {
                     base = at;
@@ -138,21 +148,37 @@ pub fn merge(paths: &[PathBuf]) -> Result<Merged, Error> {
             };
             let encoded = base64::engine::general_purpose::STANDARD
                 .decode(interval.encoded_histogram())
-                .map_err(|e| about(path, format!("an interval is not base64: {e}")))?;
+                .map_err(|e| format!("an interval is not base64: {e}"))?;
             let histogram: Histogram<u64> = Deserializer::new()
                 .deserialize(&mut encoded.as_slice())
-                .map_err(|e| about(path, format!("an interval cannot be read: {e:?}")))?;
-            merged
-                .histogram
+                .map_err(|e| format!("an interval cannot be read: {e:?}"))?;
+            self.histogram
                 .add(&histogram)
-                .map_err(|e| about(path, format!("an interval does not fit: {e:?}")))?;
-            merged.intervals += 1;
-            let start = base + interval.start_timestamp();
-            first = Some(first.map_or(start, |f| f.min(start)));
-            last = last.max(start + interval.duration());
+                .map_err(|e| format!("an interval does not fit: {e:?}"))?;
+            self.intervals += 1;
+            // The times are a peer's digits: any u64 of seconds parses, and a sum past
+            // what a Duration holds would panic.
+            let (start, end) = base
+                .checked_add(interval.start_timestamp())
+                .and_then(|start| Some((start, start.checked_add(interval.duration())?)))
+                .ok_or("an interval's time is out of range")?;
+            self.first = Some(self.first.map_or(start, |f| f.min(start)));
+            self.last = self.last.max(end);
         }
+        self.span = self
+            .first
+            .map_or(Duration::ZERO, |f| self.last.saturating_sub(f));
+        Ok(())
     }
-    merged.span = first.map_or(Duration::ZERO, |f| last.saturating_sub(f));
+}
+
+/// Reads the interval logs at `paths` and adds their histograms.
+pub fn merge(paths: &[PathBuf]) -> Result<Merged, Error> {
+    let mut merged = Merged::default();
+    for path in paths {
+        let bytes = std::fs::read(path).map_err(|e| about(path, e))?;
+        merged.add_log(&bytes).map_err(|e| about(path, e))?;
+    }
     Ok(merged)
 }
 
@@ -187,5 +213,21 @@ mod tests {
         std::fs::write(&path, "not a log\n").expect("written");
         assert!(merge(&[path]).is_err());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn times_past_the_clock_are_refused_not_added() {
+        let interval = "0.000,1.000,0.000,HISTFAAAAB94nJNpmSzMwMDAyAABzFAazL82eQmD/QeoCABVgwSI\n";
+        for log in [
+            format!(
+                "#[BaseTime: 18446744073709551615.000 (seconds since epoch)]\n1.000,{}",
+                &interval[6..]
+            ),
+            format!("18446744073709551615.000,{}", &interval[6..]),
+        ] {
+            let mut merged = Merged::default();
+            let refused = merged.add_log(log.as_bytes()).expect_err("out of range");
+            assert!(refused.contains("out of range"), "{refused}");
+        }
     }
 }

@@ -2,23 +2,30 @@
 //!
 //! tungstenite validates text frame by frame: it catches invalid UTF-8 in a fragment
 //! as soon as that fragment is complete, but inside one frame it waits for the last
-//! byte. A client can therefore start a large text frame with garbage and have the
-//! server buffer up to `--max-message-size` of it before the refusal; Autobahn calls
-//! that NON-STRICT (cases 6.4.3 and 6.4.4). RFC 6455 (8.1) wants the connection failed
-//! once the text is known to be invalid.
+//! byte. A peer can therefore start a large text frame with garbage and have us buffer
+//! up to the frame size limit of it before the refusal; Autobahn calls that NON-STRICT
+//! (cases 6.4.3 and 6.4.4). RFC 6455 (8.1) wants the connection failed once the text
+//! is known to be invalid. Both ends meet it: the server on a client's frames, the
+//! client on a server's, so one guard serves both roles.
 //!
 //! tungstenite 0.30 exposes no partly read frame, so a [`Utf8Guard`] sits under it,
-//! between tungstenite and the socket, and follows the client's frames in the bytes
-//! read: headers (decoded by [`wspp::frame`], with tungstenite's own parser), masks,
-//! which data frames belong to a text message. It unmasks text payload into a small
-//! stack buffer and validates it incrementally. Once the bytes read so far cannot
-//! begin valid UTF-8, the read fails with [`InvalidUtf8`] and the session answers
-//! Close 1007.
+//! between tungstenite and the socket (above the permessage-deflate layer, so that it
+//! reads the frames tungstenite will), and follows the peer's frames in the bytes
+//! read: headers (decoded by [`crate::frame`], with tungstenite's own parser), masks
+//! (a client's frames carry one, a server's none), which data frames belong to a text
+//! message. It unmasks text payload into a small stack buffer and validates it
+//! incrementally. Once the bytes read so far cannot begin valid UTF-8, the read fails
+//! with [`InvalidUtf8`], and the caller answers Close 1007 or drops the connection.
+//!
+//! A client's guard goes under the upgrade, as its permessage-deflate layer does
+//! ([`Utf8Guard::after_response`]): the server's response head and the first frames
+//! can come in one read, so it steps over the head itself and follows frames from the
+//! byte after it, once the answer was a 101.
 //!
 //! It judges nothing else. At the first frame tungstenite will reject for another
-//! reason (reserved bits or opcodes, no mask, a bad control frame, a frame over the
-//! size limit, a broken fragment sequence) it stops following the stream, so every
-//! other verdict, and its close code, stays tungstenite's.
+//! reason (reserved bits or opcodes, a mask the role forbids or lacks, a bad control
+//! frame, a frame over the size limit, a broken fragment sequence) it stops following
+//! the stream, so every other verdict, and its close code, stays tungstenite's.
 
 use std::fmt;
 use std::io;
@@ -26,12 +33,14 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, ReadBuf};
-use wspp::frame::{Header, HeaderReader, apply_mask};
-use wspp::stream::{Layer, Layered};
+use tokio_tungstenite::tungstenite::protocol::Role;
+
+use crate::frame::{Header, HeaderReader, apply_mask};
+use crate::stream::{Layer, Layered};
 
 /// The error a read fails with once the peer's text is known not to be UTF-8.
-#[derive(Debug)]
-pub(crate) struct InvalidUtf8;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidUtf8;
 
 impl fmt::Display for InvalidUtf8 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -43,22 +52,23 @@ impl std::error::Error for InvalidUtf8 {}
 
 impl InvalidUtf8 {
     /// Whether an I/O error is this one.
-    pub(crate) fn is(error: &io::Error) -> bool {
+    pub fn is(error: &io::Error) -> bool {
         error
             .get_ref()
             .is_some_and(|inner| inner.is::<InvalidUtf8>())
     }
 }
 
-/// A server-side socket that fails reads on invalid UTF-8 in text messages.
-pub(crate) type Utf8Guard<S> = Layered<S, FrameFollower>;
+/// A socket whose reads fail on invalid UTF-8 in the peer's text messages.
+pub type Guarded<S> = Layered<S, Utf8Guard>;
 
-/// Guards a socket on which frames larger than `max_frame` are refused.
-pub(crate) fn guard<S>(inner: S, max_frame: usize) -> Utf8Guard<S> {
-    Layered::new(inner, FrameFollower::new(max_frame as u64))
+/// Guards a socket of an end in `role`, on which frames larger than `max_frame` are
+/// refused (tungstenite's `max_frame_size`; `usize::MAX` for none).
+pub fn guard<S>(inner: S, role: Role, max_frame: usize) -> Guarded<S> {
+    Layered::new(inner, Utf8Guard::new(role, max_frame as u64))
 }
 
-impl Layer for FrameFollower {
+impl Layer for Utf8Guard {
     fn poll_read<S: AsyncRead + Unpin>(
         &mut self,
         inner: &mut S,
@@ -70,19 +80,19 @@ impl Layer for FrameFollower {
         }
         let before = buf.filled().len();
         ready!(Pin::new(inner).poll_read(cx, buf))?;
-        self.feed(&buf.filled()[before..]);
-        if self.invalid {
-            // The bytes of this read are dropped with it: the connection is being
-            // failed, and nothing after invalid text needs an answer.
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, InvalidUtf8)));
-        }
+        // The bytes of a read that failed are dropped with it: the connection is being
+        // failed, and nothing after invalid text needs an answer.
+        self.feed(&buf.filled()[before..])
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
         Poll::Ready(Ok(()))
     }
 }
 
-/// Where the follower is in the client's byte stream.
+/// Where the guard is in the peer's byte stream.
 #[derive(Debug)]
 enum Position {
+    /// Client side, before the frames: in the server's response head.
+    Head(ResponseHead),
     /// Reading a frame header.
     Header(HeaderReader),
     /// Inside a frame's payload.
@@ -91,7 +101,8 @@ enum Position {
         left: u64,
         /// Payload bytes seen, for the position in the mask.
         seen: u64,
-        mask: [u8; 4],
+        /// The frame's masking key: a client's frames have one, a server's none.
+        mask: Option<[u8; 4]>,
         /// Whether the payload is text to validate.
         text: bool,
         /// Whether the frame ends a data message.
@@ -101,9 +112,11 @@ enum Position {
     Off,
 }
 
-/// Follows client frames through the bytes read and validates the text in them.
+/// Follows the peer's frames through the bytes read and validates the text in them.
 #[derive(Debug)]
-pub(crate) struct FrameFollower {
+pub struct Utf8Guard {
+    /// The peer's frames are masked: we are the server.
+    masked: bool,
     max_frame: u64,
     position: Position,
     /// Inside a data message whose final frame has not come yet.
@@ -115,9 +128,12 @@ pub(crate) struct FrameFollower {
     invalid: bool,
 }
 
-impl FrameFollower {
-    fn new(max_frame: u64) -> Self {
-        FrameFollower {
+impl Utf8Guard {
+    /// A guard at the start of the peer's frames, for an end in `role` whose frames
+    /// larger than `max_frame` bytes are refused.
+    pub fn new(role: Role, max_frame: u64) -> Self {
+        Utf8Guard {
+            masked: role == Role::Server,
             max_frame,
             position: Position::Header(HeaderReader::new()),
             in_message: false,
@@ -127,10 +143,32 @@ impl FrameFollower {
         }
     }
 
-    fn feed(&mut self, mut input: &[u8]) {
+    /// A client's guard, put under the upgrade: it steps over the server's response
+    /// head and follows the frames after it if the answer was 101 Switching Protocols
+    /// (and nothing after any other answer, whose body is no frames).
+    pub fn after_response(max_frame: u64) -> Self {
+        Utf8Guard {
+            position: Position::Head(ResponseHead::default()),
+            ..Utf8Guard::new(Role::Client, max_frame)
+        }
+    }
+
+    /// Follows the next bytes of the peer's stream, in pieces of any size. Fails once
+    /// the text seen so far cannot be the start of valid UTF-8, and for every call
+    /// after that.
+    pub fn feed(&mut self, mut input: &[u8]) -> Result<(), InvalidUtf8> {
         while !input.is_empty() && !self.invalid {
             match &mut self.position {
-                Position::Off => return,
+                Position::Off => break,
+                Position::Head(head) => {
+                    let (used, switched) = head.feed(input);
+                    input = &input[used..];
+                    match switched {
+                        Some(true) => self.position = Position::Header(HeaderReader::new()),
+                        Some(false) => self.position = Position::Off,
+                        None => {}
+                    }
+                }
                 Position::Header(reader) => {
                     let (used, header) = reader.feed(input);
                     input = &input[used..];
@@ -151,13 +189,19 @@ impl FrameFollower {
                     if *text {
                         let mut plain = [0u8; 4096];
                         for chunk in input[..take].chunks(plain.len()) {
-                            plain[..chunk.len()].copy_from_slice(chunk);
-                            apply_mask(&mut plain[..chunk.len()], *mask, *seen);
-                            *seen += chunk.len() as u64;
-                            if !self.utf8.feed(&plain[..chunk.len()]) {
-                                self.invalid = true;
-                                return;
+                            let plain = &mut plain[..chunk.len()];
+                            plain.copy_from_slice(chunk);
+                            if let Some(key) = *mask {
+                                apply_mask(plain, key, *seen);
                             }
+                            *seen += chunk.len() as u64;
+                            if !self.utf8.feed(plain) {
+                                self.invalid = true;
+                                break;
+                            }
+                        }
+                        if self.invalid {
+                            break;
                         }
                     } else {
                         *seen += take as u64;
@@ -170,6 +214,11 @@ impl FrameFollower {
                 }
             }
         }
+        if self.invalid {
+            Err(InvalidUtf8)
+        } else {
+            Ok(())
+        }
     }
 
     /// Reads a complete header; decides what its payload is, or stops following.
@@ -181,13 +230,10 @@ impl FrameFollower {
             mask,
             len,
         } = header;
-        let mask = match mask {
-            Some(mask) if rsv == 0 && len <= self.max_frame => mask,
-            _ => {
-                self.position = Position::Off;
-                return;
-            }
-        };
+        if rsv != 0 || mask.is_some() != self.masked || len > self.max_frame {
+            self.position = Position::Off;
+            return;
+        }
         let text = match opcode {
             // Control frames: short, whole, and outside the message sequence.
             0x8..=0xA if fin && len <= 125 => false,
@@ -226,6 +272,39 @@ impl FrameFollower {
             self.in_text = false;
         }
         self.position = Position::Header(HeaderReader::new());
+    }
+}
+
+/// The server's response head, stepped over a byte at a time: only its status line's
+/// start and its last four bytes are kept, so a long head costs nothing.
+#[derive(Debug, Default)]
+struct ResponseHead {
+    /// The first bytes of the status line, enough for `HTTP/1.1 101 `.
+    start: [u8; 13],
+    /// How many bytes of the head were seen.
+    seen: usize,
+    /// The last four bytes seen, the newest lowest, to spot the blank line.
+    last: u32,
+}
+
+impl ResponseHead {
+    /// Takes head bytes from `input`, never one past the head's end: how many it took,
+    /// and once the head is whole, whether it switched protocols.
+    fn feed(&mut self, input: &[u8]) -> (usize, Option<bool>) {
+        for (i, &byte) in input.iter().enumerate() {
+            if let Some(slot) = self.start.get_mut(self.seen) {
+                *slot = byte;
+            }
+            self.seen += 1;
+            self.last = (self.last << 8) | u32::from(byte);
+            if self.last == u32::from_be_bytes(*b"\r\n\r\n") {
+                let status = self.start[..self.seen.min(self.start.len())]
+                    .split(|&b| b == b' ' || b == b'\r')
+                    .nth(1);
+                return (i + 1, Some(status == Some(b"101")));
+            }
+        }
+        (input.len(), None)
     }
 }
 
@@ -277,18 +356,21 @@ mod tests {
     const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
     fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-        wspp::frame::encode(fin, opcode, Some(MASK), payload)
+        crate::frame::encode(fin, opcode, Some(MASK), payload)
     }
 
     /// Feeds `stream` in pieces of `piece` bytes; returns how many bytes were fed when
-    /// the follower first said invalid.
+    /// the guard first said invalid.
     fn invalid_after(stream: &[u8], piece: usize) -> Option<usize> {
-        let mut follower = FrameFollower::new(1 << 20);
+        invalid_after_as(Role::Server, stream, piece)
+    }
+
+    fn invalid_after_as(role: Role, stream: &[u8], piece: usize) -> Option<usize> {
+        let mut guard = Utf8Guard::new(role, 1 << 20);
         let mut fed = 0;
         for chunk in stream.chunks(piece) {
-            follower.feed(chunk);
             fed += chunk.len();
-            if follower.invalid {
+            if guard.feed(chunk).is_err() {
                 return Some(fed);
             }
         }
@@ -321,9 +403,12 @@ mod tests {
         payload.extend(hex("656469746564"));
         let stream = frame(true, 0x1, &payload);
         let header = stream.len() - payload.len();
-        let mut follower = FrameFollower::new(1 << 20);
-        follower.feed(&stream[..header + first]);
-        assert!(!follower.invalid, "the valid first chop passes");
+        let mut guard = Utf8Guard::new(Role::Server, 1 << 20);
+        assert_eq!(
+            guard.feed(&stream[..header + first]),
+            Ok(()),
+            "the valid first chop passes"
+        );
         let caught = invalid_after(&stream, 1).expect("caught");
         assert_eq!(caught, header + first + 2, "at the first impossible byte");
         // Autobahn 6.4.4: the lead byte ends the first chop, the bad one starts the next.
@@ -369,12 +454,38 @@ mod tests {
         for stream in [unmasked, rsv, orphan, nested, long_ping, reserved] {
             assert_eq!(invalid_after(&stream, 1), None, "{stream:02x?}");
         }
-        let mut small = FrameFollower::new(4);
-        small.feed(&frame(true, 0x1, &[b'a', b'b', b'c', b'd', 0xff]));
-        assert!(
-            !small.invalid,
+        let mut small = Utf8Guard::new(Role::Server, 4);
+        assert_eq!(
+            small.feed(&frame(true, 0x1, &[b'a', b'b', b'c', b'd', 0xff])),
+            Ok(()),
             "a frame over the limit is tungstenite's 1009"
         );
+    }
+
+    #[test]
+    fn a_servers_unmasked_text_is_guarded_on_the_client() {
+        let unmasked =
+            |fin, opcode, payload: &[u8]| crate::frame::encode(fin, opcode, None, payload);
+        let stream = [
+            unmasked(false, 0x1, "κό".as_bytes()),
+            unmasked(true, 0x9, &[0xff; 4]),
+            unmasked(true, 0x0, &[b'a', 0xf4, 0x90, 0x80, 0x80, b'b']),
+        ]
+        .concat();
+        // At the 0x90 after F4: above U+10FFFF, three bytes before the frame ends.
+        assert_eq!(
+            invalid_after_as(Role::Client, &stream, 1),
+            Some(stream.len() - 3)
+        );
+        assert!(invalid_after_as(Role::Client, &stream, 4096).is_some());
+        assert_eq!(
+            invalid_after_as(Role::Client, &stream[..stream.len() - 5], 1),
+            None,
+            "valid up to the bad byte"
+        );
+        // A masked frame from a server is tungstenite's protocol error, not ours.
+        let masked = frame(true, 0x1, &[0xff, 0xfe]);
+        assert_eq!(invalid_after_as(Role::Client, &masked, 1), None);
     }
 
     #[test]
@@ -399,6 +510,37 @@ mod tests {
                 let ok = stream.feed(&sample[..split]) && stream.feed(&sample[split..]);
                 assert_eq!(ok, whole_ok, "{sample:02x?} split at {split}");
             }
+        }
+    }
+
+    #[test]
+    fn a_clients_guard_steps_over_the_response_head() {
+        let bad_text = crate::frame::encode(true, 0x1, None, &[b'a', 0xc0, b'b', b'c']);
+        let answer = |status: &str| {
+            [
+                format!("HTTP/1.1 {status}\r\nUpgrade: websocket\r\n\r\n").into_bytes(),
+                crate::frame::encode(true, 0x2, None, &[0xff; 3]),
+                bad_text.clone(),
+            ]
+            .concat()
+        };
+        for piece in [1, 3, 4096] {
+            let switched = answer("101 Switching Protocols");
+            let mut guard = Utf8Guard::after_response(1 << 20);
+            let caught = switched
+                .chunks(piece)
+                .map(|chunk| guard.feed(chunk))
+                .position(|verdict| verdict.is_err())
+                .map(|at| ((at + 1) * piece).min(switched.len()));
+            let bad_byte = switched.len() - 2;
+            assert!(
+                caught.is_some_and(|at| at >= bad_byte && at < bad_byte + piece),
+                "pieces of {piece}: {caught:?}"
+            );
+            // A refusal's body is no frames, whatever its bytes.
+            let refused = answer("400 Bad Request");
+            let mut guard = Utf8Guard::after_response(1 << 20);
+            assert!(refused.chunks(piece).all(|chunk| guard.feed(chunk).is_ok()));
         }
     }
 
