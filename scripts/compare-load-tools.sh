@@ -18,7 +18,9 @@
 # The server does not ping (--ping-interval 1h), so the captured frames are the
 # generators' probes and their echoes alone.
 #
-#   scripts/compare-load-tools.sh [--connections N] [--seconds S]     (as root)
+#   scripts/compare-load-tools.sh [--connections N] [--seconds S] [--bin DIR]   (as root)
+#
+# --bin DIR measures the wsppsrv and wsppclient in DIR instead of building them.
 #
 # Installs, once, under .cache/load-tools/: Artillery from npm and Locust with
 # websocket-client from PyPI (a venv); tshark from Debian if missing. Builds release
@@ -33,10 +35,12 @@ WEBSOCKET_CLIENT_VERSION=1.9.2
 
 CONNECTIONS=1000
 SECONDS_HELD=60
+bin=
 while (($#)); do
     case $1 in
         --connections) CONNECTIONS=${2:-}; shift 2 || true ;;
         --seconds) SECONDS_HELD=${2:-}; shift 2 || true ;;
+        --bin) bin=${2:-}; shift 2 || true ;;
         -h | --help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "compare-load-tools: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -86,9 +90,13 @@ fi
 command -v tshark >/dev/null || ensure_package tshark tshark
 # Artillery reports usage to its makers unless told not to; this is a loopback run.
 export ARTILLERY_DISABLE_TELEMETRY=true
-echo "compare-load-tools: building release wsppsrv and wsppclient" >&2
-cargo build --release --locked --quiet -p wsppsrv -p wsppclient >&2 || die "cargo build failed"
-bin=${CARGO_TARGET_DIR:-target}/release
+if [[ -z $bin ]]; then
+    echo "compare-load-tools: building release wsppsrv and wsppclient" >&2
+    # The set bench.sh and bench-instructions.sh build: the same features, the same artifacts.
+    cargo build --release --locked --quiet -p wsppsrv -p wsppclient -p wsppbench >&2 || die "cargo build failed"
+    bin=${CARGO_TARGET_DIR:-target}/release
+fi
+[[ -x $bin/wsppsrv && -x $bin/wsppclient ]] || die "no wsppsrv and wsppclient in $bin"
 
 # --- measuring ---------------------------------------------------------------------
 
@@ -159,7 +167,9 @@ print(len(rtts), "%.3f" % pick(0.5), "%.3f" % pick(0.99))
 # capture NAME: starts tshark on the server's port into $work/NAME.pcap.
 capture() {
     local i
-    tshark -i lo -s 128 -f "tcp port $port" -w "$work/$1.pcap" >"$work/$1.tshark.log" 2>&1 &
+    # Whole packets: the dissector needs the upgrade's request and response to know
+    # that what follows is WebSocket.
+    tshark -i lo -f "tcp port $port" -w "$work/$1.pcap" >"$work/$1.tshark.log" 2>&1 &
     tshark_pid=$!
     pids+=("$tshark_pid")
     for ((i = 0; i < 100; i++)); do
@@ -259,22 +269,25 @@ run locust "$cache/venv/bin/locust" -f "$work/locustfile.py" --headless --only-s
 reported() {
     case $1 in
         wsppclient)
-            jq -r '"p50 \(.rtt_p50_ms) ms, p99 \(.rtt_p99_ms) ms (\(.clock) clock), \(.received) answered"' \
-                "$work/wsppclient.out" 2>/dev/null || echo "no summary: $(tail -n 1 "$work/wsppclient.out")"
+            # Its stderr (a line a second) is in the file too: the summary is the JSON line.
+            grep '^{' "$work/wsppclient.out" | tail -n 1 |
+                jq -r '"p50 \(.rtt_p50_ms) ms, p99 \(.rtt_p99_ms) ms (\(.clock) clock), \(.received) answered"' \
+                    2>/dev/null || echo "no summary: $(tail -n 1 "$work/wsppclient.out")"
             ;;
         artillery)
             jq -r '"none: counters only (\(.aggregate.counters["websocket.messages_sent"] // 0) messages sent)"' \
                 "$work/artillery.json" 2>/dev/null || echo "no report: $(tail -n 1 "$work/artillery.out")"
             ;;
         locust)
-            awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
-                $col["\"Name\""] == "\"echo\"" || $col["Name"] == "echo" {
-                    printf "p50 %s ms, p99 %s ms, mean %.3f ms, %s answered\n",
-                        $col["\"50%\""] $col["50%"], $col["\"99%\""] $col["99%"],
-                        $col["\"Average Response Time\""] $col["Average Response Time"],
-                        $col["\"Request Count\""] $col["Request Count"] }' \
-                "$work/locust_stats.csv" 2>/dev/null | grep . ||
-                echo "no stats: $(tail -n 1 "$work/locust.out")"
+            # Locust keeps response times above 100 ms to two digits and below it to
+            # whole milliseconds; the mean is exact.
+            "$PY" - "$work/locust_stats.csv" <<'PY' 2>/dev/null || echo "no stats: $(tail -n 1 "$work/locust.out")"
+import csv, sys
+for row in csv.DictReader(open(sys.argv[1])):
+    if row["Name"] == "echo":
+        print(f"p50 {row['50%']} ms, p99 {row['99%']} ms, mean {float(row['Average Response Time']):.3f} ms, "
+              f"min {float(row['Min Response Time']):.3f} ms, {row['Request Count']} answered")
+PY
             ;;
     esac
 }
