@@ -173,7 +173,7 @@ capture() {
     tshark_pid=$!
     pids+=("$tshark_pid")
     for ((i = 0; i < 100; i++)); do
-        grep -q '^Capturing on' "$work/$1.tshark.log" && return 0
+        grep -qs '^Capturing on' "$work/$1.tshark.log" && return 0
         sleep 0.1
     done
     die "tshark cannot capture on lo (needs root): $(tr '\n' ' ' <"$work/$1.tshark.log")"
