@@ -12,6 +12,8 @@
 #   server  wsppsrv --open-close-pings N under callgrind; one `wsppclient open-close`
 #           has it ping N times back to back; SIGINT ends it (it shuts down gracefully)
 #   client  wsppclient ping -i 0 -c N --json under callgrind, against a plain wsppsrv
+#   answer  the other side of that: a plain wsppsrv under callgrind answering the N Pings
+#           of a native `wsppclient ping -i 0` (what a server under load does most)
 #   floor   wsppbench floor-server (the raw-TCP echo of the RTT floor) under callgrind,
 #           driven from bash: instructions per 2-byte echo, the reference for the server
 #
@@ -26,7 +28,7 @@ cd "$(dirname "$0")/.."
 
 usage() {
     cat <<'EOF'
-Usage: scripts/bench-instructions.sh [--small N] [--large N] [--top] [--no-floor] [--keep DIR]
+Usage: scripts/bench-instructions.sh [--small N] [--large N] [--top] [--no-floor] [--keep DIR] [--bin DIR]
 
 Instructions per ping round trip (callgrind Ir, user space), server and client.
 
@@ -36,6 +38,8 @@ Instructions per ping round trip (callgrind Ir, user space), server and client.
                and by inclusive cost (inclusive leaves out the frames that hold
                nearly the whole round trip: the runtime's poll loop)
   --no-floor   skip the raw-TCP floor echo servers
+  --bin DIR    measure the wsppsrv, wsppclient and wsppbench in DIR (a copy of an
+               earlier release build, for a before/after) instead of building them
   --keep DIR   write the profiles (NAME-COUNT.cg, for callgrind_annotate) and logs to
                DIR and keep them; by default they go to a temporary directory
   -h, --help   this help
@@ -52,6 +56,7 @@ large=12000
 top=0
 floor=1
 keep=
+bin=
 while (($#)); do
     case $1 in
         --small) small=${2:-}; shift 2 || die "--small needs a count" ;;
@@ -59,6 +64,7 @@ while (($#)); do
         --top) top=1; shift ;;
         --no-floor) floor=0; shift ;;
         --keep) keep=${2:-}; shift 2 || die "--keep needs a directory" ;;
+        --bin) bin=${2:-}; shift 2 || die "--bin needs a directory" ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown argument: $1" ;;
     esac
@@ -87,8 +93,13 @@ else
     trap 'stop_children; rm -rf "$tmp"' EXIT
 fi
 
-cargo build --release --locked --quiet -p wsppsrv -p wsppclient -p wsppbench
-bin=${CARGO_TARGET_DIR:-target}/release
+if [[ -z "$bin" ]]; then
+    cargo build --release --locked --quiet -p wsppsrv -p wsppclient -p wsppbench
+    bin=${CARGO_TARGET_DIR:-target}/release
+fi
+for program in wsppsrv wsppclient wsppbench; do
+    [[ -x "$bin/$program" ]] || die "no $program in $bin"
+done
 
 # The server's log: lifecycle lines only; one line per RTT would be most of its work.
 export NO_COLOR=1
@@ -174,6 +185,26 @@ measure_client() {
         { cat "$tmp/client-$n.err" "$tmp/client-$n.json" >&2; die "wsppclient ping failed"; }
     received=$(grep -o '"received":[0-9]*' "$tmp/client-$n.json" | cut -d: -f2)
     [[ "$received" == "$n" ]] || die "wsppclient ping received ${received:-?} pongs, not $n"
+    total_ir "$out" >/dev/null
+}
+
+# Profiles a plain wsppsrv answering the N Pings of a native `wsppclient ping -i 0`.
+measure_answer() {
+    local n=$1
+    local out="$tmp/answer-$n.cg" pid received
+    callgrind "$out"
+    # It must not ping the client: only the client's Pings and their Pongs are counted.
+    RUST_LOG=$SERVER_LOG "${cg[@]}" "$bin/wsppsrv" --addr 127.0.0.1:0 --threads 1 \
+        --ping-interval 1h --first-ping-delay 1h 2>"$tmp/answer-$n.log" &
+    pid=$!
+    pids+=("$pid")
+    wait_listening "$tmp/answer-$n.log" "$pid"
+    timeout "$RUN_SECS" env RUST_LOG=warn "$bin/wsppclient" --server "$addr" \
+        ping -i 0 -W 30 --json -c "$n" >"$tmp/answer-$n.json" 2>"$tmp/answer-$n.err" ||
+        { cat "$tmp/answer-$n.err" "$tmp/answer-$n.json" >&2; die "wsppclient ping failed"; }
+    received=$(grep -o '"received":[0-9]*' "$tmp/answer-$n.json" | cut -d: -f2)
+    [[ "$received" == "$n" ]] || die "wsppsrv answered ${received:-?} pings, not $n"
+    wait_exit "$pid" INT
     total_ir "$out" >/dev/null
 }
 
@@ -291,6 +322,10 @@ measure_client "$large"
 row "wsppclient ping -i 0" "$tmp/client-$small.cg" "$tmp/client-$large.cg"
 wait_exit "$plain_pid" INT
 
+measure_answer "$small"
+measure_answer "$large"
+row "wsppsrv answering pings" "$tmp/answer-$small.cg" "$tmp/answer-$large.cg"
+
 if ((floor)); then
     for kind in tokio std; do
         measure_floor "$kind" "$small"
@@ -308,6 +343,7 @@ echo " below 1, the peer's answer was sometimes there already, and those round t
 if ((top)); then
     top "wsppsrv" "$tmp/server-$small.cg" "$tmp/server-$large.cg"
     top "wsppclient ping" "$tmp/client-$small.cg" "$tmp/client-$large.cg"
+    top "wsppsrv answering pings" "$tmp/answer-$small.cg" "$tmp/answer-$large.cg"
     if ((floor)); then
         top "floor echo server, tokio" "$tmp/floor-tokio-$small.cg" "$tmp/floor-tokio-$large.cg"
     fi

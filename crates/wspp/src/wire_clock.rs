@@ -32,6 +32,14 @@
 //! interval of one clock (only a step of the wall clock between the two, by NTP or by
 //! hand, could spoil one sample, and a negative result is then thrown away).
 //!
+//! What is not needed is not paid for. A server asks on its listener
+//! ([`pass_on`]), and its connections start with receive stamps (and `TCP_NODELAY`)
+//! on and no system call of their own; their bytes are numbered for transmit stamps
+//! at their first stamped write, where the option is set anyway. Reads ask for the
+//! stamp only while [`StampedTcp::stamp_reads`] says an answer is awaited: a server
+//! answering its clients' Pings and echoing their messages reads with a plain
+//! `recv`.
+//!
 //! Where the kernel does not stamp (another OS, a refused socket option), the stream
 //! still works and says so ([`StampedTcp::clock`]): callers then time with their own
 //! clock, as before, and name it.
@@ -121,6 +129,45 @@ pub fn prepare(socket: &impl std::os::fd::AsFd) {
     let _ = socket;
 }
 
+/// What connections accepted from a listener have on from the start: see [`pass_on`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Inherited {
+    /// Receive stamps (the listener was [`prepare`]d and the kernel agreed).
+    pub stamps: bool,
+    /// `TCP_NODELAY`.
+    pub nodelay: bool,
+}
+
+/// Turns on, on `listener`, what its connections inherit (`TCP_NODELAY`; receive
+/// stamps come from [`prepare`]) and says what they will have: each setting a
+/// connection inherits is one system call fewer per connection. Linux passes both on
+/// to accepted sockets; elsewhere nothing is assumed.
+pub fn pass_on(listener: &impl std::os::fd::AsFd) -> Inherited {
+    #[cfg(target_os = "linux")]
+    {
+        let (stamps, nodelay) = os::pass_on(listener);
+        Inherited { stamps, nodelay }
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = listener;
+        Inherited::default()
+    }
+}
+
+/// How the kernel numbers the bytes it stamps on their way out (`OPT_ID`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Numbering {
+    /// Not yet: the first stamped write asks for it.
+    Unset,
+    /// From the first byte not yet acknowledged when it was asked for: set before
+    /// the first write, that is byte 0.
+    FromUnacked,
+    /// From the next byte written when it was asked for (`OPT_ID_TCP`).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    FromNext,
+}
+
 /// A TCP stream whose reads keep the kernel's receive stamp and whose writes keep when
 /// they met the wire. See the module doc.
 #[derive(Debug)]
@@ -133,6 +180,10 @@ pub struct StampedTcp {
     tx: u64,
     /// Bytes written so far, modulo 2^32 as the kernel numbers them for `OPT_ID`.
     written: u32,
+    /// `written` when the kernel started numbering: its byte 0.
+    numbered_from: u32,
+    /// How the kernel numbers the bytes written.
+    numbering: Numbering,
     /// Whether the kernel agreed to stamp what this socket receives.
     kernel: bool,
     /// Whether the kernel can stamp what this socket sends.
@@ -144,6 +195,8 @@ pub struct StampedTcp {
     /// Asked for by [`StampedTcp::stamp_sends`] (through the layers above, which give
     /// only shared access), until [`StampedTcp::sent`].
     want_tx: AtomicBool,
+    /// Whether reads ask for their receive stamp ([`StampedTcp::stamp_reads`]).
+    want_rx: AtomicBool,
 }
 
 impl StampedTcp {
@@ -171,18 +224,48 @@ impl StampedTcp {
             false,
             Some("kernel receive timestamps are read on Linux only".to_owned()),
         );
-        let stream = StampedTcp {
-            socket: tcp,
+        let numbering = Numbering::FromUnacked;
+        (
+            StampedTcp::with(tcp, refused.is_none(), tx_stamps, numbering),
+            refused,
+        )
+    }
+
+    /// Wraps `tcp`, accepted from a listener that passed `inherited` on (see
+    /// [`pass_on`]): with receive stamps inherited, no system call is made here, and
+    /// transmit stamps are readied by the first write that wants one. Without them,
+    /// as [`StampedTcp::wrap`].
+    pub fn accepted(
+        tcp: tokio::net::TcpStream,
+        inherited: Inherited,
+    ) -> (StampedTcp, Option<String>) {
+        if inherited.stamps {
+            (StampedTcp::with(tcp, true, true, Numbering::Unset), None)
+        } else {
+            StampedTcp::wrap(tcp)
+        }
+    }
+
+    fn with(
+        socket: tokio::net::TcpStream,
+        kernel: bool,
+        tx_stamps: bool,
+        numbering: Numbering,
+    ) -> StampedTcp {
+        StampedTcp {
+            socket,
             rx: NONE,
             tx: NONE,
             written: 0,
-            kernel: refused.is_none(),
+            numbered_from: 0,
+            numbering,
+            kernel,
             tx_stamps,
             tx_on: false,
             tx_kernel: false,
             want_tx: AtomicBool::new(false),
-        };
-        (stream, refused)
+            want_rx: AtomicBool::new(true),
+        }
     }
 
     /// Which clock RTTs over this socket are taken on: [`Clock::Kernel`] when the
@@ -207,6 +290,15 @@ impl StampedTcp {
         if self.tx_stamps {
             self.want_tx.store(true, Ordering::Relaxed);
         }
+    }
+
+    /// Whether the reads from now on ask for their receive stamp (they do until told
+    /// otherwise). A reader that knows no answer is awaited turns them off and saves
+    /// the control messages; it must turn them on before sending what will be
+    /// answered, so that the read that brings the answer is stamped. A read without
+    /// its stamp leaves [`StampedTcp::last_rx`] empty.
+    pub fn stamp_reads(&self, on: bool) {
+        self.want_rx.store(on, Ordering::Relaxed);
     }
 
     /// When the last write system call that wrote bytes met the wire: the kernel's
@@ -248,7 +340,12 @@ impl AsyncRead for StampedTcp {
         #[cfg(target_os = "linux")]
         {
             let before = buf.filled().len();
-            let stamp = std::task::ready!(os::poll_read(&this.socket, cx, buf))?;
+            let stamp = if this.kernel && this.want_rx.load(Ordering::Relaxed) {
+                std::task::ready!(os::poll_read(&this.socket, cx, buf))?
+            } else {
+                std::task::ready!(os::poll_read_unstamped(&mut this.socket, cx, buf))?;
+                NONE
+            };
             // A read without a stamp (the kernel turns stamping on a moment after the
             // first socket asks) leaves none, rather than an older read's.
             if buf.filled().len() > before {
@@ -279,9 +376,23 @@ impl StampedTcp {
         let (n, at) = {
             let want = self.want_tx.load(Ordering::Relaxed);
             if want != self.tx_on {
+                if self.numbering == Numbering::Unset {
+                    // Only `want` gets here: off is how an unnumbered socket starts.
+                    match os::number_sends(tcp) {
+                        Ok(numbering) => {
+                            self.numbering = numbering;
+                            self.numbered_from = self.written;
+                            self.tx_on = true;
+                        }
+                        // Refused: this write and the rest on the user clock.
+                        Err(_) => {
+                            self.tx_stamps = false;
+                            self.want_tx.store(false, Ordering::Relaxed);
+                        }
+                    }
                 // A refusal leaves the option as it was: this write is then timed
                 // on the user clock (or stamped needlessly, and the stamp dropped).
-                if os::stamp_sends(tcp, want).is_ok() {
+                } else if os::stamp_sends(tcp, self.numbering, want).is_ok() {
                     self.tx_on = want;
                 }
             }
@@ -297,7 +408,7 @@ impl StampedTcp {
                 })) {
                     Ok(done) => break done,
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        os::reregister(&mut self.socket)?;
+                        os::reregister(&mut self.socket, self.numbering)?;
                         // No more transmit stamps on this socket: a peer that stops
                         // reading would make every one come late.
                         self.tx_stamps = false;
@@ -329,7 +440,12 @@ impl StampedTcp {
             self.tx_kernel = false;
             #[cfg(target_os = "linux")]
             if self.tx_on
-                && let Some(wire) = os::sent_stamp(&self.socket, self.written.wrapping_sub(1))
+                && let Some(wire) = os::sent_stamp(
+                    &self.socket,
+                    self.written
+                        .wrapping_sub(self.numbered_from)
+                        .wrapping_sub(1),
+                )
             {
                 self.tx = wire;
                 self.tx_kernel = true;
@@ -433,6 +549,66 @@ mod tests {
         let mut got = [0u8; 4];
         client.shutdown().await.expect("shutdown");
         assert_eq!(server.read(&mut got).await.expect("eof"), 0);
+    }
+
+    #[tokio::test]
+    async fn accepted_connections_start_with_the_listeners_options() {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("bind");
+        prepare(&socket);
+        let listener = socket.listen(8).expect("listen");
+        let inherited = pass_on(&listener);
+        let addr = listener.local_addr().expect("addr");
+        let (client, accepted) =
+            tokio::join!(tokio::net::TcpStream::connect(addr), listener.accept());
+        let mut client = client.expect("connect");
+        let (server, _) = accepted.expect("accept");
+        let (mut server, refused) = StampedTcp::accepted(server, inherited);
+        if cfg!(target_os = "linux") {
+            assert_eq!(
+                inherited,
+                Inherited {
+                    stamps: true,
+                    nodelay: true
+                }
+            );
+            assert!(server.socket().nodelay().expect("nodelay"));
+            assert_eq!((server.clock(), refused), (Clock::Kernel, None));
+        }
+        // Bytes written before the first stamped write are not in the numbering.
+        server.write_all(b"101 and more").await.expect("write");
+        client.read_exact(&mut [0u8; 12]).await.expect("read");
+
+        let mut got = [0u8; 4];
+        let (mut sent_by_kernel, mut stamped) = (0, 0);
+        for _ in 0..5000 {
+            server.stamp_sends();
+            server.stamp_reads(true);
+            server.write_all(b"ping").await.expect("write");
+            let sent = server.sent().expect("a write was timed");
+            sent_by_kernel += u32::from(sent.clock == Clock::Kernel);
+            client.read_exact(&mut got).await.expect("client read");
+            client.write_all(b"pong").await.expect("client write");
+            server.read_exact(&mut got).await.expect("server read");
+            if let Some(received) = server.last_rx() {
+                assert!(sent.at <= received, "{sent:?} {received:?}");
+                stamped += 1;
+                if stamped == 3 {
+                    break;
+                }
+            }
+        }
+        if server.clock() == Clock::Kernel {
+            assert_eq!(stamped, 3, "the kernel stamped no read");
+            assert!(sent_by_kernel >= 3, "{sent_by_kernel} sends stamped");
+            // With no answer awaited, reads go without their stamp.
+            server.stamp_reads(false);
+            client.write_all(b"data").await.expect("client write");
+            server.read_exact(&mut got).await.expect("server read");
+            assert_eq!(server.last_rx(), None);
+        }
     }
 
     #[test]

@@ -49,7 +49,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, error, field, info, info_span, warn};
 use wspp::busy_poll::BusyPoll;
-use wspp::wire_clock::StampedTcp;
+use wspp::wire_clock::{Inherited, StampedTcp, pass_on};
 
 use crate::config::Config;
 use crate::dispatch::dispatch;
@@ -243,6 +243,13 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<ServerState>) {
     let slots = Arc::new(Semaphore::new(limit));
     let refusals = Arc::new(Semaphore::new(MAX_REFUSALS));
     let mut backoff = Backoff::default();
+    // Asked once per listener, so that no connection needs a system call for them.
+    let plain_passes = listeners.plain.as_ref().map(pass_on).unwrap_or_default();
+    let tls_passes = listeners
+        .tls
+        .as_ref()
+        .map(|t| pass_on(&t.listener))
+        .unwrap_or_default();
     loop {
         let Accepted { stream, peer, tls } = match listeners.accept().await {
             Ok(accepted) => accepted,
@@ -270,14 +277,22 @@ async fn accept_loop(listeners: &Listeners, shared: &Arc<ServerState>) {
         if tls.is_some() {
             span.record("tls", true);
         }
-        if let Err(error) = stream.set_nodelay(true) {
+        let inherited = if tls.is_some() {
+            tls_passes
+        } else {
+            plain_passes
+        };
+        if !inherited.nodelay
+            && let Err(error) = stream.set_nodelay(true)
+        {
             debug!(parent: &span, %error, "cannot set TCP_NODELAY");
         }
         match Arc::clone(&slots).try_acquire_owned() {
             Ok(permit) => {
                 let conn = Arc::new(Admission::new(id, peer, proxy, tls.is_some(), permit));
                 shared.tasks.spawn(
-                    start_connection(stream, tls, conn, Arc::clone(shared)).instrument(span),
+                    start_connection(stream, inherited, tls, conn, Arc::clone(shared))
+                        .instrument(span),
                 );
             }
             Err(_) => {
@@ -359,11 +374,12 @@ async fn metrics_loop(listener: Option<&TcpListener>, shared: &Arc<ServerState>)
 /// A connection's task: the TLS handshake when it came in on the TLS listener, then HTTP.
 async fn start_connection(
     stream: TcpStream,
+    inherited: Inherited,
     tls: Option<Arc<ServerConfig>>,
     conn: Arc<Admission>,
     shared: Arc<ServerState>,
 ) {
-    let (stream, refused) = StampedTcp::wrap(stream);
+    let (stream, refused) = StampedTcp::accepted(stream, inherited);
     if let Some(why) = refused {
         // Once: the reason is the same for every connection of the process.
         static SAID: Once = Once::new();

@@ -209,6 +209,8 @@ impl<S: SessionStream> Session<S> {
         // Not in the timer wheel until its first reset.
         let timer = sleep_until(far_future());
         tokio::pin!(timer);
+        // Until the first ping, nothing read is timed.
+        self.stamp_reads_while_waiting();
         loop {
             // A due ping goes out here, not through a timer: tokio's timers fire on
             // millisecond ticks, so even `sleep_until(now)` waits up to 1 ms, and
@@ -294,6 +296,7 @@ impl<S: SessionStream> Session<S> {
         debug!(seq = ping.seq, "ping");
         if let Some(stamps) = self.stamps() {
             stamps.stamp_sends();
+            stamps.stamp_reads(true);
         }
         let result = self.send(Message::Ping(ping.payload.into())).await;
         // Asked even after a failure: it ends the request for stamps.
@@ -316,15 +319,25 @@ impl<S: SessionStream> Session<S> {
         Ok(())
     }
 
+    /// Has the socket read receive stamps only while a ping awaits its pong: the
+    /// client's own Pings and messages need none, and a read without the control
+    /// message is cheaper for the kernel and for us.
+    fn stamp_reads_while_waiting(&self) {
+        if let Some(stamps) = self.stamps() {
+            stamps.stamp_reads(self.tracker.waiting() > 0);
+        }
+    }
+
     /// Records a pong; true if it answered one of our pings.
     fn pong(&mut self, payload: &[u8]) -> bool {
         // tungstenite parses what it has before it reads more, so the last read is
         // the one that completed this Pong.
         let received = self.stamps().and_then(StampedTcp::last_rx);
-        match self
+        let outcome = self
             .tracker
-            .pong(payload, Instant::now().into_std(), received)
-        {
+            .pong(payload, Instant::now().into_std(), received);
+        self.stamp_reads_while_waiting();
+        match outcome {
             PongOutcome::Reply { seq, rtt, skipped } => {
                 let clock = rtt.clock(Clock::Kernel);
                 let on_clock = rtt.on(clock);

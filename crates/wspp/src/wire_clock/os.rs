@@ -1,6 +1,7 @@
 //! Linux: `SO_TIMESTAMPING` (or `SO_TIMESTAMPNS` for receive stamps alone), and
 //! `recvmsg` through tokio's readiness of the socket.
 
+use super::Numbering;
 use super::time::{NONE, WireTime};
 use std::io::{self, IoSliceMut};
 use std::os::fd::AsRawFd;
@@ -32,12 +33,21 @@ const SCM_TSTAMP_SND: u32 = 0;
 const ERRQUEUE_READS: usize = 8;
 
 /// What a socket always has on: software receive stamps, reported; transmit
-/// stamps numbered by the byte (`OPT_ID`) and without the packet (`OPT_TSONLY`).
-fn base() -> TimestampingFlag {
-    TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
+/// stamps without the packet (`OPT_TSONLY`), and numbered by the byte (`OPT_ID`) as
+/// `numbering` says.
+fn base(numbering: Numbering) -> TimestampingFlag {
+    let always = TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
         | TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE
-        | TimestampingFlag::SOF_TIMESTAMPING_OPT_ID
-        | TimestampingFlag::SOF_TIMESTAMPING_OPT_TSONLY
+        | TimestampingFlag::SOF_TIMESTAMPING_OPT_TSONLY;
+    match numbering {
+        Numbering::Unset => always,
+        Numbering::FromUnacked => always | TimestampingFlag::SOF_TIMESTAMPING_OPT_ID,
+        Numbering::FromNext => {
+            always
+                | TimestampingFlag::SOF_TIMESTAMPING_OPT_ID
+                | TimestampingFlag::from_bits_retain(libc::SOF_TIMESTAMPING_OPT_ID_TCP)
+        }
+    }
 }
 
 /// Asks for receive stamps and readies transmit stamps; `Ok(false)` when only
@@ -47,7 +57,7 @@ fn base() -> TimestampingFlag {
 /// come before the first write (or when all written has been acknowledged): byte
 /// `n` written through [`super::StampedTcp`] is then number `n`.
 pub(super) fn enable(tcp: &TcpStream) -> io::Result<bool> {
-    if setsockopt(tcp, sockopt::Timestamping, &base()).is_ok() {
+    if setsockopt(tcp, sockopt::Timestamping, &base(Numbering::FromUnacked)).is_ok() {
         return Ok(true);
     }
     setsockopt(tcp, sockopt::ReceiveTimestampns, &true).map_err(io::Error::from)?;
@@ -55,19 +65,53 @@ pub(super) fn enable(tcp: &TcpStream) -> io::Result<bool> {
 }
 
 /// Asks for receive stamps on a socket not yet connected, or listening (whose
-/// connections inherit it).
+/// connections inherit it, with `OPT_TSONLY`: all of [`base`] but the numbering,
+/// which a listener may not have).
 pub(super) fn prepare(socket: &impl std::os::fd::AsFd) -> io::Result<()> {
-    let flags = TimestampingFlag::SOF_TIMESTAMPING_RX_SOFTWARE
-        | TimestampingFlag::SOF_TIMESTAMPING_SOFTWARE;
-    setsockopt(socket, sockopt::Timestamping, &flags).map_err(io::Error::from)
+    setsockopt(socket, sockopt::Timestamping, &base(Numbering::Unset)).map_err(io::Error::from)
 }
 
-/// Turns transmit stamps on for the writes that follow, or off.
-pub(super) fn stamp_sends(tcp: &TcpStream, on: bool) -> io::Result<()> {
+/// Whether `listener` passes receive stamps on to the connections it accepts, and
+/// turns `TCP_NODELAY` on for it, which Linux passes on too. One system call each,
+/// once per listener, saves them on every connection.
+pub(super) fn pass_on(listener: &impl std::os::fd::AsFd) -> (bool, bool) {
+    let stamps = socket::getsockopt(listener, sockopt::Timestamping)
+        .is_ok_and(|flags| flags.contains(base(Numbering::Unset)));
+    let nodelay = setsockopt(listener, sockopt::TcpNoDelay, &true).is_ok();
+    (stamps, nodelay)
+}
+
+/// Numbers the bytes written from now on, from 0, and turns transmit stamps on: for
+/// a socket that did not number them from the start (accepted with what its
+/// listener passed on). `OPT_ID_TCP` (Linux 6.2) counts from the next byte written;
+/// without it the count starts at the first byte not yet acknowledged, which is the
+/// next one written only when the peer has acknowledged everything so far.
+pub(super) fn number_sends(tcp: &TcpStream) -> io::Result<Numbering> {
+    let tx = TimestampingFlag::SOF_TIMESTAMPING_TX_SOFTWARE;
+    if setsockopt(
+        tcp,
+        sockopt::Timestamping,
+        &(base(Numbering::FromNext) | tx),
+    )
+    .is_ok()
+    {
+        return Ok(Numbering::FromNext);
+    }
+    setsockopt(
+        tcp,
+        sockopt::Timestamping,
+        &(base(Numbering::FromUnacked) | tx),
+    )?;
+    Ok(Numbering::FromUnacked)
+}
+
+/// Turns transmit stamps on for the writes that follow, or off, keeping the
+/// socket's numbering (changing it would restart the count).
+pub(super) fn stamp_sends(tcp: &TcpStream, numbering: Numbering, on: bool) -> io::Result<()> {
     let flags = if on {
-        base() | TimestampingFlag::SOF_TIMESTAMPING_TX_SOFTWARE
+        base(numbering) | TimestampingFlag::SOF_TIMESTAMPING_TX_SOFTWARE
     } else {
-        base()
+        base(numbering)
     };
     setsockopt(tcp, sockopt::Timestamping, &flags).map_err(io::Error::from)
 }
@@ -195,15 +239,25 @@ pub(super) fn poll_read(
     }
 }
 
+/// Reads into `buf` without asking for the stamp: `recv` through tokio's own read,
+/// with no control messages for the kernel to fill or for us to walk.
+pub(super) fn poll_read_unstamped(
+    tcp: &mut TcpStream,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    tokio::io::AsyncRead::poll_read(std::pin::Pin::new(tcp), cx, buf)
+}
+
 /// Gives up transmit stamps on `tcp` and registers it with tokio afresh, through a
 /// duplicate of its descriptor: tokio's registration keeps a "write closed" it
 /// took from the error queue's `EPOLLERR` for good, and would say writable when
 /// the socket is full. Stamps that came late (the peer's window was shut, so the
 /// segment left long after its write) are read first, so that the new
 /// registration does not see the error queue at once.
-pub(super) fn reregister(tcp: &mut TcpStream) -> io::Result<()> {
+pub(super) fn reregister(tcp: &mut TcpStream, numbering: Numbering) -> io::Result<()> {
     // Best effort: a refusal leaves stamps on, and this may happen again.
-    let _ = setsockopt(&*tcp, sockopt::Timestamping, &base());
+    let _ = setsockopt(&*tcp, sockopt::Timestamping, &base(numbering));
     read_errqueue(tcp, None);
     let dup = std::net::TcpStream::from(std::os::fd::AsFd::as_fd(&*tcp).try_clone_to_owned()?);
     *tcp = TcpStream::from_std(dup)?;

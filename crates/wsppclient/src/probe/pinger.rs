@@ -194,7 +194,7 @@ impl Pinger {
             printed,
             no_kernel_stamps: opened.no_kernel_stamps,
         };
-        Pinger {
+        let pinger = Pinger {
             ws,
             tracker: PingTracker::new(Instant::now(), payload_size),
             echo: None,
@@ -207,7 +207,10 @@ impl Pinger {
             busy: BusyPoll::off(),
             timer: None,
             send_unstamped: 0,
-        }
+        };
+        // Nothing awaits an answer yet.
+        pinger.stamp_reads_while_waiting();
+        pinger
     }
 
     /// From now on, keeps the runtime polling for `budget` after each Ping rather than
@@ -308,6 +311,7 @@ impl Pinger {
         let kernel = self.setup.clock == Clock::Kernel;
         if kernel && let Some(stamps) = self.stamps() {
             stamps.stamp_sends();
+            stamps.stamp_reads(true);
         }
         let result = self.ws.send(message).await;
         // Asked even after a failure: it ends the request for stamps.
@@ -317,6 +321,15 @@ impl Pinger {
             self.send_unstamped += 1;
         }
         Ok(sent.map(|s| s.at))
+    }
+
+    /// Has the socket read receive stamps only while a probe awaits its answer: the
+    /// server's Pings and other messages need none, and a read without the control
+    /// message costs less, in the kernel and here.
+    fn stamp_reads_while_waiting(&self) {
+        if let Some(stamps) = self.stamps() {
+            stamps.stamp_reads(self.waiting() > 0);
+        }
     }
 
     /// The socket whose stamps time this WebSocket's frames; none over HTTP/2.
@@ -343,6 +356,7 @@ impl Pinger {
                     // parses what it has before it reads more.
                     let received = self.stamps().and_then(StampedTcp::last_rx);
                     let outcome = self.tracker.pong(&payload, now, received);
+                    self.stamp_reads_while_waiting();
                     return Ok((Probe::Ping, outcome, payload.len()));
                 }
                 Some(Ok(Message::Text(text))) if self.echo.is_some() => {
@@ -350,6 +364,7 @@ impl Pinger {
                     let received = self.stamps().and_then(StampedTcp::last_rx);
                     if let Some(echo) = self.echo.as_mut() {
                         let outcome = echo.pong(text.as_bytes(), now, received);
+                        self.stamp_reads_while_waiting();
                         return Ok((Probe::Echo, outcome, text.len()));
                     }
                 }
@@ -358,6 +373,7 @@ impl Pinger {
                     let received = self.stamps().and_then(StampedTcp::last_rx);
                     if let Some(echo) = self.echo.as_mut() {
                         let outcome = echo.pong(&data, now, received);
+                        self.stamp_reads_while_waiting();
                         return Ok((Probe::Echo, outcome, data.len()));
                     }
                 }
@@ -402,6 +418,7 @@ impl Pinger {
                     .map(|seq| (Probe::Echo, seq)),
             );
         }
+        self.stamp_reads_while_waiting();
         expired
     }
 
