@@ -62,8 +62,12 @@ async fn a_thousand_connections_open_and_every_probe_is_answered() {
     };
     let invocation = Invocation::new(server.addr.to_string(), FrontEnd::Load(Box::new(options)));
     let mut out = Vec::new();
-    let outcome = within(wsppclient::front::invoke::run(invocation, &mut out))
+    // A thousand handshakes and their closes on a debug build, with the server on the
+    // same thread, outlast the usual patience on a busy machine: a bound of its own.
+    let run = wsppclient::front::invoke::run(invocation, &mut out);
+    let outcome = tokio::time::timeout(Duration::from_secs(120), run)
         .await
+        .expect("the run ends within two minutes")
         .expect("the run starts");
     let stdout = String::from_utf8_lossy(&out);
     let summary: Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
@@ -527,7 +531,13 @@ async fn churn_closes_and_reopens_connections_under_load() {
     let counts = (c.opened, c.churned, &c.failures, c.dropped, &c.closes);
     // 20 a second over at least 1.5 s: every connection had at least one turn.
     assert!(c.churned >= 10, "{counts:?}");
-    assert_eq!(c.opened, 10 + c.churned, "{counts:?}");
+    // Each churn close is followed by a reopening, except where the run ended between
+    // the two: at most one a connection.
+    let reopened = c.opened.saturating_sub(10);
+    assert!(
+        reopened <= c.churned && c.churned - reopened <= 10,
+        "{counts:?}"
+    );
     assert_eq!((c.failed(), c.dropped, c.open), (0, 0, 0), "{counts:?}");
     assert_eq!(c.closes.get("client_1000"), Some(&c.opened), "{counts:?}");
     assert_eq!(report.probes.lost, 0);
