@@ -392,17 +392,21 @@ mod tests {
     #[test]
     fn late_sends_bring_the_uncorrected_figures_into_the_summary() {
         let mut report = report();
-        assert!(!summary(&report).iter().any(|l| l.starts_with("uncorrected")));
+        assert!(
+            !summary(&report)
+                .iter()
+                .any(|l| l.starts_with("uncorrected"))
+        );
         // One probe left 5 ms late: the corrected figures carry it, the wire's do not.
         report.probes.late_sends = 1;
         report.probes.rtt.record(Duration::from_micros(5_070));
         report.probes.uncorrected.record(Duration::from_micros(70));
         let lines = summary(&report);
         assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("uncorrected (from each probe's real send")
-                    && l.ends_with("/0.070 ms")),
+            lines.iter().any(
+                |l| l.starts_with("uncorrected (from each probe's real send")
+                    && l.ends_with("/0.070 ms")
+            ),
             "{lines:#?}"
         );
         let value: Value = serde_json::from_str(&json(&report)).expect("valid json");
