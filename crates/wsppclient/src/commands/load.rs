@@ -10,7 +10,7 @@
 //!   timestamps behave as in `ping`), then sends a probe at each of its times whether
 //!   or not the earlier ones were answered, and counts lateness when the generator
 //!   itself fell behind (coordinated omission).
-//! * [`tally`]: what the tasks count, in a few locked shards summed once a second.
+//! * [`tally`]: what the tasks count, in one locked window taken once a second.
 //! * [`run`] (here): raises the descriptor limit, opens the connections (at
 //!   `--open-rate`, or as fast as the server takes them with at most
 //!   `--open-concurrency` handshakes in flight), reports each second to its caller's
