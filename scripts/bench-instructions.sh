@@ -105,21 +105,8 @@ done
 export NO_COLOR=1
 readonly SERVER_LOG='warn,wsppsrv::server=info'
 
-# callgrind OUT: sets `cg` to the command that runs a program under callgrind, profile
-# to OUT, valgrind's own messages to OUT.log (the program's stderr stays its own). An
-# array, not a function, so that `$!` is the program's own PID, which the signal must reach.
-callgrind() {
-    cg=(valgrind --tool=callgrind --callgrind-out-file="$1" --log-file="$1.log")
-}
-
-# Total instructions of a profile, as callgrind_annotate counts them.
-total_ir() {
-    local ir
-    ir=$(awk '/^summary:/ { print $2; exit }' "$1")
-    [[ -n "$ir" ]] || ir=$(awk '/^totals:/ { print $2; exit }' "$1")
-    [[ "$ir" =~ ^[0-9]+$ ]] || die "no instruction count in $1"
-    echo "$ir"
-}
+# shellcheck source=scripts/callgrind.sh
+source scripts/callgrind.sh
 
 # wait_line FILE REGEX PID: sets `line` to the first match of REGEX (grep -o) in FILE,
 # polling until it appears (bounded); fails if PID exits first.

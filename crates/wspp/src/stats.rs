@@ -188,8 +188,8 @@ impl Latency {
     }
 
     /// Adds every sample of `other`, as if each had been recorded here: a load
-    /// generator keeps one accumulator per shard of connections and sums them once a
-    /// second. The last sample becomes `other`'s.
+    /// generator adds each second's accumulator to the run's. The last sample
+    /// becomes `other`'s.
     pub fn add(&mut self, other: &Latency) {
         let (mine, theirs) = (&mut self.running, &other.running);
         if theirs.count == 0 {

@@ -10,7 +10,7 @@
 //!   timestamps behave as in `ping`), then sends a probe at each of its times whether
 //!   or not the earlier ones were answered, and counts lateness when the generator
 //!   itself fell behind (coordinated omission).
-//! * [`tally`]: what the tasks count, in a few locked shards summed once a second.
+//! * [`tally`]: what the tasks count, in one locked window taken once a second.
 //! * [`run`] (here): raises the descriptor limit, opens the connections (at
 //!   `--open-rate`, or as fast as the server takes them with at most
 //!   `--open-concurrency` handshakes in flight), reports each second to its caller's
@@ -172,7 +172,7 @@ pub async fn run(
         last: (start, cpu_start),
         sums: Some(Sums {
             total: tally::Window::default(),
-            spares: tally::fresh_windows(),
+            spare: Some(tally::Window::default()),
             hdr_log,
         }),
         metrics: exported.as_ref().map(|(figures, _)| Arc::clone(figures)),
@@ -224,17 +224,18 @@ struct Reporter {
 struct Sums {
     /// Every probe so far.
     total: tally::Window,
-    /// Empty windows, one a shard, to swap in.
-    spares: Vec<tally::Window>,
+    /// An empty window to swap in, made on the summing thread (clearing histograms
+    /// is no work for the connections' thread); `None` only while swapped in.
+    spare: Option<tally::Window>,
     /// The interval log, if asked for.
     hdr_log: Option<HdrLog>,
 }
 
 impl Reporter {
-    /// The second that just ended. The shards' windows are swapped for empty ones on
-    /// this thread, and summed (and written to the interval log) on a blocking
-    /// thread: walking a few megabytes of histograms here would hold up the
-    /// connections' probes due meanwhile.
+    /// The second that just ended. The window is swapped for an empty one on this
+    /// thread, and added to the total (and written to the interval log) on a
+    /// blocking thread: walking the histograms here would hold up the connections'
+    /// probes due meanwhile.
     async fn second(&mut self) -> Result<Second, Error> {
         let now = Instant::now();
         let cpu = system::cpu_time();
@@ -242,18 +243,20 @@ impl Reporter {
             .sums
             .take()
             .expect("the sums come back from the summing thread every second");
-        let taken = self.shared.tally.swap(std::mem::take(&mut sums.spares));
+        let window = self
+            .shared
+            .tally
+            .swap(sums.spare.take().unwrap_or_default());
         let length = now.duration_since(self.last.0);
         let from = self.last.0.duration_since(self.start);
         let metrics = self.metrics.clone();
         let kernel = !self.shared.tally.connections().user_clock;
         let summing = tokio::task::spawn_blocking(move || {
-            let window = tally::sum(&taken);
             if let Some(metrics) = metrics {
                 metrics.add(&window, kernel);
             }
             sums.total.add(&window);
-            sums.spares = tally::fresh_windows();
+            sums.spare = Some(tally::Window::default());
             let written = match sums.hdr_log.as_mut() {
                 Some(log) => log.write(&window.rtt, from, length),
                 None => Ok(()),

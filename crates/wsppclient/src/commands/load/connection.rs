@@ -243,7 +243,7 @@ async fn hold(shared: &Shared, index: usize, mut pinger: Pinger) -> bool {
     let closing = shared.churn.map(|churn| churn.first(index, Instant::now()));
     let ended = probe(shared, index, &mut pinger, closing).await;
     let lost = pinger.expire(Duration::ZERO).len() as u64;
-    shared.tally.window(index).lost += lost;
+    shared.tally.window().lost += lost;
     let churned = matches!(ended, Ended::Asked)
         && !shared.finish.is_cancelled()
         && !shared.stop.is_cancelled();
@@ -347,6 +347,14 @@ async fn probe(
     let mut late: VecDeque<(Probe, u64, Duration)> = VecDeque::new();
     let timer = tokio::time::sleep(Duration::MAX);
     tokio::pin!(timer);
+    // Made once, not on every turn of the loop: each of these, when first polled,
+    // joins its token's waiters (behind the lock every connection's waiters share),
+    // and leaves them when dropped; made per turn, that was paid at every turn,
+    // several a probe.
+    let stopped = shared.stop.cancelled();
+    tokio::pin!(stopped);
+    let finished = shared.finish.cancelled();
+    tokio::pin!(finished);
     loop {
         let now = Instant::now();
         let draining = shared.finish.is_cancelled() || closing.is_some_and(|at| at <= now);
@@ -364,7 +372,7 @@ async fn probe(
                 }
             };
             let lateness = now.duration_since(slot);
-            let mut window = shared.tally.window(index);
+            let mut window = shared.tally.window();
             window.sent += 1;
             if lateness > LATE_SLACK {
                 window.late_sends += 1;
@@ -392,8 +400,9 @@ async fn probe(
         }
         tokio::select! {
             biased;
-            () = shared.stop.cancelled() => return Ended::Asked,
-            () = shared.finish.cancelled(), if !draining => {}
+            () = &mut stopped => return Ended::Asked,
+            // Not polled again once finished: `draining` holds from then on.
+            () = &mut finished, if !draining => {}
             answer = pinger.next_answer() => match answer {
                 Ok((kind, PongOutcome::Reply { seq, rtt, skipped }, _)) => {
                     let mut added = Duration::ZERO;
@@ -405,7 +414,7 @@ async fn probe(
                         !answered
                     });
                     let on = rtt.clock(clock);
-                    let mut window = shared.tally.window(index);
+                    let mut window = shared.tally.window();
                     window.received += 1;
                     window.lost += skipped;
                     window.unstamped += u64::from(on != clock);
@@ -422,7 +431,7 @@ async fn probe(
             },
             () = &mut timer, if wake.is_some() => {
                 let expired = pinger.expire(shared.timeout).len() as u64;
-                shared.tally.window(index).lost += expired;
+                shared.tally.window().lost += expired;
             }
         }
     }

@@ -1,17 +1,17 @@
 //! What the connections of a `load` run count, shared between their tasks and the
 //! once-a-second report.
 //!
-//! Thousands of tasks record into a few shards ([`SHARDS`]), each a short
-//! `std::sync::Mutex` held only to add a sample and never across an `.await`; a task
-//! always uses the same shard. Once a second the report swaps each shard's
-//! [`Window`] for an empty one and sums them on another thread: the second's figures,
-//! and, added up, the run's. (Summed in place, the histograms' few megabytes held the
-//! connections' thread for 3 ms each second, and the probes due then left late.) One lock for every task would be simpler, and on a multi-threaded
-//! runtime it would be the point where all of them meet; a histogram per task would
-//! cost its few hundred kilobytes thousands of times.
+//! Every task records into one [`Window`], under a short `std::sync::Mutex` held only
+//! to add a sample and never across an `.await`. Once a second the report swaps it
+//! for an empty one and adds it to the run's total on another thread. (Summed in
+//! place, the histograms' megabyte held the connections' thread for milliseconds each
+//! second, and the probes due then left late.) The tasks all run on the one thread of
+//! a current-thread runtime, so the lock is never contended: windows sharded by task,
+//! as they once were, only multiplied the histograms to clear and add each second,
+//! the largest cost of a run at a thousand probes a second.
 //!
 //! Opening and closing a connection happens once in its life, so those counts
-//! ([`Connections`]) sit under one lock.
+//! ([`Connections`]) sit under a lock of their own.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -20,9 +20,6 @@ use std::time::Duration;
 use wspp::stats::Latency;
 
 use crate::error::Error;
-
-/// How many windows the connections record into.
-pub const SHARDS: usize = 4;
 
 /// What a set of connections did with their probes over some time.
 #[derive(Debug, Clone, Default)]
@@ -114,28 +111,17 @@ impl Connections {
 }
 
 /// The counts every connection task records into.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Tally {
-    windows: [Mutex<Window>; SHARDS],
+    window: Mutex<Window>,
     connections: Mutex<Connections>,
 }
 
-impl Default for Tally {
-    fn default() -> Self {
-        Tally {
-            windows: std::array::from_fn(|_| Mutex::default()),
-            connections: Mutex::default(),
-        }
-    }
-}
-
 impl Tally {
-    /// The window of connection `index`.
-    pub fn window(&self, index: usize) -> MutexGuard<'_, Window> {
+    /// The window the probes are counted in.
+    pub fn window(&self) -> MutexGuard<'_, Window> {
         // A panic elsewhere with the lock held leaves plain counters, still worth having.
-        self.windows[index % SHARDS]
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.window.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The connection counts.
@@ -145,37 +131,13 @@ impl Tally {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Puts `fresh` windows (one a shard: see [`fresh_windows`]) in place of the
-    /// shards' and returns what those held. Each lock is held for a swap, however
-    /// much the window holds: the summing, which walks every histogram, is left to
-    /// the caller, off the thread the connections run on.
-    pub fn swap(&self, fresh: Vec<Window>) -> Vec<Window> {
-        self.windows
-            .iter()
-            .zip(fresh)
-            .map(|(shard, mut window)| {
-                std::mem::swap(
-                    &mut *shard.lock().unwrap_or_else(PoisonError::into_inner),
-                    &mut window,
-                );
-                window
-            })
-            .collect()
+    /// Puts `fresh` in place of the window and returns what it held. The lock is held
+    /// for a swap, however much the window holds: adding it up, which walks every
+    /// histogram, is left to the caller, off the thread the connections run on.
+    pub fn swap(&self, mut fresh: Window) -> Window {
+        std::mem::swap(&mut *self.window(), &mut fresh);
+        fresh
     }
-}
-
-/// Empty windows, one a shard, for [`Tally::swap`].
-pub fn fresh_windows() -> Vec<Window> {
-    (0..SHARDS).map(|_| Window::default()).collect()
-}
-
-/// `windows` summed into one.
-pub fn sum(windows: &[Window]) -> Window {
-    let mut sum = Window::default();
-    for window in windows {
-        sum.add(window);
-    }
-    sum
 }
 
 /// The reason a connection attempt failed, as the summary and the JSON name it:
@@ -222,19 +184,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn swapping_takes_every_shard_and_leaves_it_empty() {
+    fn swapping_takes_the_window_and_leaves_it_empty() {
         let tally = Tally::default();
-        for index in 0..6 {
-            let mut window = tally.window(index);
+        for index in 0..6u64 {
+            let mut window = tally.window();
             window.sent += 1;
-            window
-                .rtt
-                .record(Duration::from_micros(10 * (index as u64 + 1)));
+            window.rtt.record(Duration::from_micros(10 * (index + 1)));
         }
-        let taken = sum(&tally.swap(fresh_windows()));
+        let taken = tally.swap(Window::default());
         assert_eq!((taken.sent, taken.rtt.summary().count), (6, 6));
         assert_eq!(taken.rtt.summary().max, Some(Duration::from_micros(60)));
-        assert_eq!(sum(&tally.swap(fresh_windows())).sent, 0);
+        assert_eq!(tally.swap(Window::default()).sent, 0);
     }
 
     #[test]
