@@ -110,7 +110,7 @@ mod os;
 mod time;
 
 pub use time::WireTime;
-use time::{NONE, stamp};
+use time::{NONE, Numbering, stamp};
 
 /// Asks the kernel to stamp what `socket` will receive, before it connects (or on a
 /// listener, whose connections inherit it); [`StampedTcp::wrap`] then asks for the rest.
@@ -153,19 +153,6 @@ pub fn pass_on(listener: &impl std::os::fd::AsFd) -> Inherited {
         let _ = listener;
         Inherited::default()
     }
-}
-
-/// How the kernel numbers the bytes it stamps on their way out (`OPT_ID`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Numbering {
-    /// Not yet: the first stamped write asks for it.
-    Unset,
-    /// From the first byte not yet acknowledged when it was asked for: set before
-    /// the first write, that is byte 0.
-    FromUnacked,
-    /// From the next byte written when it was asked for (`OPT_ID_TCP`).
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
-    FromNext,
 }
 
 /// A TCP stream whose reads keep the kernel's receive stamp and whose writes keep when

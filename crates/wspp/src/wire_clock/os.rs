@@ -1,8 +1,7 @@
 //! Linux: `SO_TIMESTAMPING` (or `SO_TIMESTAMPNS` for receive stamps alone), and
 //! `recvmsg` through tokio's readiness of the socket.
 
-use super::Numbering;
-use super::time::{NONE, WireTime};
+use super::time::{NONE, Numbering, WireTime};
 use std::io::{self, IoSliceMut};
 use std::os::fd::AsRawFd;
 use std::task::{Context, Poll, ready};

@@ -1,5 +1,6 @@
-//! The clock stamps are read on, and how a connection keeps them: below both the
-//! stamped socket and the system calls that fill it.
+//! The clock stamps are read on, how a connection keeps them, and how the kernel
+//! numbers the bytes it stamps: below both the stamped socket and the system calls
+//! that fill it.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,4 +41,17 @@ pub(super) const NONE: u64 = 0;
 
 pub(super) fn stamp(ns: u64) -> Option<WireTime> {
     (ns != NONE).then_some(WireTime(ns))
+}
+
+/// How the kernel numbers the bytes it stamps on their way out (`OPT_ID`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Numbering {
+    /// Not yet: the first stamped write asks for it.
+    Unset,
+    /// From the first byte not yet acknowledged when it was asked for: set before
+    /// the first write, that is byte 0.
+    FromUnacked,
+    /// From the next byte written when it was asked for (`OPT_ID_TCP`).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    FromNext,
 }
