@@ -6,7 +6,7 @@
 //! more) is held only while a message is being compressed or inflated: it is taken at
 //! the message's first byte and given back at its end, unless the peer carries its
 //! context over from one message to the next, which only the decompressor must follow.
-//! It is taken from and given back to the process's few [`spares`](super::spares),
+//! It is taken from and given back to the process's few spares (`deflate::spares`),
 //! not allocated and freed per message.
 
 use std::fmt;
