@@ -58,8 +58,10 @@ clean_up() {
     stop_children
     # Deleting the namespace deletes its end of the pair, and so the pair; the host
     # end is deleted too in case the namespace was never reached.
-    [[ -n $made_ns ]] && ip netns del "$ns" 2>/dev/null
-    ip link del "$host_if" 2>/dev/null
+    # Under `set -e` a failing command here would become the script's exit status:
+    # the host end is usually gone with the namespace already.
+    if [[ -n $made_ns ]]; then ip netns del "$ns" 2>/dev/null || true; fi
+    ip link del "$host_if" 2>/dev/null || true
     rm -rf "$work"
 }
 trap clean_up EXIT
@@ -93,7 +95,7 @@ RUST_LOG=info NO_COLOR=1 ip netns exec "$ns" "$bin/wsppsrv" --addr "$server_ip:$
 server=$!
 pids+=("$server")
 for ((i = 0; i < 300; i++)); do
-    grep -q 'listening addr=' "$work/wsppsrv.log" && break
+    grep -qs 'listening addr=' "$work/wsppsrv.log" && break
     alive "$server" || die "wsppsrv exited: $(cat "$work/wsppsrv.log")"
     sleep 0.1
 done
@@ -109,7 +111,7 @@ pids+=("$load")
 
 seconds() { grep -c '"record":"second"' "$work/load.ndjson" 2>/dev/null || true; }
 for ((i = 0; i < 300; i++)); do
-    grep '"record":"second"' "$work/load.ndjson" | grep -q "\"connections\":$CONNECTIONS[,}]" && break
+    grep -s '"record":"second"' "$work/load.ndjson" | grep -q "\"connections\":$CONNECTIONS[,}]" && break
     alive "$load" || die "the load ended before its connections were open: $(cat "$work/load.err")"
     sleep 0.1
 done
