@@ -230,4 +230,27 @@ mod tests {
             assert!(refused.contains("out of range"), "{refused}");
         }
     }
+
+    #[test]
+    fn a_run_of_zeros_too_long_to_negate_is_refused_not_a_panic() {
+        // Found by the hlog_merge fuzz target: an interval whose counts decode to a run
+        // of i64::MIN zeros, which hdrhistogram negates. In a build with overflow checks
+        // that was a panic; the workspace turns them off for that crate (Cargo.toml), so
+        // every build refuses the log as release builds always did.
+        let log: &[u8] =
+            b"#wsppclient/0.1.0 load: Web0 (seconds sncei epoch)]\n0.000,1.006,12303.000\
+            ,HISTFAAAAEN4nJNpmSzMwMCgxAABzFCaEURcm7yEwf4DRGAvTMxKMrMxEyeTOdN6LSZhpq1cT\
+            F9Zmnds\n#[StartTime: 1796664Wwspp\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\
+            \x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16.0 load: W\
+            eb0 (seconds sncei epoch)]\n0.000,1.006,12303.000,HISTFAAAAEN4nJNpmSzMwMCg\
+            xAABzFCaEURcm7yEwf4DRGAvTMxKLrMxEyeTOdN6LSZhpq1cTF9Zmnds\n#[StartTime: 179\
+            6664WdimD/QeoCABVgdimD/Qeoeb0 (seconds sncei epoch)]\n0.000,1.006,12303.00\
+            0,HISTFAAAAEN4nJNpmSzMwMCgxAABzFCaEURcm7yEwf4DRGAvTMx/////////////////////\
+            ///////////////////////KLrMxEyeTOdN6LSZhpq1cTF9Zmnds\n#[StartTime: 1796664\
+            WdiCABVgwSI\n";
+        let refused = Merged::default()
+            .add_log(log)
+            .expect_err("a malformed histogram");
+        assert!(refused.contains("cannot be read"), "{refused}");
+    }
 }
