@@ -347,13 +347,15 @@ pub struct LoadArgs {
 
     /// Connections to open and hold
     #[arg(long, value_name = "N", default_value_t = crate::commands::load::options::DEFAULT_CONNECTIONS,
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1..),
+          allow_negative_numbers = true)]
     pub connections: u32,
 
     /// With --http2: WebSockets per HTTP/2 connection, each on a stream of its own
     /// (--connections counts WebSockets: --connections 1000 --streams 100 opens 10
     /// HTTP/2 connections) [default: 1]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..),
+          allow_negative_numbers = true)]
     pub streams: Option<u32>,
 
     /// Connections opened a second [default: as fast as the server accepts them]
@@ -362,7 +364,8 @@ pub struct LoadArgs {
 
     /// Handshakes in flight at most while opening
     #[arg(long, value_name = "C", default_value_t = crate::commands::load::options::DEFAULT_OPEN_CONCURRENCY,
-          value_parser = clap::value_parser!(u32).range(1..))]
+          value_parser = clap::value_parser!(u32).range(1..),
+          allow_negative_numbers = true)]
     pub open_concurrency: u32,
 
     /// How long to hold the connections once all have been tried (seconds, or e.g.

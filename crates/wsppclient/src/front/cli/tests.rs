@@ -418,6 +418,13 @@ fn load_takes_its_options_apart_from_the_connection_settings() {
         let err = super::try_parse_from(["wsppclient", "load", flag, "-5"]).expect_err(flag);
         assert!(err.to_string().contains("is not a rate"), "{flag}: {err}");
     }
+    // So do negative counts: the value is named, and refused by its own parser.
+    for flag in ["--connections", "--streams", "--open-concurrency"] {
+        let err =
+            super::try_parse_from(["wsppclient", "--http2", "load", flag, "-1"]).expect_err(flag);
+        let said = err.to_string();
+        assert!(said.contains("invalid value '-1'"), "{flag}: {said}");
+    }
 }
 
 #[test]
