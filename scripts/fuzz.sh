@@ -5,7 +5,6 @@
 #   scripts/fuzz.sh            20 s a target (the test command's smoke run)
 #   scripts/fuzz.sh 600        ten minutes a target
 #   FUZZ_TARGETS='deflate_read' scripts/fuzz.sh 60     only these targets
-#   FUZZ_SKIP='hlog_merge' scripts/fuzz.sh           all but these
 #
 # It needs a nightly toolchain and cargo-fuzz, and installs both the first time
 # (rustup's minimal profile, and `cargo install --locked` from crates.io); a second run
@@ -31,9 +30,6 @@ cargo +nightly fuzz --version >/dev/null 2>&1 ||
 
 cd "$root/fuzz" || die "no fuzz/ folder"
 targets=${FUZZ_TARGETS:-$(cargo +nightly fuzz list)} || die "cannot list the fuzz targets"
-for skipped in ${FUZZ_SKIP:-}; do
-    targets=$(printf '%s\n' $targets | grep -vx "$skipped")
-done
 [[ -n "$targets" ]] || die "no fuzz targets"
 # Built before any runs, so that a target that does not build is a broken run (2), not
 # a crash (1), and no run's time is spent compiling.

@@ -23,6 +23,8 @@ use wspp::stats::Latency;
 
 use crate::error::Error;
 
+mod v2;
+
 /// The largest RTT a log holds, in microseconds (an hour, as `wspp::stats`).
 const MAX_US: u64 = 3_600_000_000;
 
@@ -149,8 +151,10 @@ impl Merged {
             let encoded = base64::engine::general_purpose::STANDARD
                 .decode(interval.encoded_histogram())
                 .map_err(|e| format!("an interval is not base64: {e}"))?;
+            let plain =
+                v2::checked(&encoded).map_err(|e| format!("an interval cannot be read: {e}"))?;
             let histogram: Histogram<u64> = Deserializer::new()
-                .deserialize(&mut encoded.as_slice())
+                .deserialize(&mut plain.as_slice())
                 .map_err(|e| format!("an interval cannot be read: {e:?}"))?;
             self.histogram
                 .add(&histogram)
@@ -232,25 +236,27 @@ mod tests {
     }
 
     #[test]
-    fn a_run_of_zeros_too_long_to_negate_is_refused_not_a_panic() {
-        // Found by the hlog_merge fuzz target: an interval whose counts decode to a run
-        // of i64::MIN zeros, which hdrhistogram negates. In a build with overflow checks
-        // that was a panic; the workspace turns them off for that crate (Cargo.toml), so
-        // every build refuses the log as release builds always did.
-        let log: &[u8] =
-            b"#wsppclient/0.1.0 load: Web0 (seconds sncei epoch)]\n0.000,1.006,12303.000\
-            ,HISTFAAAAEN4nJNpmSzMwMCgxAABzFCaEURcm7yEwf4DRGAvTMxKMrMxEyeTOdN6LSZhpq1cT\
-            F9Zmnds\n#[StartTime: 1796664Wwspp\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\
-            \x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16\x16.0 load: W\
-            eb0 (seconds sncei epoch)]\n0.000,1.006,12303.000,HISTFAAAAEN4nJNpmSzMwMCg\
-            xAABzFCaEURcm7yEwf4DRGAvTMxKLrMxEyeTOdN6LSZhpq1cTF9Zmnds\n#[StartTime: 179\
-            6664WdimD/QeoCABVgdimD/Qeoeb0 (seconds sncei epoch)]\n0.000,1.006,12303.00\
-            0,HISTFAAAAEN4nJNpmSzMwMCgxAABzFCaEURcm7yEwf4DRGAvTMx/////////////////////\
-            ///////////////////////KLrMxEyeTOdN6LSZhpq1cTF9Zmnds\n#[StartTime: 1796664\
-            WdiCABVgwSI\n";
-        let refused = Merged::default()
-            .add_log(log)
-            .expect_err("a malformed histogram");
-        assert!(refused.contains("cannot be read"), "{refused}");
+    fn what_fuzzing_found_is_refused_not_a_panic_or_a_huge_allocation() {
+        // The hlog_merge fuzz target's finds, kept as its seeds: an interval whose
+        // counts decode to a run of i64::MIN zeros, which hdrhistogram's reader negates
+        // (a panic with overflow checks), and two whose header asks for gigabytes of
+        // counts, which it allocated before reading them.
+        for (log, why) in [
+            (
+                &include_bytes!("../../../../../fuzz/corpus/hlog_merge/seed-crash-zero-run")[..],
+                "out of range",
+            ),
+            (
+                include_bytes!("../../../../../fuzz/corpus/hlog_merge/seed-oom-counts-length"),
+                "asks for",
+            ),
+            (
+                include_bytes!("../../../../../fuzz/corpus/hlog_merge/seed-oom-counts-length-2"),
+                "asks for",
+            ),
+        ] {
+            let refused = Merged::default().add_log(log).expect_err("malformed");
+            assert!(refused.contains(why), "{refused}");
+        }
     }
 }
