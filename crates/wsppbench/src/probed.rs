@@ -144,16 +144,7 @@ pub fn measure(
     window: Duration,
     work: &Path,
 ) -> Result<ProbedResult> {
-    let limit = (connections + 64).to_string();
-    let spec = server.with(&[
-        "--ping-interval",
-        "1h",
-        "--ping-timeout",
-        "1h",
-        "--max-connections",
-        &limit,
-    ]);
-    let server = spec.start()?;
+    let server = server.not_pinging(connections).start()?;
     let pid = server.child.pid();
     let started = Instant::now();
     let opened_by = started + hold::open_bound(connections);
