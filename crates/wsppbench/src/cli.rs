@@ -47,7 +47,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub server_bin: Option<PathBuf>,
 
-    /// The wsppclient binary for the `wsppclient ping -i 0` series; default: next to this one.
+    /// The wsppclient binary for the `wsppclient ping -i 0` series and the load
+    /// section's `wsppclient load` generators; default: next to this one.
     #[arg(long)]
     pub client_bin: Option<PathBuf>,
 
@@ -90,7 +91,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "warn")]
     pub server_log: String,
 
-    /// Clients held under ping load.
+    /// Clients held under ping load, and then connections from `wsppclient load`.
     #[arg(long)]
     pub load_clients: Option<usize>,
 }
@@ -104,7 +105,8 @@ pub enum Section {
     Openclose,
     /// Idle memory per /pingpong connection.
     Memory,
-    /// The server pinging many clients every second.
+    /// The server pinging many clients every second, then probed by as many
+    /// connections from `wsppclient load`.
     Load,
 }
 

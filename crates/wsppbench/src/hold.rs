@@ -173,7 +173,25 @@ async fn wait_for(ws: &mut Held, wanted: impl Fn(&Message) -> bool) -> Result<()
     bail!("closed before the message waited for")
 }
 
-/// A loopback source address no earlier `hold` child of this run has used
+/// How a child process's connections are split: each child's share of `count`, and
+/// the loopback address it connects from, one no earlier child of this run used. The
+/// `hold` children and the load section's `wsppclient load` children split alike.
+pub fn shares(count: usize) -> Vec<(usize, Ipv4Addr)> {
+    let processes = count.div_ceil(PER_PROCESS).max(1);
+    (0..processes)
+        .map(|i| {
+            let share = count / processes + usize::from(i < count % processes);
+            (share, fresh_source_address())
+        })
+        .collect()
+}
+
+/// How long children may take to open `count` connections between them.
+pub fn open_bound(count: usize) -> Duration {
+    Duration::from_secs(30) + OPEN_TIMEOUT + Duration::from_millis(count as u64)
+}
+
+/// A loopback source address no earlier child of this run has used
 /// (127.0.0.10 upwards). The children's connections end in TIME_WAIT on the client
 /// side, holding their ports for a minute: reusing an address would soon run out
 /// of ephemeral ports.
@@ -203,12 +221,12 @@ impl Holders {
         compression: Compression,
     ) -> Result<Holders> {
         let exe = procs::self_exe()?;
-        let processes = count.div_ceil(PER_PROCESS).max(1);
+        let shares = shares(count);
+        let processes = shares.len();
         let started = Instant::now();
         let (tx, rx) = mpsc::channel::<Result<(usize, usize)>>();
         let mut children = Vec::new();
-        for i in 0..processes {
-            let share = count / processes + usize::from(i < count % processes);
+        for (share, source) in shares {
             let mut command = std::process::Command::new(&exe);
             command
                 .arg("hold")
@@ -219,7 +237,7 @@ impl Holders {
                 .arg("--count")
                 .arg(share.to_string())
                 .arg("--source")
-                .arg(fresh_source_address().to_string())
+                .arg(source.to_string())
                 .args((compression == Compression::Deflate).then_some("--deflate"))
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped());
@@ -241,7 +259,7 @@ impl Holders {
             children.push(child);
         }
         drop(tx);
-        let bound = Duration::from_secs(30) + OPEN_TIMEOUT + Duration::from_millis(count as u64);
+        let bound = open_bound(count);
         let (mut ok, mut failed) = (0, 0);
         for _ in 0..processes {
             let (o, f) = rx

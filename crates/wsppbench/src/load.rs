@@ -13,7 +13,16 @@
 //!
 //! `GET /metrics` is timed twice, before the clients connect and with all N: a scrape
 //! reads counters and never the client list, so the two should be the same.
+//!
+//! All of that is the server's own pinging, measured as it always has been so that its
+//! figures stay comparable with their history. Then the section measures the server
+//! under the project's load engine ([`crate::probed`]): the same N connections
+//! opened by `wsppclient load` children, each probing once a second, the server's CPU
+//! over a window of the same length and per probe, the probes sent, answered, lost
+//! and sent late, and the fleet's RTT percentiles from the children's merged
+//! interval logs.
 
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -21,6 +30,7 @@ use anyhow::{Result, ensure};
 
 use crate::hold::{Compression, Holders};
 use crate::http;
+use crate::probed::{self, ProbedResult};
 use crate::procs::{self, ServerSpec};
 
 /// `/clients.json` snapshots taken, each timed and each giving RTT percentiles.
@@ -63,6 +73,8 @@ pub struct LoadResult {
     pub scrape: (Duration, Duration),
     /// Its size in bytes with all the clients.
     pub scrape_bytes: usize,
+    /// The same number of connections from `wsppclient load`, probing the server.
+    pub probed: ProbedResult,
 }
 
 /// Times of `GET /metrics`: its median over three and its last size in bytes; checks
@@ -88,15 +100,19 @@ fn scrape(addr: std::net::SocketAddr, clients: usize) -> Result<(Duration, usize
     Ok((median(&mut times), bytes))
 }
 
-/// Holds `clients` clients under the default 1 s ping for `window` and measures.
+/// Holds `clients` clients under the default 1 s ping for `window` and measures; then
+/// as many connections from `client_bin load` children, probing (their files in
+/// `work`).
 pub fn measure(
-    server: &ServerSpec,
+    base: &ServerSpec,
+    client_bin: &Path,
     clients: usize,
     settle: Duration,
     window: Duration,
+    work: &Path,
 ) -> Result<LoadResult> {
     let limit = (clients + 64).to_string();
-    let spec = server.with(&["--ping-interval", "1s", "--max-connections", &limit]);
+    let spec = base.with(&["--ping-interval", "1s", "--max-connections", &limit]);
     let server = spec.start()?;
     let pid = server.child.pid();
     let (scrape_empty, _) = scrape(server.addr, 0)?;
@@ -169,6 +185,7 @@ pub fn measure(
     let (scrape_full, scrape_bytes) = scrape(server.addr, clients)?;
     holders.close()?;
     server.child.stop(Duration::from_secs(10))?;
+    let probed = probed::measure(base, client_bin, clients, settle, window, work)?;
     Ok(LoadResult {
         clients,
         cpu_pct,
@@ -189,6 +206,7 @@ pub fn measure(
         page_bytes,
         scrape: (scrape_empty, scrape_full),
         scrape_bytes,
+        probed,
     })
 }
 

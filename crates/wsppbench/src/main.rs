@@ -21,9 +21,10 @@
 //!   floor; [`rtt`], wsppclient's `Pinger` against wsppsrv, and the server's own view;
 //!   [`reference`](mod@reference), a minimal tokio-tungstenite ping client, the
 //!   yardstick of `wsppclient ping -i 0`; [`memory`], [`load`], [`openclose`]: idle
-//!   memory per connection, the server under ping load, and the open-and-close rate.
-//! * [`hold`]: the load generator; [`http`]: a timed GET; [`procs`]: children, pinning
-//!   and `/proc` figures.
+//!   memory per connection, the server under ping load, and the open-and-close rate;
+//!   [`probed`], the load section's second part: the server under `wsppclient load`.
+//! * [`hold`]: the load generator that only answers; [`http`]: a timed GET;
+//!   [`procs`]: children, pinning and `/proc` figures.
 //! * [`figures`]: nanosecond histograms, percentiles and medians, under everything
 //!   that measures.
 
@@ -37,6 +38,7 @@ mod load;
 mod memory;
 mod openclose;
 mod plot;
+mod probed;
 mod procs;
 mod reference;
 mod report;

@@ -51,16 +51,7 @@ impl MemoryRow {
 
 /// Measures the server's RSS with `clients` idle connections.
 pub fn measure(server: &ServerSpec, clients: usize, compression: Compression) -> Result<MemoryRow> {
-    let limit = (clients + 64).to_string();
-    let spec = server.with(&[
-        "--ping-interval",
-        "1h",
-        "--ping-timeout",
-        "1h",
-        "--max-connections",
-        &limit,
-    ]);
-    let server = spec.start()?;
+    let server = server.not_pinging(clients).start()?;
     let pid = server.child.pid();
     warm_up(server.addr, compression)?;
     let rss_before_kib = procs::rss_kib(pid)?;

@@ -250,6 +250,20 @@ impl ServerSpec {
         spec
     }
 
+    /// The same server with room for `clients` connections and its own pings pushed
+    /// out to an hour: what it then spends is what its clients cause.
+    pub fn not_pinging(&self, clients: usize) -> ServerSpec {
+        let limit = (clients + 64).to_string();
+        self.with(&[
+            "--ping-interval",
+            "1h",
+            "--ping-timeout",
+            "1h",
+            "--max-connections",
+            &limit,
+        ])
+    }
+
     /// Starts it on a free loopback port and waits until it accepts connections.
     pub fn start(&self) -> Result<Server> {
         let mut last_error = None;

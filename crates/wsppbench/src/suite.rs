@@ -150,14 +150,16 @@ pub fn run(args: &RunArgs) -> Result<bool> {
     let mut checks = Checks::default();
 
     if wanted(Section::Rtt) {
-        let outcome = rtt_section(
-            &runtime,
-            &server,
-            args.client_bin.as_deref(),
-            &pinning,
-            &settings,
-            &scratch,
-        );
+        let outcome = client_bin(args).and_then(|client_bin| {
+            rtt_section(
+                &runtime,
+                &server,
+                &client_bin,
+                &pinning,
+                &settings,
+                &scratch,
+            )
+        });
         if let Some(rtt) = checks.record("rtt", outcome) {
             results.rtt = Some(rtt);
         }
@@ -198,12 +200,16 @@ pub fn run(args: &RunArgs) -> Result<bool> {
             "load: {} clients pinged every second...",
             settings.load_clients
         );
-        let outcome = load::measure(
-            &server,
-            settings.load_clients,
-            settings.load_settle,
-            settings.load_window,
-        );
+        let outcome = client_bin(args).and_then(|client_bin| {
+            load::measure(
+                &server,
+                &client_bin,
+                settings.load_clients,
+                settings.load_settle,
+                settings.load_window,
+                &scratch,
+            )
+        });
         results.load = checks.record("load", outcome);
     }
 
@@ -267,6 +273,16 @@ fn server_bin(args: &RunArgs) -> Result<PathBuf> {
     }
 }
 
+/// The wsppclient binary the sections run: `--client-bin`, or the one built next to
+/// this binary.
+fn client_bin(args: &RunArgs) -> Result<PathBuf> {
+    match &args.client_bin {
+        Some(bin) if bin.exists() => Ok(bin.clone()),
+        Some(bin) => bail!("no wsppclient at {}", bin.display()),
+        None => sibling("wsppclient"),
+    }
+}
+
 /// A binary of this workspace built next to this one (scripts/bench.sh builds them all).
 fn sibling(name: &str) -> Result<PathBuf> {
     let bin = procs::self_exe()?
@@ -288,7 +304,7 @@ const REFERENCE: usize = 10;
 fn rtt_section(
     runtime: &tokio::runtime::Runtime,
     base: &ServerSpec,
-    client_bin: Option<&Path>,
+    client_bin: &Path,
     pinning: &Pinning,
     s: &Settings,
     scratch: &Path,
@@ -307,10 +323,6 @@ fn rtt_section(
         RttSeries::floor("tokio-tungstenite reference client"),
     ];
     let mut versus = Vec::new();
-    let client_bin = match client_bin {
-        Some(bin) => bin.to_owned(),
-        None => sibling("wsppclient")?,
-    };
     let total = s.warmup + s.pings;
     for round in 1..=s.rounds {
         println!("rtt: round {round} of {}...", s.rounds);
@@ -381,7 +393,7 @@ fn rtt_section(
                     } else {
                         None
                     };
-                    let binary = rtt::binary_view(&client_bin, server.addr, busy, s.pings)?;
+                    let binary = rtt::binary_view(client_bin, server.addr, busy, s.pings)?;
                     let reference = match reference {
                         Some(summary) => summary,
                         None => reference_run()?,
@@ -393,7 +405,7 @@ fn rtt_section(
                     });
                     binary
                 } else {
-                    rtt::binary_view(&client_bin, server.addr, busy, s.pings)?
+                    rtt::binary_view(client_bin, server.addr, busy, s.pings)?
                 };
                 server.child.stop(Duration::from_secs(5))?;
                 summary

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::figures::{median, ms, thousands};
+use crate::probed::ProbedResult;
 use crate::results::{Results, Versus};
 
 /// Every table of `results`, the targets last.
@@ -124,6 +125,7 @@ pub fn of(results: &Results) -> Vec<Table> {
             t.rows.push(vec![k.to_owned(), v]);
         }
         tables.push(t);
+        tables.push(probed_table(&load.probed));
     }
     if !results.openclose.is_empty() {
         let mut t = Table::new(
@@ -165,6 +167,69 @@ pub fn of(results: &Results) -> Vec<Table> {
         tables.push(t);
     }
     tables
+}
+
+/// The server under `wsppclient load`.
+fn probed_table(p: &ProbedResult) -> Table {
+    let mut t = Table::new(
+        format!(
+            "The server under wsppclient load: {} connections from {} generator{}, each probing once a second; the server's own pings off",
+            thousands(p.connections as u64),
+            p.generators,
+            if p.generators == 1 { "" } else { "s" }
+        ),
+        &["figure", "value"],
+    );
+    let rows = [
+        (
+            "server CPU",
+            format!(
+                "{:.1}% of one core (over {:.0} s; hypervisor steal meanwhile: {} ms)",
+                p.cpu_pct,
+                p.window.as_secs_f64(),
+                p.steal.as_millis()
+            ),
+        ),
+        (
+            "server CPU per probe",
+            format!(
+                "{:.1} µs ({} probes a second in the window)",
+                p.cpu_per_probe_us(),
+                thousands(p.probe_rate.round() as u64)
+            ),
+        ),
+        (
+            "probes sent / received / lost (the whole run)",
+            format!(
+                "{} / {} / {}",
+                thousands(p.sent),
+                thousands(p.received),
+                thousands(p.lost)
+            ),
+        ),
+        (
+            "fleet RTT p50 / p99 (the generators' interval logs merged)",
+            format!(
+                "{} µs / {} µs ({} round trips, {} clock)",
+                p.rtt_p50_us,
+                p.rtt_p99_us,
+                thousands(p.merged),
+                p.clock
+            ),
+        ),
+        (
+            "late sends (the generators' own lateness)",
+            format!(
+                "{} (by up to {:.3} ms)",
+                thousands(p.late_sends),
+                p.late_max_ms
+            ),
+        ),
+    ];
+    for (k, v) in rows {
+        t.rows.push(vec![k.to_owned(), v]);
+    }
+    t
 }
 
 /// `wsppclient ping -i 0` against the reference client, round by round, then the median.
