@@ -243,7 +243,7 @@ async fn hold(shared: &Shared, index: usize, mut pinger: Pinger) -> bool {
     let closing = shared.churn.map(|churn| churn.first(index, Instant::now()));
     let ended = probe(shared, index, &mut pinger, closing).await;
     let lost = pinger.expire(Duration::ZERO).len() as u64;
-    shared.tally.window().lost += lost;
+    shared.tally.live().counts.lost += lost;
     let churned = matches!(ended, Ended::Asked)
         && !shared.finish.is_cancelled()
         && !shared.stop.is_cancelled();
@@ -372,12 +372,12 @@ async fn probe(
                 }
             };
             let lateness = now.duration_since(slot);
-            let mut window = shared.tally.window();
-            window.sent += 1;
+            let counts = &mut shared.tally.live().counts;
+            counts.sent += 1;
             if lateness > LATE_SLACK {
-                window.late_sends += 1;
-                window.late_sum += lateness;
-                window.late_max = window.late_max.max(lateness);
+                counts.late_sends += 1;
+                counts.late_sum += lateness;
+                counts.late_max = counts.late_max.max(lateness);
                 late.push_back((kind, seq, lateness));
             }
             // The schedule is kept: a probe is never skipped to catch up.
@@ -414,13 +414,10 @@ async fn probe(
                         !answered
                     });
                     let on = rtt.clock(clock);
-                    let mut window = shared.tally.window();
-                    window.received += 1;
-                    window.lost += skipped;
-                    window.unstamped += u64::from(on != clock);
-                    window.rtt.record(rtt.on(on) + added);
-                    window.uncorrected.record(rtt.on(on));
-                    window.user.record(rtt.user + added);
+                    let mut live = shared.tally.live();
+                    live.counts.lost += skipped;
+                    live.counts.unstamped += u64::from(on != clock);
+                    live.answered(rtt.on(on), rtt.user, added);
                 }
                 Ok(_) => {}
                 Err(Error::Closed { code, .. }) => return Ended::ByServer(code),
@@ -431,7 +428,7 @@ async fn probe(
             },
             () = &mut timer, if wake.is_some() => {
                 let expired = pinger.expire(shared.timeout).len() as u64;
-                shared.tally.window().lost += expired;
+                shared.tally.live().counts.lost += expired;
             }
         }
     }
