@@ -16,13 +16,16 @@
 //! TCP (and TLS) setup is counted once, by that one.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, OwnedSemaphorePermit};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use wspp::payload::Encoding;
 use wspp::tracker::PongOutcome;
 
@@ -351,10 +354,10 @@ async fn probe(
     // joins its token's waiters (behind the lock every connection's waiters share),
     // and leaves them when dropped; made per turn, that was paid at every turn,
     // several a probe.
-    let stopped = shared.stop.cancelled();
-    tokio::pin!(stopped);
-    let finished = shared.finish.cancelled();
-    tokio::pin!(finished);
+    let stopping = pin!(shared.stop.cancelled());
+    let mut stopped = Cancelled::new(shared.stop.token(), stopping);
+    let finishing = pin!(shared.finish.cancelled());
+    let mut finished = Cancelled::new(&shared.finish, finishing);
     loop {
         let now = Instant::now();
         let draining = shared.finish.is_cancelled() || closing.is_some_and(|at| at <= now);
@@ -434,9 +437,89 @@ async fn probe(
     }
 }
 
+/// Resolves once `token` is cancelled, like [`CancellationToken::cancelled`], for a
+/// loop that polls it at every turn. Tokio's future takes the lock of its token's
+/// waiters at each poll to check the waker it holds, several times a probe; this
+/// one polls it only when the task's waker is not the one it registered (the first
+/// time), and otherwise reads the token's flag: the waker registered is woken by the
+/// cancellation all the same.
+struct Cancelled<'a, 'w> {
+    token: &'a CancellationToken,
+    /// `token.cancelled()`, pinned where the caller keeps it (in the connection's
+    /// task, not in an allocation of its own).
+    waiting: Pin<&'w mut WaitForCancellationFuture<'a>>,
+    /// The waker `waiting` holds, once polled.
+    registered: Option<Waker>,
+}
+
+impl<'a, 'w> Cancelled<'a, 'w> {
+    fn new(
+        token: &'a CancellationToken,
+        waiting: Pin<&'w mut WaitForCancellationFuture<'a>>,
+    ) -> Self {
+        Cancelled {
+            token,
+            waiting,
+            registered: None,
+        }
+    }
+}
+
+impl Future for Cancelled<'_, '_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.token.is_cancelled() {
+            return Poll::Ready(());
+        }
+        if self
+            .registered
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            return Poll::Pending;
+        }
+        let polled = self.waiting.as_mut().poll(cx);
+        if polled.is_pending() {
+            self.registered = Some(cx.waker().clone());
+        }
+        polled
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicU64;
+    use std::task::Wake;
+
     use super::*;
+
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Wakes(AtomicU64);
+
+    impl Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_cancellation_wakes_the_waker_that_polled_last() {
+        let token = CancellationToken::new();
+        let waiting = pin!(token.cancelled());
+        let mut cancelled = Cancelled::new(&token, waiting);
+        let (first, second) = (Arc::new(Wakes::default()), Arc::new(Wakes::default()));
+        let (first_waker, second_waker) = (Waker::from(first.clone()), Waker::from(second.clone()));
+        for waker in [&first_waker, &first_waker, &second_waker, &second_waker] {
+            let polled = Pin::new(&mut cancelled).poll(&mut Context::from_waker(waker));
+            assert!(polled.is_pending());
+        }
+        token.cancel();
+        assert_eq!(second.0.load(Ordering::Relaxed), 1);
+        let polled = Pin::new(&mut cancelled).poll(&mut Context::from_waker(&second_waker));
+        assert!(polled.is_ready());
+    }
 
     #[test]
     fn the_connections_probes_are_spread_over_one_interval() {
