@@ -387,54 +387,90 @@ async fn probe(
             slot += shared.schedule.interval;
             continue;
         }
-        let wake = [
-            (!draining).then_some(slot),
-            closing.filter(|_| !draining),
-            pinger.deadline(shared.timeout),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .map(tokio::time::Instant::from_std);
+        let sending = [(!draining).then_some(slot), closing.filter(|_| !draining)]
+            .into_iter()
+            .flatten()
+            .min();
+        let expiring = pinger.deadline(shared.timeout);
+        let wake = sending
+            .into_iter()
+            .chain(expiring)
+            .min()
+            .map(tokio::time::Instant::from_std);
         if let Some(at) = wake
             && at != timer.deadline()
         {
             timer.as_mut().reset(at);
         }
-        tokio::select! {
-            biased;
-            () = &mut stopped => return Ended::Asked,
-            // Not polled again once finished: `draining` holds from then on.
-            () = &mut finished, if !draining => {}
-            answer = pinger.next_answer() => match answer {
-                Ok((kind, PongOutcome::Reply { seq, rtt, skipped }, _)) => {
-                    let mut added = Duration::ZERO;
-                    late.retain(|&(k, s, by)| {
-                        let answered = k == kind && s <= seq;
-                        if answered && s == seq {
-                            added = by;
-                        }
-                        !answered
-                    });
-                    let on = rtt.clock(clock);
-                    let mut live = shared.tally.live();
-                    live.counts.lost += skipped;
-                    live.counts.unstamped += u64::from(on != clock);
-                    live.answered(rtt.on(on), rtt.user, added);
-                }
-                Ok(_) => {}
-                Err(Error::Closed { code, .. }) => return Ended::ByServer(code),
-                Err(err) => {
-                    tracing::debug!(index, error = %err, "connection lost");
-                    return Ended::Dropped;
-                }
-            },
-            () = &mut timer, if wake.is_some() => {
+        // When the timer is set for a send, it is polled before the socket: woken for
+        // the send, the task then goes straight to it instead of first reading the
+        // socket in vain (a read a probe, half the reads that find nothing). When it is
+        // set for a probe's timeout, the socket comes first, so that an answer already
+        // there is taken before its probe is given up on.
+        let sends_first = sending.is_some_and(|at| expiring.is_none_or(|e| at <= e));
+        let turn = if sends_first {
+            tokio::select! {
+                biased;
+                () = &mut stopped => Turn::Stopped,
+                // Not polled again once finished: `draining` holds from then on.
+                () = &mut finished, if !draining => Turn::Finished,
+                () = &mut timer => Turn::Timer,
+                answer = pinger.next_answer() => Turn::Answer(answer),
+            }
+        } else {
+            tokio::select! {
+                biased;
+                () = &mut stopped => Turn::Stopped,
+                () = &mut finished, if !draining => Turn::Finished,
+                answer = pinger.next_answer() => Turn::Answer(answer),
+                () = &mut timer, if wake.is_some() => Turn::Timer,
+            }
+        };
+        match turn {
+            Turn::Stopped => return Ended::Asked,
+            Turn::Finished => {}
+            Turn::Answer(Ok((kind, PongOutcome::Reply { seq, rtt, skipped }, _))) => {
+                let mut added = Duration::ZERO;
+                late.retain(|&(k, s, by)| {
+                    let answered = k == kind && s <= seq;
+                    if answered && s == seq {
+                        added = by;
+                    }
+                    !answered
+                });
+                let on = rtt.clock(clock);
+                let mut live = shared.tally.live();
+                live.counts.lost += skipped;
+                live.counts.unstamped += u64::from(on != clock);
+                live.answered(rtt.on(on), rtt.user, added);
+            }
+            Turn::Answer(Ok(_)) => {}
+            Turn::Answer(Err(Error::Closed { code, .. })) => return Ended::ByServer(code),
+            Turn::Answer(Err(err)) => {
+                tracing::debug!(index, error = %err, "connection lost");
+                return Ended::Dropped;
+            }
+            // A send is due: the top of the loop sends it. A timeout due as well is
+            // seen to on the next turn, after the socket.
+            Turn::Timer if sends_first => {}
+            Turn::Timer => {
                 let expired = pinger.expire(shared.timeout).len() as u64;
                 shared.tally.live().counts.lost += expired;
             }
         }
     }
+}
+
+/// What woke a connection's probe loop.
+enum Turn {
+    /// Ctrl-C, SIGTERM or the hard deadline.
+    Stopped,
+    /// The end of the run's duration.
+    Finished,
+    /// A message read, or the connection's end.
+    Answer(Result<(Probe, PongOutcome, usize), Error>),
+    /// The timer: a send or the churn's close due, or a probe's timeout.
+    Timer,
 }
 
 /// Resolves once `token` is cancelled, like [`CancellationToken::cancelled`], for a
