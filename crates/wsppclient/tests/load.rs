@@ -133,10 +133,10 @@ async fn each_second_reaches_the_hook_and_the_seconds_add_up_to_the_summary() {
     assert_eq!(last.opened, 5, "{last:?}");
     assert_eq!(last.failed, 0, "{last:?}");
     let sum = |pick: fn(&load::SecondFigures) -> u64| seconds.iter().map(pick).sum::<u64>();
-    assert_eq!(sum(|s| s.sent), report.probes.sent);
-    assert_eq!(sum(|s| s.received), report.probes.received);
-    assert_eq!(sum(|s| s.lost), report.probes.lost);
-    assert!(report.probes.received >= 5, "{report:?}");
+    assert_eq!(sum(|s| s.sent), report.probes.counts.sent);
+    assert_eq!(sum(|s| s.received), report.probes.counts.received);
+    assert_eq!(sum(|s| s.lost), report.probes.counts.lost);
+    assert!(report.probes.counts.received >= 5, "{report:?}");
     // The first full second was busy: five connections, ten probes a second each.
     let first = &seconds[0];
     assert!(first.sent > 0 && first.received > 0, "{first:?}");
@@ -276,10 +276,10 @@ async fn deflate_echo_probes_go_and_come_back_compressed() {
     };
     let report = run_load(&settings, &options).await;
     assert!(report.passed(), "{report:?}");
-    assert_eq!(report.probes.received, report.probes.sent);
+    assert_eq!(report.probes.counts.received, report.probes.counts.sent);
     // Every probe went compressed, and its compressed echo was inflated and matched.
     let counts = counts.lock().expect("not poisoned");
-    assert_eq!(counts.compressed, report.probes.sent, "{counts:?}");
+    assert_eq!(counts.compressed, report.probes.counts.sent, "{counts:?}");
     assert_eq!(counts.plain, 0, "{counts:?}");
 }
 
@@ -327,8 +327,8 @@ async fn a_server_that_stalls_shows_in_the_p90_under_open_loop() {
     let settings = ConnectSettings::new(addr.to_string());
     let report = run_load(&settings, &options).await;
     assert_eq!(report.opened.opened, 20);
-    assert_eq!(report.probes.lost, 0);
-    assert_eq!(report.probes.received, report.probes.sent);
+    assert_eq!(report.probes.counts.lost, 0);
+    assert_eq!(report.probes.counts.received, report.probes.counts.sent);
     // About 15% of the probes met the stall, each delayed by up to 300 ms: the p90
     // is among them. A closed-loop generator would have sent one probe per
     // connection into it, and its p90 would not show it.
@@ -454,7 +454,7 @@ async fn metrics_are_served_while_the_run_lasts() {
             match event {
                 load::LoadEvent::Serving(bound) => addr = Some(bound),
                 load::LoadEvent::Second(second)
-                    if second.open == 20 && second.window.received > 0 =>
+                    if second.open == 20 && second.window.counts.received > 0 =>
                 {
                     break;
                 }
@@ -496,7 +496,7 @@ async fn metrics_are_served_while_the_run_lasts() {
         Some(received)
     );
     // What was scraped mid-run is part of the run's totals.
-    assert!(report.probes.received as f64 >= received, "{text}");
+    assert!(report.probes.counts.received as f64 >= received, "{text}");
 }
 
 #[tokio::test]
@@ -540,7 +540,7 @@ async fn churn_closes_and_reopens_connections_under_load() {
     );
     assert_eq!((c.failed(), c.dropped, c.open), (0, 0, 0), "{counts:?}");
     assert_eq!(c.closes.get("client_1000"), Some(&c.opened), "{counts:?}");
-    assert_eq!(report.probes.lost, 0);
+    assert_eq!(report.probes.counts.lost, 0);
     assert!(report.passed());
     let json: Value = serde_json::from_str(&load::output::json(&report)).expect("json");
     assert_eq!(json["connections_churned"], c.churned);
@@ -674,8 +674,8 @@ async fn merge_adds_the_counts_of_several_logs() {
             ..LoadOptions::default()
         };
         let report = run_load(&server.client_settings(), &options).await;
-        assert!(report.probes.received > 0);
-        received += report.probes.received;
+        assert!(report.probes.counts.received > 0);
+        received += report.probes.counts.received;
         paths.push(path);
     }
     let files: Vec<&str> = paths.iter().filter_map(|p| p.to_str()).collect();

@@ -8,10 +8,7 @@ use std::task::{Context, Poll, ready};
 
 use nix::errno::Errno;
 use nix::libc;
-use nix::sys::socket::{
-    self, ControlMessageOwned, MsgFlags, TimestampingFlag, recvmsg, setsockopt, sockopt,
-};
-use nix::sys::time::TimeSpec;
+use nix::sys::socket::{self, MsgFlags, TimestampingFlag, recvmsg, setsockopt, sockopt};
 use tokio::io::{Interest, ReadBuf};
 use tokio::net::TcpStream;
 
@@ -115,10 +112,50 @@ pub(super) fn stamp_sends(tcp: &TcpStream, numbering: Numbering, on: bool) -> io
     setsockopt(tcp, sockopt::Timestamping, &flags).map_err(io::Error::from)
 }
 
-fn nanos(ts: &TimeSpec) -> u64 {
-    let secs = u64::try_from(ts.tv_sec()).unwrap_or(0);
-    let nanos = u64::try_from(ts.tv_nsec()).unwrap_or(0);
-    secs.saturating_mul(1_000_000_000).saturating_add(nanos)
+/// The control messages the kernel wrote into `control` (zeroed before the call, so
+/// a header of length zero ends them), as `(level, type, data)`: the walk of
+/// `CMSG_FIRSTHDR` and `CMSG_NXTHDR`, in safe code. nix's walk decodes every
+/// message into an owned value of its own, which cost a stamped read a few hundred
+/// instructions; a stamp needs two fields.
+fn control_messages(control: &[u8]) -> impl Iterator<Item = (i32, i32, &[u8])> {
+    // `cmsg_len` is the kernel's `size_t`; data and headers are aligned to it.
+    const LEN: usize = size_of::<usize>();
+    const HEADER: usize = size_of::<libc::cmsghdr>();
+    let mut at = 0usize;
+    std::iter::from_fn(move || {
+        let header = control.get(at..at.checked_add(HEADER)?)?;
+        let len = usize::from_ne_bytes(header.get(..LEN)?.try_into().ok()?);
+        let level = i32::from_ne_bytes(header.get(LEN..LEN + 4)?.try_into().ok()?);
+        let kind = i32::from_ne_bytes(header.get(LEN + 4..LEN + 8)?.try_into().ok()?);
+        let data = control.get(at + HEADER..at.checked_add(len)?)?;
+        at += len.max(HEADER).div_ceil(LEN) * LEN;
+        Some((level, kind, data))
+    })
+}
+
+/// The first `timespec` of a stamp's data, in nanoseconds (0 if it is cut short).
+fn nanos(data: &[u8]) -> u64 {
+    const SECS: usize = std::mem::offset_of!(libc::timespec, tv_sec);
+    const NANOS: usize = std::mem::offset_of!(libc::timespec, tv_nsec);
+    let field = |at: usize, width: usize| data.get(at..at + width);
+    let secs = field(SECS, size_of::<libc::time_t>())
+        .and_then(|b| b.try_into().ok())
+        .map(libc::time_t::from_ne_bytes);
+    let nanos = field(NANOS, size_of::<libc::c_long>())
+        .and_then(|b| b.try_into().ok())
+        .map(libc::c_long::from_ne_bytes);
+    match (secs, nanos) {
+        (Some(secs), Some(nanos)) => u64::try_from(secs)
+            .unwrap_or(0)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(u64::try_from(nanos).unwrap_or(0)),
+        _ => NONE,
+    }
+}
+
+/// A `sock_extended_err`'s `u32` field at `at`.
+fn extended_err_u32(data: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
 
 /// Reads the error queue up to the transmit stamp of the write whose last byte is
@@ -135,30 +172,36 @@ fn read_errqueue(tcp: &TcpStream, key: Option<u32>) -> Option<u64> {
         let mut control = [0u8; ERRQUEUE_CONTROL_BYTES];
         // OPT_TSONLY: the message carries no bytes, only its control messages.
         let mut iov: [IoSliceMut<'_>; 0] = [];
-        let msg = match recvmsg::<()>(
+        match recvmsg::<()>(
             tcp.as_raw_fd(),
             &mut iov,
             Some(&mut control),
             MsgFlags::MSG_ERRQUEUE | MsgFlags::MSG_DONTWAIT,
         ) {
-            Ok(msg) => msg,
+            Ok(_) => {}
             Err(Errno::EINTR) => continue,
             Err(_) => break,
-        };
+        }
         let (mut at, mut id) = (None, None);
-        if let Ok(cmsgs) = msg.cmsgs() {
-            for cmsg in cmsgs {
-                match cmsg {
-                    ControlMessageOwned::ScmTimestampsns(ts) => at = Some(nanos(&ts.system)),
-                    ControlMessageOwned::Ipv4RecvErr(err, _)
-                    | ControlMessageOwned::Ipv6RecvErr(err, _)
-                        if err.ee_origin == libc::SO_EE_ORIGIN_TIMESTAMPING
-                            && err.ee_info == SCM_TSTAMP_SND =>
+        for (level, kind, data) in control_messages(&control) {
+            match (level, kind) {
+                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPING) => at = Some(nanos(data)),
+                (libc::IPPROTO_IP, libc::IP_RECVERR) | (libc::IPPROTO_IPV6, libc::IPV6_RECVERR) => {
+                    let origin = data.get(std::mem::offset_of!(libc::sock_extended_err, ee_origin));
+                    let info = extended_err_u32(
+                        data,
+                        std::mem::offset_of!(libc::sock_extended_err, ee_info),
+                    );
+                    if origin == Some(&libc::SO_EE_ORIGIN_TIMESTAMPING)
+                        && info == Some(SCM_TSTAMP_SND)
                     {
-                        id = Some(err.ee_data);
+                        id = extended_err_u32(
+                            data,
+                            std::mem::offset_of!(libc::sock_extended_err, ee_data),
+                        );
                     }
-                    _ => {}
                 }
+                _ => {}
             }
         }
         if let (Some(at), Some(id)) = (at, id)
@@ -210,23 +253,22 @@ pub(super) fn poll_read(
         let result = tcp.try_io(Interest::READABLE, || {
             let mut control = [0u8; CONTROL_BYTES];
             let mut iov = [IoSliceMut::new(&mut *dst)];
-            let msg = recvmsg::<()>(
+            let bytes = recvmsg::<()>(
                 tcp.as_raw_fd(),
                 &mut iov,
                 Some(&mut control),
                 MsgFlags::empty(),
-            )?;
+            )?
+            .bytes;
             let mut stamp = NONE;
-            if let Ok(cmsgs) = msg.cmsgs() {
-                for cmsg in cmsgs {
-                    match cmsg {
-                        ControlMessageOwned::ScmTimestampsns(ts) => stamp = nanos(&ts.system),
-                        ControlMessageOwned::ScmTimestampns(ts) => stamp = nanos(&ts),
-                        _ => {}
-                    }
+            for (level, kind, data) in control_messages(&control) {
+                if level == libc::SOL_SOCKET
+                    && (kind == libc::SCM_TIMESTAMPING || kind == libc::SCM_TIMESTAMPNS)
+                {
+                    stamp = nanos(data);
                 }
             }
-            short(&mut done, msg.bytes, len, (msg.bytes, stamp))
+            short(&mut done, bytes, len, (bytes, stamp))
         });
         let (n, stamp) = match (result, done) {
             (_, Some(done)) | (Ok(done), None) => done,

@@ -172,7 +172,7 @@ pub async fn run(
         last: (start, cpu_start),
         sums: Some(Sums {
             total: tally::Window::default(),
-            spare: Some(tally::Window::default()),
+            spare: Some(tally::Live::default()),
             hdr_log,
         }),
         metrics: exported.as_ref().map(|(figures, _)| Arc::clone(figures)),
@@ -224,18 +224,18 @@ struct Reporter {
 struct Sums {
     /// Every probe so far.
     total: tally::Window,
-    /// An empty window to swap in, made on the summing thread (clearing histograms
-    /// is no work for the connections' thread); `None` only while swapped in.
-    spare: Option<tally::Window>,
+    /// An empty [`tally::Live`] to swap in, with the room the last second's samples
+    /// took; `None` only while swapped in.
+    spare: Option<tally::Live>,
     /// The interval log, if asked for.
     hdr_log: Option<HdrLog>,
 }
 
 impl Reporter {
-    /// The second that just ended. The window is swapped for an empty one on this
-    /// thread, and added to the total (and written to the interval log) on a
-    /// blocking thread: walking the histograms here would hold up the connections'
-    /// probes due meanwhile.
+    /// The second that just ended. What the connections recorded is swapped for an
+    /// empty one on this thread; made a window, added to the total (and written to
+    /// the interval log) on a blocking thread: walking the histograms here would hold
+    /// up the connections' probes due meanwhile.
     async fn second(&mut self) -> Result<Second, Error> {
         let now = Instant::now();
         let cpu = system::cpu_time();
@@ -243,7 +243,7 @@ impl Reporter {
             .sums
             .take()
             .expect("the sums come back from the summing thread every second");
-        let window = self
+        let mut live = self
             .shared
             .tally
             .swap(sums.spare.take().unwrap_or_default());
@@ -252,11 +252,12 @@ impl Reporter {
         let metrics = self.metrics.clone();
         let kernel = !self.shared.tally.connections().user_clock;
         let summing = tokio::task::spawn_blocking(move || {
+            let window = live.take_window();
             if let Some(metrics) = metrics {
                 metrics.add(&window, kernel);
             }
             sums.total.add(&window);
-            sums.spare = Some(tally::Window::default());
+            sums.spare = Some(live);
             let written = match sums.hdr_log.as_mut() {
                 Some(log) => log.write(&window.rtt, from, length),
                 None => Ok(()),

@@ -16,13 +16,16 @@
 //! TCP (and TLS) setup is counted once, by that one.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, OwnedSemaphorePermit};
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 use wspp::payload::Encoding;
 use wspp::tracker::PongOutcome;
 
@@ -243,7 +246,7 @@ async fn hold(shared: &Shared, index: usize, mut pinger: Pinger) -> bool {
     let closing = shared.churn.map(|churn| churn.first(index, Instant::now()));
     let ended = probe(shared, index, &mut pinger, closing).await;
     let lost = pinger.expire(Duration::ZERO).len() as u64;
-    shared.tally.window().lost += lost;
+    shared.tally.live().counts.lost += lost;
     let churned = matches!(ended, Ended::Asked)
         && !shared.finish.is_cancelled()
         && !shared.stop.is_cancelled();
@@ -351,10 +354,10 @@ async fn probe(
     // joins its token's waiters (behind the lock every connection's waiters share),
     // and leaves them when dropped; made per turn, that was paid at every turn,
     // several a probe.
-    let stopped = shared.stop.cancelled();
-    tokio::pin!(stopped);
-    let finished = shared.finish.cancelled();
-    tokio::pin!(finished);
+    let stopping = pin!(shared.stop.cancelled());
+    let mut stopped = Cancelled::new(shared.stop.token(), stopping);
+    let finishing = pin!(shared.finish.cancelled());
+    let mut finished = Cancelled::new(&shared.finish, finishing);
     loop {
         let now = Instant::now();
         let draining = shared.finish.is_cancelled() || closing.is_some_and(|at| at <= now);
@@ -372,74 +375,187 @@ async fn probe(
                 }
             };
             let lateness = now.duration_since(slot);
-            let mut window = shared.tally.window();
-            window.sent += 1;
+            let counts = &mut shared.tally.live().counts;
+            counts.sent += 1;
             if lateness > LATE_SLACK {
-                window.late_sends += 1;
-                window.late_sum += lateness;
-                window.late_max = window.late_max.max(lateness);
+                counts.late_sends += 1;
+                counts.late_sum += lateness;
+                counts.late_max = counts.late_max.max(lateness);
                 late.push_back((kind, seq, lateness));
             }
             // The schedule is kept: a probe is never skipped to catch up.
             slot += shared.schedule.interval;
             continue;
         }
-        let wake = [
-            (!draining).then_some(slot),
-            closing.filter(|_| !draining),
-            pinger.deadline(shared.timeout),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
-        .map(tokio::time::Instant::from_std);
+        let sending = [(!draining).then_some(slot), closing.filter(|_| !draining)]
+            .into_iter()
+            .flatten()
+            .min();
+        let expiring = pinger.deadline(shared.timeout);
+        let wake = sending
+            .into_iter()
+            .chain(expiring)
+            .min()
+            .map(tokio::time::Instant::from_std);
         if let Some(at) = wake
             && at != timer.deadline()
         {
             timer.as_mut().reset(at);
         }
-        tokio::select! {
-            biased;
-            () = &mut stopped => return Ended::Asked,
-            // Not polled again once finished: `draining` holds from then on.
-            () = &mut finished, if !draining => {}
-            answer = pinger.next_answer() => match answer {
-                Ok((kind, PongOutcome::Reply { seq, rtt, skipped }, _)) => {
-                    let mut added = Duration::ZERO;
-                    late.retain(|&(k, s, by)| {
-                        let answered = k == kind && s <= seq;
-                        if answered && s == seq {
-                            added = by;
-                        }
-                        !answered
-                    });
-                    let on = rtt.clock(clock);
-                    let mut window = shared.tally.window();
-                    window.received += 1;
-                    window.lost += skipped;
-                    window.unstamped += u64::from(on != clock);
-                    window.rtt.record(rtt.on(on) + added);
-                    window.uncorrected.record(rtt.on(on));
-                    window.user.record(rtt.user + added);
-                }
-                Ok(_) => {}
-                Err(Error::Closed { code, .. }) => return Ended::ByServer(code),
-                Err(err) => {
-                    tracing::debug!(index, error = %err, "connection lost");
-                    return Ended::Dropped;
-                }
-            },
-            () = &mut timer, if wake.is_some() => {
+        // When the timer is set for a send, it is polled before the socket: woken for
+        // the send, the task then goes straight to it instead of first reading the
+        // socket in vain (a read a probe, half the reads that find nothing). When it is
+        // set for a probe's timeout, the socket comes first, so that an answer already
+        // there is taken before its probe is given up on.
+        let sends_first = sending.is_some_and(|at| expiring.is_none_or(|e| at <= e));
+        let turn = if sends_first {
+            tokio::select! {
+                biased;
+                () = &mut stopped => Turn::Stopped,
+                // Not polled again once finished: `draining` holds from then on.
+                () = &mut finished, if !draining => Turn::Finished,
+                () = &mut timer => Turn::Timer,
+                answer = pinger.next_answer() => Turn::Answer(answer),
+            }
+        } else {
+            tokio::select! {
+                biased;
+                () = &mut stopped => Turn::Stopped,
+                () = &mut finished, if !draining => Turn::Finished,
+                answer = pinger.next_answer() => Turn::Answer(answer),
+                () = &mut timer, if wake.is_some() => Turn::Timer,
+            }
+        };
+        match turn {
+            Turn::Stopped => return Ended::Asked,
+            Turn::Finished => {}
+            Turn::Answer(Ok((kind, PongOutcome::Reply { seq, rtt, skipped }, _))) => {
+                let mut added = Duration::ZERO;
+                late.retain(|&(k, s, by)| {
+                    let answered = k == kind && s <= seq;
+                    if answered && s == seq {
+                        added = by;
+                    }
+                    !answered
+                });
+                let on = rtt.clock(clock);
+                let mut live = shared.tally.live();
+                live.counts.lost += skipped;
+                live.counts.unstamped += u64::from(on != clock);
+                live.answered(rtt.on(on), rtt.user, added);
+            }
+            Turn::Answer(Ok(_)) => {}
+            Turn::Answer(Err(Error::Closed { code, .. })) => return Ended::ByServer(code),
+            Turn::Answer(Err(err)) => {
+                tracing::debug!(index, error = %err, "connection lost");
+                return Ended::Dropped;
+            }
+            // A send is due: the top of the loop sends it. A timeout due as well is
+            // seen to on the next turn, after the socket.
+            Turn::Timer if sends_first => {}
+            Turn::Timer => {
                 let expired = pinger.expire(shared.timeout).len() as u64;
-                shared.tally.window().lost += expired;
+                shared.tally.live().counts.lost += expired;
             }
         }
     }
 }
 
+/// What woke a connection's probe loop.
+enum Turn {
+    /// Ctrl-C, SIGTERM or the hard deadline.
+    Stopped,
+    /// The end of the run's duration.
+    Finished,
+    /// A message read, or the connection's end.
+    Answer(Result<(Probe, PongOutcome, usize), Error>),
+    /// The timer: a send or the churn's close due, or a probe's timeout.
+    Timer,
+}
+
+/// Resolves once `token` is cancelled, like [`CancellationToken::cancelled`], for a
+/// loop that polls it at every turn. Tokio's future takes the lock of its token's
+/// waiters at each poll to check the waker it holds, several times a probe; this
+/// one polls it only when the task's waker is not the one it registered (the first
+/// time), and otherwise reads the token's flag: the waker registered is woken by the
+/// cancellation all the same.
+struct Cancelled<'a, 'w> {
+    token: &'a CancellationToken,
+    /// `token.cancelled()`, pinned where the caller keeps it (in the connection's
+    /// task, not in an allocation of its own).
+    waiting: Pin<&'w mut WaitForCancellationFuture<'a>>,
+    /// The waker `waiting` holds, once polled.
+    registered: Option<Waker>,
+}
+
+impl<'a, 'w> Cancelled<'a, 'w> {
+    fn new(
+        token: &'a CancellationToken,
+        waiting: Pin<&'w mut WaitForCancellationFuture<'a>>,
+    ) -> Self {
+        Cancelled {
+            token,
+            waiting,
+            registered: None,
+        }
+    }
+}
+
+impl Future for Cancelled<'_, '_> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.token.is_cancelled() {
+            return Poll::Ready(());
+        }
+        if self
+            .registered
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            return Poll::Pending;
+        }
+        let polled = self.waiting.as_mut().poll(cx);
+        if polled.is_pending() {
+            self.registered = Some(cx.waker().clone());
+        }
+        polled
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicU64;
+    use std::task::Wake;
+
     use super::*;
+
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Wakes(AtomicU64);
+
+    impl Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_cancellation_wakes_the_waker_that_polled_last() {
+        let token = CancellationToken::new();
+        let waiting = pin!(token.cancelled());
+        let mut cancelled = Cancelled::new(&token, waiting);
+        let (first, second) = (Arc::new(Wakes::default()), Arc::new(Wakes::default()));
+        let (first_waker, second_waker) = (Waker::from(first.clone()), Waker::from(second.clone()));
+        for waker in [&first_waker, &first_waker, &second_waker, &second_waker] {
+            let polled = Pin::new(&mut cancelled).poll(&mut Context::from_waker(waker));
+            assert!(polled.is_pending());
+        }
+        token.cancel();
+        assert_eq!(second.0.load(Ordering::Relaxed), 1);
+        let polled = Pin::new(&mut cancelled).poll(&mut Context::from_waker(&second_waker));
+        assert!(polled.is_ready());
+    }
 
     #[test]
     fn the_connections_probes_are_spread_over_one_interval() {

@@ -132,10 +132,10 @@ impl LoadMetrics {
         for (rtt, count) in window.user.recorded() {
             self.user_rtt.observe_many(rtt, count);
         }
-        self.sent.inc_by(window.sent);
-        self.received.inc_by(window.received);
-        self.lost.inc_by(window.lost);
-        self.late.inc_by(window.late_sends);
+        self.sent.inc_by(window.counts.sent);
+        self.received.inc_by(window.counts.received);
+        self.lost.inc_by(window.counts.lost);
+        self.late.inc_by(window.counts.late_sends);
     }
 
     /// Brings the connection figures to `connections`' (called by one task only, so
@@ -242,9 +242,9 @@ mod tests {
             window.rtt.record(Duration::from_micros(us));
             window.user.record(Duration::from_micros(us + 10));
         }
-        window.sent = 4;
-        window.received = 3;
-        window.lost = 1;
+        window.counts.sent = 4;
+        window.counts.received = 3;
+        window.counts.lost = 1;
         metrics.add(&window, true);
         metrics.add(&window, false);
         let mut connections = Connections {

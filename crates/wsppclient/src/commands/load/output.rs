@@ -49,19 +49,19 @@ fn clamped(latency: &Latency) -> wspp::stats::Summary {
 
 /// The probe counts and both clocks' RTTs of `window`, under their `--json` keys.
 fn window_json(window: &Window, clock: Clock, map: &mut Map<String, Value>) {
-    map.insert("sent".into(), json!(window.sent));
-    map.insert("received".into(), json!(window.received));
-    map.insert("lost".into(), json!(window.lost));
-    map.insert("late_sends".into(), json!(window.late_sends));
+    map.insert("sent".into(), json!(window.counts.sent));
+    map.insert("received".into(), json!(window.counts.received));
+    map.insert("lost".into(), json!(window.counts.lost));
+    map.insert("late_sends".into(), json!(window.counts.late_sends));
     map.insert(
         "late_max_ms".into(),
-        json!(round_ns(as_ms(window.late_max))),
+        json!(round_ns(as_ms(window.counts.late_max))),
     );
     rtt_json("", &window.rtt, map);
     rtt_json("user_", &window.user, map);
     rtt_json("uncorrected_", &window.uncorrected, map);
     map.insert("clock".into(), json!(clock));
-    map.insert("unstamped".into(), json!(window.unstamped));
+    map.insert("unstamped".into(), json!(window.counts.unstamped));
 }
 
 /// Seconds with millisecond precision.
@@ -191,12 +191,12 @@ pub fn summary(report: &LoadReport) -> Vec<String> {
     }
     lines.push(format!(
         "{} probes sent, {} received, {} lost, {} late sends{}, time {:.1}s",
-        p.sent,
-        p.received,
-        p.lost,
-        p.late_sends,
-        if p.late_sends > 0 {
-            format!(" (by up to {} ms)", ms(p.late_max))
+        p.counts.sent,
+        p.counts.received,
+        p.counts.lost,
+        p.counts.late_sends,
+        if p.counts.late_sends > 0 {
+            format!(" (by up to {} ms)", ms(p.counts.late_max))
         } else {
             String::new()
         },
@@ -205,7 +205,7 @@ pub fn summary(report: &LoadReport) -> Vec<String> {
     lines.extend(rtt_lines(&p.rtt));
     // The figures above include each late probe's lateness; the wire never saw it.
     let a = clamped(&p.uncorrected);
-    if let (true, Some(p50), Some(p99)) = (p.late_sends > 0, a.p50, a.p99) {
+    if let (true, Some(p50), Some(p99)) = (p.counts.late_sends > 0, a.p50, a.p99) {
         lines.push(format!(
             "uncorrected (from each probe's real send, as the wire sees it) p50/p99 = {}/{} ms",
             ms(p50),
@@ -307,7 +307,11 @@ mod tests {
             probes.user.record(Duration::from_micros(us + 20));
             probes.uncorrected.record(Duration::from_micros(us));
         }
-        (probes.sent, probes.received, probes.lost) = (4, 3, 1);
+        (
+            probes.counts.sent,
+            probes.counts.received,
+            probes.counts.lost,
+        ) = (4, 3, 1);
         let mut opened = Connections {
             opened: 2,
             ..Connections::default()
@@ -398,7 +402,7 @@ mod tests {
                 .any(|l| l.starts_with("uncorrected"))
         );
         // One probe left 5 ms late: the corrected figures carry it, the wire's do not.
-        report.probes.late_sends = 1;
+        report.probes.counts.late_sends = 1;
         report.probes.rtt.record(Duration::from_micros(5_070));
         report.probes.uncorrected.record(Duration::from_micros(70));
         let lines = summary(&report);

@@ -55,10 +55,10 @@ impl Second {
             open: self.open,
             opened: self.opened,
             failed: self.failed,
-            sent: self.window.sent,
-            received: self.window.received,
-            lost: self.window.lost,
-            late_sends: self.window.late_sends,
+            sent: self.window.counts.sent,
+            received: self.window.counts.received,
+            lost: self.window.counts.lost,
+            late_sends: self.window.counts.late_sends,
             p50: rtt.p50,
             p99: rtt.p99,
             clock: self.clock,
@@ -127,8 +127,8 @@ impl LoadReport {
     pub fn passed(&self) -> bool {
         self.opened.failed() == 0
             && self.opened.dropped == 0
-            && self.probes.lost == 0
-            && self.probes.received > 0
+            && self.probes.counts.lost == 0
+            && self.probes.counts.received > 0
     }
 
     /// Why the figures may describe the generator rather than the server, if they may.
@@ -137,7 +137,7 @@ impl LoadReport {
         let busy = self
             .cpu_pct
             .filter(|&pct| pct > BUSY_CPU_PCT && self.elapsed >= Duration::from_secs(1));
-        let late = self.probes.late_sends;
+        let late = self.probes.counts.late_sends;
         let why = match (busy, late) {
             (None, 0) => return None,
             (Some(pct), 0) => format!("the generator used {pct:.0}% of a core"),

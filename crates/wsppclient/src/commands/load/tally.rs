@@ -1,14 +1,15 @@
 //! What the connections of a `load` run count, shared between their tasks and the
 //! once-a-second report.
 //!
-//! Every task records into one [`Window`], under a short `std::sync::Mutex` held only
+//! Every task records into one [`Live`], under a short `std::sync::Mutex` held only
 //! to add a sample and never across an `.await`. Once a second the report swaps it
-//! for an empty one and adds it to the run's total on another thread. (Summed in
-//! place, the histograms' megabyte held the connections' thread for milliseconds each
-//! second, and the probes due then left late.) The tasks all run on the one thread of
-//! a current-thread runtime, so the lock is never contended: windows sharded by task,
-//! as they once were, only multiplied the histograms to clear and add each second,
-//! the largest cost of a run at a thousand probes a second.
+//! for an empty one, and on another thread makes it a [`Window`] and adds that to
+//! the run's total. (Summed in place, the histograms' megabyte held the connections'
+//! thread for milliseconds each second, and the probes due then left late.) The tasks
+//! all run on the one thread of a current-thread runtime, so the lock is never
+//! contended: windows sharded by task, as they once were, only multiplied the
+//! histograms to clear and add each second, the largest cost of a run at a thousand
+//! probes a second.
 //!
 //! Opening and closing a connection happens once in its life, so those counts
 //! ([`Connections`]) sit under a lock of their own.
@@ -31,6 +32,23 @@ pub struct Window {
     /// The same probes on the run's clock, timed from when each really left, without
     /// its lateness: what the wire sees, and what a capture's Ping-to-Pong times match.
     pub uncorrected: Latency,
+    /// How many probes went and came, and how late.
+    pub counts: Counts,
+}
+
+impl Window {
+    /// Adds `other`'s counts and samples to this one.
+    pub fn add(&mut self, other: &Window) {
+        self.rtt.add(&other.rtt);
+        self.user.add(&other.user);
+        self.uncorrected.add(&other.uncorrected);
+        self.counts.add(&other.counts);
+    }
+}
+
+/// A window's counts, without the RTTs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
     /// Probes sent.
     pub sent: u64,
     /// Probes answered.
@@ -49,12 +67,9 @@ pub struct Window {
     pub unstamped: u64,
 }
 
-impl Window {
-    /// Adds `other`'s counts and samples to this one.
-    pub fn add(&mut self, other: &Window) {
-        self.rtt.add(&other.rtt);
-        self.user.add(&other.user);
-        self.uncorrected.add(&other.uncorrected);
+impl Counts {
+    /// Adds `other`'s counts to these.
+    pub fn add(&mut self, other: &Counts) {
         self.sent += other.sent;
         self.received += other.received;
         self.lost += other.lost;
@@ -62,6 +77,70 @@ impl Window {
         self.late_max = self.late_max.max(other.late_max);
         self.late_sum += other.late_sum;
         self.unstamped += other.unstamped;
+    }
+}
+
+/// What the connections record as they go, until the report takes it: the counts,
+/// and each answer's round trips as three numbers, put into histograms only once a
+/// second, off the connections' thread. Histograms that wait for samples a whole
+/// second must span every RTT one may bring (1 ns to an hour, a quarter of a
+/// megabyte each); made once the second's samples are known, they need only reach
+/// its longest, a few kilobytes when the RTTs are short.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// The counts so far.
+    pub counts: Counts,
+    /// The answers so far, in the order they came.
+    samples: Vec<Sample>,
+}
+
+/// One answered probe, in nanoseconds.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    /// Its RTT on the run's clock, from when it really left.
+    wire: u64,
+    /// Its RTT on the user's clock, from when it really left.
+    user: u64,
+    /// How late it left (zero unless it counted as a late send).
+    late: u64,
+}
+
+impl Live {
+    /// Counts an answer: `wire` and `user` its round trip on the run's clock and the
+    /// user's, timed from when it left, `late` how much later than scheduled that was.
+    pub fn answered(&mut self, wire: Duration, user: Duration, late: Duration) {
+        let ns = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        self.counts.received += 1;
+        self.samples.push(Sample {
+            wire: ns(wire),
+            user: ns(user),
+            late: ns(late),
+        });
+    }
+
+    /// What was recorded, as a window with histograms just wide enough for its RTTs.
+    /// The samples are cleared, their room kept for the next second.
+    pub fn take_window(&mut self) -> Window {
+        let longest = |of: fn(&Sample) -> u64| {
+            let ns = self.samples.iter().map(of).max().unwrap_or(0);
+            Latency::up_to(Duration::from_nanos(ns))
+        };
+        let mut window = Window {
+            rtt: longest(|s| s.wire.saturating_add(s.late)),
+            user: longest(|s| s.user.saturating_add(s.late)),
+            uncorrected: longest(|s| s.wire),
+            counts: std::mem::take(&mut self.counts),
+        };
+        for s in self.samples.drain(..) {
+            window
+                .rtt
+                .record(Duration::from_nanos(s.wire.saturating_add(s.late)));
+            window
+                .user
+                .record(Duration::from_nanos(s.user.saturating_add(s.late)));
+            window.uncorrected.record(Duration::from_nanos(s.wire));
+        }
+        window
     }
 }
 
@@ -113,15 +192,15 @@ impl Connections {
 /// The counts every connection task records into.
 #[derive(Debug, Default)]
 pub struct Tally {
-    window: Mutex<Window>,
+    live: Mutex<Live>,
     connections: Mutex<Connections>,
 }
 
 impl Tally {
-    /// The window the probes are counted in.
-    pub fn window(&self) -> MutexGuard<'_, Window> {
+    /// What the probes are counted in.
+    pub fn live(&self) -> MutexGuard<'_, Live> {
         // A panic elsewhere with the lock held leaves plain counters, still worth having.
-        self.window.lock().unwrap_or_else(PoisonError::into_inner)
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The connection counts.
@@ -131,11 +210,11 @@ impl Tally {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Puts `fresh` in place of the window and returns what it held. The lock is held
-    /// for a swap, however much the window holds: adding it up, which walks every
-    /// histogram, is left to the caller, off the thread the connections run on.
-    pub fn swap(&self, mut fresh: Window) -> Window {
-        std::mem::swap(&mut *self.window(), &mut fresh);
+    /// Puts `fresh` in place of what was recorded and returns that. The lock is held
+    /// for a swap, however much it holds: making its histograms is left to the
+    /// caller, off the thread the connections run on.
+    pub fn swap(&self, mut fresh: Live) -> Live {
+        std::mem::swap(&mut *self.live(), &mut fresh);
         fresh
     }
 }
@@ -187,14 +266,35 @@ mod tests {
     fn swapping_takes_the_window_and_leaves_it_empty() {
         let tally = Tally::default();
         for index in 0..6u64 {
-            let mut window = tally.window();
-            window.sent += 1;
-            window.rtt.record(Duration::from_micros(10 * (index + 1)));
+            let mut live = tally.live();
+            live.counts.sent += 1;
+            let rtt = Duration::from_micros(10 * (index + 1));
+            live.answered(rtt, rtt + Duration::from_micros(5), Duration::ZERO);
         }
-        let taken = tally.swap(Window::default());
-        assert_eq!((taken.sent, taken.rtt.summary().count), (6, 6));
+        let taken = tally.swap(Live::default()).take_window();
+        assert_eq!((taken.counts.sent, taken.rtt.summary().count), (6, 6));
         assert_eq!(taken.rtt.summary().max, Some(Duration::from_micros(60)));
-        assert_eq!(tally.swap(Window::default()).sent, 0);
+        assert_eq!(taken.user.summary().max, Some(Duration::from_micros(65)));
+        assert_eq!(tally.swap(Live::default()).take_window().counts.sent, 0);
+    }
+
+    #[test]
+    fn a_late_answer_adds_its_lateness_except_to_the_uncorrected_rtt() {
+        let mut live = Live::default();
+        let ms = Duration::from_millis;
+        live.answered(ms(1), ms(2), ms(30));
+        live.answered(ms(3), ms(4), Duration::ZERO);
+        let window = live.take_window();
+        let (rtt, user, wire) = (
+            window.rtt.summary(),
+            window.user.summary(),
+            window.uncorrected.summary(),
+        );
+        assert_eq!((rtt.min, rtt.max), (Some(ms(3)), Some(ms(31))));
+        assert_eq!((user.min, user.max), (Some(ms(4)), Some(ms(32))));
+        assert_eq!((wire.min, wire.max), (Some(ms(1)), Some(ms(3))));
+        assert_eq!(window.counts.received, 2);
+        assert_eq!(live.take_window().counts.received, 0);
     }
 
     #[test]
