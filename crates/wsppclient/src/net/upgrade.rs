@@ -213,9 +213,18 @@ where
     // `load` connection's memory. The layer under it held those bytes back (see
     // `Deflate::client`), so a WebSocket started afresh on the same stream, with the
     // configured 512 bytes, misses none of them.
-    let ws =
-        WebSocketStream::from_raw_socket(ws.into_inner(), Role::Client, Some(websocket_config()))
-            .await;
+    let mut stream = ws.into_inner();
+    // Nothing agreed and nothing held back: the layer would stand aside for the
+    // connection's life in a few hundred bytes of its own, which `load` pays per
+    // connection.
+    let deflate = stream.get_mut().layer_mut();
+    if deflate
+        .as_ref()
+        .is_some_and(|d| matches!(d.outcome(), Some(Ok(None))) && d.is_idle())
+    {
+        *deflate = None;
+    }
+    let ws = WebSocketStream::from_raw_socket(stream, Role::Client, Some(websocket_config())).await;
     Ok((ws, response))
 }
 
