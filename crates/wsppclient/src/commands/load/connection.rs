@@ -179,15 +179,19 @@ impl Http2Groups {
 /// Opens connection `index`'s WebSocket: on a connection of its own, or, over shared
 /// HTTP/2 connections, on its group's, which it opens first if the group has none (or
 /// the one it had has ended). Whether it opened a TCP connection.
+///
+/// The Pinger comes boxed: a kilobyte moved by value through this task's states
+/// (the opening's result, then `hold`'s argument and its local) was kept once in
+/// each of them for the connection's life, three copies in all.
 async fn open(
     shared: &Shared,
     index: usize,
     source: Option<IpAddr>,
-) -> Result<(Pinger, bool), Error> {
+) -> Result<(Box<Pinger>, bool), Error> {
     let (settings, url) = (&shared.settings, &shared.url);
     let Some(groups) = &shared.http2_groups else {
         let pinger = Pinger::connect_from(settings, url, shared.payload_size, false, source);
-        return Ok((pinger.await?, true));
+        return Ok((Box::new(pinger.await?), true));
     };
     let (connection, dialled) = {
         let Some(group) = groups.connections.get(index / groups.streams) else {
@@ -213,12 +217,12 @@ async fn open(
         shared.payload_size,
         false,
     );
-    Ok((pinger.await?, dialled))
+    Ok((Box::new(pinger.await?), dialled))
 }
 
 /// Counts `pinger` as opened and sets it up for the run's probes; its TCP connection
 /// (and TLS handshake) too when it `dialled` one rather than sharing another's.
-fn pinger_opened(shared: &Shared, mut pinger: Pinger, dialled: bool) -> Pinger {
+fn pinger_opened(shared: &Shared, mut pinger: Box<Pinger>, dialled: bool) -> Box<Pinger> {
     {
         let setup = pinger.setup();
         let mut connections = shared.tally.connections();
@@ -242,7 +246,7 @@ fn pinger_opened(shared: &Shared, mut pinger: Pinger, dialled: bool) -> Pinger {
 /// Probes on an open connection until the run ends, the connection does, or (with
 /// `--churn`) its turn to close comes; then closes it. Whether it is to be opened
 /// again: only after a close of its turn.
-async fn hold(shared: &Shared, index: usize, mut pinger: Pinger) -> bool {
+async fn hold(shared: &Shared, index: usize, mut pinger: Box<Pinger>) -> bool {
     let closing = shared.churn.map(|churn| churn.first(index, Instant::now()));
     let ended = probe(shared, index, &mut pinger, closing).await;
     let lost = pinger.expire(Duration::ZERO).len() as u64;
