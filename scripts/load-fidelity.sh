@@ -68,7 +68,7 @@ tshark -i lo -B 64 -f "tcp port $port" -w "$pcap" >"$work/tshark.log" 2>&1 &
 capture=$!
 pids+=("$capture")
 for ((i = 0; i < 150; i++)); do
-    grep -q '^Capturing on' "$work/tshark.log" && [[ -s $pcap ]] && break
+    grep -qs '^Capturing on' "$work/tshark.log" && [[ -s $pcap ]] && break
     alive "$capture" || break
     sleep 0.1
 done
