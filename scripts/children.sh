@@ -11,6 +11,20 @@ alive() {
     [[ -n $state && $state != Z ]]
 }
 
+# capture_started PID LOG PCAP [TENTHS]: waits (150 tenths of a second unless told)
+# until the tshark at PID, its output in LOG, is capturing into PCAP; fails once it
+# has died or the wait is over. LOG may not exist yet: the redirection that makes it
+# happens in the child.
+capture_started() {
+    local pid=$1 log=$2 pcap=$3 tenths=${4:-150} i
+    for ((i = 0; i < tenths; i++)); do
+        grep -qs '^Capturing on' "$log" && [[ -s $pcap ]] && alive "$pid" && return 0
+        alive "$pid" || return 1
+        sleep 0.1
+    done
+    return 1
+}
+
 # stop_child PID SIGNAL: signals PID, waits up to 15 s for it, kills it if it stays,
 # and reaps it.
 stop_child() {

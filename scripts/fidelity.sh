@@ -133,12 +133,7 @@ tshark -i "$IFACE" \
   -f "tcp and (port $CLIENT_SIDE or port $SERVER_SIDE)" -w "$PCAP" >"$OUT/tshark.log" 2>&1 &
 TSHARK=$!
 pids+=("$TSHARK")
-for ((i = 0; i < WAIT; i++)); do
-  grep -q '^Capturing on' "$OUT/tshark.log" && [[ -s $PCAP ]] && break
-  alive "$TSHARK" || break
-  sleep 0.1
-done
-alive "$TSHARK" && [[ -s $PCAP ]] ||
+capture_started "$TSHARK" "$OUT/tshark.log" "$PCAP" "$WAIT" ||
   die "cannot capture on $IFACE (needs root); tshark said: $(tr '\n' ' ' <"$OUT/tshark.log")"
 
 # (a) the client's view, on both clocks.

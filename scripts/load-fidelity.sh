@@ -67,12 +67,7 @@ pcap=$work/load.pcapng
 tshark -i lo -B 64 -f "tcp port $port" -w "$pcap" >"$work/tshark.log" 2>&1 &
 capture=$!
 pids+=("$capture")
-for ((i = 0; i < 150; i++)); do
-    grep -qs '^Capturing on' "$work/tshark.log" && [[ -s $pcap ]] && break
-    alive "$capture" || break
-    sleep 0.1
-done
-alive "$capture" && [[ -s $pcap ]] ||
+capture_started "$capture" "$work/tshark.log" "$pcap" ||
     die "cannot capture on lo (needs root); tshark said: $(tr '\n' ' ' <"$work/tshark.log")"
 
 say "$N connections, pinged once a second, held for $DURATION s, captured"
