@@ -272,12 +272,26 @@ impl Layer for EarlyBytes {
 pub struct Layered<S, L> {
     inner: S,
     layer: L,
+    /// The last write took less than it was offered: see [`Layered::wrote_all`].
+    short: bool,
 }
 
 impl<S, L> Layered<S, L> {
     /// `layer` over `inner`.
     pub fn new(inner: S, layer: L) -> Self {
-        Layered { inner, layer }
+        Layered {
+            inner,
+            layer,
+            short: false,
+        }
+    }
+
+    /// Whether the last write took all it was offered (so far, with none made). A
+    /// writer above that offers whole frames and keeps what was not taken, as
+    /// tungstenite does, is then between frames, and another writer may put a whole
+    /// frame of its own in: the client writes its Pings that way.
+    pub fn wrote_all(&self) -> bool {
+        !self.short
     }
 
     /// The stream inside.
@@ -324,7 +338,9 @@ impl<S: AsyncWrite + Unpin, L: Layer + Unpin> AsyncWrite for Layered<S, L> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        this.layer.poll_write(&mut this.inner, cx, buf)
+        let written = ready!(this.layer.poll_write(&mut this.inner, cx, buf))?;
+        this.short = written < buf.len();
+        Poll::Ready(Ok(written))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -426,5 +442,19 @@ mod tests {
             EarlyBytes::new(b"").0.is_none(),
             "nothing early holds nothing"
         );
+    }
+
+    #[tokio::test]
+    async fn a_write_cut_short_is_told_until_one_takes_all() {
+        // Room for four bytes: a write of six takes four.
+        let (near, mut far) = tokio::io::duplex(4);
+        let mut layered = Layered::new(near, Loud::default());
+        assert!(layered.wrote_all(), "nothing written, nothing left");
+        let taken = layered.write(b"frame!").await.expect("write");
+        assert_eq!((taken, layered.wrote_all()), (4, false));
+        let mut got = [0u8; 4];
+        far.read_exact(&mut got).await.expect("read");
+        let taken = layered.write(b"e!").await.expect("write");
+        assert_eq!((taken, layered.wrote_all()), (2, true));
     }
 }

@@ -33,6 +33,7 @@ pub mod output;
 pub mod report;
 pub mod system;
 pub mod tally;
+mod woken_reads;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;

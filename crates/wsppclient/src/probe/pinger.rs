@@ -4,15 +4,18 @@
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio::time::Sleep;
 
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Control, OpCode};
+use tokio_tungstenite::tungstenite::{self, Message};
 use wspp::busy_poll::BusyPoll;
+use wspp::frame::apply_mask;
 use wspp::payload::Encoding;
 use wspp::tracker::{Counts, PingTracker, PongOutcome, Rtt};
 use wspp::wire_clock::{Clock, StampedTcp, WireTime};
@@ -89,6 +92,55 @@ pub struct Pinger {
     /// Probes sent on the kernel's clock whose transmission it did not stamp: timed
     /// from the clock read just before their write instead.
     send_unstamped: u64,
+    /// A frame written below tungstenite did not complete (its send was dropped or
+    /// failed half-way): the stream is inside that frame, and nothing more is sent.
+    cut_short: bool,
+}
+
+/// What a send writes: a Ping framed here, or a message for tungstenite to frame.
+enum Outgoing {
+    Ping(MaskedPing),
+    Message(Message),
+}
+
+/// Why nothing more is sent after a write was cut short.
+const CUT_SHORT: &str = "a Ping's write was cut short, leaving the connection inside a frame";
+
+/// The largest payload of a control frame (RFC 6455, 5.5).
+const MAX_CONTROL_PAYLOAD: usize = 125;
+
+/// A Ping frame as a client writes it: the two header bytes (a control frame's
+/// length always fits the second), the masking key, the masked payload. On the heap,
+/// for the moment of its write: held in the connection's task, it would make every
+/// connection's task larger by a frame for good.
+struct MaskedPing(Vec<u8>);
+
+impl MaskedPing {
+    /// The frame carrying `payload`, masked with a fresh key from a strong generator,
+    /// as RFC 6455 (5.3) asks and tungstenite does for its own frames.
+    fn new(payload: &[u8]) -> Result<Self, Error> {
+        let n = payload.len();
+        if n > MAX_CONTROL_PAYLOAD {
+            return Err(Error::Unexpected(format!(
+                "a Ping's payload is {n} bytes, past the {MAX_CONTROL_PAYLOAD} a control frame may carry"
+            )));
+        }
+        let key: [u8; 4] = rand::random();
+        let mut frame = Vec::with_capacity(6 + n);
+        // FIN and the Ping opcode; the mask bit and the length.
+        frame.extend_from_slice(&[
+            0x80 | u8::from(OpCode::Control(Control::Ping)),
+            0x80 | n as u8,
+        ]);
+        frame.extend_from_slice(&key);
+        frame.extend_from_slice(payload);
+        apply_mask(&mut frame[6..], key, 0);
+        Ok(MaskedPing(frame))
+    }
+
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 impl Pinger {
@@ -207,6 +259,7 @@ impl Pinger {
             busy: BusyPoll::off(),
             timer: None,
             send_unstamped: 0,
+            cut_short: false,
         };
         // Nothing awaits an answer yet.
         pinger.stamp_reads_while_waiting();
@@ -286,7 +339,8 @@ impl Pinger {
             Encoding::Text => Message::text(String::from_utf8_lossy(&probe.payload).into_owned()),
         };
         // As for a Ping: the last write carried it.
-        if let (Some(at), Some(tracker)) = (self.send_timed(message).await?, self.echo.as_mut()) {
+        let sent = self.send_timed(Outgoing::Message(message)).await?;
+        if let (Some(at), Some(tracker)) = (sent, self.echo.as_mut()) {
             tracker.on_wire(probe.seq, at);
         }
         self.busy.touch();
@@ -296,9 +350,10 @@ impl Pinger {
     /// Sends the next Ping and returns its sequence number.
     pub async fn send_ping(&mut self) -> Result<u64, Error> {
         let ping = self.tracker.ping(Instant::now());
-        // Nothing is batched (`write_buffer_size` 0), so the last write has just
-        // carried this Ping, and its time is the Ping's.
-        if let Some(at) = self.send_timed(Message::Ping(ping.payload.into())).await? {
+        let frame = MaskedPing::new(&ping.payload)?;
+        // Nothing is batched, so the last write has just carried this Ping, and its
+        // time is the Ping's.
+        if let Some(at) = self.send_timed(Outgoing::Ping(frame)).await? {
             self.tracker.on_wire(ping.seq, at);
         }
         self.busy.touch();
@@ -307,13 +362,19 @@ impl Pinger {
 
     /// Sends a probe; returns when the write that carried it met the wire: the
     /// kernel's transmit stamp when RTTs are on its clock and it gave one.
-    async fn send_timed(&mut self, message: Message) -> Result<Option<WireTime>, Error> {
+    async fn send_timed(&mut self, outgoing: Outgoing) -> Result<Option<WireTime>, Error> {
+        if self.cut_short {
+            return Err(Error::Unexpected(CUT_SHORT.into()));
+        }
         let kernel = self.setup.clock == Clock::Kernel;
         if kernel && let Some(stamps) = self.stamps() {
             stamps.stamp_sends();
             stamps.stamp_reads(true);
         }
-        let result = self.ws.send(message).await;
+        let result = match outgoing {
+            Outgoing::Ping(frame) => self.write_below(frame.bytes()).await,
+            Outgoing::Message(message) => self.ws.send(message).await,
+        };
         // Asked even after a failure: it ends the request for stamps.
         let sent = self.stamps().and_then(StampedTcp::sent);
         result.map_err(|err| Error::lost(&self.url.text, err))?;
@@ -321,6 +382,26 @@ impl Pinger {
             self.send_unstamped += 1;
         }
         Ok(sent.map(|s| s.at))
+    }
+
+    /// Writes a whole frame on the stream under tungstenite, between its frames.
+    ///
+    /// A Ping needs nothing of tungstenite's: framed and masked through its sink, it
+    /// went through the waker proxies, the message, the frame and the output buffer of
+    /// a library that holds thousands of connections' state, which, at a load run's
+    /// scale, are memory the probe had to bring back into the cache. Written here, it
+    /// touches the stream alone. tungstenite's last frame goes out first if a full
+    /// socket cut it short (its reply to a server's Ping, say).
+    async fn write_below(&mut self, frame: &[u8]) -> Result<(), tungstenite::Error> {
+        if !self.ws.get_ref().wrote_all() {
+            self.ws.flush().await?;
+        }
+        // Marked until the write completes: a send dropped half-way through leaves
+        // the stream inside the frame, and nothing may follow it.
+        self.cut_short = true;
+        self.ws.get_mut().write_all(frame).await?;
+        self.cut_short = false;
+        Ok(())
     }
 
     /// Has the socket read receive stamps only while a probe awaits its answer: the
@@ -348,48 +429,64 @@ impl Pinger {
     /// read and dropped (reading is what makes tungstenite answer the server's Pings).
     /// Cancel-safe: nothing is lost if the future is dropped.
     pub async fn next_answer(&mut self) -> Result<(Probe, PongOutcome, usize), Error> {
+        std::future::poll_fn(|cx| self.poll_next_answer(cx)).await
+    }
+
+    /// [`Pinger::next_answer`] as a poll, for a caller that chooses the waker its
+    /// reads are woken through (`load` polls only once they are).
+    pub fn poll_next_answer(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(Probe, PongOutcome, usize), Error>> {
         loop {
-            match self.ws.next().await {
+            let answer = match ready!(self.ws.poll_next_unpin(cx)) {
                 Some(Ok(Message::Pong(payload))) => {
                     let now = Instant::now();
                     // The read that completed this Pong was the last one: tungstenite
                     // parses what it has before it reads more.
                     let received = self.stamps().and_then(StampedTcp::last_rx);
                     let outcome = self.tracker.pong(&payload, now, received);
-                    self.stamp_reads_while_waiting();
-                    return Ok((Probe::Ping, outcome, payload.len()));
+                    (Probe::Ping, outcome, payload.len())
                 }
                 Some(Ok(Message::Text(text))) if self.echo.is_some() => {
-                    let now = Instant::now();
-                    let received = self.stamps().and_then(StampedTcp::last_rx);
-                    if let Some(echo) = self.echo.as_mut() {
-                        let outcome = echo.pong(text.as_bytes(), now, received);
-                        self.stamp_reads_while_waiting();
-                        return Ok((Probe::Echo, outcome, text.len()));
+                    match self.echo_answer(text.as_bytes()) {
+                        Some(answer) => answer,
+                        None => continue,
                     }
                 }
                 Some(Ok(Message::Binary(data))) if self.echo.is_some() => {
-                    let now = Instant::now();
-                    let received = self.stamps().and_then(StampedTcp::last_rx);
-                    if let Some(echo) = self.echo.as_mut() {
-                        let outcome = echo.pong(&data, now, received);
-                        self.stamp_reads_while_waiting();
-                        return Ok((Probe::Echo, outcome, data.len()));
+                    match self.echo_answer(&data) {
+                        Some(answer) => answer,
+                        None => continue,
                     }
                 }
                 Some(Ok(Message::Close(frame))) => {
                     self.peer_closed = true;
-                    return Err(Error::Closed {
+                    return Poll::Ready(Err(Error::Closed {
                         code: frame.as_ref().map(|f| u16::from(f.code)),
                         reason: frame.map(|f| f.reason.to_string()).unwrap_or_default(),
-                    });
+                    }));
                 }
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => continue,
                 // A server killed mid-session: say so, naming the session.
-                Some(Err(err)) => return Err(Error::lost(&self.url.text, err)),
-                None => return Err(Error::ended(&self.url.text)),
-            }
+                Some(Err(err)) => return Poll::Ready(Err(Error::lost(&self.url.text, err))),
+                None => return Poll::Ready(Err(Error::ended(&self.url.text))),
+            };
+            self.stamp_reads_while_waiting();
+            return Poll::Ready(Ok(answer));
         }
+    }
+
+    /// Classifies an echoed message, when echoing.
+    fn echo_answer(&mut self, payload: &[u8]) -> Option<(Probe, PongOutcome, usize)> {
+        let now = Instant::now();
+        let received = self.stamps().and_then(StampedTcp::last_rx);
+        let echo = self.echo.as_mut()?;
+        Some((
+            Probe::Echo,
+            echo.pong(payload, now, received),
+            payload.len(),
+        ))
     }
 
     /// When the oldest waiting probe times out, if one is waiting.
@@ -497,5 +594,33 @@ impl Pinger {
         };
         connect::end_transport(&mut self.ws).await;
         drained
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ping_framed_here_is_one_a_peer_reads_as_tungstenite_would_write_it() {
+        let payload: Vec<u8> = (0..16).collect();
+        let frame = MaskedPing::new(&payload).expect("a short payload");
+        let (header, size) = wspp::frame::decode(frame.bytes()).expect("a whole header");
+        assert_eq!((header.fin, header.rsv, header.opcode), (true, 0, 0x9));
+        assert_eq!((header.len, size), (16, 6));
+        let key = header.mask.expect("a client masks its frames");
+        let mut unmasked = frame.bytes()[size..].to_vec();
+        apply_mask(&mut unmasked, key, 0);
+        assert_eq!(unmasked, payload);
+        // Keys are fresh for every frame.
+        let keys: std::collections::HashSet<_> = (0..8)
+            .map(|_| MaskedPing::new(&payload).expect("frame").bytes()[2..6].to_vec())
+            .collect();
+        assert!(keys.len() > 1, "{keys:?}");
+        assert!(MaskedPing::new(&[0; 125]).is_ok());
+        assert!(matches!(
+            MaskedPing::new(&[0; 126]),
+            Err(Error::Unexpected(_))
+        ));
     }
 }

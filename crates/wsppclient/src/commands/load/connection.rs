@@ -16,7 +16,7 @@
 //! TCP (and TLS) setup is counted once, by that one.
 
 use std::collections::VecDeque;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::net::IpAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
@@ -30,6 +30,7 @@ use wspp::payload::Encoding;
 use wspp::tracker::PongOutcome;
 
 use super::tally::{Connections, Tally, close_key, failure_reason};
+use super::woken_reads::WokenReads;
 use crate::error::Error;
 use crate::net::settings::ConnectSettings;
 use crate::net::url::WsUrl;
@@ -363,6 +364,7 @@ async fn probe(
     let mut stopped = Cancelled::new(shared.stop.token(), stopping);
     let finishing = pin!(shared.finish.cancelled());
     let mut finished = Cancelled::new(&shared.finish, finishing);
+    let reads = WokenReads::new();
     loop {
         let now = Instant::now();
         let draining = shared.finish.is_cancelled() || closing.is_some_and(|at| at <= now);
@@ -420,14 +422,18 @@ async fn probe(
                 // Not polled again once finished: `draining` holds from then on.
                 () = &mut finished, if !draining => Turn::Finished,
                 () = &mut timer => Turn::Timer,
-                answer = pinger.next_answer() => Turn::Answer(answer),
+                answer = poll_fn(|cx| reads.poll(cx, |cx| pinger.poll_next_answer(cx))) => {
+                    Turn::Answer(answer)
+                }
             }
         } else {
             tokio::select! {
                 biased;
                 () = &mut stopped => Turn::Stopped,
                 () = &mut finished, if !draining => Turn::Finished,
-                answer = pinger.next_answer() => Turn::Answer(answer),
+                answer = poll_fn(|cx| reads.poll(cx, |cx| pinger.poll_next_answer(cx))) => {
+                    Turn::Answer(answer)
+                }
                 () = &mut timer, if wake.is_some() => Turn::Timer,
             }
         };
