@@ -130,19 +130,26 @@ prom_query() {
                then .data.result[0].value[1] else empty end'
 }
 
-# start_load_target LOG CONNECTIONS: for a load benchmark of CONNECTIONS connections,
-# builds the release binaries and starts the release wsppsrv on a free loopback port,
+# start_load_target LOG CONNECTIONS [DIR]: for a load benchmark of CONNECTIONS
+# connections, builds the release binaries (or takes those saved in DIR, to measure a
+# build against another in one session) and starts wsppsrv on a free loopback port,
 # as one of `pids`, and waits up to 30 s until it accepts connections. It logs
 # warnings only, to LOG (a line per session would cost it more than the load), and
 # pings its sessions once an hour, so that the Pings on the wire and the server's CPU
 # are the generator's. Sets `bin`, `port` and `server` (its PID); returns 1 with one
 # line on stderr when it cannot.
 start_load_target() {
-    local log=$1 connections=$2 i
-    echo "== building release binaries"
-    cargo build --locked --quiet --release -p wsppsrv -p wsppclient ||
-        { echo "the release build failed" >&2; return 1; }
-    bin=${CARGO_TARGET_DIR:-target}/release
+    local log=$1 connections=$2 saved=${3:-} i
+    if [[ -n $saved ]]; then
+        bin=$saved
+        [[ -x $bin/wsppsrv && -x $bin/wsppclient ]] ||
+            { echo "no wsppsrv and wsppclient in $bin" >&2; return 1; }
+    else
+        echo "== building release binaries"
+        cargo build --locked --quiet --release -p wsppsrv -p wsppclient ||
+            { echo "the release build failed" >&2; return 1; }
+        bin=${CARGO_TARGET_DIR:-target}/release
+    fi
     port=$(free_port)
     [[ -n $port ]] || { echo "no free loopback port" >&2; return 1; }
     RUST_LOG=warn "$bin/wsppsrv" --addr "127.0.0.1:$port" --max-connections $((connections + 100)) \

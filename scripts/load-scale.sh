@@ -21,7 +21,7 @@
 # then the server under callgrind against a native generator.
 #
 # Usage: scripts/load-scale.sh [--connections N] [--duration SECS] [--sources LIST]
-#                              [--instructions]
+#                              [--instructions] [--bin DIR]
 #
 #   --connections N   connections held [19000; 200 with --instructions]
 #   --duration SECS   how long they are held once all are open [60; 6 with
@@ -30,6 +30,9 @@
 #                     [127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5]: each has its own
 #                     ephemeral ports
 #   --instructions    count instructions per probe under callgrind instead
+#   --bin DIR         measure the wsppsrv and wsppclient saved in DIR instead of
+#                     building: runs of two builds, interleaved, compare them on a
+#                     machine whose load moves between runs
 #
 # The server pings its sessions only once an hour (--ping-interval 1h), so that the
 # server's CPU is what answering the generator costs, not its own pinging. The soft
@@ -46,12 +49,14 @@ N=
 DURATION=
 SOURCES=127.0.0.2,127.0.0.3,127.0.0.4,127.0.0.5
 instructions=0
+saved_bin=
 while (($#)); do
     case $1 in
         --instructions) instructions=1; shift ;;
         --connections) N=${2:-}; shift 2 || true ;;
         --duration) DURATION=${2:-}; shift 2 || true ;;
         --sources) SOURCES=${2:-}; shift 2 || true ;;
+        --bin) saved_bin=${2:-}; shift 2 || true ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "load-scale: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -83,7 +88,7 @@ if [[ $hard != unlimited ]] && ((hard < N + 64)); then
 fi
 ulimit -n "$hard"
 
-start_load_target "$work/wsppsrv.log" "$N" || exit 2
+start_load_target "$work/wsppsrv.log" "$N" "$saved_bin" || exit 2
 
 # cpu_ticks PID: the process's user + system time so far, in clock ticks.
 cpu_ticks() {

@@ -97,12 +97,6 @@ pub struct Pinger {
     cut_short: bool,
 }
 
-/// What a send writes: a Ping framed here, or a message for tungstenite to frame.
-enum Outgoing {
-    Ping(MaskedPing),
-    Message(Message),
-}
-
 /// Why nothing more is sent after a write was cut short.
 const CUT_SHORT: &str = "a Ping's write was cut short, leaving the connection inside a frame";
 
@@ -338,8 +332,10 @@ impl Pinger {
             // The text encoding writes ASCII only.
             Encoding::Text => Message::text(String::from_utf8_lossy(&probe.payload).into_owned()),
         };
-        // As for a Ping: the last write carried it.
-        let sent = self.send_timed(Outgoing::Message(message)).await?;
+        // Nothing is batched (`write_buffer_size` 0): the last write carried it.
+        let kernel = self.before_timed_send()?;
+        let result = self.ws.send(message).await;
+        let sent = self.after_timed_send(kernel, result)?;
         if let (Some(at), Some(tracker)) = (sent, self.echo.as_mut()) {
             tracker.on_wire(probe.seq, at);
         }
@@ -349,20 +345,25 @@ impl Pinger {
 
     /// Sends the next Ping and returns its sequence number.
     pub async fn send_ping(&mut self) -> Result<u64, Error> {
-        let ping = self.tracker.ping(Instant::now());
-        let frame = MaskedPing::new(&ping.payload)?;
-        // Nothing is batched, so the last write has just carried this Ping, and its
-        // time is the Ping's.
-        if let Some(at) = self.send_timed(Outgoing::Ping(frame)).await? {
-            self.tracker.on_wire(ping.seq, at);
+        // Only what the write needs is held across it: the send's state is part of
+        // every `load` connection's task.
+        let (seq, frame) = {
+            let ping = self.tracker.ping(Instant::now());
+            (ping.seq, MaskedPing::new(&ping.payload)?)
+        };
+        let kernel = self.before_timed_send()?;
+        let written = self.write_below(frame.bytes()).await;
+        // One write carried the whole Ping, so its time is the Ping's.
+        if let Some(at) = self.after_timed_send(kernel, written)? {
+            self.tracker.on_wire(seq, at);
         }
         self.busy.touch();
-        Ok(ping.seq)
+        Ok(seq)
     }
 
-    /// Sends a probe; returns when the write that carried it met the wire: the
-    /// kernel's transmit stamp when RTTs are on its clock and it gave one.
-    async fn send_timed(&mut self, outgoing: Outgoing) -> Result<Option<WireTime>, Error> {
+    /// Readies the stamps of the send about to be made: the probe's, to be timed.
+    /// Whether RTTs are on the kernel's clock.
+    fn before_timed_send(&self) -> Result<bool, Error> {
         if self.cut_short {
             return Err(Error::Unexpected(CUT_SHORT.into()));
         }
@@ -371,10 +372,16 @@ impl Pinger {
             stamps.stamp_sends();
             stamps.stamp_reads(true);
         }
-        let result = match outgoing {
-            Outgoing::Ping(frame) => self.write_below(frame.bytes()).await,
-            Outgoing::Message(message) => self.ws.send(message).await,
-        };
+        Ok(kernel)
+    }
+
+    /// After a probe's send (`result`): when the write that carried it met the wire,
+    /// the kernel's transmit stamp when RTTs are on its clock and it gave one.
+    fn after_timed_send(
+        &mut self,
+        kernel: bool,
+        result: Result<(), tungstenite::Error>,
+    ) -> Result<Option<WireTime>, Error> {
         // Asked even after a failure: it ends the request for stamps.
         let sent = self.stamps().and_then(StampedTcp::sent);
         result.map_err(|err| Error::lost(&self.url.text, err))?;
