@@ -536,20 +536,8 @@ impl Future for Cancelled<'_, '_> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicU64;
-    use std::task::Wake;
-
+    use super::super::woken_reads::tests::Wakes;
     use super::*;
-
-    /// A waker that counts its wakes.
-    #[derive(Default)]
-    struct Wakes(AtomicU64);
-
-    impl Wake for Wakes {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
-    }
 
     #[test]
     fn a_cancellation_wakes_the_waker_that_polled_last() {

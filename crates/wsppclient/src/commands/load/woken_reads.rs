@@ -78,13 +78,13 @@ impl WokenReads {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use std::sync::atomic::AtomicU64;
 
-    /// A waker that counts its wakes.
+    /// A waker that counts its wakes (the connection's tests use it too).
     #[derive(Default)]
-    struct Wakes(AtomicU64);
+    pub(in crate::commands::load) struct Wakes(pub(in crate::commands::load) AtomicU64);
 
     impl Wake for Wakes {
         fn wake(self: Arc<Self>) {
