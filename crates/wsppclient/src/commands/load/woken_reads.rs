@@ -84,7 +84,7 @@ pub(super) mod tests {
 
     /// A waker that counts its wakes (the connection's tests use it too).
     #[derive(Default)]
-    pub(in crate::commands::load) struct Wakes(pub(in crate::commands::load) AtomicU64);
+    pub(crate) struct Wakes(pub(crate) AtomicU64);
 
     impl Wake for Wakes {
         fn wake(self: Arc<Self>) {
