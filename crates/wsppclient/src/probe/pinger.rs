@@ -11,6 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Sleep;
 
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Control, OpCode};
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -400,6 +401,13 @@ impl Pinger {
     /// touches the stream alone. tungstenite's last frame goes out first if a full
     /// socket cut it short (its reply to a server's Ping, say).
     async fn write_below(&mut self, frame: &[u8]) -> Result<(), tungstenite::Error> {
+        // What tungstenite would refuse to frame is refused here too: nothing follows
+        // a Close.
+        if self.peer_closed {
+            return Err(tungstenite::Error::Protocol(
+                ProtocolError::SendAfterClosing,
+            ));
+        }
         if !self.ws.get_ref().wrote_all() {
             self.ws.flush().await?;
         }
