@@ -56,7 +56,12 @@ while (($#)); do
         --connections) N=${2:-}; shift 2 || true ;;
         --duration) DURATION=${2:-}; shift 2 || true ;;
         --sources) SOURCES=${2:-}; shift 2 || true ;;
-        --bin) saved_bin=${2:-}; shift 2 || true ;;
+        --bin)
+            saved_bin=${2:-}
+            [[ -n $saved_bin ]] || { echo "load-scale: --bin needs a directory" >&2; exit 2; }
+            # Named from where the script was started, before it moved to the repository.
+            [[ $saved_bin == /* ]] || saved_bin=$OLDPWD/$saved_bin
+            shift 2 ;;
         -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
         *) echo "load-scale: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac

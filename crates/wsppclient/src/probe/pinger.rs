@@ -463,17 +463,18 @@ impl Pinger {
                     let outcome = self.tracker.pong(&payload, now, received);
                     (Probe::Ping, outcome, payload.len())
                 }
-                Some(Ok(Message::Text(text))) if self.echo.is_some() => {
-                    match self.echo_answer(text.as_bytes()) {
-                        Some(answer) => answer,
-                        None => continue,
-                    }
+                // Echoes, when echoing; otherwise unrelated, and dropped.
+                Some(Ok(Message::Text(text))) => {
+                    let Some(answer) = self.echo_answer(text.as_bytes()) else {
+                        continue;
+                    };
+                    answer
                 }
-                Some(Ok(Message::Binary(data))) if self.echo.is_some() => {
-                    match self.echo_answer(&data) {
-                        Some(answer) => answer,
-                        None => continue,
-                    }
+                Some(Ok(Message::Binary(data))) => {
+                    let Some(answer) = self.echo_answer(&data) else {
+                        continue;
+                    };
+                    answer
                 }
                 Some(Ok(Message::Close(frame))) => {
                     self.peer_closed = true;
@@ -492,8 +493,9 @@ impl Pinger {
         }
     }
 
-    /// Classifies an echoed message, when echoing.
+    /// Classifies an echoed message; `None` when not echoing.
     fn echo_answer(&mut self, payload: &[u8]) -> Option<(Probe, PongOutcome, usize)> {
+        self.echo.as_ref()?;
         let now = Instant::now();
         let received = self.stamps().and_then(StampedTcp::last_rx);
         let echo = self.echo.as_mut()?;

@@ -422,18 +422,14 @@ async fn probe(
                 // Not polled again once finished: `draining` holds from then on.
                 () = &mut finished, if !draining => Turn::Finished,
                 () = &mut timer => Turn::Timer,
-                answer = poll_fn(|cx| reads.poll(cx, |cx| pinger.poll_next_answer(cx))) => {
-                    Turn::Answer(answer)
-                }
+                answer = next_answer(&reads, pinger) => Turn::Answer(answer),
             }
         } else {
             tokio::select! {
                 biased;
                 () = &mut stopped => Turn::Stopped,
                 () = &mut finished, if !draining => Turn::Finished,
-                answer = poll_fn(|cx| reads.poll(cx, |cx| pinger.poll_next_answer(cx))) => {
-                    Turn::Answer(answer)
-                }
+                answer = next_answer(&reads, pinger) => Turn::Answer(answer),
                 () = &mut timer, if wake.is_some() => Turn::Timer,
             }
         };
@@ -470,6 +466,14 @@ async fn probe(
             }
         }
     }
+}
+
+/// The connection's next answer, its reads polled only once they are woken.
+fn next_answer<'a>(
+    reads: &'a WokenReads,
+    pinger: &'a mut Pinger,
+) -> impl Future<Output = Result<(Probe, PongOutcome, usize), Error>> + 'a {
+    poll_fn(move |cx| reads.poll(cx, |cx| pinger.poll_next_answer(cx)))
 }
 
 /// What woke a connection's probe loop.
